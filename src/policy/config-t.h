@@ -1,0 +1,109 @@
+// The configuration model: plain types, filled by the YAML loader (policy/config.h) and frozen
+// into an immutable snapshot that requests read without locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/address-t.h"
+#include "http/message-t.h"
+
+namespace gh::policy {
+
+// Durations are whole milliseconds; sizes whole bytes.
+using Millis = std::uint32_t;
+
+// Where a value came from, for `file:line:col` messages long after loading.
+struct SourceMark {
+  std::string file;
+  int line = 0;    // 1-based; 0 when not from a file (defaults, CLI)
+  int column = 0;  // 1-based
+};
+
+struct ListenConfig {
+  client::SocketAddress address;
+  bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
+  SourceMark mark;
+};
+
+struct AdminConfig {
+  client::SocketAddress address;  // default 127.0.0.1:9090
+  std::string token_file;         // bearer token for changes; empty = admin changes disabled
+  bool enabled = true;
+};
+
+struct ClientsConfig {
+  // Peers whose X-Forwarded-For / Forwarded we believe, read right to left.
+  std::vector<client::Cidr> trusted_proxies;
+  std::uint8_t ipv4_prefix = 24;  // grouping for "client prefix" keys
+  std::uint8_t ipv6_prefix = 64;
+};
+
+struct UpstreamConfig {
+  std::string name;
+  std::vector<client::SocketAddress> servers;
+  std::uint32_t max_connections = 256;      // per worker and server, open to the upstream
+  std::uint32_t max_idle_connections = 64;  // kept alive in the pool per worker and server
+  Millis connect_timeout = 2'000;
+  Millis first_byte_timeout = 30'000;  // request fully sent -> first response byte
+  Millis idle_timeout = 60'000;        // no byte either way mid-response
+  Millis keepalive_timeout = 30'000;   // pooled idle connection lifetime
+  SourceMark mark;
+};
+
+enum class RouteClass : std::uint8_t { Login, Signup, Api, Static, Other };
+
+struct RouteMatch {
+  std::string host;         // exact, case-insensitive; empty = any
+  std::vector<http::Method> methods;  // empty = any
+  std::string path;         // exact path
+  std::string path_prefix;  // prefix of the path
+  std::string path_regex;   // RE2 full match of the path
+};
+
+struct RouteConfig {
+  std::string name;
+  RouteMatch match;
+  RouteClass route_class = RouteClass::Other;
+  std::string upstream;             // name, resolved to upstream_index at load
+  std::size_t upstream_index = 0;
+  std::uint64_t max_body_bytes = 0;  // 0 = inherit limits.max_body_bytes
+  SourceMark mark;
+};
+
+// Protocol limits and deadlines. Defaults are safe for a public listener.
+struct LimitsConfig {
+  std::uint32_t max_head_bytes = 16 * 1024;
+  std::uint32_t max_header_fields = 100;
+  std::uint32_t max_target_bytes = 8 * 1024;
+  std::uint64_t max_body_bytes = 1024 * 1024;  // default per route (nginx: 1m)
+  Millis head_timeout = 10'000;       // the whole head, not per byte (slowloris)
+  Millis body_idle_timeout = 30'000;  // no body byte for this long
+  Millis keepalive_timeout = 60'000;  // idle between requests
+  Millis send_timeout = 30'000;       // client not reading what we send
+  std::uint32_t max_connections = 20'000;            // per process, all listeners
+  std::uint32_t max_connections_per_client = 256;    // per client address (socket peer)
+  Millis shutdown_grace = 10'000;     // SIGTERM: finish in-flight requests up to this
+};
+
+struct ServerConfig {
+  std::uint32_t workers = 0;  // 0 = one per core
+};
+
+struct Config {
+  std::string source_path;  // file it was loaded from; empty for `gatehouse proxy`
+  std::uint64_t generation = 0;  // increases on every successful (re)load
+  ServerConfig server;
+  std::vector<ListenConfig> listen;
+  AdminConfig admin;
+  ClientsConfig clients;
+  LimitsConfig limits;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;  // at least one; the last may be a catch-all
+};
+
+using Snapshot = std::shared_ptr<const Config>;
+
+}  // namespace gh::policy
