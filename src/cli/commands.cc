@@ -1,0 +1,199 @@
+#include "cli/commands.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include "client/address.h"
+#include "demo/app.h"
+#include "policy/config.h"
+#include "policy/quick.h"
+#include "policy/snapshot.h"
+#include "proxy/server.h"
+
+namespace gh::cli {
+
+namespace {
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+void print_errors(const std::vector<policy::ConfigError>& errors) {
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+}
+
+policy::SnapshotPtr with_workers(const policy::SnapshotPtr& snapshot, int workers) {
+  if (workers < 0) return snapshot;
+  policy::Config config = snapshot->config;
+  config.server.workers = static_cast<std::uint32_t>(workers);
+  return policy::make_snapshot(std::move(config));
+}
+
+void log_listeners(const proxy::Server& server, const policy::Config& config) {
+  auto ports = server.ports();
+  for (std::size_t i = 0; i < config.listen.size(); ++i) {
+    client::SocketAddress a = config.listen[i].address;
+    a.port = ports[i];
+    spdlog::info("listening on {}{} ({} workers)", client::format_socket_address(a),
+                 config.listen[i].proxy_protocol ? " with PROXY protocol" : "",
+                 server.worker_count());
+  }
+}
+
+// Waits for signals: SIGHUP reloads through `reload` (when given); SIGINT/SIGTERM stop
+// gracefully, and a second one forces the exit.
+int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& reload) {
+  sigset_t set = handled_signals();
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      if (!reload) {
+        spdlog::info("SIGHUP: no config file to reload in this mode");
+        continue;
+      }
+      if (auto snapshot = reload()) {
+        server.reload(snapshot);
+        spdlog::info("SIGHUP: config reloaded (generation {})", server.generation());
+      }
+      continue;
+    }
+    auto grace = server.snapshot()->config.limits.shutdown_grace;
+    spdlog::info("{}: stopping; requests in flight may finish for up to {} ms (send it again to force)",
+                 strsignal(sig), grace);
+    std::thread([set] {
+      int again = 0;
+      sigset_t s = set;
+      sigwait(&s, &again);
+      std::fprintf(stderr, "second signal: exiting now\n");
+      _exit(1);
+    }).detach();
+    server.stop();
+    server.wait();
+    spdlog::info("stopped");
+    return 0;
+  }
+}
+
+int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::SnapshotPtr()>& reload) {
+  proxy::Server server(snapshot);
+  std::string error;
+  if (!server.start(&error)) {
+    spdlog::error("cannot start: {}", error);
+    return 1;
+  }
+  log_listeners(server, snapshot->config);
+  return serve(server, reload);
+}
+
+std::optional<client::SocketAddress> parse_address_arg(const std::string& text, const char* what) {
+  auto a = client::parse_socket_address(text);
+  if (!a) std::fprintf(stderr, "gatehouse: %s: '%s' is not an address like 127.0.0.1:8080 or [::1]:8080\n", what, text.c_str());
+  return a;
+}
+
+}  // namespace
+
+void block_signals() {
+  sigset_t set = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that vanished is an errno, not a death
+}
+
+int validate_command(const std::string& path) {
+  policy::LoadResult r = policy::load_config_file(path);
+  if (!r.errors.empty()) {
+    print_errors(r.errors);
+    return 1;
+  }
+  const auto& c = r.snapshot->config;
+  std::printf("ok: %s: %zu listeners, %zu upstreams, %zu routes\n", path.c_str(), c.listen.size(),
+              c.upstreams.size(), c.routes.size());
+  return 0;
+}
+
+int run_command(const RunOptions& options) {
+  policy::LoadResult r = policy::load_config_file(options.config_path);
+  if (!r.errors.empty()) {
+    print_errors(r.errors);
+    return 1;
+  }
+  auto reload = [options]() -> policy::SnapshotPtr {
+    policy::LoadResult next = policy::load_config_file(options.config_path);
+    if (!next.errors.empty()) {
+      spdlog::error("reload refused, keeping the running config:");
+      for (const auto& e : next.errors) spdlog::error("  {}", e.to_string());
+      return nullptr;
+    }
+    return with_workers(next.snapshot, options.workers);
+  };
+  spdlog::info("gatehouse: config {}", options.config_path);
+  return start_and_serve(with_workers(r.snapshot, options.workers), reload);
+}
+
+int proxy_command(const ProxyOptions& options) {
+  auto from = parse_address_arg(options.from, "--from");
+  auto to = parse_address_arg(options.to, "--to");
+  if (!from || !to) return 2;
+  spdlog::info("gatehouse proxy: {} -> {}", client::format_socket_address(*from),
+               client::format_socket_address(*to));
+  return start_and_serve(policy::make_proxy_snapshot(*from, *to, options.workers), nullptr);
+}
+
+int demo_command(const DemoOptions& options) {
+  auto listen = parse_address_arg(options.listen, "--listen");
+  auto app_addr = parse_address_arg(options.app, "--app");
+  if (!listen || !app_addr) return 2;
+
+  demo::Options app_options;
+  app_options.host = client::format_ip(app_addr->ip);
+  app_options.port = app_addr->port;
+  app_options.db_path = options.db_path;
+  app_options.workers = options.app_workers;
+  demo::App app(app_options);
+  std::string error;
+  if (!app.start(&error)) {
+    std::fprintf(stderr, "gatehouse demo: cannot start the demo app on %s: %s\n(choose another with --app 127.0.0.1:PORT, or port 0 for any)\n",
+                 options.app.c_str(), error.c_str());
+    return 1;
+  }
+  client::SocketAddress upstream = *app_addr;
+  upstream.port = app.port();
+
+  proxy::Server server(policy::make_proxy_snapshot(*listen, upstream, options.workers));
+  if (!server.start(&error)) {
+    std::fprintf(stderr, "gatehouse demo: cannot listen on %s: %s\n(choose another with --listen 127.0.0.1:PORT)\n",
+                 options.listen.c_str(), error.c_str());
+    return 1;
+  }
+  client::SocketAddress shield = *listen;
+  shield.port = server.ports().at(0);
+  const std::string base = "http://" + client::format_socket_address(shield);
+  std::printf(
+      "\nGatehouse demo is running.\n\n"
+      "  Open the protected service:  %s/\n"
+      "    sign up                    %s/signup\n"
+      "    log in                     %s/login\n"
+      "  The demo app directly:       http://%s/  (unprotected, for comparison)\n"
+      "  Accounts database:           %s\n\n"
+      "Ctrl-C stops everything.\n\n",
+      base.c_str(), base.c_str(), base.c_str(), client::format_socket_address(upstream).c_str(),
+      options.db_path.c_str());
+  std::fflush(stdout);
+  int rc = serve(server, nullptr);
+  app.stop();
+  return rc;
+}
+
+}  // namespace gh::cli

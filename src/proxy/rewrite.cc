@@ -1,0 +1,220 @@
+#include "proxy/rewrite.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+#include "http/parser.h"
+
+namespace gh::proxy {
+
+namespace {
+
+struct Writer {
+  core::Buffer& out;
+  bool ok = true;
+  void put(std::string_view s) {
+    if (out.append(s) != s.size()) ok = false;
+  }
+  void put_uint(std::uint64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    put({buf, static_cast<std::size_t>(r.ptr - buf)});
+  }
+  void put_ip(const client::IpAddress& ip) {
+    char buf[INET6_ADDRSTRLEN];
+    const char* s = ip.is_v4 ? inet_ntop(AF_INET, ip.bytes.data() + 12, buf, sizeof buf)
+                             : inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf);
+    put(s != nullptr ? std::string_view(s) : std::string_view("unknown"));
+  }
+  void field(std::string_view name, std::string_view value) {
+    put(name);
+    put(": ");
+    put(value);
+    put("\r\n");
+  }
+};
+
+template <typename Head>
+bool hop_by_hop(const Head& head, std::string_view name) {
+  if (http::is_hop_by_hop(name, {})) return true;
+  for (std::uint16_t i = 0; i < head.field_count; ++i) {
+    const auto& f = head.fields[i];
+    if (http::iequals(f.name, "connection") && http::is_hop_by_hop(name, f.value)) return true;
+  }
+  return false;
+}
+
+bool has_connection_tokens(const http::RequestHead& req) {
+  for (std::uint16_t i = 0; i < req.field_count; ++i) {
+    if (http::iequals(req.fields[i].name, "connection")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx, core::Buffer& out) {
+  Writer w{out};
+  w.put(req.method_text);
+  w.put(" ");
+  // Upstreams get origin-form: an absolute-form target is reduced to its path and query.
+  w.put(req.path.empty() ? std::string_view("/") : req.path);
+  if (!req.query.empty()) {
+    w.put("?");
+    w.put(req.query);
+  }
+  w.put(" HTTP/1.1\r\n");
+
+  const bool check_connection = has_connection_tokens(req);
+  bool saw_host = false;
+  bool saw_xff = false;
+  bool saw_proto = false;
+  for (std::uint16_t i = 0; i < req.field_count; ++i) {
+    const http::Field& f = req.fields[i];
+    if (check_connection ? hop_by_hop(req, f.name) : http::is_hop_by_hop(f.name, {})) continue;
+    if (http::iequals(f.name, "x-forwarded-for")) {
+      if (!ctx.peer_trusted) continue;  // a client's own claim is dropped, never extended
+      if (!saw_xff) {
+        // Several X-Forwarded-For fields form one list: join them, then append the peer.
+        w.put("X-Forwarded-For: ");
+        bool first = true;
+        for (std::uint16_t j = i; j < req.field_count; ++j) {
+          if (!http::iequals(req.fields[j].name, "x-forwarded-for")) continue;
+          if (!first) w.put(", ");
+          w.put(req.fields[j].value);
+          first = false;
+        }
+        w.put(", ");
+        w.put_ip(ctx.peer);
+        w.put("\r\n");
+        saw_xff = true;
+      }
+      continue;
+    }
+    if (http::iequals(f.name, "x-forwarded-proto") || http::iequals(f.name, "forwarded")) {
+      if (!ctx.peer_trusted) continue;
+      if (http::iequals(f.name, "x-forwarded-proto")) saw_proto = true;
+    }
+    if (http::iequals(f.name, "host")) saw_host = true;
+    if (http::iequals(f.name, "expect")) continue;  // Gatehouse answers 100-continue itself
+    w.field(f.name, f.value);
+  }
+  if (!saw_host) w.field("Host", req.host);  // HTTP/1.0 without Host: an empty one, as 1.1 needs
+  if (!saw_xff) {
+    w.put("X-Forwarded-For: ");
+    w.put_ip(ctx.peer);
+    w.put("\r\n");
+  }
+  if (!saw_proto) w.put("X-Forwarded-Proto: http\r\n");
+  w.put("Via: 1.");
+  w.put(req.version_minor == 0 ? "0" : "1");
+  w.put(" gatehouse\r\n");
+  if (req.body == http::BodyKind::Chunked) w.put("Transfer-Encoding: chunked\r\n");
+  w.put("\r\n");
+  return w.ok;
+}
+
+bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
+                         bool close, core::Buffer& out) {
+  Writer w{out};
+  w.put(client_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  w.put_uint(resp.status);
+  w.put(" ");
+  w.put(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
+  w.put("\r\n");
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    const http::Field& f = resp.fields[i];
+    if (hop_by_hop(resp, f.name)) continue;
+    w.field(f.name, f.value);
+  }
+  w.put(resp.version_minor == 0 ? "Via: 1.0 gatehouse\r\n" : "Via: 1.1 gatehouse\r\n");
+  if (resp.body == http::BodyKind::Chunked) {
+    // An HTTP/1.0 client cannot read chunked framing: it gets the raw body until close.
+    if (client_version_minor != 0) w.put("Transfer-Encoding: chunked\r\n");
+  }
+  if (close) {
+    w.put("Connection: close\r\n");
+  } else if (client_version_minor == 0) {
+    w.put("Connection: keep-alive\r\n");
+  }
+  w.put("\r\n");
+  return w.ok;
+}
+
+bool write_local_response(int status, std::string_view detail, bool close, bool head_only,
+                          std::uint32_t retry_after_s, core::Buffer& out) {
+  Writer w{out};
+  std::string_view reason = reason_phrase(status);
+  w.put("HTTP/1.1 ");
+  w.put_uint(static_cast<std::uint64_t>(status));
+  w.put(" ");
+  w.put(reason);
+  w.put("\r\nServer: gatehouse\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n");
+  if (retry_after_s > 0) {
+    w.put("Retry-After: ");
+    w.put_uint(retry_after_s);
+    w.put("\r\n");
+  }
+  // Body: "<code> <reason>: <detail>\n"
+  std::size_t body_len = 3 + 1 + reason.size() + (detail.empty() ? 0 : 2 + detail.size()) + 1;
+  w.put("Content-Length: ");
+  w.put_uint(body_len);
+  w.put(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  if (!head_only) {
+    w.put_uint(static_cast<std::uint64_t>(status));
+    w.put(" ");
+    w.put(reason);
+    if (!detail.empty()) {
+      w.put(": ");
+      w.put(detail);
+    }
+    w.put("\n");
+  }
+  return w.ok;
+}
+
+bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, size, 16);
+  Writer w{out};
+  w.put({buf, static_cast<std::size_t>(r.ptr - buf)});
+  w.put("\r\n");
+  return w.ok;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace gh::proxy

@@ -1,0 +1,40 @@
+// Serialisation of the heads Gatehouse sends: the request to the upstream, the response to the
+// client, and its own short responses. Writes into a fixed buffer and reports overflow instead
+// of allocating.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "client/address-t.h"
+#include "core/buffer.h"
+#include "http/message-t.h"
+
+namespace gh::proxy {
+
+struct ForwardContext {
+  client::IpAddress peer;     // the connection's peer (or PROXY protocol source)
+  bool peer_trusted = false;  // peer is a trusted proxy: its X-Forwarded-* are kept and extended
+};
+
+// Request head for the upstream: always HTTP/1.1, origin-form target, hop-by-hop fields removed,
+// X-Forwarded-For / X-Forwarded-Proto / Via set, framing re-declared (chunked bodies are
+// re-chunked). Returns false when it does not fit in `out` (nothing useful is left in it then).
+bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx, core::Buffer& out);
+
+// Response head for the client: hop-by-hop fields removed, Via added, `Connection: close` when
+// the connection ends after it, and `Transfer-Encoding: chunked` for re-chunked bodies.
+bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
+                         bool close, core::Buffer& out);
+
+// Gatehouse's own response with a short text body, e.g. 400, 408, 413, 502, 503, 504.
+// `retry_after_s` > 0 adds Retry-After. HEAD responses carry the headers but no body.
+bool write_local_response(int status, std::string_view detail, bool close, bool head_only,
+                          std::uint32_t retry_after_s, core::Buffer& out);
+
+std::string_view reason_phrase(int status);
+
+// Appends "<hex size>\r\n" for a chunk of `size` bytes; the caller appends data and "\r\n".
+bool write_chunk_header(std::uint64_t size, core::Buffer& out);
+
+}  // namespace gh::proxy

@@ -1,0 +1,822 @@
+#include "proxy/session.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "client/proxy_protocol.h"
+#include "net/socket.h"
+#include "policy/snapshot.h"
+#include "proxy/rewrite.h"
+#include "proxy/worker.h"
+
+namespace gh::proxy {
+
+namespace {
+constexpr std::uint32_t kClientEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+// Steps per wake-up before yielding to other connections; the rest is re-driven after the batch.
+constexpr int kMaxSteps = 256;
+constexpr std::int64_t kLingerMs = 2'000;
+constexpr std::size_t kLingerBytes = 256 * 1024;
+// Room kept in up_out_/out_ for a chunk header and its CRLF.
+constexpr std::size_t kChunkOverhead = 24;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// A request may go to a second connection only if sending it twice is harmless (RFC 9110 9.2.2)
+// and it has no body: an admitted sign-up must reach the app once.
+bool retryable(const http::RequestHead& req) {
+  if (req.body != http::BodyKind::None) return false;
+  switch (req.method) {
+    case http::Method::Get:
+    case http::Method::Head:
+    case http::Method::Options:
+    case http::Method::Trace:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+Session::Session(Worker& worker) : worker_(worker) {
+  client_timer_.owner = this;
+  client_timer_.callback = &Session::on_client_timer;
+  upstream_timer_.owner = this;
+  upstream_timer_.callback = &Session::on_upstream_timer;
+}
+
+Session::~Session() { close_now(); }
+
+void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol,
+                    bool counted) {
+  fd_ = fd;
+  peer_ = peer;
+  counted_ip_ = peer.ip;
+  counted_ = counted;
+  phase_ = proxy_protocol ? Phase::ProxyHeader : Phase::Head;
+  client_readable_ = client_writable_ = client_eof_ = false;
+  close_after_ = shutting_down_ = redrive_pending_ = false;
+  requests_ = 0;
+  head_len_ = 0;
+  ++serial_;
+  const std::int64_t now = worker_.loop().now_ms();
+  head_start_ms_ = client_progress_ms_ = now;
+  if (!worker_.loop().add(fd_, this, kClientEvents)) {
+    close_now();
+    return;
+  }
+  update_timers();
+}
+
+void Session::on_events(std::uint32_t events) {
+  if (fd_ < 0) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  drive();
+}
+
+void Session::on_upstream_events(std::uint32_t events) {
+  if (fd_ < 0 || up_ == nullptr) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->readable = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable = true;
+  if (!up_->connected) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    if (net::connect_error(up_->fd) != 0) {
+      worker_.stats().upstream_connect_failures.add();
+      fail_upstream(502, "cannot connect to upstream");
+      drive();
+      return;
+    }
+    up_->connected = true;
+    upstream_progress_ms_ = worker_.loop().now_ms();
+  }
+  drive();
+}
+
+void Session::drive() {
+  int steps = 0;
+  while (fd_ >= 0 && step()) {
+    if (++steps == kMaxSteps) {
+      // Fairness: let other connections run, and come back after this epoll batch. Edge-triggered
+      // readiness would not wake us again for bytes already buffered.
+      if (!redrive_pending_) {
+        redrive_pending_ = true;
+        const std::uint64_t serial = serial_;
+        worker_.loop().defer([this, serial] {
+          if (serial_ != serial || fd_ < 0) return;
+          redrive_pending_ = false;
+          drive();
+        });
+      }
+      break;
+    }
+  }
+  if (fd_ >= 0) update_timers();
+}
+
+bool Session::step() {
+  bool progress = false;
+  switch (phase_) {
+    case Phase::ProxyHeader:
+      progress |= read_client();
+      progress |= parse_proxy_header();
+      break;
+    case Phase::Head:
+      // Pipelined requests are answered in order: the next head waits until the previous
+      // response has left, which also bounds what a client that never reads can pin.
+      if (out_ == nullptr || out_->empty()) {
+        progress |= read_client();
+        progress |= parse_head();
+      }
+      break;
+    case Phase::Upstream:
+      if (!req_done_) progress |= read_client();
+      progress |= pump_request_body();
+      if (phase_ != Phase::Upstream) break;
+      progress |= write_upstream();
+      progress |= read_upstream();
+      progress |= pump_response();
+      if (phase_ == Phase::Upstream && resp_done_) {
+        finish_exchange();
+        progress = true;
+      }
+      break;
+    case Phase::Flush:
+      break;
+    case Phase::Linger:
+      progress |= linger_read();
+      break;
+  }
+  if (fd_ < 0) return false;
+  progress |= write_client();
+  if (fd_ >= 0 && phase_ == Phase::Flush && (out_ == nullptr || out_->empty())) {
+    if (close_after_) {
+      if (linger_after_flush_) {
+        start_linger();
+      } else {
+        close_now();
+        return false;
+      }
+    } else {
+      phase_ = Phase::Head;
+      client_progress_ms_ = worker_.loop().now_ms();
+      if (in_ != nullptr && !in_->empty()) head_start_ms_ = client_progress_ms_;
+      release_idle_buffers();
+    }
+    progress = true;
+  }
+  return progress && fd_ >= 0;
+}
+
+// ---- client socket --------------------------------------------------------------------------
+
+bool Session::read_client() {
+  if (!client_readable_ || client_eof_) return false;
+  if (in_ == nullptr) in_ = worker_.buffers().acquire();
+  if (in_->writable() == 0) {
+    // A head must be contiguous; moving bytes is only safe while no head is referenced.
+    if (head_len_ != 0) return false;
+    in_->compact();
+    if (in_->writable() == 0) return false;
+  }
+  const bool was_empty = in_->empty();
+  ssize_t n = ::recv(fd_, in_->write_ptr(), in_->writable(), 0);
+  if (n > 0) {
+    in_->commit(static_cast<std::size_t>(n));
+    client_progress_ms_ = worker_.loop().now_ms();
+    if (phase_ == Phase::Head && was_empty && requests_ > 0) head_start_ms_ = client_progress_ms_;
+    return true;
+  }
+  if (n == 0) {
+    client_eof_ = true;
+    return true;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    client_readable_ = false;
+    return false;
+  }
+  if (errno == EINTR) return true;
+  close_now();
+  return false;
+}
+
+bool Session::write_client() {
+  if (out_ == nullptr || out_->empty() || !client_writable_) return false;
+  ssize_t n = ::send(fd_, out_->read_ptr(), out_->readable(), MSG_NOSIGNAL);
+  if (n > 0) {
+    out_->consume(static_cast<std::size_t>(n));
+    client_progress_ms_ = worker_.loop().now_ms();
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    client_writable_ = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  close_now();  // the client is gone: nothing left to say to it
+  return false;
+}
+
+bool Session::parse_proxy_header() {
+  if (in_ == nullptr || in_->empty()) {
+    if (client_eof_) close_now();
+    return false;
+  }
+  client::ProxyHeaderResult r = client::parse_proxy_header(in_->view());
+  if (r.status == client::ProxyStatus::NeedMore) {
+    if (client_eof_) close_now();
+    return false;
+  }
+  if (r.status == client::ProxyStatus::Error) {
+    // Not our load balancer speaking: refuse without an HTTP answer it would not expect.
+    worker_.stats().requests_refused_parse.add();
+    close_now();
+    return false;
+  }
+  if (!r.local) peer_ = r.source;
+  in_->consume(r.consumed);
+  phase_ = Phase::Head;
+  return true;
+}
+
+bool Session::parse_head() {
+  if (in_ == nullptr || in_->empty()) {
+    if (client_eof_) close_now();
+    return false;
+  }
+  const policy::LimitsConfig& lim = worker_.current().snapshot->config.limits;
+  http::HeadLimits limits;
+  limits.max_head_bytes = lim.max_head_bytes;
+  limits.max_fields = lim.max_header_fields;
+  limits.max_target_bytes = lim.max_target_bytes;
+  http::ParseResult r = http::parse_request(in_->view(), limits, req_);
+  if (r.status == http::ParseStatus::NeedMore) {
+    if (client_eof_) {
+      close_now();  // half a head, then FIN: nobody is waiting for an answer
+      return false;
+    }
+    if (in_->writable() == 0) in_->compact();
+    return false;
+  }
+  if (r.status == http::ParseStatus::Error) {
+    worker_.stats().requests_refused_parse.add();
+    head_only_ = false;
+    respond_local(http::status_for(r.error), http::describe(r.error), true);
+    return true;
+  }
+  head_len_ = r.consumed;
+  begin_exchange();
+  return true;
+}
+
+// ---- one exchange ---------------------------------------------------------------------------
+
+void Session::begin_exchange() {
+  ++requests_;
+  worker_.stats().requests.add();
+  hold_ = worker_.hold();
+  const policy::Snapshot& snap = *hold_->snapshot;
+  const policy::Config& cfg = snap.config;
+
+  route_ = nullptr;
+  up_ = nullptr;
+  req_done_ = resp_head_done_ = resp_done_ = resp_chunked_out_ = false;
+  upstream_eof_ = retried_ = send_continue_ = linger_after_flush_ = false;
+  req_body_bytes_ = 0;
+  req_chunked_.reset();
+  resp_chunked_.reset();
+  head_only_ = req_.method == http::Method::Head;
+  if (!req_.keep_alive || shutting_down_ || worker_.stopping()) close_after_ = true;
+
+  const bool has_body = req_.body == http::BodyKind::Chunked ||
+                        (req_.body == http::BodyKind::ContentLength && req_.content_length > 0);
+  if (req_.method == http::Method::Connect || req_.upgrade) {
+    // Tunnels would carry bytes no stage could inspect.
+    respond_local(501, "tunnels and protocol upgrades are not supported", true);
+    return;
+  }
+  route_ = snap.routes.match(req_.host, req_.method, req_.path);
+  if (route_ == nullptr) {
+    respond_local(404, "no route for this request", has_body);
+    return;
+  }
+  body_limit_ = route_->max_body_bytes != 0 ? route_->max_body_bytes : cfg.limits.max_body_bytes;
+  if (req_.body == http::BodyKind::ContentLength && req_.content_length > body_limit_) {
+    respond_local(413, "request body exceeds the limit of this route", true);
+    return;
+  }
+  req_remaining_ = req_.body == http::BodyKind::ContentLength ? req_.content_length : 0;
+  upstream_cfg_ = &cfg.upstreams[route_->upstream_index];
+
+  if (up_out_ == nullptr) up_out_ = worker_.buffers().acquire();
+  up_out_->clear();
+  ForwardContext ctx{peer_.ip, hold_->trust.trusted(peer_.ip)};
+  if (!write_request_head(req_, ctx, *up_out_)) {
+    respond_local(431, "request head too large to forward", true);
+    return;
+  }
+  send_continue_ = req_.expect_continue && has_body && req_.version_minor == 1;
+  if (has_body) {
+    // The head is serialised; its bytes can go, and the body streams from the front of in_.
+    in_->consume(head_len_);
+    head_len_ = 0;
+  } else {
+    req_done_ = true;  // the head stays in in_ until the response starts, for a possible retry
+  }
+  phase_ = Phase::Upstream;
+  connect_upstream();
+}
+
+bool Session::connect_upstream() {
+  const auto& servers = upstream_cfg_->servers;
+  const client::SocketAddress& addr = servers[worker_.next_round_robin() % servers.size()];
+  std::string error;
+  auto r = worker_.upstreams().acquire(addr, upstream_cfg_->max_connections, this, &up_, &error);
+  if (r == net::UpstreamPool::Acquire::Busy) {
+    worker_.stats().upstream_busy.add();
+    fail_upstream(503, "upstream at its connection limit", 1);
+    return false;
+  }
+  if (r == net::UpstreamPool::Acquire::Failed) {
+    worker_.stats().upstream_connect_failures.add();
+    fail_upstream(502, "cannot connect to upstream");
+    return false;
+  }
+  upstream_progress_ms_ = worker_.loop().now_ms();
+  request_sent_ms_ = 0;
+  return true;
+}
+
+bool Session::pump_request_body() {
+  if (req_done_) return false;
+  if (client_eof_ && (in_ == nullptr || in_->empty())) {
+    close_now();  // the client gave up mid-body: the upstream must not see a partial request
+    return false;
+  }
+  if (in_ == nullptr || in_->empty()) return false;
+  if (send_continue_) {
+    if (out_ == nullptr) out_ = worker_.buffers().acquire();
+    out_->append(kContinue);
+    send_continue_ = false;
+  }
+  bool progress = false;
+  if (req_.body == http::BodyKind::ContentLength) {
+    std::size_t n = std::min<std::uint64_t>(req_remaining_, in_->readable());
+    n = std::min(n, up_out_->writable());
+    if (n == 0) return false;
+    up_out_->append({in_->read_ptr(), n});
+    in_->consume(n);
+    req_remaining_ -= n;
+    if (req_remaining_ == 0) req_done_ = true;
+    return true;
+  }
+  // Chunked: decode strictly, re-chunk what we forward (extensions and trailers are dropped).
+  while (!in_->empty() && up_out_->writable() > kChunkOverhead) {
+    std::string_view feed = in_->view().substr(0, up_out_->writable() - kChunkOverhead);
+    http::ChunkedDecoder::Step s = req_chunked_.step(feed);
+    if (s.status == http::ParseStatus::Error) {
+      worker_.stats().requests_refused_parse.add();
+      if (!resp_head_done_) {
+        respond_local(400, http::describe(s.error), true);
+      } else {
+        close_now();
+      }
+      return false;
+    }
+    if (!s.data.empty()) {
+      req_body_bytes_ += s.data.size();
+      if (req_body_bytes_ > body_limit_) {
+        if (!resp_head_done_) {
+          respond_local(413, "request body exceeds the limit of this route", true);
+        } else {
+          close_now();
+        }
+        return false;
+      }
+      write_chunk_header(s.data.size(), *up_out_);
+      up_out_->append(s.data);
+      up_out_->append("\r\n");
+    }
+    in_->consume(s.consumed);
+    progress |= s.consumed > 0;
+    if (s.status == http::ParseStatus::Complete) {
+      up_out_->append("0\r\n\r\n");
+      req_done_ = true;
+      break;
+    }
+    if (s.consumed == 0) break;
+  }
+  return progress;
+}
+
+// ---- upstream socket ------------------------------------------------------------------------
+
+bool Session::write_upstream() {
+  if (up_ == nullptr || !up_->connected || !up_->writable || up_out_ == nullptr || up_out_->empty())
+    return false;
+  ssize_t n = ::send(up_->fd, up_out_->read_ptr(), up_out_->readable(), MSG_NOSIGNAL);
+  if (n > 0) {
+    up_out_->consume(static_cast<std::size_t>(n));
+    upstream_progress_ms_ = worker_.loop().now_ms();
+    if (up_out_->empty() && req_done_) request_sent_ms_ = upstream_progress_ms_;
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    up_->writable = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  // The upstream went away while we were sending: maybe it already answered (e.g. 413).
+  upstream_eof_ = true;
+  up_->writable = false;
+  return true;
+}
+
+bool Session::read_upstream() {
+  if (up_ == nullptr || !up_->connected || !up_->readable || upstream_eof_) return false;
+  if (up_in_ == nullptr) up_in_ = worker_.buffers().acquire();
+  if (up_in_->writable() == 0) {
+    up_in_->compact();
+    if (up_in_->writable() == 0) return false;
+  }
+  ssize_t n = ::recv(up_->fd, up_in_->write_ptr(), up_in_->writable(), 0);
+  if (n > 0) {
+    up_in_->commit(static_cast<std::size_t>(n));
+    upstream_progress_ms_ = worker_.loop().now_ms();
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    up_->readable = false;
+    return false;
+  }
+  if (n < 0 && errno == EINTR) return true;
+  upstream_eof_ = true;  // FIN or reset: what is buffered is all there will be
+  return true;
+}
+
+bool Session::parse_response_head() {
+  if (up_in_ == nullptr || up_in_->empty()) {
+    if (upstream_eof_) {
+      // Closed before answering. A reused keep-alive connection may have been closed by the
+      // upstream just as we sent: one retry on a fresh connection, for retryable requests only.
+      if (up_ != nullptr && up_->reused && !retried_ && retryable(req_) && head_len_ != 0) {
+        worker_.stats().upstream_retries.add();
+        retried_ = true;
+        worker_.upstreams().close(up_);
+        up_ = nullptr;
+        upstream_eof_ = false;
+        up_out_->clear();
+        ForwardContext ctx{peer_.ip, hold_->trust.trusted(peer_.ip)};
+        write_request_head(req_, ctx, *up_out_);
+        return connect_upstream();
+      }
+      fail_upstream(502, "upstream closed the connection without answering");
+    }
+    return false;
+  }
+  const policy::LimitsConfig& lim = hold_->snapshot->config.limits;
+  http::HeadLimits limits;
+  limits.max_head_bytes = lim.max_head_bytes;
+  limits.max_fields = lim.max_header_fields;
+  limits.max_target_bytes = lim.max_target_bytes;
+  http::ParseResult r = http::parse_response(up_in_->view(), limits, req_.method, resp_);
+  if (r.status == http::ParseStatus::NeedMore) {
+    if (upstream_eof_) fail_upstream(502, "upstream closed the connection mid-head");
+    else if (up_in_->writable() == 0) fail_upstream(502, "upstream response head too large");
+    return false;
+  }
+  if (r.status == http::ParseStatus::Error) {
+    fail_upstream(502, http::describe(r.error));
+    return false;
+  }
+  if (resp_.status < 200) {
+    if (resp_.status == 101) {
+      fail_upstream(502, "upstream switched protocols");
+      return false;
+    }
+    up_in_->consume(r.consumed);  // interim responses: 100-continue is answered by us
+    return true;
+  }
+  if (head_len_ != 0) {
+    in_->consume(head_len_);
+    head_len_ = 0;
+  }
+  // The client connection ends after this response when either side asked, when the body is
+  // delimited by close, or when the client's request body was not read to its end.
+  if (resp_.body == http::BodyKind::UntilClose || !req_done_) close_after_ = true;
+  if (resp_.body == http::BodyKind::Chunked && req_.version_minor == 0) close_after_ = true;
+  if (!req_done_) linger_after_flush_ = true;
+  resp_chunked_out_ = resp_.body == http::BodyKind::Chunked && req_.version_minor == 1;
+  if (out_ == nullptr) out_ = worker_.buffers().acquire();
+  send_continue_ = false;
+  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_)) {
+    out_->clear();
+    fail_upstream(502, "upstream response head too large");
+    return false;
+  }
+  up_in_->consume(r.consumed);
+  resp_head_done_ = true;
+  worker_.stats().responses_proxied.add();
+  resp_remaining_ = resp_.body == http::BodyKind::ContentLength ? resp_.content_length : 0;
+  if (resp_.body == http::BodyKind::None ||
+      (resp_.body == http::BodyKind::ContentLength && resp_remaining_ == 0)) {
+    resp_done_ = true;
+  }
+  return true;
+}
+
+bool Session::pump_response() {
+  bool progress = false;
+  if (!resp_head_done_) {
+    progress = parse_response_head();
+    if (!resp_head_done_ || phase_ != Phase::Upstream) return progress;
+  }
+  if (resp_done_ || up_in_ == nullptr) return progress;
+  switch (resp_.body) {
+    case http::BodyKind::ContentLength: {
+      std::size_t n = std::min<std::uint64_t>(resp_remaining_, up_in_->readable());
+      n = std::min(n, out_->writable());
+      if (n > 0) {
+        out_->append({up_in_->read_ptr(), n});
+        up_in_->consume(n);
+        resp_remaining_ -= n;
+        progress = true;
+      }
+      if (resp_remaining_ == 0) resp_done_ = true;
+      break;
+    }
+    case http::BodyKind::Chunked:
+      while (!up_in_->empty() && out_->writable() > kChunkOverhead) {
+        std::string_view feed = up_in_->view().substr(0, out_->writable() - kChunkOverhead);
+        http::ChunkedDecoder::Step s = resp_chunked_.step(feed);
+        if (s.status == http::ParseStatus::Error) {
+          close_after_ = true;  // the head is out: all we can do is cut the response short
+          resp_done_ = true;
+          upstream_eof_ = true;
+          return true;
+        }
+        if (!s.data.empty()) {
+          if (resp_chunked_out_) write_chunk_header(s.data.size(), *out_);
+          out_->append(s.data);
+          if (resp_chunked_out_) out_->append("\r\n");
+        }
+        up_in_->consume(s.consumed);
+        progress |= s.consumed > 0;
+        if (s.status == http::ParseStatus::Complete) {
+          if (resp_chunked_out_) out_->append("0\r\n\r\n");
+          resp_done_ = true;
+          break;
+        }
+        if (s.consumed == 0) break;
+      }
+      break;
+    case http::BodyKind::UntilClose: {
+      std::size_t n = std::min(up_in_->readable(), out_->writable());
+      if (n > 0) {
+        out_->append({up_in_->read_ptr(), n});
+        up_in_->consume(n);
+        progress = true;
+      }
+      if (upstream_eof_ && up_in_->empty()) resp_done_ = true;
+      break;
+    }
+    case http::BodyKind::None:
+      resp_done_ = true;
+      break;
+  }
+  if (!resp_done_ && upstream_eof_ && up_in_->empty()) {
+    // Truncated by the upstream: pass on what came, then close so the client sees it short.
+    close_after_ = true;
+    resp_done_ = true;
+    progress = true;
+  }
+  return progress;
+}
+
+void Session::finish_exchange() {
+  const bool reusable = resp_.keep_alive && req_done_ && !upstream_eof_ &&
+                        resp_.body != http::BodyKind::UntilClose &&
+                        (up_out_ == nullptr || up_out_->empty()) &&
+                        (up_in_ == nullptr || up_in_->empty());
+  release_upstream(reusable);
+  if (!req_done_) close_after_ = true;
+  end_exchange();
+  phase_ = Phase::Flush;
+}
+
+void Session::end_exchange() {
+  if (head_len_ != 0 && in_ != nullptr) {
+    in_->consume(head_len_);
+    head_len_ = 0;
+  }
+  if (hold_ != nullptr) {
+    worker_.unhold(hold_);
+    hold_ = nullptr;
+  }
+  route_ = nullptr;
+  upstream_cfg_ = nullptr;
+}
+
+void Session::release_upstream(bool reusable) {
+  if (up_ == nullptr) return;
+  worker_.upstreams().release(up_, reusable, upstream_cfg_->max_idle_connections,
+                              upstream_cfg_->keepalive_timeout);
+  up_ = nullptr;
+}
+
+void Session::fail_upstream(int status, std::string_view detail, std::uint32_t retry_after) {
+  if (up_ != nullptr) {
+    worker_.upstreams().close(up_);
+    up_ = nullptr;
+  }
+  if (resp_head_done_) {
+    close_now();  // part of the response is out: cutting the connection is the only signal left
+    return;
+  }
+  respond_local(status, detail, close_after_ || !req_done_, retry_after);
+}
+
+void Session::respond_local(int status, std::string_view detail, bool close,
+                            std::uint32_t retry_after) {
+  if (up_ != nullptr) {
+    worker_.upstreams().close(up_);
+    up_ = nullptr;
+  }
+  if (up_out_ != nullptr) up_out_->clear();
+  if (close) {
+    close_after_ = true;
+    // Unread request bytes may still be arriving: drain them so our answer is not lost to a RST.
+    linger_after_flush_ = true;
+  }
+  if (out_ == nullptr) out_ = worker_.buffers().acquire();
+  send_continue_ = false;
+  worker_.stats().responses_local.add();
+  if (!write_local_response(status, detail, close_after_, head_only_, retry_after, *out_)) {
+    close_now();
+    return;
+  }
+  end_exchange();
+  phase_ = Phase::Flush;
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+void Session::start_linger() {
+  ::shutdown(fd_, SHUT_WR);
+  phase_ = Phase::Linger;
+  linger_until_ms_ = worker_.loop().now_ms() + kLingerMs;
+  linger_budget_ = kLingerBytes;
+}
+
+bool Session::linger_read() {
+  if (!client_readable_) return false;
+  char sink[4096];
+  ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+  if (n > 0 && static_cast<std::size_t>(n) < linger_budget_) {
+    linger_budget_ -= static_cast<std::size_t>(n);
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    client_readable_ = false;
+    return false;
+  }
+  close_now();  // EOF, error, or the client kept sending past the budget
+  return false;
+}
+
+void Session::begin_shutdown() {
+  shutting_down_ = true;
+  if (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
+      (out_ == nullptr || out_->empty())) {
+    close_now();
+    return;
+  }
+  close_after_ = true;
+}
+
+void Session::close_now() {
+  if (fd_ < 0) return;
+  if (up_ != nullptr) {
+    worker_.upstreams().close(up_);
+    up_ = nullptr;
+  }
+  worker_.loop().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  worker_.loop().timers().cancel(client_timer_);
+  worker_.loop().timers().cancel(upstream_timer_);
+  head_len_ = 0;
+  end_exchange();
+  for (core::Buffer** b : {&in_, &out_, &up_in_, &up_out_}) {
+    worker_.buffers().release(*b);
+    *b = nullptr;
+  }
+  if (counted_) {
+    worker_.counter().release(counted_ip_);
+    counted_ = false;
+  }
+  worker_.session_closed(this);
+}
+
+void Session::release_idle_buffers() {
+  // Between requests a connection keeps no buffer it does not need: idle keep-alive connections
+  // then cost a few hundred bytes each, not tens of KiB.
+  for (core::Buffer** b : {&in_, &out_, &up_in_, &up_out_}) {
+    if (*b != nullptr && (*b)->empty()) {
+      worker_.buffers().release(*b);
+      *b = nullptr;
+    }
+  }
+}
+
+// ---- deadlines ------------------------------------------------------------------------------
+
+void Session::update_timers() {
+  const policy::LimitsConfig& lim =
+      (hold_ != nullptr ? hold_->snapshot : worker_.current().snapshot)->config.limits;
+  const bool sending = out_ != nullptr && !out_->empty();
+  std::int64_t client_deadline = 0;
+  switch (phase_) {
+    case Phase::ProxyHeader:
+      client_deadline = head_start_ms_ + lim.head_timeout;
+      break;
+    case Phase::Head:
+      if (sending) {
+        client_deadline = client_progress_ms_ + lim.send_timeout;
+      } else if (requests_ == 0 || (in_ != nullptr && !in_->empty())) {
+        client_deadline = head_start_ms_ + lim.head_timeout;  // the whole head, not per byte
+      } else {
+        client_deadline = client_progress_ms_ + lim.keepalive_timeout;
+      }
+      break;
+    case Phase::Upstream:
+      if (!req_done_) {
+        client_deadline = client_progress_ms_ + lim.body_idle_timeout;
+      } else if (sending) {
+        client_deadline = client_progress_ms_ + lim.send_timeout;
+      }
+      break;
+    case Phase::Flush:
+      client_deadline = client_progress_ms_ + lim.send_timeout;
+      break;
+    case Phase::Linger:
+      client_deadline = linger_until_ms_;
+      break;
+  }
+  net::TimerWheel& wheel = worker_.loop().timers();
+  if (client_deadline == 0) {
+    wheel.cancel(client_timer_);
+  } else if (!client_timer_.armed || client_timer_.deadline_ms != client_deadline) {
+    wheel.arm(client_timer_, client_deadline);
+  }
+
+  std::int64_t upstream_deadline = 0;
+  if (phase_ == Phase::Upstream && up_ != nullptr && upstream_cfg_ != nullptr) {
+    if (!up_->connected) {
+      upstream_deadline = upstream_progress_ms_ + upstream_cfg_->connect_timeout;
+    } else if (!resp_head_done_ && request_sent_ms_ != 0) {
+      upstream_deadline = request_sent_ms_ + upstream_cfg_->first_byte_timeout;
+    } else if (!(up_in_ != nullptr && up_in_->writable() == 0)) {
+      // A full up_in_ means the client is slow; the client's send deadline governs then.
+      upstream_deadline = upstream_progress_ms_ + upstream_cfg_->idle_timeout;
+    }
+  }
+  if (upstream_deadline == 0) {
+    wheel.cancel(upstream_timer_);
+  } else if (!upstream_timer_.armed || upstream_timer_.deadline_ms != upstream_deadline) {
+    wheel.arm(upstream_timer_, upstream_deadline);
+  }
+}
+
+void Session::on_client_timer(void* self) {
+  auto* s = static_cast<Session*>(self);
+  if (s->fd_ < 0) return;
+  s->worker_.stats().client_timeouts.add();
+  const bool partial_head = s->phase_ == Phase::Head && s->in_ != nullptr && !s->in_->empty() &&
+                            (s->out_ == nullptr || s->out_->empty());
+  const bool body_stalled = s->phase_ == Phase::Upstream && !s->req_done_ && !s->resp_head_done_;
+  if (partial_head || body_stalled) {
+    s->head_only_ = false;
+    s->respond_local(408, partial_head ? "request head not received in time"
+                                       : "request body stalled",
+                     true);
+    s->linger_after_flush_ = false;  // a client this slow does not get a drain period
+    s->drive();
+    return;
+  }
+  s->close_now();
+}
+
+void Session::on_upstream_timer(void* self) {
+  auto* s = static_cast<Session*>(self);
+  if (s->fd_ < 0 || s->up_ == nullptr) return;
+  s->worker_.stats().upstream_timeouts.add();
+  s->fail_upstream(504, s->up_->connected ? "upstream did not answer in time"
+                                          : "upstream connect timed out");
+  if (s->fd_ >= 0) s->drive();
+}
+
+}  // namespace gh::proxy

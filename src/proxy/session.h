@@ -1,0 +1,137 @@
+// One client connection and the exchanges on it: read a head, pick a route, forward to an
+// upstream, stream the body both ways with backpressure, answer in order, keep alive or close.
+#pragma once
+
+#include <cstdint>
+
+#include "client/address-t.h"
+#include "core/buffer.h"
+#include "http/message-t.h"
+#include "http/parser.h"
+#include "net/event_loop.h"
+#include "net/timer.h"
+#include "net/upstream_pool.h"
+
+namespace gh::policy {
+struct RouteConfig;
+struct UpstreamConfig;
+}  // namespace gh::policy
+
+namespace gh::proxy {
+
+class Worker;
+struct SnapshotHold;
+
+class Session final : public net::Handler, public net::UpstreamUser {
+ public:
+  explicit Session(Worker& worker);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Takes ownership of an accepted, non-blocking socket.
+  // `counted`: the connection holds a slot in the per-client counter, released on close.
+  void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted);
+  void on_events(std::uint32_t events) override;
+  void on_upstream_events(std::uint32_t events) override;
+  // Graceful stop: close now when idle, otherwise after the current response.
+  void begin_shutdown();
+  void force_close() { close_now(); }
+  bool open() const { return fd_ >= 0; }
+
+  // Intrusive list of the worker's live sessions.
+  Session* prev = nullptr;
+  Session* next = nullptr;
+
+ private:
+  enum class Phase : std::uint8_t {
+    ProxyHeader,    // waiting for a PROXY protocol header
+    Head,           // reading a request head (idle keep-alive when nothing is buffered)
+    Upstream,       // exchange with an upstream in progress
+    Flush,          // response fully buffered: send it, then keep alive or close
+    Linger,         // response sent and write side shut: drain the client before close
+  };
+
+  void drive();
+  bool step();
+  bool read_client();
+  bool write_client();
+  bool read_upstream();
+  bool write_upstream();
+  bool parse_proxy_header();
+  bool parse_head();
+  void begin_exchange();
+  bool connect_upstream();
+  bool pump_request_body();
+  bool pump_response();
+  bool parse_response_head();
+  void finish_exchange();
+  void end_exchange();
+  void respond_local(int status, std::string_view detail, bool close, std::uint32_t retry_after = 0);
+  void fail_upstream(int status, std::string_view detail, std::uint32_t retry_after = 0);
+  void release_upstream(bool reusable);
+  void start_linger();
+  bool linger_read();
+  void close_now();
+  void update_timers();
+  void acquire_buffers();
+  void release_idle_buffers();
+  static void on_client_timer(void* self);
+  static void on_upstream_timer(void* self);
+
+  Worker& worker_;
+  int fd_ = -1;
+  Phase phase_ = Phase::Head;
+  client::SocketAddress peer_;   // socket peer, or the PROXY protocol source
+  client::IpAddress counted_ip_;  // the address counted at accept
+  bool counted_ = false;          // holds a slot in the per-client connection counter
+  bool redrive_pending_ = false;
+  std::uint64_t serial_ = 0;      // changes on every start(): deferred work checks it
+  bool client_readable_ = false;  // edge-triggered readiness
+  bool client_writable_ = false;
+  bool client_eof_ = false;       // client sent FIN
+  bool close_after_ = false;      // close once the current response is out
+  bool shutting_down_ = false;
+  std::uint32_t requests_ = 0;
+
+  core::Buffer* in_ = nullptr;      // client -> us
+  core::Buffer* out_ = nullptr;     // us -> client
+  core::Buffer* up_in_ = nullptr;   // upstream -> us
+  core::Buffer* up_out_ = nullptr;  // us -> upstream
+
+  // Current exchange.
+  SnapshotHold* hold_ = nullptr;
+  const policy::RouteConfig* route_ = nullptr;
+  const policy::UpstreamConfig* upstream_cfg_ = nullptr;
+  net::UpstreamConn* up_ = nullptr;
+  http::RequestHead req_{};
+  http::ResponseHead resp_{};
+  std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_
+  std::uint64_t req_remaining_ = 0;  // Content-Length body bytes left to forward
+  std::uint64_t req_body_bytes_ = 0;
+  std::uint64_t body_limit_ = 0;
+  http::ChunkedDecoder req_chunked_;
+  http::ChunkedDecoder resp_chunked_;
+  std::uint64_t resp_remaining_ = 0;
+  bool req_done_ = false;        // whole request copied to up_out_
+  bool resp_head_done_ = false;  // response head sent towards the client
+  bool resp_done_ = false;       // whole response copied to out_
+  bool resp_chunked_out_ = false;
+  bool upstream_eof_ = false;
+  bool retried_ = false;
+  bool send_continue_ = false;
+  bool head_only_ = false;           // HEAD request: our own responses carry no body
+  bool linger_after_flush_ = false;  // unread request bytes may follow: drain before close
+
+  // Deadlines.
+  std::int64_t head_start_ms_ = 0;
+  std::int64_t client_progress_ms_ = 0;
+  std::int64_t upstream_progress_ms_ = 0;
+  std::int64_t request_sent_ms_ = 0;
+  std::int64_t linger_until_ms_ = 0;
+  std::size_t linger_budget_ = 0;
+  net::Timer client_timer_;
+  net::Timer upstream_timer_;
+};
+
+}  // namespace gh::proxy

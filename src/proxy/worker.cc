@@ -1,0 +1,203 @@
+#include "proxy/worker.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "client/address.h"
+#include "net/socket.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+
+namespace gh::proxy {
+
+namespace {
+constexpr int kAcceptBatch = 64;  // per wake-up, so one listener cannot starve the others
+constexpr int kBacklog = 4096;
+
+std::size_t buffer_size_for(const policy::Config& cfg) {
+  // A head must fit whole, plus room for what we add when forwarding it.
+  return std::max<std::size_t>(16 * 1024, cfg.limits.max_head_bytes + 4096);
+}
+}  // namespace
+
+class Worker::Acceptor final : public net::Handler {
+ public:
+  Acceptor(Worker& w, int fd, bool proxy_protocol) : worker(w), fd(fd), proxy_protocol(proxy_protocol) {}
+  ~Acceptor() override {
+    if (fd >= 0) ::close(fd);
+  }
+  void on_events(std::uint32_t) override { worker.accept_from(fd, proxy_protocol); }
+  Worker& worker;
+  int fd;
+  bool proxy_protocol;
+};
+
+Worker::Worker(Server& server, unsigned index, policy::SnapshotPtr snapshot)
+    : server_(server),
+      index_(index),
+      buffers_(buffer_size_for(snapshot->config)),
+      upstreams_(loop_) {
+  generation_ = server.generation();
+  adopt_snapshot(std::move(snapshot));
+  stop_timer_.owner = this;
+  stop_timer_.callback = [](void* self) {
+    auto* w = static_cast<Worker*>(self);
+    // Grace period over: whatever is still open is cut.
+    while (w->sessions_ != nullptr) w->sessions_->force_close();
+  };
+}
+
+Worker::~Worker() {
+  while (sessions_ != nullptr) sessions_->force_close();
+  acceptors_.clear();
+  loop_.timers().cancel(stop_timer_);
+  upstreams_.close_idle();
+  loop_.run_deferred();  // recycling lambdas name members that die before the loop does
+  for (Session* s : spare_sessions_) delete s;
+  spare_sessions_.clear();
+  delete current_;
+  for (SnapshotHold* h : retired_) delete h;
+}
+
+net::ConnectionCounter& Worker::counter() { return server_.counter(); }
+
+bool Worker::listen(std::vector<std::uint16_t>& ports, std::string* error) {
+  const auto& listeners = current_->snapshot->config.listen;
+  ports.resize(listeners.size(), 0);
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    client::SocketAddress addr = listeners[i].address;
+    if (ports[i] != 0) addr.port = ports[i];
+    int fd = net::listen_tcp(addr, true, kBacklog, error);
+    if (fd < 0) {
+      if (error) *error = client::format_socket_address(addr) + ": " + *error;
+      return false;
+    }
+    ports[i] = net::local_address(fd).port;
+    auto acceptor = std::make_unique<Acceptor>(*this, fd, listeners[i].proxy_protocol);
+    if (!loop_.add(fd, acceptor.get(), EPOLLIN)) {
+      if (error) *error = "epoll_ctl failed for a listener";
+      return false;
+    }
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return true;
+}
+
+void Worker::run() {
+  loop_.set_wake_hook([this] { on_wake(); });
+  on_wake();  // a reload or stop may have been requested before the loop started
+  loop_.run([this] { return !(stopping_ && session_count_ == 0); });
+  while (sessions_ != nullptr) sessions_->force_close();
+  upstreams_.close_idle();
+}
+
+void Worker::on_wake() {
+  const std::uint64_t generation = server_.generation();
+  if (generation != generation_) {
+    generation_ = generation;
+    adopt_snapshot(server_.snapshot());
+  }
+  if (server_.stop_requested() && !stopping_) begin_stop();
+}
+
+void Worker::adopt_snapshot(policy::SnapshotPtr snapshot) {
+  if (snapshot == nullptr) return;
+  auto* hold = new SnapshotHold{snapshot, client::ProxyTrust(snapshot->config.clients.trusted_proxies)};
+  buffers_.set_buffer_size(buffer_size_for(snapshot->config));
+  if (current_ != nullptr) {
+    current_->retired = true;
+    if (current_->users == 0) {
+      delete current_;
+    } else {
+      retired_.push_back(current_);
+    }
+  }
+  current_ = hold;
+}
+
+void Worker::unhold(SnapshotHold* hold) {
+  if (--hold->users != 0 || !hold->retired) return;
+  retired_.erase(std::remove(retired_.begin(), retired_.end(), hold), retired_.end());
+  delete hold;
+}
+
+void Worker::begin_stop() {
+  stopping_ = true;
+  for (auto& a : acceptors_) loop_.remove(a->fd);
+  acceptors_.clear();  // closes the listening sockets: new connections go to nobody
+  upstreams_.close_idle();
+  // Sessions may close themselves while we walk: collect first.
+  std::vector<Session*> live;
+  for (Session* s = sessions_; s != nullptr; s = s->next) live.push_back(s);
+  for (Session* s : live) s->begin_shutdown();
+  loop_.timers().arm(stop_timer_, loop_.now_ms() + current_->snapshot->config.limits.shutdown_grace);
+}
+
+void Worker::accept_from(int listen_fd, bool proxy_protocol) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; the level-triggered listener
+      // retries on the next wake-up instead of spinning here.
+      return;
+    }
+    if (stopping_) {
+      net::close_reset(fd);
+      continue;
+    }
+    auto peer = client::from_sockaddr(ss, len);
+    if (!peer) {
+      ::close(fd);
+      continue;
+    }
+    // Behind a load balancer (PROXY protocol or a trusted proxy) the socket peer is the balancer,
+    // not a client: only the process-wide cap applies to it.
+    const bool per_client = !proxy_protocol && !current_->trust.trusted(peer->ip);
+    auto admit = per_client ? counter().acquire(peer->ip)
+                            : (counter().total() >= current_->snapshot->config.limits.max_connections
+                                   ? net::ConnectionCounter::Admit::TotalFull
+                                   : net::ConnectionCounter::Admit::Ok);
+    if (admit != net::ConnectionCounter::Admit::Ok) {
+      (admit == net::ConnectionCounter::Admit::TotalFull ? stats_.connections_refused_total
+                                                         : stats_.connections_refused_client)
+          .add();
+      net::close_reset(fd);  // shedding must cost less than serving
+      continue;
+    }
+    stats_.connections_accepted.add();
+    net::set_nodelay(fd);
+    Session* s;
+    if (!spare_sessions_.empty()) {
+      s = spare_sessions_.back();
+      spare_sessions_.pop_back();
+    } else {
+      s = new Session(*this);
+    }
+    s->prev = nullptr;
+    s->next = sessions_;
+    if (sessions_ != nullptr) sessions_->prev = s;
+    sessions_ = s;
+    ++session_count_;
+    s->start(fd, *peer, proxy_protocol, per_client);
+  }
+}
+
+void Worker::session_closed(Session* s) {
+  if (s->prev != nullptr) s->prev->next = s->next;
+  else sessions_ = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+  s->prev = s->next = nullptr;
+  --session_count_;
+  // Reuse the object only after this epoll batch: a later event in it may still name it.
+  loop_.defer([this, s] { spare_sessions_.push_back(s); });
+}
+
+}  // namespace gh::proxy

@@ -1,0 +1,91 @@
+// A worker: one thread, one event loop, its own SO_REUSEPORT listeners, buffer and upstream
+// pools. Workers share nothing on the request path but the config snapshot (read-only) and the
+// per-client connection counter (touched at accept and close only).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/trust.h"
+#include "core/buffer.h"
+#include "net/connection_counter.h"
+#include "net/event_loop.h"
+#include "net/upstream_pool.h"
+#include "policy/snapshot.h"
+#include "proxy/stats.h"
+
+namespace gh::proxy {
+
+class Server;
+class Session;
+
+// A config generation as one worker sees it. Sessions count themselves in `users` (worker-local,
+// no atomics) so an old snapshot lives exactly as long as the requests that started on it.
+struct SnapshotHold {
+  policy::SnapshotPtr snapshot;
+  client::ProxyTrust trust;
+  std::uint32_t users = 0;
+  bool retired = false;
+};
+
+class Worker {
+ public:
+  Worker(Server& server, unsigned index, policy::SnapshotPtr snapshot);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds this worker's listeners; `ports` gives the port for each listener (0 = any) and is
+  // updated with what was bound, so later workers join the same port.
+  bool listen(std::vector<std::uint16_t>& ports, std::string* error);
+  void run();  // thread body; returns when stopped and drained
+
+  // Thread-safe requests from the server.
+  void request_reload() { loop_.wake(); }
+  void request_stop() { loop_.wake(); }
+
+  // For sessions.
+  net::EventLoop& loop() { return loop_; }
+  core::BufferPool& buffers() { return buffers_; }
+  net::UpstreamPool& upstreams() { return upstreams_; }
+  net::ConnectionCounter& counter();
+  WorkerStats& stats() { return stats_; }
+  SnapshotHold& current() { return *current_; }
+  SnapshotHold* hold() {
+    ++current_->users;
+    return current_;
+  }
+  void unhold(SnapshotHold* hold);
+  bool stopping() const { return stopping_; }
+  std::uint32_t next_round_robin() { return round_robin_++; }
+  void session_closed(Session* s);
+
+ private:
+  class Acceptor;
+  void on_wake();
+  void accept_from(int listen_fd, bool proxy_protocol);
+  void adopt_snapshot(policy::SnapshotPtr snapshot);
+  void begin_stop();
+
+  Server& server_;
+  unsigned index_;
+  net::EventLoop loop_;
+  core::BufferPool buffers_;
+  net::UpstreamPool upstreams_;
+  WorkerStats stats_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  SnapshotHold* current_ = nullptr;
+  std::vector<SnapshotHold*> retired_;
+  std::uint64_t generation_ = 0;
+  Session* sessions_ = nullptr;  // intrusive list of live sessions
+  std::size_t session_count_ = 0;
+  std::vector<Session*> spare_sessions_;
+  bool stopping_ = false;
+  net::Timer stop_timer_;
+  std::uint32_t round_robin_ = 0;
+};
+
+}  // namespace gh::proxy

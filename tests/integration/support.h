@@ -1,0 +1,123 @@
+// Test fixtures for integration tests on real loopback sockets: a recording origin, a raw client,
+// and an in-process Gatehouse built from a YAML string. Everything binds port 0.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "policy/snapshot.h"
+#include "proxy/server.h"
+
+namespace gh::test {
+
+// A request as the origin received it, parsed by the origin's own small strict reader (not the
+// product's parser), so framing mistakes of the proxy show up as garbage here.
+struct OriginRequest {
+  std::string method;
+  std::string target;
+  std::string version;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  bool chunked = false;
+  std::size_t connection_id = 0;
+
+  std::string header(const std::string& lower_name) const;
+  std::size_t count(const std::string& lower_name) const;
+};
+
+struct OriginReply {
+  std::string raw;          // full raw response to send; empty = build from the fields below
+  int status = 200;
+  std::string body = "ok";
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close_after = false;      // close the connection after replying
+  bool close_without_reply = false;
+  std::chrono::milliseconds delay{0};
+};
+
+class Origin {
+ public:
+  using Handler = std::function<OriginReply(const OriginRequest&)>;
+  explicit Origin(Handler handler = {});
+  ~Origin();
+  std::uint16_t port() const { return port_; }
+  std::vector<OriginRequest> requests() const;
+  std::size_t request_count() const;
+  std::size_t connection_count() const { return connections_.load(); }
+  std::string garbage() const;  // bytes the origin could not parse as a request
+  void set_handler(Handler handler);
+
+ private:
+  void accept_loop();
+  void serve(int fd, std::size_t id);
+
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> connections_{0};
+  mutable std::mutex mu_;
+  Handler handler_;
+  std::vector<OriginRequest> requests_;
+  std::string garbage_;
+  std::thread acceptor_;
+  std::vector<std::thread> threads_;
+  std::vector<int> fds_;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::string head;
+  std::string body;
+  std::string header(const std::string& lower_name) const;
+};
+
+// A blocking client socket with a receive timeout (every read is bounded).
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port, const char* host = "127.0.0.1");
+  ~RawClient();
+  bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  // Reads one response (Content-Length, chunked, or until close). status 0 = nothing came.
+  ClientResponse read_response(bool head_request = false);
+  // True when the server closed the connection (EOF or reset) within the timeout.
+  bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  std::string read_all(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  int fd() const { return fd_; }
+
+ private:
+  bool fill();
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// Gatehouse in-process with a config given as YAML; "@ORIGIN@" is replaced by the origin port.
+class Shield {
+ public:
+  explicit Shield(const std::string& yaml);
+  ~Shield();
+  std::uint16_t port(std::size_t listener = 0) const { return server_->ports().at(listener); }
+  proxy::Server& server() { return *server_; }
+  void reload(const std::string& yaml);
+  static policy::SnapshotPtr load(const std::string& yaml);
+
+ private:
+  std::unique_ptr<proxy::Server> server_;
+};
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to);
+// A minimal config: one listener on port 0, one upstream at the origin port, one worker.
+std::string basic_config(std::uint16_t origin_port, const std::string& extra = "");
+// Polls `pred` every 10 ms for at most `timeout`.
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+}  // namespace gh::test
