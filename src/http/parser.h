@@ -58,17 +58,39 @@ class ChunkedDecoder {
   bool done() const { return state_ == State::Done; }
 
  private:
-  enum class State : std::uint8_t { Size, Data, DataCr, DataLf, Trailer, Done };
+  enum class State : std::uint8_t {
+    SizeStart,       // first HEXDIG of chunk-size
+    Size,            // further HEXDIGs
+    ExtBws,          // BWS, then ";" (after the size or an extension value)
+    ExtNameStart,    // BWS after ";", then ext-name
+    ExtName,         // in ext-name
+    ExtNameBws,      // BWS after ext-name: "=" or ";"
+    ExtValueStart,   // BWS after "=", then token or quoted-string
+    ExtToken,        // in a token value
+    ExtQuoted,       // inside a quoted-string
+    ExtQuotedPair,   // after a backslash in a quoted-string
+    ExtValueEnd,     // after a closing quote: BWS, ";" or CR
+    SizeLf,          // CR seen at the end of the size line
+    Data,            // remaining_ payload bytes left
+    DataCr,          // CRLF after the data
+    DataLf,
+    TrailerLineStart,
+    TrailerName,
+    TrailerValue,
+    TrailerLf,
+    TrailerFinalLf,  // CR of the empty line ending the trailer section seen
+    Done,
+    Failed,
+  };
+  Step fail(ParseError error, std::size_t consumed);
+
   Limits limits_{};
-  State state_ = State::Size;
-  std::uint64_t remaining_ = 0;   // payload bytes left in the current chunk
-  std::size_t line_bytes_ = 0;    // bytes of the current size/trailer line seen so far
-  std::size_t trailer_bytes_ = 0;
-  // Partial size-line state carried across calls.
-  std::uint64_t size_acc_ = 0;
+  State state_ = State::SizeStart;
+  ParseError error_ = ParseError::None;  // sticky once Failed
   std::uint8_t size_digits_ = 0;
-  std::uint8_t line_phase_ = 0;   // parser-private sub-state within a line
-  bool trailer_line_empty_ = true;
+  std::uint64_t remaining_ = 0;   // chunk size being read, then payload bytes left in the chunk
+  std::size_t line_bytes_ = 0;    // bytes of the current size line before its CRLF
+  std::size_t trailer_bytes_ = 0;
 };
 
 }  // namespace gh::http

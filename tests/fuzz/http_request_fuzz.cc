@@ -1,0 +1,116 @@
+// Fuzzes parse_request. Byte 0 picks small limits so the limit paths get exercised; the rest is
+// the buffer. Aborts on any broken invariant, including the prefix property.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "http/parser.h"
+
+namespace {
+
+using namespace gh::http;
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "http_request_fuzz invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+bool inside(std::string_view outer, std::string_view inner) {
+  if (inner.data() == nullptr) {
+    return inner.empty();
+  }
+  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
+}
+
+bool same(const ParseResult& a, const ParseResult& b) {
+  return a.status == b.status && a.error == b.error && a.consumed == b.consumed;
+}
+
+// Parses a copy in an exactly sized heap block, so ASan sees any read past the end.
+ParseResult parse_copy(std::string_view buf, const HeadLimits& limits) {
+  std::unique_ptr<char[]> copy(new char[buf.size()]);
+  if (!buf.empty()) {
+    std::memcpy(copy.get(), buf.data(), buf.size());
+  }
+  RequestHead h;
+  return parse_request(std::string_view(copy.get(), buf.size()), limits, h);
+}
+
+HeadLimits limits_from(std::uint8_t sel) {
+  HeadLimits l;
+  if ((sel & 1) != 0) {
+    l.max_head_bytes = 8 + (sel >> 2) * 3;
+  }
+  if ((sel & 2) != 0) {
+    l.max_target_bytes = (sel >> 3);
+  }
+  if ((sel & 0xC0) == 0xC0) {
+    l.max_fields = sel & 7;
+  }
+  return l;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const HeadLimits limits = limits_from(data[0]);
+  const std::string_view buf(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  RequestHead h;
+  const ParseResult r = parse_request(buf, limits, h);
+  check(r.consumed <= buf.size(), "consumed <= size");
+  switch (r.status) {
+    case ParseStatus::Complete: {
+      check(r.consumed > 0, "complete implies consumed > 0");
+      check(r.error == ParseError::None, "complete without error");
+      check(r.consumed <= limits.max_head_bytes, "head within limit");
+      check(h.field_count <= std::min(limits.max_fields, kMaxHeaderFields), "field count");
+      check(h.target.size() <= limits.max_target_bytes, "target within limit");
+      check(h.version_minor <= 1, "version");
+      check(h.version_minor == 0 || !h.host.empty(), "HTTP/1.1 has a host");
+      check(h.body != BodyKind::UntilClose, "requests are never until-close");
+      check(h.content_length <= (std::uint64_t{1} << 62), "content-length bound");
+      check(h.body != BodyKind::Chunked || h.version_minor == 1, "chunked only in 1.1");
+      check(!h.method_text.empty() && !h.target.empty(), "method and target");
+      const std::string_view head = buf.substr(0, r.consumed);
+      check(inside(head, h.method_text) && inside(head, h.target) && inside(head, h.path) &&
+                inside(head, h.query) && inside(head, h.host),
+            "request views inside the head");
+      for (std::size_t i = 0; i < h.field_count; ++i) {
+        check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
+              "field views inside the head");
+        check(!h.fields[i].name.empty(), "field name non-empty");
+      }
+      // The head alone is complete; one byte less is not.
+      check(same(parse_copy(head, limits), r), "head alone parses the same");
+      check(parse_copy(head.substr(0, head.size() - 1), limits).status == ParseStatus::NeedMore,
+            "head minus one byte needs more");
+      break;
+    }
+    case ParseStatus::NeedMore:
+      check(r.consumed == 0 && r.error == ParseError::None, "need-more is clean");
+      check(buf.size() < limits.max_head_bytes, "need-more only below the head limit");
+      break;
+    case ParseStatus::Error:
+      check(r.error != ParseError::None, "error has a reason");
+      check(status_for(r.error) >= 400 && !describe(r.error).empty(), "error maps to a status");
+      break;
+  }
+  // Prefix property: a shorter buffer never decides differently.
+  for (const std::size_t k : {buf.size() / 2, buf.size() > 0 ? buf.size() - 1 : 0}) {
+    const ParseResult p = parse_copy(buf.substr(0, k), limits);
+    check(p.status == ParseStatus::NeedMore || same(p, r), "prefix decides like the whole");
+  }
+  check(same(parse_copy(buf, limits), r), "deterministic");
+  return 0;
+}

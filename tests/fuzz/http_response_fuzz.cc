@@ -1,0 +1,100 @@
+// Fuzzes parse_response. Byte 0 picks the request method and small limits; the rest is the buffer.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "http/parser.h"
+
+namespace {
+
+using namespace gh::http;
+
+void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "http_response_fuzz invariant broken: %s\n", what);
+    std::abort();
+  }
+}
+
+bool inside(std::string_view outer, std::string_view inner) {
+  if (inner.data() == nullptr) {
+    return inner.empty();
+  }
+  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
+}
+
+bool same(const ParseResult& a, const ParseResult& b) {
+  return a.status == b.status && a.error == b.error && a.consumed == b.consumed;
+}
+
+ParseResult parse_copy(std::string_view buf, const HeadLimits& limits, Method method) {
+  std::unique_ptr<char[]> copy(new char[buf.size()]);
+  if (!buf.empty()) {
+    std::memcpy(copy.get(), buf.data(), buf.size());
+  }
+  ResponseHead h;
+  return parse_response(std::string_view(copy.get(), buf.size()), limits, method, h);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return 0;
+  }
+  const std::uint8_t sel = data[0];
+  const auto method = static_cast<Method>(sel % (static_cast<int>(Method::Other) + 1));
+  HeadLimits limits;
+  if ((sel & 0x10) != 0) {
+    limits.max_head_bytes = 8 + (sel >> 5) * 9;
+  }
+  if ((sel & 0xE0) == 0xE0) {
+    limits.max_fields = sel & 3;
+  }
+  const std::string_view buf(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  ResponseHead h;
+  const ParseResult r = parse_response(buf, limits, method, h);
+  check(r.consumed <= buf.size(), "consumed <= size");
+  switch (r.status) {
+    case ParseStatus::Complete: {
+      check(r.consumed > 0 && r.error == ParseError::None, "complete is clean");
+      check(r.consumed <= limits.max_head_bytes, "head within limit");
+      check(h.status >= 100 && h.status <= 599, "status range");
+      check(h.field_count <= std::min(limits.max_fields, kMaxHeaderFields), "field count");
+      check(h.body != BodyKind::UntilClose || !h.keep_alive, "until-close never keeps alive");
+      const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304 ||
+                            method == Method::Head ||
+                            (method == Method::Connect && h.status / 100 == 2);
+      check(!bodiless || h.body == BodyKind::None, "bodiless statuses");
+      const std::string_view head = buf.substr(0, r.consumed);
+      check(inside(head, h.reason), "reason inside the head");
+      for (std::size_t i = 0; i < h.field_count; ++i) {
+        check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
+              "field views inside the head");
+      }
+      check(same(parse_copy(head, limits, method), r), "head alone parses the same");
+      check(parse_copy(head.substr(0, head.size() - 1), limits, method).status ==
+                ParseStatus::NeedMore,
+            "head minus one byte needs more");
+      break;
+    }
+    case ParseStatus::NeedMore:
+      check(r.consumed == 0 && r.error == ParseError::None, "need-more is clean");
+      check(buf.size() < limits.max_head_bytes, "need-more only below the head limit");
+      break;
+    case ParseStatus::Error:
+      check(r.error != ParseError::None, "error has a reason");
+      break;
+  }
+  for (const std::size_t k : {buf.size() / 2, buf.size() > 0 ? buf.size() - 1 : 0}) {
+    const ParseResult p = parse_copy(buf.substr(0, k), limits, method);
+    check(p.status == ParseStatus::NeedMore || same(p, r), "prefix decides like the whole");
+  }
+  return 0;
+}
