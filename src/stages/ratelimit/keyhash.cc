@@ -1,0 +1,68 @@
+#include "stages/ratelimit/keyhash.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstddef>
+
+namespace gh::ratelimit {
+
+namespace {
+
+template <int C, int D>
+std::uint64_t siphash(const HashSeed& seed, std::span<const std::uint8_t> data) {
+  siphash_detail::State s(seed);
+  const std::size_t n = data.size();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t m = 0;
+    for (int j = 0; j < 8; ++j) m |= std::uint64_t{data[i + j]} << (8 * j);
+    s.absorb<C>(m);
+  }
+  // Last block: the remaining bytes, and the length's low byte in the top byte.
+  std::uint64_t b = static_cast<std::uint64_t>(n) << 56;
+  for (std::size_t j = 0; i + j < n; ++j) b |= std::uint64_t{data[i + j]} << (8 * j);
+  s.absorb<C>(b);
+  return s.finish<D>();
+}
+
+// splitmix64's finalizer: only to stretch the weak fallback entropy.
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::uint64_t siphash24(const HashSeed& seed, std::span<const std::uint8_t> data) {
+  return siphash<2, 4>(seed, data);
+}
+
+std::uint64_t siphash13(const HashSeed& seed, std::span<const std::uint8_t> data) {
+  return siphash<1, 3>(seed, data);
+}
+
+Key digest_key(const HashSeed& seed, std::span<const std::uint8_t> tuple) {
+  const HashSeed second{seed.k0 ^ 0x5bd1e9955bd1e995ULL, seed.k1 ^ 0xc6a4a7935bd1e995ULL};
+  return Key{siphash24(seed, tuple), siphash24(second, tuple)};
+}
+
+HashSeed random_seed() {
+  HashSeed seed;
+  if (getrandom(&seed, sizeof(seed), 0) == static_cast<ssize_t>(sizeof(seed))) return seed;
+  int local = 0;
+  const auto addr = reinterpret_cast<std::uintptr_t>(&local);
+  seed.k0 = mix(static_cast<std::uint64_t>(core::monotonic_ns()) ^ addr);
+  seed.k1 = mix(seed.k0 ^ static_cast<std::uint64_t>(getpid()) ^ 0x9e3779b97f4a7c15ULL);
+  return seed;
+}
+
+const HashSeed& process_seed() {
+  static const HashSeed seed = random_seed();
+  return seed;
+}
+
+}  // namespace gh::ratelimit
