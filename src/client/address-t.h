@@ -23,6 +23,15 @@ struct Cidr {
   friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 
+// A cheap hash/equality key for an address: the 16 bytes as two words. IPv4 keys are the v4-mapped
+// bytes, so the two families never collide.
+struct IpKey {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+
+  friend bool operator==(const IpKey&, const IpKey&) = default;
+};
+
 struct SocketAddress {
   IpAddress ip;
   std::uint16_t port = 0;

@@ -2,8 +2,8 @@
 // into an immutable snapshot that requests read without locks.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,7 +29,8 @@ struct ListenConfig {
 };
 
 struct AdminConfig {
-  client::SocketAddress address;  // default 127.0.0.1:9090
+  client::SocketAddress address{
+      client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true}, 9090};
   std::string token_file;         // bearer token for changes; empty = admin changes disabled
   bool enabled = true;
 };
@@ -104,6 +105,6 @@ struct Config {
   std::vector<RouteConfig> routes;  // at least one; the last may be a catch-all
 };
 
-using Snapshot = std::shared_ptr<const Config>;
+// The immutable snapshot (Config + compiled routes) is policy/snapshot.h.
 
 }  // namespace gh::policy

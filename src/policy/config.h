@@ -1,0 +1,39 @@
+// Loads and validates the YAML configuration (schema: docs/CONFIG.md) into an immutable snapshot.
+// Errors carry `file:line:col` and as many of them as can be found are reported at once.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/config-t.h"
+#include "policy/snapshot.h"
+
+namespace gh::policy {
+
+struct ConfigError {
+  SourceMark mark;
+  std::string message;
+
+  // "file:line:col: message"; "file: message" when there is no position (e.g. unreadable file).
+  std::string to_string() const;
+};
+
+// Exactly one of the two is set: a snapshot on success, errors (sorted by position) on failure.
+struct LoadResult {
+  SnapshotPtr snapshot;
+  std::vector<ConfigError> errors;
+
+  bool ok() const { return snapshot != nullptr; }
+};
+
+inline constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
+inline constexpr std::size_t kMaxConfigErrors = 50;  // then one "too many errors" entry
+
+// Never throws for bad input. Config::source_path is set to `path`.
+LoadResult load_config_file(const std::string& path);
+// `name` is used as the file part of error marks.
+LoadResult load_config_string(std::string_view yaml, std::string_view name);
+
+}  // namespace gh::policy

@@ -1,0 +1,24 @@
+#include "policy/quick.h"
+
+namespace gh::policy {
+
+SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client::SocketAddress& to,
+                                unsigned workers) {
+  Config config;
+  config.server.workers = workers;
+  ListenConfig listen;
+  listen.address = from;
+  config.listen.push_back(listen);
+  UpstreamConfig upstream;
+  upstream.name = "app";
+  upstream.servers.push_back(to);
+  config.upstreams.push_back(upstream);
+  RouteConfig route;
+  route.name = "default";
+  route.upstream = "app";
+  route.upstream_index = 0;
+  config.routes.push_back(route);
+  return make_snapshot(std::move(config));
+}
+
+}  // namespace gh::policy
