@@ -73,6 +73,9 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
   for (std::uint16_t i = 0; i < req.field_count; ++i) {
     const http::Field& f = req.fields[i];
     if (check_connection ? hop_by_hop(req, f.name) : http::is_hop_by_hop(f.name, {})) continue;
+    // CGI-style backends map '_' and '-' alike: "Content_Length" could become a second
+    // Content-Length behind us. Such fields are dropped, as nginx does by default.
+    if (f.name.find('_') != std::string_view::npos) continue;
     if (http::iequals(f.name, "x-forwarded-for")) {
       if (!ctx.peer_trusted) continue;  // a client's own claim is dropped, never extended
       if (!saw_xff) {

@@ -327,6 +327,12 @@ void Session::begin_exchange() {
     req_done_ = true;  // the head stays in in_ until the response starts, for a possible retry
   }
   phase_ = Phase::Upstream;
+  if (has_body) {
+    // Body bytes that came with the head are checked first: an invalid first chunk or an
+    // oversized body is refused before the upstream is contacted at all.
+    pump_request_body();
+    if (fd_ < 0 || phase_ != Phase::Upstream) return;
+  }
   connect_upstream();
 }
 
@@ -356,12 +362,13 @@ bool Session::pump_request_body() {
     close_now();  // the client gave up mid-body: the upstream must not see a partial request
     return false;
   }
-  if (in_ == nullptr || in_->empty()) return false;
   if (send_continue_) {
+    // The body is wanted: say so, or a client waiting for 100 Continue never sends it.
     if (out_ == nullptr) out_ = worker_.buffers().acquire();
     out_->append(kContinue);
     send_continue_ = false;
   }
+  if (in_ == nullptr || in_->empty()) return false;
   bool progress = false;
   if (req_.body == http::BodyKind::ContentLength) {
     std::size_t n = std::min<std::uint64_t>(req_remaining_, in_->readable());

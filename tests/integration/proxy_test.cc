@@ -85,6 +85,17 @@ TEST_F(ProxyTest, RemovesHopByHopFields) {
   EXPECT_EQ(got.header("x-end"), "1");
 }
 
+TEST_F(ProxyTest, DropsFieldNamesWithUnderscores) {
+  Shield shield(basic_config(origin.port()));
+  RawClient c(shield.port());
+  c.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent_Length: 40\r\nX_Y: 1\r\n\r\nhi");
+  EXPECT_EQ(c.read_response().status, 200);
+  OriginRequest got = origin.requests().at(0);
+  EXPECT_EQ(got.count("content_length"), 0u);
+  EXPECT_EQ(got.count("x_y"), 0u);
+  EXPECT_EQ(got.body, "hi");
+}
+
 TEST_F(ProxyTest, PostWithContentLength) {
   origin.set_handler([](const OriginRequest& q) {
     OriginReply r;
@@ -263,7 +274,7 @@ TEST_F(ProxyTest, BadChunkAfterForwardingStartsNeverYieldsASecondRequest) {
 }
 
 TEST_F(ProxyTest, HeadTooLargeIs431) {
-  Shield shield(basic_config(origin.port(), "limits: { max_head_size: 2KiB }\n"));
+  Shield shield(basic_config(origin.port(), "limits: { max_head_size: 2KiB, max_target_size: 1KiB }\n"));
   RawClient c(shield.port());
   c.send("GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(3000, 'a') + "\r\n\r\n");
   EXPECT_EQ(c.read_response().status, 431);
@@ -461,7 +472,7 @@ TEST_F(ProxyTest, PerClientConnectionCap) {
   EXPECT_TRUE(third.closed_by_peer());
   EXPECT_TRUE(eventually([&] { return shield.server().stats().connections_refused_client == 1; }));
   // Another client address is not affected (any 127.x address is loopback).
-  RawClient other(shield.port(), "127.0.0.2");
+  RawClient other(shield.port(), "127.0.0.2");  // source address
   other.send(kGet);
   EXPECT_EQ(other.read_response().status, 200);
 }

@@ -267,12 +267,18 @@ std::string ClientResponse::header(const std::string& name) const {
   return {};
 }
 
-RawClient::RawClient(std::uint16_t port, const char* host) {
+RawClient::RawClient(std::uint16_t port, const char* source) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (source != nullptr) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &s.sin_addr);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&s), sizeof s);
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  ::inet_pton(AF_INET, host, &a.sin_addr);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd_);
     fd_ = -1;

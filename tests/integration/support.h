@@ -82,7 +82,8 @@ struct ClientResponse {
 // A blocking client socket with a receive timeout (every read is bounded).
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port, const char* host = "127.0.0.1");
+  // Connects to 127.0.0.1:port, from `source` when given (any 127.x.y.z is a loopback address).
+  explicit RawClient(std::uint16_t port, const char* source = nullptr);
   ~RawClient();
   bool connected() const { return fd_ >= 0; }
   bool send(const std::string& bytes);

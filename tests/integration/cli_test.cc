@@ -1,0 +1,203 @@
+// The gatehouse binary as an operator uses it: subcommands, exit codes, signals, reload.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support.h"
+
+namespace gh::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/gatehouse-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string file(const std::string& name, const std::string& content) const {
+    std::string p = path_ + "/" + name;
+    std::ofstream(p) << content;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with stdout+stderr captured to a file; killed on destruction.
+class Child {
+ public:
+  Child(std::vector<std::string> args, const std::string& log_path) : log_(log_path) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::fopen(log_path.c_str(), "w");
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  void signal(int sig) { kill(pid_, sig); }
+  // Exit code, or -1 if it did not exit within the timeout.
+  int wait(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
+  }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // The port of the first "listening on 127.0.0.1:PORT" line, waiting for it to appear.
+  std::uint16_t listening_port() const {
+    std::uint16_t port = 0;
+    eventually([&] {
+      std::smatch m;
+      std::string l = log();
+      if (std::regex_search(l, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) {
+        port = static_cast<std::uint16_t>(std::stoi(m[1]));
+      }
+      return port != 0;
+    });
+    return port;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string log_;
+};
+
+int run_binary(const std::vector<std::string>& args, std::string* output, const TempDir& dir) {
+  std::vector<std::string> full = {GATEHOUSE_BINARY};
+  full.insert(full.end(), args.begin(), args.end());
+  Child c(full, dir.path() + "/out.log");
+  int rc = c.wait(10s);
+  *output = c.log();
+  return rc;
+}
+
+TEST(Cli, VersionAndHelp) {
+  TempDir dir;
+  std::string out;
+  EXPECT_EQ(run_binary({"version"}, &out, dir), 0);
+  EXPECT_NE(out.find("gatehouse "), std::string::npos);
+  EXPECT_EQ(run_binary({"--help"}, &out, dir), 0);
+  for (const char* sub : {"run", "validate", "proxy", "demo", "version"}) {
+    EXPECT_NE(out.find(sub), std::string::npos) << sub;
+  }
+  EXPECT_EQ(run_binary({"proxy", "--help"}, &out, dir), 0);
+  EXPECT_NE(out.find("--from"), std::string::npos);
+  EXPECT_NE(run_binary({}, &out, dir), 0);  // a subcommand is required
+}
+
+TEST(Cli, ValidateReportsFileLineColumn) {
+  TempDir dir;
+  std::string bad = dir.file("bad.yaml",
+                             "listen:\n  - address: 127.0.0.1:8080\nupstreams:\n  app:\n"
+                             "    servers: [127.0.0.1:3000]\n    conect_timeout: 2s\n");
+  std::string out;
+  EXPECT_EQ(run_binary({"validate", "--config", bad}, &out, dir), 1);
+  EXPECT_NE(out.find(bad + ":6:5:"), std::string::npos) << out;
+
+  std::string good = dir.file("good.yaml",
+                              "listen:\n  - address: 127.0.0.1:8080\nupstreams:\n  app:\n"
+                              "    servers: [127.0.0.1:3000]\n");
+  EXPECT_EQ(run_binary({"validate", "--config", good}, &out, dir), 0) << out;
+  EXPECT_NE(out.find("ok"), std::string::npos);
+}
+
+TEST(Cli, ProxyModeServesAndStopsOnSigterm) {
+  TempDir dir;
+  Origin origin;
+  Child c({GATEHOUSE_BINARY, "proxy", "--from", "127.0.0.1:0", "--to",
+           "127.0.0.1:" + std::to_string(origin.port()), "--workers", "2"},
+          dir.path() + "/proxy.log");
+  std::uint16_t port = c.listening_port();
+  ASSERT_NE(port, 0) << c.log();
+  RawClient client(port);
+  client.send("POST /signup HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(client.read_response().status, 200);
+  EXPECT_EQ(origin.requests().at(0).body, "abc");
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(10s), 0) << c.log();
+  EXPECT_NE(c.log().find("stopped"), std::string::npos);
+}
+
+TEST(Cli, SighupReloadsAndKeepsOldConfigWhenBroken) {
+  TempDir dir;
+  Origin first, second;
+  second.set_handler([](const OriginRequest&) {
+    OriginReply r;
+    r.body = "second";
+    return r;
+  });
+  auto config = [&](std::uint16_t origin_port) {
+    return "server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
+           "    servers: [127.0.0.1:" + std::to_string(origin_port) + "]\n";
+  };
+  std::string path = dir.file("gatehouse.yaml", config(first.port()));
+  Child c({GATEHOUSE_BINARY, "run", "--config", path}, dir.path() + "/run.log");
+  std::uint16_t port = c.listening_port();
+  ASSERT_NE(port, 0) << c.log();
+  auto fetch = [&] {
+    RawClient client(port);
+    client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    return client.read_response().body;
+  };
+  EXPECT_EQ(fetch(), "ok");
+
+  dir.file("gatehouse.yaml", "listen: [this is: not valid\n");
+  c.signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return c.log().find("reload refused") != std::string::npos; }));
+  EXPECT_EQ(fetch(), "ok");  // still the old snapshot
+
+  dir.file("gatehouse.yaml", config(second.port()));
+  c.signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return fetch() == "second"; }));
+
+  c.signal(SIGINT);
+  EXPECT_EQ(c.wait(10s), 0) << c.log();
+}
+
+TEST(Cli, RunRefusesBadConfigWithExitCode1) {
+  TempDir dir;
+  std::string path = dir.file("x.yaml", "listen: []\n");
+  std::string out;
+  EXPECT_EQ(run_binary({"run", "--config", path}, &out, dir), 1);
+  EXPECT_NE(out.find(path + ":"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace gh::test
