@@ -39,6 +39,7 @@ class Buffer {
   // Appends as much of `s` as fits; returns the number of bytes copied.
   std::size_t append(std::string_view s) {
     std::size_t n = s.size() < writable() ? s.size() : writable();
+    if (n == 0) return 0;  // an empty view may have a null data(): memcpy must not see it
     std::memcpy(write_ptr(), s.data(), n);
     end_ += n;
     return n;
