@@ -31,6 +31,7 @@ class UpstreamConn final : public Handler {
   bool reused = false;     // served a request before this one
   bool readable = false;   // edge-triggered readiness, cleared on EAGAIN
   bool writable = false;
+  bool hangup = false;     // RDHUP/HUP/ERR seen
   UpstreamUser* user = nullptr;  // null while idle in the pool
   ServerPool* server = nullptr;
   UpstreamPool* pool = nullptr;

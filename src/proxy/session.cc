@@ -57,7 +57,7 @@ void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protoc
   counted_ip_ = peer.ip;
   counted_ = counted;
   phase_ = proxy_protocol ? Phase::ProxyHeader : Phase::Head;
-  client_readable_ = client_writable_ = client_eof_ = false;
+  client_readable_ = client_writable_ = client_eof_ = client_hangup_ = false;
   close_after_ = shutting_down_ = redrive_pending_ = false;
   requests_ = 0;
   head_len_ = 0;
@@ -74,6 +74,7 @@ void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protoc
 void Session::on_events(std::uint32_t events) {
   if (fd_ < 0) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
   drive();
 }
@@ -81,6 +82,7 @@ void Session::on_events(std::uint32_t events) {
 void Session::on_upstream_events(std::uint32_t events) {
   if (fd_ < 0 || up_ == nullptr) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->hangup = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable = true;
   if (!up_->connected) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
@@ -183,9 +185,13 @@ bool Session::read_client() {
     if (in_->writable() == 0) return false;
   }
   const bool was_empty = in_->empty();
-  ssize_t n = ::recv(fd_, in_->write_ptr(), in_->writable(), 0);
+  const std::size_t want = in_->writable();
+  ssize_t n = ::recv(fd_, in_->write_ptr(), want, 0);
   if (n > 0) {
     in_->commit(static_cast<std::size_t>(n));
+    // A short read drained the socket: the next byte raises a new edge, so the recv that would
+    // only say EAGAIN is skipped. Not after a hang-up, whose edge is already consumed.
+    if (static_cast<std::size_t>(n) < want && !client_hangup_) client_readable_ = false;
     client_progress_ms_ = worker_.loop().now_ms();
     if (phase_ == Phase::Head && was_empty && requests_ > 0) head_start_ms_ = client_progress_ms_;
     return true;
@@ -449,9 +455,11 @@ bool Session::read_upstream() {
     up_in_->compact();
     if (up_in_->writable() == 0) return false;
   }
-  ssize_t n = ::recv(up_->fd, up_in_->write_ptr(), up_in_->writable(), 0);
+  const std::size_t want = up_in_->writable();
+  ssize_t n = ::recv(up_->fd, up_in_->write_ptr(), want, 0);
   if (n > 0) {
     up_in_->commit(static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) < want && !up_->hangup) up_->readable = false;  // as above
     upstream_progress_ms_ = worker_.loop().now_ms();
     return true;
   }

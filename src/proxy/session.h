@@ -89,7 +89,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   std::uint64_t serial_ = 0;      // changes on every start(): deferred work checks it
   bool client_readable_ = false;  // edge-triggered readiness
   bool client_writable_ = false;
-  bool client_eof_ = false;       // client sent FIN
+  bool client_eof_ = false;       // client sent FIN (read returned 0)
+  bool client_hangup_ = false;    // epoll reported RDHUP/HUP/ERR: read until 0, never assume drained
   bool close_after_ = false;      // close once the current response is out
   bool shutting_down_ = false;
   std::uint32_t requests_ = 0;
