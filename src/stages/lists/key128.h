@@ -25,10 +25,14 @@ inline u128 to_u128(const client::IpAddress& ip) noexcept {
   return u128{__builtin_bswap64(hi)} << 64 | __builtin_bswap64(lo);
 }
 
-inline bool is_mapped(u128 x) noexcept { return (x >> 32) == 0xffff; }
+inline bool is_mapped(u128 x) noexcept {
+  return (x >> 32) == 0xffff;
+}
 
 // Bits below a prefix of `len` (0..128) bits.
-inline u128 host_mask(unsigned len) noexcept { return len >= 128 ? 0 : kU128Max >> len; }
+inline u128 host_mask(unsigned len) noexcept {
+  return len >= 128 ? 0 : kU128Max >> len;
+}
 
 struct Prefix128 {
   u128 start = 0;

@@ -108,19 +108,20 @@ struct BanDuration {
 };
 
 struct BansConfig {
-  std::size_t capacity = 100'000;           // live bans; when full the earliest expiry goes
-  Seconds escalation_window = 7 * 86'400;   // a ban within this of the previous one escalates
-  std::size_t history_capacity = 0;         // keys remembered for escalation; 0: 4 × capacity
+  std::size_t capacity = 100'000;  // live bans; when full the earliest expiry goes
+  // A ban starting within this of the end of the key's previous one escalates.
+  Seconds escalation_window = Seconds{7} * 86'400;
+  std::size_t history_capacity = 0;  // keys remembered for escalation; 0: 4 × capacity
 };
 
 struct BanStats {
   std::uint64_t live = 0;  // bans held, including expired ones not yet removed by expire()
   std::uint64_t capacity = 0;
-  std::uint64_t bans = 0;           // ban() calls that took effect
-  std::uint64_t unbans = 0;         // unban() calls that removed a ban
-  std::uint64_t expired = 0;        // removed by expire()
-  std::uint64_t evicted_full = 0;   // live bans dropped because the table was full
-  std::uint64_t history = 0;        // keys remembered for escalation
+  std::uint64_t bans = 0;          // ban() calls that took effect
+  std::uint64_t unbans = 0;        // unban() calls that removed a ban
+  std::uint64_t expired = 0;       // removed by expire()
+  std::uint64_t evicted_full = 0;  // live bans dropped because the table was full
+  std::uint64_t history = 0;       // keys remembered for escalation
   std::uint64_t history_evicted = 0;
   std::uint64_t journal_records = 0;  // records written since open
   std::uint64_t journal_errors = 0;   // failed writes or syncs (the ban still applies in memory)
@@ -158,10 +159,10 @@ struct JournalRecord {
 };
 
 struct ReplayReport {
-  bool ok = false;             // the journal is open for appending
-  std::string error;           // why not, when !ok
-  std::uint64_t records = 0;   // records read and trusted
-  std::uint64_t bans_live = 0; // live bans after replay
+  bool ok = false;              // the journal is open for appending
+  std::string error;            // why not, when !ok
+  std::uint64_t records = 0;    // records read and trusted
+  std::uint64_t bans_live = 0;  // live bans after replay
   std::uint64_t skipped_expired = 0;
   std::uint64_t file_bytes = 0;
   std::uint64_t valid_bytes = 0;  // prefix of the file that was trusted

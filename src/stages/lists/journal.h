@@ -1,0 +1,87 @@
+// The ban journal: an append-only file of CRC-checked records (README.md, "Ban journal"). It
+// knows records, not bans: BanTable (bans.h) decides what to write and applies what is read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stages/lists/lists-t.h"
+
+namespace gh::lists {
+
+// File layout: kJournalMagic, then records: u32 payload length | u32 CRC-32 of (length, payload)
+// | payload. Integers little-endian. Payload: type, family (4/6), prefix_len, level, 16 address
+// bytes, i64 start, i64 expiry, u8 n + n reason bytes, u8 m + m source bytes.
+inline constexpr std::string_view kJournalMagic{"GHBANJ1\n", 8};
+inline constexpr std::size_t kRecordHeader = 8;
+inline constexpr std::size_t kPayloadMin = 38;
+inline constexpr std::size_t kPayloadMax = kPayloadMin + kReasonMax + kSourceMax;
+inline constexpr std::size_t kRecordMax = kRecordHeader + kPayloadMax;
+
+// Appends one record. The record must be canonical (as BanTable writes them): the key as
+// to_cidr gives it, unused fields zero, no control characters in the texts.
+void encode_record(const JournalRecord& record, std::string& out);
+std::size_t encoded_size(const JournalRecord& record) noexcept;
+
+// What the bytes of a journal file hold. Reading stops at the first record that is incomplete,
+// fails its CRC or is not canonical; nothing after it is trusted.
+struct JournalScan {
+  enum class Header : std::uint8_t { Ok, Empty, Torn, Foreign };
+  Header header = Header::Empty;  // Empty: no bytes; Torn: a cut magic; Foreign: not a journal
+  std::vector<JournalRecord> records;
+  std::uint64_t valid_bytes = 0;  // magic + the records above
+  bool torn_tail = false;         // the bad record runs to the end of the file (a cut write)
+  bool corrupt_middle = false;    // bytes follow the bad record
+  std::string problem;            // what was wrong with it, at which offset
+};
+JournalScan scan_journal(std::string_view bytes);
+
+class Journal {
+ public:
+  // Removes a leftover "<path>.tmp" (a compaction that did not finish; the file at `path` is
+  // whole), reads `path`, creating it when absent, locks it against a second process, and
+  // returns the trusted records in `records`. nullptr on failure: report.error says why. After
+  // damage (report.torn_tail / corrupt_middle) the caller must rewrite() before appending; on
+  // damage in the middle the file is first copied to "<path>.corrupt" for inspection.
+  static std::unique_ptr<Journal> open(const std::string& path, const JournalOptions& options,
+                                       std::vector<JournalRecord>& records, ReplayReport& report);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // One write() of the whole record, then fdatasync per the policy. On failure the file is cut
+  // back to its last whole record; if even that fails, appends are refused until rewrite().
+  bool append(const JournalRecord& record);
+
+  // Compaction: writes `records` to "<path>.tmp", fsyncs it, renames it over `path` and fsyncs
+  // the directory. A crash at any point leaves either the old file or the new one, whole.
+  bool rewrite(std::span<const JournalRecord> records);
+
+  bool sync();         // fdatasync now, if anything was written since the last one
+  void sync_if_due();  // for SyncPolicy::Interval, from a periodic task
+
+  std::uint64_t bytes() const noexcept { return bytes_; }
+  bool needs_rewrite() const noexcept { return needs_rewrite_; }
+  const std::string& path() const noexcept { return path_; }
+  const std::string& last_error() const noexcept { return last_error_; }
+
+ private:
+  Journal(std::string path, const JournalOptions& options);
+  bool fail(const std::string& what);
+
+  std::string path_;
+  JournalOptions options_;
+  int fd_ = -1;
+  std::uint64_t bytes_ = 0;
+  bool dirty_ = false;
+  bool needs_rewrite_ = false;
+  std::int64_t last_sync_ms_ = 0;
+  std::string last_error_;
+};
+
+}  // namespace gh::lists
