@@ -1,0 +1,499 @@
+#include "stages/ratelimit/fields.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "http/parser.h"
+
+namespace gh::ratelimit::fields {
+
+namespace {
+
+bool is_space(std::uint8_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+std::uint8_t lower(std::uint8_t c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Compares a streamed, decoded name with the wanted one.
+class NameMatcher {
+ public:
+  explicit NameMatcher(std::string_view want) : want_(want) {}
+  void put(std::uint8_t c) {
+    if (ok_ && pos_ < want_.size() && static_cast<std::uint8_t>(want_[pos_]) == c) {
+      ++pos_;
+    } else {
+      ok_ = false;
+    }
+  }
+  bool matched() const { return ok_ && pos_ == want_.size(); }
+
+ private:
+  std::string_view want_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// Compares a streamed, decoded name with the wanted one up to case: ASCII letters fold, and so do
+// the Kelvin sign (U+212A) with 'k' and the long s (U+017F) with 's' (the non-ASCII letters whose
+// simple case folding reaches ASCII, which Go's encoding/json accepts). Other bytes must be equal.
+class FoldMatcher {
+ public:
+  explicit FoldMatcher(std::string_view want) : want_(want) {}
+  void put(std::uint8_t c) {
+    if (!ok_) return;
+    if (seq_pos_ != 0) {  // inside one of the multi-byte letters
+      if (c != static_cast<std::uint8_t>(seq_[seq_pos_])) {
+        ok_ = false;
+      } else if (++seq_pos_ == seq_.size()) {
+        seq_pos_ = 0;
+        ++pos_;
+      }
+      return;
+    }
+    if (pos_ >= want_.size()) {
+      ok_ = false;
+      return;
+    }
+    const std::uint8_t w = lower(static_cast<std::uint8_t>(want_[pos_]));
+    if (lower(c) == w) {
+      ++pos_;
+    } else if (w == 'k' && c == 0xe2) {
+      seq_ = "\xe2\x84\xaa";
+      seq_pos_ = 1;
+    } else if (w == 's' && c == 0xc5) {
+      seq_ = "\xc5\xbf";
+      seq_pos_ = 1;
+    } else {
+      ok_ = false;
+    }
+  }
+  bool matched() const { return ok_ && seq_pos_ == 0 && pos_ == want_.size(); }
+
+ private:
+  std::string_view want_;
+  std::string_view seq_;
+  std::size_t pos_ = 0;
+  std::size_t seq_pos_ = 0;
+  bool ok_ = true;
+};
+
+struct Discard {
+  void put(std::uint8_t) {}
+};
+
+// application/x-www-form-urlencoded decoding. A '%' not followed by two hex digits stays literal,
+// as most servers keep it, so the key sees what the application sees.
+template <class Out>
+void form_decode(std::string_view s, Out& out) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '+') {
+      out.put(' ');
+      continue;
+    }
+    if (c == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.put(static_cast<std::uint8_t>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.put(static_cast<std::uint8_t>(c));
+  }
+}
+
+template <class Out>
+void put_utf8(Out& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out.put(static_cast<std::uint8_t>(cp));
+  } else if (cp < 0x800) {
+    out.put(static_cast<std::uint8_t>(0xc0 | (cp >> 6)));
+    out.put(static_cast<std::uint8_t>(0x80 | (cp & 0x3f)));
+  } else if (cp < 0x10000) {
+    out.put(static_cast<std::uint8_t>(0xe0 | (cp >> 12)));
+    out.put(static_cast<std::uint8_t>(0x80 | ((cp >> 6) & 0x3f)));
+    out.put(static_cast<std::uint8_t>(0x80 | (cp & 0x3f)));
+  } else {
+    out.put(static_cast<std::uint8_t>(0xf0 | (cp >> 18)));
+    out.put(static_cast<std::uint8_t>(0x80 | ((cp >> 12) & 0x3f)));
+    out.put(static_cast<std::uint8_t>(0x80 | ((cp >> 6) & 0x3f)));
+    out.put(static_cast<std::uint8_t>(0x80 | (cp & 0x3f)));
+  }
+}
+
+// A forward-only JSON reader over a possibly cut buffer. Every method either advances or fails,
+// so the loops below are bounded by the input length. It validates only what it must to find
+// members reliably; raw control characters in strings are tolerated (a lenient application would
+// accept them, and refusing would let such a request skip the limit).
+class JsonReader {
+ public:
+  explicit JsonReader(std::string_view s) : s_(s) {}
+
+  bool done() const { return i_ >= s_.size(); }
+  bool at(char c) const { return i_ < s_.size() && s_[i_] == c; }
+  bool eat(char c) {
+    if (!at(c)) return false;
+    ++i_;
+    return true;
+  }
+  void skip_bom() {
+    if (s_.substr(0, 3) == "\xef\xbb\xbf") i_ = 3;
+  }
+  void ws() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+
+  // A string at the cursor, unescaped into `out`. False on a bad escape or a lone surrogate, and
+  // when the input ends before the closing quote.
+  template <class Out>
+  bool string(Out& out) {
+    if (!eat('"')) return false;
+    while (i_ < s_.size()) {
+      const auto c = static_cast<std::uint8_t>(s_[i_++]);
+      if (c == '"') return true;
+      if (c != '\\') {
+        out.put(c);
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      switch (s_[i_++]) {
+        case '"':
+          out.put('"');
+          break;
+        case '\\':
+          out.put('\\');
+          break;
+        case '/':
+          out.put('/');
+          break;
+        case 'b':
+          out.put('\b');
+          break;
+        case 'f':
+          out.put('\f');
+          break;
+        case 'n':
+          out.put('\n');
+          break;
+        case 'r':
+          out.put('\r');
+          break;
+        case 't':
+          out.put('\t');
+          break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            std::uint32_t low = 0;
+            if (!eat('\\') || !eat('u') || !hex4(low) || low < 0xdc00 || low > 0xdfff) return false;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            return false;
+          }
+          put_utf8(out, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    return false;
+  }
+
+  // Any value at the cursor, inside `depth` levels of nesting.
+  bool skip_value(std::size_t depth) {
+    if (at('"')) {
+      Discard d;
+      return string(d);
+    }
+    if (at('{') || at('[')) return skip_nested(depth);
+    const std::size_t start = i_;  // number, true, false, null: checked loosely
+    while (i_ < s_.size() && is_scalar(s_[i_])) ++i_;
+    return i_ > start;
+  }
+
+ private:
+  static bool is_scalar(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '+' ||
+           c == '-' || c == '.';
+  }
+
+  bool hex4(std::uint32_t& v) {
+    if (s_.size() - i_ < 4) return false;
+    v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int h = hex_value(s_[i_ + k]);
+      if (h < 0) return false;
+      v = v * 16 + static_cast<std::uint32_t>(h);
+    }
+    i_ += 4;
+    return true;
+  }
+
+  // An object or array, iteratively (a counter, no recursion): brackets are matched by kind
+  // through a bit stack, strings are skipped whole (they may hold brackets), everything else
+  // between brackets is passed over. False when cut, mismatched, or deeper than kMaxJsonDepth.
+  bool skip_nested(std::size_t depth) {
+    std::size_t level = 0;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == '"') {
+        Discard d;
+        if (!string(d)) return false;
+        continue;
+      }
+      ++i_;
+      if (c == '{' || c == '[') {
+        if (depth + level + 1 > kMaxJsonDepth) return false;
+        const std::uint64_t bit = std::uint64_t{1} << (level % 64);
+        std::uint64_t& word = objects_[level / 64];
+        word = c == '{' ? word | bit : word & ~bit;
+        ++level;
+      } else if (c == '}' || c == ']') {
+        --level;  // >= 1 here: the loop starts on an opening bracket and returns at level 0
+        const bool object = ((objects_[level / 64] >> (level % 64)) & 1) != 0;
+        if (object != (c == '}')) return false;
+        if (level == 0) return true;
+      }
+    }
+    return false;
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+  // Bit k: nesting level k of the value being skipped is an object. Levels are written before
+  // they are read, so stale bits from an earlier value never matter.
+  std::uint64_t objects_[(kMaxJsonDepth + 63) / 64]{};
+};
+
+}  // namespace
+
+void ValueSink::put(std::uint8_t c) {
+  if (mode_ == Mode::Exact) {
+    if (pos_ < kMaxPartBytes) buf_[pos_] = c;
+    ++pos_;
+    return;
+  }
+  if (mode_ == Mode::Domain && c == '@') {
+    // Only the text after the last '@' counts; it is trimmed like the whole value.
+    seen_at_ = true;
+    pos_ = 0;
+    end_ = 0;
+    last_ = 0;
+    return;
+  }
+  const bool space = is_space(c);
+  if (space && pos_ == 0) return;
+  c = lower(c);
+  if (!space) {
+    end_ = pos_ + 1;
+    last_ = c;
+  }
+  if (pos_ < kMaxPartBytes) buf_[pos_] = c;
+  ++pos_;
+}
+
+void ValueSink::put(std::string_view s) {
+  if (mode_ == Mode::Exact) {
+    if (pos_ < kMaxPartBytes && !s.empty()) {
+      std::memcpy(buf_ + pos_, s.data(), std::min(s.size(), kMaxPartBytes - pos_));
+    }
+    pos_ += s.size();
+    return;
+  }
+  for (const char c : s) put(static_cast<std::uint8_t>(c));
+}
+
+bool ValueSink::finish(std::size_t& len) const {
+  std::size_t n = mode_ == Mode::Exact ? pos_ : end_;
+  if (mode_ == Mode::Domain) {
+    if (!seen_at_) return false;
+    if (n > 0 && last_ == '.') --n;
+    if (n == 0) return false;
+  }
+  len = std::min(n, kMaxPartBytes);
+  return true;
+}
+
+bool ValueSink::same_value(const ValueSink& other) const {
+  std::size_t a = 0;
+  std::size_t b = 0;
+  const bool has_a = finish(a);
+  const bool has_b = other.finish(b);
+  if (!has_a || !has_b) return has_a == has_b;
+  return a == b && (a == 0 || std::memcmp(buf_, other.buf_, a) == 0);
+}
+
+const http::Field* find_header(const http::RequestHead& head, std::string_view name) {
+  const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    if (http::iequals(head.fields[i].name, name)) return &head.fields[i];
+  }
+  return nullptr;
+}
+
+bool find_cookie(const http::RequestHead& head, std::string_view name, ValueSink& sink) {
+  const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  for (std::size_t f = 0; f < count; ++f) {
+    if (!http::iequals(head.fields[f].name, "cookie")) continue;
+    const std::string_view v = head.fields[f].value;
+    std::size_t i = 0;
+    while (i <= v.size()) {
+      const std::size_t semi = std::min(v.find(';', i), v.size());
+      const std::string_view pair = v.substr(i, semi - i);
+      const std::size_t eq = pair.find('=');
+      // A pair without '=' has no name (RFC 6265 5.2 ignores it).
+      if (eq != std::string_view::npos && trim_ows(pair.substr(0, eq)) == name) {
+        std::string_view value = trim_ows(pair.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+          value = value.substr(1, value.size() - 2);
+        }
+        sink.put(value);
+        return true;
+      }
+      i = semi + 1;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+BodyType type_of(std::string_view value) {
+  const std::string_view type = trim_ows(value.substr(0, value.find(';')));
+  if (http::iequals(type, "application/x-www-form-urlencoded")) return BodyType::Form;
+  if (http::iequals(type, "application/json")) return BodyType::Json;
+  constexpr std::string_view kSuffix = "+json";  // RFC 6839 structured syntax suffix
+  const std::size_t slash = type.find('/');
+  if (slash != std::string_view::npos && type.size() - slash > kSuffix.size() &&
+      http::iequals(type.substr(type.size() - kSuffix.size()), kSuffix)) {
+    return BodyType::Json;
+  }
+  return BodyType::Other;
+}
+
+}  // namespace
+
+BodyType body_type(const http::RequestHead& head) {
+  const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  bool seen = false;
+  BodyType type = BodyType::Other;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!http::iequals(head.fields[i].name, "content-type")) continue;
+    const BodyType t = type_of(head.fields[i].value);
+    if (seen && t != type) return BodyType::Other;
+    seen = true;
+    type = t;
+  }
+  return type;
+}
+
+bool find_param(std::string_view text, std::string_view name, ValueSink& sink) {
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t amp = std::min(text.find('&', i), text.size());
+    const std::string_view param = text.substr(i, amp - i);
+    const std::size_t eq = param.find('=');
+    NameMatcher m(name);
+    form_decode(param.substr(0, eq), m);
+    if (m.matched()) {
+      if (eq != std::string_view::npos) form_decode(param.substr(eq + 1), sink);
+      return true;
+    }
+    i = amp + 1;
+  }
+  return false;
+}
+
+Found find_form_field(std::string_view text, bool complete, std::string_view name,
+                      ValueSink& sink) {
+  if (!complete) return Found::Unknown;
+  std::uint8_t scratch[kMaxPartBytes];
+  bool found = false;
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t amp = std::min(text.find('&', i), text.size());
+    const std::string_view param = text.substr(i, amp - i);
+    const std::size_t eq = param.find('=');
+    FoldMatcher m(name);
+    form_decode(param.substr(0, eq), m);
+    if (m.matched()) {
+      const std::string_view value =
+          eq != std::string_view::npos ? param.substr(eq + 1) : std::string_view();
+      if (!found) {
+        form_decode(value, sink);
+        found = true;
+      } else {
+        ValueSink again(sink.mode(), scratch);
+        form_decode(value, again);
+        if (!sink.same_value(again)) return Found::Unknown;
+      }
+    }
+    i = amp + 1;
+  }
+  return found ? Found::Value : Found::Absent;
+}
+
+Found find_json_member(std::string_view text, std::string_view name, ValueSink& sink) {
+  JsonReader j(text);
+  j.skip_bom();
+  j.ws();
+  if (j.done()) return Found::Unknown;  // only whitespace: not JSON (an empty body is the caller's)
+  // Not an object: no members, if it is a value at all.
+  if (!j.at('{')) return j.skip_value(0) ? Found::Absent : Found::Unknown;
+  j.eat('{');
+  j.ws();
+  if (j.eat('}')) return Found::Absent;
+  std::uint8_t scratch[kMaxPartBytes];
+  bool found = false;
+  // Each pass consumes at least one member's key, or returns.
+  while (true) {
+    FoldMatcher m(name);
+    if (!j.string(m)) return Found::Unknown;  // no key, a bad escape, or cut
+    j.ws();
+    if (!j.eat(':')) return Found::Unknown;
+    j.ws();
+    if (m.matched()) {
+      // A number, object, ... may be coerced to a string by the application: never keyed on.
+      if (!j.at('"')) return Found::Unknown;
+      if (!found) {
+        if (!j.string(sink)) return Found::Unknown;
+        found = true;
+      } else {
+        ValueSink again(sink.mode(), scratch);
+        if (!j.string(again) || !sink.same_value(again)) return Found::Unknown;
+      }
+    } else if (!j.skip_value(1)) {
+      return Found::Unknown;
+    }
+    j.ws();
+    if (j.eat('}')) return found ? Found::Value : Found::Absent;
+    if (!j.eat(',')) return Found::Unknown;  // malformed, or cut
+    j.ws();
+  }
+}
+
+}  // namespace gh::ratelimit::fields

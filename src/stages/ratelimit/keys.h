@@ -1,0 +1,63 @@
+// Builds a limit's key from a request: the tuple of parts the config names (client.ip,
+// header.X, body.username, ...), canonicalised so that one client cannot dodge its bucket by
+// re-encoding a value, then hashed into a 16-byte Key. Pure functions; no allocation.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "client/address-t.h"
+#include "http/message-t.h"
+#include "policy/config-t.h"
+#include "stages/ratelimit/ratelimit-t.h"
+
+namespace gh::ratelimit {
+
+struct KeyInputs {
+  client::IpAddress client;     // resolved client address
+  client::Cidr client_prefix;   // its configured prefix
+  const http::RequestHead* head = nullptr;
+  std::string_view route_name;
+  std::string_view body;        // leading body bytes (already de-chunked), possibly truncated
+  // `body` is the whole body (e.g. a chunked body read to its end). Also inferred when `body` holds
+  // head->content_length bytes. A body not known whole cannot show that a field is absent, nor
+  // that no later duplicate overrides it: see build_key.
+  bool body_complete = false;
+};
+
+enum class KeyBuild : std::uint8_t {
+  Ok,       // also when a part is unknown (see build_key)
+  Missing,  // a part is absent (no such header, field, ...): the limit does not apply
+};
+
+// Longest canonical value of one part that is kept; longer values are cut (and hashed as cut).
+inline constexpr std::size_t kMaxPartBytes = 256;
+
+// Frames each part as kind byte, 16-bit big-endian length, value, and digests the tuple with
+// `seed` (no parts: one constant key). Values: client.ip the 16 address bytes; client.prefix those
+// plus the length byte; header.X byte-exact (first field); cookie.X byte-exact, quotes stripped
+// (first occurrence); query.X percent- and '+'-decoded (first occurrence); body.X (urlencoded or
+// JSON string) decoded, trimmed and ASCII-lowercased; email_domain.X the text after the last '@'
+// of body.X, one trailing '.' dropped.
+//
+// "Cannot tell" is never "not limited". A body part is unknown when the application may see a
+// value we cannot: the body is not known whole and the field is not settled by what we have (a
+// cut urlencoded body is always unknown, as a later parameter may add or override the field; a
+// cut JSON body unless its top-level object closes within it); a value is cut; occurrences of the
+// name (matched up to case) have different canonical values, or one is not a JSON string; the
+// body is malformed (bad escape, broken structure, nesting beyond 10,000 levels); or the body is
+// not empty and not urlencoded or JSON (text/plain, multipart, no or conflicting Content-Type).
+// An unknown part is framed as kind byte 0x80 | kind with no value, so every such request of a
+// limit shares one bucket (per value of its other parts), never a real value's bucket; the result
+// is Ok and `*unknown`, when given, is set true (false otherwise).
+// Missing only when a part is really absent: no such header/cookie/parameter, no body (empty and
+// whole, or none announced), a whole well-formed body (or a closed top-level JSON object, or a
+// top-level JSON value that is no object) without the field, an email without a domain.
+KeyBuild build_key(std::span<const policy::KeyPart> parts, const KeyInputs& in,
+                   const HashSeed& seed, Key& out, bool* unknown = nullptr);
+
+// True when any part needs the request body (body.*, email_domain.*).
+bool needs_body(std::span<const policy::KeyPart> parts);
+
+}  // namespace gh::ratelimit
