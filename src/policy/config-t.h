@@ -64,6 +64,58 @@ struct RouteMatch {
   std::string path_regex;   // RE2 full match of the path
 };
 
+// One element of a limit's key tuple. YAML spelling in parentheses.
+enum class KeyPartKind : std::uint8_t {
+  ClientIp,      // client.ip — the resolved client address
+  ClientPrefix,  // client.prefix — its /ipv4_prefix or /ipv6_prefix (clients section)
+  Header,        // header.NAME — a request field value (first occurrence)
+  Cookie,        // cookie.NAME
+  Query,         // query.NAME — a query parameter, percent- and '+'-decoded
+  BodyField,     // body.NAME — a urlencoded or JSON (top-level string) field of the body prefix
+  EmailDomain,   // email_domain.NAME — the lowercased domain part of body field NAME
+  Route,         // route — the matched route's name
+  Method,        // method
+};
+
+struct KeyPart {
+  KeyPartKind kind = KeyPartKind::ClientIp;
+  std::string name;  // field / cookie / parameter name for the kinds that take one
+};
+
+enum class ActionKind : std::uint8_t {
+  Reject,  // answer `status` (default 429) with Retry-After and RateLimit fields
+  Delay,   // hold the request until it conforms, if that is within `delay_max`; else reject
+  Tarpit,  // hold the connection for `hold`, then answer `status` and close
+  Drop,    // close the connection without an answer
+  Ban,     // reject, and ban the client address for `ban_duration`, doubling on repeats
+};
+
+struct LimitAction {
+  ActionKind kind = ActionKind::Reject;
+  std::uint16_t status = 429;
+  Millis delay_max = 0;        // Delay
+  Millis hold = 0;             // Tarpit
+  Millis ban_duration = 0;     // Ban: first ban
+  // Ban: escalation cap (0 = 64 × ban_duration). Milliseconds, but 64-bit: it may reach 365 days,
+  // beyond what Millis holds (49.7 days).
+  std::uint64_t ban_max = 0;
+};
+
+struct LimitConfig {
+  std::string name;             // unique within its route
+  std::vector<KeyPart> key;     // empty = one global bucket for the route
+  std::uint32_t rate = 0;       // `rate` requests per `period`
+  Millis period = 0;
+  std::uint32_t burst = 0;      // back-to-back requests from an idle key; default = rate
+  LimitAction action;
+  bool dry_run = false;         // decide and record, never enforce
+  // count_when: when non-empty, the limit is checked at request time but a request only counts
+  // once its response status is one of these (failed logins per account).
+  std::vector<std::uint16_t> count_when_status;
+  std::uint32_t max_keys = 100'000;  // hard cap of tracked keys; memory is fixed by it
+  SourceMark mark;
+};
+
 struct RouteConfig {
   std::string name;
   RouteMatch match;
@@ -71,7 +123,26 @@ struct RouteConfig {
   std::string upstream;             // name, resolved to upstream_index at load
   std::size_t upstream_index = 0;
   std::uint64_t max_body_bytes = 0;  // 0 = inherit limits.max_body_bytes
+  std::vector<LimitConfig> limits;   // all apply; the first refusal wins
+  // Body fields used by keys are read from at most this many leading body bytes, held back
+  // before forwarding (only on routes whose limits use body.* or email_domain.* keys).
+  std::uint32_t body_key_bytes = 4096;
   SourceMark mark;
+};
+
+// Address lists: allow-listed clients skip the rate limits; deny-listed ones are refused (403).
+struct ListsConfig {
+  std::vector<client::Cidr> allow;
+  std::vector<client::Cidr> deny;
+  std::vector<std::string> allow_files;  // one CIDR a line, '#' comments
+  std::vector<std::string> deny_files;
+};
+
+struct BansConfig {
+  std::string journal = "var/bans.journal";  // bans survive restarts and crashes through it
+  std::uint32_t max_entries = 100'000;       // when full, the ban ending first is dropped
+  // Repeats within this window double the duration. Milliseconds, 64-bit: up to 365 days.
+  std::uint64_t escalation_window = 24 * 3'600'000;
 };
 
 // Protocol limits and deadlines. Defaults are safe for a public listener.
@@ -95,6 +166,10 @@ struct ServerConfig {
 
 struct Config {
   std::string source_path;  // file it was loaded from; empty for `gatehouse proxy`
+  // Every configuration file read: source_path first (when loaded from a file), then the
+  // `include`d ones in load order, as they were opened (relative to the current directory or
+  // absolute). A reload reads them all again.
+  std::vector<std::string> source_files;
   std::uint64_t generation = 0;  // increases on every successful (re)load
   ServerConfig server;
   std::vector<ListenConfig> listen;
@@ -103,6 +178,8 @@ struct Config {
   LimitsConfig limits;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;  // at least one; the last may be a catch-all
+  ListsConfig lists;
+  BansConfig bans;
 };
 
 // The immutable snapshot (Config + compiled routes) is policy/snapshot.h.

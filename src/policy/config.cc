@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <optional>
 #include <span>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 #include <unordered_set>
 
 #include "client/address.h"
@@ -29,6 +31,7 @@ constexpr std::uint64_t kGiB = 1024 * kMiB;
 constexpr std::uint64_t kSecond = 1000;
 constexpr std::uint64_t kMinute = 60 * kSecond;
 constexpr std::uint64_t kHour = 60 * kMinute;
+constexpr std::uint64_t kDay = 24 * kHour;
 constexpr std::uint64_t kMaxTimeout = 24 * kHour;
 
 constexpr std::size_t kMaxListeners = 64;
@@ -37,9 +40,23 @@ constexpr std::size_t kMaxUpstreams = 256;
 constexpr std::size_t kMaxServers = 256;
 constexpr std::size_t kMaxRoutes = 1024;
 constexpr std::size_t kMaxRegexBytes = 1024;
+constexpr std::size_t kMaxLimitsPerRoute = 16;
+constexpr std::size_t kMaxKeyParts = 8;
+constexpr std::size_t kMaxKeyPartName = 64;
+constexpr std::size_t kMaxStatuses = 64;
+constexpr std::size_t kMaxListEntries = 100'000;
+constexpr std::size_t kMaxListFiles = 64;
+constexpr std::size_t kMaxIncludeDepth = 8;  // the main file is depth 0
+constexpr std::size_t kMaxConfigFiles = 64;  // the main file included
+constexpr std::uint64_t kMaxRateCount = 1'000'000'000;
+constexpr std::uint64_t kMaxRatePerSecond = 1'000'000;
+constexpr std::uint64_t kMaxBurst = 1'000'000;
+constexpr std::uint64_t kMaxBucketSpanNs = std::uint64_t{1} << 60;  // ratelimit::kMaxSpan
 
-constexpr std::string_view kTopKeys[] = {"server", "listen",    "admin", "clients",
-                                         "limits", "upstreams", "routes"};
+constexpr std::string_view kTopKeys[] = {"include", "server",    "listen", "admin", "clients",
+                                         "limits",  "upstreams", "routes", "lists", "bans"};
+// Sections that are one value (not lists to append to): at most one file may set each.
+constexpr std::string_view kSingleSections[] = {"server", "admin", "clients", "limits", "bans"};
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -52,7 +69,25 @@ constexpr std::string_view kUpstreamKeys[] = {
     "servers",          "max_connections",    "max_idle_connections",
     "connect_timeout",  "first_byte_timeout", "idle_timeout",
     "keepalive_timeout"};
-constexpr std::string_view kRouteKeys[] = {"name", "match", "class", "upstream", "max_body_size"};
+constexpr std::string_view kRouteKeys[] = {"name",          "match",          "class", "upstream",
+                                           "max_body_size", "body_key_bytes", "limits"};
+constexpr std::string_view kLimitKeys[] = {"name",   "key",     "rate",       "burst",
+                                           "action", "dry_run", "count_when", "max_keys"};
+constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban",
+                                            "max",    "drop",  "challenge", "queue"};
+constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
+                                             "delay",  "tarpit", "ban"};
+constexpr std::string_view kCountWhenKeys[] = {"status"};
+constexpr std::string_view kListsKeys[] = {"allow", "deny", "allow_files", "deny_files"};
+constexpr std::string_view kBansKeys[] = {"journal", "max_entries", "escalation_window"};
+constexpr std::string_view kFixedKeyParts[] = {"client.ip", "client.prefix", "route", "method"};
+constexpr KeyPartKind kFixedKeyKinds[] = {KeyPartKind::ClientIp, KeyPartKind::ClientPrefix,
+                                          KeyPartKind::Route, KeyPartKind::Method};
+// Parts that take a name after the dot.
+constexpr std::string_view kNamedKeyParts[] = {"header", "cookie", "query", "body", "email_domain"};
+constexpr KeyPartKind kNamedKeyKinds[] = {KeyPartKind::Header, KeyPartKind::Cookie,
+                                          KeyPartKind::Query, KeyPartKind::BodyField,
+                                          KeyPartKind::EmailDomain};
 constexpr std::string_view kMatchKeys[] = {"host", "methods", "path", "path_prefix", "path_regex"};
 constexpr std::string_view kClassNames[] = {"login", "signup", "api", "static", "other"};
 constexpr RouteClass kClasses[] = {RouteClass::Login, RouteClass::Signup, RouteClass::Api,
@@ -89,8 +124,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// " (did you mean 'x'?)" for the closest candidate within a couple of edits, else "".
-std::string suggest(std::string_view word, std::span<const std::string_view> candidates) {
+// The closest candidate within a couple of edits, else "".
+std::string_view closest(std::string_view word, std::span<const std::string_view> candidates) {
   std::string_view best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
   for (std::string_view c : candidates) {
@@ -104,7 +139,13 @@ std::string suggest(std::string_view word, std::span<const std::string_view> can
   if (best.empty() || best_distance > allowed) {
     return "";
   }
-  return " (did you mean '" + std::string(best) + "'?)";
+  return best;
+}
+
+// " (did you mean 'x'?)" for the closest candidate, else "".
+std::string suggest(std::string_view word, std::span<const std::string_view> candidates) {
+  std::string_view best = closest(word, candidates);
+  return best.empty() ? std::string() : " (did you mean '" + std::string(best) + "'?)";
 }
 
 std::string quote(std::string_view s) {
@@ -138,6 +179,9 @@ std::string format_size(std::uint64_t n) {
 }
 
 std::string format_duration(std::uint64_t ms) {
+  if (ms > kDay && ms % kDay == 0) {  // "24h" stays "24h"; "720h" reads better as "30d"
+    return std::to_string(ms / kDay) + "d";
+  }
   if (ms != 0 && ms % kHour == 0) {
     return std::to_string(ms / kHour) + "h";
   }
@@ -233,14 +277,16 @@ std::optional<std::uint64_t> parse_duration(std::string_view text, std::string& 
     scale = kMinute;
   } else if (unit == "h") {
     scale = kHour;
+  } else if (unit == "d") {
+    scale = kDay;
   }
   if (digits > 0 && unit.empty()) {
-    why = "invalid duration " + quote(text) + ": add a unit (ms, s, m, h)";
+    why = "invalid duration " + quote(text) + ": add a unit (ms, s, m, h, d)";
     return std::nullopt;
   }
   if (digits == 0 || scale == 0) {
     why = "invalid duration " + quote(text) +
-          ": use a whole number with ms, s, m or h (e.g. 500ms, 10s, 2m)";
+          ": use a whole number with ms, s, m, h or d (e.g. 500ms, 10s, 2m)";
     return std::nullopt;
   }
   if (!n || *n > std::numeric_limits<std::uint64_t>::max() / scale) {
@@ -248,6 +294,116 @@ std::optional<std::uint64_t> parse_duration(std::string_view text, std::string& 
     return std::nullopt;
   }
   return *n * scale;
+}
+
+struct Rate {
+  std::uint64_t count = 0;
+  std::uint64_t period_ms = 0;
+};
+
+// "min" first: the closest-spelling hint for a typo like "mn" should not be "ms".
+constexpr std::string_view kRateUnits[] = {"min",    "minute", "m",    "ms", "s",  "sec",
+                                           "second", "h",      "hour", "d",  "day"};
+constexpr std::uint64_t kRateUnitMs[] = {kMinute, kMinute, kMinute, 1,    kSecond, kSecond,
+                                         kSecond, kHour,   kHour,   kDay, kDay};
+
+// "N/UNIT" or "N/<k>UNIT": 5/min, 100/15min, 1000/day. Ranges are the caller's.
+std::optional<Rate> parse_rate(std::string_view text, std::string& why) {
+  const std::string usage =
+      ": use N/UNIT or N/<k>UNIT with UNIT ms, s, m (min), h or d (day)"
+      " (e.g. 50/s, 5/min, 100/15min, 1000/day)";
+  std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    why = "invalid rate " + quote(text) + usage;
+    return std::nullopt;
+  }
+  auto count = parse_integer(text.substr(0, slash));
+  std::string_view per = text.substr(slash + 1);
+  std::size_t digits = 0;
+  auto k = leading_number(per, digits);
+  std::string_view unit = per.substr(digits);
+  auto it = std::find(std::begin(kRateUnits), std::end(kRateUnits), unit);
+  if (!count || (digits > 0 && !k) || it == std::end(kRateUnits)) {
+    why = "invalid rate " + quote(text) + usage;
+    if (count && (digits == 0 || k) && it == std::end(kRateUnits) && !unit.empty()) {
+      why += suggest(unit, kRateUnits);
+    }
+    return std::nullopt;
+  }
+  Rate r;
+  r.count = *count;
+  const std::uint64_t scale = kRateUnitMs[it - std::begin(kRateUnits)];
+  const std::uint64_t multiple = digits > 0 ? *k : 1;
+  // Periods above 7 days are refused by the caller; the cap only keeps the product in range.
+  r.period_ms = multiple > 366 * kDay ? 366 * kDay : multiple * scale;
+  return r;
+}
+
+// A field name as HTTP spells it: a token (RFC 9110 5.6.2).
+bool valid_token(std::string_view s) {
+  if (s.empty()) {
+    return false;
+  }
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool printable(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// One element of a limit's `key` list; `why` says what is wrong otherwise.
+std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
+  auto fixed = std::find(std::begin(kFixedKeyParts), std::end(kFixedKeyParts), text);
+  if (fixed != std::end(kFixedKeyParts)) {
+    return KeyPart{kFixedKeyKinds[fixed - std::begin(kFixedKeyParts)], ""};
+  }
+  const std::size_t dot = text.find('.');
+  const std::string_view head = text.substr(0, dot);
+  auto named = std::find(std::begin(kNamedKeyParts), std::end(kNamedKeyParts), head);
+  if (named != std::end(kNamedKeyParts)) {
+    const std::string_view name = dot == std::string_view::npos ? "" : text.substr(dot + 1);
+    const KeyPartKind kind = kNamedKeyKinds[named - std::begin(kNamedKeyParts)];
+    if (name.empty()) {
+      why = "key part " + quote(text) + " needs a name: " + std::string(head) + ".NAME";
+      return std::nullopt;
+    }
+    if (kind == KeyPartKind::Header) {
+      if (!valid_token(name) || name.size() > kMaxKeyPartName) {
+        why = "invalid header name " + quote(name) +
+              ": use 1-64 token characters (letters, digits, !#$%&'*+-.^_`|~)";
+        return std::nullopt;
+      }
+      std::string lowered(name);
+      for (char& c : lowered) {
+        c = lower(c);  // field names are case-insensitive
+      }
+      return KeyPart{kind, std::move(lowered)};
+    }
+    if (!printable(name) || name.size() > kMaxKeyPartName) {
+      why = "invalid " + std::string(head) + " name " + quote(name) +
+            ": use 1-64 printable characters without spaces";
+      return std::nullopt;
+    }
+    return KeyPart{kind, std::string(name)};
+  }
+  why = "unknown key part " + quote(text) +
+        ": use client.ip, client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, "
+        "body.NAME or email_domain.NAME";
+  std::string_view best = closest(head, kNamedKeyParts);
+  if (dot != std::string_view::npos && !best.empty()) {
+    // "headers.x" -> "header.x": name the whole part, not just the word before the dot.
+    why += " (did you mean '" + std::string(best) + std::string(text.substr(dot)) + "'?)";
+  } else {
+    why += suggest(text, kFixedKeyParts);
+  }
+  return std::nullopt;
 }
 
 bool valid_name(std::string_view name) {
@@ -373,15 +529,117 @@ DocumentScan scan_documents(const std::string& text) {
   return scan;
 }
 
+// A file's identity, so that two spellings of one path are one file (include cycles).
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  friend bool operator==(const FileId&, const FileId&) = default;
+};
+
+struct FileText {
+  std::string text;  // at most kMaxConfigBytes + 1 bytes: enough to refuse a larger file
+  FileId id;
+};
+
+// Reads a configuration file; the reason ("No such file or directory", "it is a directory")
+// on failure. `regular_only` refuses FIFOs and devices before opening them: an included name
+// must not block the loader or touch a device.
+std::optional<std::string> read_text(const std::string& path, bool regular_only, FileText& out) {
+  struct stat st {};
+  if (regular_only) {
+    if (::stat(path.c_str(), &st) != 0) {
+      return std::generic_category().message(errno);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      return "it is a directory";
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return "it is not a regular file";
+    }
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (regular_only ? O_NONBLOCK : 0));
+  if (fd < 0) {
+    return std::generic_category().message(errno);
+  }
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return "it is a directory";
+  }
+  out.id = FileId{st.st_dev, st.st_ino};
+  char buf[16384];
+  int read_errno = 0;
+  while (out.text.size() <= kMaxConfigBytes) {  // one byte past the cap is enough to refuse it
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      read_errno = errno;
+    }
+    if (n <= 0) {
+      break;
+    }
+    out.text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  if (read_errno != 0) {
+    return std::generic_category().message(read_errno);
+  }
+  return std::nullopt;
+}
+
+// `name` as written in a file, relative to that file's directory unless absolute.
+std::string relative_to(const std::string& including_file, const std::string& name) {
+  if (!name.empty() && name.front() == '/') {
+    return name;
+  }
+  std::string_view rest = name;
+  while (rest.starts_with("./")) {
+    rest.remove_prefix(2);
+  }
+  const std::size_t slash = including_file.rfind('/');
+  if (slash == std::string::npos) {
+    return std::string(rest);
+  }
+  return including_file.substr(0, slash + 1) + std::string(rest);
+}
+
+// An absolute form of `path` (relative to the current directory). ".." is left to the kernel:
+// dropping it by hand would be wrong after a symbolic link.
+std::string absolute_path(const std::string& path) {
+  if (!path.empty() && path.front() == '/') {
+    return path;
+  }
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.string();
+}
+
 class Loader {
  public:
   Loader(std::string file, std::string source_path) : file_(std::move(file)) {
     config_.source_path = std::move(source_path);
   }
 
-  LoadResult run(std::string_view yaml);
+  // `id` is set when `yaml` was read from the file named file_.
+  LoadResult run(std::string_view yaml, std::optional<FileId> id);
 
  private:
+  struct LoadedFile {
+    std::string name;
+    std::optional<FileId> id;
+    SourceMark included_at;  // the include entry naming it; empty for the main file
+  };
+  struct Include {
+    std::string path;  // "include[1]"
+    std::string name;  // as written
+    SourceMark at;
+  };
+  struct RouteRef {
+    std::string path;  // "routes[2]", counted within its own file
+    SourceMark upstream_mark;
+  };
+
   SourceMark mark(const YAML::Mark& m) const {
     if (m.line < 0) {
       return SourceMark{file_, 1, 1};  // yaml-cpp's null mark: an empty document
@@ -397,6 +655,22 @@ class Loader {
   SourceMark mark_of(const std::string& path, const SourceMark& fallback) const {
     auto it = marks_.find(path);
     return it != marks_.end() ? it->second : fallback;
+  }
+
+  // "first at line 7" within the file being read, "first at other.yaml:7:5" across files.
+  std::string first_at(const SourceMark& m) const {
+    if (m.file == file_) {
+      return "first at line " + std::to_string(m.line);
+    }
+    return "first at " + m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+  }
+  // `path` of something at `m`, with m's file when that differs from `here`'s.
+  static std::string place(const std::string& path, const SourceMark& m, const SourceMark& here) {
+    if (m.file == here.file) {
+      return path;
+    }
+    return path + " (" + m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) +
+           ")";
   }
 
   void error(const SourceMark& at, std::string message) {
@@ -416,6 +690,9 @@ class Loader {
   std::optional<std::string> scalar(const Field& f, const std::string& path);
   std::optional<std::string> scalar_node(const YAML::Node& n, const SourceMark& at,
                                          const std::string& path);
+  // A scalar naming a file: not empty, no NUL byte.
+  std::optional<std::string> file_name(const YAML::Node& n, const SourceMark& at,
+                                       const std::string& path);
 
   void read_bool(const Field& f, const std::string& path, bool& out);
   template <class T>
@@ -424,12 +701,20 @@ class Loader {
   template <class T>
   void read_size(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
                  T& out);
-  void read_duration(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
-                     Millis& out);
+  template <class T>
+  bool read_duration(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+                     T& out);
   bool read_socket_address(const YAML::Node& n, const SourceMark& at, const std::string& path,
                            bool allow_port0, client::SocketAddress& out);
+  void read_cidrs(const Field& f, const std::string& path, std::size_t max,
+                  std::vector<client::Cidr>& out);
 
-  void load_root(const YAML::Node& root);
+  // One file's text (the main one or an included one, named file_).
+  void load_text(std::string_view yaml, bool main);
+  void load_document(const YAML::Node& root, bool main);
+  bool claim_section(const Field& f);
+  void collect_includes(const Field& f, std::vector<Include>& out);
+  void load_include(const Include& inc);
   void load_server(const Field& f);
   void load_listen(const Field& f);
   void load_admin(const Field& f);
@@ -440,14 +725,33 @@ class Loader {
   void load_routes(const Field& f);
   void load_route(const YAML::Node& node, std::size_t i);
   void load_match(const Field& f, const std::string& path, RouteConfig& route);
-  void finish(const SourceMark& root_mark, bool routes_given);
+  void load_route_limits(const Field& f, const std::string& path, RouteConfig& route);
+  void load_route_limit(const YAML::Node& node, const std::string& path, RouteConfig& route);
+  void load_key(const Field& f, const std::string& path, LimitConfig& limit);
+  void load_action(const Field& f, const std::string& path, LimitAction& action);
+  void load_count_when(const Field& f, const std::string& path, LimitConfig& limit);
+  void load_lists(const Field& f);
+  void load_list_files(const Field& f, const std::string& path, std::vector<std::string>& out);
+  void load_bans(const Field& f);
+  void check_all();
+  void finish();
 
-  std::string file_;
+  std::string file_;  // the file being read; error marks name it
   Config config_;
   std::vector<ConfigError> errors_;
   std::map<std::string, SourceMark> marks_;  // value position by path, for cross-field checks
-  std::vector<SourceMark> route_upstream_marks_;
+  std::vector<RouteRef> route_refs_;         // parallel to config_.routes
+  std::vector<std::string> listen_paths_;    // parallel to config_.listen: "listen[0]"
   SourceMark upstreams_mark_;
+  SourceMark root_mark_;
+  std::vector<LoadedFile> files_;           // every file read, in order; [0] is the main one
+  std::vector<std::size_t> include_stack_;  // indexes into files_, main file first
+  std::map<std::string, SourceMark> section_owner_;  // single sections: where each was set
+  bool root_ok_ = false;                             // the main file is a map of sections
+  bool incomplete_ = false;  // some file could not be read or parsed: skip whole-config checks
+  bool has_listen_ = false;
+  bool has_upstreams_ = false;
+  bool routes_given_ = false;
 };
 
 std::vector<Field> Loader::fields(const YAML::Node& map, std::span<const std::string_view> known,
@@ -505,6 +809,23 @@ std::optional<std::string> Loader::scalar(const Field& f, const std::string& pat
   return scalar_node(f.value, value_mark(f), path);
 }
 
+std::optional<std::string> Loader::file_name(const YAML::Node& n, const SourceMark& at,
+                                             const std::string& path) {
+  auto text = scalar_node(n, at, path);
+  if (!text) {
+    return std::nullopt;
+  }
+  if (text->empty()) {
+    error(at, path + ": must not be empty");
+    return std::nullopt;
+  }
+  if (text->find('\0') != std::string::npos) {
+    error(at, path + ": a file name must not hold a NUL byte");
+    return std::nullopt;
+  }
+  return text;
+}
+
 void Loader::read_bool(const Field& f, const std::string& path, bool& out) {
   auto text = scalar(f, path);
   if (!text) {
@@ -556,22 +877,26 @@ void Loader::read_size(const Field& f, const std::string& path, std::uint64_t lo
   }
 }
 
-void Loader::read_duration(const Field& f, const std::string& path, std::uint64_t lo,
-                           std::uint64_t hi, Millis& out) {
+template <class T>
+bool Loader::read_duration(const Field& f, const std::string& path, std::uint64_t lo,
+                           std::uint64_t hi, T& out) {
   auto text = scalar(f, path);
   if (!text) {
-    return;
+    return false;
   }
   std::string why;
   auto n = parse_duration(*text, why);
   if (!n) {
     error(value_mark(f), path + ": " + why);
-  } else if (*n < lo || *n > hi) {
+    return false;
+  }
+  if (*n < lo || *n > hi) {
     error(value_mark(f), path + ": must be between " + format_duration(lo) + " and " +
                              format_duration(hi) + ", got " + *text);
-  } else {
-    out = static_cast<Millis>(*n);
+    return false;
   }
+  out = static_cast<T>(*n);
+  return true;
 }
 
 bool Loader::read_socket_address(const YAML::Node& n, const SourceMark& at, const std::string& path,
@@ -615,7 +940,7 @@ void Loader::load_listen(const Field& f) {
           std::string("listen: expected a list of listeners, got ") + type_name(f.value));
     return;
   }
-  if (f.value.size() > kMaxListeners) {
+  if (config_.listen.size() + f.value.size() > kMaxListeners) {
     error(value_mark(f), "listen: at most " + std::to_string(kMaxListeners) + " listeners");
     return;
   }
@@ -647,13 +972,16 @@ void Loader::load_listen(const Field& f) {
     }
     if (address_ok) {
       for (std::size_t j = 0; j < config_.listen.size(); ++j) {
-        if (config_.listen[j].address == listen.address && config_.listen[j].address.port != 0) {
+        const ListenConfig& other = config_.listen[j];
+        if (other.address == listen.address && other.address.port != 0) {
           error(address_mark, path + ".address: " + client::format_socket_address(listen.address) +
-                                  " is already used by listen[" + std::to_string(j) + "]");
+                                  " is already used by " +
+                                  place(listen_paths_[j], other.mark, address_mark));
         }
       }
     }
     config_.listen.push_back(std::move(listen));
+    listen_paths_.push_back(path);
   }
 }
 
@@ -689,36 +1017,39 @@ void Loader::load_clients(const Field& f) {
     } else if (e.key == "ipv6_prefix") {
       read_uint(e, "clients.ipv6_prefix", 16, 128, config_.clients.ipv6_prefix);
     } else if (e.key == "trusted_proxies") {
-      if (e.value.IsNull()) {
-        continue;
-      }
-      if (!e.value.IsSequence()) {
-        error(value_mark(e),
-              std::string("clients.trusted_proxies: expected a list of addresses or CIDRs, got ") +
-                  type_name(e.value));
-        continue;
-      }
-      if (e.value.size() > kMaxTrustedProxies) {
-        error(value_mark(e), "clients.trusted_proxies: at most " +
-                                 std::to_string(kMaxTrustedProxies) + " entries");
-        continue;
-      }
-      std::size_t i = 0;
-      for (const YAML::Node& item : e.value) {
-        const std::string path = "clients.trusted_proxies[" + std::to_string(i++) + "]";
-        const SourceMark at = mark(item.Mark());
-        auto text = scalar_node(item, at, path);
-        if (!text) {
-          continue;
-        }
-        auto cidr = client::parse_cidr(*text);
-        if (!cidr) {
-          error(at, path + ": invalid address or CIDR " + quote(*text));
-          continue;
-        }
-        config_.clients.trusted_proxies.push_back(*cidr);
-      }
+      read_cidrs(e, "clients.trusted_proxies", kMaxTrustedProxies, config_.clients.trusted_proxies);
     }
+  }
+}
+
+void Loader::read_cidrs(const Field& f, const std::string& path, std::size_t max,
+                        std::vector<client::Cidr>& out) {
+  if (f.value.IsNull()) {
+    return;
+  }
+  if (!f.value.IsSequence()) {
+    error(value_mark(f),
+          path + ": expected a list of addresses or CIDRs, got " + type_name(f.value));
+    return;
+  }
+  if (out.size() + f.value.size() > max) {
+    error(value_mark(f), path + ": at most " + std::to_string(max) + " entries");
+    return;
+  }
+  std::size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    const std::string item_path = path + "[" + std::to_string(i++) + "]";
+    const SourceMark at = mark(item.Mark());
+    auto text = scalar_node(item, at, item_path);
+    if (!text) {
+      continue;
+    }
+    auto cidr = client::parse_cidr(*text);
+    if (!cidr) {
+      error(at, item_path + ": invalid address or CIDR " + quote(*text));
+      continue;
+    }
+    out.push_back(*cidr);
   }
 }
 
@@ -767,7 +1098,10 @@ void Loader::load_limits(const Field& f) {
 }
 
 void Loader::load_upstreams(const Field& f) {
-  upstreams_mark_ = key_mark(f);
+  if (!has_upstreams_) {
+    upstreams_mark_ = key_mark(f);
+  }
+  has_upstreams_ = true;
   if (f.value.IsNull() || (f.value.IsMap() && f.value.size() == 0)) {
     error(key_mark(f), "upstreams: at least one upstream is required");
     return;
@@ -777,7 +1111,7 @@ void Loader::load_upstreams(const Field& f) {
           std::string("upstreams: expected a map of name to upstream, got ") + type_name(f.value));
     return;
   }
-  if (f.value.size() > kMaxUpstreams) {
+  if (config_.upstreams.size() + f.value.size() > kMaxUpstreams) {
     error(value_mark(f), "upstreams: at most " + std::to_string(kMaxUpstreams) + " upstreams");
     return;
   }
@@ -795,10 +1129,11 @@ void Loader::load_upstreams(const Field& f) {
                     ": use 1-64 letters, digits, '_', '-' or '.'");
       continue;
     }
-    bool duplicate = std::any_of(config_.upstreams.begin(), config_.upstreams.end(),
-                                 [&](const UpstreamConfig& u) { return u.name == name; });
-    if (duplicate) {
-      error(at, "upstreams: duplicate upstream " + quote(name));
+    auto first = std::find_if(config_.upstreams.begin(), config_.upstreams.end(),
+                              [&](const UpstreamConfig& u) { return u.name == name; });
+    if (first != config_.upstreams.end()) {
+      error(at,
+            "upstreams: duplicate upstream " + quote(name) + " (" + first_at(first->mark) + ")");
       continue;
     }
     load_upstream(name, value, at);
@@ -882,7 +1217,10 @@ void Loader::load_routes(const Field& f) {
           std::string("routes: expected a list of routes, got ") + type_name(f.value));
     return;
   }
-  if (f.value.size() > kMaxRoutes) {
+  if (f.value.size() > 0) {
+    routes_given_ = true;
+  }
+  if (config_.routes.size() + f.value.size() > kMaxRoutes) {
     error(value_mark(f), "routes: at most " + std::to_string(kMaxRoutes) + " routes");
     return;
   }
@@ -915,11 +1253,10 @@ void Loader::load_route(const YAML::Node& node, std::size_t i) {
                                  ": use 1-64 letters, digits, '_', '-' or '.'");
         continue;
       }
-      for (std::size_t j = 0; j < config_.routes.size(); ++j) {
-        if (config_.routes[j].name == *text) {
-          error(value_mark(e), key_path + ": duplicate route name " + quote(*text) +
-                                   " (first at line " +
-                                   std::to_string(config_.routes[j].mark.line) + ")");
+      for (const RouteConfig& other : config_.routes) {
+        if (other.name == *text) {
+          error(value_mark(e), key_path + ": duplicate route name " + quote(*text) + " (" +
+                                   first_at(other.mark) + ")");
         }
       }
       route.name = *text;
@@ -950,13 +1287,17 @@ void Loader::load_route(const YAML::Node& node, std::size_t i) {
       }
     } else if (e.key == "max_body_size") {
       read_size(e, key_path, 1, 16 * kGiB, route.max_body_bytes);
+    } else if (e.key == "body_key_bytes") {
+      read_size(e, key_path, 256, 64 * kKiB, route.body_key_bytes);
+    } else if (e.key == "limits") {
+      load_route_limits(e, key_path, route);
     }
   }
   if (!has_name) {
     error(route.mark, path + ": missing required key 'name'");
   }
   config_.routes.push_back(std::move(route));
-  route_upstream_marks_.push_back(upstream_mark);
+  route_refs_.push_back(RouteRef{path, upstream_mark});
 }
 
 void Loader::load_match(const Field& f, const std::string& path, RouteConfig& route) {
@@ -1031,6 +1372,15 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
                       ": must start with '/' and hold no spaces, control characters, '?' or '#'");
         continue;
       }
+      // Requests are matched on their normalised path: a spelling it never takes never matches.
+      std::string scratch(text->size(), '\0');
+      std::string_view normal = normalize_path(*text, scratch.data(), scratch.size());
+      if (normal != *text) {
+        error(at, key_path + ": " + quote(*text) +
+                      " never matches: request paths are normalised before matching (write " +
+                      quote(normal) + ")");
+        continue;
+      }
       (e.key == "path" ? m.path : m.path_prefix) = *text;
     } else if (e.key == "path_regex") {
       ++path_kinds;
@@ -1050,13 +1400,400 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
   }
 }
 
-void Loader::finish(const SourceMark& root_mark, bool routes_given) {
+void Loader::load_route_limits(const Field& f, const std::string& path, RouteConfig& route) {
+  if (f.value.IsNull()) {
+    return;
+  }
+  if (!f.value.IsSequence()) {
+    error(value_mark(f), path + ": expected a list of limits, got " + type_name(f.value));
+    return;
+  }
+  if (f.value.size() > kMaxLimitsPerRoute) {
+    error(value_mark(f), path + ": at most " + std::to_string(kMaxLimitsPerRoute) + " limits");
+    return;
+  }
+  std::size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    load_route_limit(item, path + "[" + std::to_string(i++) + "]", route);
+  }
+}
+
+void Loader::load_route_limit(const YAML::Node& node, const std::string& path, RouteConfig& route) {
+  LimitConfig limit;
+  limit.mark = mark(node.Mark());
+  if (!node.IsMap()) {
+    error(limit.mark, path + ": expected a map with 'name' and 'rate', got " + type_name(node));
+    return;
+  }
+  bool has_name = false;
+  bool has_rate = false;
+  bool rate_ok = false;
+  bool has_burst = false;
+  SourceMark rate_mark = limit.mark;
+  SourceMark burst_mark = limit.mark;
+  for (const Field& e : fields(node, kLimitKeys, path)) {
+    const std::string key_path = path + "." + e.key;
+    if (e.key == "name") {
+      has_name = true;
+      auto text = scalar(e, key_path);
+      if (!text) {
+        continue;
+      }
+      if (!valid_name(*text)) {
+        error(value_mark(e), key_path + ": invalid name " + quote(*text) +
+                                 ": use 1-64 letters, digits, '_', '-' or '.'");
+        continue;
+      }
+      for (const LimitConfig& other : route.limits) {
+        if (other.name == *text) {
+          error(value_mark(e), key_path + ": duplicate limit name " + quote(*text) +
+                                   " in this route (" + first_at(other.mark) + ")");
+        }
+      }
+      limit.name = *text;
+    } else if (e.key == "key") {
+      load_key(e, key_path, limit);
+    } else if (e.key == "rate") {
+      has_rate = true;
+      rate_mark = value_mark(e);
+      auto text = scalar(e, key_path);
+      if (!text) {
+        continue;
+      }
+      std::string why;
+      auto rate = parse_rate(*text, why);
+      if (!rate) {
+        error(rate_mark, key_path + ": " + why);
+      } else if (rate->count < 1 || rate->count > kMaxRateCount) {
+        error(rate_mark, key_path + ": the count must be between 1 and " +
+                             std::to_string(kMaxRateCount) + ", got " + quote(*text));
+      } else if (rate->period_ms < 1 || rate->period_ms > 7 * kDay) {
+        error(rate_mark, key_path + ": the period must be between 1ms and 7d, got " + quote(*text));
+      } else if (rate->count * kSecond > kMaxRatePerSecond * rate->period_ms) {
+        error(rate_mark, key_path + ": " + quote(*text) + " is more than " +
+                             std::to_string(kMaxRatePerSecond) + " per second");
+      } else {
+        limit.rate = static_cast<std::uint32_t>(rate->count);
+        limit.period = static_cast<Millis>(rate->period_ms);
+        rate_ok = true;
+      }
+    } else if (e.key == "burst") {
+      burst_mark = value_mark(e);
+      const std::uint32_t before = limit.burst;
+      read_uint(e, key_path, 1, kMaxBurst, limit.burst);
+      has_burst = limit.burst != before;
+    } else if (e.key == "action") {
+      load_action(e, key_path, limit.action);
+    } else if (e.key == "dry_run") {
+      read_bool(e, key_path, limit.dry_run);
+    } else if (e.key == "count_when") {
+      load_count_when(e, key_path, limit);
+    } else if (e.key == "max_keys") {
+      read_uint(e, key_path, 16, 50'000'000, limit.max_keys);
+    }
+  }
+  if (!has_name) {
+    error(limit.mark, path + ": missing required key 'name'");
+  }
+  if (!has_rate) {
+    error(limit.mark, path + ": missing required key 'rate'");
+  }
+  if (rate_ok) {
+    if (limit.burst == 0) {
+      limit.burst = static_cast<std::uint32_t>(std::min<std::uint64_t>(limit.rate, kMaxBurst));
+    }
+    // The rate limiter refuses buckets whose emission interval × burst exceeds 2^60 ns (36 years).
+    const std::uint64_t period_ns = std::uint64_t{limit.period} * 1'000'000;
+    const std::uint64_t interval = (period_ns + limit.rate - 1) / limit.rate;
+    if (interval > kMaxBucketSpanNs / limit.burst) {
+      error(has_burst ? burst_mark : rate_mark,
+            path + ": a burst of " + std::to_string(limit.burst) + " at " +
+                std::to_string(limit.rate) + " per " + format_duration(limit.period) +
+                " takes more than 36 years to refill: lower the burst or shorten the period");
+    }
+  }
+  route.limits.push_back(std::move(limit));
+}
+
+void Loader::load_key(const Field& f, const std::string& path, LimitConfig& limit) {
+  if (f.value.IsNull()) {
+    return;  // one bucket for the route
+  }
+  if (!f.value.IsSequence()) {
+    error(value_mark(f),
+          path + ": expected a list of key parts (e.g. [client.ip]), got " + type_name(f.value));
+    return;
+  }
+  if (f.value.size() > kMaxKeyParts) {
+    error(value_mark(f), path + ": at most " + std::to_string(kMaxKeyParts) + " key parts");
+    return;
+  }
+  std::size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    const std::string item_path = path + "[" + std::to_string(i++) + "]";
+    const SourceMark at = mark(item.Mark());
+    auto text = scalar_node(item, at, item_path);
+    if (!text) {
+      continue;
+    }
+    std::string why;
+    auto part = parse_key_part(*text, why);
+    if (!part) {
+      error(at, item_path + ": " + why);
+      continue;
+    }
+    auto same = [&](const KeyPart& p) { return p.kind == part->kind && p.name == part->name; };
+    if (std::any_of(limit.key.begin(), limit.key.end(), same)) {
+      error(at, item_path + ": duplicate key part " + quote(*text));
+      continue;
+    }
+    limit.key.push_back(std::move(*part));
+  }
+}
+
+void Loader::load_action(const Field& f, const std::string& path, LimitAction& action) {
+  auto unavailable = [&](const SourceMark& at, std::string_view name) {
+    const char* stage = name == "challenge" ? "challenge" : "queue";
+    error(at, path + ": action " + quote(name) + " is not available yet (the " + stage +
+                  " stage is not built)");
+  };
+  if (f.value.IsScalar()) {
+    const std::string text = *scalar(f, path);
+    const SourceMark at = value_mark(f);
+    if (text == "reject") {
+      action = LimitAction{};
+    } else if (text == "drop") {
+      action = LimitAction{};
+      action.kind = ActionKind::Drop;
+    } else if (text == "challenge" || text == "queue") {
+      unavailable(at, text);
+    } else if (text == "delay" || text == "tarpit" || text == "ban") {
+      const char* example = text == "delay"    ? "{delay: 2s}"
+                            : text == "tarpit" ? "{tarpit: 5s}"
+                                               : "{ban: 10m}";
+      error(at, path + ": action " + quote(text) + " needs a duration: write " + example);
+    } else {
+      error(at, path + ": unknown action " + quote(text) +
+                    ": use reject, drop, {reject: STATUS}, {delay: D}, {tarpit: D} or {ban: D}" +
+                    suggest(text, kActionNames));
+    }
+    return;
+  }
+  if (!section_map(f, path)) {
+    if (f.value.IsNull()) {
+      error(key_mark(f), path + ": missing value");
+    }
+    return;
+  }
+  const std::vector<Field> entries = fields(f.value, kActionKeys, path);
+  const Field* kind = nullptr;
+  const Field* max = nullptr;
+  int kinds = 0;
+  for (const Field& e : entries) {
+    if (e.key == "max") {
+      max = &e;
+    } else {
+      ++kinds;
+      if (kind == nullptr) {
+        kind = &e;
+      }
+    }
+  }
+  if (kinds == 0) {
+    error(value_mark(f), path + ": expected one of reject, delay, tarpit or ban as the key");
+    return;
+  }
+  if (kinds > 1) {
+    error(value_mark(f), path + ": set only one action");
+    return;
+  }
+  const std::string key_path = path + "." + kind->key;
+  LimitAction out;
+  bool ok = false;
+  if (kind->key == "reject") {
+    std::uint16_t status = 0;  // stays 0 when the value is refused
+    read_uint(*kind, key_path, 400, 599, status);
+    ok = status != 0;
+    out.status = ok ? status : out.status;
+  } else if (kind->key == "delay") {
+    out.kind = ActionKind::Delay;
+    ok = read_duration(*kind, key_path, 1, 60 * kSecond, out.delay_max);
+  } else if (kind->key == "tarpit") {
+    out.kind = ActionKind::Tarpit;
+    ok = read_duration(*kind, key_path, 1, 120 * kSecond, out.hold);
+  } else if (kind->key == "ban") {
+    out.kind = ActionKind::Ban;
+    ok = read_duration(*kind, key_path, kSecond, 30 * kDay, out.ban_duration);
+  } else if (kind->key == "drop") {
+    error(key_mark(*kind), path + ": 'drop' takes no value: write action: drop");
+  } else {
+    unavailable(key_mark(*kind), kind->key);
+  }
+  if (max != nullptr) {
+    if (out.kind != ActionKind::Ban) {
+      error(key_mark(*max), path + ".max: only a ban has a maximum");
+      ok = false;
+    } else if (read_duration(*max, path + ".max", kSecond, 365 * kDay, out.ban_max) && ok &&
+               out.ban_max < out.ban_duration) {
+      error(value_mark(*max), path + ".max (" + format_duration(out.ban_max) +
+                                  ") must not be below the ban (" +
+                                  format_duration(out.ban_duration) + ")");
+      ok = false;
+    }
+  } else if (ok && out.kind == ActionKind::Ban) {
+    // Spelled out rather than left 0 ("64 × ban"), capped like an explicit max.
+    out.ban_max = std::min<std::uint64_t>(std::uint64_t{out.ban_duration} * 64, 365 * kDay);
+  }
+  if (ok) {
+    action = out;
+  }
+}
+
+void Loader::load_count_when(const Field& f, const std::string& path, LimitConfig& limit) {
+  if (!section_map(f, path)) {
+    if (f.value.IsNull()) {
+      error(key_mark(f), path + ": missing value (e.g. {status: [401]})");
+    }
+    return;
+  }
+  bool has_status = false;
+  for (const Field& e : fields(f.value, kCountWhenKeys, path)) {
+    const std::string key_path = path + "." + e.key;
+    has_status = true;
+    if (!e.value.IsSequence()) {
+      error(value_mark(e), key_path + ": expected a list of status codes (e.g. [401, 403]), got " +
+                               type_name(e.value));
+      continue;
+    }
+    if (e.value.size() == 0) {
+      error(value_mark(e),
+            key_path + ": must not be empty (leave count_when out to count every request)");
+      continue;
+    }
+    if (e.value.size() > kMaxStatuses) {
+      error(value_mark(e), key_path + ": at most " + std::to_string(kMaxStatuses) + " statuses");
+      continue;
+    }
+    std::size_t i = 0;
+    for (const YAML::Node& item : e.value) {
+      const std::string item_path = key_path + "[" + std::to_string(i++) + "]";
+      const SourceMark at = mark(item.Mark());
+      auto text = scalar_node(item, at, item_path);
+      if (!text) {
+        continue;
+      }
+      auto n = parse_integer(*text);
+      if (!n || *n < 100 || *n > 599) {
+        error(at, item_path + ": expected a status code from 100 to 599, got " + quote(*text));
+        continue;
+      }
+      const auto status = static_cast<std::uint16_t>(*n);
+      auto& list = limit.count_when_status;
+      if (std::find(list.begin(), list.end(), status) != list.end()) {
+        error(at, item_path + ": duplicate status " + *text);
+        continue;
+      }
+      list.push_back(status);
+    }
+  }
+  if (!has_status) {
+    error(value_mark(f), path + ": missing required key 'status'");
+  }
+}
+
+void Loader::load_lists(const Field& f) {
+  if (!section_map(f, "lists")) {
+    return;
+  }
+  ListsConfig& l = config_.lists;
+  for (const Field& e : fields(f.value, kListsKeys, "lists")) {
+    const std::string path = "lists." + e.key;
+    if (e.key == "allow") {
+      read_cidrs(e, path, kMaxListEntries, l.allow);
+    } else if (e.key == "deny") {
+      read_cidrs(e, path, kMaxListEntries, l.deny);
+    } else if (e.key == "allow_files") {
+      load_list_files(e, path, l.allow_files);
+    } else if (e.key == "deny_files") {
+      load_list_files(e, path, l.deny_files);
+    }
+  }
+}
+
+// List files are parsed by the lists stage; here they are only resolved and checked readable,
+// so a typo fails the load instead of leaving a list silently empty.
+void Loader::load_list_files(const Field& f, const std::string& path,
+                             std::vector<std::string>& out) {
+  if (f.value.IsNull()) {
+    return;
+  }
+  if (!f.value.IsSequence()) {
+    error(value_mark(f), path + ": expected a list of file names, got " + type_name(f.value));
+    return;
+  }
+  if (out.size() + f.value.size() > kMaxListFiles) {
+    error(value_mark(f), path + ": at most " + std::to_string(kMaxListFiles) + " files");
+    return;
+  }
+  std::size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    const std::string item_path = path + "[" + std::to_string(i++) + "]";
+    const SourceMark at = mark(item.Mark());
+    auto name = file_name(item, at, item_path);
+    if (!name) {
+      continue;
+    }
+    const std::string resolved = absolute_path(relative_to(file_, *name));
+    struct stat st {};
+    std::string why;
+    if (::stat(resolved.c_str(), &st) != 0) {
+      why = std::generic_category().message(errno);
+    } else if (S_ISDIR(st.st_mode)) {
+      why = "it is a directory";
+    } else if (!S_ISREG(st.st_mode)) {
+      why = "it is not a regular file";
+    } else {
+      int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd < 0) {
+        why = std::generic_category().message(errno);
+      } else {
+        ::close(fd);
+      }
+    }
+    if (!why.empty()) {
+      error(at, item_path + ": cannot read " + quote(resolved) + ": " + why);
+      continue;
+    }
+    out.push_back(resolved);
+  }
+}
+
+void Loader::load_bans(const Field& f) {
+  if (!section_map(f, "bans")) {
+    return;
+  }
+  BansConfig& b = config_.bans;
+  for (const Field& e : fields(f.value, kBansKeys, "bans")) {
+    const std::string path = "bans." + e.key;
+    if (e.key == "journal") {
+      if (auto name = file_name(e.value, value_mark(e), path)) {
+        b.journal = *name;
+      }
+    } else if (e.key == "max_entries") {
+      read_uint(e, path, 16, 10'000'000, b.max_entries);
+    } else if (e.key == "escalation_window") {
+      read_duration(e, path, kSecond, 365 * kDay, b.escalation_window);
+    }
+  }
+}
+
+void Loader::finish() {
   const auto& ups = config_.upstreams;
   std::vector<std::string_view> names;
   for (const UpstreamConfig& u : ups) {
     names.push_back(u.name);
   }
-  if (!routes_given) {
+  if (!routes_given_) {
     if (ups.size() == 1) {
       RouteConfig route;
       route.name = "default";
@@ -1068,9 +1805,9 @@ void Loader::finish(const SourceMark& root_mark, bool routes_given) {
     }
     return;
   }
-  for (std::size_t i = 0; i < config_.routes.size() && i < route_upstream_marks_.size(); ++i) {
+  for (std::size_t i = 0; i < config_.routes.size() && i < route_refs_.size(); ++i) {
     RouteConfig& r = config_.routes[i];
-    const std::string path = "routes[" + std::to_string(i) + "]";
+    const std::string& path = route_refs_[i].path;
     if (r.upstream.empty()) {
       if (ups.size() == 1) {
         r.upstream = ups[0].name;
@@ -1084,8 +1821,8 @@ void Loader::finish(const SourceMark& root_mark, bool routes_given) {
     auto it = std::find(names.begin(), names.end(), r.upstream);
     if (it == names.end()) {
       if (!ups.empty()) {
-        error(route_upstream_marks_[i], path + ".upstream: unknown upstream " + quote(r.upstream) +
-                                            suggest(r.upstream, names));
+        error(route_refs_[i].upstream_mark, path + ".upstream: unknown upstream " +
+                                                quote(r.upstream) + suggest(r.upstream, names));
       }
       continue;
     }
@@ -1093,33 +1830,78 @@ void Loader::finish(const SourceMark& root_mark, bool routes_given) {
   }
 }
 
-void Loader::load_root(const YAML::Node& root) {
+// Checks over the whole configuration, once every file is read.
+void Loader::check_all() {
+  if (!has_listen_) {
+    error(root_mark_, "missing required key 'listen'");
+  }
+  if (!has_upstreams_) {
+    error(root_mark_, "missing required key 'upstreams'");
+  }
+  if (config_.admin.enabled) {
+    const SourceMark admin_mark = mark_of("admin.address", root_mark_);
+    for (std::size_t j = 0; j < config_.listen.size(); ++j) {
+      if (config_.listen[j].address == config_.admin.address) {
+        error(admin_mark, "admin.address: " + client::format_socket_address(config_.admin.address) +
+                              " is already used by " +
+                              place(listen_paths_[j], config_.listen[j].mark, admin_mark));
+      }
+    }
+  }
+  finish();
+}
+
+// Sections that hold one value may be set by one file only; false (and an error) for a second.
+bool Loader::claim_section(const Field& f) {
+  auto single = std::find(std::begin(kSingleSections), std::end(kSingleSections), f.key);
+  if (single == std::end(kSingleSections)) {
+    return true;
+  }
+  const SourceMark at = key_mark(f);
+  auto [it, inserted] = section_owner_.emplace(f.key, at);
+  if (!inserted) {
+    const SourceMark& first = it->second;
+    error(at, f.key + ": already set in " + first.file + ":" + std::to_string(first.line) + ":" +
+                  std::to_string(first.column) +
+                  " (server, admin, clients, limits and bans may each appear in one file only)");
+    return false;
+  }
+  return true;
+}
+
+void Loader::load_document(const YAML::Node& root, bool main) {
   const SourceMark root_mark = mark(root.Mark());
   if (root.IsNull()) {
-    error(root_mark, "empty configuration: 'listen' and 'upstreams' are required");
-    return;
+    if (main) {
+      error(root_mark, "empty configuration: 'listen' and 'upstreams' are required");
+    }
+    return;  // an empty included file adds nothing
   }
   if (!root.IsMap()) {
     error(root_mark,
           std::string("expected a map of sections at top level, got ") + type_name(root));
+    incomplete_ = true;
     return;
   }
-  bool has_listen = false;
-  bool has_upstreams = false;
-  bool routes_given = false;
+  if (main) {
+    root_ok_ = true;
+  }
+  std::vector<Include> includes;
   // Upstreams first, so routes can name them whatever the order in the file.
   const std::vector<Field> top = fields(root, kTopKeys, "");
   for (const Field& f : top) {
     if (f.key == "upstreams") {
-      has_upstreams = true;
       load_upstreams(f);
     }
   }
   for (const Field& f : top) {
+    if (!claim_section(f)) {
+      continue;
+    }
     if (f.key == "server") {
       load_server(f);
     } else if (f.key == "listen") {
-      has_listen = true;
+      has_listen_ = true;
       load_listen(f);
     } else if (f.key == "admin") {
       load_admin(f);
@@ -1128,56 +1910,159 @@ void Loader::load_root(const YAML::Node& root) {
     } else if (f.key == "limits") {
       load_limits(f);
     } else if (f.key == "routes") {
-      routes_given = f.value.IsSequence() && f.value.size() > 0;
       load_routes(f);
+    } else if (f.key == "lists") {
+      load_lists(f);
+    } else if (f.key == "bans") {
+      load_bans(f);
+    } else if (f.key == "include") {
+      collect_includes(f, includes);
     }
   }
-  if (!has_listen) {
-    error(root_mark, "missing required key 'listen'");
+  // After this file's own entries, so included routes and listeners come after them.
+  for (const Include& inc : includes) {
+    load_include(inc);
   }
-  if (!has_upstreams) {
-    error(root_mark, "missing required key 'upstreams'");
-  }
-  if (config_.admin.enabled) {
-    for (std::size_t j = 0; j < config_.listen.size(); ++j) {
-      if (config_.listen[j].address == config_.admin.address) {
-        error(mark_of("admin.address", root_mark),
-              "admin.address: " + client::format_socket_address(config_.admin.address) +
-                  " is already used by listen[" + std::to_string(j) + "]");
-      }
-    }
-  }
-  finish(root_mark, routes_given);
 }
 
-LoadResult Loader::run(std::string_view yaml) {
-  LoadResult result;
-  if (yaml.size() > kMaxConfigBytes) {
-    error(SourceMark{file_, 0, 0}, "configuration is larger than " + format_size(kMaxConfigBytes));
-  } else {
-    try {
-      const std::string text(yaml);
-      const DocumentScan scan = scan_documents(text);
-      if (scan.stuck) {
-        error(mark(scan.second),
-              "invalid YAML: unexpected " +
-                  quote(text.substr(static_cast<std::size_t>(scan.second.pos), 1)));
-      } else if (scan.documents > 1) {
-        error(mark(scan.second), "only one YAML document is allowed");
-      } else {
-        load_root(YAML::Load(text));
-      }
-    } catch (const YAML::Exception& e) {
-      error(mark(e.mark), e.msg.empty() ? std::string("invalid YAML") : "invalid YAML: " + e.msg);
-    } catch (const std::exception& e) {
-      error(SourceMark{file_, 0, 0}, std::string("cannot load configuration: ") + e.what());
+void Loader::collect_includes(const Field& f, std::vector<Include>& out) {
+  if (f.value.IsNull()) {
+    return;
+  }
+  if (f.value.IsScalar()) {
+    if (auto name = file_name(f.value, value_mark(f), "include")) {
+      out.push_back(Include{"include", *name, value_mark(f)});
+    }
+    return;
+  }
+  if (!f.value.IsSequence()) {
+    error(value_mark(f), std::string("include: expected a file name or a list of them, got ") +
+                             type_name(f.value));
+    return;
+  }
+  if (f.value.size() > kMaxConfigFiles) {
+    error(value_mark(f), "include: at most " + std::to_string(kMaxConfigFiles) + " files");
+    return;
+  }
+  std::size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    const std::string path = "include[" + std::to_string(i++) + "]";
+    const SourceMark at = mark(item.Mark());
+    if (auto name = file_name(item, at, path)) {
+      out.push_back(Include{path, *name, at});
     }
   }
+}
+
+void Loader::load_include(const Include& inc) {
+  if (include_stack_.size() > kMaxIncludeDepth) {
+    error(inc.at, inc.path + ": includes nest more than " + std::to_string(kMaxIncludeDepth) +
+                      " levels deep");
+    incomplete_ = true;
+    return;
+  }
+  if (files_.size() >= kMaxConfigFiles) {
+    error(inc.at, inc.path + ": more than " + std::to_string(kMaxConfigFiles) +
+                      " configuration files in all");
+    incomplete_ = true;
+    return;
+  }
+  const std::string name = relative_to(file_, inc.name);
+  FileText file;
+  if (auto why = read_text(name, true, file)) {
+    error(inc.at, inc.path + ": cannot read " + quote(name) + ": " + *why);
+    incomplete_ = true;
+    return;
+  }
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    if (files_[i].id != file.id) {
+      continue;
+    }
+    auto open = std::find(include_stack_.begin(), include_stack_.end(), i);
+    if (open != include_stack_.end()) {
+      std::string chain;
+      for (auto it = open; it != include_stack_.end(); ++it) {
+        chain += files_[*it].name + " -> ";
+      }
+      error(inc.at, inc.path + ": include cycle: " + chain + name);
+    } else {
+      const SourceMark& first = files_[i].included_at;
+      error(inc.at, inc.path + ": " + quote(name) + " is already included (from " + first.file +
+                        ":" + std::to_string(first.line) + ":" + std::to_string(first.column) +
+                        ")");
+    }
+    return;
+  }
+  files_.push_back(LoadedFile{name, file.id, inc.at});
+  config_.source_files.push_back(name);
+  const std::string parent = file_;
+  file_ = name;
+  include_stack_.push_back(files_.size() - 1);
+  load_text(file.text, false);
+  include_stack_.pop_back();
+  file_ = parent;
+}
+
+void Loader::load_text(std::string_view yaml, bool main) {
+  if (yaml.size() > kMaxConfigBytes) {
+    error(SourceMark{file_, 0, 0}, "configuration is larger than " + format_size(kMaxConfigBytes));
+    incomplete_ = true;
+    return;
+  }
+  // Exceptions are caught per file: a broken included file is reported under its own name.
+  try {
+    const std::string text(yaml);
+    const DocumentScan scan = scan_documents(text);
+    if (scan.stuck) {
+      error(mark(scan.second),
+            "invalid YAML: unexpected " +
+                quote(text.substr(static_cast<std::size_t>(scan.second.pos), 1)));
+      incomplete_ = true;
+    } else if (scan.documents > 1) {
+      error(mark(scan.second), "only one YAML document is allowed");
+      incomplete_ = true;
+    } else {
+      const YAML::Node root = YAML::Load(text);
+      if (main) {
+        root_mark_ = mark(root.Mark());
+      }
+      load_document(root, main);
+    }
+  } catch (const YAML::Exception& e) {
+    error(mark(e.mark), e.msg.empty() ? std::string("invalid YAML") : "invalid YAML: " + e.msg);
+    incomplete_ = true;
+  } catch (const std::exception& e) {
+    error(SourceMark{file_, 0, 0}, std::string("cannot load configuration: ") + e.what());
+    incomplete_ = true;
+  }
+}
+
+LoadResult Loader::run(std::string_view yaml, std::optional<FileId> id) {
+  LoadResult result;
+  files_.push_back(LoadedFile{file_, id, SourceMark{}});
+  include_stack_.push_back(0);
+  if (id) {
+    config_.source_files.push_back(file_);
+  }
+  load_text(yaml, true);
+  if (root_ok_ && !incomplete_) {
+    check_all();
+  }
   if (!errors_.empty()) {
-    std::stable_sort(
-        errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
-          return std::pair(a.mark.line, a.mark.column) < std::pair(b.mark.line, b.mark.column);
-        });
+    // By file (in load order), then by position.
+    auto file_index = [this](const SourceMark& m) {
+      for (std::size_t i = 0; i < files_.size(); ++i) {
+        if (files_[i].name == m.file) {
+          return i;
+        }
+      }
+      return std::size_t{0};
+    };
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [&](const ConfigError& a, const ConfigError& b) {
+                       return std::tuple(file_index(a.mark), a.mark.line, a.mark.column) <
+                              std::tuple(file_index(b.mark), b.mark.line, b.mark.column);
+                     });
     // The "too many errors" note belongs at the end whatever its position.
     auto note = std::find_if(errors_.begin(), errors_.end(), [](const ConfigError& e) {
       return e.message == "too many errors; stopping here";
@@ -1209,46 +2094,19 @@ std::string ConfigError::to_string() const {
 
 LoadResult load_config_string(std::string_view yaml, std::string_view name) {
   Loader loader{std::string(name), ""};
-  return loader.run(yaml);
+  return loader.run(yaml, std::nullopt);
 }
 
 LoadResult load_config_file(const std::string& path) {
-  auto fail = [&](std::string message) {
+  FileText file;
+  if (auto why = read_text(path, false, file)) {
     LoadResult r;
-    r.errors.push_back(ConfigError{SourceMark{path, 0, 0}, std::move(message)});
+    r.errors.push_back(
+        ConfigError{SourceMark{path, 0, 0}, "cannot read configuration file: " + *why});
     return r;
-  };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return fail("cannot read configuration file: " + std::generic_category().message(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    return fail("cannot read configuration file: it is a directory");
-  }
-  std::string text;
-  char buf[16384];
-  int read_errno = 0;
-  while (text.size() <= kMaxConfigBytes) {  // one byte past the cap is enough to refuse it
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      read_errno = errno;
-    }
-    if (n <= 0) {
-      break;
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (read_errno != 0) {
-    return fail("cannot read configuration file: " + std::generic_category().message(read_errno));
   }
   Loader loader{path, path};
-  return loader.run(text);
+  return loader.run(file.text, file.id);
 }
 
 }  // namespace gh::policy

@@ -8,6 +8,7 @@
 //   4. the route declared first wins.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -35,9 +36,10 @@ class RouteTable {
   RouteTable& operator=(RouteTable&&) noexcept;
 
   // `host` is the request's Host (any case; a ":port" suffix and one trailing dot are ignored);
-  // `path` the path as sent, without the query. nullptr when nothing matches (the proxy answers
-  // 404). Allocation-free in our code; RE2 may grow its lazy DFA cache within its own memory
-  // budget.
+  // `path` the path without the query, as returned by normalize_path() (routes compare against
+  // the normalised form; the path sent upstream is not changed). nullptr when nothing matches
+  // (the proxy answers 404). Allocation-free in our code; RE2 may grow its lazy DFA cache within
+  // its own memory budget.
   const RouteConfig* match(std::string_view host, http::Method method,
                            std::string_view path) const noexcept;
 
@@ -64,5 +66,16 @@ std::optional<std::string> check_path_regex(std::string_view pattern);
 
 // The Host value reduced to what routes compare: no ":port", no trailing dot (case is kept).
 std::string_view route_host(std::string_view host) noexcept;
+
+// The path routes are matched against, so that `/%73ignup`, `//signup` or `/x/../signup` cannot
+// dodge the `/signup` route: percent-escapes of unreserved characters (ALPHA DIGIT - . _ ~, hex
+// in any case) are decoded, repeated slashes collapse, and `.` / `..` segments are resolved
+// (never above the root). Other escapes (`%2F`, `%00`, ...) and stray '%' are kept as sent.
+// Idempotent; the result is never longer than `path`.
+//
+// Returns `path` itself when nothing changes or it does not start with '/'; otherwise a view of
+// `scratch`. Without allocation: with `cap` below the result's length it gives up and returns
+// `path` unchanged, so size the scratch to the longest path accepted (limits.max_target_size).
+std::string_view normalize_path(std::string_view path, char* scratch, std::size_t cap) noexcept;
 
 }  // namespace gh::policy

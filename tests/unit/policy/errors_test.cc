@@ -61,10 +61,9 @@ TEST(ConfigErrors, ScalarsAndRanges) {
               ElementsAre("test.yaml:7:3: server.workers: missing value"));
   EXPECT_THAT(with_base("server: { workers: -1 }\n"),
               ElementsAre("test.yaml:6:20: server.workers: expected a whole number, got '-1'"));
-  EXPECT_THAT(
-      with_base("limits:\n  head_timeout: 10\n"),
-      ElementsAre(
-          "test.yaml:7:17: limits.head_timeout: invalid duration '10': add a unit (ms, s, m, h)"));
+  EXPECT_THAT(with_base("limits:\n  head_timeout: 10\n"),
+              ElementsAre("test.yaml:7:17: limits.head_timeout: invalid duration '10': add a unit "
+                          "(ms, s, m, h, d)"));
   EXPECT_THAT(
       with_base("limits:\n  head_timeout: 0s\n"),
       ElementsAre("test.yaml:7:17: limits.head_timeout: must be between 1ms and 24h, got 0s"));
@@ -72,7 +71,7 @@ TEST(ConfigErrors, ScalarsAndRanges) {
       with_base("limits:\n  head_timeout: 1.5s\n"),
       ElementsAre(
           "test.yaml:7:17: limits.head_timeout: invalid duration '1.5s': use a whole number with "
-          "ms, s, m or h (e.g. 500ms, 10s, 2m)"));
+          "ms, s, m, h or d (e.g. 500ms, 10s, 2m)"));
   EXPECT_THAT(
       with_base("limits:\n  head_timeout: [1s]\n"),
       ElementsAre("test.yaml:7:17: limits.head_timeout: expected a single value, got a list"));
@@ -143,7 +142,7 @@ TEST(ConfigErrors, ListenersAndUpstreams) {
           "test.yaml:10:27: upstreams.b.max_idle_connections (300) must not exceed max_connections "
           "(256)",
           "test.yaml:11:3: upstreams.c: missing required key 'servers'",
-          "test.yaml:12:3: upstreams: duplicate upstream 'a'",
+          "test.yaml:12:3: upstreams: duplicate upstream 'a' (first at line 6)",
           "test.yaml:14:5: routes[0]: missing 'upstream' (required when there is more than one "
           "upstream)"));
   EXPECT_THAT(errors_of("upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n  other:\n    servers: "
@@ -219,7 +218,7 @@ TEST(ConfigErrors, SeveralSectionsAtOnce) {
                 "    upstream: nope\n"),
       ElementsAre(
           "test.yaml:6:20: server.workers: expected a whole number, got 'many'",
-          "test.yaml:8:17: limits.send_timeout: invalid duration '5': add a unit (ms, s, m, h)",
+          "test.yaml:8:17: limits.send_timeout: invalid duration '5': add a unit (ms, s, m, h, d)",
           "test.yaml:9:18: limits.max_body_size: invalid size '1MB': use bytes or a whole number "
           "with B, KiB, MiB or GiB (1KiB = 1024 bytes) (did you mean 'MiB'?)",
           "test.yaml:12:15: routes[0].upstream: unknown upstream 'nope'"));
