@@ -64,8 +64,12 @@ int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& rel
         continue;
       }
       if (auto snapshot = reload()) {
-        server.reload(snapshot);
-        spdlog::info("SIGHUP: config reloaded (generation {})", server.generation());
+        std::string error;
+        if (server.reload(snapshot, &error)) {
+          spdlog::info("SIGHUP: config reloaded (generation {})", server.generation());
+        } else {
+          spdlog::error("reload refused, keeping the running config:\n{}", error);
+        }
       }
       continue;
     }

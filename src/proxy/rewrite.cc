@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstring>
 
 #include "http/parser.h"
 
@@ -10,11 +11,26 @@ namespace gh::proxy {
 
 namespace {
 
+// Writes into a fixed span; a write that does not fit marks the whole result unusable.
 struct Writer {
-  core::Buffer& out;
+  char* dst;
+  std::size_t cap;
+  std::size_t len = 0;
   bool ok = true;
+  explicit Writer(core::Buffer& b) : dst(b.write_ptr()), cap(b.writable()) {}
+  Writer(char* d, std::size_t c) : dst(d), cap(c) {}
+  // Commits what was written to `b` when everything fit; otherwise leaves `b` as it was.
+  bool commit(core::Buffer& b) {
+    if (ok) b.commit(len);
+    return ok;
+  }
   void put(std::string_view s) {
-    if (out.append(s) != s.size()) ok = false;
+    if (!ok || s.size() > cap - len) {
+      ok = false;
+      return;
+    }
+    if (!s.empty()) std::memcpy(dst + len, s.data(), s.size());
+    len += s.size();
   }
   void put_uint(std::uint64_t v) {
     char buf[24];
@@ -55,7 +71,7 @@ bool has_connection_tokens(const http::RequestHead& req) {
 }  // namespace
 
 bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx, core::Buffer& out) {
-  Writer w{out};
+  Writer w(out);
   w.put(req.method_text);
   w.put(" ");
   // Upstreams get origin-form: an absolute-form target is reduced to its path and query.
@@ -115,12 +131,12 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
   w.put(" gatehouse\r\n");
   if (req.body == http::BodyKind::Chunked) w.put("Transfer-Encoding: chunked\r\n");
   w.put("\r\n");
-  return w.ok;
+  return w.commit(out);
 }
 
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
                          bool close, core::Buffer& out) {
-  Writer w{out};
+  Writer w(out);
   w.put(client_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
   w.put_uint(resp.status);
   w.put(" ");
@@ -142,12 +158,13 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
     w.put("Connection: keep-alive\r\n");
   }
   w.put("\r\n");
-  return w.ok;
+  return w.commit(out);
 }
 
 bool write_local_response(int status, std::string_view detail, bool close, bool head_only,
-                          std::uint32_t retry_after_s, core::Buffer& out) {
-  Writer w{out};
+                          std::uint32_t retry_after_s, std::string_view extra_fields,
+                          core::Buffer& out) {
+  Writer w(out);
   std::string_view reason = reason_phrase(status);
   w.put("HTTP/1.1 ");
   w.put_uint(static_cast<std::uint64_t>(status));
@@ -159,6 +176,7 @@ bool write_local_response(int status, std::string_view detail, bool close, bool 
     w.put_uint(retry_after_s);
     w.put("\r\n");
   }
+  w.put(extra_fields);
   // Body: "<code> <reason>: <detail>\n"
   std::size_t body_len = 3 + 1 + reason.size() + (detail.empty() ? 0 : 2 + detail.size()) + 1;
   w.put("Content-Length: ");
@@ -174,16 +192,44 @@ bool write_local_response(int status, std::string_view detail, bool close, bool 
     }
     w.put("\n");
   }
-  return w.ok;
+  return w.commit(out);
+}
+
+std::size_t format_ratelimit_fields(std::string_view policy, std::uint32_t quota,
+                                    std::uint32_t window_s, std::uint32_t remaining,
+                                    std::uint32_t reset_s, char* out, std::size_t cap) {
+  // The policy name is an sf-string: keep only characters that need no escaping.
+  char name[64];
+  std::size_t n = 0;
+  for (char c : policy) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (ok && n < sizeof name) name[n++] = c;
+  }
+  Writer w(out, cap);
+  w.put("RateLimit-Policy: \"");
+  w.put({name, n});
+  w.put("\";q=");
+  w.put_uint(quota);
+  w.put(";w=");
+  w.put_uint(window_s);
+  w.put("\r\nRateLimit: \"");
+  w.put({name, n});
+  w.put("\";r=");
+  w.put_uint(remaining);
+  w.put(";t=");
+  w.put_uint(reset_s);
+  w.put("\r\n");
+  return w.ok ? w.len : 0;
 }
 
 bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, size, 16);
-  Writer w{out};
+  Writer w(out);
   w.put({buf, static_cast<std::size_t>(r.ptr - buf)});
   w.put("\r\n");
-  return w.ok;
+  return w.commit(out);
 }
 
 std::string_view reason_phrase(int status) {

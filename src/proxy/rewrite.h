@@ -27,10 +27,18 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
                          bool close, core::Buffer& out);
 
-// Gatehouse's own response with a short text body, e.g. 400, 408, 413, 502, 503, 504.
-// `retry_after_s` > 0 adds Retry-After. HEAD responses carry the headers but no body.
+// Gatehouse's own response with a short text body, e.g. 400, 408, 413, 429, 502, 503, 504.
+// `retry_after_s` > 0 adds Retry-After; `extra_fields` (complete "Name: value\r\n" lines) is
+// copied as is. HEAD responses carry the headers but no body.
 bool write_local_response(int status, std::string_view detail, bool close, bool head_only,
-                          std::uint32_t retry_after_s, core::Buffer& out);
+                          std::uint32_t retry_after_s, std::string_view extra_fields,
+                          core::Buffer& out);
+
+// The draft-ietf-httpapi-ratelimit-headers fields for one policy, into `out` (no allocation).
+// Returns the bytes written (0 when they do not fit).
+std::size_t format_ratelimit_fields(std::string_view policy, std::uint32_t quota,
+                                    std::uint32_t window_s, std::uint32_t remaining,
+                                    std::uint32_t reset_s, char* out, std::size_t cap);
 
 std::string_view reason_phrase(int status);
 

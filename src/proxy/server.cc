@@ -1,16 +1,32 @@
 #include "proxy/server.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <ctime>
 #include <thread>
 
 #include "proxy/worker.h"
 
 namespace gh::proxy {
 
+namespace {
+std::string join(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += (s.empty() ? "" : "\n") + l;
+  return s;
+}
+lists::Seconds wall_now() { return static_cast<lists::Seconds>(std::time(nullptr)); }
+}  // namespace
+
 Server::Server(policy::SnapshotPtr snapshot)
-    : snapshot_(std::move(snapshot)),
-      generation_(1),
-      counter_(snapshot_->config.limits.max_connections,
-               snapshot_->config.limits.max_connections_per_client) {}
+    : initial_(std::move(snapshot)),
+      counter_(initial_->config.limits.max_connections,
+               initial_->config.limits.max_connections_per_client) {
+  ban_queue_.reserve(kBanQueue);
+}
 
 Server::~Server() {
   stop();
@@ -18,10 +34,47 @@ Server::~Server() {
 }
 
 bool Server::start(std::string* error) {
-  unsigned n = snapshot_->config.server.workers;
+  std::vector<std::string> errors;
+  runtime_ = build_runtime(initial_, registry_, &errors);
+  if (runtime_ == nullptr) {
+    if (error) *error = join(errors);
+    return false;
+  }
+  const policy::BansConfig& bc = initial_->config.bans;
+  lists::BansConfig table_cfg;
+  table_cfg.capacity = bc.max_entries;
+  table_cfg.escalation_window = static_cast<lists::Seconds>(bc.escalation_window / 1000);
+  bans_ = lists::BanTable::create(table_cfg);
+  if (bans_ == nullptr) {
+    if (error) *error = "bans.max_entries out of range";
+    return false;
+  }
+  if (!bc.journal.empty()) {
+    std::error_code ec;
+    auto parent = std::filesystem::path(bc.journal).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      if (error) *error = "ban journal " + bc.journal + ": cannot create " + parent.string() + ": " + ec.message();
+      return false;
+    }
+    lists::ReplayReport r = bans_->open_journal(bc.journal, lists::JournalOptions{}, wall_now());
+    if (!r.ok) {
+      if (error) *error = "ban journal " + bc.journal + ": " + r.error;
+      return false;
+    }
+    if (r.torn_tail || r.corrupt_middle) {
+      spdlog::warn("ban journal {}: {} (kept {} of {} bytes)", bc.journal,
+                   r.corrupt_middle ? "damaged record in the middle, replay stopped there"
+                                    : "last record was cut short (crash?), skipped",
+                   r.valid_bytes, r.file_bytes);
+    }
+    spdlog::info("ban journal {}: {} bans live after replay", bc.journal, r.bans_live);
+  }
+
+  unsigned n = initial_->config.server.workers;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(*this, i, snapshot_);
+    auto w = std::make_unique<Worker>(*this, i, runtime_);
     if (!w->listen(ports_, error)) {
       workers_.clear();
       return false;
@@ -29,16 +82,24 @@ bool Server::start(std::string* error) {
     workers_.push_back(std::move(w));
   }
   for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
+  housekeeper_ = std::thread([this] { housekeeping(); });
   return true;
 }
 
-void Server::reload(policy::SnapshotPtr snapshot) {
+bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
+  std::vector<std::string> errors;
+  RuntimePtr next = build_runtime(std::move(snapshot), registry_, &errors);
+  if (next == nullptr) {
+    if (error) *error = join(errors);
+    return false;
+  }
   {
     std::lock_guard lock(mu_);
-    snapshot_ = std::move(snapshot);
+    runtime_ = std::move(next);
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   for (auto& w : workers_) w->request_reload();
+  return true;
 }
 
 void Server::stop() {
@@ -52,11 +113,67 @@ void Server::wait() {
   }
   threads_.clear();
   workers_.clear();
+  {
+    std::lock_guard lock(ban_mu_);
+    housekeeping_stop_ = true;
+  }
+  ban_cv_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+}
+
+RuntimePtr Server::runtime() const {
+  std::lock_guard lock(mu_);
+  return runtime_;
 }
 
 policy::SnapshotPtr Server::snapshot() const {
   std::lock_guard lock(mu_);
-  return snapshot_;
+  return runtime_ != nullptr ? runtime_->policy : initial_;
+}
+
+void Server::request_ban(const client::IpAddress& client, std::int64_t duration_ms,
+                         std::int64_t max_ms, std::string_view rule) {
+  {
+    std::lock_guard lock(ban_mu_);
+    if (ban_queue_.size() >= kBanQueue) {
+      bans_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    BanRequest r;
+    r.client = client;
+    r.duration_ms = duration_ms;
+    r.max_ms = max_ms;
+    std::size_t n = std::min(rule.size(), r.rule.size() - 1);
+    std::memcpy(r.rule.data(), rule.data(), n);
+    ban_queue_.push_back(r);
+  }
+  ban_cv_.notify_one();
+}
+
+void Server::housekeeping() {
+  std::vector<BanRequest> batch;
+  batch.reserve(kBanQueue);
+  auto last_maintain = std::chrono::steady_clock::now();
+  std::unique_lock lock(ban_mu_);
+  while (!housekeeping_stop_) {
+    ban_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                     [this] { return housekeeping_stop_ || !ban_queue_.empty(); });
+    batch.swap(ban_queue_);
+    lock.unlock();
+    const lists::Seconds now = wall_now();
+    for (const BanRequest& r : batch) {
+      client::Cidr key{r.client, static_cast<std::uint8_t>(r.client.is_v4 ? 32 : 128)};
+      lists::BanDuration d{std::max<lists::Seconds>(1, r.duration_ms / 1000),
+                           std::max<lists::Seconds>(1, r.max_ms / 1000)};
+      bans_->ban(key, d, "rate limit exceeded", std::string_view(r.rule.data()), now);
+    }
+    batch.clear();
+    if (std::chrono::steady_clock::now() - last_maintain >= std::chrono::seconds(1)) {
+      bans_->maintain(now);  // expiry, journal sync and compaction, off the request path
+      last_maintain = std::chrono::steady_clock::now();
+    }
+    lock.lock();
+  }
 }
 
 StatsTotals Server::stats() const {

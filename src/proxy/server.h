@@ -1,8 +1,11 @@
-// The proxy as a whole: N workers on their own threads, one config snapshot swapped atomically on
-// reload, a graceful stop. Embeddable: tests start it in-process on port 0.
+// The proxy as a whole: N workers on their own threads, one runtime (config snapshot + compiled
+// stages) swapped atomically on reload, the ban table, and a graceful stop. Embeddable: tests
+// start it in-process on port 0.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -10,9 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "client/address-t.h"
 #include "net/connection_counter.h"
 #include "policy/snapshot.h"
+#include "proxy/runtime.h"
 #include "proxy/stats.h"
+#include "stages/lists/bans.h"
+#include "stages/ratelimit/stage.h"
 
 namespace gh::proxy {
 
@@ -31,33 +38,63 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds every listener in every worker and starts the worker threads.
+  // Builds the runtime (reads list files), opens the ban journal (replaying it), binds every
+  // listener in every worker and starts the threads. False with a reason on any failure.
   bool start(std::string* error);
-  // Swaps in a new snapshot; requests in flight finish on the one they started with. Listener
-  // addresses and connection caps are fixed at start: changing them needs a restart.
-  void reload(policy::SnapshotPtr snapshot);
+  // Swaps in a new config; requests in flight finish on the one they started with. False (and
+  // the running config kept) when the new one cannot be used, e.g. an unreadable list file.
+  // Listener addresses, connection caps and the ban journal are fixed at start.
+  bool reload(policy::SnapshotPtr snapshot, std::string* error = nullptr);
   // Stops accepting, lets requests in flight finish up to limits.shutdown_grace, then returns
   // from wait(). Safe to call from any thread, more than once.
   void stop();
   void wait();
 
   std::vector<std::uint16_t> ports() const { return ports_; }  // bound port of each listener
+  RuntimePtr runtime() const;  // null before start()
   policy::SnapshotPtr snapshot() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   net::ConnectionCounter& counter() { return counter_; }
+  lists::BanTable* bans() { return bans_.get(); }
   StatsTotals stats() const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
+  // From workers: asks the housekeeping thread to ban `client` (the journal write is disk I/O,
+  // which no worker may wait for). Bounded: when the queue is full the request is dropped and
+  // counted; the client is still refused by the limit that asked for the ban.
+  void request_ban(const client::IpAddress& client, std::int64_t duration_ms, std::int64_t max_ms,
+                   std::string_view rule);
+  std::uint64_t bans_dropped() const { return bans_dropped_.load(std::memory_order_relaxed); }
+
  private:
+  struct BanRequest {
+    client::IpAddress client;
+    std::int64_t duration_ms = 0;
+    std::int64_t max_ms = 0;
+    std::array<char, 48> rule{};
+  };
+  void housekeeping();
+
   mutable std::mutex mu_;
-  policy::SnapshotPtr snapshot_;
-  std::atomic<std::uint64_t> generation_{0};
+  policy::SnapshotPtr initial_;
+  RuntimePtr runtime_;
+  ratelimit::Registry registry_;
+  std::unique_ptr<lists::BanTable> bans_;
+  std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<std::uint16_t> ports_;
+
+  std::mutex ban_mu_;
+  std::condition_variable ban_cv_;
+  static constexpr std::size_t kBanQueue = 4096;
+  std::vector<BanRequest> ban_queue_;  // reserved once; never grows past kBanQueue
+  std::atomic<std::uint64_t> bans_dropped_{0};
+  bool housekeeping_stop_ = false;
+  std::thread housekeeper_;
 };
 
 }  // namespace gh::proxy

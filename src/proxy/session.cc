@@ -5,12 +5,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 
+#include "client/address.h"
 #include "client/proxy_protocol.h"
+#include "client/resolve.h"
+#include "core/clock.h"
 #include "net/socket.h"
 #include "policy/snapshot.h"
 #include "proxy/rewrite.h"
+#include "proxy/server.h"
 #include "proxy/worker.h"
 
 namespace gh::proxy {
@@ -127,15 +133,20 @@ bool Session::step() {
       progress |= parse_proxy_header();
       break;
     case Phase::Head:
-      // Pipelined requests are answered in order: the next head waits until the previous
-      // response has left, which also bounds what a client that never reads can pin.
-      if (out_ == nullptr || out_->empty()) {
+      // Pipelined requests are answered in order. The next head is taken while the previous
+      // answer still waits in out_ (so answers leave together), but only while out_ is at
+      // least half free: a client that never reads pins one buffer, no more.
+      if (out_ == nullptr || out_->writable() >= out_->capacity() / 2) {
         progress |= read_client();
         progress |= parse_head();
       }
       break;
     case Phase::Upstream:
       if (!req_done_) progress |= read_client();
+      if (deciding_) {
+        progress |= try_decide();
+        break;
+      }
       progress |= pump_request_body();
       if (phase_ != Phase::Upstream) break;
       progress |= write_upstream();
@@ -147,27 +158,31 @@ bool Session::step() {
       }
       break;
     case Phase::Flush:
+    case Phase::Hold:
       break;
     case Phase::Linger:
       progress |= linger_read();
       break;
   }
   if (fd_ < 0) return false;
-  progress |= write_client();
-  if (fd_ >= 0 && phase_ == Phase::Flush && (out_ == nullptr || out_->empty())) {
-    if (close_after_) {
-      if (linger_after_flush_) {
-        start_linger();
-      } else {
-        close_now();
-        return false;
-      }
+  // Send once nothing more can be produced now (answers to pipelined requests then share one
+  // send), or when out_ is filling up (streaming).
+  if (!progress || (out_ != nullptr && out_->writable() < out_->capacity() / 2)) {
+    progress |= write_client();
+  }
+  if (fd_ >= 0 && phase_ == Phase::Flush && close_after_ && (out_ == nullptr || out_->empty())) {
+    if (linger_after_flush_) {
+      start_linger();
     } else {
-      phase_ = Phase::Head;
-      client_progress_ms_ = worker_.loop().now_ms();
-      if (in_ != nullptr && !in_->empty()) head_start_ms_ = client_progress_ms_;
-      release_idle_buffers();
+      close_now();
+      return false;
     }
+    progress = true;
+  } else if (fd_ >= 0 && phase_ == Phase::Flush && !close_after_) {
+    phase_ = Phase::Head;
+    client_progress_ms_ = worker_.loop().now_ms();
+    if (in_ != nullptr && !in_->empty()) head_start_ms_ = client_progress_ms_;
+    release_idle_buffers();
     progress = true;
   }
   return progress && fd_ >= 0;
@@ -284,29 +299,71 @@ void Session::begin_exchange() {
   ++requests_;
   worker_.stats().requests.add();
   hold_ = worker_.hold();
-  const policy::Snapshot& snap = *hold_->snapshot;
-  const policy::Config& cfg = snap.config;
+  const Runtime& rt = *hold_->runtime;
+  const policy::Config& cfg = hold_->snapshot->config;
 
   route_ = nullptr;
+  limits_ = nullptr;
   up_ = nullptr;
   req_done_ = resp_head_done_ = resp_done_ = resp_chunked_out_ = false;
-  upstream_eof_ = retried_ = send_continue_ = linger_after_flush_ = false;
+  upstream_eof_ = retried_ = send_continue_ = continue_sent_ = linger_after_flush_ = false;
+  deciding_ = false;
   req_body_bytes_ = 0;
   req_chunked_.reset();
   resp_chunked_.reset();
+  pending_counts_.clear();
+  verdict_ = stages::Verdict{};
   head_only_ = req_.method == http::Method::Head;
   if (!req_.keep_alive || shutting_down_ || worker_.stopping()) close_after_ = true;
+  has_body_ = req_.body == http::BodyKind::Chunked ||
+              (req_.body == http::BodyKind::ContentLength && req_.content_length > 0);
+  phase_ = Phase::Upstream;
 
-  const bool has_body = req_.body == http::BodyKind::Chunked ||
-                        (req_.body == http::BodyKind::ContentLength && req_.content_length > 0);
   if (req_.method == http::Method::Connect || req_.upgrade) {
     // Tunnels would carry bytes no stage could inspect.
     respond_local(501, "tunnels and protocol upgrades are not supported", true);
     return;
   }
-  route_ = snap.routes.match(req_.host, req_.method, req_.path);
+
+  // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
+  client_ip_ = peer_.ip;
+  if (hold_->trust.trusted(peer_.ip)) {
+    std::array<std::string_view, 16> xff;
+    std::size_t n = 0;
+    for (std::uint16_t i = 0; i < req_.field_count && n < xff.size(); ++i) {
+      if (http::iequals(req_.fields[i].name, "x-forwarded-for")) xff[n++] = req_.fields[i].value;
+    }
+    if (n != 0) client_ip_ = client::resolve_client(peer_.ip, {xff.data(), n}, hold_->trust);
+  }
+
+  // Lists, then bans: refused before any route or limit work.
+  bool allow_listed = false;
+  if (auto m = rt.lists->lookup(client_ip_)) {
+    if (m->entry.action == lists::Action::Deny) {
+      worker_.stats().requests_denied_list.add();
+      respond_local(403, "client address is in a deny list", has_body_);
+      return;
+    }
+    allow_listed = true;  // monitoring, partners, office ranges: no limits, no bans
+  }
+  if (!allow_listed) {
+    const std::int64_t now_s = core::wall_seconds();
+    if (auto ban = worker_.server().bans()->is_banned(client_ip_, now_s)) {
+      worker_.stats().requests_banned.add();
+      const std::int64_t left = ban->expiry - now_s;
+      respond_local(403, "client address is banned", has_body_,
+                    static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 1, 86'400)));
+      return;
+    }
+  }
+
+  // Routes match the normalised path (/%73ignup is /signup), so re-encoding cannot dodge a
+  // route's limits; the request goes upstream as sent.
+  std::span<char> scratch = worker_.scratch();
+  std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
+  route_ = hold_->snapshot->routes.match(req_.host, req_.method, path);
   if (route_ == nullptr) {
-    respond_local(404, "no route for this request", has_body);
+    respond_local(404, "no route for this request", has_body_);
     return;
   }
   body_limit_ = route_->max_body_bytes != 0 ? route_->max_body_bytes : cfg.limits.max_body_bytes;
@@ -317,6 +374,143 @@ void Session::begin_exchange() {
   req_remaining_ = req_.body == http::BodyKind::ContentLength ? req_.content_length : 0;
   upstream_cfg_ = &cfg.upstreams[route_->upstream_index];
 
+  const ratelimit::RouteLimits* limits = allow_listed ? nullptr : rt.limits_for(route_);
+  if (limits != nullptr && !limits->empty()) {
+    limits_ = limits;
+    if (limits->needs_body() && has_body_) {
+      deciding_ = true;  // step() reads on and calls try_decide()
+      try_decide();
+      return;
+    }
+    if (!decide({}, !has_body_)) return;
+  }
+  forward();
+}
+
+// Body fields (username, email) are read from the first bytes of the body, held back until the
+// limits have decided: a refused sign-up never reaches the upstream, not even partly.
+bool Session::try_decide() {
+  if (!deciding_) return false;
+  maybe_send_continue();
+  const std::size_t room = in_->capacity() > head_len_ + 1 ? in_->capacity() - head_len_ - 1 : 0;
+  const std::size_t want = std::min<std::size_t>({route_->body_key_bytes, room, 64 * 1024});
+  std::string_view body = in_->view().substr(head_len_);
+  bool ready = client_eof_ || in_->writable() == 0;
+  bool complete = false;  // the prefix is the whole body
+  std::string_view prefix;
+  char scratch[8192];
+  if (req_.body == http::BodyKind::ContentLength) {
+    const std::size_t need = std::min<std::uint64_t>(want, req_.content_length);
+    prefix = body.substr(0, std::min(need, body.size()));
+    ready = ready || body.size() >= need;
+    complete = prefix.size() == req_.content_length;
+  } else {
+    // De-chunk a copy of what has arrived; the real decoder runs again when forwarding.
+    http::ChunkedDecoder probe;
+    std::size_t got = 0;
+    bool cut = false;
+    const std::size_t cap = std::min(want, sizeof scratch);
+    while (!body.empty() && got < cap) {
+      http::ChunkedDecoder::Step st = probe.step(body);
+      if (st.status == http::ParseStatus::Error) {
+        ready = true;  // forwarding will refuse it with 400
+        break;
+      }
+      std::size_t take = std::min(st.data.size(), cap - got);
+      cut = cut || take < st.data.size();
+      if (take != 0) std::memcpy(scratch + got, st.data.data(), take);
+      got += take;
+      body.remove_prefix(st.consumed);
+      if (st.status == http::ParseStatus::Complete) {
+        ready = true;
+        complete = !cut;
+        break;
+      }
+      if (st.consumed == 0) break;
+    }
+    prefix = {scratch, got};
+    ready = ready || got >= cap;
+  }
+  if (!ready) return false;
+  deciding_ = false;
+  if (decide(prefix, complete)) forward();
+  return true;
+}
+
+bool Session::decide(std::string_view body_prefix, bool body_complete) {
+  const policy::ClientsConfig& cc = hold_->snapshot->config.clients;
+  ratelimit::KeyInputs in;
+  in.client = client_ip_;
+  in.client_prefix = client::prefix_of(client_ip_, cc.ipv4_prefix, cc.ipv6_prefix);
+  in.head = &req_;
+  in.route_name = route_->name;
+  in.body = body_prefix;
+  in.body_complete = body_complete;
+  const core::Nanos now = worker_.loop().now_ms() * 1'000'000;
+  verdict_ = limits_->check(in, now, pending_counts_);
+  WorkerStats& st = worker_.stats();
+  if (verdict_.outcome == stages::Outcome::RejectedDryRun) st.ratelimit_dry_run.add();
+  switch (verdict_.action) {
+    case stages::Action::Continue:
+      st.ratelimit_passed.add();
+      return true;
+    case stages::Action::Delay:
+      st.ratelimit_delayed.add();
+      phase_ = Phase::Hold;
+      hold_forward_ = true;
+      hold_until_ms_ = worker_.loop().now_ms() + verdict_.wait_ms;
+      return false;
+    case stages::Action::Tarpit:
+      st.ratelimit_tarpitted.add();
+      phase_ = Phase::Hold;
+      hold_forward_ = false;
+      hold_until_ms_ = worker_.loop().now_ms() + verdict_.wait_ms;
+      return false;
+    case stages::Action::Drop:
+      st.ratelimit_dropped.add();
+      close_now();
+      return false;
+    case stages::Action::Reject:
+      break;
+  }
+  st.ratelimit_rejected.add();
+  if (verdict_.ban) {
+    st.bans_requested.add();
+    worker_.server().request_ban(client_ip_, verdict_.ban_ms, verdict_.ban_max_ms, verdict_.rule);
+  }
+  char fields[256];
+  std::size_t n = 0;
+  if (verdict_.has_ratelimit) {
+    const auto& r = verdict_.ratelimit;
+    n = format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s, fields,
+                                sizeof fields);
+  }
+  respond_local(verdict_.status, "rate limit exceeded", has_body_ && !req_done_,
+                std::max<std::uint32_t>(verdict_.retry_after_s, 1), {fields, n});
+  return false;
+}
+
+void Session::on_hold_expired() {
+  if (hold_forward_) {
+    phase_ = Phase::Upstream;
+    forward();
+    return;
+  }
+  // Tarpit: the client waited for nothing; the refusal closes the connection.
+  char fields[256];
+  std::size_t n = 0;
+  if (verdict_.has_ratelimit) {
+    const auto& r = verdict_.ratelimit;
+    n = format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s, fields,
+                                sizeof fields);
+  }
+  phase_ = Phase::Upstream;
+  respond_local(verdict_.status, "rate limit exceeded", true,
+                std::max<std::uint32_t>(verdict_.retry_after_s, 1), {fields, n});
+  linger_after_flush_ = false;
+}
+
+void Session::forward() {
   if (up_out_ == nullptr) up_out_ = worker_.buffers().acquire();
   up_out_->clear();
   ForwardContext ctx{peer_.ip, hold_->trust.trusted(peer_.ip)};
@@ -324,22 +518,33 @@ void Session::begin_exchange() {
     respond_local(431, "request head too large to forward", true);
     return;
   }
-  send_continue_ = req_.expect_continue && has_body && req_.version_minor == 1;
-  if (has_body) {
+  send_continue_ = send_continue_ || (req_.expect_continue && has_body_ && req_.version_minor == 1 &&
+                                      !continue_sent_);
+  if (has_body_) {
     // The head is serialised; its bytes can go, and the body streams from the front of in_.
     in_->consume(head_len_);
     head_len_ = 0;
-  } else {
-    req_done_ = true;  // the head stays in in_ until the response starts, for a possible retry
-  }
-  phase_ = Phase::Upstream;
-  if (has_body) {
     // Body bytes that came with the head are checked first: an invalid first chunk or an
     // oversized body is refused before the upstream is contacted at all.
     pump_request_body();
     if (fd_ < 0 || phase_ != Phase::Upstream) return;
+  } else {
+    req_done_ = true;  // the head stays in in_ until the response starts, for a possible retry
   }
   connect_upstream();
+}
+
+void Session::maybe_send_continue() {
+  if (!send_continue_ && !(deciding_ && req_.expect_continue && req_.version_minor == 1)) return;
+  if (continue_sent_) {
+    send_continue_ = false;
+    return;
+  }
+  // The body is wanted: say so, or a client waiting for 100 Continue never sends it.
+  if (out_ == nullptr) out_ = worker_.buffers().acquire();
+  out_->append(kContinue);
+  send_continue_ = false;
+  continue_sent_ = true;
 }
 
 bool Session::connect_upstream() {
@@ -368,12 +573,7 @@ bool Session::pump_request_body() {
     close_now();  // the client gave up mid-body: the upstream must not see a partial request
     return false;
   }
-  if (send_continue_) {
-    // The body is wanted: say so, or a client waiting for 100 Continue never sends it.
-    if (out_ == nullptr) out_ = worker_.buffers().acquire();
-    out_->append(kContinue);
-    send_continue_ = false;
-  }
+  maybe_send_continue();
   if (in_ == nullptr || in_->empty()) return false;
   bool progress = false;
   if (req_.body == http::BodyKind::ContentLength) {
@@ -519,6 +719,10 @@ bool Session::parse_response_head() {
     in_->consume(head_len_);
     head_len_ = 0;
   }
+  if (pending_counts_.size != 0) {
+    ratelimit::RouteLimits::settle(pending_counts_, resp_.status,
+                                   worker_.loop().now_ms() * 1'000'000);
+  }
   // The client connection ends after this response when either side asked, when the body is
   // delimited by close, or when the client's request body was not read to its end.
   if (resp_.body == http::BodyKind::UntilClose || !req_done_) close_after_ = true;
@@ -528,7 +732,8 @@ bool Session::parse_response_head() {
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
   if (!write_response_head(resp_, req_.version_minor, close_after_, *out_)) {
-    out_->clear();
+    // The answer to an earlier pipelined request may still fill out_: retry once it has left.
+    if (!out_->empty()) return false;
     fail_upstream(502, "upstream response head too large");
     return false;
   }
@@ -655,7 +860,7 @@ void Session::fail_upstream(int status, std::string_view detail, std::uint32_t r
 }
 
 void Session::respond_local(int status, std::string_view detail, bool close,
-                            std::uint32_t retry_after) {
+                            std::uint32_t retry_after, std::string_view extra_fields) {
   if (up_ != nullptr) {
     worker_.upstreams().close(up_);
     up_ = nullptr;
@@ -669,7 +874,8 @@ void Session::respond_local(int status, std::string_view detail, bool close,
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
   worker_.stats().responses_local.add();
-  if (!write_local_response(status, detail, close_after_, head_only_, retry_after, *out_)) {
+  if (!write_local_response(status, detail, close_after_, head_only_, retry_after, extra_fields,
+                            *out_)) {
     close_now();
     return;
   }
@@ -777,6 +983,9 @@ void Session::update_timers() {
     case Phase::Flush:
       client_deadline = client_progress_ms_ + lim.send_timeout;
       break;
+    case Phase::Hold:
+      client_deadline = hold_until_ms_;
+      break;
     case Phase::Linger:
       client_deadline = linger_until_ms_;
       break;
@@ -809,6 +1018,11 @@ void Session::update_timers() {
 void Session::on_client_timer(void* self) {
   auto* s = static_cast<Session*>(self);
   if (s->fd_ < 0) return;
+  if (s->phase_ == Phase::Hold) {
+    s->on_hold_expired();
+    if (s->fd_ >= 0) s->drive();
+    return;
+  }
   s->worker_.stats().client_timeouts.add();
   const bool partial_head = s->phase_ == Phase::Head && s->in_ != nullptr && !s->in_->empty() &&
                             (s->out_ == nullptr || s->out_->empty());

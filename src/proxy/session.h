@@ -11,6 +11,8 @@
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "net/upstream_pool.h"
+#include "stages/ratelimit/stage.h"
+#include "stages/verdict-t.h"
 
 namespace gh::policy {
 struct RouteConfig;
@@ -47,7 +49,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   enum class Phase : std::uint8_t {
     ProxyHeader,    // waiting for a PROXY protocol header
     Head,           // reading a request head (idle keep-alive when nothing is buffered)
-    Upstream,       // exchange with an upstream in progress
+    Upstream,       // deciding (limits that key on the body wait for it), then the exchange
+    Hold,           // a limit delays the request or tarpits the connection
     Flush,          // response fully buffered: send it, then keep alive or close
     Linger,         // response sent and write side shut: drain the client before close
   };
@@ -61,13 +64,20 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool parse_proxy_header();
   bool parse_head();
   void begin_exchange();
+  bool try_decide();           // body-keyed limits: decide once enough of the body is here
+  // False: the request was refused or held. `body_complete`: the prefix is the whole body.
+  bool decide(std::string_view body_prefix, bool body_complete);
+  void forward();              // serialise the head, start the body, connect upstream
+  void on_hold_expired();
+  void maybe_send_continue();
   bool connect_upstream();
   bool pump_request_body();
   bool pump_response();
   bool parse_response_head();
   void finish_exchange();
   void end_exchange();
-  void respond_local(int status, std::string_view detail, bool close, std::uint32_t retry_after = 0);
+  void respond_local(int status, std::string_view detail, bool close, std::uint32_t retry_after = 0,
+                     std::string_view extra_fields = {});
   void fail_upstream(int status, std::string_view detail, std::uint32_t retry_after = 0);
   void release_upstream(bool reusable);
   void start_linger();
@@ -104,6 +114,14 @@ class Session final : public net::Handler, public net::UpstreamUser {
   SnapshotHold* hold_ = nullptr;
   const policy::RouteConfig* route_ = nullptr;
   const policy::UpstreamConfig* upstream_cfg_ = nullptr;
+  const ratelimit::RouteLimits* limits_ = nullptr;
+  ratelimit::PendingCounts pending_counts_;  // count_when limits, settled on the response status
+  stages::Verdict verdict_;                  // the decision of the current request (for logs)
+  client::IpAddress client_ip_;              // resolved client (X-Forwarded-For from trusted peers)
+  bool deciding_ = false;                    // waiting for the body prefix body-keyed limits need
+  bool has_body_ = false;
+  bool hold_forward_ = false;                // Hold ends by forwarding (delay) or refusing (tarpit)
+  std::int64_t hold_until_ms_ = 0;
   net::UpstreamConn* up_ = nullptr;
   http::RequestHead req_{};
   http::ResponseHead resp_{};
@@ -121,6 +139,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool upstream_eof_ = false;
   bool retried_ = false;
   bool send_continue_ = false;
+  bool continue_sent_ = false;
   bool head_only_ = false;           // HEAD request: our own responses carry no body
   bool linger_after_flush_ = false;  // unread request bytes may follow: drain before close
 

@@ -26,7 +26,17 @@ struct Counter {
   X(upstream_busy, "requests refused because the upstream pool was full")         \
   X(upstream_timeouts, "upstream connect / first-byte / idle timeouts")           \
   X(upstream_retries, "idempotent requests retried on a fresh connection")       \
-  X(client_timeouts, "client head / body / send / keep-alive timeouts")
+  X(client_timeouts, "client head / body / send / keep-alive timeouts")            \
+  X(connections_refused_banned, "connections closed at accept: peer address banned") \
+  X(requests_denied_list, "requests refused: client in a deny list")             \
+  X(requests_banned, "requests refused: client banned")                          \
+  X(ratelimit_passed, "requests that passed every rate limit of their route")    \
+  X(ratelimit_rejected, "requests refused by a rate limit")                      \
+  X(ratelimit_delayed, "requests delayed by a rate limit")                       \
+  X(ratelimit_tarpitted, "connections held, then refused, by a rate limit")      \
+  X(ratelimit_dropped, "connections closed unanswered by a rate limit")          \
+  X(ratelimit_dry_run, "requests a dry-run limit would have refused")           \
+  X(bans_requested, "bans requested by ban actions")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

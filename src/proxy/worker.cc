@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "client/address.h"
+#include "core/clock.h"
 #include "net/socket.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
@@ -37,13 +38,13 @@ class Worker::Acceptor final : public net::Handler {
   bool proxy_protocol;
 };
 
-Worker::Worker(Server& server, unsigned index, policy::SnapshotPtr snapshot)
+Worker::Worker(Server& server, unsigned index, RuntimePtr runtime)
     : server_(server),
       index_(index),
-      buffers_(buffer_size_for(snapshot->config)),
+      buffers_(buffer_size_for(runtime->policy->config)),
       upstreams_(loop_) {
   generation_ = server.generation();
-  adopt_snapshot(std::move(snapshot));
+  adopt(std::move(runtime));
   stop_timer_.owner = this;
   stop_timer_.callback = [](void* self) {
     auto* w = static_cast<Worker*>(self);
@@ -100,15 +101,19 @@ void Worker::on_wake() {
   const std::uint64_t generation = server_.generation();
   if (generation != generation_) {
     generation_ = generation;
-    adopt_snapshot(server_.snapshot());
+    adopt(server_.runtime());
   }
   if (server_.stop_requested() && !stopping_) begin_stop();
 }
 
-void Worker::adopt_snapshot(policy::SnapshotPtr snapshot) {
-  if (snapshot == nullptr) return;
-  auto* hold = new SnapshotHold{snapshot, client::ProxyTrust(snapshot->config.clients.trusted_proxies)};
+void Worker::adopt(RuntimePtr runtime) {
+  if (runtime == nullptr) return;
+  const policy::Snapshot* snapshot = runtime->policy.get();
+  auto* hold = new SnapshotHold{std::move(runtime), snapshot,
+                                client::ProxyTrust(snapshot->config.clients.trusted_proxies)};
   buffers_.set_buffer_size(buffer_size_for(snapshot->config));
+  const std::size_t scratch = buffer_size_for(snapshot->config);
+  if (scratch_.size() < scratch) scratch_.resize(scratch);
   if (current_ != nullptr) {
     current_->retired = true;
     if (current_->users == 0) {
@@ -161,6 +166,12 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol) {
     // Behind a load balancer (PROXY protocol or a trusted proxy) the socket peer is the balancer,
     // not a client: only the process-wide cap applies to it.
     const bool per_client = !proxy_protocol && !current_->trust.trusted(peer->ip);
+    // A banned address is turned away before a byte is read: the cheapest refusal there is.
+    if (per_client && server_.bans()->is_banned(peer->ip, core::wall_seconds())) {
+      stats_.connections_refused_banned.add();
+      net::close_reset(fd);
+      continue;
+    }
     auto admit = per_client ? counter().acquire(peer->ip)
                             : (counter().total() >= current_->snapshot->config.limits.max_connections
                                    ? net::ConnectionCounter::Admit::TotalFull

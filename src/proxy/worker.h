@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "net/event_loop.h"
 #include "net/upstream_pool.h"
 #include "policy/snapshot.h"
+#include "proxy/runtime.h"
 #include "proxy/stats.h"
 
 namespace gh::proxy {
@@ -25,7 +27,8 @@ class Session;
 // A config generation as one worker sees it. Sessions count themselves in `users` (worker-local,
 // no atomics) so an old snapshot lives exactly as long as the requests that started on it.
 struct SnapshotHold {
-  policy::SnapshotPtr snapshot;
+  RuntimePtr runtime;
+  const policy::Snapshot* snapshot = nullptr;  // runtime->policy, for brevity
   client::ProxyTrust trust;
   std::uint32_t users = 0;
   bool retired = false;
@@ -33,7 +36,7 @@ struct SnapshotHold {
 
 class Worker {
  public:
-  Worker(Server& server, unsigned index, policy::SnapshotPtr snapshot);
+  Worker(Server& server, unsigned index, RuntimePtr runtime);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -53,6 +56,9 @@ class Worker {
   net::UpstreamPool& upstreams() { return upstreams_; }
   net::ConnectionCounter& counter();
   WorkerStats& stats() { return stats_; }
+  Server& server() { return server_; }
+  // Scratch space for one synchronous step (e.g. path normalisation), as large as a head.
+  std::span<char> scratch() { return {scratch_.data(), scratch_.size()}; }
   SnapshotHold& current() { return *current_; }
   SnapshotHold* hold() {
     ++current_->users;
@@ -67,7 +73,7 @@ class Worker {
   class Acceptor;
   void on_wake();
   void accept_from(int listen_fd, bool proxy_protocol);
-  void adopt_snapshot(policy::SnapshotPtr snapshot);
+  void adopt(RuntimePtr runtime);
   void begin_stop();
 
   Server& server_;
@@ -86,6 +92,7 @@ class Worker {
   bool stopping_ = false;
   net::Timer stop_timer_;
   std::uint32_t round_robin_ = 0;
+  std::vector<char> scratch_;
 };
 
 }  // namespace gh::proxy

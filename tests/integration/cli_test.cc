@@ -191,6 +191,42 @@ TEST(Cli, SighupReloadsAndKeepsOldConfigWhenBroken) {
   EXPECT_EQ(c.wait(10s), 0) << c.log();
 }
 
+TEST(Cli, BansSurviveKill9) {
+  TempDir dir;
+  Origin origin;
+  std::string path = dir.file(
+      "gatehouse.yaml",
+      "server: { workers: 2 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
+      "    servers: [127.0.0.1:" + std::to_string(origin.port()) + "]\n"
+      "routes:\n  - name: all\n    limits:\n"
+      "      - { name: flood, key: [client.ip], rate: 1/min, action: { ban: 1h } }\n"
+      "bans: { journal: " + dir.path() + "/state/bans.journal }\n");
+  auto request = [](std::uint16_t port, const char* source) {
+    RawClient c(port, source);
+    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    return c.read_response().status;
+  };
+  {
+    Child c({GATEHOUSE_BINARY, "run", "--config", path}, dir.path() + "/run1.log");
+    std::uint16_t port = c.listening_port();
+    ASSERT_NE(port, 0) << c.log();
+    EXPECT_EQ(request(port, "127.0.0.66"), 200);
+    EXPECT_EQ(request(port, "127.0.0.66"), 429);  // over the limit: banned as well
+    // Wait until the ban is in effect (turned away at accept), then kill without warning.
+    EXPECT_TRUE(eventually([&] { return request(port, "127.0.0.66") == 0; }));
+    c.signal(SIGKILL);
+    EXPECT_EQ(c.wait(5s), 128 + SIGKILL);
+  }
+  Child again({GATEHOUSE_BINARY, "run", "--config", path}, dir.path() + "/run2.log");
+  std::uint16_t port = again.listening_port();
+  ASSERT_NE(port, 0) << again.log();
+  EXPECT_EQ(request(port, "127.0.0.66"), 0) << again.log();  // still banned after the crash
+  EXPECT_EQ(request(port, "127.0.0.67"), 200);
+  EXPECT_NE(again.log().find("1 bans live after replay"), std::string::npos) << again.log();
+  again.signal(SIGTERM);
+  EXPECT_EQ(again.wait(10s), 0);
+}
+
 TEST(Cli, RunRefusesBadConfigWithExitCode1) {
   TempDir dir;
   std::string path = dir.file("x.yaml", "listen: []\n");

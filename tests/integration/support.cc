@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #include "policy/config.h"
@@ -389,7 +390,11 @@ std::string basic_config(std::uint16_t origin_port, const std::string& extra) {
          std::to_string(origin_port) + "]\n" + extra;
 }
 
-policy::SnapshotPtr Shield::load(const std::string& yaml) {
+policy::SnapshotPtr Shield::load(const std::string& yaml_in) const {
+  std::string yaml = yaml_in;
+  if (yaml.find("\nbans:") == std::string::npos && yaml.rfind("bans:", 0) != 0) {
+    yaml += "bans: { journal: " + dir_ + "/bans.journal }\n";
+  }
   policy::LoadResult r = policy::load_config_string(yaml, "test.yaml");
   if (!r.errors.empty()) {
     std::string all;
@@ -400,6 +405,8 @@ policy::SnapshotPtr Shield::load(const std::string& yaml) {
 }
 
 Shield::Shield(const std::string& yaml) {
+  char tmpl[] = "/tmp/gatehouse-shield-XXXXXX";
+  dir_ = ::mkdtemp(tmpl);
   server_ = std::make_unique<proxy::Server>(load(yaml));
   std::string error;
   if (!server_->start(&error)) throw std::runtime_error("shield start: " + error);
@@ -408,9 +415,14 @@ Shield::Shield(const std::string& yaml) {
 Shield::~Shield() {
   server_->stop();
   server_->wait();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
-void Shield::reload(const std::string& yaml) { server_->reload(load(yaml)); }
+void Shield::reload(const std::string& yaml) {
+  std::string error;
+  if (!server_->reload(load(yaml), &error)) throw std::runtime_error("reload refused: " + error);
+}
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -101,6 +101,8 @@ class RawClient {
 };
 
 // Gatehouse in-process with a config given as YAML; "@ORIGIN@" is replaced by the origin port.
+// Unless the YAML has a `bans:` section, each shield gets a ban journal of its own in a fresh
+// temporary directory, so tests never see each other's bans.
 class Shield {
  public:
   explicit Shield(const std::string& yaml);
@@ -108,9 +110,11 @@ class Shield {
   std::uint16_t port(std::size_t listener = 0) const { return server_->ports().at(listener); }
   proxy::Server& server() { return *server_; }
   void reload(const std::string& yaml);
-  static policy::SnapshotPtr load(const std::string& yaml);
+  policy::SnapshotPtr load(const std::string& yaml) const;
+  const std::string& dir() const { return dir_; }
 
  private:
+  std::string dir_;
   std::unique_ptr<proxy::Server> server_;
 };
 

@@ -1,0 +1,34 @@
+// Everything the data plane reads for one config generation besides the config itself:
+// compiled rate limits (tables come from the server's registry and outlive reloads) and the
+// allow/deny prefix set. Built off the request path (list files are read here), then frozen.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/snapshot.h"
+#include "stages/lists/prefix_set.h"
+#include "stages/ratelimit/stage.h"
+
+namespace gh::proxy {
+
+struct Runtime {
+  policy::SnapshotPtr policy;
+  std::vector<std::unique_ptr<ratelimit::RouteLimits>> limits;  // by route index
+  lists::PrefixSetPtr lists;                                    // allow and deny, longest wins
+
+  const ratelimit::RouteLimits* limits_for(const policy::RouteConfig* route) const {
+    const auto& routes = policy->routes.routes();
+    auto index = static_cast<std::size_t>(route - routes.data());
+    return index < limits.size() ? limits[index].get() : nullptr;
+  }
+};
+
+using RuntimePtr = std::shared_ptr<const Runtime>;
+
+// Returns nullptr and fills `errors` ("file:line: message") when a list file cannot be used.
+RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& registry,
+                         std::vector<std::string>* errors);
+
+}  // namespace gh::proxy

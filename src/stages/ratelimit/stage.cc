@@ -1,0 +1,164 @@
+#include "stages/ratelimit/stage.h"
+
+#include <algorithm>
+
+#include "stages/ratelimit/gcra.h"
+#include "stages/ratelimit/keyhash.h"
+
+namespace gh::ratelimit {
+
+namespace {
+
+constexpr Nanos kNsPerMs = 1'000'000;
+constexpr Nanos kNsPerS = 1'000'000'000;
+constexpr std::uint32_t kMaxRetryAfterS = 86'400;
+
+std::uint32_t ceil_seconds(Nanos ns) {
+  if (ns <= 0) return 0;
+  if (ns >= static_cast<Nanos>(kMaxRetryAfterS) * kNsPerS) return kMaxRetryAfterS;
+  return static_cast<std::uint32_t>((ns + kNsPerS - 1) / kNsPerS);
+}
+
+std::string identity(const policy::RouteConfig& route, const policy::LimitConfig& limit) {
+  return route.name + '\n' + limit.name + '\n' + std::to_string(limit.rate) + '/' +
+         std::to_string(limit.period) + '\n' + std::to_string(limit.burst) + '\n' +
+         std::to_string(limit.max_keys);
+}
+
+}  // namespace
+
+std::shared_ptr<Table> Registry::table_for(const policy::RouteConfig& route,
+                                           const policy::LimitConfig& limit, const Limit& gcra) {
+  std::lock_guard lock(mu_);
+  std::string id = identity(route, limit);
+  auto it = tables_.find(id);
+  if (it != tables_.end()) return it->second;
+  TableConfig tc;
+  tc.capacity = limit.max_keys;
+  // A table full of limited or banned keys lets an unknown key through untracked (and counts it)
+  // rather than refusing every newcomer: limits stay per key, and the count is visible.
+  tc.full_policy = FullPolicy::FailOpen;
+  std::shared_ptr<Table> table = Table::create(gcra, tc);
+  if (table != nullptr) tables_.emplace(std::move(id), table);
+  return table;
+}
+
+void Registry::retain_only(const std::vector<std::shared_ptr<Table>>& in_use) {
+  std::lock_guard lock(mu_);
+  for (auto it = tables_.begin(); it != tables_.end();) {
+    if (std::find(in_use.begin(), in_use.end(), it->second) == in_use.end()) {
+      it = tables_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::size_t Registry::memory_bytes() const {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [id, t] : tables_) n += t->memory_bytes();
+  return n;
+}
+
+RouteLimits::RouteLimits(const policy::RouteConfig& route, Registry& registry) {
+  for (const policy::LimitConfig& limit : route.limits) {
+    RateSpec spec;
+    spec.rate = limit.rate;
+    spec.period = static_cast<Nanos>(limit.period) * kNsPerMs;
+    spec.burst = limit.burst != 0 ? limit.burst : limit.rate;
+    std::optional<Limit> gcra = make_limit(spec);
+    if (!gcra) continue;  // the loader refuses such limits; never reached with a loaded config
+    std::shared_ptr<Table> table = registry.table_for(route, limit, *gcra);
+    if (table == nullptr) continue;
+    limits_.push_back({&limit, std::move(table)});
+    needs_body_ = needs_body_ || ratelimit::needs_body(limit.key);
+  }
+}
+
+std::vector<std::shared_ptr<Table>> RouteLimits::tables() const {
+  std::vector<std::shared_ptr<Table>> out;
+  for (const auto& c : limits_) out.push_back(c.table);
+  return out;
+}
+
+stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts& pending) const {
+  stages::Verdict v;
+  for (const Compiled& c : limits_) {
+    const policy::LimitConfig& cfg = *c.config;
+    Key key;
+    if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
+    const bool count_later = !cfg.count_when_status.empty();
+    Decision d = count_later ? c.table->peek(key, now) : c.table->decide(key, now);
+
+    const Limit& l = c.table->limit();
+    stages::RateLimitInfo info{cfg.name, l.burst,
+                               ceil_seconds(l.emission_interval * static_cast<Nanos>(l.burst)),
+                               d.remaining, ceil_seconds(d.reset)};
+    if (!v.has_ratelimit || info.remaining < v.ratelimit.remaining) {
+      v.ratelimit = info;
+      v.has_ratelimit = true;
+    }
+    if (d.allowed) {
+      if (count_later && pending.size < PendingCounts::kMax) {
+        pending.entries[pending.size++] = {c.table.get(), key, &cfg.count_when_status};
+      }
+      continue;
+    }
+    if (cfg.dry_run) {
+      if (v.outcome == stages::Outcome::Passed) {
+        v.outcome = stages::Outcome::RejectedDryRun;
+        v.rule = cfg.name;
+      }
+      continue;
+    }
+    const policy::LimitAction& a = cfg.action;
+    v.rule = cfg.name;
+    v.status = a.status;
+    v.retry_after_s = ceil_seconds(d.retry_after);
+    switch (a.kind) {
+      case policy::ActionKind::Delay:
+        if (d.retry_after != kNever && d.retry_after <= static_cast<Nanos>(a.delay_max) * kNsPerMs) {
+          // Reserve the future slot now, so the delayed request is paced, not merely postponed.
+          c.table->add(key, now);
+          v.action = stages::Action::Delay;
+          v.outcome = stages::Outcome::Delayed;
+          v.wait_ms = std::max<std::int64_t>(v.wait_ms, (d.retry_after + kNsPerMs - 1) / kNsPerMs);
+          continue;  // a later limit may still refuse
+        }
+        v.action = stages::Action::Reject;
+        break;
+      case policy::ActionKind::Tarpit:
+        v.action = stages::Action::Tarpit;
+        v.wait_ms = a.hold;
+        break;
+      case policy::ActionKind::Drop:
+        v.action = stages::Action::Drop;
+        break;
+      case policy::ActionKind::Ban:
+        v.action = stages::Action::Reject;
+        v.ban = true;
+        v.ban_ms = a.ban_duration;
+        v.ban_max_ms = a.ban_max != 0 ? a.ban_max : static_cast<std::int64_t>(a.ban_duration) * 64;
+        break;
+      case policy::ActionKind::Reject:
+        v.action = stages::Action::Reject;
+        break;
+    }
+    v.outcome = stages::Outcome::Rejected;
+    return v;  // the first refusal wins; later limits are not charged for it
+  }
+  return v;
+}
+
+void RouteLimits::settle(PendingCounts& pending, std::uint16_t status, Nanos now) {
+  for (std::uint8_t i = 0; i < pending.size; ++i) {
+    const auto& e = pending.entries[i];
+    if (std::find(e.statuses->begin(), e.statuses->end(), status) != e.statuses->end()) {
+      e.table->add(e.key, now);
+    }
+  }
+  pending.clear();
+}
+
+}  // namespace gh::ratelimit
