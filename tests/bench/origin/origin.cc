@@ -8,6 +8,10 @@
 // (EPOLLEXCLUSIVE). Requests may be pipelined; request bodies framed by Content-Length or chunked
 // transfer coding are read and discarded. Buffers are bounded; a malformed request gets a 400 and
 // the connection is closed. HEAD gets headers only; HTTP/1.0 and "Connection: close" are honoured.
+//
+// GET /__stats answers "requests N\n": the number of requests answered so far, all threads, the
+// /__stats requests themselves not included. scripts/bench reads it before and after a measured
+// window to show how many requests a proxy let through to the origin (e.g. none when refusing).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -35,6 +40,9 @@ constexpr size_t kMaxHeaderBytes = 16 * 1024;  // request line + headers
 constexpr size_t kReadChunk = 64 * 1024;       // one read() at most; also the input bound
 constexpr size_t kMaxPendingOutput = 1 << 20;  // stop reading while this much is unsent
 constexpr int kMaxEvents = 256;
+constexpr std::string_view kStatsPath = "/__stats";
+
+std::atomic<uint64_t> g_requests{0};  // answered requests, /__stats excluded
 
 struct Options {
   int port = 0;
@@ -137,6 +145,7 @@ struct Conn {
   State state = State::kHead;
   uint64_t remaining = 0;  // body or chunk bytes left to discard
   bool head_request = false;
+  bool stats_request = false;  // GET /__stats: answer the counter
   bool close_after = false;  // answer then close (Connection: close, HTTP/1.0, error)
   bool closing = false;      // no more input is parsed; close when `out` is flushed
   std::string in;
@@ -231,9 +240,17 @@ class Worker {
   }
 
   void respond(Conn& c) {
-    const std::string& r = c.head_request ? (c.close_after ? r_.head_close : r_.head)
-                                          : (c.close_after ? r_.ok_close : r_.ok);
-    c.out.append(r);
+    if (c.stats_request) {
+      std::string body = "requests " + std::to_string(g_requests.load(std::memory_order_relaxed)) + "\n";
+      c.out.append("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n" +
+                   (c.close_after ? "Connection: close\r\n" : "") + "\r\n" + body);
+    } else {
+      g_requests.fetch_add(1, std::memory_order_relaxed);
+      const std::string& r = c.head_request ? (c.close_after ? r_.head_close : r_.head)
+                                            : (c.close_after ? r_.ok_close : r_.ok);
+      c.out.append(r);
+    }
     if (c.close_after) { c.closing = true; c.in.clear(); }
     c.state = Conn::State::kHead;
   }
@@ -336,6 +353,7 @@ class Worker {
     else if (version == "HTTP/1.0") http11 = false;
     else return false;
     c.head_request = method == "HEAD";
+    c.stats_request = method == "GET" && line.substr(sp1 + 1, sp2 - sp1 - 1) == kStatsPath;
     bool keep_alive = http11;
     bool chunked = false, have_length = false;
     uint64_t length = 0;
