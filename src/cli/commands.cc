@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client/address.h"
+#include "cli/demo_config.h"
 #include "demo/app.h"
 #include "policy/config.h"
 #include "policy/quick.h"
@@ -175,7 +176,15 @@ int demo_command(const DemoOptions& options) {
   client::SocketAddress upstream = *app_addr;
   upstream.port = app.port();
 
-  proxy::Server server(policy::make_proxy_snapshot(*listen, upstream, options.workers));
+  policy::LoadResult demo_policy = policy::load_config_string(
+      demo_config_yaml(client::format_socket_address(*listen),
+                       client::format_socket_address(upstream), options.workers),
+      "demo");
+  if (!demo_policy.errors.empty()) {
+    print_errors(demo_policy.errors);  // a bug in the built-in policy, not the user's doing
+    return 1;
+  }
+  proxy::Server server(demo_policy.snapshot);
   if (!server.start(&error)) {
     std::fprintf(stderr, "gatehouse demo: cannot listen on %s: %s\n(choose another with --listen 127.0.0.1:PORT)\n",
                  options.listen.c_str(), error.c_str());

@@ -18,6 +18,7 @@ SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client:
   route.upstream = "app";
   route.upstream_index = 0;
   config.routes.push_back(route);
+  config.bans.journal.clear();  // no ban actions in quick mode: write nothing to the disk
   return make_snapshot(std::move(config));
 }
 
