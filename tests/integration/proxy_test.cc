@@ -412,6 +412,27 @@ TEST_F(ProxyTest, SlowUpstreamIs504) {
   EXPECT_EQ(c.read_response().status, 504);
 }
 
+TEST_F(ProxyTest, UpstreamAtConnectionLimitIs503WithRetryAfter) {
+  origin.set_handler([](const OriginRequest&) {
+    OriginReply r;
+    r.delay = 600ms;
+    return r;
+  });
+  Shield shield("server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
+                "    servers: [127.0.0.1:" + std::to_string(origin.port()) + "]\n"
+                "    max_connections: 1\n    max_idle_connections: 1\n");
+  RawClient first(shield.port());
+  first.send(kGet);
+  ASSERT_TRUE(eventually([&] { return origin.request_count() == 1; }));
+  RawClient second(shield.port());
+  second.send(kGet);
+  ClientResponse busy = second.read_response();
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_FALSE(busy.header("retry-after").empty());
+  EXPECT_EQ(first.read_response().status, 200);
+  EXPECT_EQ(shield.server().stats().upstream_busy, 1u);
+}
+
 TEST_F(ProxyTest, InvalidUpstreamResponseIs502) {
   origin.set_handler([](const OriginRequest&) {
     OriginReply r;
