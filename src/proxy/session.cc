@@ -478,6 +478,13 @@ bool Session::decide(std::string_view body_prefix, bool body_complete) {
     st.bans_requested.add();
     worker_.server().request_ban(client_ip_, verdict_.ban_ms, verdict_.ban_max_ms, verdict_.rule);
   }
+  refuse_rate_limited(has_body_ && !req_done_);
+  return false;
+}
+
+// The refusal of a limit: its status with Retry-After and the RateLimit fields of the policy
+// closest to its end.
+void Session::refuse_rate_limited(bool close) {
   char fields[256];
   std::size_t n = 0;
   if (verdict_.has_ratelimit) {
@@ -485,9 +492,8 @@ bool Session::decide(std::string_view body_prefix, bool body_complete) {
     n = format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s, fields,
                                 sizeof fields);
   }
-  respond_local(verdict_.status, "rate limit exceeded", has_body_ && !req_done_,
+  respond_local(verdict_.status, "rate limit exceeded", close,
                 std::max<std::uint32_t>(verdict_.retry_after_s, 1), {fields, n});
-  return false;
 }
 
 void Session::on_hold_expired() {
@@ -497,16 +503,8 @@ void Session::on_hold_expired() {
     return;
   }
   // Tarpit: the client waited for nothing; the refusal closes the connection.
-  char fields[256];
-  std::size_t n = 0;
-  if (verdict_.has_ratelimit) {
-    const auto& r = verdict_.ratelimit;
-    n = format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s, fields,
-                                sizeof fields);
-  }
   phase_ = Phase::Upstream;
-  respond_local(verdict_.status, "rate limit exceeded", true,
-                std::max<std::uint32_t>(verdict_.retry_after_s, 1), {fields, n});
+  refuse_rate_limited(true);
   linger_after_flush_ = false;
 }
 

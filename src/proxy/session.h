@@ -69,6 +69,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool decide(std::string_view body_prefix, bool body_complete);
   void forward();              // serialise the head, start the body, connect upstream
   void on_hold_expired();
+  void refuse_rate_limited(bool close);
   void maybe_send_continue();
   bool connect_upstream();
   bool pump_request_body();
