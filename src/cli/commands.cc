@@ -10,12 +10,17 @@
 #include <thread>
 
 #include "client/address.h"
+#include "control/admin_server.h"  // admin API
 #include "cli/demo_config.h"
 #include "demo/app.h"
 #include "policy/config.h"
 #include "policy/quick.h"
 #include "policy/snapshot.h"
 #include "proxy/server.h"
+
+#ifndef GATEHOUSE_VERSION
+#define GATEHOUSE_VERSION "dev"
+#endif
 
 namespace gh::cli {
 
@@ -52,9 +57,34 @@ void log_listeners(const proxy::Server& server, const policy::Config& config) {
   }
 }
 
+// ---- admin API (control/admin_server.h) ----
+// Starts the admin API when admin.enabled. False only when it must run and cannot; with
+// `optional` (quick modes, whose default address may be taken) a failure is a warning.
+bool start_admin(proxy::Server& server, const policy::AdminConfig& config, bool optional,
+                 std::unique_ptr<control::AdminServer>& out) {
+  if (!config.enabled) return true;
+  auto admin = std::make_unique<control::AdminServer>(server, config, GATEHOUSE_VERSION);
+  std::string error;
+  if (!admin->start(&error)) {
+    if (optional) {
+      spdlog::warn("admin API not started, continuing without it: {}", error);
+      return true;
+    }
+    spdlog::error("cannot start the admin API: {}", error);
+    return false;
+  }
+  spdlog::info("admin API on http://{}/v1/ ({})", client::format_socket_address(admin->address()),
+               config.token_file.empty() ? "read-only: set admin.token_file to allow changes"
+                                         : "changes need the token");
+  out = std::move(admin);
+  return true;
+}
+// ---- end admin API ----
+
 // Waits for signals: SIGHUP reloads through `reload` (when given); SIGINT/SIGTERM stop
-// gracefully, and a second one forces the exit.
-int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& reload) {
+// gracefully, and a second one forces the exit. The admin API (if any) stops before the proxy.
+int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& reload,
+          control::AdminServer* admin = nullptr) {
   sigset_t set = handled_signals();
   for (;;) {
     int sig = 0;
@@ -84,6 +114,7 @@ int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& rel
       std::fprintf(stderr, "second signal: exiting now\n");
       _exit(1);
     }).detach();
+    if (admin != nullptr) admin->stop();  // admin API first: it reads the server's state
     server.stop();
     server.wait();
     spdlog::info("stopped");
@@ -91,7 +122,9 @@ int serve(proxy::Server& server, const std::function<policy::SnapshotPtr()>& rel
   }
 }
 
-int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::SnapshotPtr()>& reload) {
+// `admin_optional`: quick mode, where the admin API is a convenience (see start_admin).
+int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::SnapshotPtr()>& reload,
+                    bool admin_optional = false) {
   proxy::Server server(snapshot);
   std::string error;
   if (!server.start(&error)) {
@@ -99,7 +132,18 @@ int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::Sn
     return 1;
   }
   log_listeners(server, snapshot->config);
-  return serve(server, reload);
+  std::unique_ptr<control::AdminServer> admin;  // admin API
+  // Required when configured (a token file or an address of its own). Left at its defaults it is
+  // a read-only convenience, and 9090 is a popular port (Prometheus): a clash must not stop the
+  // shield, e.g. after an upgrade of a config without an admin section.
+  const policy::AdminConfig& ac = snapshot->config.admin;
+  const bool admin_default = ac.token_file.empty() && ac.address == policy::AdminConfig{}.address;
+  if (!start_admin(server, ac, admin_optional || admin_default, admin)) {
+    server.stop();
+    server.wait();
+    return 1;
+  }
+  return serve(server, reload, admin.get());
 }
 
 std::optional<client::SocketAddress> parse_address_arg(const std::string& text, const char* what) {
@@ -153,7 +197,8 @@ int proxy_command(const ProxyOptions& options) {
   if (!from || !to) return 2;
   spdlog::info("gatehouse proxy: {} -> {}", client::format_socket_address(*from),
                client::format_socket_address(*to));
-  return start_and_serve(policy::make_proxy_snapshot(*from, *to, options.workers), nullptr);
+  return start_and_serve(policy::make_proxy_snapshot(*from, *to, options.workers), nullptr,
+                         /*admin_optional=*/true);
 }
 
 int demo_command(const DemoOptions& options) {
@@ -204,7 +249,9 @@ int demo_command(const DemoOptions& options) {
       base.c_str(), base.c_str(), base.c_str(), client::format_socket_address(upstream).c_str(),
       options.db_path.c_str());
   std::fflush(stdout);
-  int rc = serve(server, nullptr);
+  std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
+  start_admin(server, server.snapshot()->config.admin, /*optional=*/true, admin);
+  int rc = serve(server, nullptr, admin.get());
   app.stop();
   return rc;
 }

@@ -1,4 +1,4 @@
-// gatehouse — one binary, subcommands in the style of caddy: run, validate, proxy, demo, version.
+// gatehouse — one binary, subcommands in the style of caddy: run, validate, proxy, demo, ctl, version.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/ctl.h"  // admin API: `gatehouse ctl`
 
 #ifndef GATEHOUSE_VERSION
 #define GATEHOUSE_VERSION "dev"
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   demo->add_option("-w,--workers", demo_opts.workers, "Shield worker threads (0 = one per core)");
 
+  auto* ctl = add_ctl_subcommand(app);  // admin API: parses its own arguments
+
   app.add_subcommand("version", "Print the version")->callback([] {
     std::printf("gatehouse %s\n", GATEHOUSE_VERSION);
   });
@@ -63,5 +66,6 @@ int main(int argc, char** argv) {
   if (*validate) return validate_command(validate_path);
   if (*proxy) return proxy_command(proxy_opts);
   if (*demo) return demo_command(demo_opts);
+  if (*ctl) return ctl_command(ctl->remaining());  // admin API
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "policy/config.h"
+#include "policy/units.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -2107,6 +2108,13 @@ LoadResult load_config_file(const std::string& path) {
   }
   Loader loader{path, path};
   return loader.run(file.text, file.id);
+}
+
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text, std::string* why) {
+  std::string reason;
+  auto ms = parse_duration(text, reason);
+  if (!ms && why != nullptr) *why = std::move(reason);
+  return ms;
 }
 
 }  // namespace gh::policy

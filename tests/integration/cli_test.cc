@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "process.h"
 #include "support.h"
 
 namespace gh::test {
@@ -19,85 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/gatehouse-cli-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-  const std::string& path() const { return path_; }
 
- private:
-  std::string path_;
-};
-
-// A child process with stdout+stderr captured to a file; killed on destruction.
-class Child {
- public:
-  Child(std::vector<std::string> args, const std::string& log_path) : log_(log_path) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::fopen(log_path.c_str(), "w");
-      dup2(fileno(f), 1);
-      dup2(fileno(f), 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  void signal(int sig) { kill(pid_, sig); }
-  // Exit code, or -1 if it did not exit within the timeout.
-  int wait(std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  // The port of the first "listening on 127.0.0.1:PORT" line, waiting for it to appear.
-  std::uint16_t listening_port() const {
-    std::uint16_t port = 0;
-    eventually([&] {
-      std::smatch m;
-      std::string l = log();
-      if (std::regex_search(l, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) {
-        port = static_cast<std::uint16_t>(std::stoi(m[1]));
-      }
-      return port != 0;
-    });
-    return port;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  std::string log_;
-};
 
 int run_binary(const std::vector<std::string>& args, std::string* output, const TempDir& dir) {
   std::vector<std::string> full = {GATEHOUSE_BINARY};

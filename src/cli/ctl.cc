@@ -1,0 +1,355 @@
+#include "cli/ctl.h"
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/address.h"
+#include "control/text.h"
+#include "control/token.h"
+
+namespace gh::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kApiError = 1;
+constexpr int kUsage = 2;
+
+struct CtlOptions {
+  std::string admin = "127.0.0.1:9090";
+  std::string token_file;
+  bool json = false;
+  std::string key;
+  std::string duration;
+  std::string max;
+  std::string reason;
+};
+
+// ---- output helpers --------------------------------------------------------------------------
+
+// Aligned columns, two spaces apart; the last column is not padded.
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  };
+  measure(header);
+  for (const auto& r : rows) measure(r);
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  print_row(header);
+  for (const auto& r : rows) print_row(r);
+}
+
+std::string utc_time(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string text_of(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "-";
+  return v.dump();
+}
+
+std::string expires_in(const json& ban) {
+  const json& v = ban.value("expires_in_s", json(nullptr));
+  if (!v.is_number_integer()) return "never";
+  return control::format_human_duration(v.get<std::int64_t>());
+}
+
+// Percent-encodes everything but unreserved characters (the key goes in a path segment).
+std::string url_encode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// ---- the HTTP side -----------------------------------------------------------------------------
+
+struct Call {
+  int status = 0;
+  std::string body;
+  json parsed;  // discarded when the body is not JSON
+};
+
+class AdminClient {
+ public:
+  AdminClient(const client::SocketAddress& address, std::optional<std::string> token)
+      : address_(address), where_(client::format_socket_address(address)), token_(std::move(token)),
+        http_(client::format_ip(address.ip), address.port) {
+    http_.set_connection_timeout(2);
+    http_.set_read_timeout(2);
+    http_.set_write_timeout(2);
+    http_.set_keep_alive(false);
+  }
+
+  const std::string& where() const { return where_; }
+  bool has_token() const { return token_.has_value(); }
+
+  // nullopt when there was no HTTP answer (the reason is printed).
+  std::optional<Call> request(const std::string& method, const std::string& path, const std::string& body = "") {
+    httplib::Headers headers{{"Host", where_}, {"Accept", "application/json"}};
+    if (token_) headers.emplace("Authorization", "Bearer " + *token_);
+    httplib::Result res = method == "POST"     ? http_.Post(path, headers, body, "application/json")
+                          : method == "DELETE" ? http_.Delete(path, headers)
+                                               : http_.Get(path, headers);
+    if (!res) {
+      const httplib::Error e = res.error();
+      if (e == httplib::Error::Connection) {
+        std::fprintf(stderr,
+                     "gatehouse ctl: cannot connect to the admin API at %s (is gatehouse running there with "
+                     "the admin API enabled? use --admin ADDRESS)\n",
+                     where_.c_str());
+      } else if (e == httplib::Error::ConnectionTimeout) {
+        std::fprintf(stderr, "gatehouse ctl: timed out connecting to the admin API at %s\n", where_.c_str());
+      } else {
+        std::fprintf(stderr, "gatehouse ctl: no answer from the admin API at %s: %s\n", where_.c_str(),
+                     httplib::to_string(e).c_str());
+      }
+      return std::nullopt;
+    }
+    Call call;
+    call.status = res->status;
+    call.body = res->body;
+    call.parsed = json::parse(call.body, nullptr, false);
+    return call;
+  }
+
+ private:
+  client::SocketAddress address_;
+  std::string where_;
+  std::optional<std::string> token_;
+  httplib::Client http_;
+};
+
+// Prints an API error (or a non-JSON answer) and returns the exit code for it.
+int report_error(const Call& call, const CtlOptions& o, const AdminClient& admin) {
+  if (o.json) {
+    std::printf("%s", call.body.c_str());
+    if (call.body.empty() || call.body.back() != '\n') std::printf("\n");
+  }
+  std::string message = "HTTP " + std::to_string(call.status);
+  if (call.parsed.is_object() && call.parsed.contains("error")) message = text_of(call.parsed["error"]);
+  std::fprintf(stderr, "gatehouse ctl: %s (HTTP %d)\n", message.c_str(), call.status);
+  if (call.status == 401 && !admin.has_token()) {
+    std::fprintf(stderr, "  pass the admin token with --token-file FILE or GATEHOUSE_ADMIN_TOKEN_FILE=FILE\n");
+  }
+  return kApiError;
+}
+
+bool check_json(const Call& call, const AdminClient& admin) {
+  if (call.parsed.is_object()) return true;
+  std::fprintf(stderr, "gatehouse ctl: unexpected answer from %s (not a JSON object; is it the admin API?)\n",
+               admin.where().c_str());
+  return false;
+}
+
+void print_raw(const Call& call) {
+  std::printf("%s", call.body.c_str());
+  if (call.body.empty() || call.body.back() != '\n') std::printf("\n");
+}
+
+// ---- commands ----------------------------------------------------------------------------------
+
+int status(AdminClient& admin, const CtlOptions& o) {
+  auto call = admin.request("GET", "/v1/status");
+  if (!call) return kApiError;
+  if (call->status != 200) return report_error(*call, o, admin);
+  if (o.json) {
+    print_raw(*call);
+    return kOk;
+  }
+  if (!check_json(*call, admin)) return kApiError;
+  const json& s = call->parsed;
+  std::printf("gatehouse %s, up %s, config generation %s, %s workers\n", text_of(s.value("version", json())).c_str(),
+              control::format_human_duration(s.value("uptime_s", std::int64_t{0})).c_str(),
+              text_of(s.value("generation", json())).c_str(), text_of(s.value("workers", json())).c_str());
+  std::string listeners;
+  for (const json& l : s.value("listeners", json::array())) {
+    if (!listeners.empty()) listeners += ", ";
+    listeners += text_of(l.value("address", json()));
+    if (l.value("proxy_protocol", false)) listeners += " (PROXY protocol)";
+  }
+  std::printf("listeners  %s\n", listeners.empty() ? "-" : listeners.c_str());
+  if (s.contains("admin")) {
+    const json& a = s["admin"];
+    std::printf("admin      %s (%s)\n", text_of(a.value("address", json())).c_str(),
+                a.value("changes_enabled", false) ? "changes enabled" : "read-only: no admin.token_file");
+  }
+  const json b = s.value("bans", json::object());
+  std::printf("bans       %s live of %s (%s set, %s removed, %s expired, %s evicted when full)\n\n",
+              text_of(b.value("live", json())).c_str(), text_of(b.value("capacity", json())).c_str(),
+              text_of(b.value("bans", json())).c_str(), text_of(b.value("unbans", json())).c_str(),
+              text_of(b.value("expired", json())).c_str(), text_of(b.value("evicted_full", json())).c_str());
+  std::vector<std::vector<std::string>> rows;
+  const json stats = s.value("stats", json::object());
+  for (const auto& [name, value] : stats.items()) rows.push_back({name, text_of(value)});
+  print_table({"COUNTER", "VALUE"}, rows);
+  return kOk;
+}
+
+int bans_list(AdminClient& admin, const CtlOptions& o) {
+  auto call = admin.request("GET", "/v1/bans");
+  if (!call) return kApiError;
+  if (call->status != 200) return report_error(*call, o, admin);
+  if (o.json) {
+    print_raw(*call);
+    return kOk;
+  }
+  if (!check_json(*call, admin)) return kApiError;
+  const json bans = call->parsed.value("bans", json::array());
+  if (bans.empty()) {
+    std::printf("no bans\n");
+    return kOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& b : bans) {
+    rows.push_back({text_of(b.value("key", json())), expires_in(b), text_of(b.value("level", json())),
+                    text_of(b.value("source", json())),
+                    b.value("reason", std::string()).empty() ? "-" : text_of(b["reason"])});
+  }
+  print_table({"KEY", "EXPIRES IN", "LEVEL", "SOURCE", "REASON"}, rows);
+  return kOk;
+}
+
+int bans_add(AdminClient& admin, const CtlOptions& o) {
+  json body = {{"key", o.key}, {"duration", o.duration}};
+  if (!o.reason.empty()) body["reason"] = o.reason;
+  if (!o.max.empty()) body["max"] = o.max;
+  auto call = admin.request("POST", "/v1/bans", body.dump());
+  if (!call) return kApiError;
+  if (call->status != 201) return report_error(*call, o, admin);
+  if (o.json) {
+    print_raw(*call);
+    return kOk;
+  }
+  if (!check_json(*call, admin)) return kApiError;
+  const json ban = call->parsed.value("ban", json::object());
+  const json expiry = ban.value("expiry", json(nullptr));
+  const std::string at = expiry.is_number_integer() ? " (" + utc_time(expiry.get<std::int64_t>()) + ")" : "";
+  std::printf("banned %s: expires in %s%s\n", text_of(ban.value("key", json())).c_str(), expires_in(ban).c_str(),
+              at.c_str());
+  return kOk;
+}
+
+int bans_remove(AdminClient& admin, const CtlOptions& o) {
+  auto call = admin.request("DELETE", "/v1/bans/" + url_encode(o.key));
+  if (!call) return kApiError;
+  if (call->status != 200) return report_error(*call, o, admin);
+  if (o.json) {
+    print_raw(*call);
+    return kOk;
+  }
+  if (!check_json(*call, admin)) return kApiError;
+  std::printf("removed the ban on %s\n", text_of(call->parsed.value("key", json(o.key))).c_str());
+  return kOk;
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "gatehouse ctl: %s\nRun 'gatehouse ctl --help' for usage.\n", message.c_str());
+  return kUsage;
+}
+
+}  // namespace
+
+CLI::App* add_ctl_subcommand(CLI::App& app) {
+  auto* ctl = app.add_subcommand(
+      "ctl", "Talk to a running gatehouse's admin API: status, bans list|add|remove (see 'gatehouse ctl --help')");
+  ctl->prefix_command();  // everything after `ctl` goes to ctl_command
+  ctl->set_help_flag();   // ... --help included
+  return ctl;
+}
+
+int ctl_command(const std::vector<std::string>& args) {
+  CtlOptions o;
+  CLI::App app{"Talk to a running gatehouse through its admin API (docs/ADMIN.md).", "gatehouse ctl"};
+  app.fallthrough();  // --json, --admin, --token-file also after the subcommand
+  app.require_subcommand(1);
+  app.add_option("--admin", o.admin, "Admin API address")->capture_default_str();
+  app.add_option("--token-file", o.token_file, "File holding the admin token (needed for changes)")
+      ->envname("GATEHOUSE_ADMIN_TOKEN_FILE");
+  app.add_flag("--json", o.json, "Print the API's JSON instead of tables");
+  app.footer("Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage errors.");
+
+  auto* status_cmd = app.add_subcommand("status", "Version, uptime, listeners, counters, ban table");
+  auto* bans = app.add_subcommand("bans", "List, add or remove bans");
+  bans->require_subcommand(1);
+  auto* list = bans->add_subcommand("list", "Live bans, soonest expiry first");
+  auto* add = bans->add_subcommand("add", "Ban an address or prefix");
+  add->add_option("KEY", o.key, "Address or CIDR, e.g. 203.0.113.7 or 2001:db8::/48")->required();
+  add->add_option("--for", o.duration, "Duration: 30m, 1h, 7d (1s..365d)")->required();
+  add->add_option("--reason", o.reason, "Why (at most 63 bytes; shown in logs and lists)");
+  add->add_option("--max", o.max, "Cap for escalation when the key is banned again within the window");
+  auto* remove = bans->add_subcommand("remove", "Lift the ban on exactly this address or prefix");
+  remove->add_option("KEY", o.key, "Address or CIDR as it was banned")->required();
+
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+
+  auto address = client::parse_socket_address(o.admin);
+  if (!address) return usage_error("--admin: '" + o.admin + "' is not an address like 127.0.0.1:9090 or [::1]:9090");
+  if (*add || *remove) {
+    if (!client::parse_cidr(o.key)) {
+      return usage_error("'" + o.key + "' is not an address or CIDR (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/48)");
+    }
+  }
+  if (*add) {
+    std::string why;
+    if (!control::parse_ban_seconds(o.duration, &why)) return usage_error("--for: " + why);
+    if (!o.max.empty() && !control::parse_ban_seconds(o.max, &why)) return usage_error("--max: " + why);
+  }
+
+  std::optional<std::string> token;
+  if (!o.token_file.empty()) {
+    std::string why;
+    token = control::read_token_file(o.token_file, &why);
+    if (!token) {
+      std::fprintf(stderr, "gatehouse ctl: %s\n", why.c_str());
+      return kApiError;
+    }
+  }
+  AdminClient admin(*address, std::move(token));
+  if (*status_cmd) return status(admin, o);
+  if (*list) return bans_list(admin, o);
+  if (*add) return bans_add(admin, o);
+  if (*remove) return bans_remove(admin, o);
+  return usage_error("missing command");
+}
+
+}  // namespace gh::cli

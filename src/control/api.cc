@@ -1,0 +1,398 @@
+#include "control/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "client/address.h"
+#include "control/text.h"
+#include "core/clock.h"
+#include "proxy/server.h"
+#include "stages/lists/bans.h"
+
+namespace gh::control {
+
+namespace {
+
+using nlohmann::json;
+
+enum class Endpoint { None, Status, Bans, Ban };
+
+struct Route {
+  Endpoint endpoint = Endpoint::None;
+  std::string key;  // Ban: the rest of the path
+};
+
+Route route_of(const std::string& path) {
+  if (path == "/v1/status") return {Endpoint::Status, {}};
+  if (path == "/v1/bans") return {Endpoint::Bans, {}};
+  constexpr std::string_view kBanPrefix = "/v1/bans/";
+  if (path.size() > kBanPrefix.size() && path.compare(0, kBanPrefix.size(), kBanPrefix) == 0) {
+    return {Endpoint::Ban, path.substr(kBanPrefix.size())};
+  }
+  return {};
+}
+
+const char* allowed_methods(Endpoint e) {
+  switch (e) {
+    case Endpoint::Status:
+      return "GET, HEAD";
+    case Endpoint::Bans:
+      return "GET, HEAD, POST";
+    case Endpoint::Ban:
+      return "GET, HEAD, DELETE";
+    case Endpoint::None:
+      break;
+  }
+  return "";
+}
+
+bool method_allowed(Endpoint e, const std::string& m) {
+  if (m == "GET" || m == "HEAD") return e != Endpoint::None;
+  if (m == "POST") return e == Endpoint::Bans;
+  if (m == "DELETE") return e == Endpoint::Ban;
+  return false;
+}
+
+bool is_read(const std::string& method) { return method == "GET" || method == "HEAD"; }
+
+std::string lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// "application/json; charset=utf-8" -> "application/json"
+std::string media_type(const std::string& content_type) {
+  std::string t = content_type.substr(0, content_type.find(';'));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
+  std::size_t i = 0;
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
+  return lower(t.substr(i));
+}
+
+ApiResponse unauthorized(const std::string& message, bool invalid) {
+  ApiResponse r = error_response(401, message);
+  r.headers.emplace_back("WWW-Authenticate", invalid ? "Bearer realm=\"gatehouse\", error=\"invalid_token\""
+                                                     : "Bearer realm=\"gatehouse\"");
+  return r;
+}
+
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMax = 60;
+  std::string out = "'";
+  for (char c : s.substr(0, kMax)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? '?' : c;
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "'";
+}
+
+std::optional<client::Cidr> parse_key(const std::string& text, ApiResponse* error) {
+  auto cidr = client::parse_cidr(text);
+  if (!cidr) {
+    *error = error_response(400,
+                            "invalid key " + quote(text) +
+                                ": expected an address or CIDR, e.g. 203.0.113.7 or 2001:db8::/48",
+                            "key");
+  }
+  return cidr;
+}
+
+json nullable_seconds(lists::Seconds s) {
+  if (s == lists::kForever) return nullptr;
+  return s;
+}
+
+// The live ban stored under exactly `key`. The lookup by address is lock-free and O(1); only
+// when a broader or longer ban also holds the address does it fall back to scanning the list.
+std::optional<lists::BanInfo> find_ban(const lists::BanTable& bans, const client::Cidr& key,
+                                       lists::Seconds now) {
+  auto hit = bans.is_banned(key.address, now);
+  if (!hit) return std::nullopt;
+  if (hit->key == key) return hit;
+  for (const lists::BanInfo& b : bans.list(now)) {
+    if (b.key == key) return b;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResponse error_response(int status, const std::string& message, const std::string& field) {
+  ApiResponse r;
+  r.status = status;
+  r.body = json{{"error", message}};
+  if (!field.empty()) r.body["field"] = field;
+  return r;
+}
+
+json ban_json(const lists::BanInfo& ban, lists::Seconds now) {
+  return json{
+      {"key", client::format_cidr(ban.key)},
+      {"start", ban.start},
+      {"expiry", nullable_seconds(ban.expiry)},
+      {"expires_in_s", ban.expiry == lists::kForever ? json(nullptr) : json(std::max<lists::Seconds>(0, ban.expiry - now))},
+      {"level", ban.level},
+      {"reason", std::string(ban.reason.view())},
+      {"source", std::string(ban.source.view())},
+  };
+}
+
+std::optional<BanRequest> parse_ban_request(const json& body, ApiResponse* error) {
+  if (!body.is_object()) {
+    *error = error_response(400, "the body must be a JSON object like {\"key\": \"203.0.113.7\", \"duration\": \"1h\"}");
+    return std::nullopt;
+  }
+  for (const auto& [name, value] : body.items()) {
+    if (name != "key" && name != "duration" && name != "reason" && name != "max") {
+      *error = error_response(400, "unknown field " + quote(name) + " (expected key, duration, reason, max)", name);
+      return std::nullopt;
+    }
+  }
+  auto string_field = [&](const char* name, bool required) -> std::optional<std::string> {
+    auto it = body.find(name);
+    if (it == body.end()) {
+      if (required) *error = error_response(400, std::string(name) + " is required", name);
+      return std::nullopt;
+    }
+    if (!it->is_string()) {
+      *error = error_response(400, std::string(name) + " must be a string", name);
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  };
+
+  BanRequest out;
+  auto key = string_field("key", true);
+  if (!key) return std::nullopt;
+  auto cidr = parse_key(*key, error);
+  if (!cidr) return std::nullopt;
+  out.key = *cidr;
+
+  auto duration = string_field("duration", true);
+  if (!duration) return std::nullopt;
+  std::string why;
+  auto seconds = parse_ban_seconds(*duration, &why);
+  if (!seconds) {
+    *error = error_response(400, "duration: " + why, "duration");
+    return std::nullopt;
+  }
+  out.seconds = *seconds;
+  out.max_seconds = *seconds;
+
+  if (body.contains("max")) {
+    auto max = string_field("max", false);
+    if (!max) return std::nullopt;
+    auto max_seconds = parse_ban_seconds(*max, &why);
+    if (!max_seconds) {
+      *error = error_response(400, "max: " + why, "max");
+      return std::nullopt;
+    }
+    if (*max_seconds < out.seconds) {
+      *error = error_response(400, "max (" + *max + ") must not be below duration (" + *duration + ")", "max");
+      return std::nullopt;
+    }
+    out.max_seconds = *max_seconds;
+  }
+
+  if (body.contains("reason")) {
+    auto reason = string_field("reason", false);
+    if (!reason) return std::nullopt;
+    if (reason->size() > lists::kReasonMax) {
+      *error = error_response(400, "reason: at most " + std::to_string(lists::kReasonMax) + " bytes", "reason");
+      return std::nullopt;
+    }
+    out.reason = std::move(*reason);
+  }
+  return out;
+}
+
+AdminApi::AdminApi(proxy::Server& server, Options options)
+    : server_(server), options_(std::move(options)), started_(std::chrono::steady_clock::now()) {}
+
+std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
+  const Route route = route_of(r.path);
+  if (route.endpoint == Endpoint::None) {
+    return error_response(404, "no such endpoint: " + quote(r.path) +
+                                   " (endpoints: /v1/status, /v1/bans, /v1/bans/<cidr>)");
+  }
+  if (!method_allowed(route.endpoint, r.method)) {
+    ApiResponse res = error_response(405, "method " + r.method + " not allowed on " + r.path +
+                                              " (allowed: " + allowed_methods(route.endpoint) + ")");
+    res.headers.emplace_back("Allow", allowed_methods(route.endpoint));
+    return res;
+  }
+
+  const bool read = is_read(r.method);
+  if (!read && !options_.token) {
+    return error_response(403, "admin changes disabled: set admin.token_file");
+  }
+  if (r.authorization_count > 0 && options_.token) {
+    // A token sent is always checked, for reads as well: a wrong one is an error worth seeing.
+    auto presented = r.authorization_count == 1 ? bearer_token(r.authorization) : std::nullopt;
+    if (!presented) {
+      return unauthorized("malformed Authorization: expected 'Bearer <token>'", true);
+    }
+    if (!options_.token->matches(*presented)) {
+      return unauthorized("invalid bearer token", true);
+    }
+  } else if (!read) {
+    return unauthorized("this change needs a bearer token: send Authorization: Bearer <token>", false);
+  } else if (!options_.loopback) {
+    return unauthorized("reads need a bearer token when admin.address is not a loopback address", false);
+  } else if (!host_is_literal(r.host)) {
+    // A browser tricked by DNS rebinding sends the attacker's name here; tools send an address.
+    return error_response(403, "reads without a token need Host to be an IP address or localhost, got " +
+                                   quote(r.host));
+  }
+
+  if (r.method == "POST") {
+    if (media_type(r.content_type) != "application/json") {
+      return error_response(415, "Content-Type must be application/json, got " +
+                                     (r.content_type.empty() ? std::string("none") : quote(r.content_type)));
+    }
+    if (r.content_length && *r.content_length > kMaxBodyBytes) {
+      return error_response(413, "body larger than 16 KiB");
+    }
+  }
+  return std::nullopt;
+}
+
+ApiResponse AdminApi::handle(const ApiRequest& r) {
+  if (auto refused = check_head(r)) return *refused;
+  if (server_.bans() == nullptr) return error_response(503, "the proxy is not running");
+  const Route route = route_of(r.path);
+  switch (route.endpoint) {
+    case Endpoint::Status:
+      return status();
+    case Endpoint::Bans:
+      return r.method == "POST" ? add_ban(r) : list_bans();
+    case Endpoint::Ban:
+      return r.method == "DELETE" ? remove_ban(route.key) : get_ban(route.key);
+    case Endpoint::None:
+      break;
+  }
+  return error_response(404, "no such endpoint");
+}
+
+ApiResponse AdminApi::status() const {
+  const proxy::StatsTotals totals = server_.stats();
+  json stats = json::object();
+#define GH_FIELD(name, help) stats[#name] = totals.name;
+  GH_WORKER_STATS(GH_FIELD)
+#undef GH_FIELD
+
+  const lists::BanStats b = server_.bans()->stats();
+  json bans = {
+      {"live", b.live},
+      {"capacity", b.capacity},
+      {"bans", b.bans},
+      {"unbans", b.unbans},
+      {"expired", b.expired},
+      {"evicted_full", b.evicted_full},
+      {"history", b.history},
+      {"history_evicted", b.history_evicted},
+      {"journal_records", b.journal_records},
+      {"journal_errors", b.journal_errors},
+      {"journal_bytes", b.journal_bytes},
+      {"compactions", b.compactions},
+      {"requests_dropped", server_.bans_dropped()},
+  };
+
+  json listeners = json::array();
+  const auto snapshot = server_.snapshot();
+  const auto ports = server_.ports();
+  for (std::size_t i = 0; i < snapshot->config.listen.size(); ++i) {
+    client::SocketAddress a = snapshot->config.listen[i].address;
+    if (i < ports.size()) a.port = ports[i];
+    listeners.push_back({{"address", client::format_socket_address(a)},
+                         {"proxy_protocol", snapshot->config.listen[i].proxy_protocol}});
+  }
+
+  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - started_);
+  ApiResponse res;
+  res.body = json{
+      {"version", options_.version},
+      {"uptime_s", uptime.count()},
+      {"generation", server_.generation()},
+      {"workers", server_.worker_count()},
+      {"listeners", listeners},
+      {"admin", {{"address", client::format_socket_address(options_.address)},
+                 {"changes_enabled", options_.token.has_value()}}},
+      {"stats", stats},
+      {"bans", bans},
+  };
+  return res;
+}
+
+ApiResponse AdminApi::list_bans() const {
+  const lists::Seconds now = core::wall_seconds();
+  json list = json::array();
+  for (const lists::BanInfo& b : server_.bans()->list(now)) list.push_back(ban_json(b, now));
+  ApiResponse res;
+  res.body = json{{"bans", std::move(list)}};
+  return res;
+}
+
+ApiResponse AdminApi::get_ban(const std::string& key_text) const {
+  ApiResponse error;
+  auto key = parse_key(key_text, &error);
+  if (!key) return error;
+  const lists::Seconds now = core::wall_seconds();
+  auto ban = find_ban(*server_.bans(), *key, now);
+  if (!ban) return error_response(404, "no ban on " + client::format_cidr(*key), "key");
+  ApiResponse res;
+  res.body = json{{"ban", ban_json(*ban, now)}};
+  return res;
+}
+
+ApiResponse AdminApi::add_ban(const ApiRequest& r) {
+  if (r.body.size() > kMaxBodyBytes) return error_response(413, "body larger than 16 KiB");
+  json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) return error_response(400, "the body is not valid JSON");
+  ApiResponse error;
+  auto request = parse_ban_request(body, &error);
+  if (!request) return error;
+
+  lists::BanTable& bans = *server_.bans();
+  const lists::Seconds now = core::wall_seconds();
+  auto expiry = bans.ban(request->key, lists::BanDuration{request->seconds, request->max_seconds},
+                         request->reason, "manual", now);
+  if (!expiry) return error_response(400, "cannot ban " + client::format_cidr(request->key), "key");
+  lists::BanInfo ban;
+  if (auto stored = find_ban(bans, request->key, now)) {
+    ban = *stored;
+  } else {  // only if it expired or was evicted in between
+    ban.key = request->key;
+    ban.start = now;
+    ban.expiry = *expiry;
+    ban.reason = lists::ShortText<lists::kReasonMax>::from(request->reason);
+    ban.source = lists::ShortText<lists::kSourceMax>::from("manual");
+  }
+  spdlog::info("admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
+               ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
+               format_config_duration(request->seconds), ban.reason.view());
+  ApiResponse res;
+  res.status = 201;
+  res.body = json{{"ban", ban_json(ban, now)}};
+  return res;
+}
+
+ApiResponse AdminApi::remove_ban(const std::string& key_text) {
+  ApiResponse error;
+  auto key = parse_key(key_text, &error);
+  if (!key) return error;
+  if (!server_.bans()->unban(*key)) {
+    return error_response(404, "no ban on " + client::format_cidr(*key), "key");
+  }
+  spdlog::info("admin: removed the ban on {}", client::format_cidr(*key));
+  ApiResponse res;
+  res.body = json{{"removed", true}, {"key", client::format_cidr(*key)}};
+  return res;
+}
+
+}  // namespace gh::control

@@ -1,0 +1,36 @@
+// Small text helpers shared by the admin API and `gatehouse ctl`: durations in the config's
+// syntax, human-readable durations, and address checks.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "client/address-t.h"
+
+namespace gh::control {
+
+// The config's duration syntax (docs/CONFIG.md): a whole number with ms, s, m, h or d
+// ("500ms", "10s", "1h", "30d"). Milliseconds; nullopt with a message on error.
+std::optional<std::uint64_t> parse_duration_ms(std::string_view text, std::string* error);
+
+inline constexpr std::int64_t kMinBanSeconds = 1;
+inline constexpr std::int64_t kMaxBanSeconds = std::int64_t{365} * 86'400;
+
+// A ban duration: the syntax above, 1s..365d, whole seconds. Seconds.
+std::optional<std::int64_t> parse_ban_seconds(std::string_view text, std::string* error);
+
+// "42s", "59m12s", "3h5m", "2d4h": the two largest non-zero units. "0s" for zero or less.
+std::string format_human_duration(std::int64_t seconds);
+// The shortest exact config-syntax form: 3600 -> "1h", 90 -> "90s", 86400 -> "1d".
+std::string format_config_duration(std::int64_t seconds);
+
+bool is_loopback(const client::IpAddress& ip);
+
+// True when a Host field names the server by address (an IP literal or "localhost", with an
+// optional port), not by a DNS name: a web page can make a browser send requests to 127.0.0.1
+// under a name it controls (DNS rebinding); such requests carry that name in Host.
+bool host_is_literal(std::string_view host);
+
+}  // namespace gh::control
