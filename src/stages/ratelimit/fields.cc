@@ -98,26 +98,57 @@ struct Discard {
   void put(std::uint8_t) {}
 };
 
-// application/x-www-form-urlencoded decoding. A '%' not followed by two hex digits stays literal,
-// as most servers keep it, so the key sees what the application sees.
-template <class Out>
-void form_decode(std::string_view s, Out& out) {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
+// application/x-www-form-urlencoded decoding, one byte at a time. A '%' not followed by two hex
+// digits stays literal, as most servers keep it, so the key sees what the application sees. Each
+// next() consumes at least one input byte.
+class FormDecoder {
+ public:
+  explicit FormDecoder(std::string_view s) : s_(s) {}
+  bool next(std::uint8_t& out) {
+    if (i_ >= s_.size()) return false;
+    const char c = s_[i_++];
     if (c == '+') {
-      out.put(' ');
-      continue;
+      out = ' ';
+      return true;
     }
-    if (c == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
+    if (c == '%' && i_ + 1 < s_.size()) {
+      const int hi = hex_value(s_[i_]);
+      const int lo = hex_value(s_[i_ + 1]);
       if (hi >= 0 && lo >= 0) {
-        out.put(static_cast<std::uint8_t>(hi * 16 + lo));
-        i += 2;
-        continue;
+        out = static_cast<std::uint8_t>(hi * 16 + lo);
+        i_ += 2;
+        return true;
       }
     }
-    out.put(static_cast<std::uint8_t>(c));
+    out = static_cast<std::uint8_t>(c);
+    return true;
+  }
+
+ private:
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+template <class Out>
+void form_decode(std::string_view s, Out& out) {
+  FormDecoder d(s);
+  std::uint8_t c = 0;
+  while (d.next(c)) out.put(c);
+}
+
+// Whether two urlencoded texts decode to the same bytes (whole values, not cut). Stops at the
+// first difference or at the end of either, so it costs at most the shorter text (plus 2).
+bool same_decoded(std::string_view a, std::string_view b) {
+  FormDecoder da(a);
+  FormDecoder db(b);
+  while (true) {
+    std::uint8_t ca = 0;
+    std::uint8_t cb = 0;
+    const bool ha = da.next(ca);
+    const bool hb = db.next(cb);
+    if (ha != hb) return false;
+    if (!ha) return true;
+    if (ca != cb) return false;
   }
 }
 
@@ -347,16 +378,27 @@ bool ValueSink::same_value(const ValueSink& other) const {
   return a == b && (a == 0 || std::memcmp(buf_, other.buf_, a) == 0);
 }
 
-const http::Field* find_header(const http::RequestHead& head, std::string_view name) {
+Found find_header(const http::RequestHead& head, std::string_view name, ValueSink& sink) {
   const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  const http::Field* first = nullptr;
   for (std::size_t i = 0; i < count; ++i) {
-    if (http::iequals(head.fields[i].name, name)) return &head.fields[i];
+    const http::Field& f = head.fields[i];
+    if (!http::iequals(f.name, name)) continue;
+    if (first == nullptr) {
+      first = &f;
+    } else if (f.value != first->value) {
+      return Found::Unknown;
+    }
   }
-  return nullptr;
+  if (first == nullptr) return Found::Absent;
+  sink.put(first->value);
+  return Found::Value;
 }
 
-bool find_cookie(const http::RequestHead& head, std::string_view name, ValueSink& sink) {
+Found find_cookie(const http::RequestHead& head, std::string_view name, ValueSink& sink) {
   const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  bool found = false;
+  std::string_view first;
   for (std::size_t f = 0; f < count; ++f) {
     if (!http::iequals(head.fields[f].name, "cookie")) continue;
     const std::string_view v = head.fields[f].value;
@@ -371,13 +413,19 @@ bool find_cookie(const http::RequestHead& head, std::string_view name, ValueSink
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
           value = value.substr(1, value.size() - 2);
         }
-        sink.put(value);
-        return true;
+        if (!found) {
+          first = value;
+          found = true;
+        } else if (value != first) {
+          return Found::Unknown;
+        }
       }
       i = semi + 1;
     }
   }
-  return false;
+  if (!found) return Found::Absent;
+  sink.put(first);
+  return Found::Value;
 }
 
 namespace {
@@ -411,7 +459,9 @@ BodyType body_type(const http::RequestHead& head) {
   return type;
 }
 
-bool find_param(std::string_view text, std::string_view name, ValueSink& sink) {
+Found find_param(std::string_view text, std::string_view name, ValueSink& sink) {
+  bool found = false;
+  std::string_view first;
   std::size_t i = 0;
   while (i <= text.size()) {
     const std::size_t amp = std::min(text.find('&', i), text.size());
@@ -420,12 +470,20 @@ bool find_param(std::string_view text, std::string_view name, ValueSink& sink) {
     NameMatcher m(name);
     form_decode(param.substr(0, eq), m);
     if (m.matched()) {
-      if (eq != std::string_view::npos) form_decode(param.substr(eq + 1), sink);
-      return true;
+      const std::string_view value =
+          eq != std::string_view::npos ? param.substr(eq + 1) : std::string_view();
+      if (!found) {
+        first = value;
+        found = true;
+      } else if (!same_decoded(first, value)) {
+        return Found::Unknown;
+      }
     }
     i = amp + 1;
   }
-  return false;
+  if (!found) return Found::Absent;
+  form_decode(first, sink);
+  return Found::Value;
 }
 
 Found find_form_field(std::string_view text, bool complete, std::string_view name,

@@ -15,10 +15,10 @@ namespace gh::ratelimit::fields {
 // Nesting followed while skipping JSON values, the top-level object included; deeper is Unknown.
 inline constexpr std::size_t kMaxJsonDepth = 10000;
 
-// What a body lookup found.
+// What a lookup found.
 enum class Found : std::uint8_t {
   Value,    // a value, fed to the sink
-  Absent,   // the body is known whole and well-formed, and has no such field
+  Absent,   // no such field (for a body: known whole and well-formed, and without it)
   Unknown,  // cannot tell what the application sees (cut, malformed, conflicting duplicates, ...)
 };
 
@@ -54,12 +54,14 @@ class ValueSink {
   Mode mode_;
 };
 
-// First field named `name` (ASCII case-insensitive), or nullptr.
-const http::Field* find_header(const http::RequestHead& head, std::string_view name);
+// Field `name` (ASCII case-insensitive), byte-exact. Every field so named is an occurrence; all
+// must have the same value, else Unknown (an application may read any one of them).
+Found find_header(const http::RequestHead& head, std::string_view name, ValueSink& sink);
 
-// Cookie `name` (case-sensitive) from every Cookie field, first occurrence; surrounding double
-// quotes stripped.
-bool find_cookie(const http::RequestHead& head, std::string_view name, ValueSink& sink);
+// Cookie `name` (case-sensitive) from every Cookie field, surrounding double quotes stripped.
+// Every pair so named, in any Cookie field, is an occurrence; all must have the same value
+// (byte-exact, after the quotes are stripped), else Unknown.
+Found find_cookie(const http::RequestHead& head, std::string_view name, ValueSink& sink);
 
 enum class BodyType : std::uint8_t { Other, Form, Json };
 
@@ -67,9 +69,11 @@ enum class BodyType : std::uint8_t { Other, Form, Json };
 // Several fields that disagree are Other (an application may read the last one).
 BodyType body_type(const http::RequestHead& head);
 
-// First `name=value` of an `&`-separated list (the query) whose percent- and '+'-decoded name is
-// `name`; the value is decoded likewise. A parameter without '=' has an empty value.
-bool find_param(std::string_view text, std::string_view name, ValueSink& sink);
+// `name=value` of an `&`-separated list (the query) whose percent- and '+'-decoded name is `name`
+// (case-sensitive); the value is decoded likewise. A parameter without '=' has an empty value.
+// Every parameter so named is an occurrence; all must have the same decoded value (whole, not
+// cut), else Unknown.
+Found find_param(std::string_view text, std::string_view name, ValueSink& sink);
 
 // Field `name` of a urlencoded body, decoded as find_param does. Every parameter whose name equals
 // `name` up to case (as for JSON below; some frameworks match names so) is an occurrence; all

@@ -88,10 +88,6 @@ void put_address(ValueSink& sink, const client::IpAddress& ip) {
   for (const std::uint8_t b : ip.bytes) sink.put(b);
 }
 
-Found found(bool value) {
-  return value ? Found::Value : Found::Absent;
-}
-
 // Feeds the part's value into `sink`.
 Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sink) {
   switch (part.kind) {
@@ -116,16 +112,12 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
   if (in.head == nullptr || part.name.empty()) return Found::Absent;
   const http::RequestHead& head = *in.head;
   switch (part.kind) {
-    case KeyPartKind::Header: {
-      const http::Field* f = fields::find_header(head, part.name);
-      if (f == nullptr) return Found::Absent;
-      sink.put(f->value);
-      return Found::Value;
-    }
+    case KeyPartKind::Header:
+      return fields::find_header(head, part.name, sink);
     case KeyPartKind::Cookie:
-      return found(fields::find_cookie(head, part.name, sink));
+      return fields::find_cookie(head, part.name, sink);
     case KeyPartKind::Query:
-      return found(fields::find_param(head.query, part.name, sink));
+      return fields::find_param(head.query, part.name, sink);
     case KeyPartKind::BodyField:
     case KeyPartKind::EmailDomain: {
       const bool complete = whole_body(in);

@@ -36,18 +36,23 @@ inline constexpr std::size_t kMaxPartBytes = 256;
 
 // Frames each part as kind byte, 16-bit big-endian length, value, and digests the tuple with
 // `seed` (no parts: one constant key). Values: client.ip the 16 address bytes; client.prefix those
-// plus the length byte; header.X byte-exact (first field); cookie.X byte-exact, quotes stripped
-// (first occurrence); query.X percent- and '+'-decoded (first occurrence); body.X (urlencoded or
-// JSON string) decoded, trimmed and ASCII-lowercased; email_domain.X the text after the last '@'
-// of body.X, one trailing '.' dropped.
+// plus the length byte; header.X byte-exact; cookie.X byte-exact, quotes stripped; query.X percent-
+// and '+'-decoded; body.X (urlencoded or JSON string) decoded, trimmed and ASCII-lowercased;
+// email_domain.X the text after the last '@' of body.X, one trailing '.' dropped.
 //
-// "Cannot tell" is never "not limited". A body part is unknown when the application may see a
-// value we cannot: the body is not known whole and the field is not settled by what we have (a
-// cut urlencoded body is always unknown, as a later parameter may add or override the field; a
-// cut JSON body unless its top-level object closes within it); a value is cut; occurrences of the
-// name (matched up to case) have different canonical values, or one is not a JSON string; the
-// body is malformed (bad escape, broken structure, nesting beyond 10,000 levels); or the body is
-// not empty and not urlencoded or JSON (text/plain, multipart, no or conflicting Content-Type).
+// "Cannot tell" is never "not limited". A header, cookie or query part is unknown when its name
+// occurs more than once with different values (applications differ on which one they read):
+// header.X every field named X up to case, values byte-exact; cookie.X every pair named X in every
+// Cookie field, values byte-exact after the quotes are stripped; query.X every parameter whose
+// decoded name is X, values compared decoded. Equal duplicates are that value. Whole values are
+// compared, though only kMaxPartBytes of one are kept. A body part is unknown when the
+// application may see a value we cannot: the body is not known whole and the field is not
+// settled by what we have (a cut urlencoded body is always unknown, as a later parameter may add
+// or override the field; a cut JSON body unless its top-level object closes within it); a value
+// is cut; occurrences of the name (matched up to case) have different canonical values, or one is
+// not a JSON string; the body is malformed (bad escape, broken structure, nesting beyond 10,000
+// levels); or the body is not empty and not urlencoded or JSON (text/plain, multipart, no or
+// conflicting Content-Type).
 // An unknown part is framed as kind byte 0x80 | kind with no value, so every such request of a
 // limit shares one bucket (per value of its other parts), never a real value's bucket; the result
 // is Ok and `*unknown`, when given, is set true (false otherwise).

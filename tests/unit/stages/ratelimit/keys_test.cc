@@ -203,15 +203,38 @@ struct FieldCase {
   const char* what;
   std::string fields;  // extra header lines, CRLF-terminated
   std::string name;
-  std::optional<std::string> want;
+  Expect want;  // the value, Missing or unknown
 };
+
+// Over kMaxPartBytes, and equal within the kept bytes: only the whole values differ.
+const std::string kLongA = std::string(kMaxPartBytes + 10, 'v') + "a";
+const std::string kLongB = std::string(kMaxPartBytes + 10, 'v') + "b";
 
 TEST(BuildKey, Header) {
   const std::vector<FieldCase> cases = {
       {"plain", "User-Agent: Mozilla/5.0 (X11)\r\n", "User-Agent", "Mozilla/5.0 (X11)"},
       {"name case-insensitive", "user-agent: Mozilla\r\n", "USER-AGENT", "Mozilla"},
       {"value byte-exact", "User-Agent: MOZILLA\r\n", "user-agent", "MOZILLA"},
-      {"first occurrence", "X-Api-Key: one\r\nX-Api-Key: two\r\n", "x-api-key", "one"},
+      {"duplicate, other value", "X-Api-Key: one\r\nX-Api-Key: two\r\n", "x-api-key", kUnknown},
+      {"duplicate, same value", "X-Api-Key: one\r\nX-Other: 1\r\nX-Api-Key: one\r\n", "x-api-key",
+       "one"},
+      {"duplicate, name up to case", "X-Api-Key: one\r\nx-api-KEY: two\r\n", "x-api-key",
+       kUnknown},
+      {"duplicate, same value, name up to case", "x-api-key: k\r\nX-API-KEY: k\r\n", "X-Api-Key",
+       "k"},
+      {"duplicate, value case differs", "X-Api-Key: k\r\nX-Api-Key: K\r\n", "x-api-key", kUnknown},
+      {"duplicate, empty and not", "X-Api-Key:\r\nX-Api-Key: k\r\n", "x-api-key", kUnknown},
+      {"duplicate, both empty", "X-Api-Key:\r\nX-Api-Key:\r\n", "x-api-key", ""},
+      {"triplicate, last differs", "X-Api-Key: k\r\nX-Api-Key: k\r\nX-Api-Key: j\r\n",
+       "x-api-key", kUnknown},
+      {"duplicate, OWS trimmed by the parser", "X-Api-Key: k\r\nX-Api-Key:  k \r\n", "x-api-key",
+       "k"},
+      {"duplicate, differs past the kept bytes",
+       "X-Api-Key: " + kLongA + "\r\nX-Api-Key: " + kLongB + "\r\n", "x-api-key", kUnknown},
+      {"duplicate, long and equal", "X-Api-Key: " + kLongA + "\r\nX-Api-Key: " + kLongA + "\r\n",
+       "x-api-key", kLongA.substr(0, kMaxPartBytes)},
+      {"duplicate of another field only", "X-Api-Key: k\r\nX-Api-Key-2: j\r\nX-Api-Key-2: i\r\n",
+       "x-api-key", "k"},
       {"OWS trimmed by the parser", "X-Api-Key:   k  \r\n", "x-api-key", "k"},
       {"present but empty", "X-Empty:\r\n", "x-empty", ""},
       {"absent", "X-Other: 1\r\n", "x-api-key", std::nullopt},
@@ -219,8 +242,7 @@ TEST(BuildKey, Header) {
       {"empty name", "X-Api-Key: 1\r\n", "", std::nullopt},
   };
   for (const auto& c : cases) {
-    const auto r = get("/", c.fields);
-    EXPECT_EQ(key_of({{K::Header, c.name}}, r->in), one(K::Header, c.want)) << c.what;
+    expect_part(K::Header, c.name, get("/", c.fields)->in, c.want, c.what);
   }
   const auto r = get("/", "User-Agent: a\r\n");
   r->in.head = nullptr;
@@ -241,9 +263,22 @@ TEST(BuildKey, Cookie) {
       {"value with =", "Cookie: sid=a=b==\r\n", "sid", "a=b=="},
       {"value byte-exact", "Cookie: sid=AbC%41\r\n", "sid", "AbC%41"},
       {"empty value", "Cookie: sid=; a=1\r\n", "sid", ""},
-      {"first wins", "Cookie: sid=one; sid=two\r\n", "sid", "one"},
+      {"duplicate, other value", "Cookie: sid=one; sid=two\r\n", "sid", kUnknown},
+      {"duplicate, same value", "Cookie: sid=one; a=1; sid=one\r\n", "sid", "one"},
       {"second Cookie field", "Cookie: a=1\r\nCookie: sid=two\r\n", "sid", "two"},
-      {"first field first", "Cookie: sid=one\r\nCookie: sid=two\r\n", "sid", "one"},
+      {"duplicate across fields", "Cookie: sid=one\r\nCookie: sid=two\r\n", "sid", kUnknown},
+      {"duplicate across fields, same value", "Cookie: sid=one\r\ncookie: a=1; sid=one\r\n", "sid",
+       "one"},
+      {"duplicate, value case differs", "Cookie: sid=abc; sid=ABC\r\n", "sid", kUnknown},
+      {"duplicate, quoted and not", "Cookie: sid=\"abc\"; sid=abc\r\n", "sid", "abc"},
+      {"duplicate, empty and not", "Cookie: sid=; sid=x\r\n", "sid", kUnknown},
+      {"duplicate, OWS around the value", "Cookie: sid=x ; sid= x\r\n", "sid", "x"},
+      {"triplicate, last differs", "Cookie: sid=x\r\nCookie: sid=x\r\nCookie: sid=y\r\n", "sid",
+       kUnknown},
+      {"pair without = is no duplicate", "Cookie: sid; sid=x\r\n", "sid", "x"},
+      {"other case is no duplicate", "Cookie: sid=x; SID=y\r\n", "sid", "x"},
+      {"duplicate, differs past the kept bytes", "Cookie: sid=" + kLongA + "; sid=" + kLongB + "\r\n",
+       "sid", kUnknown},
       {"field name any case", "cOOKIE: sid=x\r\n", "sid", "x"},
       {"name case-sensitive", "Cookie: SID=abc\r\n", "sid", std::nullopt},
       {"no partial names", "Cookie: sidx=1; xsid=2; si=3\r\n", "sid", std::nullopt},
@@ -254,8 +289,7 @@ TEST(BuildKey, Cookie) {
       {"empty name never matches", "Cookie: =v\r\n", "", std::nullopt},
   };
   for (const auto& c : cases) {
-    const auto r = get("/", c.fields);
-    EXPECT_EQ(key_of({{K::Cookie, c.name}}, r->in), one(K::Cookie, c.want)) << c.what;
+    expect_part(K::Cookie, c.name, get("/", c.fields)->in, c.want, c.what);
   }
 }
 
@@ -263,7 +297,7 @@ struct QueryCase {
   const char* what;
   std::string target;
   std::string name;
-  std::optional<std::string> want;
+  Expect want;  // the value, Missing or unknown
 };
 
 TEST(BuildKey, Query) {
@@ -277,7 +311,22 @@ TEST(BuildKey, Query) {
       {"plus in name", "/p?my+user=x", "my user", "x"},
       {"present but empty", "/p?user=&a=1", "user", ""},
       {"without =", "/p?user&a=1", "user", ""},
-      {"first wins", "/p?user=1&user=2", "user", "1"},
+      {"duplicate, other value", "/p?user=rnd&user=alice", "user", kUnknown},
+      {"duplicate, same value", "/p?user=1&a=2&user=1", "user", "1"},
+      {"duplicate, same decoded value", "/p?user=a%20b&user=a+b&user=%61+b", "user", "a b"},
+      {"duplicate, encoded name", "/p?user=a&u%73er=b", "user", kUnknown},
+      {"duplicate, encoded name, same value", "/p?user=a&u%73er=%61", "user", "a"},
+      {"duplicate, value case differs", "/p?user=a&user=A", "user", kUnknown},
+      {"duplicate, %2b and +", "/p?user=a%2bb&user=a+b", "user", kUnknown},
+      {"duplicate, bad percent kept", "/p?user=%zz&user=%7azz", "user", kUnknown},
+      {"duplicate, bad percent, same value", "/p?user=%4&user=%254", "user", "%4"},
+      {"duplicate, without = and empty", "/p?user&user=", "user", ""},
+      {"duplicate, empty and not", "/p?user=a&user", "user", kUnknown},
+      {"triplicate, last differs", "/p?user=a&user=a&user=b", "user", kUnknown},
+      {"duplicate, one a prefix of the other", "/p?user=ab&user=a", "user", kUnknown},
+      {"other case is no duplicate", "/p?user=a&User=b", "user", "a"},
+      {"duplicate, differs past the kept bytes", "/p?user=" + kLongA + "&user=" + kLongB, "user",
+       kUnknown},
       {"name case-sensitive", "/p?User=1", "user", std::nullopt},
       {"longer name", "/p?users=1", "user", std::nullopt},
       {"no query", "/p", "user", std::nullopt},
@@ -285,8 +334,7 @@ TEST(BuildKey, Query) {
       {"absolute-form", "http://example.com/p?user=z", "user", "z"},
   };
   for (const auto& c : cases) {
-    const auto r = get(c.target);
-    EXPECT_EQ(key_of({{K::Query, c.name}}, r->in), one(K::Query, c.want)) << c.what;
+    expect_part(K::Query, c.name, get(c.target)->in, c.want, c.what);
   }
 }
 
@@ -600,6 +648,67 @@ TEST(BuildKey, EvasionsShareOneUnknownBucket) {
     EXPECT_EQ(key_of(parts, post(type, body)->in), std::nullopt) << body;
   }
   EXPECT_EQ(key_of(parts, held(kForm, "password=x", 100)->in), std::nullopt);
+}
+
+// A name given twice with different values in the head: the application may read either, so
+// every such request of a limit shares the one unknown bucket of that part, whatever the values.
+TEST(BuildKey, HeadDuplicatesShareOneUnknownBucket) {
+  struct Kind {
+    KeyPart part;
+    std::string (*dup)(const std::string&, const std::string&);
+    std::string (*single)(const std::string&);
+  };
+  const std::vector<Kind> kinds = {
+      {{K::Header, "x-api-key"},
+       [](const std::string& a, const std::string& b) {
+         return "GET / HTTP/1.1\r\nHost: h\r\nX-Api-Key: " + a + "\r\nx-api-key: " + b + "\r\n\r\n";
+       },
+       [](const std::string& a) {
+         return "GET / HTTP/1.1\r\nHost: h\r\nX-Api-Key: " + a + "\r\n\r\n";
+       }},
+      {{K::Cookie, "sid"},
+       [](const std::string& a, const std::string& b) {
+         return "GET / HTTP/1.1\r\nHost: h\r\nCookie: sid=" + a + "\r\nCookie: x=1; sid=" + b +
+                "\r\n\r\n";
+       },
+       [](const std::string& a) {
+         return "GET / HTTP/1.1\r\nHost: h\r\nCookie: sid=" + a + "\r\n\r\n";
+       }},
+      {{K::Query, "user"},
+       [](const std::string& a, const std::string& b) {
+         return "GET /p?user=" + a + "&x=1&user=" + b + " HTTP/1.1\r\nHost: h\r\n\r\n";
+       },
+       [](const std::string& a) { return "GET /p?user=" + a + " HTTP/1.1\r\nHost: h\r\n\r\n"; }},
+  };
+  for (const auto& k : kinds) {
+    const std::vector<KeyPart> parts = {k.part};
+    const Key sentinel = unknown_key(k.part.kind);
+    const std::string what = std::string(k.part.name);
+    for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{
+             {"rnd1", "alice"}, {"rnd2", "alice"}, {"alice", "rnd3"}, {"", "alice"}, {"a", "b"}}) {
+      const auto r = request(k.dup(a, b));
+      EXPECT_EQ(key_of(parts, r->in), sentinel) << what << " " << a << "/" << b;
+      EXPECT_TRUE(unknown_of(parts, r->in)) << what;
+      // Equal duplicates are the value, as a single occurrence is.
+      const auto same = request(k.dup(b, b));
+      const auto single = request(k.single(b));
+      EXPECT_EQ(key_of(parts, same->in), one(k.part.kind, b)) << what;
+      EXPECT_EQ(key_of(parts, single->in), one(k.part.kind, b)) << what;
+      EXPECT_NE(key_of(parts, single->in), sentinel) << what;
+      EXPECT_FALSE(unknown_of(parts, same->in)) << what;
+    }
+    // In a tuple, the other parts still tell clients apart.
+    const std::vector<KeyPart> tuple = {{K::ClientIp, ""}, k.part};
+    const auto r = request(k.dup("x", "y"));
+    EXPECT_EQ(key_of(tuple, r->in),
+              frames_key({{static_cast<std::uint8_t>(K::ClientIp), bytes(r->in.client.bytes)},
+                          unknown_frame(k.part.kind)}))
+        << what;
+    EXPECT_TRUE(unknown_of(tuple, r->in)) << what;
+  }
+  EXPECT_NE(unknown_key(K::Header), unknown_key(K::Cookie));
+  EXPECT_NE(unknown_key(K::Cookie), unknown_key(K::Query));
+  EXPECT_NE(unknown_key(K::Query), unknown_key(K::BodyField));
 }
 
 TEST(BuildKey, UnknownPartInATuple) {
