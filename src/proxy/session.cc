@@ -327,7 +327,8 @@ void Session::begin_exchange() {
 
   // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
   client_ip_ = peer_.ip;
-  if (hold_->trust.trusted(peer_.ip)) {
+  peer_trusted_ = hold_->trust.trusted(peer_.ip);  // once per exchange: forward() and retries reuse it
+  if (peer_trusted_) {
     std::array<std::string_view, 16> xff;
     std::size_t n = 0;
     for (std::uint16_t i = 0; i < req_.field_count && n < xff.size(); ++i) {
@@ -511,7 +512,7 @@ void Session::on_hold_expired() {
 void Session::forward() {
   if (up_out_ == nullptr) up_out_ = worker_.buffers().acquire();
   up_out_->clear();
-  ForwardContext ctx{peer_.ip, hold_->trust.trusted(peer_.ip)};
+  ForwardContext ctx{peer_.ip, peer_trusted_};
   if (!write_request_head(req_, ctx, *up_out_)) {
     respond_local(431, "request head too large to forward", true);
     return;
@@ -682,7 +683,7 @@ bool Session::parse_response_head() {
         up_ = nullptr;
         upstream_eof_ = false;
         up_out_->clear();
-        ForwardContext ctx{peer_.ip, hold_->trust.trusted(peer_.ip)};
+        ForwardContext ctx{peer_.ip, peer_trusted_};
         write_request_head(req_, ctx, *up_out_);
         return connect_upstream();
       }

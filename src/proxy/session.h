@@ -119,6 +119,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   ratelimit::PendingCounts pending_counts_;  // count_when limits, settled on the response status
   stages::Verdict verdict_;                  // the decision of the current request (for logs)
   client::IpAddress client_ip_;              // resolved client (X-Forwarded-For from trusted peers)
+  bool peer_trusted_ = false;                // the peer is a trusted proxy (this exchange's config)
   bool deciding_ = false;                    // waiting for the body prefix body-keyed limits need
   bool has_body_ = false;
   bool hold_forward_ = false;                // Hold ends by forwarding (delay) or refusing (tarpit)
