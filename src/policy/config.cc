@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -166,33 +167,54 @@ std::string quote(std::string_view s) {
   return out;
 }
 
+// A unit of sizes or durations; a value is written in the first unit of a table (largest
+// first) that divides it and that it exceeds `above` of.
+struct Unit {
+  std::uint64_t scale;
+  std::string_view name;
+  std::uint64_t above = 0;
+};
+
+constexpr Unit kSizeUnits[] = {{kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}, {1, "B"}};
+// "24h" stays "24h"; "720h" reads better as "30d".
+constexpr Unit kDurationUnits[] = {
+    {kDay, "d", kDay}, {kHour, "h"}, {kMinute, "m"}, {kSecond, "s"}, {1, "ms"}};
+
+std::string format_units(std::uint64_t n, std::span<const Unit> units) {
+  for (const Unit& u : units) {
+    if (n > u.above && n % u.scale == 0) {
+      return std::to_string(n / u.scale) + std::string(u.name);
+    }
+  }
+  return std::to_string(n) + std::string(units.back().name);  // 0
+}
+
 std::string format_size(std::uint64_t n) {
-  if (n != 0 && n % kGiB == 0) {
-    return std::to_string(n / kGiB) + "GiB";
-  }
-  if (n != 0 && n % kMiB == 0) {
-    return std::to_string(n / kMiB) + "MiB";
-  }
-  if (n != 0 && n % kKiB == 0) {
-    return std::to_string(n / kKiB) + "KiB";
-  }
-  return std::to_string(n) + "B";
+  return format_units(n, kSizeUnits);
 }
 
 std::string format_duration(std::uint64_t ms) {
-  if (ms > kDay && ms % kDay == 0) {  // "24h" stays "24h"; "720h" reads better as "30d"
-    return std::to_string(ms / kDay) + "d";
+  return format_units(ms, kDurationUnits);
+}
+
+// The scale of the unit spelled `name`; 0 when there is none.
+std::uint64_t unit_scale(std::string_view name, std::span<const Unit> units) {
+  auto it = std::find_if(units.begin(), units.end(), [&](const Unit& u) { return u.name == name; });
+  return it == units.end() ? 0 : it->scale;
+}
+
+// n × scale; nullopt and "<what> 'text' is too large" when n is missing or the product overflows.
+std::optional<std::uint64_t> scaled(std::optional<std::uint64_t> n, std::uint64_t scale,
+                                    const char* what, std::string_view text, std::string& why) {
+  if (!n || *n > std::numeric_limits<std::uint64_t>::max() / scale) {
+    why = what + (" " + quote(text)) + " is too large";
+    return std::nullopt;
   }
-  if (ms != 0 && ms % kHour == 0) {
-    return std::to_string(ms / kHour) + "h";
-  }
-  if (ms != 0 && ms % kMinute == 0) {
-    return std::to_string(ms / kMinute) + "m";
-  }
-  if (ms != 0 && ms % kSecond == 0) {
-    return std::to_string(ms / kSecond) + "s";
-  }
-  return std::to_string(ms) + "ms";
+  return *n * scale;
+}
+
+std::string format_count(std::uint64_t n) {
+  return std::to_string(n);
 }
 
 // Leading decimal digits of `s` as a number; nullopt on no digits or overflow.
@@ -229,16 +251,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& why)
   while (!unit.empty() && unit.front() == ' ') {
     unit.remove_prefix(1);
   }
-  std::uint64_t scale = 0;
-  if (unit.empty() || unit == "B") {
-    scale = 1;
-  } else if (unit == "KiB") {
-    scale = kKiB;
-  } else if (unit == "MiB") {
-    scale = kMiB;
-  } else if (unit == "GiB") {
-    scale = kGiB;
-  }
+  const std::uint64_t scale = unit_scale(unit.empty() ? "B" : unit, kSizeUnits);
   if (digits == 0 || scale == 0) {
     why = "invalid size " + quote(text) +
           ": use bytes or a whole number with B, KiB, MiB or GiB (1KiB = 1024 bytes)";
@@ -258,29 +271,14 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& why)
     }
     return std::nullopt;
   }
-  if (!n || *n > std::numeric_limits<std::uint64_t>::max() / scale) {
-    why = "size " + quote(text) + " is too large";
-    return std::nullopt;
-  }
-  return *n * scale;
+  return scaled(n, scale, "size", text, why);
 }
 
 std::optional<std::uint64_t> parse_duration(std::string_view text, std::string& why) {
   std::size_t digits = 0;
   auto n = leading_number(text, digits);
   std::string_view unit = text.substr(digits);
-  std::uint64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = kSecond;
-  } else if (unit == "m") {
-    scale = kMinute;
-  } else if (unit == "h") {
-    scale = kHour;
-  } else if (unit == "d") {
-    scale = kDay;
-  }
+  const std::uint64_t scale = unit_scale(unit, kDurationUnits);
   if (digits > 0 && unit.empty()) {
     why = "invalid duration " + quote(text) + ": add a unit (ms, s, m, h, d)";
     return std::nullopt;
@@ -290,11 +288,7 @@ std::optional<std::uint64_t> parse_duration(std::string_view text, std::string& 
           ": use a whole number with ms, s, m, h or d (e.g. 500ms, 10s, 2m)";
     return std::nullopt;
   }
-  if (!n || *n > std::numeric_limits<std::uint64_t>::max() / scale) {
-    why = "duration " + quote(text) + " is too large";
-    return std::nullopt;
-  }
-  return *n * scale;
+  return scaled(n, scale, "duration", text, why);
 }
 
 struct Rate {
@@ -658,20 +652,23 @@ class Loader {
     return it != marks_.end() ? it->second : fallback;
   }
 
+  // "other.yaml:7:5"
+  static std::string position(const SourceMark& m) {
+    return m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+  }
   // "first at line 7" within the file being read, "first at other.yaml:7:5" across files.
   std::string first_at(const SourceMark& m) const {
     if (m.file == file_) {
       return "first at line " + std::to_string(m.line);
     }
-    return "first at " + m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column);
+    return "first at " + position(m);
   }
   // `path` of something at `m`, with m's file when that differs from `here`'s.
   static std::string place(const std::string& path, const SourceMark& m, const SourceMark& here) {
     if (m.file == here.file) {
       return path;
     }
-    return path + " (" + m.file + ":" + std::to_string(m.line) + ":" + std::to_string(m.column) +
-           ")";
+    return path + " (" + position(m) + ")";
   }
 
   void error(const SourceMark& at, std::string message) {
@@ -686,6 +683,14 @@ class Loader {
 
   std::vector<Field> fields(const YAML::Node& map, std::span<const std::string_view> known,
                             const std::string& section);
+  // fn(field, "<path>.<key>") for each known key of `map`.
+  template <class Fn>
+  void each_field(const YAML::Node& map, std::span<const std::string_view> known,
+                  const std::string& path, Fn fn);
+  // The same for a section that must be a map; false when it is not one (or is empty).
+  template <class Fn>
+  bool each_section_field(const Field& f, std::span<const std::string_view> known,
+                          const std::string& path, Fn fn);
   // A section that must be a map; a null value counts as an empty map.
   bool section_map(const Field& f, const std::string& path);
   std::optional<std::string> scalar(const Field& f, const std::string& path);
@@ -696,19 +701,64 @@ class Loader {
                                        const std::string& path);
 
   void read_bool(const Field& f, const std::string& path, bool& out);
+  // A scalar parsed by `parse` (nullopt and a reason on failure) and kept within [lo, hi].
+  template <class T, class Parse, class Format>
+  bool read_number(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+                   T& out, Parse parse, Format format);
   template <class T>
-  void read_uint(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+  bool read_uint(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
                  T& out);
   template <class T>
-  void read_size(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+  bool read_size(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
                  T& out);
   template <class T>
   bool read_duration(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
                      T& out);
+  struct Timeout {
+    std::string_view key;
+    Millis* out;
+  };
+  // The timeout (1ms to 24h) among `timeouts` that f names; false when f names none.
+  bool read_timeout(const Field& f, const std::string& path, std::span<const Timeout> timeouts);
   bool read_socket_address(const YAML::Node& n, const SourceMark& at, const std::string& path,
                            bool allow_port0, client::SocketAddress& out);
   void read_cidrs(const Field& f, const std::string& path, std::size_t max,
                   std::vector<client::Cidr>& out);
+  // Whether f's value is a list ("<path>: expected <what>, got ..."), not empty when `if_empty`
+  // says why it must not be, and of at most `max` items counting `held` already taken.
+  bool check_list(const Field& f, const std::string& path, std::string_view what, std::size_t held,
+                  std::size_t max, std::string_view unit, std::string_view if_empty = {});
+  // fn(item, "<path>[i]", item mark) for each item of a list.
+  template <class Fn>
+  void for_each_item(const YAML::Node& list, const std::string& path, Fn fn);
+  // fn(text, "<path>[i]", item mark) for each item that is a single value.
+  template <class Fn>
+  void for_each_scalar(const YAML::Node& list, const std::string& path, Fn fn);
+  // Appends `value` unless `same` finds it in `list` ("<path>: duplicate <what>").
+  template <class T, class Same = std::equal_to<>>
+  bool add_unique(std::vector<T>& list, T value, const SourceMark& at, const std::string& path,
+                  const std::string& what, Same same = {});
+  // "<prefix>.<key> (v) must not exceed <cap_key> (c)" when value > cap, at the key's value, else
+  // the cap's, else `fallback`.
+  template <class Format>
+  void not_above(const std::string& prefix, std::string_view key, std::uint64_t value,
+                 std::string_view cap_key, std::uint64_t cap, const SourceMark& fallback,
+                 Format format);
+  // "<path>: A is already used by listen[j]" for each listener on `address`; one on port 0
+  // counts only when `port0_clashes`.
+  void check_not_listened(const client::SocketAddress& address, const SourceMark& at,
+                          const std::string& path, bool port0_clashes);
+  // A name: 1-64 letters, digits, '_', '-' or '.'.
+  bool check_name(const std::string& name, const SourceMark& at, const std::string& path);
+  // False (and an error per match) when an earlier sibling has `name`:
+  // "<path>: duplicate <what> 'x'<extra> (first at ...)".
+  template <class T>
+  bool first_use(const std::vector<T>& siblings, const std::string& name, const SourceMark& at,
+                 const std::string& path, std::string_view what, std::string_view extra);
+  // A `name` field: a valid name, reported when an earlier sibling has it too.
+  template <class T>
+  void read_unique_name(const Field& f, const std::string& path, const std::vector<T>& siblings,
+                        std::string_view what, std::string_view extra, std::string& out);
 
   // One file's text (the main one or an included one, named file_).
   void load_text(std::string_view yaml, bool main);
@@ -724,7 +774,7 @@ class Loader {
   void load_upstreams(const Field& f);
   void load_upstream(const std::string& name, const YAML::Node& node, const SourceMark& at);
   void load_routes(const Field& f);
-  void load_route(const YAML::Node& node, std::size_t i);
+  void load_route(const YAML::Node& node, const std::string& path);
   void load_match(const Field& f, const std::string& path, RouteConfig& route);
   void load_route_limits(const Field& f, const std::string& path, RouteConfig& route);
   void load_route_limit(const YAML::Node& node, const std::string& path, RouteConfig& route);
@@ -779,6 +829,24 @@ std::vector<Field> Loader::fields(const YAML::Node& map, std::span<const std::st
     out.push_back(Field{std::move(key), k, v});
   }
   return out;
+}
+
+template <class Fn>
+void Loader::each_field(const YAML::Node& map, std::span<const std::string_view> known,
+                        const std::string& path, Fn fn) {
+  for (const Field& e : fields(map, known, path)) {
+    fn(e, path + "." + e.key);
+  }
+}
+
+template <class Fn>
+bool Loader::each_section_field(const Field& f, std::span<const std::string_view> known,
+                                const std::string& path, Fn fn) {
+  if (!section_map(f, path)) {
+    return false;
+  }
+  each_field(f.value, known, path, fn);
+  return true;
 }
 
 bool Loader::section_map(const Field& f, const std::string& path) {
@@ -841,63 +909,62 @@ void Loader::read_bool(const Field& f, const std::string& path, bool& out) {
   }
 }
 
-template <class T>
-void Loader::read_uint(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
-                       T& out) {
-  auto text = scalar(f, path);
-  if (!text) {
-    return;
-  }
-  auto n = parse_integer(*text);
-  if (!n) {
-    error(value_mark(f), path + ": expected a whole number, got " + quote(*text));
-  } else if (*n < lo || *n > hi) {
-    error(value_mark(f), path + ": must be between " + std::to_string(lo) + " and " +
-                             std::to_string(hi) + ", got " + *text);
-  } else {
-    out = static_cast<T>(*n);
-  }
-}
-
-template <class T>
-void Loader::read_size(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
-                       T& out) {
-  auto text = scalar(f, path);
-  if (!text) {
-    return;
-  }
-  std::string why;
-  auto n = parse_size(*text, why);
-  if (!n) {
-    error(value_mark(f), path + ": " + why);
-  } else if (*n < lo || *n > hi) {
-    error(value_mark(f), path + ": must be between " + format_size(lo) + " and " + format_size(hi) +
-                             ", got " + *text);
-  } else {
-    out = static_cast<T>(*n);
-  }
-}
-
-template <class T>
-bool Loader::read_duration(const Field& f, const std::string& path, std::uint64_t lo,
-                           std::uint64_t hi, T& out) {
+template <class T, class Parse, class Format>
+bool Loader::read_number(const Field& f, const std::string& path, std::uint64_t lo,
+                         std::uint64_t hi, T& out, Parse parse, Format format) {
   auto text = scalar(f, path);
   if (!text) {
     return false;
   }
   std::string why;
-  auto n = parse_duration(*text, why);
+  auto n = parse(*text, why);
   if (!n) {
     error(value_mark(f), path + ": " + why);
     return false;
   }
   if (*n < lo || *n > hi) {
-    error(value_mark(f), path + ": must be between " + format_duration(lo) + " and " +
-                             format_duration(hi) + ", got " + *text);
+    error(value_mark(f),
+          path + ": must be between " + format(lo) + " and " + format(hi) + ", got " + *text);
     return false;
   }
   out = static_cast<T>(*n);
   return true;
+}
+
+template <class T>
+bool Loader::read_uint(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+                       T& out) {
+  auto parse = [](std::string_view text, std::string& why) {
+    auto n = parse_integer(text);
+    if (!n) {
+      why = "expected a whole number, got " + quote(text);
+    }
+    return n;
+  };
+  return read_number(f, path, lo, hi, out, parse, format_count);
+}
+
+template <class T>
+bool Loader::read_size(const Field& f, const std::string& path, std::uint64_t lo, std::uint64_t hi,
+                       T& out) {
+  return read_number(f, path, lo, hi, out, parse_size, format_size);
+}
+
+template <class T>
+bool Loader::read_duration(const Field& f, const std::string& path, std::uint64_t lo,
+                           std::uint64_t hi, T& out) {
+  return read_number(f, path, lo, hi, out, parse_duration, format_duration);
+}
+
+bool Loader::read_timeout(const Field& f, const std::string& path,
+                          std::span<const Timeout> timeouts) {
+  for (const Timeout& t : timeouts) {
+    if (f.key == t.key) {
+      read_duration(f, path, 1, kMaxTimeout, *t.out);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Loader::read_socket_address(const YAML::Node& n, const SourceMark& at, const std::string& path,
@@ -921,80 +988,62 @@ bool Loader::read_socket_address(const YAML::Node& n, const SourceMark& at, cons
 }
 
 void Loader::load_server(const Field& f) {
-  if (!section_map(f, "server")) {
-    return;
-  }
-  for (const Field& e : fields(f.value, kServerKeys, "server")) {
+  each_section_field(f, kServerKeys, "server", [&](const Field& e, const std::string& key_path) {
     if (e.key == "workers") {
-      read_uint(e, "server.workers", 0, 256, config_.server.workers);
+      read_uint(e, key_path, 0, 256, config_.server.workers);
     }
-  }
+  });
 }
 
 void Loader::load_listen(const Field& f) {
+  has_listen_ = true;
   if (f.value.IsNull() || (f.value.IsSequence() && f.value.size() == 0)) {
     error(key_mark(f), "listen: at least one listener is required");
     return;
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f),
-          std::string("listen: expected a list of listeners, got ") + type_name(f.value));
+  if (!check_list(f, "listen", "a list of listeners", config_.listen.size(), kMaxListeners,
+                  "listeners")) {
     return;
   }
-  if (config_.listen.size() + f.value.size() > kMaxListeners) {
-    error(value_mark(f), "listen: at most " + std::to_string(kMaxListeners) + " listeners");
-    return;
-  }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    const std::string path = "listen[" + std::to_string(i++) + "]";
-    const SourceMark at = mark(item.Mark());
-    if (!item.IsMap()) {
-      error(at, path + ": expected a map with 'address', got " + type_name(item));
-      continue;
-    }
-    ListenConfig listen;
-    listen.mark = at;
-    bool has_address = false;
-    bool address_ok = false;
-    SourceMark address_mark = at;
-    for (const Field& e : fields(item, kListenKeys, path)) {
-      if (e.key == "address") {
-        has_address = true;
-        address_mark = value_mark(e);
-        address_ok =
-            read_socket_address(e.value, address_mark, path + ".address", true, listen.address);
-      } else if (e.key == "proxy_protocol") {
-        read_bool(e, path + ".proxy_protocol", listen.proxy_protocol);
-      }
-    }
-    if (!has_address) {
-      error(at, path + ": missing required key 'address'");
-    }
-    if (address_ok) {
-      for (std::size_t j = 0; j < config_.listen.size(); ++j) {
-        const ListenConfig& other = config_.listen[j];
-        if (other.address == listen.address && other.address.port != 0) {
-          error(address_mark, path + ".address: " + client::format_socket_address(listen.address) +
-                                  " is already used by " +
-                                  place(listen_paths_[j], other.mark, address_mark));
+  for_each_item(
+      f.value, "listen",
+      [&](const YAML::Node& item, const std::string& path, const SourceMark& at) {
+        if (!item.IsMap()) {
+          error(at, path + ": expected a map with 'address', got " + type_name(item));
+          return;
         }
-      }
-    }
-    config_.listen.push_back(std::move(listen));
-    listen_paths_.push_back(path);
-  }
+        ListenConfig listen;
+        listen.mark = at;
+        bool has_address = false;
+        bool address_ok = false;
+        SourceMark address_mark = at;
+        each_field(item, kListenKeys, path, [&](const Field& e, const std::string& key_path) {
+          if (e.key == "address") {
+            has_address = true;
+            address_mark = value_mark(e);
+            address_ok =
+                read_socket_address(e.value, address_mark, path + ".address", true, listen.address);
+          } else if (e.key == "proxy_protocol") {
+            read_bool(e, path + ".proxy_protocol", listen.proxy_protocol);
+          }
+        });
+        if (!has_address) {
+          error(at, path + ": missing required key 'address'");
+        }
+        if (address_ok) {
+          check_not_listened(listen.address, address_mark, path + ".address", false);
+        }
+        config_.listen.push_back(std::move(listen));
+        listen_paths_.push_back(path);
+      });
 }
 
 void Loader::load_admin(const Field& f) {
-  if (!section_map(f, "admin")) {
-    return;
-  }
-  for (const Field& e : fields(f.value, kAdminKeys, "admin")) {
+  each_section_field(f, kAdminKeys, "admin", [&](const Field& e, const std::string& key_path) {
     if (e.key == "address") {
-      read_socket_address(e.value, value_mark(e), "admin.address", true, config_.admin.address);
+      read_socket_address(e.value, value_mark(e), key_path, true, config_.admin.address);
     } else if (e.key == "token_file") {
-      if (auto text = scalar(e, "admin.token_file")) {
+      if (auto text = scalar(e, key_path)) {
         if (text->empty()) {
           error(value_mark(e),
                 "admin.token_file: must not be empty (leave the key out to disable admin changes)");
@@ -1003,99 +1052,182 @@ void Loader::load_admin(const Field& f) {
         }
       }
     } else if (e.key == "enabled") {
-      read_bool(e, "admin.enabled", config_.admin.enabled);
+      read_bool(e, key_path, config_.admin.enabled);
     }
-  }
+  });
 }
 
 void Loader::load_clients(const Field& f) {
-  if (!section_map(f, "clients")) {
-    return;
-  }
-  for (const Field& e : fields(f.value, kClientsKeys, "clients")) {
+  each_section_field(f, kClientsKeys, "clients", [&](const Field& e, const std::string& key_path) {
     if (e.key == "ipv4_prefix") {
-      read_uint(e, "clients.ipv4_prefix", 8, 32, config_.clients.ipv4_prefix);
+      read_uint(e, key_path, 8, 32, config_.clients.ipv4_prefix);
     } else if (e.key == "ipv6_prefix") {
-      read_uint(e, "clients.ipv6_prefix", 16, 128, config_.clients.ipv6_prefix);
+      read_uint(e, key_path, 16, 128, config_.clients.ipv6_prefix);
     } else if (e.key == "trusted_proxies") {
-      read_cidrs(e, "clients.trusted_proxies", kMaxTrustedProxies, config_.clients.trusted_proxies);
+      read_cidrs(e, key_path, kMaxTrustedProxies, config_.clients.trusted_proxies);
     }
-  }
+  });
 }
 
 void Loader::read_cidrs(const Field& f, const std::string& path, std::size_t max,
                         std::vector<client::Cidr>& out) {
-  if (f.value.IsNull()) {
+  if (f.value.IsNull() ||
+      !check_list(f, path, "a list of addresses or CIDRs", out.size(), max, "entries")) {
     return;
   }
+  for_each_scalar(f.value, path,
+                  [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+                    auto cidr = client::parse_cidr(text);
+                    if (!cidr) {
+                      error(at, item_path + ": invalid address or CIDR " + quote(text));
+                      return;
+                    }
+                    out.push_back(*cidr);
+                  });
+}
+
+bool Loader::check_list(const Field& f, const std::string& path, std::string_view what,
+                        std::size_t held, std::size_t max, std::string_view unit,
+                        std::string_view if_empty) {
   if (!f.value.IsSequence()) {
-    error(value_mark(f),
-          path + ": expected a list of addresses or CIDRs, got " + type_name(f.value));
-    return;
+    error(value_mark(f), path + ": expected " + std::string(what) + ", got " + type_name(f.value));
+    return false;
   }
-  if (out.size() + f.value.size() > max) {
-    error(value_mark(f), path + ": at most " + std::to_string(max) + " entries");
-    return;
+  if (!if_empty.empty() && f.value.size() == 0) {
+    error(value_mark(f), path + ": " + std::string(if_empty));
+    return false;
   }
+  if (held + f.value.size() > max) {
+    error(value_mark(f), path + ": at most " + std::to_string(max) + " " + std::string(unit));
+    return false;
+  }
+  return true;
+}
+
+template <class Fn>
+void Loader::for_each_item(const YAML::Node& list, const std::string& path, Fn fn) {
   std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
+  for (const YAML::Node& item : list) {
     const std::string item_path = path + "[" + std::to_string(i++) + "]";
-    const SourceMark at = mark(item.Mark());
-    auto text = scalar_node(item, at, item_path);
-    if (!text) {
-      continue;
-    }
-    auto cidr = client::parse_cidr(*text);
-    if (!cidr) {
-      error(at, item_path + ": invalid address or CIDR " + quote(*text));
-      continue;
-    }
-    out.push_back(*cidr);
+    fn(item, item_path, mark(item.Mark()));
   }
 }
 
-void Loader::load_limits(const Field& f) {
-  if (!section_map(f, "limits")) {
+template <class Fn>
+void Loader::for_each_scalar(const YAML::Node& list, const std::string& path, Fn fn) {
+  for_each_item(list, path,
+                [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
+                  if (auto text = scalar_node(item, at, item_path)) {
+                    fn(*text, item_path, at);
+                  }
+                });
+}
+
+template <class T, class Same>
+bool Loader::add_unique(std::vector<T>& list, T value, const SourceMark& at,
+                        const std::string& path, const std::string& what, Same same) {
+  auto is_value = [&](const T& x) { return same(x, value); };
+  if (std::any_of(list.begin(), list.end(), is_value)) {
+    error(at, path + ": duplicate " + what);
+    return false;
+  }
+  list.push_back(std::move(value));
+  return true;
+}
+
+template <class Format>
+void Loader::not_above(const std::string& prefix, std::string_view key, std::uint64_t value,
+                       std::string_view cap_key, std::uint64_t cap, const SourceMark& fallback,
+                       Format format) {
+  if (value <= cap) {
     return;
   }
-  LimitsConfig& l = config_.limits;
-  for (const Field& e : fields(f.value, kLimitsKeys, "limits")) {
-    const std::string path = "limits." + e.key;
-    if (e.key == "max_head_size") {
-      read_size(e, path, kKiB, kMiB, l.max_head_bytes);
-    } else if (e.key == "max_header_fields") {
-      read_uint(e, path, 1, http::kMaxHeaderFields, l.max_header_fields);
-    } else if (e.key == "max_target_size") {
-      read_size(e, path, 64, kMiB, l.max_target_bytes);
-    } else if (e.key == "max_body_size") {
-      read_size(e, path, 0, 16 * kGiB, l.max_body_bytes);
-    } else if (e.key == "head_timeout") {
-      read_duration(e, path, 1, kMaxTimeout, l.head_timeout);
-    } else if (e.key == "body_idle_timeout") {
-      read_duration(e, path, 1, kMaxTimeout, l.body_idle_timeout);
-    } else if (e.key == "keepalive_timeout") {
-      read_duration(e, path, 1, kMaxTimeout, l.keepalive_timeout);
-    } else if (e.key == "send_timeout") {
-      read_duration(e, path, 1, kMaxTimeout, l.send_timeout);
-    } else if (e.key == "max_connections") {
-      read_uint(e, path, 1, 10'000'000, l.max_connections);
-    } else if (e.key == "max_connections_per_client") {
-      read_uint(e, path, 1, 10'000'000, l.max_connections_per_client);
-    } else if (e.key == "shutdown_grace") {
-      read_duration(e, path, 0, kMaxTimeout, l.shutdown_grace);
+  const std::string path = prefix + "." + std::string(key);
+  error(mark_of(path, mark_of(prefix + "." + std::string(cap_key), fallback)),
+        path + " (" + format(value) + ") must not exceed " + std::string(cap_key) + " (" +
+            format(cap) + ")");
+}
+
+void Loader::check_not_listened(const client::SocketAddress& address, const SourceMark& at,
+                                const std::string& path, bool port0_clashes) {
+  for (std::size_t j = 0; j < config_.listen.size(); ++j) {
+    const ListenConfig& other = config_.listen[j];
+    if (other.address == address && (port0_clashes || other.address.port != 0)) {
+      error(at, path + ": " + client::format_socket_address(address) + " is already used by " +
+                    place(listen_paths_[j], other.mark, at));
     }
   }
+}
+
+bool Loader::check_name(const std::string& name, const SourceMark& at, const std::string& path) {
+  if (!valid_name(name)) {
+    error(at,
+          path + ": invalid name " + quote(name) + ": use 1-64 letters, digits, '_', '-' or '.'");
+    return false;
+  }
+  return true;
+}
+
+template <class T>
+bool Loader::first_use(const std::vector<T>& siblings, const std::string& name,
+                       const SourceMark& at, const std::string& path, std::string_view what,
+                       std::string_view extra) {
+  bool first = true;
+  for (const T& other : siblings) {
+    if (other.name == name) {
+      error(at, path + ": duplicate " + std::string(what) + " " + quote(name) + std::string(extra) +
+                    " (" + first_at(other.mark) + ")");
+      first = false;
+    }
+  }
+  return first;
+}
+
+template <class T>
+void Loader::read_unique_name(const Field& f, const std::string& path,
+                              const std::vector<T>& siblings, std::string_view what,
+                              std::string_view extra, std::string& out) {
+  auto text = scalar(f, path);
+  if (!text || !check_name(*text, value_mark(f), path)) {
+    return;
+  }
+  first_use(siblings, *text, value_mark(f), path, what, extra);
+  out = *text;
+}
+
+void Loader::load_limits(const Field& f) {
+  LimitsConfig& l = config_.limits;
+  const Timeout timeouts[] = {{"head_timeout", &l.head_timeout},
+                              {"body_idle_timeout", &l.body_idle_timeout},
+                              {"keepalive_timeout", &l.keepalive_timeout},
+                              {"send_timeout", &l.send_timeout}};
+  if (!each_section_field(f, kLimitsKeys, "limits", [&](const Field& e, const std::string& path) {
+        if (read_timeout(e, path, timeouts)) {
+          return;
+        }
+        if (e.key == "max_head_size") {
+          read_size(e, path, kKiB, kMiB, l.max_head_bytes);
+        } else if (e.key == "max_header_fields") {
+          read_uint(e, path, 1, http::kMaxHeaderFields, l.max_header_fields);
+        } else if (e.key == "max_target_size") {
+          read_size(e, path, 64, kMiB, l.max_target_bytes);
+        } else if (e.key == "max_body_size") {
+          read_size(e, path, 0, 16 * kGiB, l.max_body_bytes);
+        } else if (e.key == "max_connections") {
+          read_uint(e, path, 1, 10'000'000, l.max_connections);
+        } else if (e.key == "max_connections_per_client") {
+          read_uint(e, path, 1, 10'000'000, l.max_connections_per_client);
+        } else if (e.key == "shutdown_grace") {
+          read_duration(e, path, 0, kMaxTimeout, l.shutdown_grace);
+        }
+      })) {
+    return;
+  }
   const SourceMark section = key_mark(f);
-  if (l.max_target_bytes > l.max_head_bytes) {
-    error(mark_of("limits.max_target_size", mark_of("limits.max_head_size", section)),
-          "limits.max_target_size (" + format_size(l.max_target_bytes) +
-              ") must not exceed max_head_size (" + format_size(l.max_head_bytes) + ")");
-  }
-  if (l.max_connections_per_client > l.max_connections) {
-    error(mark_of("limits.max_connections_per_client", mark_of("limits.max_connections", section)),
-          "limits.max_connections_per_client (" + std::to_string(l.max_connections_per_client) +
-              ") must not exceed max_connections (" + std::to_string(l.max_connections) + ")");
-  }
+  not_above("limits", "max_target_size", l.max_target_bytes, "max_head_size", l.max_head_bytes,
+            section, format_size);
+  not_above("limits", "max_connections_per_client", l.max_connections_per_client, "max_connections",
+            l.max_connections, section, format_count);
 }
 
 void Loader::load_upstreams(const Field& f) {
@@ -1125,16 +1257,8 @@ void Loader::load_upstreams(const Field& f) {
       continue;
     }
     const std::string& name = key.Scalar();
-    if (!valid_name(name)) {
-      error(at, "upstreams: invalid name " + quote(name) +
-                    ": use 1-64 letters, digits, '_', '-' or '.'");
-      continue;
-    }
-    auto first = std::find_if(config_.upstreams.begin(), config_.upstreams.end(),
-                              [&](const UpstreamConfig& u) { return u.name == name; });
-    if (first != config_.upstreams.end()) {
-      error(at,
-            "upstreams: duplicate upstream " + quote(name) + " (" + first_at(first->mark) + ")");
+    if (!check_name(name, at, "upstreams") ||
+        !first_use(config_.upstreams, name, at, "upstreams", "upstream", "")) {
       continue;
     }
     load_upstream(name, value, at);
@@ -1153,59 +1277,43 @@ void Loader::load_upstream(const std::string& name, const YAML::Node& node, cons
     return;
   }
   bool has_servers = false;
-  for (const Field& e : fields(node, kUpstreamKeys, path)) {
-    const std::string key_path = path + "." + e.key;
+  const Timeout timeouts[] = {{"connect_timeout", &u.connect_timeout},
+                              {"first_byte_timeout", &u.first_byte_timeout},
+                              {"idle_timeout", &u.idle_timeout},
+                              {"keepalive_timeout", &u.keepalive_timeout}};
+  each_field(node, kUpstreamKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (read_timeout(e, key_path, timeouts)) {
+      return;
+    }
     if (e.key == "servers") {
       has_servers = true;
       if (e.value.IsNull() || (e.value.IsSequence() && e.value.size() == 0)) {
         error(value_mark(e), key_path + ": at least one server is required");
-        continue;
+        return;
       }
-      if (!e.value.IsSequence()) {
-        error(value_mark(e),
-              key_path + ": expected a list of addresses, got " + type_name(e.value));
-        continue;
+      if (!check_list(e, key_path, "a list of addresses", 0, kMaxServers, "servers")) {
+        return;
       }
-      if (e.value.size() > kMaxServers) {
-        error(value_mark(e), key_path + ": at most " + std::to_string(kMaxServers) + " servers");
-        continue;
-      }
-      std::size_t i = 0;
-      for (const YAML::Node& item : e.value) {
-        const std::string item_path = key_path + "[" + std::to_string(i++) + "]";
-        const SourceMark item_mark = mark(item.Mark());
-        client::SocketAddress addr;
-        if (!read_socket_address(item, item_mark, item_path, false, addr)) {
-          continue;
-        }
-        if (std::find(u.servers.begin(), u.servers.end(), addr) != u.servers.end()) {
-          error(item_mark, item_path + ": duplicate server " + client::format_socket_address(addr));
-          continue;
-        }
-        u.servers.push_back(addr);
-      }
+      for_each_item(
+          e.value, key_path,
+          [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
+            client::SocketAddress addr;
+            if (read_socket_address(item, at, item_path, false, addr)) {
+              add_unique(u.servers, addr, at, item_path,
+                         "server " + client::format_socket_address(addr));
+            }
+          });
     } else if (e.key == "max_connections") {
       read_uint(e, key_path, 1, 100'000, u.max_connections);
     } else if (e.key == "max_idle_connections") {
       read_uint(e, key_path, 0, 100'000, u.max_idle_connections);
-    } else if (e.key == "connect_timeout") {
-      read_duration(e, key_path, 1, kMaxTimeout, u.connect_timeout);
-    } else if (e.key == "first_byte_timeout") {
-      read_duration(e, key_path, 1, kMaxTimeout, u.first_byte_timeout);
-    } else if (e.key == "idle_timeout") {
-      read_duration(e, key_path, 1, kMaxTimeout, u.idle_timeout);
-    } else if (e.key == "keepalive_timeout") {
-      read_duration(e, key_path, 1, kMaxTimeout, u.keepalive_timeout);
     }
-  }
+  });
   if (!has_servers) {
     error(at, path + ": missing required key 'servers'");
   }
-  if (u.max_idle_connections > u.max_connections) {
-    error(mark_of(path + ".max_idle_connections", mark_of(path + ".max_connections", at)),
-          path + ".max_idle_connections (" + std::to_string(u.max_idle_connections) +
-              ") must not exceed max_connections (" + std::to_string(u.max_connections) + ")");
-  }
+  not_above(path, "max_idle_connections", u.max_idle_connections, "max_connections",
+            u.max_connections, at, format_count);
   config_.upstreams.push_back(std::move(u));
 }
 
@@ -1213,26 +1321,19 @@ void Loader::load_routes(const Field& f) {
   if (f.value.IsNull()) {
     return;
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f),
-          std::string("routes: expected a list of routes, got ") + type_name(f.value));
-    return;
-  }
-  if (f.value.size() > 0) {
+  if (f.value.IsSequence() && f.value.size() > 0) {
     routes_given_ = true;
   }
-  if (config_.routes.size() + f.value.size() > kMaxRoutes) {
-    error(value_mark(f), "routes: at most " + std::to_string(kMaxRoutes) + " routes");
+  if (!check_list(f, "routes", "a list of routes", config_.routes.size(), kMaxRoutes, "routes")) {
     return;
   }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    load_route(item, i++);
-  }
+  for_each_item(f.value, "routes",
+                [&](const YAML::Node& item, const std::string& path, const SourceMark&) {
+                  load_route(item, path);
+                });
 }
 
-void Loader::load_route(const YAML::Node& node, std::size_t i) {
-  const std::string path = "routes[" + std::to_string(i) + "]";
+void Loader::load_route(const YAML::Node& node, const std::string& path) {
   RouteConfig route;
   route.mark = mark(node.Mark());
   SourceMark upstream_mark = route.mark;
@@ -1241,45 +1342,29 @@ void Loader::load_route(const YAML::Node& node, std::size_t i) {
     return;
   }
   bool has_name = false;
-  for (const Field& e : fields(node, kRouteKeys, path)) {
-    const std::string key_path = path + "." + e.key;
+  each_field(node, kRouteKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "name") {
       has_name = true;
-      auto text = scalar(e, key_path);
-      if (!text) {
-        continue;
-      }
-      if (!valid_name(*text)) {
-        error(value_mark(e), key_path + ": invalid name " + quote(*text) +
-                                 ": use 1-64 letters, digits, '_', '-' or '.'");
-        continue;
-      }
-      for (const RouteConfig& other : config_.routes) {
-        if (other.name == *text) {
-          error(value_mark(e), key_path + ": duplicate route name " + quote(*text) + " (" +
-                                   first_at(other.mark) + ")");
-        }
-      }
-      route.name = *text;
+      read_unique_name(e, key_path, config_.routes, "route name", "", route.name);
     } else if (e.key == "match") {
       load_match(e, key_path, route);
     } else if (e.key == "class") {
       auto text = scalar(e, key_path);
       if (!text) {
-        continue;
+        return;
       }
       auto it = std::find(std::begin(kClassNames), std::end(kClassNames), *text);
       if (it == std::end(kClassNames)) {
         error(value_mark(e), key_path + ": unknown class " + quote(*text) +
                                  ": use login, signup, api, static or other" +
                                  suggest(*text, kClassNames));
-        continue;
+        return;
       }
       route.route_class = kClasses[it - std::begin(kClassNames)];
     } else if (e.key == "upstream") {
       auto text = scalar(e, key_path);
       if (!text) {
-        continue;
+        return;
       }
       route.upstream = *text;
       upstream_mark = value_mark(e);
@@ -1293,7 +1378,7 @@ void Loader::load_route(const YAML::Node& node, std::size_t i) {
     } else if (e.key == "limits") {
       load_route_limits(e, key_path, route);
     }
-  }
+  });
   if (!has_name) {
     error(route.mark, path + ": missing required key 'name'");
   }
@@ -1307,47 +1392,33 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
   }
   RouteMatch& m = route.match;
   int path_kinds = 0;
-  for (const Field& e : fields(f.value, kMatchKeys, path)) {
-    const std::string key_path = path + "." + e.key;
+  each_field(f.value, kMatchKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "methods") {
-      if (!e.value.IsSequence()) {
-        error(value_mark(e), key_path + ": expected a list of methods, got " + type_name(e.value));
-        continue;
-      }
-      if (e.value.size() == 0) {
-        error(value_mark(e),
-              key_path + ": an empty list matches nothing; leave the key out to match any method");
-        continue;
+      if (!check_list(e, key_path, "a list of methods", 0, std::numeric_limits<std::size_t>::max(),
+                      "", "an empty list matches nothing; leave the key out to match any method")) {
+        return;
       }
       if (e.value.size() > 64) {
         error(value_mark(e), key_path + ": too many methods");
-        continue;
+        return;
       }
-      std::size_t i = 0;
-      for (const YAML::Node& item : e.value) {
-        const std::string item_path = key_path + "[" + std::to_string(i++) + "]";
-        const SourceMark at = mark(item.Mark());
-        auto text = scalar_node(item, at, item_path);
-        if (!text) {
-          continue;
-        }
-        auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), *text);
-        if (it == std::end(kMethodNames)) {
-          error(at, item_path + ": unknown method " + quote(*text) + suggest(*text, kMethodNames));
-          continue;
-        }
-        http::Method method = kMethods[it - std::begin(kMethodNames)];
-        if (std::find(m.methods.begin(), m.methods.end(), method) != m.methods.end()) {
-          error(at, item_path + ": duplicate method " + quote(*text));
-          continue;
-        }
-        m.methods.push_back(method);
-      }
-      continue;
+      for_each_scalar(
+          e.value, key_path,
+          [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+            auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), text);
+            if (it == std::end(kMethodNames)) {
+              error(at,
+                    item_path + ": unknown method " + quote(text) + suggest(text, kMethodNames));
+              return;
+            }
+            add_unique(m.methods, kMethods[it - std::begin(kMethodNames)], at, item_path,
+                       "method " + quote(text));
+          });
+      return;
     }
     auto text = scalar(e, key_path);
     if (!text) {
-      continue;
+      return;
     }
     const SourceMark at = value_mark(e);
     if (e.key == "host") {
@@ -1363,7 +1434,7 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
                               ? ": leave out the port (the request's port is ignored)"
                               : ": expected a host name or [IPv6] literal";
         error(at, key_path + ": invalid host " + quote(*text) + why);
-        continue;
+        return;
       }
       m.host = host;
     } else if (e.key == "path" || e.key == "path_prefix") {
@@ -1371,7 +1442,7 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
       if (!valid_path(*text)) {
         error(at, key_path +
                       ": must start with '/' and hold no spaces, control characters, '?' or '#'");
-        continue;
+        return;
       }
       // Requests are matched on their normalised path: a spelling it never takes never matches.
       std::string scratch(text->size(), '\0');
@@ -1380,43 +1451,36 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
         error(at, key_path + ": " + quote(*text) +
                       " never matches: request paths are normalised before matching (write " +
                       quote(normal) + ")");
-        continue;
+        return;
       }
       (e.key == "path" ? m.path : m.path_prefix) = *text;
     } else if (e.key == "path_regex") {
       ++path_kinds;
       if (text->empty() || text->size() > kMaxRegexBytes) {
         error(at, key_path + ": must be 1 to " + std::to_string(kMaxRegexBytes) + " characters");
-        continue;
+        return;
       }
       if (auto why = check_path_regex(*text)) {
         error(at, key_path + ": invalid regex: " + *why);
-        continue;
+        return;
       }
       m.path_regex = *text;
     }
-  }
+  });
   if (path_kinds > 1) {
     error(value_mark(f), path + ": set only one of path, path_prefix, path_regex");
   }
 }
 
 void Loader::load_route_limits(const Field& f, const std::string& path, RouteConfig& route) {
-  if (f.value.IsNull()) {
+  if (f.value.IsNull() ||
+      !check_list(f, path, "a list of limits", 0, kMaxLimitsPerRoute, "limits")) {
     return;
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f), path + ": expected a list of limits, got " + type_name(f.value));
-    return;
-  }
-  if (f.value.size() > kMaxLimitsPerRoute) {
-    error(value_mark(f), path + ": at most " + std::to_string(kMaxLimitsPerRoute) + " limits");
-    return;
-  }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    load_route_limit(item, path + "[" + std::to_string(i++) + "]", route);
-  }
+  for_each_item(f.value, path,
+                [&](const YAML::Node& item, const std::string& item_path, const SourceMark&) {
+                  load_route_limit(item, item_path, route);
+                });
 }
 
 void Loader::load_route_limit(const YAML::Node& node, const std::string& path, RouteConfig& route) {
@@ -1432,26 +1496,10 @@ void Loader::load_route_limit(const YAML::Node& node, const std::string& path, R
   bool has_burst = false;
   SourceMark rate_mark = limit.mark;
   SourceMark burst_mark = limit.mark;
-  for (const Field& e : fields(node, kLimitKeys, path)) {
-    const std::string key_path = path + "." + e.key;
+  each_field(node, kLimitKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "name") {
       has_name = true;
-      auto text = scalar(e, key_path);
-      if (!text) {
-        continue;
-      }
-      if (!valid_name(*text)) {
-        error(value_mark(e), key_path + ": invalid name " + quote(*text) +
-                                 ": use 1-64 letters, digits, '_', '-' or '.'");
-        continue;
-      }
-      for (const LimitConfig& other : route.limits) {
-        if (other.name == *text) {
-          error(value_mark(e), key_path + ": duplicate limit name " + quote(*text) +
-                                   " in this route (" + first_at(other.mark) + ")");
-        }
-      }
-      limit.name = *text;
+      read_unique_name(e, key_path, route.limits, "limit name", " in this route", limit.name);
     } else if (e.key == "key") {
       load_key(e, key_path, limit);
     } else if (e.key == "rate") {
@@ -1459,7 +1507,7 @@ void Loader::load_route_limit(const YAML::Node& node, const std::string& path, R
       rate_mark = value_mark(e);
       auto text = scalar(e, key_path);
       if (!text) {
-        continue;
+        return;
       }
       std::string why;
       auto rate = parse_rate(*text, why);
@@ -1492,7 +1540,7 @@ void Loader::load_route_limit(const YAML::Node& node, const std::string& path, R
     } else if (e.key == "max_keys") {
       read_uint(e, key_path, 16, 50'000'000, limit.max_keys);
     }
-  }
+  });
   if (!has_name) {
     error(limit.mark, path + ": missing required key 'name'");
   }
@@ -1520,36 +1568,24 @@ void Loader::load_key(const Field& f, const std::string& path, LimitConfig& limi
   if (f.value.IsNull()) {
     return;  // one bucket for the route
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f),
-          path + ": expected a list of key parts (e.g. [client.ip]), got " + type_name(f.value));
+  if (!check_list(f, path, "a list of key parts (e.g. [client.ip])", 0, kMaxKeyParts,
+                  "key parts")) {
     return;
   }
-  if (f.value.size() > kMaxKeyParts) {
-    error(value_mark(f), path + ": at most " + std::to_string(kMaxKeyParts) + " key parts");
-    return;
-  }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    const std::string item_path = path + "[" + std::to_string(i++) + "]";
-    const SourceMark at = mark(item.Mark());
-    auto text = scalar_node(item, at, item_path);
-    if (!text) {
-      continue;
-    }
-    std::string why;
-    auto part = parse_key_part(*text, why);
-    if (!part) {
-      error(at, item_path + ": " + why);
-      continue;
-    }
-    auto same = [&](const KeyPart& p) { return p.kind == part->kind && p.name == part->name; };
-    if (std::any_of(limit.key.begin(), limit.key.end(), same)) {
-      error(at, item_path + ": duplicate key part " + quote(*text));
-      continue;
-    }
-    limit.key.push_back(std::move(*part));
-  }
+  auto same = [](const KeyPart& a, const KeyPart& b) {
+    return a.kind == b.kind && a.name == b.name;
+  };
+  for_each_scalar(f.value, path,
+                  [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+                    std::string why;
+                    auto part = parse_key_part(text, why);
+                    if (!part) {
+                      error(at, item_path + ": " + why);
+                      return;
+                    }
+                    add_unique(limit.key, std::move(*part), at, item_path,
+                               "key part " + quote(text), same);
+                  });
 }
 
 void Loader::load_action(const Field& f, const std::string& path, LimitAction& action) {
@@ -1658,57 +1694,33 @@ void Loader::load_count_when(const Field& f, const std::string& path, LimitConfi
     return;
   }
   bool has_status = false;
-  for (const Field& e : fields(f.value, kCountWhenKeys, path)) {
-    const std::string key_path = path + "." + e.key;
+  each_field(f.value, kCountWhenKeys, path, [&](const Field& e, const std::string& key_path) {
     has_status = true;
-    if (!e.value.IsSequence()) {
-      error(value_mark(e), key_path + ": expected a list of status codes (e.g. [401, 403]), got " +
-                               type_name(e.value));
-      continue;
+    if (!check_list(e, key_path, "a list of status codes (e.g. [401, 403])", 0, kMaxStatuses,
+                    "statuses",
+                    "must not be empty (leave count_when out to count every request)")) {
+      return;
     }
-    if (e.value.size() == 0) {
-      error(value_mark(e),
-            key_path + ": must not be empty (leave count_when out to count every request)");
-      continue;
-    }
-    if (e.value.size() > kMaxStatuses) {
-      error(value_mark(e), key_path + ": at most " + std::to_string(kMaxStatuses) + " statuses");
-      continue;
-    }
-    std::size_t i = 0;
-    for (const YAML::Node& item : e.value) {
-      const std::string item_path = key_path + "[" + std::to_string(i++) + "]";
-      const SourceMark at = mark(item.Mark());
-      auto text = scalar_node(item, at, item_path);
-      if (!text) {
-        continue;
-      }
-      auto n = parse_integer(*text);
-      if (!n || *n < 100 || *n > 599) {
-        error(at, item_path + ": expected a status code from 100 to 599, got " + quote(*text));
-        continue;
-      }
-      const auto status = static_cast<std::uint16_t>(*n);
-      auto& list = limit.count_when_status;
-      if (std::find(list.begin(), list.end(), status) != list.end()) {
-        error(at, item_path + ": duplicate status " + *text);
-        continue;
-      }
-      list.push_back(status);
-    }
-  }
+    for_each_scalar(
+        e.value, key_path,
+        [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+          auto n = parse_integer(text);
+          if (!n || *n < 100 || *n > 599) {
+            error(at, item_path + ": expected a status code from 100 to 599, got " + quote(text));
+            return;
+          }
+          add_unique(limit.count_when_status, static_cast<std::uint16_t>(*n), at, item_path,
+                     "status " + text);
+        });
+  });
   if (!has_status) {
     error(value_mark(f), path + ": missing required key 'status'");
   }
 }
 
 void Loader::load_lists(const Field& f) {
-  if (!section_map(f, "lists")) {
-    return;
-  }
   ListsConfig& l = config_.lists;
-  for (const Field& e : fields(f.value, kListsKeys, "lists")) {
-    const std::string path = "lists." + e.key;
+  each_section_field(f, kListsKeys, "lists", [&](const Field& e, const std::string& path) {
     if (e.key == "allow") {
       read_cidrs(e, path, kMaxListEntries, l.allow);
     } else if (e.key == "deny") {
@@ -1718,64 +1730,51 @@ void Loader::load_lists(const Field& f) {
     } else if (e.key == "deny_files") {
       load_list_files(e, path, l.deny_files);
     }
-  }
+  });
 }
 
 // List files are parsed by the lists stage; here they are only resolved and checked readable,
 // so a typo fails the load instead of leaving a list silently empty.
 void Loader::load_list_files(const Field& f, const std::string& path,
                              std::vector<std::string>& out) {
-  if (f.value.IsNull()) {
+  if (f.value.IsNull() ||
+      !check_list(f, path, "a list of file names", out.size(), kMaxListFiles, "files")) {
     return;
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f), path + ": expected a list of file names, got " + type_name(f.value));
-    return;
-  }
-  if (out.size() + f.value.size() > kMaxListFiles) {
-    error(value_mark(f), path + ": at most " + std::to_string(kMaxListFiles) + " files");
-    return;
-  }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    const std::string item_path = path + "[" + std::to_string(i++) + "]";
-    const SourceMark at = mark(item.Mark());
-    auto name = file_name(item, at, item_path);
-    if (!name) {
-      continue;
-    }
-    const std::string resolved = absolute_path(relative_to(file_, *name));
-    struct stat st {};
-    std::string why;
-    if (::stat(resolved.c_str(), &st) != 0) {
-      why = std::generic_category().message(errno);
-    } else if (S_ISDIR(st.st_mode)) {
-      why = "it is a directory";
-    } else if (!S_ISREG(st.st_mode)) {
-      why = "it is not a regular file";
-    } else {
-      int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-      if (fd < 0) {
-        why = std::generic_category().message(errno);
-      } else {
-        ::close(fd);
-      }
-    }
-    if (!why.empty()) {
-      error(at, item_path + ": cannot read " + quote(resolved) + ": " + why);
-      continue;
-    }
-    out.push_back(resolved);
-  }
+  for_each_item(f.value, path,
+                [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
+                  auto name = file_name(item, at, item_path);
+                  if (!name) {
+                    return;
+                  }
+                  const std::string resolved = absolute_path(relative_to(file_, *name));
+                  struct stat st {};
+                  std::string why;
+                  if (::stat(resolved.c_str(), &st) != 0) {
+                    why = std::generic_category().message(errno);
+                  } else if (S_ISDIR(st.st_mode)) {
+                    why = "it is a directory";
+                  } else if (!S_ISREG(st.st_mode)) {
+                    why = "it is not a regular file";
+                  } else {
+                    int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+                    if (fd < 0) {
+                      why = std::generic_category().message(errno);
+                    } else {
+                      ::close(fd);
+                    }
+                  }
+                  if (!why.empty()) {
+                    error(at, item_path + ": cannot read " + quote(resolved) + ": " + why);
+                    return;
+                  }
+                  out.push_back(resolved);
+                });
 }
 
 void Loader::load_bans(const Field& f) {
-  if (!section_map(f, "bans")) {
-    return;
-  }
   BansConfig& b = config_.bans;
-  for (const Field& e : fields(f.value, kBansKeys, "bans")) {
-    const std::string path = "bans." + e.key;
+  each_section_field(f, kBansKeys, "bans", [&](const Field& e, const std::string& path) {
     if (e.key == "journal") {
       if (auto name = file_name(e.value, value_mark(e), path)) {
         b.journal = *name;
@@ -1785,7 +1784,7 @@ void Loader::load_bans(const Field& f) {
     } else if (e.key == "escalation_window") {
       read_duration(e, path, kSecond, 365 * kDay, b.escalation_window);
     }
-  }
+  });
 }
 
 void Loader::finish() {
@@ -1840,14 +1839,8 @@ void Loader::check_all() {
     error(root_mark_, "missing required key 'upstreams'");
   }
   if (config_.admin.enabled) {
-    const SourceMark admin_mark = mark_of("admin.address", root_mark_);
-    for (std::size_t j = 0; j < config_.listen.size(); ++j) {
-      if (config_.listen[j].address == config_.admin.address) {
-        error(admin_mark, "admin.address: " + client::format_socket_address(config_.admin.address) +
-                              " is already used by " +
-                              place(listen_paths_[j], config_.listen[j].mark, admin_mark));
-      }
-    }
+    check_not_listened(config_.admin.address, mark_of("admin.address", root_mark_), "admin.address",
+                       true);
   }
   finish();
 }
@@ -1862,8 +1855,7 @@ bool Loader::claim_section(const Field& f) {
   auto [it, inserted] = section_owner_.emplace(f.key, at);
   if (!inserted) {
     const SourceMark& first = it->second;
-    error(at, f.key + ": already set in " + first.file + ":" + std::to_string(first.line) + ":" +
-                  std::to_string(first.column) +
+    error(at, f.key + ": already set in " + position(first) +
                   " (server, admin, clients, limits and bans may each appear in one file only)");
     return false;
   }
@@ -1890,6 +1882,11 @@ void Loader::load_document(const YAML::Node& root, bool main) {
   std::vector<Include> includes;
   // Upstreams first, so routes can name them whatever the order in the file.
   const std::vector<Field> top = fields(root, kTopKeys, "");
+  constexpr std::pair<std::string_view, void (Loader::*)(const Field&)> loaders[] = {
+      {"server", &Loader::load_server}, {"listen", &Loader::load_listen},
+      {"admin", &Loader::load_admin},   {"clients", &Loader::load_clients},
+      {"limits", &Loader::load_limits}, {"routes", &Loader::load_routes},
+      {"lists", &Loader::load_lists},   {"bans", &Loader::load_bans}};
   for (const Field& f : top) {
     if (f.key == "upstreams") {
       load_upstreams(f);
@@ -1899,25 +1896,13 @@ void Loader::load_document(const YAML::Node& root, bool main) {
     if (!claim_section(f)) {
       continue;
     }
-    if (f.key == "server") {
-      load_server(f);
-    } else if (f.key == "listen") {
-      has_listen_ = true;
-      load_listen(f);
-    } else if (f.key == "admin") {
-      load_admin(f);
-    } else if (f.key == "clients") {
-      load_clients(f);
-    } else if (f.key == "limits") {
-      load_limits(f);
-    } else if (f.key == "routes") {
-      load_routes(f);
-    } else if (f.key == "lists") {
-      load_lists(f);
-    } else if (f.key == "bans") {
-      load_bans(f);
-    } else if (f.key == "include") {
+    if (f.key == "include") {
       collect_includes(f, includes);
+    }
+    for (const auto& [key, load] : loaders) {
+      if (f.key == key) {
+        (this->*load)(f);
+      }
     }
   }
   // After this file's own entries, so included routes and listeners come after them.
@@ -1936,23 +1921,15 @@ void Loader::collect_includes(const Field& f, std::vector<Include>& out) {
     }
     return;
   }
-  if (!f.value.IsSequence()) {
-    error(value_mark(f), std::string("include: expected a file name or a list of them, got ") +
-                             type_name(f.value));
+  if (!check_list(f, "include", "a file name or a list of them", 0, kMaxConfigFiles, "files")) {
     return;
   }
-  if (f.value.size() > kMaxConfigFiles) {
-    error(value_mark(f), "include: at most " + std::to_string(kMaxConfigFiles) + " files");
-    return;
-  }
-  std::size_t i = 0;
-  for (const YAML::Node& item : f.value) {
-    const std::string path = "include[" + std::to_string(i++) + "]";
-    const SourceMark at = mark(item.Mark());
-    if (auto name = file_name(item, at, path)) {
-      out.push_back(Include{path, *name, at});
-    }
-  }
+  for_each_item(f.value, "include",
+                [&](const YAML::Node& item, const std::string& path, const SourceMark& at) {
+                  if (auto name = file_name(item, at, path)) {
+                    out.push_back(Include{path, *name, at});
+                  }
+                });
 }
 
 void Loader::load_include(const Include& inc) {
@@ -1988,9 +1965,8 @@ void Loader::load_include(const Include& inc) {
       error(inc.at, inc.path + ": include cycle: " + chain + name);
     } else {
       const SourceMark& first = files_[i].included_at;
-      error(inc.at, inc.path + ": " + quote(name) + " is already included (from " + first.file +
-                        ":" + std::to_string(first.line) + ":" + std::to_string(first.column) +
-                        ")");
+      error(inc.at,
+            inc.path + ": " + quote(name) + " is already included (from " + position(first) + ")");
     }
     return;
   }
