@@ -64,90 +64,74 @@ ChunkedDecoder::Step ChunkedDecoder::step(std::string_view in) {
 
     const u8 ch = *p++;
     const auto used = static_cast<std::size_t>(p - b);
-    if (state_ < State::SizeLf) {
-      if (ch != '\r' && ++line_bytes_ > limits_.max_size_line) {
-        return fail(ParseError::BadChunk, used);
-      }
-    } else if (state_ >= State::TrailerLineStart) {
-      if (++trailer_bytes_ > limits_.max_trailer_bytes) {
-        return fail(ParseError::BadTrailer, used);
-      }
+    // One error for every refusal: the size line and the CRLF after data are BadChunk, the
+    // trailer section is BadTrailer.
+    const auto refuse = [this, used] {
+      return fail(state_ >= State::TrailerLineStart ? ParseError::BadTrailer : ParseError::BadChunk,
+                  used);
+    };
+    const bool over_limit =
+        state_ < State::SizeLf
+            ? ch != '\r' && ++line_bytes_ > limits_.max_size_line
+            : state_ >= State::TrailerLineStart && ++trailer_bytes_ > limits_.max_trailer_bytes;
+    if (over_limit) {
+      return refuse();
     }
     const bool ows = ch == ' ' || ch == '\t';
 
+    // The transitions below name the next state; State::Failed refuses the byte.
+    // `want` and nothing else, then `then`:
+    const auto expect = [ch](u8 want, State then) { return ch == want ? then : State::Failed; };
+    // `stop` goes to `then`, a byte of class `cls` to `in`, anything else is refused:
+    const auto run = [ch](std::uint8_t cls, u8 stop, State then, State in) {
+      return ch == stop ? then : is(ch, cls) ? in : State::Failed;
+    };
+    // After the chunk size, an ext-name or an ext-value: ";" starts the next extension, BWS
+    // goes to `bws`, and CR ends the size line unless already in that BWS ("5 \r\n" is refused).
+    const auto delimit = [this, ch, ows](State bws) {
+      if (ch == ';') {
+        return State::ExtNameStart;
+      }
+      if (ows) {
+        return bws;
+      }
+      return ch == '\r' && state_ != bws ? State::SizeLf : State::Failed;
+    };
+    // BWS before an ext-name or ext-value stays put; its first tchar goes to `token`.
+    const auto token_start = [this, ch, ows](State token) {
+      return is(ch, detail::kTchar) ? token : ows ? state_ : State::Failed;
+    };
+
+    State next = state_;
     switch (state_) {
       case State::SizeStart:
-        if (!is(ch, detail::kHex)) {
-          return fail(ParseError::BadChunk, used);
-        }
-        remaining_ = hex_value(ch);
-        size_digits_ = 1;
-        state_ = State::Size;
-        break;
       case State::Size:
+        // remaining_ is 0 at SizeStart (the previous chunk's data is all read); size_digits_ is
+        // cleared with the previous size line.
         if (is(ch, detail::kHex)) {
           if (++size_digits_ > kMaxSizeDigits) {
-            return fail(ParseError::BadChunk, used);
+            next = State::Failed;
+          } else {
+            remaining_ = (remaining_ << 4) | hex_value(ch);
+            next = State::Size;
           }
-          remaining_ = (remaining_ << 4) | hex_value(ch);
-        } else if (ch == ';') {
-          state_ = State::ExtNameStart;
-        } else if (ows) {
-          state_ = State::ExtBws;
-        } else if (ch == '\r') {
-          state_ = State::SizeLf;
         } else {
-          return fail(ParseError::BadChunk, used);
-        }
-        break;
-      case State::ExtBws:
-        // BWS is only allowed before a ";": "5 \r\n" is refused.
-        if (ch == ';') {
-          state_ = State::ExtNameStart;
-        } else if (!ows) {
-          return fail(ParseError::BadChunk, used);
+          next = state_ == State::Size ? delimit(State::ExtBws) : State::Failed;
         }
         break;
       case State::ExtNameStart:
-        if (is(ch, detail::kTchar)) {
-          state_ = State::ExtName;
-        } else if (!ows) {
-          return fail(ParseError::BadChunk, used);
-        }
+        next = token_start(State::ExtName);
         break;
       case State::ExtName:
         if (is(ch, detail::kTchar)) {
           break;
         }
-        if (ch == '=') {
-          state_ = State::ExtValueStart;
-        } else if (ch == ';') {
-          state_ = State::ExtNameStart;
-        } else if (ows) {
-          state_ = State::ExtNameBws;
-        } else if (ch == '\r') {
-          state_ = State::SizeLf;
-        } else {
-          return fail(ParseError::BadChunk, used);
-        }
-        break;
+        [[fallthrough]];
       case State::ExtNameBws:
-        if (ch == '=') {
-          state_ = State::ExtValueStart;
-        } else if (ch == ';') {
-          state_ = State::ExtNameStart;
-        } else if (!ows) {
-          return fail(ParseError::BadChunk, used);
-        }
+        next = ch == '=' ? State::ExtValueStart : delimit(State::ExtNameBws);
         break;
       case State::ExtValueStart:
-        if (ch == '"') {
-          state_ = State::ExtQuoted;
-        } else if (is(ch, detail::kTchar)) {
-          state_ = State::ExtToken;
-        } else if (!ows) {
-          return fail(ParseError::BadChunk, used);
-        }
+        next = ch == '"' ? State::ExtQuoted : token_start(State::ExtToken);
         break;
       case State::ExtToken:
         if (is(ch, detail::kTchar)) {
@@ -155,96 +139,57 @@ ChunkedDecoder::Step ChunkedDecoder::step(std::string_view in) {
         }
         [[fallthrough]];
       case State::ExtValueEnd:
-        if (ch == ';') {
-          state_ = State::ExtNameStart;
-        } else if (ows) {
-          state_ = State::ExtBws;
-        } else if (ch == '\r') {
-          state_ = State::SizeLf;
-        } else {
-          return fail(ParseError::BadChunk, used);
-        }
+      case State::ExtBws:
+        next = delimit(State::ExtBws);
         break;
       case State::ExtQuoted:
-        if (ch == '"') {
-          state_ = State::ExtValueEnd;
-        } else if (ch == '\\') {
-          state_ = State::ExtQuotedPair;
-        } else if (!is(ch, detail::kQdText)) {
-          return fail(ParseError::BadChunk, used);
-        }
+        next = ch == '\\' ? State::ExtQuotedPair
+                          : run(detail::kQdText, '"', State::ExtValueEnd, State::ExtQuoted);
         break;
       case State::ExtQuotedPair:
-        if (!is(ch, detail::kValue)) {  // HTAB / SP / VCHAR / obs-text
-          return fail(ParseError::BadChunk, used);
-        }
-        state_ = State::ExtQuoted;
+        // HTAB / SP / VCHAR / obs-text
+        next = is(ch, detail::kValue) ? State::ExtQuoted : State::Failed;
         break;
       case State::SizeLf:
-        if (ch != '\n') {
-          return fail(ParseError::BadChunk, used);
-        }
         line_bytes_ = 0;
-        if (remaining_ == 0) {
-          state_ = State::TrailerLineStart;
-        } else {
-          state_ = State::Data;
-        }
+        size_digits_ = 0;
+        next = expect('\n', remaining_ == 0 ? State::TrailerLineStart : State::Data);
         break;
       case State::DataCr:
-        if (ch != '\r') {
-          return fail(ParseError::BadChunk, used);
-        }
-        state_ = State::DataLf;
+        next = expect('\r', State::DataLf);
         break;
       case State::DataLf:
-        if (ch != '\n') {
-          return fail(ParseError::BadChunk, used);
-        }
-        state_ = State::SizeStart;
+        next = expect('\n', State::SizeStart);
         break;
       case State::TrailerLineStart:
         // SP/HTAB here is obs-fold; LF is a bare line ending; both refused.
-        if (ch == '\r') {
-          state_ = State::TrailerFinalLf;
-        } else if (is(ch, detail::kTchar)) {
-          state_ = State::TrailerName;
-        } else {
-          return fail(ParseError::BadTrailer, used);
-        }
+        next = run(detail::kTchar, '\r', State::TrailerFinalLf, State::TrailerName);
         break;
       case State::TrailerName:
-        if (ch == ':') {
-          state_ = State::TrailerValue;
-        } else if (!is(ch, detail::kTchar)) {
-          return fail(ParseError::BadTrailer, used);
-        }
+        next = run(detail::kTchar, ':', State::TrailerValue, State::TrailerName);
         break;
       case State::TrailerValue:
-        if (ch == '\r') {
-          state_ = State::TrailerLf;
-        } else if (!is(ch, detail::kValue)) {
-          return fail(ParseError::BadTrailer, used);
-        }
+        next = run(detail::kValue, '\r', State::TrailerLf, State::TrailerValue);
         break;
       case State::TrailerLf:
-        if (ch != '\n') {
-          return fail(ParseError::BadTrailer, used);
-        }
-        state_ = State::TrailerLineStart;
+        next = expect('\n', State::TrailerLineStart);
         break;
       case State::TrailerFinalLf:
-        if (ch != '\n') {
-          return fail(ParseError::BadTrailer, used);
-        }
-        state_ = State::Done;
-        s.status = ParseStatus::Complete;
-        s.consumed = used;
-        return s;
+        next = expect('\n', State::Done);
+        break;
       case State::Data:
       case State::Done:
       case State::Failed:
         break;  // handled above the switch
+    }
+    if (next == State::Failed) {
+      return refuse();
+    }
+    state_ = next;
+    if (state_ == State::Done) {
+      s.status = ParseStatus::Complete;
+      s.consumed = used;
+      return s;
     }
   }
   s.consumed = static_cast<std::size_t>(p - b);
