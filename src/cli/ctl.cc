@@ -153,12 +153,14 @@ class AdminClient {
   httplib::Client http_;
 };
 
+void print_raw(const Call& call) {
+  std::printf("%s", call.body.c_str());
+  if (call.body.empty() || call.body.back() != '\n') std::printf("\n");
+}
+
 // Prints an API error (or a non-JSON answer) and returns the exit code for it.
 int report_error(const Call& call, const CtlOptions& o, const AdminClient& admin) {
-  if (o.json) {
-    std::printf("%s", call.body.c_str());
-    if (call.body.empty() || call.body.back() != '\n') std::printf("\n");
-  }
+  if (o.json) print_raw(call);
   std::string message = "HTTP " + std::to_string(call.status);
   if (call.parsed.is_object() && call.parsed.contains("error")) message = text_of(call.parsed["error"]);
   std::fprintf(stderr, "gatehouse ctl: %s (HTTP %d)\n", message.c_str(), call.status);
@@ -175,105 +177,100 @@ bool check_json(const Call& call, const AdminClient& admin) {
   return false;
 }
 
-void print_raw(const Call& call) {
-  std::printf("%s", call.body.c_str());
-  if (call.body.empty() || call.body.back() != '\n') std::printf("\n");
+// The answer handling every command shares: no answer, an unexpected status, --json (the body is
+// printed as it came) and a body that is not a JSON object end here with their exit code; a JSON
+// object answered with `expected` goes to `render`, whose result is the exit code.
+template <typename Render>
+int handle(const std::optional<Call>& call, int expected, const CtlOptions& o,
+           const AdminClient& admin, Render render) {
+  if (!call) return kApiError;
+  if (call->status != expected) return report_error(*call, o, admin);
+  if (o.json) {
+    print_raw(*call);
+    return kOk;
+  }
+  if (!check_json(*call, admin)) return kApiError;
+  return render(call->parsed);
 }
 
 // ---- commands ----------------------------------------------------------------------------------
 
 int status(AdminClient& admin, const CtlOptions& o) {
-  auto call = admin.request("GET", "/v1/status");
-  if (!call) return kApiError;
-  if (call->status != 200) return report_error(*call, o, admin);
-  if (o.json) {
-    print_raw(*call);
+  return handle(admin.request("GET", "/v1/status"), 200, o, admin, [](const json& s) {
+    std::printf("gatehouse %s, up %s, config generation %s, %s workers\n",
+                text_of(s.value("version", json())).c_str(),
+                control::format_human_duration(s.value("uptime_s", std::int64_t{0})).c_str(),
+                text_of(s.value("generation", json())).c_str(),
+                text_of(s.value("workers", json())).c_str());
+    std::string listeners;
+    for (const json& l : s.value("listeners", json::array())) {
+      if (!listeners.empty()) listeners += ", ";
+      listeners += text_of(l.value("address", json()));
+      if (l.value("proxy_protocol", false)) listeners += " (PROXY protocol)";
+    }
+    std::printf("listeners  %s\n", listeners.empty() ? "-" : listeners.c_str());
+    if (s.contains("admin")) {
+      const json& a = s["admin"];
+      std::printf(
+          "admin      %s (%s)\n", text_of(a.value("address", json())).c_str(),
+          a.value("changes_enabled", false) ? "changes enabled" : "read-only: no admin.token_file");
+    }
+    const json b = s.value("bans", json::object());
+    std::printf(
+        "bans       %s live of %s (%s set, %s removed, %s expired, %s evicted when full)\n\n",
+        text_of(b.value("live", json())).c_str(), text_of(b.value("capacity", json())).c_str(),
+        text_of(b.value("bans", json())).c_str(), text_of(b.value("unbans", json())).c_str(),
+        text_of(b.value("expired", json())).c_str(),
+        text_of(b.value("evicted_full", json())).c_str());
+    std::vector<std::vector<std::string>> rows;
+    const json stats = s.value("stats", json::object());
+    for (const auto& [name, value] : stats.items()) rows.push_back({name, text_of(value)});
+    print_table({"COUNTER", "VALUE"}, rows);
     return kOk;
-  }
-  if (!check_json(*call, admin)) return kApiError;
-  const json& s = call->parsed;
-  std::printf("gatehouse %s, up %s, config generation %s, %s workers\n", text_of(s.value("version", json())).c_str(),
-              control::format_human_duration(s.value("uptime_s", std::int64_t{0})).c_str(),
-              text_of(s.value("generation", json())).c_str(), text_of(s.value("workers", json())).c_str());
-  std::string listeners;
-  for (const json& l : s.value("listeners", json::array())) {
-    if (!listeners.empty()) listeners += ", ";
-    listeners += text_of(l.value("address", json()));
-    if (l.value("proxy_protocol", false)) listeners += " (PROXY protocol)";
-  }
-  std::printf("listeners  %s\n", listeners.empty() ? "-" : listeners.c_str());
-  if (s.contains("admin")) {
-    const json& a = s["admin"];
-    std::printf("admin      %s (%s)\n", text_of(a.value("address", json())).c_str(),
-                a.value("changes_enabled", false) ? "changes enabled" : "read-only: no admin.token_file");
-  }
-  const json b = s.value("bans", json::object());
-  std::printf("bans       %s live of %s (%s set, %s removed, %s expired, %s evicted when full)\n\n",
-              text_of(b.value("live", json())).c_str(), text_of(b.value("capacity", json())).c_str(),
-              text_of(b.value("bans", json())).c_str(), text_of(b.value("unbans", json())).c_str(),
-              text_of(b.value("expired", json())).c_str(), text_of(b.value("evicted_full", json())).c_str());
-  std::vector<std::vector<std::string>> rows;
-  const json stats = s.value("stats", json::object());
-  for (const auto& [name, value] : stats.items()) rows.push_back({name, text_of(value)});
-  print_table({"COUNTER", "VALUE"}, rows);
-  return kOk;
+  });
 }
 
 int bans_list(AdminClient& admin, const CtlOptions& o) {
-  auto call = admin.request("GET", "/v1/bans");
-  if (!call) return kApiError;
-  if (call->status != 200) return report_error(*call, o, admin);
-  if (o.json) {
-    print_raw(*call);
+  return handle(admin.request("GET", "/v1/bans"), 200, o, admin, [](const json& answer) {
+    const json bans = answer.value("bans", json::array());
+    if (bans.empty()) {
+      std::printf("no bans\n");
+      return kOk;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const json& b : bans) {
+      rows.push_back({text_of(b.value("key", json())), expires_in(b),
+                      text_of(b.value("level", json())), text_of(b.value("source", json())),
+                      b.value("reason", std::string()).empty() ? "-" : text_of(b["reason"])});
+    }
+    print_table({"KEY", "EXPIRES IN", "LEVEL", "SOURCE", "REASON"}, rows);
     return kOk;
-  }
-  if (!check_json(*call, admin)) return kApiError;
-  const json bans = call->parsed.value("bans", json::array());
-  if (bans.empty()) {
-    std::printf("no bans\n");
-    return kOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const json& b : bans) {
-    rows.push_back({text_of(b.value("key", json())), expires_in(b), text_of(b.value("level", json())),
-                    text_of(b.value("source", json())),
-                    b.value("reason", std::string()).empty() ? "-" : text_of(b["reason"])});
-  }
-  print_table({"KEY", "EXPIRES IN", "LEVEL", "SOURCE", "REASON"}, rows);
-  return kOk;
+  });
 }
 
 int bans_add(AdminClient& admin, const CtlOptions& o) {
   json body = {{"key", o.key}, {"duration", o.duration}};
   if (!o.reason.empty()) body["reason"] = o.reason;
   if (!o.max.empty()) body["max"] = o.max;
-  auto call = admin.request("POST", "/v1/bans", body.dump());
-  if (!call) return kApiError;
-  if (call->status != 201) return report_error(*call, o, admin);
-  if (o.json) {
-    print_raw(*call);
-    return kOk;
-  }
-  if (!check_json(*call, admin)) return kApiError;
-  const json ban = call->parsed.value("ban", json::object());
-  const json expiry = ban.value("expiry", json(nullptr));
-  const std::string at = expiry.is_number_integer() ? " (" + utc_time(expiry.get<std::int64_t>()) + ")" : "";
-  std::printf("banned %s: expires in %s%s\n", text_of(ban.value("key", json())).c_str(), expires_in(ban).c_str(),
-              at.c_str());
-  return kOk;
+  return handle(
+      admin.request("POST", "/v1/bans", body.dump()), 201, o, admin, [](const json& answer) {
+        const json ban = answer.value("ban", json::object());
+        const json expiry = ban.value("expiry", json(nullptr));
+        const std::string at =
+            expiry.is_number_integer() ? " (" + utc_time(expiry.get<std::int64_t>()) + ")" : "";
+        std::printf("banned %s: expires in %s%s\n", text_of(ban.value("key", json())).c_str(),
+                    expires_in(ban).c_str(), at.c_str());
+        return kOk;
+      });
 }
 
 int bans_remove(AdminClient& admin, const CtlOptions& o) {
-  auto call = admin.request("DELETE", "/v1/bans/" + url_encode(o.key));
-  if (!call) return kApiError;
-  if (call->status != 200) return report_error(*call, o, admin);
-  if (o.json) {
-    print_raw(*call);
-    return kOk;
-  }
-  if (!check_json(*call, admin)) return kApiError;
-  std::printf("removed the ban on %s\n", text_of(call->parsed.value("key", json(o.key))).c_str());
-  return kOk;
+  return handle(admin.request("DELETE", "/v1/bans/" + url_encode(o.key)), 200, o, admin,
+                [&o](const json& answer) {
+                  std::printf("removed the ban on %s\n",
+                              text_of(answer.value("key", json(o.key))).c_str());
+                  return kOk;
+                });
 }
 
 int usage_error(const std::string& message) {
