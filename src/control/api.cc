@@ -79,16 +79,6 @@ ApiResponse unauthorized(const std::string& message, bool invalid) {
   return r;
 }
 
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 60;
-  std::string out = "'";
-  for (char c : s.substr(0, kMax)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? '?' : c;
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
 
 std::optional<client::Cidr> parse_key(const std::string& text, ApiResponse* error) {
   auto cidr = client::parse_cidr(text);

@@ -14,18 +14,18 @@ constexpr std::uint64_t kMinute = 60 * kSecond;
 constexpr std::uint64_t kHour = 60 * kMinute;
 constexpr std::uint64_t kDay = 24 * kHour;
 
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 40;
+
+}  // namespace
+
+std::string quote(std::string_view s, std::size_t max) {
   std::string out = "'";
-  for (char c : s.substr(0, kMax)) {
+  for (char c : s.substr(0, max)) {
     const auto u = static_cast<unsigned char>(c);
     out += (u < 0x20 || u == 0x7f) ? '?' : c;
   }
-  if (s.size() > kMax) out += "...";
+  if (s.size() > max) out += "...";
   return out + "'";
 }
-
-}  // namespace
 
 std::optional<std::uint64_t> parse_duration_ms(std::string_view text, std::string* error) {
   return policy::parse_duration_ms(text, error);  // one syntax for config, API and ctl
@@ -37,11 +37,11 @@ std::optional<std::int64_t> parse_ban_seconds(std::string_view text, std::string
   const std::uint64_t lo = static_cast<std::uint64_t>(kMinBanSeconds) * kSecond;
   const std::uint64_t hi = static_cast<std::uint64_t>(kMaxBanSeconds) * kSecond;
   if (*ms < lo || *ms > hi) {
-    if (error) *error = "must be between 1s and 365d, got " + quote(text);
+    if (error) *error = "must be between 1s and 365d, got " + quote(text, 40);
     return std::nullopt;
   }
   if (*ms % kSecond != 0) {
-    if (error) *error = "must be whole seconds, got " + quote(text);
+    if (error) *error = "must be whole seconds, got " + quote(text, 40);
     return std::nullopt;
   }
   return static_cast<std::int64_t>(*ms / kSecond);

@@ -28,6 +28,9 @@ std::string format_config_duration(std::int64_t seconds);
 
 bool is_loopback(const client::IpAddress& ip);
 
+// 'text' for an error message: control characters become '?', cut after `max` bytes with "...".
+std::string quote(std::string_view s, std::size_t max = 60);
+
 // True when a Host field names the server by address (an IP literal or "localhost", with an
 // optional port), not by a DNS name: a web page can make a browser send requests to 127.0.0.1
 // under a name it controls (DNS rebinding); such requests carry that name in Host.
