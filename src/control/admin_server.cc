@@ -46,6 +46,10 @@ void write(const ApiResponse& api, httplib::Response& res) {
   res.status = api.status;
   for (const auto& [name, value] : api.headers) res.set_header(name, value);
   // Replace, not throw, on invalid UTF-8 (it can only come from echoed request bytes).
+  if (!api.text.empty()) {
+    res.set_content(api.text, "text/plain; version=0.0.4; charset=utf-8");
+    return;
+  }
   res.set_content(api.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
                   "application/json");
 }

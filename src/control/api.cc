@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-enum class Endpoint { None, Status, Bans, Ban };
+enum class Endpoint { None, Status, Metrics, Bans, Ban };
 
 struct Route {
   Endpoint endpoint = Endpoint::None;
@@ -25,6 +25,7 @@ struct Route {
 
 Route route_of(const std::string& path) {
   if (path == "/v1/status") return {Endpoint::Status, {}};
+  if (path == "/metrics") return {Endpoint::Metrics, {}};
   if (path == "/v1/bans") return {Endpoint::Bans, {}};
   constexpr std::string_view kBanPrefix = "/v1/bans/";
   if (path.size() > kBanPrefix.size() && path.compare(0, kBanPrefix.size(), kBanPrefix) == 0) {
@@ -36,6 +37,7 @@ Route route_of(const std::string& path) {
 const char* allowed_methods(Endpoint e) {
   switch (e) {
     case Endpoint::Status:
+    case Endpoint::Metrics:
       return "GET, HEAD";
     case Endpoint::Bans:
       return "GET, HEAD, POST";
@@ -207,7 +209,7 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::None) {
     return error_response(404, "no such endpoint: " + quote(r.path) +
-                                   " (endpoints: /v1/status, /v1/bans, /v1/bans/<cidr>)");
+                                   " (endpoints: /v1/status, /v1/bans, /v1/bans/<cidr>, /metrics)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res = error_response(405, "method " + r.method + " not allowed on " + r.path +
@@ -258,6 +260,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
   switch (route.endpoint) {
     case Endpoint::Status:
       return status();
+    case Endpoint::Metrics:
+      return metrics();
     case Endpoint::Bans:
       return r.method == "POST" ? add_ban(r) : list_bans();
     case Endpoint::Ban:
@@ -266,6 +270,72 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
       break;
   }
   return error_response(404, "no such endpoint");
+}
+
+namespace {
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+  out.append("# HELP gatehouse_").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE gatehouse_").append(name).append(" ").append(type).append("\n");
+  out.append("gatehouse_").append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+}  // namespace
+
+// Generated from the same declarations as /v1/status (GH_WORKER_STATS, BanStats, TableStats), so
+// the two cannot drift. Route and limit names are config names ([A-Za-z0-9_.-]): safe as labels.
+ApiResponse AdminApi::metrics() const {
+  std::string out;
+  out.reserve(8192);
+  const proxy::StatsTotals totals = server_.stats();
+#define GH_METRIC(name, help) metric(out, #name "_total", "counter", help, totals.name);
+  GH_WORKER_STATS(GH_METRIC)
+#undef GH_METRIC
+  const lists::BanStats b = server_.bans()->stats();
+  metric(out, "bans_live", "gauge", "bans held now (expired ones not yet swept included)", b.live);
+  metric(out, "bans_capacity", "gauge", "bans.max_entries", b.capacity);
+  metric(out, "bans_total", "counter", "bans that took effect", b.bans);
+  metric(out, "bans_evicted_full_total", "counter", "bans dropped because the table was full",
+         b.evicted_full);
+  metric(out, "ban_requests_dropped_total", "counter",
+         "ban actions dropped because the housekeeping queue was full", server_.bans_dropped());
+
+  const proxy::RuntimePtr rt = server_.runtime();
+  if (rt != nullptr) {
+    struct Series {
+      const char* name;
+      const char* type;
+      const char* help;
+      std::uint64_t ratelimit::TableStats::*field;
+    };
+    static constexpr Series kSeries[] = {
+        {"limit_keys_tracked", "gauge", "keys a limit's table holds", &ratelimit::TableStats::tracked},
+        {"limit_keys_capacity", "gauge", "a limit's table size (max_keys, rounded up)",
+         &ratelimit::TableStats::capacity},
+        {"limit_evictions_expired_total", "counter", "keys evicted because they had expired",
+         &ratelimit::TableStats::evictions_expired},
+        {"limit_evictions_least_limited_total", "counter", "keys evicted to make room",
+         &ratelimit::TableStats::evictions_least_limited},
+        {"limit_table_full_total", "counter", "new keys not tracked because every slot was protected",
+         &ratelimit::TableStats::table_full},
+    };
+    for (const Series& series : kSeries) {
+      out.append("# HELP gatehouse_").append(series.name).append(" ").append(series.help).append("\n");
+      out.append("# TYPE gatehouse_").append(series.name).append(" ").append(series.type).append("\n");
+      for (const auto& route : rt->policy->routes.routes()) {
+        const ratelimit::RouteLimits* limits = rt->limits_for(&route);
+        if (limits == nullptr) continue;
+        limits->each([&](const policy::LimitConfig& limit, const ratelimit::Table& table) {
+          const ratelimit::TableStats st = table.stats();
+          out.append("gatehouse_").append(series.name).append("{route=\"").append(route.name);
+          out.append("\",limit=\"").append(limit.name).append("\"} ");
+          out.append(std::to_string(st.*series.field)).append("\n");
+        });
+      }
+    }
+  }
+  ApiResponse res;
+  res.text = std::move(out);
+  return res;
 }
 
 ApiResponse AdminApi::status() const {

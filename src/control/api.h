@@ -2,6 +2,7 @@
 // AdminServer (admin_server.h) adapts cpp-httplib to it. Paths are versioned (/v1/...).
 //
 //   GET    /v1/status          version, uptime, generation, workers, listeners, stats, bans
+//   GET    /metrics            the same counters, limiter tables and bans as Prometheus text
 //   GET    /v1/bans            live bans, soonest expiry first
 //   POST   /v1/bans            {"key", "duration", "reason"?, "max"?} -> 201 {"ban": {...}}
 //   GET    /v1/bans/<cidr>     one ban, or 404
@@ -45,6 +46,7 @@ struct ApiRequest {
 struct ApiResponse {
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
+  std::string text;  // when set, sent as is instead of `body` (Prometheus text exposition)
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -84,6 +86,7 @@ class AdminApi {
 
  private:
   ApiResponse status() const;
+  ApiResponse metrics() const;
   ApiResponse list_bans() const;
   ApiResponse get_ban(const std::string& key_text) const;
   ApiResponse add_ban(const ApiRequest& request);

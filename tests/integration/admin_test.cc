@@ -211,6 +211,42 @@ TEST_F(Admin, Status) {
   EXPECT_EQ(s["bans"]["bans"], 1);
 }
 
+TEST_F(Admin, MetricsInPrometheusTextFormat) {
+  EXPECT_EQ(request_from("127.0.0.1"), 200);
+  auto r = client().Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(r->body.find("# TYPE gatehouse_requests_total counter\ngatehouse_requests_total 1\n"),
+            std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("gatehouse_bans_live 0\n"), std::string::npos);
+  EXPECT_EQ(client().Post("/metrics", "", "text/plain")->status, 405);
+}
+
+TEST(AdminMetrics, LimitTablesHaveOneSeriesPerRouteAndLimit) {
+  Origin origin;
+  Shield shield(basic_config(origin.port(),
+                             "routes:\n  - name: signup\n    limits:\n"
+                             "      - { name: per-ip, key: [client.ip], rate: 1/min, max_keys: 64 }\n"));
+  control::AdminServer admin(shield.server(), admin_config(write_token(shield.dir())), "test");
+  std::string error;
+  ASSERT_TRUE(admin.start(&error)) << error;
+  for (const char* source : {"127.0.0.1", "127.0.0.2", "127.0.0.2"}) {
+    RawClient c(shield.port(), source);
+    c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    c.read_response();
+  }
+  httplib::Client c("127.0.0.1", admin.port());
+  auto r = c.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("gatehouse_limit_keys_tracked{route=\"signup\",limit=\"per-ip\"} 2\n"),
+            std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("gatehouse_ratelimit_rejected_total 1\n"), std::string::npos);
+  admin.stop();
+}
+
 TEST_F(Admin, ClearErrors) {
   auto expect_error = [](const httplib::Result& r, int status, const std::string& part, const std::string& field = "") {
     ASSERT_TRUE(r);

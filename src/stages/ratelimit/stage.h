@@ -58,6 +58,11 @@ class RouteLimits {
   static void settle(PendingCounts& pending, std::uint16_t status, Nanos now);
 
   std::vector<std::shared_ptr<Table>> tables() const;
+  // Calls f(limit config, table) for each limit, in order (metrics, admin).
+  template <typename F>
+  void each(F&& f) const {
+    for (const Compiled& c : limits_) f(*c.config, *c.table);
+  }
 
  private:
   struct Compiled {
