@@ -54,6 +54,13 @@ Slot* find(Bucket& b, std::uint64_t tag) {
   return nullptr;
 }
 
+// A decision about a key that has a slot: tracked, and carrying the slot's ban flag.
+Decision tracked(Decision d, const Slot& s) {
+  d.status = Status::Tracked;
+  d.banned = (s.tag & kBannedBit) != 0;
+  return d;
+}
+
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
 std::atomic<unsigned> next_stripe{0};
@@ -171,10 +178,7 @@ Decision Table::decide(const Ticket& p, Nanos now, std::uint32_t n) {
   bump(stripe().lookups);
   BucketLock guard(*p.bucket);
   if (Slot* s = find(*p.bucket, p.tag)) {
-    Decision d = gcra_decide(limit_, s->tat, now, n);
-    d.status = Status::Tracked;
-    d.banned = (s->tag & kBannedBit) != 0;
-    return d;
+    return tracked(gcra_decide(limit_, s->tat, now, n), *s);
   }
   // Absent is the same as idle: only a cost above the burst (denied) or of 0 needs no slot.
   Nanos tat = now;
@@ -192,10 +196,7 @@ Decision Table::peek(const Ticket& p, Nanos now, std::uint32_t n) const {
   bump(stripe().lookups);
   BucketLock guard(*p.bucket);
   if (const Slot* s = find(*p.bucket, p.tag)) {
-    Decision d = gcra_peek(limit_, s->tat, now, n);
-    d.status = Status::Tracked;
-    d.banned = (s->tag & kBannedBit) != 0;
-    return d;
+    return tracked(gcra_peek(limit_, s->tat, now, n), *s);
   }
   return gcra_peek(limit_, now, now, n);
 }
@@ -204,10 +205,7 @@ Decision Table::add(const Ticket& p, Nanos now, std::uint32_t n) {
   bump(stripe().lookups);
   BucketLock guard(*p.bucket);
   if (Slot* s = find(*p.bucket, p.tag)) {
-    Decision d = gcra_add(limit_, s->tat, now, n);
-    d.status = Status::Tracked;
-    d.banned = (s->tag & kBannedBit) != 0;
-    return d;
+    return tracked(gcra_add(limit_, s->tat, now, n), *s);
   }
   if (n == 0) return gcra_peek(limit_, now, now, 1);
   Slot* s = claim(*p.bucket, now);
