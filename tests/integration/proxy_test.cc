@@ -2,6 +2,7 @@
 // refusals, limits, deadlines, upstream failures, reload and graceful stop.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -16,6 +17,17 @@ constexpr const char* kGet = "GET /hello?x=1 HTTP/1.1\r\nHost: example.test\r\n\
 
 struct ProxyTest : ::testing::Test {
   Origin origin;
+  std::atomic<int> seen{0};
+
+  // The second request on the kept-alive upstream connection is dropped unanswered, as an
+  // upstream closing an idle connection just as we reuse it would.
+  void drop_second_request() {
+    origin.set_handler([this](const OriginRequest&) {
+      OriginReply r;
+      if (++seen == 2) r.close_without_reply = true;
+      return r;
+    });
+  }
 };
 
 TEST_F(ProxyTest, ForwardsGetWithForwardingHeaders) {
@@ -446,13 +458,7 @@ TEST_F(ProxyTest, InvalidUpstreamResponseIs502) {
 }
 
 TEST_F(ProxyTest, NonIdempotentRequestIsNeverRetried) {
-  int seen = 0;
-  origin.set_handler([&seen](const OriginRequest&) {
-    OriginReply r;
-    // The second request on the kept-alive connection: the upstream drops it unanswered.
-    if (++seen == 2) r.close_without_reply = true;
-    return r;
-  });
+  drop_second_request();
   Shield shield(basic_config(origin.port()));
   RawClient c(shield.port());
   c.send(kGet);
@@ -463,12 +469,7 @@ TEST_F(ProxyTest, NonIdempotentRequestIsNeverRetried) {
 }
 
 TEST_F(ProxyTest, IdempotentRequestRetriedOnceOnAStaleConnection) {
-  int seen = 0;
-  origin.set_handler([&seen](const OriginRequest&) {
-    OriginReply r;
-    if (++seen == 2) r.close_without_reply = true;
-    return r;
-  });
+  drop_second_request();
   Shield shield(basic_config(origin.port()));
   RawClient c(shield.port());
   c.send(kGet);
