@@ -10,10 +10,6 @@ namespace gh::control {
 namespace {
 
 constexpr std::uint64_t kSecond = 1000;
-constexpr std::uint64_t kMinute = 60 * kSecond;
-constexpr std::uint64_t kHour = 60 * kMinute;
-constexpr std::uint64_t kDay = 24 * kHour;
-
 
 }  // namespace
 
