@@ -10,25 +10,16 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "http/parser.h"
 
 namespace {
 
 using namespace gh::http;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "http_chunked_fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using gh::fuzz::check;
 
-bool inside(std::string_view outer, std::string_view inner) {
-  if (inner.data() == nullptr) {
-    return inner.empty();
-  }
-  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
-}
+using gh::fuzz::inside;
 
 struct Outcome {
   ParseStatus status = ParseStatus::NeedMore;

@@ -8,25 +8,16 @@
 #include <memory>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "http/parser.h"
 
 namespace {
 
 using namespace gh::http;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "http_response_fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using gh::fuzz::check;
 
-bool inside(std::string_view outer, std::string_view inner) {
-  if (inner.data() == nullptr) {
-    return inner.empty();
-  }
-  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
-}
+using gh::fuzz::inside;
 
 bool same(const ParseResult& a, const ParseResult& b) {
   return a.status == b.status && a.error == b.error && a.consumed == b.consumed;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "client/address.h"
 #include "stages/lists/key128.h"
 #include "stages/lists/prefix_set.h"
@@ -18,14 +19,6 @@ using gh::client::Cidr;
 using gh::client::IpAddress;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 unsigned len128(const Cidr& c) {
   return c.address.is_v4 ? 96u + c.prefix_len : c.prefix_len;

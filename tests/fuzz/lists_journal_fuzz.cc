@@ -8,20 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "stages/lists/bans.h"
 #include "stages/lists/journal.h"
 
 using namespace gh::lists;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 void check_replay(const std::vector<JournalRecord>& records, Seconds now) {
   // A small table, so that replay also evicts; history large enough never to evict.

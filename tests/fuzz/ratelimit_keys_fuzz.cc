@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "client/address.h"
 #include "http/parser.h"
 #include "stages/ratelimit/keyhash.h"
@@ -32,12 +33,7 @@ using namespace gh::ratelimit;
 using policy::KeyPart;
 using K = policy::KeyPartKind;
 
-void check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "ratelimit_keys_fuzz invariant broken: %s\n", what);
-    std::abort();
-  }
-}
+using gh::fuzz::check;
 
 const std::vector<std::vector<KeyPart>>& part_lists() {
   static const std::vector<std::vector<KeyPart>> lists = [] {

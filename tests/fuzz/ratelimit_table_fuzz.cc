@@ -9,19 +9,12 @@
 #include <map>
 #include <optional>
 
+#include "fuzz_check.h"
 #include "stages/ratelimit/table.h"
 
 using namespace gh::ratelimit;
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (0)
 
 constexpr int kKeys = 24;
 

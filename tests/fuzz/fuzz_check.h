@@ -1,0 +1,31 @@
+// Shared by the fuzz targets: checks that abort (so libFuzzer records the input) with a message.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace gh::fuzz {
+
+[[noreturn]] inline void fail(const char* file, int line, const char* what) {
+  std::fprintf(stderr, "%s:%d: invariant broken: %s\n", file, line, what);
+  std::abort();
+}
+
+// For harnesses that name each invariant in words.
+inline void check(bool ok, const char* what) {
+  if (!ok) fail("fuzz", 0, what);
+}
+
+// True when `inner` lies within `outer` (an empty view anywhere counts as inside).
+inline bool inside(std::string_view outer, std::string_view inner) {
+  if (inner.data() == nullptr) return inner.empty();
+  return inner.data() >= outer.data() && inner.data() + inner.size() <= outer.data() + outer.size();
+}
+
+}  // namespace gh::fuzz
+
+#define FUZZ_CHECK(cond)                                         \
+  do {                                                           \
+    if (!(cond)) ::gh::fuzz::fail(__FILE__, __LINE__, #cond);    \
+  } while (0)
