@@ -42,6 +42,21 @@ struct ClientsConfig {
   std::uint8_t ipv6_prefix = 64;
 };
 
+// Adaptive concurrency towards one upstream (Envoy gradient / Netflix Gradient2): the limit
+// follows min RTT / sample RTT between a floor and a ceiling; residents own a reserved share.
+struct AdmissionConfig {
+  bool enabled = false;
+  std::uint32_t min_limit = 4;
+  std::uint32_t max_limit = 256;
+  std::uint32_t initial_limit = 32;
+  std::uint32_t resident_percent = 30;  // of the current limit, never lent to other classes
+  std::uint32_t queue_max = 1'000;      // waiting for a slot, per process
+  Millis queue_timeout = 2'000;         // longest wait for a slot
+  Millis codel_target = 5;              // CoDel: deadline once the queue has stood `interval`
+  Millis codel_interval = 100;
+  std::uint32_t retry_after_s = 5;      // on 503 when shed
+};
+
 struct UpstreamConfig {
   std::string name;
   std::vector<client::SocketAddress> servers;
@@ -51,10 +66,21 @@ struct UpstreamConfig {
   Millis first_byte_timeout = 30'000;  // request fully sent -> first response byte
   Millis idle_timeout = 60'000;        // no byte either way mid-response
   Millis keepalive_timeout = 30'000;   // pooled idle connection lifetime
+  AdmissionConfig admission;
   SourceMark mark;
 };
 
 enum class RouteClass : std::uint8_t { Login, Signup, Api, Static, Other };
+
+// Who is asking, lowest priority first: shedding goes up this order, and a class is shed only
+// when every lower one already is (SRE criticality).
+enum class ClientClass : std::uint8_t {
+  Suspect,    // anonymous with a bad score or recent refusals of its prefix
+  Anonymous,  // nothing known
+  Verified,   // holds a valid challenge clearance
+  Resident,   // holds a valid device token: an existing user who logged in from here before
+};
+inline constexpr std::size_t kClientClasses = 4;
 
 struct RouteMatch {
   std::string host;         // exact, case-insensitive; empty = any
@@ -75,6 +101,7 @@ enum class KeyPartKind : std::uint8_t {
   EmailDomain,   // email_domain.NAME — the lowercased domain part of body field NAME
   Route,         // route — the matched route's name
   Method,        // method
+  Clearance,     // clearance.id — the id of the request's valid challenge clearance
 };
 
 struct KeyPart {
@@ -83,6 +110,7 @@ struct KeyPart {
 };
 
 enum class ActionKind : std::uint8_t {
+  Challenge,  // clients without clearance for the route get the challenge; cleared ones pass
   Reject,  // answer `status` (default 429) with Retry-After and RateLimit fields
   Delay,   // hold the request until it conforms, if that is within `delay_max`; else reject
   Tarpit,  // hold the connection for `hold`, then answer `status` and close
@@ -113,7 +141,49 @@ struct LimitConfig {
   // once its response status is one of these (failed logins per account).
   std::vector<std::uint16_t> count_when_status;
   std::uint32_t max_keys = 100'000;  // hard cap of tracked keys; memory is fixed by it
+  // Classes the limit applies to (bit i = ClientClass i); default all. A login-failure limit
+  // that skips residents keeps the real owner of an account reachable during stuffing.
+  std::uint8_t classes = 0x0f;
   SourceMark mark;
+};
+
+enum class SignupMode : std::uint8_t { Open, Challenge, Queue, Closed };
+
+// Automatic mode switching: above `above` for `for_ms`, the route goes to `mode`; it returns
+// to the configured mode once below `below` for `hold_ms` (and never before `hold_ms`).
+enum class TriggerMetric : std::uint8_t {
+  UpstreamLatency,  // p90 upstream first-byte latency over the last window, ms
+  ErrorRate,        // 5xx from the upstream, percent of answers
+  ShedRate,         // admission 503s, percent of requests
+  RequestRate,      // requests per second on the route
+};
+
+struct TriggerConfig {
+  TriggerMetric metric = TriggerMetric::RequestRate;
+  double above = 0;
+  double below = 0;  // release level (hysteresis); default = above / 2
+  SignupMode mode = SignupMode::Queue;
+  Millis for_ms = 10'000;
+  Millis hold_ms = 60'000;
+  SourceMark mark;
+};
+
+// The waiting room of a sign-up route (Cloudflare Waiting Room's thresholds).
+struct WaitingRoomConfig {
+  std::uint32_t new_users_per_minute = 60;
+  std::uint32_t max_active = 200;          // admitted sessions alive
+  Millis session_idle = 5 * 60'000;        // admitted session ends after this long unused
+  std::uint32_t max_per_prefix = 20;       // places one client prefix may hold
+  std::uint32_t max_queue = 100'000;       // places in all; newcomers beyond get 503
+  Millis refresh = 20'000;                 // the page's self-refresh
+  Millis ticket_lifetime = 60 * 60'000;    // a queue place not refreshed for this long is gone
+};
+
+struct SignupConfig {
+  SignupMode mode = SignupMode::Open;  // the configured (base) mode
+  WaitingRoomConfig waiting_room;
+  std::uint32_t closed_retry_after_s = 1'800;
+  std::vector<TriggerConfig> triggers;
 };
 
 struct RouteConfig {
@@ -127,6 +197,8 @@ struct RouteConfig {
   // Body fields used by keys are read from at most this many leading body bytes, held back
   // before forwarding (only on routes whose limits use body.* or email_domain.* keys).
   std::uint32_t body_key_bytes = 4096;
+  bool require_clearance = false;  // every non-resident needs a challenge clearance
+  SignupConfig signup;             // routes of class signup
   SourceMark mark;
 };
 
@@ -143,6 +215,73 @@ struct BansConfig {
   std::uint32_t max_entries = 100'000;       // when full, the ban ending first is dropped
   // Repeats within this window double the duration. Milliseconds, 64-bit: up to 365 days.
   std::uint64_t escalation_window = 24 * 3'600'000;
+};
+
+// Keys for everything Gatehouse signs (device tokens, clearances, challenges, tickets).
+struct SecretsConfig {
+  // 32+ random bytes; created (mode 0600) when missing so restarts keep cookies valid. Nodes of
+  // one cluster share the file.
+  std::string key_file = "var/secret.key";
+};
+
+// Device tokens (OWASP device cookies): set when a login of class `login` succeeds, bound to the
+// account and the client prefix. Their holders are residents.
+struct ResidentsConfig {
+  bool enabled = true;
+  std::string cookie = "gh_device";
+  Millis lifetime = 30u * 24 * 3'600'000;  // 30 days
+  KeyPart account{KeyPartKind::BodyField, "username"};
+  std::vector<std::uint16_t> success_status{200, 204, 301, 302, 303};
+  std::string success_location;  // when set, 3xx counts only with a Location starting so
+};
+
+struct ChallengeLevel {
+  std::uint32_t rate = 0;  // route requests per second from which this level applies
+  std::uint8_t bits = 16;  // leading zero bits of SHA-256(challenge || nonce)
+};
+
+struct ChallengeConfig {
+  std::vector<ChallengeLevel> levels{{0, 16}, {50, 18}, {500, 20}};  // by route pressure
+  std::uint8_t max_bits = 26;
+  Millis refresh_wait = 5'000;        // level 0 (no JavaScript): come back after this
+  Millis challenge_lifetime = 5 * 60'000;
+  std::string cookie = "gh_clearance";
+  Millis clearance_lifetime = 60 * 60'000;   // browsing
+  Millis signup_clearance_lifetime = 10 * 60'000;  // routes of class signup
+  std::uint32_t spent_max = 100'000;  // single-use set; when full new solves are refused (503)
+  std::string theme_css_file;         // operator's CSS added to the pages
+};
+
+enum class ReputationAction : std::uint8_t { Weigh, Allow, Deny, Challenge };
+
+struct ReputationRule {
+  std::string name;
+  // All conditions present must hold.
+  std::string user_agent;                 // RE2, partial match
+  std::string path_prefix;
+  std::vector<http::Method> methods;
+  std::vector<std::string> headers_present;
+  std::vector<std::string> headers_missing;
+  std::vector<client::Cidr> cidrs;
+  std::vector<std::uint32_t> asns;
+  std::uint32_t recent_refusals = 0;      // >= this many refusals of the prefix lately (0 = off)
+  ReputationAction action = ReputationAction::Weigh;
+  std::int32_t weight = 0;
+  std::uint8_t level = 1;                 // Challenge: ladder level
+  SourceMark mark;
+};
+
+struct ReputationThreshold {
+  std::int32_t score = 0;                 // total >= score
+  ReputationAction action = ReputationAction::Challenge;
+  std::uint8_t level = 1;                 // 0 = meta refresh, 1.. = proof of work
+};
+
+struct ReputationConfig {
+  std::vector<ReputationRule> rules;
+  std::vector<ReputationThreshold> thresholds;  // highest score first after load
+  std::int32_t suspect_score = 30;
+  std::string asn_database;  // MaxMind-format .mmdb; empty = no ASN rules
 };
 
 // Protocol limits and deadlines. Defaults are safe for a public listener.
@@ -180,6 +319,11 @@ struct Config {
   std::vector<RouteConfig> routes;  // at least one; the last may be a catch-all
   ListsConfig lists;
   BansConfig bans;
+  SecretsConfig secrets;
+  ResidentsConfig residents;
+  ChallengeConfig challenge;
+  ReputationConfig reputation;
+  std::string state_dir = "var";  // events, per-minute aggregates, access log
 };
 
 // The immutable snapshot (Config + compiled routes) is policy/snapshot.h.

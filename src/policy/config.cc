@@ -82,9 +82,11 @@ constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "q
 constexpr std::string_view kCountWhenKeys[] = {"status"};
 constexpr std::string_view kListsKeys[] = {"allow", "deny", "allow_files", "deny_files"};
 constexpr std::string_view kBansKeys[] = {"journal", "max_entries", "escalation_window"};
-constexpr std::string_view kFixedKeyParts[] = {"client.ip", "client.prefix", "route", "method"};
+constexpr std::string_view kFixedKeyParts[] = {"client.ip", "client.prefix", "route", "method",
+                                               "clearance.id"};
 constexpr KeyPartKind kFixedKeyKinds[] = {KeyPartKind::ClientIp, KeyPartKind::ClientPrefix,
-                                          KeyPartKind::Route, KeyPartKind::Method};
+                                          KeyPartKind::Route, KeyPartKind::Method,
+                                          KeyPartKind::Clearance};
 // Parts that take a name after the dot.
 constexpr std::string_view kNamedKeyParts[] = {"header", "cookie", "query", "body", "email_domain"};
 constexpr KeyPartKind kNamedKeyKinds[] = {KeyPartKind::Header, KeyPartKind::Cookie,
@@ -389,7 +391,7 @@ std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
     return KeyPart{kind, std::string(name)};
   }
   why = "unknown key part " + quote(text) +
-        ": use client.ip, client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, "
+        ": use client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, "
         "body.NAME or email_domain.NAME";
   std::string_view best = closest(head, kNamedKeyParts);
   if (dot != std::string_view::npos && !best.empty()) {

@@ -471,6 +471,7 @@ bool Session::decide(std::string_view body_prefix, bool body_complete) {
       st.ratelimit_dropped.add();
       close_now();
       return false;
+    case stages::Action::Challenge:  // answered by the challenge stage once it is wired in
     case stages::Action::Reject:
       break;
   }

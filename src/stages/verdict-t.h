@@ -12,6 +12,7 @@ enum class Action : std::uint8_t {
   Delay,     // hold the request `wait_ms`, then continue
   Tarpit,    // hold the connection `wait_ms`, then answer `status` and close
   Drop,      // close without an answer
+  Challenge, // answer the challenge of `challenge_level` (clients without clearance)
 };
 
 // The outcome recorded for logs and metrics (nginx's PASSED / DELAYED / REJECTED / *_DRY_RUN).
@@ -36,6 +37,7 @@ struct Verdict {
   bool has_ratelimit = false;
   RateLimitInfo ratelimit;          // the policy with the least remaining
   // Ban the client as well (the caller owns the ban table).
+  std::uint8_t challenge_level = 1;
   bool ban = false;
   std::int64_t ban_ms = 0;
   std::int64_t ban_max_ms = 0;

@@ -19,8 +19,8 @@ constexpr std::size_t kPartMax = kPartHeader + kMaxPartBytes;
 constexpr std::uint8_t kChained = 0xff;  // never a KeyPartKind, so a chained tuple is distinct
 // Kind byte of an unknown part (kUnknownPart | kind, zero length): never a real part's kind byte.
 constexpr std::uint8_t kUnknownPart = 0x80;
-static_assert(static_cast<std::uint8_t>(KeyPartKind::Method) < kUnknownPart &&
-              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::Method)) != kChained);
+static_assert(static_cast<std::uint8_t>(KeyPartKind::Clearance) < kUnknownPart &&
+              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::Clearance)) != kChained);
 constexpr std::size_t kChainBytes = 1 + 16;
 constexpr std::size_t kTupleBytes = kChainBytes + 4 * kPartMax;
 static_assert(kMaxPartBytes <= 0xffff);
@@ -104,6 +104,10 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
     case KeyPartKind::Method:
       if (in.head == nullptr) return Found::Absent;
       sink.put(in.head->method_text);
+      return Found::Value;
+    case KeyPartKind::Clearance:
+      if (in.clearance.empty()) return Found::Absent;
+      sink.put(in.clearance);
       return Found::Value;
     default:
       break;

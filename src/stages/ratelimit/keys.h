@@ -24,6 +24,8 @@ struct KeyInputs {
   // head->content_length bytes. A body not known whole cannot show that a field is absent, nor
   // that no later duplicate overrides it: see build_key.
   bool body_complete = false;
+  policy::ClientClass client_class = policy::ClientClass::Anonymous;
+  std::string_view clearance;   // id of a valid clearance the request holds; empty = none
 };
 
 enum class KeyBuild : std::uint8_t {

@@ -86,6 +86,10 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
   stages::Verdict v;
   for (const Compiled& c : limits_) {
     const policy::LimitConfig& cfg = *c.config;
+    if ((cfg.classes & (1u << static_cast<unsigned>(in.client_class))) == 0) continue;
+    // A challenge limit asks for a clearance; clients holding one are past it (a limit keyed on
+    // clearance.id is what stops one solve being spread over a flood).
+    if (cfg.action.kind == policy::ActionKind::Challenge && !in.clearance.empty()) continue;
     Key key;
     if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
     const bool count_later = !cfg.count_when_status.empty();
@@ -143,6 +147,9 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
         break;
       case policy::ActionKind::Reject:
         v.action = stages::Action::Reject;
+        break;
+      case policy::ActionKind::Challenge:
+        v.action = stages::Action::Challenge;
         break;
     }
     v.outcome = stages::Outcome::Rejected;
