@@ -324,10 +324,10 @@ TEST(RouteLimitErrors, KeyParts) {
           "client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, body.NAME or "
           "email_domain.NAME",
           "test.yaml:12:15: routes[0].limits[0].key[6]: unknown key part 'client.pi': use "
-          "client.ip, client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME or email_domain.NAME (did you mean 'client.ip'?)",
           "test.yaml:12:26: routes[0].limits[0].key[7]: unknown key part 'headers.x-user': use "
-          "client.ip, client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME or email_domain.NAME (did you mean 'header.x-user'?)",
           "test.yaml:15:15: routes[0].limits[1].key[0]: key part 'header' needs a name: "
           "header.NAME",
