@@ -321,7 +321,7 @@ TEST(RouteLimitErrors, KeyParts) {
           "test.yaml:11:56: routes[0].limits[0].key[4]: invalid body name '\"x y\"': use 1-64 "
           "printable characters without spaces",
           "test.yaml:11:68: routes[0].limits[0].key[5]: unknown key part 'host': use client.ip, "
-          "client.prefix, route, method, header.NAME, cookie.NAME, query.NAME, body.NAME or "
+          "client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, body.NAME or "
           "email_domain.NAME",
           "test.yaml:12:15: routes[0].limits[0].key[6]: unknown key part 'client.pi': use "
           "client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, "
