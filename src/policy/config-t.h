@@ -31,7 +31,7 @@ struct ListenConfig {
 struct AdminConfig {
   client::SocketAddress address{
       client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true}, 9090};
-  std::string token_file;         // bearer token for changes; empty = admin changes disabled
+  std::string token_file;  // bearer token for changes; empty = admin changes disabled
   bool enabled = true;
 };
 
@@ -54,7 +54,7 @@ struct AdmissionConfig {
   Millis queue_timeout = 2'000;         // longest wait for a slot
   Millis codel_target = 5;              // CoDel: deadline once the queue has stood `interval`
   Millis codel_interval = 100;
-  std::uint32_t retry_after_s = 5;      // on 503 when shed
+  std::uint32_t retry_after_s = 5;  // on 503 when shed
 };
 
 struct UpstreamConfig {
@@ -83,11 +83,11 @@ enum class ClientClass : std::uint8_t {
 inline constexpr std::size_t kClientClasses = 4;
 
 struct RouteMatch {
-  std::string host;         // exact, case-insensitive; empty = any
+  std::string host;                   // exact, case-insensitive; empty = any
   std::vector<http::Method> methods;  // empty = any
-  std::string path;         // exact path
-  std::string path_prefix;  // prefix of the path
-  std::string path_regex;   // RE2 full match of the path
+  std::string path;                   // exact path
+  std::string path_prefix;            // prefix of the path
+  std::string path_regex;             // RE2 full match of the path
 };
 
 // One element of a limit's key tuple. YAML spelling in parentheses.
@@ -111,32 +111,33 @@ struct KeyPart {
 
 enum class ActionKind : std::uint8_t {
   Challenge,  // clients without clearance for the route get the challenge; cleared ones pass
-  Reject,  // answer `status` (default 429) with Retry-After and RateLimit fields
-  Delay,   // hold the request until it conforms, if that is within `delay_max`; else reject
-  Tarpit,  // hold the connection for `hold`, then answer `status` and close
-  Drop,    // close the connection without an answer
-  Ban,     // reject, and ban the client address for `ban_duration`, doubling on repeats
+  Reject,     // answer `status` (default 429) with Retry-After and RateLimit fields
+  Delay,      // hold the request until it conforms, if that is within `delay_max`; else reject
+  Tarpit,     // hold the connection for `hold`, then answer `status` and close
+  Drop,       // close the connection without an answer
+  Ban,        // reject, and ban the client address for `ban_duration`, doubling on repeats
 };
 
 struct LimitAction {
   ActionKind kind = ActionKind::Reject;
   std::uint16_t status = 429;
-  Millis delay_max = 0;        // Delay
-  Millis hold = 0;             // Tarpit
-  Millis ban_duration = 0;     // Ban: first ban
+  Millis delay_max = 0;     // Delay
+  Millis hold = 0;          // Tarpit
+  Millis ban_duration = 0;  // Ban: first ban
   // Ban: escalation cap (0 = 64 × ban_duration). Milliseconds, but 64-bit: it may reach 365 days,
   // beyond what Millis holds (49.7 days).
   std::uint64_t ban_max = 0;
+  std::uint8_t level = 1;  // Challenge: ladder level (0 = wait page, 1.. = proof of work)
 };
 
 struct LimitConfig {
-  std::string name;             // unique within its route
-  std::vector<KeyPart> key;     // empty = one global bucket for the route
-  std::uint32_t rate = 0;       // `rate` requests per `period`
+  std::string name;          // unique within its route
+  std::vector<KeyPart> key;  // empty = one global bucket for the route
+  std::uint32_t rate = 0;    // `rate` requests per `period`
   Millis period = 0;
-  std::uint32_t burst = 0;      // back-to-back requests from an idle key; default = rate
+  std::uint32_t burst = 0;  // back-to-back requests from an idle key; default = rate
   LimitAction action;
-  bool dry_run = false;         // decide and record, never enforce
+  bool dry_run = false;  // decide and record, never enforce
   // count_when: when non-empty, the limit is checked at request time but a request only counts
   // once its response status is one of these (failed logins per account).
   std::vector<std::uint16_t> count_when_status;
@@ -171,12 +172,12 @@ struct TriggerConfig {
 // The waiting room of a sign-up route (Cloudflare Waiting Room's thresholds).
 struct WaitingRoomConfig {
   std::uint32_t new_users_per_minute = 60;
-  std::uint32_t max_active = 200;          // admitted sessions alive
-  Millis session_idle = 5 * 60'000;        // admitted session ends after this long unused
-  std::uint32_t max_per_prefix = 20;       // places one client prefix may hold
-  std::uint32_t max_queue = 100'000;       // places in all; newcomers beyond get 503
-  Millis refresh = 20'000;                 // the page's self-refresh
-  Millis ticket_lifetime = 60 * 60'000;    // a queue place not refreshed for this long is gone
+  std::uint32_t max_active = 200;        // admitted sessions alive
+  Millis session_idle = 5 * 60'000;      // admitted session ends after this long unused
+  std::uint32_t max_per_prefix = 20;     // places one client prefix may hold
+  std::uint32_t max_queue = 100'000;     // places in all; newcomers beyond get 503
+  Millis refresh = 20'000;               // the page's self-refresh
+  Millis ticket_lifetime = 60 * 60'000;  // a queue place not refreshed for this long is gone
 };
 
 struct SignupConfig {
@@ -190,7 +191,7 @@ struct RouteConfig {
   std::string name;
   RouteMatch match;
   RouteClass route_class = RouteClass::Other;
-  std::string upstream;             // name, resolved to upstream_index at load
+  std::string upstream;  // name, resolved to upstream_index at load
   std::size_t upstream_index = 0;
   std::uint64_t max_body_bytes = 0;  // 0 = inherit limits.max_body_bytes
   std::vector<LimitConfig> limits;   // all apply; the first refusal wins
@@ -243,10 +244,10 @@ struct ChallengeLevel {
 struct ChallengeConfig {
   std::vector<ChallengeLevel> levels{{0, 16}, {50, 18}, {500, 20}};  // by route pressure
   std::uint8_t max_bits = 26;
-  Millis refresh_wait = 5'000;        // level 0 (no JavaScript): come back after this
+  Millis refresh_wait = 5'000;  // level 0 (no JavaScript): come back after this
   Millis challenge_lifetime = 5 * 60'000;
   std::string cookie = "gh_clearance";
-  Millis clearance_lifetime = 60 * 60'000;   // browsing
+  Millis clearance_lifetime = 60 * 60'000;         // browsing
   Millis signup_clearance_lifetime = 10 * 60'000;  // routes of class signup
   std::uint32_t spent_max = 100'000;  // single-use set; when full new solves are refused (503)
   std::string theme_css_file;         // operator's CSS added to the pages
@@ -257,24 +258,24 @@ enum class ReputationAction : std::uint8_t { Weigh, Allow, Deny, Challenge };
 struct ReputationRule {
   std::string name;
   // All conditions present must hold.
-  std::string user_agent;                 // RE2, partial match
+  std::string user_agent;  // RE2, partial match
   std::string path_prefix;
   std::vector<http::Method> methods;
   std::vector<std::string> headers_present;
   std::vector<std::string> headers_missing;
   std::vector<client::Cidr> cidrs;
   std::vector<std::uint32_t> asns;
-  std::uint32_t recent_refusals = 0;      // >= this many refusals of the prefix lately (0 = off)
+  std::uint32_t recent_refusals = 0;  // >= this many refusals of the prefix lately (0 = off)
   ReputationAction action = ReputationAction::Weigh;
   std::int32_t weight = 0;
-  std::uint8_t level = 1;                 // Challenge: ladder level
+  std::uint8_t level = 1;  // Challenge: ladder level
   SourceMark mark;
 };
 
 struct ReputationThreshold {
-  std::int32_t score = 0;                 // total >= score
+  std::int32_t score = 0;  // total >= score
   ReputationAction action = ReputationAction::Challenge;
-  std::uint8_t level = 1;                 // 0 = meta refresh, 1.. = proof of work
+  std::uint8_t level = 1;  // 0 = meta refresh, 1.. = proof of work
 };
 
 struct ReputationConfig {
@@ -289,14 +290,14 @@ struct LimitsConfig {
   std::uint32_t max_head_bytes = 16 * 1024;
   std::uint32_t max_header_fields = 100;
   std::uint32_t max_target_bytes = 8 * 1024;
-  std::uint64_t max_body_bytes = 1024 * 1024;  // default per route (nginx: 1m)
-  Millis head_timeout = 10'000;       // the whole head, not per byte (slowloris)
-  Millis body_idle_timeout = 30'000;  // no body byte for this long
-  Millis keepalive_timeout = 60'000;  // idle between requests
-  Millis send_timeout = 30'000;       // client not reading what we send
-  std::uint32_t max_connections = 20'000;            // per process, all listeners
-  std::uint32_t max_connections_per_client = 256;    // per client address (socket peer)
-  Millis shutdown_grace = 10'000;     // SIGTERM: finish in-flight requests up to this
+  std::uint64_t max_body_bytes = 1024 * 1024;      // default per route (nginx: 1m)
+  Millis head_timeout = 10'000;                    // the whole head, not per byte (slowloris)
+  Millis body_idle_timeout = 30'000;               // no body byte for this long
+  Millis keepalive_timeout = 60'000;               // idle between requests
+  Millis send_timeout = 30'000;                    // client not reading what we send
+  std::uint32_t max_connections = 20'000;          // per process, all listeners
+  std::uint32_t max_connections_per_client = 256;  // per client address (socket peer)
+  Millis shutdown_grace = 10'000;                  // SIGTERM: finish in-flight requests up to this
 };
 
 struct ServerConfig {

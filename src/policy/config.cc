@@ -1,7 +1,7 @@
 #include "policy/config.h"
-#include "policy/units.h"
 
 #include <fcntl.h>
+#include <re2/re2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/eventhandler.h>
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -23,6 +24,7 @@
 
 #include "client/address.h"
 #include "policy/route_table.h"
+#include "policy/units.h"
 
 namespace gh::policy {
 namespace {
@@ -55,10 +57,56 @@ constexpr std::uint64_t kMaxRatePerSecond = 1'000'000;
 constexpr std::uint64_t kMaxBurst = 1'000'000;
 constexpr std::uint64_t kMaxBucketSpanNs = std::uint64_t{1} << 60;  // ratelimit::kMaxSpan
 
-constexpr std::string_view kTopKeys[] = {"include", "server",    "listen", "admin", "clients",
-                                         "limits",  "upstreams", "routes", "lists", "bans"};
+constexpr std::string_view kTopKeys[] = {
+    "include", "server", "listen",  "admin",     "clients",   "limits",     "upstreams", "routes",
+    "lists",   "bans",   "secrets", "residents", "challenge", "reputation", "state_dir"};
 // Sections that are one value (not lists to append to): at most one file may set each.
-constexpr std::string_view kSingleSections[] = {"server", "admin", "clients", "limits", "bans"};
+constexpr std::string_view kSingleSections[] = {"server",     "admin",    "clients",   "limits",
+                                                "bans",       "secrets",  "residents", "challenge",
+                                                "reputation", "state_dir"};
+constexpr std::string_view kSecretsKeys[] = {"key_file"};
+constexpr std::string_view kResidentsKeys[] = {"enabled", "cookie",         "lifetime",
+                                               "account", "success_status", "success_location"};
+constexpr std::string_view kChallengeKeys[] = {"levels",
+                                               "max_bits",
+                                               "refresh_wait",
+                                               "lifetime",
+                                               "cookie",
+                                               "clearance_lifetime",
+                                               "signup_clearance_lifetime",
+                                               "spent_max",
+                                               "theme_css_file"};
+constexpr std::string_view kLevelKeys[] = {"rate", "bits"};
+constexpr std::string_view kReputationKeys[] = {"rules", "thresholds", "suspect_score",
+                                                "asn_database"};
+constexpr std::string_view kRuleKeys[] = {
+    "name",  "user_agent", "path_prefix",     "methods", "headers_present", "headers_missing",
+    "cidrs", "asns",       "recent_refusals", "action",  "weight",          "level"};
+constexpr std::string_view kThresholdKeys[] = {"score", "action", "level"};
+constexpr std::string_view kReputationActions[] = {"weigh", "allow", "deny", "challenge"};
+constexpr ReputationAction kReputationActionKinds[] = {
+    ReputationAction::Weigh, ReputationAction::Allow, ReputationAction::Deny,
+    ReputationAction::Challenge};
+constexpr std::string_view kAdmissionKeys[] = {
+    "enabled",   "min_limit",     "max_limit",    "initial_limit",  "resident_share",
+    "queue_max", "queue_timeout", "codel_target", "codel_interval", "retry_after"};
+constexpr std::string_view kSignupKeys[] = {"mode", "waiting_room", "closed_retry_after",
+                                            "triggers"};
+constexpr std::string_view kWaitingRoomKeys[] = {
+    "new_users_per_minute", "max_active", "session_idle", "max_per_prefix", "max_queue", "refresh",
+    "ticket_lifetime"};
+constexpr std::string_view kTriggerKeys[] = {"metric", "above", "below", "mode", "for", "hold"};
+constexpr std::string_view kTriggerMetrics[] = {"upstream_latency", "error_rate", "shed_rate",
+                                                "request_rate"};
+constexpr TriggerMetric kTriggerMetricKinds[] = {TriggerMetric::UpstreamLatency,
+                                                 TriggerMetric::ErrorRate, TriggerMetric::ShedRate,
+                                                 TriggerMetric::RequestRate};
+constexpr std::string_view kSignupModes[] = {"open", "challenge", "queue", "closed"};
+constexpr std::string_view kClientClassNames[] = {"suspect", "anonymous", "verified", "resident"};
+constexpr std::size_t kMaxRules = 1'000;
+constexpr std::size_t kMaxThresholds = 16;
+constexpr std::size_t kMaxTriggers = 8;
+constexpr std::size_t kMaxLevels = 16;
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -68,13 +116,15 @@ constexpr std::string_view kLimitsKeys[] = {
     "head_timeout",    "body_idle_timeout",          "keepalive_timeout", "send_timeout",
     "max_connections", "max_connections_per_client", "shutdown_grace"};
 constexpr std::string_view kUpstreamKeys[] = {
-    "servers",          "max_connections",    "max_idle_connections",
-    "connect_timeout",  "first_byte_timeout", "idle_timeout",
-    "keepalive_timeout"};
-constexpr std::string_view kRouteKeys[] = {"name",          "match",          "class", "upstream",
-                                           "max_body_size", "body_key_bytes", "limits"};
-constexpr std::string_view kLimitKeys[] = {"name",   "key",     "rate",       "burst",
-                                           "action", "dry_run", "count_when", "max_keys"};
+    "servers",           "max_connections",    "max_idle_connections",
+    "connect_timeout",   "first_byte_timeout", "idle_timeout",
+    "keepalive_timeout", "admission"};
+constexpr std::string_view kRouteKeys[] = {
+    "name",          "match",          "class",  "upstream",
+    "max_body_size", "body_key_bytes", "limits", "require_clearance",
+    "signup"};
+constexpr std::string_view kLimitKeys[] = {"name",    "key",        "rate",     "burst",  "action",
+                                           "dry_run", "count_when", "max_keys", "classes"};
 constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban",
                                             "max",    "drop",  "challenge", "queue"};
 constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
@@ -391,7 +441,8 @@ std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
     return KeyPart{kind, std::string(name)};
   }
   why = "unknown key part " + quote(text) +
-        ": use client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, query.NAME, "
+        ": use client.ip, client.prefix, route, method, clearance.id, header.NAME, cookie.NAME, "
+        "query.NAME, "
         "body.NAME or email_domain.NAME";
   std::string_view best = closest(head, kNamedKeyParts);
   if (dot != std::string_view::npos && !best.empty()) {
@@ -786,6 +837,25 @@ class Loader {
   void load_lists(const Field& f);
   void load_list_files(const Field& f, const std::string& path, std::vector<std::string>& out);
   void load_bans(const Field& f);
+  void load_secrets(const Field& f);
+  void load_state_dir(const Field& f);
+  void load_residents(const Field& f);
+  void load_challenge(const Field& f);
+  void load_levels(const Field& f, const std::string& path);
+  void load_reputation(const Field& f);
+  void load_rule(const YAML::Node& node, const std::string& path);
+  void load_threshold(const YAML::Node& node, const std::string& path);
+  void load_admission(const Field& f, const std::string& path, AdmissionConfig& a);
+  void load_signup(const Field& f, const std::string& path, RouteConfig& route);
+  void load_trigger(const YAML::Node& node, const std::string& path, SignupConfig& signup);
+  void load_classes(const Field& f, const std::string& path, LimitConfig& limit);
+  void read_statuses(const Field& f, const std::string& path, std::vector<std::uint16_t>& out);
+  void read_cookie_name(const Field& f, const std::string& path, std::string& out);
+  void read_header_names(const Field& f, const std::string& path, std::vector<std::string>& out);
+  // One of `names` (index into it), or nullopt with "unknown <what>".
+  std::optional<std::size_t> read_choice(const Field& f, const std::string& path,
+                                         std::span<const std::string_view> names,
+                                         std::string_view what);
   void check_all();
   void finish();
 
@@ -805,6 +875,7 @@ class Loader {
   bool has_listen_ = false;
   bool has_upstreams_ = false;
   bool routes_given_ = false;
+  std::vector<std::string> route_paths_;  // parallel to config_.routes: "routes[2]"
 };
 
 std::vector<Field> Loader::fields(const YAML::Node& map, std::span<const std::string_view> known,
@@ -1309,6 +1380,8 @@ void Loader::load_upstream(const std::string& name, const YAML::Node& node, cons
       read_uint(e, key_path, 1, 100'000, u.max_connections);
     } else if (e.key == "max_idle_connections") {
       read_uint(e, key_path, 0, 100'000, u.max_idle_connections);
+    } else if (e.key == "admission") {
+      load_admission(e, key_path, u.admission);
     }
   });
   if (!has_servers) {
@@ -1344,46 +1417,63 @@ void Loader::load_route(const YAML::Node& node, const std::string& path) {
     return;
   }
   bool has_name = false;
-  each_field(node, kRouteKeys, path, [&](const Field& e, const std::string& key_path) {
-    if (e.key == "name") {
-      has_name = true;
-      read_unique_name(e, key_path, config_.routes, "route name", "", route.name);
-    } else if (e.key == "match") {
-      load_match(e, key_path, route);
-    } else if (e.key == "class") {
-      auto text = scalar(e, key_path);
-      if (!text) {
-        return;
+  const Field* signup = nullptr;  // read after `class`, whatever the order in the file
+  const std::vector<Field> route_fields = fields(node, kRouteKeys, path);
+  for (const Field& e : route_fields) {
+    const std::string key_path = path + "." + e.key;
+    [&] {
+      if (e.key == "name") {
+        has_name = true;
+        read_unique_name(e, key_path, config_.routes, "route name", "", route.name);
+      } else if (e.key == "match") {
+        load_match(e, key_path, route);
+      } else if (e.key == "class") {
+        auto text = scalar(e, key_path);
+        if (!text) {
+          return;
+        }
+        auto it = std::find(std::begin(kClassNames), std::end(kClassNames), *text);
+        if (it == std::end(kClassNames)) {
+          error(value_mark(e), key_path + ": unknown class " + quote(*text) +
+                                   ": use login, signup, api, static or other" +
+                                   suggest(*text, kClassNames));
+          return;
+        }
+        route.route_class = kClasses[it - std::begin(kClassNames)];
+      } else if (e.key == "upstream") {
+        auto text = scalar(e, key_path);
+        if (!text) {
+          return;
+        }
+        route.upstream = *text;
+        upstream_mark = value_mark(e);
+        if (text->empty()) {
+          error(upstream_mark, key_path + ": must not be empty");
+        }
+      } else if (e.key == "max_body_size") {
+        read_size(e, key_path, 1, 16 * kGiB, route.max_body_bytes);
+      } else if (e.key == "body_key_bytes") {
+        read_size(e, key_path, 256, 64 * kKiB, route.body_key_bytes);
+      } else if (e.key == "limits") {
+        load_route_limits(e, key_path, route);
+      } else if (e.key == "require_clearance") {
+        read_bool(e, key_path, route.require_clearance);
+      } else if (e.key == "signup") {
+        signup = &e;
       }
-      auto it = std::find(std::begin(kClassNames), std::end(kClassNames), *text);
-      if (it == std::end(kClassNames)) {
-        error(value_mark(e), key_path + ": unknown class " + quote(*text) +
-                                 ": use login, signup, api, static or other" +
-                                 suggest(*text, kClassNames));
-        return;
-      }
-      route.route_class = kClasses[it - std::begin(kClassNames)];
-    } else if (e.key == "upstream") {
-      auto text = scalar(e, key_path);
-      if (!text) {
-        return;
-      }
-      route.upstream = *text;
-      upstream_mark = value_mark(e);
-      if (text->empty()) {
-        error(upstream_mark, key_path + ": must not be empty");
-      }
-    } else if (e.key == "max_body_size") {
-      read_size(e, key_path, 1, 16 * kGiB, route.max_body_bytes);
-    } else if (e.key == "body_key_bytes") {
-      read_size(e, key_path, 256, 64 * kKiB, route.body_key_bytes);
-    } else if (e.key == "limits") {
-      load_route_limits(e, key_path, route);
+    }();
+  }
+  if (signup != nullptr) {
+    if (route.route_class != RouteClass::Signup) {
+      error(key_mark(*signup), path + ".signup: only a route of class signup has a sign-up mode");
+    } else {
+      load_signup(*signup, path + ".signup", route);
     }
-  });
+  }
   if (!has_name) {
     error(route.mark, path + ": missing required key 'name'");
   }
+  route_paths_.push_back(path);
   config_.routes.push_back(std::move(route));
   route_refs_.push_back(RouteRef{path, upstream_mark});
 }
@@ -1541,6 +1631,8 @@ void Loader::load_route_limit(const YAML::Node& node, const std::string& path, R
       load_count_when(e, key_path, limit);
     } else if (e.key == "max_keys") {
       read_uint(e, key_path, 16, 50'000'000, limit.max_keys);
+    } else if (e.key == "classes") {
+      load_classes(e, key_path, limit);
     }
   });
   if (!has_name) {
@@ -1591,10 +1683,10 @@ void Loader::load_key(const Field& f, const std::string& path, LimitConfig& limi
 }
 
 void Loader::load_action(const Field& f, const std::string& path, LimitAction& action) {
-  auto unavailable = [&](const SourceMark& at, std::string_view name) {
-    const char* stage = name == "challenge" ? "challenge" : "queue";
-    error(at, path + ": action " + quote(name) + " is not available yet (the " + stage +
-                  " stage is not built)");
+  auto unavailable = [&](const SourceMark& at, std::string_view) {
+    error(at, path +
+                  ": a limit cannot queue; give the sign-up route a waiting room instead "
+                  "(signup: {mode: queue})");
   };
   if (f.value.IsScalar()) {
     const std::string text = *scalar(f, path);
@@ -1604,7 +1696,11 @@ void Loader::load_action(const Field& f, const std::string& path, LimitAction& a
     } else if (text == "drop") {
       action = LimitAction{};
       action.kind = ActionKind::Drop;
-    } else if (text == "challenge" || text == "queue") {
+    } else if (text == "challenge") {
+      action = LimitAction{};
+      action.kind = ActionKind::Challenge;
+      action.status = 403;
+    } else if (text == "queue") {
       unavailable(at, text);
     } else if (text == "delay" || text == "tarpit" || text == "ban") {
       const char* example = text == "delay"    ? "{delay: 2s}"
@@ -1663,6 +1759,10 @@ void Loader::load_action(const Field& f, const std::string& path, LimitAction& a
   } else if (kind->key == "ban") {
     out.kind = ActionKind::Ban;
     ok = read_duration(*kind, key_path, kSecond, 30 * kDay, out.ban_duration);
+  } else if (kind->key == "challenge") {
+    out.kind = ActionKind::Challenge;
+    out.status = 403;
+    ok = read_uint(*kind, key_path, 0, 8, out.level);
   } else if (kind->key == "drop") {
     error(key_mark(*kind), path + ": 'drop' takes no value: write action: drop");
   } else {
@@ -1789,6 +1889,614 @@ void Loader::load_bans(const Field& f) {
   });
 }
 
+std::optional<std::size_t> Loader::read_choice(const Field& f, const std::string& path,
+                                               std::span<const std::string_view> names,
+                                               std::string_view what) {
+  auto text = scalar(f, path);
+  if (!text) {
+    return std::nullopt;
+  }
+  auto it = std::find(names.begin(), names.end(), *text);
+  if (it == names.end()) {
+    std::string list;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      list += i == 0 ? "" : i + 1 == names.size() ? " or " : ", ";
+      list += names[i];
+    }
+    error(value_mark(f), path + ": unknown " + std::string(what) + " " + quote(*text) + ": use " +
+                             list + suggest(*text, names));
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(it - names.begin());
+}
+
+void Loader::read_statuses(const Field& f, const std::string& path,
+                           std::vector<std::uint16_t>& out) {
+  if (!check_list(f, path, "a list of status codes", 0, kMaxStatuses, "statuses",
+                  "an empty list never matches")) {
+    return;
+  }
+  out.clear();
+  for_each_scalar(
+      f.value, path,
+      [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+        auto n = parse_integer(text);
+        if (!n || *n < 100 || *n > 599) {
+          error(at, item_path + ": expected a status code (100-599), got " + quote(text));
+          return;
+        }
+        add_unique(out, static_cast<std::uint16_t>(*n), at, item_path, "status " + text);
+      });
+}
+
+void Loader::read_cookie_name(const Field& f, const std::string& path, std::string& out) {
+  auto text = scalar(f, path);
+  if (!text) {
+    return;
+  }
+  if (text->empty() || text->size() > 64 || !valid_token(*text)) {
+    error(value_mark(f), path + ": invalid cookie name " + quote(*text) +
+                             ": use 1-64 token characters (letters, digits, !#$%&'*+-.^_`|~)");
+    return;
+  }
+  out = *text;
+}
+
+void Loader::read_header_names(const Field& f, const std::string& path,
+                               std::vector<std::string>& out) {
+  if (!check_list(f, path, "a list of header names", 0, 64, "headers")) {
+    return;
+  }
+  for_each_scalar(f.value, path,
+                  [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+                    if (text.empty() || text.size() > kMaxKeyPartName || !valid_token(text)) {
+                      error(at, item_path + ": invalid header name " + quote(text));
+                      return;
+                    }
+                    std::string lowered(text);
+                    for (char& c : lowered) {
+                      c = lower(c);
+                    }
+                    add_unique(out, std::move(lowered), at, item_path, "header " + quote(text));
+                  });
+}
+
+void Loader::load_classes(const Field& f, const std::string& path, LimitConfig& limit) {
+  if (!check_list(f, path, "a list of client classes (suspect, anonymous, verified, resident)", 0,
+                  kClientClasses, "classes", "an empty list applies to nobody")) {
+    return;
+  }
+  std::uint8_t mask = 0;
+  for_each_scalar(
+      f.value, path,
+      [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+        auto it = std::find(std::begin(kClientClassNames), std::end(kClientClassNames), text);
+        if (it == std::end(kClientClassNames)) {
+          error(at, item_path + ": unknown client class " + quote(text) +
+                        ": use suspect, anonymous, verified or resident" +
+                        suggest(text, kClientClassNames));
+          return;
+        }
+        mask = static_cast<std::uint8_t>(mask | (1u << (it - std::begin(kClientClassNames))));
+      });
+  if (mask != 0) {
+    limit.classes = mask;
+  }
+}
+
+void Loader::load_secrets(const Field& f) {
+  each_section_field(f, kSecretsKeys, "secrets", [&](const Field& e, const std::string& path) {
+    if (auto name = file_name(e.value, value_mark(e), path)) {
+      config_.secrets.key_file = *name;
+    }
+  });
+}
+
+void Loader::load_state_dir(const Field& f) {
+  if (auto name = file_name(f.value, value_mark(f), "state_dir")) {
+    config_.state_dir = *name;
+  }
+}
+
+void Loader::load_residents(const Field& f) {
+  ResidentsConfig& r = config_.residents;
+  each_section_field(f, kResidentsKeys, "residents", [&](const Field& e, const std::string& path) {
+    if (e.key == "enabled") {
+      read_bool(e, path, r.enabled);
+    } else if (e.key == "cookie") {
+      read_cookie_name(e, path, r.cookie);
+    } else if (e.key == "lifetime") {
+      read_duration(e, path, kMinute, 400 * kDay, r.lifetime);
+    } else if (e.key == "account") {
+      auto text = scalar(e, path);
+      if (!text) {
+        return;
+      }
+      std::string why;
+      auto part = parse_key_part(*text, why);
+      if (!part) {
+        error(value_mark(e), path + ": " + why);
+      } else if (part->kind != KeyPartKind::BodyField && part->kind != KeyPartKind::Header &&
+                 part->kind != KeyPartKind::Query && part->kind != KeyPartKind::Cookie) {
+        error(value_mark(e), path +
+                                 ": the account comes from body.NAME, header.NAME, query.NAME "
+                                 "or cookie.NAME, got " +
+                                 quote(*text));
+      } else {
+        r.account = *part;
+      }
+    } else if (e.key == "success_status") {
+      read_statuses(e, path, r.success_status);
+    } else if (e.key == "success_location") {
+      if (auto text = scalar(e, path)) {
+        if (!valid_path(*text)) {
+          error(value_mark(e), path + ": expected a path starting with '/', got " + quote(*text));
+        } else {
+          r.success_location = *text;
+        }
+      }
+    }
+  });
+}
+
+void Loader::load_levels(const Field& f, const std::string& path) {
+  ChallengeConfig& c = config_.challenge;
+  if (!check_list(f, path, "a list of {rate, bits}", 0, kMaxLevels, "levels",
+                  "at least one level is needed")) {
+    return;
+  }
+  c.levels.clear();
+  for_each_item(
+      f.value, path,
+      [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
+        if (!item.IsMap()) {
+          error(at, item_path + ": expected a map with 'rate' and 'bits', got " + type_name(item));
+          return;
+        }
+        ChallengeLevel level;
+        bool has_bits = false;
+        each_field(item, kLevelKeys, item_path, [&](const Field& e, const std::string& key_path) {
+          if (e.key == "bits") {
+            has_bits = read_uint(e, key_path, 1, 32, level.bits);
+          } else if (e.key == "rate") {
+            auto text = scalar(e, key_path);
+            if (!text) {
+              return;
+            }
+            std::string why;
+            auto rate = text->find('/') == std::string::npos
+                            ? std::optional<Rate>(parse_integer(*text)
+                                                      ? Rate{*parse_integer(*text), kSecond}
+                                                      : Rate{})
+                            : parse_rate(*text, why);
+            if (!rate || rate->period_ms == 0) {
+              error(value_mark(e), key_path +
+                                       ": expected requests per second (e.g. 50 or "
+                                       "50/s), got " +
+                                       quote(*text));
+              return;
+            }
+            level.rate = static_cast<std::uint32_t>(rate->count * kSecond / rate->period_ms);
+          }
+        });
+        if (!has_bits) {
+          error(at, item_path + ": missing required key 'bits'");
+          return;
+        }
+        if (!c.levels.empty() && level.rate <= c.levels.back().rate) {
+          error(at, item_path + ": levels must be in rising order of rate");
+          return;
+        }
+        c.levels.push_back(level);
+      });
+}
+
+void Loader::load_challenge(const Field& f) {
+  ChallengeConfig& c = config_.challenge;
+  each_section_field(f, kChallengeKeys, "challenge", [&](const Field& e, const std::string& path) {
+    if (e.key == "levels") {
+      load_levels(e, path);
+    } else if (e.key == "max_bits") {
+      read_uint(e, path, 1, 32, c.max_bits);
+    } else if (e.key == "refresh_wait") {
+      read_duration(e, path, kSecond, 5 * kMinute, c.refresh_wait);
+    } else if (e.key == "lifetime") {
+      read_duration(e, path, 10 * kSecond, kHour, c.challenge_lifetime);
+    } else if (e.key == "cookie") {
+      read_cookie_name(e, path, c.cookie);
+    } else if (e.key == "clearance_lifetime") {
+      read_duration(e, path, kMinute, 30 * kDay, c.clearance_lifetime);
+    } else if (e.key == "signup_clearance_lifetime") {
+      read_duration(e, path, kMinute, kDay, c.signup_clearance_lifetime);
+    } else if (e.key == "spent_max") {
+      read_uint(e, path, 1'000, 50'000'000, c.spent_max);
+    } else if (e.key == "theme_css_file") {
+      if (auto name = file_name(e.value, value_mark(e), path)) {
+        c.theme_css_file = *name;
+      }
+    }
+  });
+  for (const ChallengeLevel& l : c.levels) {
+    if (l.bits > c.max_bits) {
+      error(key_mark(f), "challenge.levels: a level asks " + std::to_string(l.bits) +
+                             " bits, above max_bits (" + std::to_string(c.max_bits) + ")");
+      break;
+    }
+  }
+}
+
+void Loader::load_rule(const YAML::Node& node, const std::string& path) {
+  ReputationConfig& r = config_.reputation;
+  ReputationRule rule;
+  rule.mark = mark(node.Mark());
+  if (!node.IsMap()) {
+    error(rule.mark, path + ": expected a map with 'name', got " + type_name(node));
+    return;
+  }
+  bool has_name = false;
+  bool has_condition = false;
+  bool has_weight = false;
+  each_field(node, kRuleKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (e.key == "name") {
+      has_name = true;
+      read_unique_name(e, key_path, r.rules, "rule name", "", rule.name);
+      return;
+    }
+    if (e.key == "action") {
+      if (auto i = read_choice(e, key_path, kReputationActions, "action")) {
+        rule.action = kReputationActionKinds[*i];
+      }
+      return;
+    }
+    if (e.key == "weight") {
+      has_weight = true;
+      auto text = scalar(e, key_path);
+      if (!text) {
+        return;
+      }
+      const bool negative = !text->empty() && (*text)[0] == '-';
+      auto n = parse_integer(negative ? std::string_view(*text).substr(1) : *text);
+      if (!n || *n > 1'000'000) {
+        error(value_mark(e), key_path +
+                                 ": expected a whole number between -1000000 and 1000000, "
+                                 "got " +
+                                 quote(*text));
+        return;
+      }
+      rule.weight = static_cast<std::int32_t>(negative ? -static_cast<std::int64_t>(*n)
+                                                       : static_cast<std::int64_t>(*n));
+      return;
+    }
+    if (e.key == "level") {
+      read_uint(e, key_path, 0, 8, rule.level);
+      return;
+    }
+    has_condition = true;
+    if (e.key == "user_agent") {
+      if (auto text = scalar(e, key_path)) {
+        RE2 re(*text, RE2::Quiet);
+        if (text->size() > kMaxRegexBytes || !re.ok()) {
+          error(value_mark(e), key_path + ": invalid pattern " + quote(*text) +
+                                   (re.ok() ? ": too long" : ": " + re.error()));
+        } else {
+          rule.user_agent = *text;
+        }
+      }
+    } else if (e.key == "path_prefix") {
+      if (auto text = scalar(e, key_path)) {
+        if (!valid_path(*text)) {
+          error(value_mark(e),
+                key_path + ": expected a path starting with '/', got " + quote(*text));
+        } else {
+          rule.path_prefix = *text;
+        }
+      }
+    } else if (e.key == "methods") {
+      if (!check_list(e, key_path, "a list of methods", 0, 64, "methods")) {
+        return;
+      }
+      for_each_scalar(
+          e.value, key_path,
+          [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+            auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), text);
+            if (it == std::end(kMethodNames)) {
+              error(at,
+                    item_path + ": unknown method " + quote(text) + suggest(text, kMethodNames));
+              return;
+            }
+            add_unique(rule.methods, kMethods[it - std::begin(kMethodNames)], at, item_path,
+                       "method " + quote(text));
+          });
+    } else if (e.key == "headers_present") {
+      read_header_names(e, key_path, rule.headers_present);
+    } else if (e.key == "headers_missing") {
+      read_header_names(e, key_path, rule.headers_missing);
+    } else if (e.key == "cidrs") {
+      read_cidrs(e, key_path, kMaxListEntries, rule.cidrs);
+    } else if (e.key == "asns") {
+      if (!check_list(e, key_path, "a list of AS numbers", 0, 10'000, "AS numbers")) {
+        return;
+      }
+      for_each_scalar(
+          e.value, key_path,
+          [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+            std::string_view digits = text;
+            if (digits.size() > 2 && (digits.substr(0, 2) == "AS" || digits.substr(0, 2) == "as")) {
+              digits.remove_prefix(2);
+            }
+            auto n = parse_integer(digits);
+            if (!n || *n > 0xffffffffu) {
+              error(at, item_path + ": expected an AS number (e.g. 64500 or AS64500), got " +
+                            quote(text));
+              return;
+            }
+            rule.asns.push_back(static_cast<std::uint32_t>(*n));
+          });
+    } else if (e.key == "recent_refusals") {
+      read_uint(e, key_path, 1, 1'000'000, rule.recent_refusals);
+    }
+  });
+  if (!has_name) {
+    error(rule.mark, path + ": missing required key 'name'");
+  }
+  if (!has_condition) {
+    error(rule.mark, path +
+                         ": a rule needs at least one condition (user_agent, path_prefix, "
+                         "methods, headers_present, headers_missing, cidrs, asns or "
+                         "recent_refusals)");
+  }
+  if (rule.action == ReputationAction::Weigh && !has_weight) {
+    error(rule.mark, path +
+                         ": a rule that weighs needs a 'weight' (or an action: allow, deny, "
+                         "challenge)");
+  }
+  r.rules.push_back(std::move(rule));
+}
+
+void Loader::load_threshold(const YAML::Node& node, const std::string& path) {
+  ReputationThreshold t;
+  const SourceMark at = mark(node.Mark());
+  if (!node.IsMap()) {
+    error(at, path + ": expected a map with 'score' and 'action', got " + type_name(node));
+    return;
+  }
+  bool has_score = false;
+  bool has_action = false;
+  each_field(node, kThresholdKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (e.key == "score") {
+      has_score = read_uint(e, key_path, 1, 1'000'000, t.score);
+    } else if (e.key == "action") {
+      if (auto i = read_choice(e, key_path, kReputationActions, "action")) {
+        has_action = true;
+        t.action = kReputationActionKinds[*i];
+        if (t.action == ReputationAction::Weigh) {
+          error(value_mark(e), key_path + ": a threshold maps to allow, deny or challenge");
+        }
+      }
+    } else if (e.key == "level") {
+      read_uint(e, key_path, 0, 8, t.level);
+    }
+  });
+  if (!has_score) {
+    error(at, path + ": missing required key 'score'");
+  }
+  if (!has_action) {
+    error(at, path + ": missing required key 'action'");
+  }
+  config_.reputation.thresholds.push_back(t);
+}
+
+void Loader::load_reputation(const Field& f) {
+  ReputationConfig& r = config_.reputation;
+  SourceMark asn_rule_mark;
+  each_section_field(
+      f, kReputationKeys, "reputation", [&](const Field& e, const std::string& path) {
+        if (e.key == "rules") {
+          if (!check_list(e, path, "a list of rules", r.rules.size(), kMaxRules, "rules")) {
+            return;
+          }
+          for_each_item(e.value, path,
+                        [&](const YAML::Node& item, const std::string& item_path,
+                            const SourceMark&) { load_rule(item, item_path); });
+        } else if (e.key == "thresholds") {
+          if (!check_list(e, path, "a list of thresholds", 0, kMaxThresholds, "thresholds")) {
+            return;
+          }
+          for_each_item(e.value, path,
+                        [&](const YAML::Node& item, const std::string& item_path,
+                            const SourceMark&) { load_threshold(item, item_path); });
+        } else if (e.key == "suspect_score") {
+          read_uint(e, path, 1, 1'000'000, r.suspect_score);
+        } else if (e.key == "asn_database") {
+          if (auto name = file_name(e.value, value_mark(e), path)) {
+            r.asn_database = *name;
+          }
+        }
+      });
+  for (const ReputationRule& rule : r.rules) {
+    if (!rule.asns.empty() && r.asn_database.empty()) {
+      error(rule.mark, "reputation: rule " + quote(rule.name) +
+                           " matches AS numbers, but no asn_database is set");
+    }
+  }
+  std::stable_sort(
+      r.thresholds.begin(), r.thresholds.end(),
+      [](const ReputationThreshold& a, const ReputationThreshold& b) { return a.score > b.score; });
+}
+
+void Loader::load_admission(const Field& f, const std::string& path, AdmissionConfig& a) {
+  if (!section_map(f, path)) {
+    return;
+  }
+  a.enabled = true;  // a section means: on, unless it says enabled: false
+  each_field(f.value, kAdmissionKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (e.key == "enabled") {
+      read_bool(e, key_path, a.enabled);
+    } else if (e.key == "min_limit") {
+      read_uint(e, key_path, 1, 100'000, a.min_limit);
+    } else if (e.key == "max_limit") {
+      read_uint(e, key_path, 1, 100'000, a.max_limit);
+    } else if (e.key == "initial_limit") {
+      read_uint(e, key_path, 1, 100'000, a.initial_limit);
+    } else if (e.key == "resident_share") {
+      auto text = scalar(e, key_path);
+      if (!text) {
+        return;
+      }
+      std::string_view v = *text;
+      if (!v.empty() && v.back() == '%') {
+        v.remove_suffix(1);
+      }
+      auto n = parse_integer(v);
+      if (!n || *n > 90) {
+        error(value_mark(e),
+              key_path + ": expected a percentage from 0% to 90%, got " + quote(*text));
+        return;
+      }
+      a.resident_percent = static_cast<std::uint32_t>(*n);
+    } else if (e.key == "queue_max") {
+      read_uint(e, key_path, 0, 1'000'000, a.queue_max);
+    } else if (e.key == "queue_timeout") {
+      read_duration(e, key_path, 1, 60 * kSecond, a.queue_timeout);
+    } else if (e.key == "codel_target") {
+      read_duration(e, key_path, 1, 10 * kSecond, a.codel_target);
+    } else if (e.key == "codel_interval") {
+      read_duration(e, key_path, 1, 60 * kSecond, a.codel_interval);
+    } else if (e.key == "retry_after") {
+      std::uint64_t ms = 0;
+      if (read_duration(e, key_path, kSecond, kHour, ms)) {
+        a.retry_after_s = static_cast<std::uint32_t>(ms / kSecond);
+      }
+    }
+  });
+  if (a.min_limit > a.max_limit) {
+    error(value_mark(f), path + ": min_limit (" + std::to_string(a.min_limit) +
+                             ") must not exceed max_limit (" + std::to_string(a.max_limit) + ")");
+  }
+  a.initial_limit = std::clamp(a.initial_limit, a.min_limit, std::max(a.min_limit, a.max_limit));
+  if (a.codel_target > a.queue_timeout) {
+    a.codel_target = a.queue_timeout;
+  }
+}
+
+void Loader::load_trigger(const YAML::Node& node, const std::string& path, SignupConfig& signup) {
+  TriggerConfig t;
+  t.mark = mark(node.Mark());
+  if (!node.IsMap()) {
+    error(t.mark,
+          path + ": expected a map with 'metric', 'above' and 'mode', got " + type_name(node));
+    return;
+  }
+  bool has_metric = false;
+  bool has_above = false;
+  bool has_below = false;
+  bool has_mode = false;
+  auto read_level = [&](const Field& e, const std::string& key_path, double& out) {
+    auto text = scalar(e, key_path);
+    if (!text) {
+      return false;
+    }
+    std::string_view v = *text;
+    while (!v.empty() &&
+           (v.back() == '%' || v.back() == 's' || v.back() == '/' || v.back() == 'm')) {
+      v.remove_suffix(1);  // "5%", "500/s", "800ms": the unit is the metric's
+    }
+    char* end = nullptr;
+    const std::string digits(v);
+    const double d = std::strtod(digits.c_str(), &end);
+    if (digits.empty() || end != digits.c_str() + digits.size() || !(d >= 0) || d > 1e9) {
+      error(value_mark(e), key_path +
+                               ": expected a number (ms for upstream_latency, percent for "
+                               "error_rate and shed_rate, per second for request_rate), "
+                               "got " +
+                               quote(*text));
+      return false;
+    }
+    out = d;
+    return true;
+  };
+  each_field(node, kTriggerKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (e.key == "metric") {
+      if (auto i = read_choice(e, key_path, kTriggerMetrics, "metric")) {
+        has_metric = true;
+        t.metric = kTriggerMetricKinds[*i];
+      }
+    } else if (e.key == "above") {
+      has_above = read_level(e, key_path, t.above);
+    } else if (e.key == "below") {
+      has_below = read_level(e, key_path, t.below);
+    } else if (e.key == "mode") {
+      if (auto i = read_choice(e, key_path, kSignupModes, "sign-up mode")) {
+        has_mode = true;
+        t.mode = static_cast<SignupMode>(*i);
+      }
+    } else if (e.key == "for") {
+      read_duration(e, key_path, 0, kHour, t.for_ms);
+    } else if (e.key == "hold") {
+      read_duration(e, key_path, kSecond, 24 * kHour, t.hold_ms);
+    }
+  });
+  if (!has_metric) {
+    error(t.mark, path + ": missing required key 'metric'");
+  }
+  if (!has_above) {
+    error(t.mark, path + ": missing required key 'above'");
+  }
+  if (!has_mode) {
+    error(t.mark, path + ": missing required key 'mode'");
+  }
+  if (!has_below) {
+    t.below = t.above / 2;
+  } else if (t.below > t.above) {
+    error(t.mark, path + ": 'below' must not exceed 'above' (it is the level to come back under)");
+  }
+  signup.triggers.push_back(t);
+}
+
+void Loader::load_signup(const Field& f, const std::string& path, RouteConfig& route) {
+  SignupConfig& s = route.signup;
+  each_section_field(f, kSignupKeys, path, [&](const Field& e, const std::string& key_path) {
+    if (e.key == "mode") {
+      if (auto i = read_choice(e, key_path, kSignupModes, "sign-up mode")) {
+        s.mode = static_cast<SignupMode>(*i);
+      }
+    } else if (e.key == "closed_retry_after") {
+      std::uint64_t ms = 0;
+      if (read_duration(e, key_path, kSecond, kDay, ms)) {
+        s.closed_retry_after_s = static_cast<std::uint32_t>(ms / kSecond);
+      }
+    } else if (e.key == "waiting_room") {
+      WaitingRoomConfig& w = s.waiting_room;
+      each_section_field(e, kWaitingRoomKeys, key_path,
+                         [&](const Field& w_e, const std::string& w_path) {
+                           if (w_e.key == "new_users_per_minute") {
+                             read_uint(w_e, w_path, 1, 1'000'000, w.new_users_per_minute);
+                           } else if (w_e.key == "max_active") {
+                             read_uint(w_e, w_path, 1, 10'000'000, w.max_active);
+                           } else if (w_e.key == "session_idle") {
+                             read_duration(w_e, w_path, 10 * kSecond, 24 * kHour, w.session_idle);
+                           } else if (w_e.key == "max_per_prefix") {
+                             read_uint(w_e, w_path, 1, 1'000'000, w.max_per_prefix);
+                           } else if (w_e.key == "max_queue") {
+                             read_uint(w_e, w_path, 1, 10'000'000, w.max_queue);
+                           } else if (w_e.key == "refresh") {
+                             read_duration(w_e, w_path, kSecond, 5 * kMinute, w.refresh);
+                           } else if (w_e.key == "ticket_lifetime") {
+                             read_duration(w_e, w_path, kMinute, 7 * kDay, w.ticket_lifetime);
+                           }
+                         });
+    } else if (e.key == "triggers") {
+      if (!check_list(e, key_path, "a list of triggers", 0, kMaxTriggers, "triggers")) {
+        return;
+      }
+      for_each_item(e.value, key_path,
+                    [&](const YAML::Node& item, const std::string& item_path, const SourceMark&) {
+                      load_trigger(item, item_path, s);
+                    });
+    }
+  });
+}
+
 void Loader::finish() {
   const auto& ups = config_.upstreams;
   std::vector<std::string_view> names;
@@ -1858,7 +2566,7 @@ bool Loader::claim_section(const Field& f) {
   if (!inserted) {
     const SourceMark& first = it->second;
     error(at, f.key + ": already set in " + position(first) +
-                  " (server, admin, clients, limits and bans may each appear in one file only)");
+                  " (each section that holds one value may appear in one file only)");
     return false;
   }
   return true;
@@ -1885,10 +2593,13 @@ void Loader::load_document(const YAML::Node& root, bool main) {
   // Upstreams first, so routes can name them whatever the order in the file.
   const std::vector<Field> top = fields(root, kTopKeys, "");
   constexpr std::pair<std::string_view, void (Loader::*)(const Field&)> loaders[] = {
-      {"server", &Loader::load_server}, {"listen", &Loader::load_listen},
-      {"admin", &Loader::load_admin},   {"clients", &Loader::load_clients},
-      {"limits", &Loader::load_limits}, {"routes", &Loader::load_routes},
-      {"lists", &Loader::load_lists},   {"bans", &Loader::load_bans}};
+      {"server", &Loader::load_server},        {"listen", &Loader::load_listen},
+      {"admin", &Loader::load_admin},          {"clients", &Loader::load_clients},
+      {"limits", &Loader::load_limits},        {"routes", &Loader::load_routes},
+      {"lists", &Loader::load_lists},          {"bans", &Loader::load_bans},
+      {"secrets", &Loader::load_secrets},      {"state_dir", &Loader::load_state_dir},
+      {"residents", &Loader::load_residents},  {"challenge", &Loader::load_challenge},
+      {"reputation", &Loader::load_reputation}};
   for (const Field& f : top) {
     if (f.key == "upstreams") {
       load_upstreams(f);

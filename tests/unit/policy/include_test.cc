@@ -196,7 +196,7 @@ TEST_F(Include, ConflictsNameBothPlaces) {
   const std::string login = path("limits/login.yaml");
   const std::string lists = path("lists.yaml");
   const std::string once =
-      " (server, admin, clients, limits and bans may each appear in one file only)";
+      " (each section that holds one value may appear in one file only)";
   EXPECT_THAT(
       errors_of("main.yaml"),
       ElementsAre(login +

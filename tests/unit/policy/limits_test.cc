@@ -349,15 +349,14 @@ TEST(RouteLimitErrors, Actions) {
     return with_limit("      - name: l\n        rate: 1/s\n        action: " + std::string(action) +
                       "\n");
   };
-  EXPECT_THAT(action_errors("challenge"),
-              ElementsAre("test.yaml:11:17: routes[0].limits[0].action: action 'challenge' is not "
-                          "available yet (the challenge stage is not built)"));
+  EXPECT_THAT(action_errors("challenge"), testing::IsEmpty());
+  EXPECT_THAT(action_errors("{challenge: 2}"), testing::IsEmpty());
+  EXPECT_THAT(action_errors("{challenge: 9}"),
+              ElementsAre("test.yaml:11:29: routes[0].limits[0].action.challenge: must be between "
+                          "0 and 8, got 9"));
   EXPECT_THAT(action_errors("queue"),
-              ElementsAre("test.yaml:11:17: routes[0].limits[0].action: action 'queue' is not "
-                          "available yet (the queue stage is not built)"));
-  EXPECT_THAT(action_errors("{challenge: 1}"),
-              ElementsAre("test.yaml:11:18: routes[0].limits[0].action: action 'challenge' is not "
-                          "available yet (the challenge stage is not built)"));
+              ElementsAre("test.yaml:11:17: routes[0].limits[0].action: a limit cannot queue; give "
+                          "the sign-up route a waiting room instead (signup: {mode: queue})"));
   EXPECT_THAT(action_errors("rejct"),
               ElementsAre("test.yaml:11:17: routes[0].limits[0].action: unknown action 'rejct': "
                           "use reject, drop, {reject: STATUS}, {delay: D}, {tarpit: D} or {ban: D} "

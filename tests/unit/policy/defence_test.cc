@@ -1,0 +1,179 @@
+// The defence sections: residents, challenge ladder, reputation, upstream admission, sign-up
+// modes and triggers — every field parsed, defaults, and the errors an operator would hit.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/config.h"
+#include "test_util.h"
+
+namespace gh::policy {
+namespace {
+
+using test::errors_of;
+using test::kBase;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+Config load_ok(std::string_view more) {
+  LoadResult r = load_config_string(std::string(kBase) + std::string(more), "test.yaml");
+  for (const ConfigError& e : r.errors) ADD_FAILURE() << e.to_string();
+  return r.snapshot ? r.snapshot->config : Config{};
+}
+
+std::vector<std::string> with_base(std::string_view more) {
+  return errors_of(std::string(kBase) + std::string(more));
+}
+
+TEST(DefenceConfig, Defaults) {
+  Config c = load_ok("");
+  EXPECT_EQ(c.secrets.key_file, "var/secret.key");
+  EXPECT_TRUE(c.residents.enabled);
+  EXPECT_EQ(c.residents.cookie, "gh_device");
+  EXPECT_EQ(c.residents.account.kind, KeyPartKind::BodyField);
+  EXPECT_EQ(c.residents.account.name, "username");
+  EXPECT_EQ(c.challenge.levels.size(), 3u);
+  EXPECT_EQ(c.challenge.cookie, "gh_clearance");
+  EXPECT_TRUE(c.reputation.rules.empty());
+  EXPECT_FALSE(c.upstreams[0].admission.enabled);
+  EXPECT_EQ(c.routes[0].signup.mode, SignupMode::Open);
+  EXPECT_EQ(c.state_dir, "var");
+}
+
+TEST(DefenceConfig, FullExample) {
+  Config c = load_ok(
+      R"(    admission: { min_limit: 2, max_limit: 64, resident_share: 25%, queue_timeout: 1s }
+secrets: { key_file: /etc/gatehouse/secret.key }
+state_dir: /var/lib/gatehouse
+residents:
+  cookie: dev
+  lifetime: 90d
+  account: body.email
+  success_status: [200, 303]
+  success_location: /account
+challenge:
+  levels: [{rate: 0, bits: 12}, {rate: 100/s, bits: 16}]
+  max_bits: 20
+  refresh_wait: 3s
+  signup_clearance_lifetime: 5m
+reputation:
+  suspect_score: 25
+  rules:
+    - { name: curl, user_agent: "(?i)^curl/", weight: 40 }
+    - { name: ok, cidrs: [10.0.0.0/8], action: allow }
+    - { name: no-lang, headers_missing: [Accept-Language], weight: -5 }
+  thresholds:
+    - { score: 20, action: challenge, level: 0 }
+    - { score: 80, action: deny }
+routes:
+  - name: signup
+    match: { path_prefix: /signup }
+    class: signup
+    require_clearance: true
+    signup:
+      mode: queue
+      closed_retry_after: 10m
+      waiting_room: { new_users_per_minute: 30, max_active: 50, max_per_prefix: 3 }
+      triggers:
+        - { metric: request_rate, above: 500/s, below: 200, mode: challenge, for: 5s, hold: 1m }
+        - { metric: upstream_latency, above: 800ms, mode: queue }
+    limits:
+      - { name: l, key: [clearance.id], rate: 5/min, action: {challenge: 2}, classes: [anonymous, suspect] }
+)");
+  const AdmissionConfig& a = c.upstreams[0].admission;
+  EXPECT_TRUE(a.enabled);
+  EXPECT_EQ(a.min_limit, 2u);
+  EXPECT_EQ(a.max_limit, 64u);
+  EXPECT_EQ(a.resident_percent, 25u);
+  EXPECT_EQ(a.queue_timeout, 1000u);
+  EXPECT_EQ(c.secrets.key_file, "/etc/gatehouse/secret.key");
+  EXPECT_EQ(c.state_dir, "/var/lib/gatehouse");
+  EXPECT_EQ(c.residents.cookie, "dev");
+  EXPECT_EQ(c.residents.account.name, "email");
+  EXPECT_THAT(c.residents.success_status, ElementsAre(200, 303));
+  EXPECT_EQ(c.residents.success_location, "/account");
+  ASSERT_EQ(c.challenge.levels.size(), 2u);
+  EXPECT_EQ(c.challenge.levels[1].rate, 100u);
+  EXPECT_EQ(c.challenge.levels[1].bits, 16);
+  EXPECT_EQ(c.challenge.refresh_wait, 3000u);
+  EXPECT_EQ(c.challenge.signup_clearance_lifetime, 300'000u);
+  ASSERT_EQ(c.reputation.rules.size(), 3u);
+  EXPECT_EQ(c.reputation.rules[0].weight, 40);
+  EXPECT_EQ(c.reputation.rules[1].action, ReputationAction::Allow);
+  EXPECT_EQ(c.reputation.rules[2].weight, -5);
+  EXPECT_THAT(c.reputation.rules[2].headers_missing, ElementsAre("accept-language"));
+  ASSERT_EQ(c.reputation.thresholds.size(), 2u);
+  EXPECT_EQ(c.reputation.thresholds[0].score, 80);  // highest first
+  EXPECT_EQ(c.reputation.thresholds[0].action, ReputationAction::Deny);
+  const RouteConfig& r = c.routes[0];
+  EXPECT_TRUE(r.require_clearance);
+  EXPECT_EQ(r.signup.mode, SignupMode::Queue);
+  EXPECT_EQ(r.signup.closed_retry_after_s, 600u);
+  EXPECT_EQ(r.signup.waiting_room.new_users_per_minute, 30u);
+  EXPECT_EQ(r.signup.waiting_room.max_per_prefix, 3u);
+  ASSERT_EQ(r.signup.triggers.size(), 2u);
+  EXPECT_EQ(r.signup.triggers[0].metric, TriggerMetric::RequestRate);
+  EXPECT_DOUBLE_EQ(r.signup.triggers[0].above, 500);
+  EXPECT_DOUBLE_EQ(r.signup.triggers[0].below, 200);
+  EXPECT_EQ(r.signup.triggers[0].for_ms, 5000u);
+  EXPECT_EQ(r.signup.triggers[0].hold_ms, 60'000u);
+  EXPECT_DOUBLE_EQ(r.signup.triggers[1].below, 400);  // default: half of above
+  ASSERT_EQ(r.limits.size(), 1u);
+  EXPECT_EQ(r.limits[0].action.kind, ActionKind::Challenge);
+  EXPECT_EQ(r.limits[0].action.level, 2);
+  EXPECT_EQ(r.limits[0].classes, 0b0011);
+  EXPECT_EQ(r.limits[0].key[0].kind, KeyPartKind::Clearance);
+}
+
+TEST(DefenceConfig, SignupOnlyOnSignupRoutes) {
+  EXPECT_THAT(with_base("routes:\n  - name: a\n    signup: { mode: queue }\n"),
+              ElementsAre("test.yaml:8:5: routes[0].signup: only a route of class signup has a "
+                          "sign-up mode"));
+  // `class` after `signup` in the file still counts.
+  EXPECT_THAT(with_base("routes:\n  - name: a\n    signup: { mode: queue }\n    class: signup\n"),
+              IsEmpty());
+}
+
+TEST(DefenceConfig, Errors) {
+  auto route = [](std::string_view lines) {
+    return with_base("routes:\n  - name: s\n    class: signup\n" + std::string(lines));
+  };
+  EXPECT_THAT(route("    signup: { mode: queu }\n"),
+              ElementsAre("test.yaml:9:21: routes[0].signup.mode: unknown sign-up mode 'queu': "
+                          "use open, challenge, queue or closed (did you mean 'queue'?)"));
+  EXPECT_THAT(
+      route("    signup:\n      triggers:\n        - { metric: rps, above: 5, mode: queue }\n"),
+      UnorderedElementsAre(HasSubstr("unknown metric 'rps'"),
+                           HasSubstr("missing required key 'metric'")));
+  EXPECT_THAT(
+      route("    signup:\n      triggers:\n        - { metric: error_rate, above: 5%, below: 9, "
+            "mode: closed }\n"),
+      ElementsAre(HasSubstr("'below' must not exceed 'above'")));
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: x, weight: 5 }\n"),
+              ElementsAre(HasSubstr("a rule needs at least one condition")));
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: x, user_agent: \"(\" }\n"),
+              UnorderedElementsAre(HasSubstr("invalid pattern '('"),
+                                   HasSubstr("a rule that weighs needs a 'weight'")));
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: x, asns: [AS64500], action: deny }\n"),
+      ElementsAre(HasSubstr("matches AS numbers, but no asn_database is set")));
+  EXPECT_THAT(with_base("challenge:\n  levels: [{rate: 5, bits: 12}, {rate: 1, bits: 14}]\n"),
+              ElementsAre(HasSubstr("levels must be in rising order of rate")));
+  EXPECT_THAT(with_base("challenge:\n  max_bits: 10\n"),
+              ElementsAre(HasSubstr("above max_bits (10)")));
+  EXPECT_THAT(with_base("residents:\n  account: client.ip\n"),
+              ElementsAre(HasSubstr("the account comes from body.NAME")));
+  EXPECT_THAT(with_base("residents:\n  cookie: \"a b\"\n"),
+              ElementsAre(HasSubstr("invalid cookie name 'a b'")));
+  EXPECT_THAT(with_base("    admission: { min_limit: 9, max_limit: 3 }\n"),
+              ElementsAre(HasSubstr("min_limit (9) must not exceed max_limit (3)")));
+  EXPECT_THAT(with_base("    admission: { resident_share: 95% }\n"),
+              ElementsAre(HasSubstr("expected a percentage from 0% to 90%")));
+  EXPECT_THAT(with_base("routes:\n  - name: r\n    limits:\n      - { name: l, rate: 1/s, "
+                        "classes: [residents] }\n"),
+              ElementsAre(HasSubstr("unknown client class 'residents'")));
+}
+
+}  // namespace
+}  // namespace gh::policy
