@@ -1,0 +1,152 @@
+// The waiting room of one sign-up route: a FIFO line ordered by the ticket's signed first-seen
+// time, admission by a token bucket (new users per minute) and a cap on admitted sessions.
+// Shared by all worker threads behind one mutex; `now` is always an argument. README.md has the
+// behaviour in full.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "policy/config-t.h"
+#include "stages/waitroom/waitroom-t.h"
+
+namespace gh::waitroom {
+
+class Room {
+ public:
+  // A queued place not visited for 3 refresh intervals plus this grace is gone (README.md).
+  static constexpr std::int64_t kGoneGraceMs = 30'000;
+  // The token bucket holds this many seconds of admissions (at least one): after a calm spell
+  // the app sees a short burst, not a minute's worth at once.
+  static constexpr std::uint32_t kBurstSeconds = 5;
+  // Expiry work per list per tick is bounded so one tick never holds the lock for long; what is
+  // left is done on the next tick.
+  static constexpr std::uint32_t kMaxExpiryPerTick = 16'384;
+
+  explicit Room(const policy::WaitingRoomConfig& config);
+  Room(const Room&) = delete;
+  Room& operator=(const Room&) = delete;
+
+  // Keeps the line, the sessions and the bucket's credit; new caps apply to what comes next
+  // (nothing is evicted when a cap shrinks, the room just admits/accepts less until below it).
+  void reconfigure(const policy::WaitingRoomConfig& config);
+
+  Answer visit(const Visit& v, std::int64_t now_ms);
+
+  // What visit() would answer a newcomer now, changing nothing (Waiting gives the position it
+  // would take). For a first request without a ticket: answer it with the page and a fresh
+  // ticket, and call visit() only when the ticket comes back. The place is taken by the
+  // ticket's first-seen time, so the person loses nothing, and a client that drops cookies
+  // (a flood) never takes a place at all. Admitted means "would be admitted at once".
+  Answer preview(const Visit& v, std::int64_t now_ms) const;
+
+  // Once a second: ends idle sessions, drops gone places, admits from the head of the line.
+  void tick(std::int64_t now_ms);
+
+  // Forgets the id wherever it is (line or session). True when it was known. The caller should
+  // issue a fresh ticket afterwards: the old one still carries its first-seen time.
+  bool revoke(const TicketId& id);
+
+  Stats stats() const;
+
+  policy::WaitingRoomConfig config() const;
+
+  // Milliseconds after which an unvisited place (or an unused admission) is gone.
+  static std::int64_t gone_ms_for(const policy::WaitingRoomConfig& c);
+  // ETA for `ahead` people at `per_minute` admissions, at least `refresh_s` (README.md).
+  static std::uint32_t eta_for(std::uint64_t ahead, std::uint32_t per_minute,
+                               std::uint32_t refresh_s);
+
+ private:
+  enum class State : std::uint8_t { Free, Queued, Pending, Active };
+  static constexpr std::uint32_t kNil = 0xffff'ffff;
+
+  struct Record {
+    TicketId id{};
+    std::int64_t first_seen = 0;  // effective (clamped) first-seen time: the line's order
+    std::uint64_t seq = 0;        // arrival number: ties of first_seen go in arrival order
+    std::int64_t touched = 0;     // last visit; for Pending, the admission time
+    client::Cidr prefix;
+    std::uint32_t prev = kNil;
+    std::uint32_t next = kNil;  // also the free-list link
+    State state = State::Free;
+  };
+
+  // Intrusive doubly linked list over record indices, kept in `touched` order (appended on
+  // each touch), so expiry pops from the head in O(1) per record.
+  struct List {
+    std::uint32_t head = kNil;
+    std::uint32_t tail = kNil;
+    std::uint32_t size = 0;
+  };
+
+  struct IdHash {
+    std::uint64_t seed;
+    std::size_t operator()(const TicketId& id) const;
+  };
+  struct PrefixHash {
+    std::uint64_t seed;
+    std::size_t operator()(const client::Cidr& c) const;
+  };
+
+  using OrderKey = std::pair<std::int64_t, std::uint64_t>;  // (first_seen, seq)
+  // Order-statistics tree: the rank of a key (the position) in O(log n).
+  using OrderTree =
+      __gnu_pbds::tree<OrderKey, std::uint32_t, std::less<OrderKey>, __gnu_pbds::rb_tree_tag,
+                       __gnu_pbds::tree_order_statistics_node_update>;
+
+  List& list_of(State s);
+  void link_tail(List& l, std::uint32_t i);
+  void unlink(List& l, std::uint32_t i);
+  std::uint32_t alloc(const TicketId& id);
+  void release(std::uint32_t i);  // unlinks from everything and frees the record
+  void refill(std::int64_t now);
+  bool can_admit() const;
+  void consume(std::int64_t now);
+  void admit_ready(std::int64_t now);
+  void expire(std::int64_t now);
+  Answer waiting_answer(const Record& r) const;
+  Answer waiting_at(std::uint64_t ahead) const;
+  std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now) const;
+  std::uint64_t rate_last_minute() const;
+
+  mutable std::mutex mu_;
+  policy::WaitingRoomConfig config_;
+  std::int64_t gone_ms_ = 0;
+  std::int64_t credit_cap_ = 0;  // in kUnit per admission
+
+  std::vector<Record> records_;
+  std::uint32_t free_head_ = kNil;
+  std::unordered_map<TicketId, std::uint32_t, IdHash> index_;
+  OrderTree order_;
+  std::unordered_map<client::Cidr, std::uint32_t, PrefixHash> prefix_counts_;
+  List queued_, pending_, active_;
+  std::uint64_t next_seq_ = 0;
+
+  // Token bucket in integer units: one admission costs kUnit = 60 000 (ms per minute) and each
+  // millisecond adds new_users_per_minute units, so no division is ever needed.
+  std::int64_t credit_ = 0;
+  std::int64_t refill_at_ = 0;
+  bool started_ = false;
+
+  // Admissions per second over the last minute (the measured rate in stats()).
+  std::array<std::uint32_t, 60> per_second_{};
+  std::array<std::int64_t, 60> second_of_{};
+  std::int64_t last_now_ = 0;
+
+  std::uint64_t admitted_total_ = 0;
+  std::uint64_t refused_full_ = 0;
+  std::uint64_t refused_prefix_ = 0;
+  std::uint64_t gone_total_ = 0;
+  std::uint64_t expired_total_ = 0;
+  std::uint64_t revoked_total_ = 0;
+};
+
+}  // namespace gh::waitroom
