@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/ctl.h"  // admin API: `gatehouse ctl`
+#include "sim/cli.h"  // the attack simulator: `gatehouse sim`
 
 #ifndef GATEHOUSE_VERSION
 #define GATEHOUSE_VERSION "dev"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   demo->add_option("-w,--workers", demo_opts.workers, "Shield worker threads (0 = one per core)");
 
   auto* ctl = add_ctl_subcommand(app);  // admin API: parses its own arguments
+  gh::sim::add_sim_command(app);         // runs from its own callback
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::printf("gatehouse %s\n", GATEHOUSE_VERSION);

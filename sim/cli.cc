@@ -1,0 +1,142 @@
+#include "sim/cli.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "sim/engine.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/setup.h"
+
+namespace gh::sim {
+
+// An app flooded without a shield can take a while to work through what it accepted; those
+// requests still create accounts, so they are waited for (bounded).
+constexpr Nanos kSettleWait = 120 * kSec;
+
+void add_sim_command(CLI::App& app) {
+  auto opts = std::make_shared<SimOptions>();
+  auto* cmd = app.add_subcommand(
+      "sim",
+      "Attack simulator: replay a scenario of residents, newcomers and bots on a loopback target");
+  cmd->footer(
+      "Populations arrive open-loop (Poisson, latency from the intended start) or closed-loop, "
+      "from\naddresses bound across 127.0.0.0/8. Scenarios: sim/scenarios/*.yaml; see "
+      "sim/README.md.\nExample: gatehouse sim sim/scenarios/baseline.yaml --target "
+      "http://127.0.0.1:8080 --app http://127.0.0.1:3000");
+  cmd->add_option("scenario", opts->scenario_path, "Scenario YAML file")->required();
+  cmd->add_option("--target", opts->target,
+                  "Where the load goes: http://127.0.0.1:PORT (loopback only)")
+      ->required();
+  cmd->add_option("--app", opts->app,
+                  "The demo app itself, for account setup and GET /api/stats (default: --target)");
+  cmd->add_option("--duration", opts->duration_s, "Seconds of arrivals, overriding the scenario")
+      ->check(CLI::Range(0.1, 600.0));
+  cmd->add_option("--report", opts->report_path, "Write the results as JSON to this file");
+  cmd->add_flag("-q,--quiet", opts->quiet, "No progress line");
+  cmd->add_flag("--via-xff", opts->via_xff,
+                "Send source addresses as X-Forwarded-For (for IPv6 or wide ranges, through a "
+                "trusted-proxy listener) instead of binding 127.x.y.z");
+  cmd->callback([opts] {
+    if (int rc = run_sim(*opts); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+int run_sim(const SimOptions& o) {
+  std::string error;
+  auto sc = load_scenario(o.scenario_path, &error);
+  if (!sc) {
+    std::fprintf(stderr, "sim: %s\n", error.c_str());
+    return 2;
+  }
+  if (o.duration_s > 0) {
+    if (o.duration_s > 600) {
+      std::fprintf(stderr, "sim: --duration is capped at 600 s\n");
+      return 2;
+    }
+    sc->duration = static_cast<Nanos>(o.duration_s * 1e9);
+  }
+  auto target = parse_target(o.target, &error);
+  if (!target) {
+    std::fprintf(stderr, "sim: %s\n", error.c_str());
+    return 2;
+  }
+  auto app = parse_target(o.app.empty() ? o.target : o.app, &error);
+  if (!app) {
+    std::fprintf(stderr, "sim: --app: %s\n", error.c_str());
+    return 2;
+  }
+  if (!check_sources(*sc, o.via_xff, &error)) {
+    std::fprintf(stderr, "sim: %s\n", error.c_str());
+    return 2;
+  }
+
+  Engine engine(*sc, *target, o.via_xff, o.quiet);
+  for (std::size_t i = 0; i < sc->populations.size(); ++i) {
+    const auto& p = sc->populations[i];
+    if (p.behaviour != Behaviour::Resident) continue;
+    std::optional<std::vector<Account>> accounts;
+    if (!p.accounts_file.empty()) {
+      accounts = read_accounts(p.accounts_file, &error);
+    } else {
+      if (!o.quiet) {
+        std::fprintf(stderr, "sim: setup: %u accounts for '%s' at %s\n", p.accounts, p.name.c_str(),
+                     app->authority.c_str());
+      }
+      accounts = create_accounts(*app, p.name, p.accounts, sc->setup_concurrency, &error);
+    }
+    if (!accounts) {
+      std::fprintf(stderr, "sim: setup of '%s': %s\n", p.name.c_str(), error.c_str());
+      return 1;
+    }
+    engine.set_accounts(i, std::move(*accounts));
+  }
+
+  // The app's own counts before and after: the difference is what each population created.
+  auto before = fetch_app_stats(*app, &error);
+  if (!before)
+    std::fprintf(stderr, "sim: warning: accounts will not be counted: %s\n", error.c_str());
+
+  if (!engine.run(&error)) {
+    std::fprintf(stderr, "sim: %s\n", error.c_str());
+    return 1;
+  }
+
+  RunReport rep;
+  rep.scenario = sc->name.empty() ? o.scenario_path : sc->name;
+  rep.target = o.target;
+  rep.duration_s = static_cast<double>(sc->duration) / 1e9;
+  rep.elapsed_s = engine.elapsed_s();
+  rep.populations = sc->populations;
+  rep.stats = engine.stats();
+  if (before) {
+    if (!o.quiet) std::fprintf(stderr, "sim: reading the app's account counts\n");
+    auto after = fetch_app_stats_settled(*app, kSettleWait, &error);
+    if (!after) {
+      std::fprintf(stderr, "sim: warning: accounts not counted: %s\n", error.c_str());
+    } else {
+      for (std::size_t i = 0; i < rep.stats.size(); ++i) {
+        const auto& name = rep.populations[i].name;
+        const auto& am = after->accounts_by_population;
+        const auto& bm = before->accounts_by_population;
+        const auto a = am.count(name) ? am.at(name) : 0;
+        const auto b = bm.count(name) ? bm.at(name) : 0;
+        rep.stats[i].accounts_created = a - b;
+      }
+    }
+  }
+  print_table(stdout, rep);
+  std::fflush(stdout);
+  if (!o.report_path.empty()) {
+    std::ofstream out(o.report_path, std::ios::trunc);
+    out << report_json(rep).dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "sim: cannot write %s\n", o.report_path.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace gh::sim

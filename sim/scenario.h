@@ -1,0 +1,38 @@
+// Scenario files (YAML) and targets. Every error is one line naming the place: FILE:LINE:COL.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sim/sim-t.h"
+
+namespace gh::sim {
+
+std::optional<Scenario> load_scenario(const std::string& path, std::string* error);
+// `file` only labels messages.
+std::optional<Scenario> parse_scenario(std::string_view yaml, const std::string& file,
+                                       std::string* error);
+// Sources must lie in 127.0.0.0/8 to be bound, unless they travel in X-Forwarded-For.
+bool check_sources(const Scenario& s, bool via_xff, std::string* error);
+
+// "http://127.0.0.1:8080", "http://[::1]:8080", "http://localhost:8080" (= 127.0.0.1). Anything
+// that is not loopback is refused: this tool floods what it is pointed at.
+std::optional<Target> parse_target(std::string_view url, std::string* error);
+
+// "30s", "500ms", "2m", or a bare number of seconds. nullopt when unreadable or negative.
+std::optional<Nanos> parse_duration(std::string_view text);
+// "127.1.0.0/16", "::1/128", a bare address (= /32 or /128). Host bits must be zero.
+std::optional<Cidr> parse_cidr(std::string_view text);
+bool inside_loopback4(const Cidr& c);
+// Addresses in the block: 2^(bits - prefix), capped at 2^32.
+std::uint64_t cidr_size(const Cidr& c);
+// The i-th usable address (i modulo the size; IPv4 blocks wider than /31 skip .0 and .255 host
+// octets, which some stacks treat as network and broadcast).
+void cidr_address(const Cidr& c, std::uint64_t i, sockaddr_storage* out, socklen_t* len);
+std::string address_text(const sockaddr_storage& a);
+
+}  // namespace gh::sim

@@ -1,0 +1,93 @@
+// Plain types of the attack simulator (`gatehouse sim`): the scenario model and run options.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gh::sim {
+
+using Nanos = std::int64_t;
+inline constexpr Nanos kMs = 1'000'000;
+inline constexpr Nanos kSec = 1'000'000'000;
+inline constexpr Nanos kMaxDuration = 600 * kSec;  // hard cap on any run
+
+enum class Behaviour : std::uint8_t {
+  Resident,
+  Newcomer,
+  SignupFlood,
+  CredentialStuffing,
+  SlowClient
+};
+enum class SlowMode : std::uint8_t { Head, Body };
+
+// An address block: IPv4 (127.0.0.0/8 for bound sources) or, for X-Forwarded-For, IPv6 too.
+struct Cidr {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> base{};  // network address, host bits zero; IPv4 in the first 4
+  unsigned prefix = 32;
+};
+
+struct PopulationConfig {
+  std::string name;  // [a-z0-9_-]{1,24}: also the X-Sim-Population header value
+  Behaviour behaviour = Behaviour::Resident;
+  double arrival_rate = 0;            // per second, open loop (Poisson); 0 = closed loop
+  std::uint32_t connections = 0;      // closed loop: this many users at all times
+  Cidr sources;                       // default 127.0.0.1/32
+  bool rotate = false;                // every connection from the next address of `sources`
+  std::uint32_t max_in_flight = 256;  // open loop: users at once; later arrivals wait (counted)
+  Nanos start_after = 0;              // offset into the run before the first arrival
+  Nanos request_timeout = 30 * kSec;
+  // resident
+  std::uint32_t accounts = 0;  // created at setup: sim-<name>-<i>
+  std::string accounts_file;   // or "username:password" lines
+  std::uint32_t pages = 2;     // GET /account after each login
+  // newcomer, signup-flood, credential-stuffing
+  bool solve_challenges = true;
+  bool wait_in_queue = true;
+  double hashes_per_second = 500'000;  // proof-of-work speed cap ("human browser")
+  std::uint8_t max_bits = 28;          // a harder challenge is given up
+  Nanos max_retry_wait = 30 * kSec;    // cap on a queue's retry_after
+  Nanos give_up_after = 120 * kSec;    // a user still not through after this gives up
+  std::uint32_t max_rounds = 50;       // challenges + queue waits per user
+  // credential-stuffing
+  std::uint32_t list_size = 1000;
+  double known_user_ratio = 0.5;  // of the list: resident usernames (the rest random)
+  double valid_ratio = 0.0;       // of the list: the real password of a resident
+  // slow-client
+  SlowMode slow_mode = SlowMode::Head;
+  Nanos trickle_interval = 1 * kSec;  // one byte per interval
+  std::uint32_t body_bytes = 4096;    // announced Content-Length in body mode
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  Nanos duration = 30 * kSec;
+  Nanos drain = 5 * kSec;  // after the last arrival, users in flight may finish this long
+  std::uint32_t max_connections = 4096;  // open sockets at once, all populations
+  std::uint32_t setup_concurrency = 4;
+  std::uint64_t seed = 1;
+  std::vector<PopulationConfig> populations;
+};
+
+// A parsed loopback target.
+struct Target {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> addr{};
+  std::uint16_t port = 0;
+  std::string authority;  // Host header
+};
+
+struct SimOptions {
+  std::string scenario_path;
+  std::string target;       // http://127.0.0.1:PORT (the shield, or the app directly)
+  std::string app;          // the demo app itself, for setup and /api/stats; default = target
+  double duration_s = 0;    // > 0 overrides the scenario
+  std::string report_path;  // JSON
+  bool quiet = false;
+  bool via_xff = false;  // sources as X-Forwarded-For instead of bound 127.x addresses
+};
+
+}  // namespace gh::sim
