@@ -27,4 +27,12 @@ inline Millis coarse_ms() {
 
 inline std::int64_t wall_seconds() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// Wall-clock milliseconds since the epoch: for what is signed into cookies or written for people
+// (tickets, tokens, events), which must mean the same after a restart.
+inline std::int64_t wall_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 }  // namespace gh::core

@@ -221,7 +221,7 @@ struct BansConfig {
 // Keys for everything Gatehouse signs (device tokens, clearances, challenges, tickets).
 struct SecretsConfig {
   // 32+ random bytes; created (mode 0600) when missing so restarts keep cookies valid. Nodes of
-  // one cluster share the file.
+  // one cluster share the file. Empty (quick mode only) = a random key for this run.
   std::string key_file = "var/secret.key";
 };
 

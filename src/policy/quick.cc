@@ -19,6 +19,7 @@ SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client:
   route.upstream_index = 0;
   config.routes.push_back(route);
   config.bans.journal.clear();  // no ban actions in quick mode: write nothing to the disk
+  config.secrets.key_file.clear();  // an in-memory key: nothing signed needs to outlive the run
   return make_snapshot(std::move(config));
 }
 

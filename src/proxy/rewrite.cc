@@ -70,7 +70,8 @@ bool has_connection_tokens(const http::RequestHead& req) {
 
 }  // namespace
 
-bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx, core::Buffer& out) {
+bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
+                        core::Buffer& out) {
   Writer w(out);
   w.put(req.method_text);
   w.put(" ");
@@ -135,7 +136,7 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
 }
 
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
-                         bool close, core::Buffer& out) {
+                         bool close, core::Buffer& out, std::string_view extra_fields) {
   Writer w(out);
   w.put(client_version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
   w.put_uint(resp.status);
@@ -148,6 +149,7 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
     w.field(f.name, f.value);
   }
   w.put(resp.version_minor == 0 ? "Via: 1.0 gatehouse\r\n" : "Via: 1.1 gatehouse\r\n");
+  w.put(extra_fields);
   if (resp.body == http::BodyKind::Chunked) {
     // An HTTP/1.0 client cannot read chunked framing: it gets the raw body until close.
     if (client_version_minor != 0) w.put("Transfer-Encoding: chunked\r\n");
@@ -170,7 +172,9 @@ bool write_local_response(int status, std::string_view detail, bool close, bool 
   w.put_uint(static_cast<std::uint64_t>(status));
   w.put(" ");
   w.put(reason);
-  w.put("\r\nServer: gatehouse\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n");
+  w.put(
+      "\r\nServer: gatehouse\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: "
+      "no-store\r\n");
   if (retry_after_s > 0) {
     w.put("Retry-After: ");
     w.put_uint(retry_after_s);
@@ -192,6 +196,33 @@ bool write_local_response(int status, std::string_view detail, bool close, bool 
     }
     w.put("\n");
   }
+  return w.commit(out);
+}
+
+bool write_local_page(int status, std::string_view content_type, std::string_view body, bool close,
+                      bool head_only, std::uint32_t retry_after_s, std::string_view extra_fields,
+                      core::Buffer& out) {
+  Writer w(out);
+  w.put("HTTP/1.1 ");
+  w.put_uint(static_cast<std::uint64_t>(status));
+  w.put(" ");
+  w.put(reason_phrase(status));
+  w.put("\r\nServer: gatehouse\r\nContent-Type: ");
+  w.put(content_type);
+  // Challenge and queue pages are per client: never cached, never framed by another site.
+  w.put(
+      "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+      "X-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n");
+  if (retry_after_s > 0) {
+    w.put("Retry-After: ");
+    w.put_uint(retry_after_s);
+    w.put("\r\n");
+  }
+  w.put(extra_fields);
+  w.put("Content-Length: ");
+  w.put_uint(body.size());
+  w.put(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  if (!head_only) w.put(body);
   return w.commit(out);
 }
 
@@ -234,35 +265,64 @@ bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 

@@ -24,8 +24,9 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
 
 // Response head for the client: hop-by-hop fields removed, Via added, `Connection: close` when
 // the connection ends after it, and `Transfer-Encoding: chunked` for re-chunked bodies.
+// `extra_fields` (complete "Name: value\r\n" lines, e.g. Set-Cookie) are added as is.
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
-                         bool close, core::Buffer& out);
+                         bool close, core::Buffer& out, std::string_view extra_fields = {});
 
 // Gatehouse's own response with a short text body, e.g. 400, 408, 413, 429, 502, 503, 504.
 // `retry_after_s` > 0 adds Retry-After; `extra_fields` (complete "Name: value\r\n" lines) is
@@ -33,6 +34,11 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
 bool write_local_response(int status, std::string_view detail, bool close, bool head_only,
                           std::uint32_t retry_after_s, std::string_view extra_fields,
                           core::Buffer& out);
+
+// Gatehouse's own page (challenge, waiting room, closed sign-up): any content type and body.
+bool write_local_page(int status, std::string_view content_type, std::string_view body, bool close,
+                      bool head_only, std::uint32_t retry_after_s, std::string_view extra_fields,
+                      core::Buffer& out);
 
 // The draft-ietf-httpapi-ratelimit-headers fields for one policy, into `out` (no allocation).
 // Returns the bytes written (0 when they do not fit).

@@ -3,9 +3,15 @@
 namespace gh::proxy {
 
 RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& registry,
-                         std::vector<std::string>* errors) {
+                         DefenceState& defence, std::vector<std::string>* errors) {
   auto rt = std::make_shared<Runtime>();
   rt->policy = policy;
+  rt->state = &defence;
+  std::string why;
+  if (!defence.build(*policy, rt->defence, &why)) {
+    if (errors != nullptr) errors->push_back(why);
+    return nullptr;
+  }
   for (const policy::RouteConfig& route : policy->routes.routes()) {
     rt->limits.push_back(std::make_unique<ratelimit::RouteLimits>(route, registry));
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "policy/snapshot.h"
+#include "proxy/defence.h"
 #include "stages/lists/prefix_set.h"
 #include "stages/ratelimit/stage.h"
 
@@ -17,6 +18,12 @@ struct Runtime {
   policy::SnapshotPtr policy;
   std::vector<std::unique_ptr<ratelimit::RouteLimits>> limits;  // by route index
   lists::PrefixSetPtr lists;                                    // allow and deny, longest wins
+  Defence defence;                                              // reputation, per-route state
+  DefenceState* state = nullptr;                                // the server's, outlives this
+
+  std::size_t route_index(const policy::RouteConfig* route) const {
+    return static_cast<std::size_t>(route - policy->routes.routes().data());
+  }
 
   const ratelimit::RouteLimits* limits_for(const policy::RouteConfig* route) const {
     const auto& routes = policy->routes.routes();
@@ -29,6 +36,6 @@ using RuntimePtr = std::shared_ptr<const Runtime>;
 
 // Returns nullptr and fills `errors` ("file:line: message") when a list file cannot be used.
 RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& registry,
-                         std::vector<std::string>* errors);
+                         DefenceState& defence, std::vector<std::string>* errors);
 
 }  // namespace gh::proxy

@@ -4,10 +4,11 @@
 
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <thread>
 
+#include "core/clock.h"
 #include "proxy/worker.h"
 
 namespace gh::proxy {
@@ -18,7 +19,9 @@ std::string join(const std::vector<std::string>& lines) {
   for (const auto& l : lines) s += (s.empty() ? "" : "\n") + l;
   return s;
 }
-lists::Seconds wall_now() { return static_cast<lists::Seconds>(std::time(nullptr)); }
+lists::Seconds wall_now() {
+  return static_cast<lists::Seconds>(std::time(nullptr));
+}
 }  // namespace
 
 Server::Server(policy::SnapshotPtr snapshot)
@@ -35,7 +38,8 @@ Server::~Server() {
 
 bool Server::start(std::string* error) {
   std::vector<std::string> errors;
-  runtime_ = build_runtime(initial_, registry_, &errors);
+  if (!defence_.init(initial_->config, error)) return false;
+  runtime_ = build_runtime(initial_, registry_, defence_, &errors);
   if (runtime_ == nullptr) {
     if (error) *error = join(errors);
     return false;
@@ -54,7 +58,9 @@ bool Server::start(std::string* error) {
     auto parent = std::filesystem::path(bc.journal).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
     if (ec) {
-      if (error) *error = "ban journal " + bc.journal + ": cannot create " + parent.string() + ": " + ec.message();
+      if (error)
+        *error = "ban journal " + bc.journal + ": cannot create " + parent.string() + ": " +
+                 ec.message();
       return false;
     }
     lists::ReplayReport r = bans_->open_journal(bc.journal, lists::JournalOptions{}, wall_now());
@@ -88,7 +94,7 @@ bool Server::start(std::string* error) {
 
 bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
   std::vector<std::string> errors;
-  RuntimePtr next = build_runtime(std::move(snapshot), registry_, &errors);
+  RuntimePtr next = build_runtime(std::move(snapshot), registry_, defence_, &errors);
   if (next == nullptr) {
     if (error) *error = join(errors);
     return false;
@@ -169,7 +175,8 @@ void Server::housekeeping() {
     }
     batch.clear();
     if (std::chrono::steady_clock::now() - last_maintain >= std::chrono::seconds(1)) {
-      bans_->maintain(now);  // expiry, journal sync and compaction, off the request path
+      bans_->maintain(now);            // expiry, journal sync and compaction, off the request path
+      defence_.tick(core::wall_ms());  // sign-up triggers, waiting rooms, concurrency limits
       last_maintain = std::chrono::steady_clock::now();
     }
     lock.lock();

@@ -51,12 +51,13 @@ class Server {
   void wait();
 
   std::vector<std::uint16_t> ports() const { return ports_; }  // bound port of each listener
-  RuntimePtr runtime() const;  // null before start()
+  RuntimePtr runtime() const;                                  // null before start()
   policy::SnapshotPtr snapshot() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   net::ConnectionCounter& counter() { return counter_; }
   lists::BanTable* bans() { return bans_.get(); }
+  DefenceState& defence() { return defence_; }
   StatsTotals stats() const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
@@ -80,6 +81,7 @@ class Server {
   policy::SnapshotPtr initial_;
   RuntimePtr runtime_;
   ratelimit::Registry registry_;
+  DefenceState defence_;
   std::unique_ptr<lists::BanTable> bans_;
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};

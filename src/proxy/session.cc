@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "client/address.h"
 #include "client/proxy_protocol.h"
@@ -18,6 +21,12 @@
 #include "proxy/rewrite.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
+#include "stages/admission/limiter.h"
+#include "stages/challenge/binding.h"
+#include "stages/challenge/form.h"
+#include "stages/challenge/pages.h"
+#include "stages/challenge/pow.h"
+#include "stages/waitroom/pages.h"
 
 namespace gh::proxy {
 
@@ -30,6 +39,12 @@ constexpr std::size_t kLingerBytes = 256 * 1024;
 // Room kept in up_out_/out_ for a chunk header and its CRLF.
 constexpr std::size_t kChunkOverhead = 24;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::string_view kGatehousePrefix = "/.gatehouse/";
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+constexpr std::string_view kJson = "application/json";
+// Clearance scopes: earned on a sign-up route (short-lived, good everywhere) or elsewhere
+// (longer-lived, not good for sign-up).
+constexpr std::uint32_t kSignupScope = 1;
 
 // A request may go to a second connection only if sending it twice is harmless (RFC 9110 9.2.2)
 // and it has no body: an admitted sign-up must reach the app once.
@@ -54,10 +69,11 @@ Session::Session(Worker& worker) : worker_(worker) {
   upstream_timer_.callback = &Session::on_upstream_timer;
 }
 
-Session::~Session() { close_now(); }
+Session::~Session() {
+  close_now();
+}
 
-void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol,
-                    bool counted) {
+void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted) {
   fd_ = fd;
   peer_ = peer;
   counted_ip_ = peer.ip;
@@ -110,15 +126,7 @@ void Session::drive() {
     if (++steps == kMaxSteps) {
       // Fairness: let other connections run, and come back after this epoll batch. Edge-triggered
       // readiness would not wake us again for bytes already buffered.
-      if (!redrive_pending_) {
-        redrive_pending_ = true;
-        const std::uint64_t serial = serial_;
-        worker_.loop().defer([this, serial] {
-          if (serial_ != serial || fd_ < 0) return;
-          redrive_pending_ = false;
-          drive();
-        });
-      }
+      redrive_soon();
       break;
     }
   }
@@ -313,6 +321,16 @@ void Session::begin_exchange() {
   resp_chunked_.reset();
   pending_counts_.clear();
   verdict_ = stages::Verdict{};
+  rdef_ = nullptr;
+  class_ = policy::ClientClass::Anonymous;
+  device_subject_ = account_hash_ = 0;
+  has_account_ = signup_route_ = allow_listed_ = want_challenge_ = gates_done_ = false;
+  gatehouse_request_ = false;
+  challenge_level_ = 1;
+  clearance_len_ = 0;
+  resp_fields_len_ = 0;
+  rtt_us_ = -1;
+  upstream_ok_ = false;
   head_only_ = req_.method == http::Method::Head;
   if (!req_.keep_alive || shutting_down_ || worker_.stopping()) close_after_ = true;
   has_body_ = req_.body == http::BodyKind::Chunked ||
@@ -327,7 +345,8 @@ void Session::begin_exchange() {
 
   // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
   client_ip_ = peer_.ip;
-  peer_trusted_ = hold_->trust.trusted(peer_.ip);  // once per exchange: forward() and retries reuse it
+  peer_trusted_ =
+      hold_->trust.trusted(peer_.ip);  // once per exchange: forward() and retries reuse it
   if (peer_trusted_) {
     std::array<std::string_view, 16> xff;
     std::size_t n = 0;
@@ -338,7 +357,7 @@ void Session::begin_exchange() {
   }
 
   // Lists, then bans: refused before any route or limit work.
-  bool allow_listed = false;
+  bool& allow_listed = allow_listed_;
   if (auto m = rt.lists->lookup(client_ip_)) {
     if (m->entry.action == lists::Action::Deny) {
       worker_.stats().requests_denied_list.add();
@@ -362,11 +381,35 @@ void Session::begin_exchange() {
   // route's limits; the request goes upstream as sent.
   std::span<char> scratch = worker_.scratch();
   std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
+  const policy::ClientsConfig& cc = cfg.clients;
+  prefix_ = client::prefix_of(client_ip_, cc.ipv4_prefix, cc.ipv6_prefix);
+  binding_ = challenge::binding_of(prefix_, user_agent());
+  if (path.starts_with(kGatehousePrefix)) {
+    // Gatehouse's own endpoints (challenge answers and script): never forwarded.
+    gatehouse_request_ = true;
+    if (req_.method == http::Method::Post && has_body_) {
+      if (req_.body == http::BodyKind::ContentLength && req_.content_length > 4096) {
+        respond_local(413, "challenge answer too large", true);
+        return;
+      }
+      body_want_ = 4096;
+      deciding_ = true;
+      try_decide();
+      return;
+    }
+    answer_gatehouse({});
+    return;
+  }
   route_ = hold_->snapshot->routes.match(req_.host, req_.method, path);
   if (route_ == nullptr) {
     respond_local(404, "no route for this request", has_body_);
     return;
   }
+  rdef_ = &rt.defence.routes[rt.route_index(route_)];
+  signup_route_ = route_->route_class == policy::RouteClass::Signup;
+  rdef_->window->record_request(worker_.loop().now_ms());
+  classify(path);
+  if (fd_ < 0 || phase_ != Phase::Upstream) return;  // refused by reputation
   body_limit_ = route_->max_body_bytes != 0 ? route_->max_body_bytes : cfg.limits.max_body_bytes;
   if (req_.body == http::BodyKind::ContentLength && req_.content_length > body_limit_) {
     respond_local(413, "request body exceeds the limit of this route", true);
@@ -376,15 +419,17 @@ void Session::begin_exchange() {
   upstream_cfg_ = &cfg.upstreams[route_->upstream_index];
 
   const ratelimit::RouteLimits* limits = allow_listed ? nullptr : rt.limits_for(route_);
-  if (limits != nullptr && !limits->empty()) {
-    limits_ = limits;
-    if (limits->needs_body() && has_body_) {
-      deciding_ = true;  // step() reads on and calls try_decide()
-      try_decide();
-      return;
-    }
-    if (!decide({}, !has_body_)) return;
+  limits_ = limits != nullptr && !limits->empty() ? limits : nullptr;
+  const policy::ResidentsConfig& res = cfg.residents;
+  const bool account_in_body = route_->route_class == policy::RouteClass::Login && res.enabled &&
+                               res.account.kind == policy::KeyPartKind::BodyField;
+  if (has_body_ && ((limits_ != nullptr && limits_->needs_body()) || account_in_body)) {
+    body_want_ = route_->body_key_bytes;
+    deciding_ = true;  // step() reads on and calls try_decide()
+    try_decide();
+    return;
   }
+  if (!decide({}, !has_body_)) return;
   forward();
 }
 
@@ -394,7 +439,7 @@ bool Session::try_decide() {
   if (!deciding_) return false;
   maybe_send_continue();
   const std::size_t room = in_->capacity() > head_len_ + 1 ? in_->capacity() - head_len_ - 1 : 0;
-  const std::size_t want = std::min<std::size_t>({route_->body_key_bytes, room, 64 * 1024});
+  const std::size_t want = std::min<std::size_t>({body_want_, room, 64 * 1024});
   std::string_view body = in_->view().substr(head_len_);
   bool ready = client_eof_ || in_->writable() == 0;
   bool complete = false;  // the prefix is the whole body
@@ -434,19 +479,40 @@ bool Session::try_decide() {
   }
   if (!ready) return false;
   deciding_ = false;
+  if (gatehouse_request_) {
+    answer_gatehouse(complete ? prefix : std::string_view{});
+    return true;
+  }
   if (decide(prefix, complete)) forward();
   return true;
 }
 
 bool Session::decide(std::string_view body_prefix, bool body_complete) {
-  const policy::ClientsConfig& cc = hold_->snapshot->config.clients;
   ratelimit::KeyInputs in;
   in.client = client_ip_;
-  in.client_prefix = client::prefix_of(client_ip_, cc.ipv4_prefix, cc.ipv6_prefix);
+  in.client_prefix = prefix_;
   in.head = &req_;
   in.route_name = route_->name;
   in.body = body_prefix;
   in.body_complete = body_complete;
+  const policy::ResidentsConfig& res = hold_->snapshot->config.residents;
+  if (route_->route_class == policy::RouteClass::Login && res.enabled) {
+    // The account this login names: a device token only vouches for its own account (a device
+    // of one user does not lift the failure limits off another's).
+    std::array<std::uint8_t, ratelimit::kMaxPartBytes + 1> buf;
+    std::string_view account;
+    if (ratelimit::part_value(res.account, in, buf, account)) {
+      has_account_ = true;
+      account_hash_ = challenge::account_hash(account);
+    }
+    if (class_ == policy::ClientClass::Resident &&
+        (!has_account_ || account_hash_ != device_subject_)) {
+      class_ = policy::ClientClass::Anonymous;
+    }
+  }
+  in.client_class = class_;
+  in.clearance = {clearance_id_.data(), clearance_len_};
+  if (limits_ == nullptr) return true;
   const core::Nanos now = worker_.loop().now_ms() * 1'000'000;
   verdict_ = limits_->check(in, now, pending_counts_);
   WorkerStats& st = worker_.stats();
@@ -471,11 +537,14 @@ bool Session::decide(std::string_view body_prefix, bool body_complete) {
       st.ratelimit_dropped.add();
       close_now();
       return false;
-    case stages::Action::Challenge:  // answered by the challenge stage once it is wired in
+    case stages::Action::Challenge:
+      answer_challenge(verdict_.challenge_level);
+      return false;
     case stages::Action::Reject:
       break;
   }
   st.ratelimit_rejected.add();
+  note_refusal();
   if (verdict_.ban) {
     st.bans_requested.add();
     worker_.server().request_ban(client_ip_, verdict_.ban_ms, verdict_.ban_max_ms, verdict_.rule);
@@ -499,6 +568,10 @@ void Session::refuse_rate_limited(bool close) {
 }
 
 void Session::on_hold_expired() {
+  if (queued_for_ != nullptr) {
+    admission_shed();
+    return;
+  }
   if (hold_forward_) {
     phase_ = Phase::Upstream;
     forward();
@@ -511,6 +584,7 @@ void Session::on_hold_expired() {
 }
 
 void Session::forward() {
+  if (!gates_done_ && !pass_gates()) return;
   if (up_out_ == nullptr) up_out_ = worker_.buffers().acquire();
   up_out_->clear();
   ForwardContext ctx{peer_.ip, peer_trusted_};
@@ -518,8 +592,8 @@ void Session::forward() {
     respond_local(431, "request head too large to forward", true);
     return;
   }
-  send_continue_ = send_continue_ || (req_.expect_continue && has_body_ && req_.version_minor == 1 &&
-                                      !continue_sent_);
+  send_continue_ = send_continue_ || (req_.expect_continue && has_body_ &&
+                                      req_.version_minor == 1 && !continue_sent_);
   if (has_body_) {
     // The head is serialised; its bytes can go, and the body streams from the front of in_.
     in_->consume(head_len_);
@@ -699,8 +773,10 @@ bool Session::parse_response_head() {
   limits.max_target_bytes = lim.max_target_bytes;
   http::ParseResult r = http::parse_response(up_in_->view(), limits, req_.method, resp_);
   if (r.status == http::ParseStatus::NeedMore) {
-    if (upstream_eof_) fail_upstream(502, "upstream closed the connection mid-head");
-    else if (up_in_->writable() == 0) fail_upstream(502, "upstream response head too large");
+    if (upstream_eof_)
+      fail_upstream(502, "upstream closed the connection mid-head");
+    else if (up_in_->writable() == 0)
+      fail_upstream(502, "upstream response head too large");
     return false;
   }
   if (r.status == http::ParseStatus::Error) {
@@ -723,6 +799,24 @@ bool Session::parse_response_head() {
     ratelimit::RouteLimits::settle(pending_counts_, resp_.status,
                                    worker_.loop().now_ms() * 1'000'000);
   }
+  {
+    const std::int64_t now = worker_.loop().now_ms();
+    const std::int64_t latency = request_sent_ms_ != 0 ? now - request_sent_ms_ : 0;
+    rtt_us_ = latency * 1000;
+    upstream_ok_ = resp_.status < 502 || resp_.status > 504;
+    if (rdef_ != nullptr) {
+      rdef_->window->record_answer(
+          now, static_cast<std::uint32_t>(std::max<std::int64_t>(0, latency)), resp_.status >= 500);
+    }
+    if (class_ == policy::ClientClass::Resident) {
+      (resp_.status >= 500 ? worker_.stats().resident_answers_failed
+                           : worker_.stats().resident_answers_ok)
+          .add();
+    }
+    if (has_account_ && route_ != nullptr && route_->route_class == policy::RouteClass::Login) {
+      issue_device_token();
+    }
+  }
   // The client connection ends after this response when either side asked, when the body is
   // delimited by close, or when the client's request body was not read to its end.
   if (resp_.body == http::BodyKind::UntilClose || !req_done_) close_after_ = true;
@@ -731,7 +825,8 @@ bool Session::parse_response_head() {
   resp_chunked_out_ = resp_.body == http::BodyKind::Chunked && req_.version_minor == 1;
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
-  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_)) {
+  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_,
+                           {resp_fields_.data(), resp_fields_len_})) {
     // The answer to an earlier pipelined request may still fill out_: retry once it has left.
     if (!out_->empty()) return false;
     fail_upstream(502, "upstream response head too large");
@@ -817,10 +912,9 @@ bool Session::pump_response() {
 }
 
 void Session::finish_exchange() {
-  const bool reusable = resp_.keep_alive && req_done_ && !upstream_eof_ &&
-                        resp_.body != http::BodyKind::UntilClose &&
-                        (up_out_ == nullptr || up_out_->empty()) &&
-                        (up_in_ == nullptr || up_in_->empty());
+  const bool reusable =
+      resp_.keep_alive && req_done_ && !upstream_eof_ && resp_.body != http::BodyKind::UntilClose &&
+      (up_out_ == nullptr || up_out_->empty()) && (up_in_ == nullptr || up_in_->empty());
   release_upstream(reusable);
   if (!req_done_) close_after_ = true;
   end_exchange();
@@ -828,6 +922,7 @@ void Session::finish_exchange() {
 }
 
 void Session::end_exchange() {
+  release_slot();
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
     head_len_ = 0;
@@ -838,6 +933,7 @@ void Session::end_exchange() {
   }
   route_ = nullptr;
   upstream_cfg_ = nullptr;
+  rdef_ = nullptr;
 }
 
 void Session::release_upstream(bool reusable) {
@@ -881,6 +977,552 @@ void Session::respond_local(int status, std::string_view detail, bool close,
   }
   end_exchange();
   phase_ = Phase::Flush;
+}
+
+// ---- defences: classes, challenges, sign-up modes, admission ---------------------------------
+
+std::string_view Session::user_agent() const {
+  for (std::uint16_t i = 0; i < req_.field_count; ++i) {
+    if (http::iequals(req_.fields[i].name, "user-agent")) return req_.fields[i].value;
+  }
+  return {};
+}
+
+bool Session::wants_json() const {
+  for (std::uint16_t i = 0; i < req_.field_count; ++i) {
+    if (http::iequals(req_.fields[i].name, "accept"))
+      return waitroom::wants_json(req_.fields[i].value);
+  }
+  return false;
+}
+
+std::string_view Session::cookie(std::string_view name, std::array<std::uint8_t, 257>& buf) const {
+  ratelimit::KeyInputs in;
+  in.head = &req_;
+  std::string_view out;
+  if (!ratelimit::part_value(policy::KeyPart{policy::KeyPartKind::Cookie, std::string(name)}, in,
+                             buf, out)) {
+    return {};
+  }
+  return out;
+}
+
+void Session::classify(std::string_view path) {
+  const policy::Config& cfg = hold_->snapshot->config;
+  const DefenceState& state = *hold_->runtime->state;
+  const std::int64_t now = core::wall_ms();
+  std::array<std::uint8_t, 257> buf;
+  challenge::Token tok;
+  if (cfg.residents.enabled) {
+    std::string_view text = cookie(cfg.residents.cookie, buf);
+    // Device tokens are bound to the prefix only: a browser update must not log residents out.
+    if (!text.empty() &&
+        state.codec().decode(text, challenge::TokenKind::Device, now,
+                             challenge::binding_of(prefix_, {}), tok) == challenge::Check::Ok) {
+      class_ = policy::ClientClass::Resident;
+      device_subject_ = tok.subject;
+    }
+  }
+  std::string_view text = cookie(cfg.challenge.cookie, buf);
+  if (!text.empty() &&
+      state.codec().decode(text, challenge::TokenKind::Clearance, now, binding_, tok) ==
+          challenge::Check::Ok &&
+      (tok.scope == kSignupScope || !signup_route_)) {
+    // Browsing clearances are long-lived; sign-up needs a fresh, short one of its own scope.
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < tok.id.size(); ++i) {
+      clearance_id_[2 * i] = kHex[tok.id[i] >> 4];
+      clearance_id_[2 * i + 1] = kHex[tok.id[i] & 15];
+    }
+    clearance_len_ = static_cast<std::uint8_t>(2 * tok.id.size());
+    if (class_ != policy::ClientClass::Resident) class_ = policy::ClientClass::Verified;
+  }
+  const Defence& d = hold_->runtime->defence;
+  if (d.scorer != nullptr && !allow_listed_ && class_ != policy::ClientClass::Resident) {
+    reputation::Request r{&req_, client_ip_, path};
+    const std::uint32_t recent =
+        hold_->runtime->state->refusals().recent(prefix_, worker_.loop().now_ms());
+    const reputation::Score score = d.scorer->score(r, recent);
+    switch (score.action) {
+      case policy::ReputationAction::Deny:
+        worker_.stats().reputation_denied.add();
+        note_refusal();
+        respond_local(403, "refused by the bot policy", has_body_);
+        return;
+      case policy::ReputationAction::Allow:
+        worker_.stats().reputation_allowed.add();
+        allow_listed_ = true;  // known good clients: no limits, no challenges
+        break;
+      case policy::ReputationAction::Challenge:
+        want_challenge_ = true;
+        challenge_level_ = score.level;
+        break;
+      case policy::ReputationAction::Weigh:
+        break;
+    }
+    if (score.suspect && class_ == policy::ClientClass::Anonymous) {
+      class_ = policy::ClientClass::Suspect;
+    }
+  }
+  WorkerStats& st = worker_.stats();
+  switch (class_) {
+    case policy::ClientClass::Resident:
+      st.class_resident.add();
+      break;
+    case policy::ClientClass::Verified:
+      st.class_verified.add();
+      break;
+    case policy::ClientClass::Anonymous:
+      st.class_anonymous.add();
+      break;
+    case policy::ClientClass::Suspect:
+      st.class_suspect.add();
+      break;
+  }
+}
+
+void Session::note_refusal() {
+  if (hold_ != nullptr && hold_->runtime->state != nullptr) {
+    hold_->runtime->state->refusals().note(prefix_, worker_.loop().now_ms());
+  }
+}
+
+void Session::respond_page(int status, std::string_view content_type, std::string_view body,
+                           std::uint32_t retry_after, std::string_view extra_fields) {
+  const bool close = has_body_ && !req_done_;
+  if (close) {
+    close_after_ = true;
+    linger_after_flush_ = true;
+  }
+  if (out_ == nullptr) out_ = worker_.buffers().acquire();
+  send_continue_ = false;
+  worker_.stats().responses_local.add();
+  if (!write_local_page(status, content_type, body, close_after_, head_only_, retry_after,
+                        extra_fields, *out_)) {
+    // Larger than the buffer: the plain refusal still says what happened.
+    respond_local(status == 200 ? 500 : status, "page too large for the response buffer", true,
+                  retry_after);
+    return;
+  }
+  end_exchange();
+  phase_ = Phase::Flush;
+}
+
+bool Session::pass_gates() {
+  gates_done_ = true;
+  const policy::Config& cfg = hold_->snapshot->config;
+  const bool newcomer = class_ != policy::ClientClass::Resident;
+  if (!allow_listed_ && newcomer) {
+    const policy::SignupMode mode =
+        signup_route_ && rdef_->mode != nullptr ? rdef_->mode->mode() : policy::SignupMode::Open;
+    if (class_ != policy::ClientClass::Verified &&
+        (want_challenge_ || route_->require_clearance || mode == policy::SignupMode::Challenge)) {
+      answer_challenge(want_challenge_ ? challenge_level_ : 1);
+      return false;
+    }
+    if (mode == policy::SignupMode::Closed) {
+      worker_.stats().signup_closed.add();
+      waitroom::ClosedPage page;
+      page.retry_after_s = route_->signup.closed_retry_after_s;
+      page.theme_css = hold_->runtime->defence.theme_css;
+      page.login_url = "/login";
+      const bool json = wants_json();
+      const std::string body = json ? waitroom::closed_json(page) : waitroom::closed_page(page);
+      respond_page(503, json ? kJson : kHtml, body, page.retry_after_s);
+      return false;
+    }
+    if (mode == policy::SignupMode::Queue && !waiting_room()) return false;
+  }
+  admission::Limiter* limiter = rdef_ != nullptr ? rdef_->limiter : nullptr;
+  if (limiter == nullptr) return true;
+  const admission::Priority p = admission::priority_of(class_, signup_route_);
+  if (limiter->try_acquire(p)) {
+    slot_ = limiter;
+    slot_priority_ = p;
+    return true;
+  }
+  const policy::AdmissionConfig& ac = cfg.upstreams[route_->upstream_index].admission;
+  switch (worker_.queue_for_slot(limiter, this, p, ac)) {
+    case Worker::AdmissionQueue::Push::Queued:
+    case Worker::AdmissionQueue::Push::QueuedEvicting:
+      worker_.stats().admission_queued.add();
+      queued_for_ = limiter;
+      slot_priority_ = p;
+      phase_ = Phase::Hold;
+      hold_forward_ = true;
+      hold_until_ms_ = worker_.loop().now_ms() + ac.queue_timeout + 50;  // backstop of the queue's
+      return false;
+    case Worker::AdmissionQueue::Push::Refused:
+      break;
+  }
+  slot_priority_ = p;
+  admission_shed();
+  return false;
+}
+
+void Session::admission_granted(admission::Limiter* limiter, admission::Priority p) {
+  queued_for_ = nullptr;
+  slot_ = limiter;
+  slot_priority_ = p;
+  if (fd_ < 0 || phase_ != Phase::Hold) {
+    release_slot();
+    return;
+  }
+  // Granted from inside another session's step: go on after it, not on its stack.
+  const std::uint64_t serial = serial_;
+  worker_.loop().defer([this, serial] {
+    if (serial_ != serial || fd_ < 0 || phase_ != Phase::Hold || slot_ == nullptr) return;
+    phase_ = Phase::Upstream;
+    forward();
+    if (fd_ >= 0) drive();
+  });
+}
+
+void Session::redrive_soon() {
+  if (redrive_pending_) return;
+  redrive_pending_ = true;
+  const std::uint64_t serial = serial_;
+  worker_.loop().defer([this, serial] {
+    if (serial_ != serial || fd_ < 0) return;
+    redrive_pending_ = false;
+    drive();
+  });
+}
+
+void Session::admission_shed() {
+  if (queued_for_ != nullptr) {
+    worker_.leave_slot_queue(queued_for_, this);
+    queued_for_ = nullptr;
+  }
+  if (fd_ < 0 || route_ == nullptr) return;
+  worker_.stats().admission_shed.add();
+  if (class_ == policy::ClientClass::Resident) worker_.stats().resident_answers_failed.add();
+  if (rdef_ != nullptr) rdef_->window->record_shed(worker_.loop().now_ms());
+  const std::uint32_t retry =
+      hold_->snapshot->config.upstreams[route_->upstream_index].admission.retry_after_s;
+  const bool was_holding = phase_ == Phase::Hold;
+  phase_ = Phase::Upstream;
+  respond_local(503, "over capacity, try again shortly", has_body_ && !req_done_, retry);
+  if (was_holding && fd_ >= 0) redrive_soon();
+}
+
+void Session::release_slot() {
+  if (queued_for_ != nullptr) {
+    worker_.leave_slot_queue(queued_for_, this);
+    queued_for_ = nullptr;
+  }
+  if (slot_ == nullptr) return;
+  admission::Limiter* l = slot_;
+  slot_ = nullptr;
+  l->release(slot_priority_, rtt_us_, upstream_ok_ || rtt_us_ < 0, worker_.loop().now_ms());
+  worker_.admit_waiting(l);
+}
+
+std::uint8_t Session::challenge_bits(std::uint8_t level) const {
+  const policy::ChallengeConfig& c = hold_->snapshot->config.challenge;
+  // Pressure: the route's request rate picks the base difficulty (mCaptcha's levels); each
+  // ladder level above 1 adds two bits (4x the work).
+  const std::uint32_t rate =
+      rdef_ != nullptr && rdef_->rate != nullptr ? rdef_->rate->load(std::memory_order_relaxed) : 0;
+  std::uint8_t bits = c.levels.empty() ? 16 : c.levels.front().bits;
+  for (const policy::ChallengeLevel& l : c.levels) {
+    if (rate >= l.rate) bits = l.bits;
+  }
+  const int extra = level > 1 ? 2 * (level - 1) : 0;
+  return static_cast<std::uint8_t>(std::min<int>(c.max_bits, bits + extra));
+}
+
+void Session::answer_challenge(std::uint8_t level) {
+  const policy::ChallengeConfig& c = hold_->snapshot->config.challenge;
+  const DefenceState& state = *hold_->runtime->state;
+  const std::int64_t now = core::wall_ms();
+  std::optional<challenge::Token> tok =
+      challenge::new_token(challenge::TokenKind::Challenge, now, c.challenge_lifetime);
+  if (!tok) {
+    respond_local(503, "cannot issue a challenge now", has_body_);
+    return;
+  }
+  tok->scope = signup_route_ ? kSignupScope : 0;  // what the clearance will be good for
+  tok->binding = binding_;
+  tok->level = level;
+  tok->bits = level == 0 ? 0 : challenge_bits(level);
+  std::array<char, challenge::kTokenTextSize> text;
+  const std::size_t n = state.codec().encode(*tok, text);
+  challenge::ChallengePage page;
+  page.token = {text.data(), n};
+  page.bits = tok->bits;
+  page.level = level;
+  // A GET comes back to where it was going; anything else to the same path (a form re-shown).
+  page.return_path = req_.method == http::Method::Get ? req_.target : req_.path;
+  page.wait_ms = challenge::nojs_wait_ms(c.refresh_wait, level);
+  page.expires_in_ms = c.challenge_lifetime;
+  page.theme_css = hold_->runtime->defence.theme_css;
+  worker_.stats().challenges_issued.add();
+  std::string& body = worker_.page();
+  const bool json = wants_json();
+  if (json) {
+    challenge::render_challenge_json(page, body);
+  } else if (level == 0) {
+    challenge::render_wait_page(page, body);
+  } else {
+    challenge::render_pow_page(page, body);
+  }
+  respond_page(403, json ? kJson : kHtml, body);
+}
+
+void Session::refuse_challenge_answer(std::string_view why, int status) {
+  worker_.stats().challenges_failed.add();
+  note_refusal();
+  if (wants_json()) {
+    std::string& body = worker_.page();
+    body = "{\"error\":\"challenge_refused\",\"reason\":\"";
+    body += why;
+    body += "\"}";
+    respond_page(status, kJson, body, status == 503 ? 5 : 0);
+    return;
+  }
+  respond_local(status, why, has_body_ && !req_done_, status == 503 ? 5 : 0);
+}
+
+void Session::answer_gatehouse(std::string_view body) {
+  std::span<char> scratch = worker_.scratch();
+  std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
+  const bool get = req_.method == http::Method::Get || req_.method == http::Method::Head;
+  if (path == challenge::kScriptPath && get) {
+    respond_page(200, "text/javascript; charset=utf-8", challenge::challenge_script());
+    return;
+  }
+  if (path != challenge::kChallengePath || !(get || req_.method == http::Method::Post)) {
+    respond_local(404, "no such Gatehouse endpoint", has_body_ && !req_done_);
+    return;
+  }
+  challenge::Solution sol;
+  const challenge::FormStatus fs = get ? challenge::parse_wait_query(req_.query, sol)
+                                       : challenge::parse_solution_form(body, sol);
+  if (fs != challenge::FormStatus::Ok) {
+    refuse_challenge_answer(req_.method == http::Method::Post && body.empty()
+                                ? "the answer must be a urlencoded form of at most 4 KiB"
+                                : "malformed challenge answer",
+                            400);
+    return;
+  }
+  const policy::ChallengeConfig& c = hold_->snapshot->config.challenge;
+  DefenceState& state = *hold_->runtime->state;
+  const std::int64_t now = core::wall_ms();
+  challenge::Token tok;
+  switch (state.codec().decode(sol.token(), challenge::TokenKind::Challenge, now, binding_, tok)) {
+    case challenge::Check::Ok:
+      break;
+    case challenge::Check::Expired:
+      refuse_challenge_answer("the challenge expired; load the page again");
+      return;
+    case challenge::Check::WrongBinding:
+      refuse_challenge_answer("the challenge was issued to another network or browser");
+      return;
+    default:
+      refuse_challenge_answer("not a valid challenge");
+      return;
+  }
+  if (get) {
+    // The no-JavaScript path: the wait itself is the cost; coming back early is refused.
+    const std::int64_t wait = challenge::nojs_wait_ms(c.refresh_wait, tok.level);
+    if (now < tok.issued_ms + wait) {
+      worker_.stats().challenges_failed.add();
+      challenge::ChallengePage page;
+      page.token = sol.token();
+      page.level = 0;
+      page.return_path = sol.return_path();
+      page.wait_ms = tok.issued_ms + wait - now;
+      page.expires_in_ms = tok.expiry_ms - now;
+      page.theme_css = hold_->runtime->defence.theme_css;
+      std::string& out = worker_.page();
+      const bool json = wants_json();
+      if (json) {
+        challenge::render_challenge_json(page, out);
+      } else {
+        challenge::render_wait_page(page, out);
+      }
+      respond_page(429, json ? kJson : kHtml, out,
+                   static_cast<std::uint32_t>((page.wait_ms + 999) / 1000));
+      return;
+    }
+  } else if (tok.level == 0 || !challenge::pow_valid(sol.token(), sol.nonce(), tok.bits)) {
+    refuse_challenge_answer("the proof of work does not solve the challenge");
+    return;
+  }
+  switch (state.spent().claim(tok.id, tok.expiry_ms, now)) {
+    case challenge::SpentSet::Claim::Fresh:
+      break;
+    case challenge::SpentSet::Claim::Replay:
+      refuse_challenge_answer("this challenge was already used");
+      return;
+    case challenge::SpentSet::Claim::Full:
+      refuse_challenge_answer("too many challenges in flight, try again shortly", 503);
+      return;
+  }
+  grant_clearance(tok.scope, sol.return_path());
+}
+
+void Session::grant_clearance(std::uint32_t scope, std::string_view return_path) {
+  const policy::ChallengeConfig& c = hold_->snapshot->config.challenge;
+  const DefenceState& state = *hold_->runtime->state;
+  const std::int64_t now = core::wall_ms();
+  const std::int64_t lifetime =
+      scope == kSignupScope ? c.signup_clearance_lifetime : c.clearance_lifetime;
+  std::optional<challenge::Token> tok =
+      challenge::new_token(challenge::TokenKind::Clearance, now, lifetime);
+  if (!tok) {
+    respond_local(503, "cannot issue a clearance now", has_body_ && !req_done_);
+    return;
+  }
+  tok->scope = scope;
+  tok->binding = binding_;
+  std::array<char, challenge::kTokenTextSize> text;
+  const std::string_view value{text.data(), state.codec().encode(*tok, text)};
+  worker_.stats().challenges_solved.add();
+  char fields[512];
+  const int n = std::snprintf(
+      fields, sizeof fields,
+      "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax\r\n", c.cookie.c_str(),
+      static_cast<int>(value.size()), value.data(), static_cast<long long>(lifetime / 1000));
+  std::string_view set_cookie{fields, static_cast<std::size_t>(std::max(0, n))};
+  std::string& body = worker_.page();
+  if (wants_json()) {
+    body = "{\"clearance\":\"";
+    body += value;
+    body += "\",\"cookie\":\"";
+    body += c.cookie;
+    body += "\",\"expires_in\":";
+    body += std::to_string(lifetime / 1000);
+    body += "}";
+    respond_page(200, kJson, body, 0, set_cookie);
+    return;
+  }
+  // Back to where the visitor was going. The path is checked same-origin (never an open redirect).
+  std::string location(set_cookie);
+  location += "Location: ";
+  location += challenge::safe_return_path(return_path) ? return_path : std::string_view("/");
+  location += "\r\n";
+  body = "Solved. Continue to ";
+  body += challenge::safe_return_path(return_path) ? return_path : std::string_view("/");
+  body += "\n";
+  respond_page(303, "text/plain; charset=utf-8", body, 0, location);
+}
+
+bool Session::waiting_room() {
+  const policy::Config& cfg = hold_->snapshot->config;
+  const DefenceState& state = *hold_->runtime->state;
+  const policy::WaitingRoomConfig& wr = route_->signup.waiting_room;
+  const std::int64_t now = core::wall_ms();
+  const std::string_view name = "gh_ticket";
+  std::array<std::uint8_t, 257> buf;
+  challenge::Token tok;
+  bool fresh = false;
+  std::string_view text = cookie(name, buf);
+  if (text.empty() ||
+      state.codec().decode(text, challenge::TokenKind::Ticket, now, binding_, tok) !=
+          challenge::Check::Ok ||
+      tok.scope != rdef_->scope) {
+    // No ticket, or one forged, expired, for another route, or moved to another prefix or
+    // browser: a new place at the back of the line.
+    std::optional<challenge::Token> t =
+        challenge::new_token(challenge::TokenKind::Ticket, now, wr.ticket_lifetime);
+    if (!t) {
+      respond_local(503, "cannot issue a queue ticket now", has_body_);
+      return false;
+    }
+    tok = *t;
+    tok.scope = rdef_->scope;
+    tok.binding = binding_;
+    fresh = true;
+  }
+  waitroom::Visit v;
+  v.id = tok.id;
+  v.first_seen_ms = tok.issued_ms;
+  v.prefix = prefix_;
+  // A first visit takes no place until its ticket comes back: a client that drops cookies
+  // would otherwise take a new place on every request (the line is ordered by first-seen time,
+  // so the person loses nothing by the round trip).
+  waitroom::Answer a = fresh ? rdef_->room->preview(v, now) : rdef_->room->visit(v, now);
+  if (fresh && a.kind == waitroom::Answer::Kind::Admitted) a = rdef_->room->visit(v, now);
+  char fields[256];
+  std::size_t fields_len = 0;
+  if (fresh) {
+    std::array<char, challenge::kTokenTextSize> ttext;
+    const std::size_t tn = state.codec().encode(tok, ttext);
+    const int n = std::snprintf(fields, sizeof fields,
+                                "Set-Cookie: %.*s=%.*s; Path=/; Max-Age=%lld; HttpOnly; "
+                                "SameSite=Lax\r\n",
+                                static_cast<int>(name.size()), name.data(), static_cast<int>(tn),
+                                ttext.data(), static_cast<long long>(wr.ticket_lifetime / 1000));
+    fields_len = static_cast<std::size_t>(std::max(0, n));
+  }
+  const bool json = wants_json();
+  switch (a.kind) {
+    case waitroom::Answer::Kind::Admitted:
+      worker_.stats().waitroom_admitted.add();
+      if (fields_len != 0 && fields_len <= resp_fields_.size() - resp_fields_len_) {
+        std::memcpy(resp_fields_.data() + resp_fields_len_, fields, fields_len);
+        resp_fields_len_ += fields_len;
+      }
+      return true;
+    case waitroom::Answer::Kind::Waiting: {
+      worker_.stats().waitroom_queued.add();
+      waitroom::QueuePage page;
+      page.position = a.position;
+      page.eta_s = a.eta_s;
+      page.refresh_s = (wr.refresh + 999) / 1000;
+      page.theme_css = hold_->runtime->defence.theme_css;
+      const std::string body = json ? waitroom::queue_json(page) : waitroom::queue_page(page);
+      respond_page(json ? 202 : 200, json ? kJson : kHtml, body, page.refresh_s,
+                   {fields, fields_len});
+      return false;
+    }
+    case waitroom::Answer::Kind::QueueFull:
+    case waitroom::Answer::Kind::PrefixFull: {
+      worker_.stats().waitroom_full.add();
+      note_refusal();
+      waitroom::FullPage page;
+      page.reason = a.kind;
+      page.theme_css = hold_->runtime->defence.theme_css;
+      const std::string body = json ? waitroom::full_json(page) : waitroom::full_page(page);
+      respond_page(503, json ? kJson : kHtml, body, page.retry_after_s);
+      return false;
+    }
+  }
+  (void)cfg;
+  return false;
+}
+
+void Session::issue_device_token() {
+  const policy::ResidentsConfig& res = hold_->snapshot->config.residents;
+  if (std::find(res.success_status.begin(), res.success_status.end(), resp_.status) ==
+      res.success_status.end()) {
+    return;
+  }
+  if (!res.success_location.empty() && resp_.status >= 300 && resp_.status < 400) {
+    std::string_view location;
+    for (std::uint16_t i = 0; i < resp_.field_count; ++i) {
+      if (http::iequals(resp_.fields[i].name, "location")) location = resp_.fields[i].value;
+    }
+    if (!location.starts_with(res.success_location)) return;
+  }
+  const DefenceState& state = *hold_->runtime->state;
+  std::optional<challenge::Token> tok =
+      challenge::new_token(challenge::TokenKind::Device, core::wall_ms(), res.lifetime);
+  if (!tok) return;
+  tok->binding = challenge::binding_of(prefix_, {});
+  tok->subject = account_hash_;
+  std::array<char, challenge::kTokenTextSize> text;
+  const std::size_t tn = state.codec().encode(*tok, text);
+  const int n = std::snprintf(
+      resp_fields_.data() + resp_fields_len_, resp_fields_.size() - resp_fields_len_,
+      "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax\r\n", res.cookie.c_str(),
+      static_cast<int>(tn), text.data(), static_cast<long long>(res.lifetime / 1000));
+  if (n > 0 && static_cast<std::size_t>(n) < resp_fields_.size() - resp_fields_len_) {
+    resp_fields_len_ += static_cast<std::size_t>(n);
+    worker_.stats().device_tokens_issued.add();
+  }
 }
 
 // ---- closing --------------------------------------------------------------------------------
@@ -1029,9 +1671,8 @@ void Session::on_client_timer(void* self) {
   const bool body_stalled = s->phase_ == Phase::Upstream && !s->req_done_ && !s->resp_head_done_;
   if (partial_head || body_stalled) {
     s->head_only_ = false;
-    s->respond_local(408, partial_head ? "request head not received in time"
-                                       : "request body stalled",
-                     true);
+    s->respond_local(
+        408, partial_head ? "request head not received in time" : "request body stalled", true);
     s->linger_after_flush_ = false;  // a client this slow does not get a drain period
     s->drive();
     return;
@@ -1043,8 +1684,8 @@ void Session::on_upstream_timer(void* self) {
   auto* s = static_cast<Session*>(self);
   if (s->fd_ < 0 || s->up_ == nullptr) return;
   s->worker_.stats().upstream_timeouts.add();
-  s->fail_upstream(504, s->up_->connected ? "upstream did not answer in time"
-                                          : "upstream connect timed out");
+  s->fail_upstream(
+      504, s->up_->connected ? "upstream did not answer in time" : "upstream connect timed out");
   if (s->fd_ >= 0) s->drive();
 }
 

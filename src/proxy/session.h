@@ -2,7 +2,9 @@
 // upstream, stream the body both ways with backpressure, answer in order, keep alive or close.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "client/address-t.h"
 #include "core/buffer.h"
@@ -11,6 +13,7 @@
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "net/upstream_pool.h"
+#include "stages/admission/priority-t.h"
 #include "stages/ratelimit/stage.h"
 #include "stages/verdict-t.h"
 
@@ -19,10 +22,15 @@ struct RouteConfig;
 struct UpstreamConfig;
 }  // namespace gh::policy
 
+namespace gh::admission {
+class Limiter;
+}
+
 namespace gh::proxy {
 
 class Worker;
 struct SnapshotHold;
+struct RouteDefence;
 
 class Session final : public net::Handler, public net::UpstreamUser {
  public:
@@ -39,6 +47,10 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Graceful stop: close now when idle, otherwise after the current response.
   void begin_shutdown();
   void force_close() { close_now(); }
+  // Admission control (from the worker): a slot was granted to this waiting request, or the
+  // request is shed (queue timeout, or evicted by a higher class).
+  void admission_granted(admission::Limiter* limiter, admission::Priority p);
+  void admission_shed();
   bool open() const { return fd_ >= 0; }
 
   // Intrusive list of the worker's live sessions.
@@ -47,12 +59,12 @@ class Session final : public net::Handler, public net::UpstreamUser {
 
  private:
   enum class Phase : std::uint8_t {
-    ProxyHeader,    // waiting for a PROXY protocol header
-    Head,           // reading a request head (idle keep-alive when nothing is buffered)
-    Upstream,       // deciding (limits that key on the body wait for it), then the exchange
-    Hold,           // a limit delays the request or tarpits the connection
-    Flush,          // response fully buffered: send it, then keep alive or close
-    Linger,         // response sent and write side shut: drain the client before close
+    ProxyHeader,  // waiting for a PROXY protocol header
+    Head,         // reading a request head (idle keep-alive when nothing is buffered)
+    Upstream,     // deciding (limits that key on the body wait for it), then the exchange
+    Hold,         // a limit delays the request or tarpits the connection
+    Flush,        // response fully buffered: send it, then keep alive or close
+    Linger,       // response sent and write side shut: drain the client before close
   };
 
   void drive();
@@ -64,10 +76,30 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool parse_proxy_header();
   bool parse_head();
   void begin_exchange();
-  bool try_decide();           // body-keyed limits: decide once enough of the body is here
+  bool try_decide();  // body-keyed limits: decide once enough of the body is here
   // False: the request was refused or held. `body_complete`: the prefix is the whole body.
   bool decide(std::string_view body_prefix, bool body_complete);
-  void forward();              // serialise the head, start the body, connect upstream
+  void forward();  // serialise the head, start the body, connect upstream
+  // Who is asking: device token (resident), clearance (verified), score (suspect).
+  void classify(std::string_view path);
+  // The challenge, sign-up mode and admission gates; false when the request was answered here
+  // or waits for a slot.
+  bool pass_gates();
+  void answer_challenge(std::uint8_t level);
+  void answer_gatehouse(std::string_view body);  // /.gatehouse/... (challenge answers, script)
+  void grant_clearance(std::uint32_t scope, std::string_view return_path);
+  void refuse_challenge_answer(std::string_view why, int status = 403);
+  bool waiting_room();
+  void respond_page(int status, std::string_view content_type, std::string_view body,
+                    std::uint32_t retry_after = 0, std::string_view extra_fields = {});
+  bool wants_json() const;
+  std::string_view user_agent() const;
+  std::string_view cookie(std::string_view name, std::array<std::uint8_t, 257>& buf) const;
+  void note_refusal();
+  void release_slot();
+  void issue_device_token();
+  std::uint8_t challenge_bits(std::uint8_t level) const;
+  void redrive_soon();
   void on_hold_expired();
   void refuse_rate_limited(bool close);
   void maybe_send_continue();
@@ -93,16 +125,16 @@ class Session final : public net::Handler, public net::UpstreamUser {
   Worker& worker_;
   int fd_ = -1;
   Phase phase_ = Phase::Head;
-  client::SocketAddress peer_;   // socket peer, or the PROXY protocol source
+  client::SocketAddress peer_;    // socket peer, or the PROXY protocol source
   client::IpAddress counted_ip_;  // the address counted at accept
   bool counted_ = false;          // holds a slot in the per-client connection counter
   bool redrive_pending_ = false;
   std::uint64_t serial_ = 0;      // changes on every start(): deferred work checks it
   bool client_readable_ = false;  // edge-triggered readiness
   bool client_writable_ = false;
-  bool client_eof_ = false;       // client sent FIN (read returned 0)
-  bool client_hangup_ = false;    // epoll reported RDHUP/HUP/ERR: read until 0, never assume drained
-  bool close_after_ = false;      // close once the current response is out
+  bool client_eof_ = false;     // client sent FIN (read returned 0)
+  bool client_hangup_ = false;  // epoll reported RDHUP/HUP/ERR: read until 0, never assume drained
+  bool close_after_ = false;    // close once the current response is out
   bool shutting_down_ = false;
   std::uint32_t requests_ = 0;
 
@@ -122,7 +154,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool peer_trusted_ = false;                // the peer is a trusted proxy (this exchange's config)
   bool deciding_ = false;                    // waiting for the body prefix body-keyed limits need
   bool has_body_ = false;
-  bool hold_forward_ = false;                // Hold ends by forwarding (delay) or refusing (tarpit)
+  bool hold_forward_ = false;  // Hold ends by forwarding (delay) or refusing (tarpit)
   std::int64_t hold_until_ms_ = 0;
   net::UpstreamConn* up_ = nullptr;
   http::RequestHead req_{};
@@ -144,6 +176,31 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool continue_sent_ = false;
   bool head_only_ = false;           // HEAD request: our own responses carry no body
   bool linger_after_flush_ = false;  // unread request bytes may follow: drain before close
+
+  // Defences of the current exchange.
+  const RouteDefence* rdef_ = nullptr;
+  policy::ClientClass class_ = policy::ClientClass::Anonymous;
+  client::Cidr prefix_{};             // the client's prefix (clients.ipv4_prefix / ipv6_prefix)
+  std::uint64_t binding_ = 0;         // prefix + user agent, what tokens are bound to
+  std::uint64_t device_subject_ = 0;  // account hash of a valid device token
+  std::uint64_t account_hash_ = 0;    // the account a login names (body), when read
+  bool has_account_ = false;
+  bool signup_route_ = false;
+  bool allow_listed_ = false;
+  bool want_challenge_ = false;  // reputation asked for a challenge
+  std::uint8_t challenge_level_ = 1;
+  bool gates_done_ = false;
+  bool gatehouse_request_ = false;       // /.gatehouse/...: answered here, body read first
+  std::uint32_t body_want_ = 0;          // body prefix bytes wanted before deciding
+  std::array<char, 32> clearance_id_{};  // hex id of a valid clearance (a limit key part)
+  std::uint8_t clearance_len_ = 0;
+  std::array<char, 256> resp_fields_{};  // Set-Cookie lines added to the forwarded response
+  std::size_t resp_fields_len_ = 0;
+  admission::Limiter* slot_ = nullptr;        // holds a slot of this limiter
+  admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
+  admission::Priority slot_priority_ = admission::Priority::AnonymousOther;
+  std::int64_t rtt_us_ = -1;  // request sent -> response head
+  bool upstream_ok_ = false;
 
   // Deadlines.
   std::int64_t head_start_ms_ = 0;

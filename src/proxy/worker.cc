@@ -28,7 +28,8 @@ std::size_t buffer_size_for(const policy::Config& cfg) {
 
 class Worker::Acceptor final : public net::Handler {
  public:
-  Acceptor(Worker& w, int fd, bool proxy_protocol) : worker(w), fd(fd), proxy_protocol(proxy_protocol) {}
+  Acceptor(Worker& w, int fd, bool proxy_protocol)
+      : worker(w), fd(fd), proxy_protocol(proxy_protocol) {}
   ~Acceptor() override {
     if (fd >= 0) ::close(fd);
   }
@@ -45,6 +46,17 @@ Worker::Worker(Server& server, unsigned index, RuntimePtr runtime)
       upstreams_(loop_) {
   generation_ = server.generation();
   adopt(std::move(runtime));
+  admit_timer_.owner = this;
+  admit_timer_.callback = [](void* self) {
+    // Slots freed on other workers are not announced here: poll while anyone waits.
+    auto* w = static_cast<Worker*>(self);
+    bool waiting = false;
+    for (auto& [limiter, q] : w->slot_queues_) {
+      if (!q->empty()) w->admit_waiting(limiter);
+      waiting = waiting || !q->empty();
+    }
+    if (waiting) w->arm_admit_timer();
+  };
   stop_timer_.owner = this;
   stop_timer_.callback = [](void* self) {
     auto* w = static_cast<Worker*>(self);
@@ -65,7 +77,9 @@ Worker::~Worker() {
   for (SnapshotHold* h : retired_) delete h;
 }
 
-net::ConnectionCounter& Worker::counter() { return server_.counter(); }
+net::ConnectionCounter& Worker::counter() {
+  return server_.counter();
+}
 
 bool Worker::listen(std::vector<std::uint16_t>& ports, std::string* error) {
   const auto& listeners = current_->snapshot->config.listen;
@@ -140,14 +154,16 @@ void Worker::begin_stop() {
   std::vector<Session*> live;
   for (Session* s = sessions_; s != nullptr; s = s->next) live.push_back(s);
   for (Session* s : live) s->begin_shutdown();
-  loop_.timers().arm(stop_timer_, loop_.now_ms() + current_->snapshot->config.limits.shutdown_grace);
+  loop_.timers().arm(stop_timer_,
+                     loop_.now_ms() + current_->snapshot->config.limits.shutdown_grace);
 }
 
 void Worker::accept_from(int listen_fd, bool proxy_protocol) {
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; the level-triggered listener
@@ -172,10 +188,11 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol) {
       net::close_reset(fd);
       continue;
     }
-    auto admit = per_client ? counter().acquire(peer->ip)
-                            : (counter().total() >= current_->snapshot->config.limits.max_connections
-                                   ? net::ConnectionCounter::Admit::TotalFull
-                                   : net::ConnectionCounter::Admit::Ok);
+    auto admit = per_client
+                     ? counter().acquire(peer->ip)
+                     : (counter().total() >= current_->snapshot->config.limits.max_connections
+                            ? net::ConnectionCounter::Admit::TotalFull
+                            : net::ConnectionCounter::Admit::Ok);
     if (admit != net::ConnectionCounter::Admit::Ok) {
       (admit == net::ConnectionCounter::Admit::TotalFull ? stats_.connections_refused_total
                                                          : stats_.connections_refused_client)
@@ -201,9 +218,63 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol) {
   }
 }
 
+Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter, Session* s,
+                                                    admission::Priority p,
+                                                    const policy::AdmissionConfig& cfg) {
+  auto& q = slot_queues_[limiter];
+  if (q == nullptr) {
+    const unsigned workers = std::max(1u, server_.worker_count());
+    q = std::make_unique<AdmissionQueue>(std::max<std::size_t>(1, cfg.queue_max / workers), cfg);
+  }
+  const std::int64_t now = loop_.now_ms();
+  Session* evicted = nullptr;
+  AdmissionQueue::Push r = q->push(s, p, now, &evicted);
+  if (r == AdmissionQueue::Push::QueuedEvicting && evicted != nullptr) {
+    evicted->admission_shed();  // a lower class gives way (it is shed before any higher one)
+  }
+  if (r != AdmissionQueue::Push::Refused) arm_admit_timer();
+  return r;
+}
+
+void Worker::leave_slot_queue(admission::Limiter* limiter, Session* s) {
+  auto it = slot_queues_.find(limiter);
+  if (it != slot_queues_.end()) it->second->remove(s);
+}
+
+void Worker::admit_waiting(admission::Limiter* limiter) {
+  auto it = slot_queues_.find(limiter);
+  if (it == slot_queues_.end()) return;
+  AdmissionQueue& q = *it->second;
+  const std::int64_t now = loop_.now_ms();
+  q.expire(now, [](Session* s) { s->admission_shed(); });
+  // Highest priority first: the one pop() returns is the highest class present.
+  while (!q.empty()) {
+    admission::Priority top = admission::Priority::Suspect;
+    for (std::size_t i = admission::kPriorities; i-- > 0;) {
+      if (q.size(static_cast<admission::Priority>(i)) != 0) {
+        top = static_cast<admission::Priority>(i);
+        break;
+      }
+    }
+    if (!limiter->try_acquire(top)) break;
+    std::optional<Session*> s = q.pop(now);
+    if (!s) {
+      limiter->release(top, -1, true, now);
+      break;
+    }
+    (*s)->admission_granted(limiter, top);
+  }
+}
+
+void Worker::arm_admit_timer() {
+  if (!admit_timer_.armed) loop_.timers().arm(admit_timer_, loop_.now_ms() + 1);
+}
+
 void Worker::session_closed(Session* s) {
-  if (s->prev != nullptr) s->prev->next = s->next;
-  else sessions_ = s->next;
+  if (s->prev != nullptr)
+    s->prev->next = s->next;
+  else
+    sessions_ = s->next;
   if (s->next != nullptr) s->next->prev = s->prev;
   s->prev = s->next = nullptr;
   --session_count_;

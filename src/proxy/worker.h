@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,6 +19,7 @@
 #include "policy/snapshot.h"
 #include "proxy/runtime.h"
 #include "proxy/stats.h"
+#include "stages/admission/wait_queue.h"
 
 namespace gh::proxy {
 
@@ -69,6 +71,20 @@ class Worker {
   std::uint32_t next_round_robin() { return round_robin_++; }
   void session_closed(Session* s);
 
+  // Admission control: requests waiting for a slot of an upstream's concurrency limit, per worker
+  // (no lock). push() answers as WaitQueue does; a session it evicts is shed by the worker.
+  using AdmissionQueue = admission::WaitQueue<Session*>;
+  AdmissionQueue::Push queue_for_slot(admission::Limiter* limiter, Session* s,
+                                      admission::Priority p, const policy::AdmissionConfig& cfg);
+  void leave_slot_queue(admission::Limiter* limiter, Session* s);
+  // A slot was freed (here, or anywhere: polled while requests wait): grants slots to waiters.
+  void admit_waiting(admission::Limiter* limiter);
+  // Reusable page scratch (challenge and queue pages), so pages do not allocate per request.
+  std::string& page() {
+    page_.clear();
+    return page_;
+  }
+
  private:
   class Acceptor;
   void on_wake();
@@ -93,6 +109,10 @@ class Worker {
   net::Timer stop_timer_;
   std::uint32_t round_robin_ = 0;
   std::vector<char> scratch_;
+  std::string page_;
+  std::map<admission::Limiter*, std::unique_ptr<AdmissionQueue>> slot_queues_;
+  net::Timer admit_timer_;
+  void arm_admit_timer();
 };
 
 }  // namespace gh::proxy

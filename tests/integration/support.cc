@@ -395,6 +395,13 @@ policy::SnapshotPtr Shield::load(const std::string& yaml_in) const {
   if (yaml.find("\nbans:") == std::string::npos && yaml.rfind("bans:", 0) != 0) {
     yaml += "bans: { journal: " + dir_ + "/bans.journal }\n";
   }
+  // The signing key and the state files likewise live in the shield's own directory.
+  if (yaml.find("\nsecrets:") == std::string::npos && yaml.rfind("secrets:", 0) != 0) {
+    yaml += "secrets: { key_file: " + dir_ + "/secret.key }\n";
+  }
+  if (yaml.find("\nstate_dir:") == std::string::npos && yaml.rfind("state_dir:", 0) != 0) {
+    yaml += "state_dir: " + dir_ + "/state\n";
+  }
   policy::LoadResult r = policy::load_config_string(yaml, "test.yaml");
   if (!r.errors.empty()) {
     std::string all;

@@ -172,6 +172,15 @@ KeyBuild build_key(std::span<const policy::KeyPart> parts, const KeyInputs& in,
   return KeyBuild::Ok;
 }
 
+bool part_value(const policy::KeyPart& part, const KeyInputs& in,
+                std::array<std::uint8_t, kMaxPartBytes + 1>& buf, std::string_view& out) {
+  ValueSink sink(mode_of(part.kind), buf.data());
+  std::size_t len = 0;
+  if (read_part(part, in, sink) != Found::Value || !sink.finish(len) || len == 0) return false;
+  out = {reinterpret_cast<const char*>(buf.data()), len};
+  return true;
+}
+
 bool needs_body(std::span<const policy::KeyPart> parts) {
   for (const policy::KeyPart& part : parts) {
     if (part.kind == KeyPartKind::BodyField || part.kind == KeyPartKind::EmailDomain) return true;

@@ -3,6 +3,7 @@
 // re-encoding a value, then hashed into a 16-byte Key. Pure functions; no allocation.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -65,6 +66,11 @@ KeyBuild build_key(std::span<const policy::KeyPart> parts, const KeyInputs& in,
                    const HashSeed& seed, Key& out, bool* unknown = nullptr);
 
 // True when any part needs the request body (body.*, email_domain.*).
+// The canonical value of one part (an account name from a login form), when it has exactly one;
+// false when absent, unknown or empty. `out` points into `buf`.
+bool part_value(const policy::KeyPart& part, const KeyInputs& in,
+                std::array<std::uint8_t, kMaxPartBytes + 1>& buf, std::string_view& out);
+
 bool needs_body(std::span<const policy::KeyPart> parts);
 
 }  // namespace gh::ratelimit

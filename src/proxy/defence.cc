@@ -1,0 +1,228 @@
+#include "proxy/defence.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/clock.h"
+#include "stages/challenge/key.h"
+
+namespace gh::proxy {
+namespace {
+
+// Triggers read the last 5 s: long enough to ignore a blip, short enough to act within seconds.
+constexpr std::int64_t kTriggerWindowMs = 5'000;
+
+// A reload keeps a sign-up route's controller and room only when what they were built from is
+// the same; any change starts the controller afresh (a manual mode is carried over).
+std::string signup_key(const policy::SignupConfig& s) {
+  std::ostringstream o;
+  o << static_cast<int>(s.mode) << '|' << s.closed_retry_after_s;
+  for (const auto& t : s.triggers) {
+    o << '|' << static_cast<int>(t.metric) << ',' << t.above << ',' << t.below << ','
+      << static_cast<int>(t.mode) << ',' << t.for_ms << ',' << t.hold_ms;
+  }
+  return o.str();
+}
+
+std::string limiter_key(const policy::AdmissionConfig& a) {
+  std::ostringstream o;
+  o << a.min_limit << '|' << a.max_limit << '|' << a.initial_limit << '|' << a.resident_percent;
+  return o.str();
+}
+
+}  // namespace
+
+bool DefenceState::init(const policy::Config& cfg, std::string* error) {
+  std::string why;
+  std::optional<std::vector<std::uint8_t>> key;
+  if (cfg.secrets.key_file.empty()) {
+    key.emplace(32);  // quick mode: a key for this run only
+    if (RAND_bytes(key->data(), static_cast<int>(key->size())) != 1) key.reset();
+    why = "no randomness available";
+  } else {
+    key = challenge::load_or_create_key(cfg.secrets.key_file, why);
+  }
+  if (!key) {
+    if (error != nullptr) *error = "secrets.key_file: " + why;
+    return false;
+  }
+  auto codec = challenge::TokenCodec::create(*key);
+  if (!codec) {
+    if (error != nullptr) *error = "secrets.key_file: the key cannot be used";
+    return false;
+  }
+  codec_ = std::make_unique<challenge::TokenCodec>(std::move(*codec));
+  spent_ = std::make_unique<challenge::SpentSet>(cfg.challenge.spent_max);
+  return true;
+}
+
+bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::string* error) {
+  const policy::Config& cfg = snapshot.config;
+  if (!cfg.reputation.rules.empty() || !cfg.reputation.thresholds.empty()) {
+    std::string why;
+    out.scorer = reputation::Scorer::build(cfg.reputation, why);
+    if (out.scorer == nullptr) {
+      if (error != nullptr) *error = why;
+      return false;
+    }
+  }
+  if (!cfg.challenge.theme_css_file.empty()) {
+    std::ifstream in(cfg.challenge.theme_css_file, std::ios::binary);
+    std::ostringstream css;
+    css << in.rdbuf();
+    if (!in || css.str().size() > 64 * 1024) {
+      if (error != nullptr) {
+        *error = "challenge.theme_css_file: cannot read " + cfg.challenge.theme_css_file +
+                 " (or it is over 64 KiB)";
+      }
+      return false;
+    }
+    out.theme_css = css.str();
+  }
+  const std::int64_t now = core::wall_ms();
+  std::vector<std::pair<std::shared_ptr<admission::ModeController>, std::string>> announce;
+  std::lock_guard lock(mu_);
+  std::vector<admission::Limiter*> by_upstream(cfg.upstreams.size(), nullptr);
+  for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
+    const policy::UpstreamConfig& u = cfg.upstreams[i];
+    if (!u.admission.enabled) {
+      limiters_.erase(u.name);
+      continue;
+    }
+    const std::string key = limiter_key(u.admission);
+    auto& slot = limiters_[u.name];
+    if (slot == nullptr || limiter_keys_[u.name] != key) {
+      // Requests in flight hold the old limiter through their session; it is freed after them.
+      slot = std::make_shared<admission::Limiter>(u.admission, admission::LimiterOptions{},
+                                                  core::monotonic_ms());
+      limiter_keys_[u.name] = key;
+    }
+    by_upstream[i] = slot.get();
+  }
+  out.limiters.clear();
+  for (auto& [name, l] : limiters_) out.limiters.push_back(l);
+
+  out.routes.clear();
+  std::map<std::string, SignupRoute> keep;
+  std::map<std::string, std::shared_ptr<RouteShared>> windows;
+  out.keep.clear();
+  for (const policy::RouteConfig& r : snapshot.routes.routes()) {
+    RouteDefence d;
+    d.scope = challenge::scope_of(r.name);
+    d.upstream_index = static_cast<std::uint32_t>(r.upstream_index);
+    d.limiter = r.upstream_index < by_upstream.size() ? by_upstream[r.upstream_index] : nullptr;
+    auto w = windows_.find(r.name);
+    auto window = w != windows_.end() ? w->second : std::make_shared<RouteShared>();
+    windows[r.name] = window;
+    out.keep.push_back(window);
+    d.window = &window->window;
+    d.rate = &window->rate;
+    if (r.route_class == policy::RouteClass::Signup) {
+      const std::string key = signup_key(r.signup);
+      auto old = signup_.find(r.name);
+      SignupRoute sr;
+      if (old != signup_.end()) sr = old->second;
+      if (sr.room == nullptr) {
+        sr.room = std::make_shared<waitroom::Room>(r.signup.waiting_room);
+      } else {
+        sr.room->reconfigure(r.signup.waiting_room);  // the line survives a reload
+      }
+      if (sr.mode == nullptr || sr.config_key != key) {
+        std::optional<policy::SignupMode> manual;
+        if (sr.mode != nullptr && sr.mode->manual()) manual = sr.mode->mode();
+        auto* self = this;
+        sr.mode = std::make_shared<admission::ModeController>(
+            r.name, r.signup,
+            [self](const admission::ModeEvent& e) {
+              if (!self->on_change_) return;
+              ModeChange c{e.at_ms,
+                           e.route,
+                           std::string(admission::mode_name(e.from)),
+                           std::string(admission::mode_name(e.to)),
+                           e.reason,
+                           e.manual};
+              self->on_change_(c);
+            },
+            now);
+        if (manual) announce.emplace_back(sr.mode, std::string(admission::mode_name(*manual)));
+        sr.config_key = key;
+      }
+      sr.shared = window;
+      d.mode = sr.mode.get();
+      d.room = sr.room.get();
+      keep[r.name] = sr;
+    }
+    out.routes.push_back(d);
+  }
+  signup_ = std::move(keep);
+  windows_ = std::move(windows);
+  for (auto& [mode, name] : announce) {
+    mode->set_manual(admission::parse_mode(name), "kept across a reload", now);
+  }
+  return true;
+}
+
+void DefenceState::tick(std::int64_t now_ms) {
+  std::vector<SignupRoute> routes;
+  std::vector<std::shared_ptr<admission::Limiter>> limiters;
+  std::vector<std::shared_ptr<RouteShared>> windows;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [name, sr] : signup_) routes.push_back(sr);
+    for (auto& [name, l] : limiters_) limiters.push_back(l);
+    for (auto& [name, w] : windows_) windows.push_back(w);
+  }
+  const std::int64_t mono = core::monotonic_ms();
+  for (auto& w : windows) {
+    const double rate = w->window.signals(mono, 5'000).request_rate;
+    w->rate.store(static_cast<std::uint32_t>(std::min(rate, 4e9)), std::memory_order_relaxed);
+  }
+  for (SignupRoute& sr : routes) {
+    sr.mode->tick(sr.shared->window.signals(mono, kTriggerWindowMs), now_ms);
+    sr.room->tick(now_ms);
+  }
+  for (auto& l : limiters) l->update(mono);
+}
+
+bool DefenceState::set_mode(const std::string& route, std::optional<policy::SignupMode> mode,
+                            const std::string& reason, std::int64_t now_ms) {
+  std::shared_ptr<admission::ModeController> c;
+  {
+    std::lock_guard lock(mu_);
+    auto it = signup_.find(route);
+    if (it == signup_.end()) return false;
+    c = it->second.mode;
+  }
+  c->set_manual(mode, reason, now_ms);
+  return true;
+}
+
+std::vector<DefenceState::RouteStatus> DefenceState::routes_status() const {
+  std::vector<RouteStatus> out;
+  std::lock_guard lock(mu_);
+  const std::int64_t mono = core::monotonic_ms();
+  for (const auto& [name, sr] : signup_) {
+    RouteStatus s;
+    s.route = name;
+    s.mode = sr.mode->mode();
+    s.manual = sr.mode->manual();
+    s.since_ms = sr.mode->since_ms();
+    s.has_room = true;
+    s.room = sr.room->stats();
+    s.signals = sr.shared->window.signals(mono, kTriggerWindowMs);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<DefenceState::UpstreamStatus> DefenceState::upstreams_status() const {
+  std::vector<UpstreamStatus> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, l] : limiters_) out.push_back({name, l->limit(), l->in_flight()});
+  return out;
+}
+
+}  // namespace gh::proxy

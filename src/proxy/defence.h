@@ -1,0 +1,122 @@
+// The defences that need state beyond one request: signing keys, the single-use challenge set,
+// recent refusals, sign-up modes, waiting rooms, per-route signals and per-upstream concurrency
+// limiters. DefenceState lives as long as the Server (reloads keep queues, modes and limits);
+// RouteDefence is what one config generation's routes point at.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/snapshot.h"
+#include "stages/admission/limiter.h"
+#include "stages/admission/mode_controller.h"
+#include "stages/admission/route_window.h"
+#include "stages/challenge/spent_set.h"
+#include "stages/challenge/token.h"
+#include "stages/reputation/refusals.h"
+#include "stages/reputation/scorer.h"
+#include "stages/waitroom/room.h"
+
+namespace gh::proxy {
+
+// What one route of one config generation uses; pointers into DefenceState, which outlives it.
+struct RouteDefence {
+  std::uint32_t scope = 0;                           // challenge::scope_of(route name)
+  admission::ModeController* mode = nullptr;         // sign-up routes
+  waitroom::Room* room = nullptr;                    // sign-up routes
+  admission::RouteWindow* window = nullptr;          // every route
+  const std::atomic<std::uint32_t>* rate = nullptr;  // requests/s of late (challenge pressure)
+  admission::Limiter* limiter = nullptr;             // the upstream's, when admission is on
+  std::uint32_t upstream_index = 0;
+};
+
+// Per config generation (in Runtime).
+struct Defence {
+  std::unique_ptr<reputation::Scorer> scorer;  // null without rules
+  std::string theme_css;                       // challenge.theme_css_file, read at load
+  std::vector<RouteDefence> routes;            // by route index
+  std::vector<std::shared_ptr<admission::Limiter>> limiters;  // keeps routes' limiters alive
+  std::vector<std::shared_ptr<void>> keep;                    // keeps routes' shared state alive
+};
+
+struct ModeChange {
+  std::int64_t at_ms = 0;
+  std::string route;
+  std::string from;
+  std::string to;
+  std::string reason;
+  bool manual = false;
+};
+
+class DefenceState {
+ public:
+  // Loads or creates the key file; false with a reason when it cannot be used.
+  bool init(const policy::Config& cfg, std::string* error);
+
+  // Builds a generation's per-route view, creating or reconfiguring the long-lived parts.
+  // Called under the server's reload lock, off the request path.
+  bool build(const policy::Snapshot& snapshot, Defence& out, std::string* error);
+
+  const challenge::TokenCodec& codec() const { return *codec_; }
+  challenge::SpentSet& spent() { return *spent_; }
+  reputation::RefusalTracker& refusals() { return refusals_; }
+
+  // Housekeeping, once a second: feeds the triggers and the waiting rooms.
+  void tick(std::int64_t now_ms);
+
+  // Manual sign-up mode: `mode` empty = back to automatic. False when no such sign-up route.
+  bool set_mode(const std::string& route, std::optional<policy::SignupMode> mode,
+                const std::string& reason, std::int64_t now_ms);
+
+  struct RouteStatus {
+    std::string route;
+    policy::SignupMode mode = policy::SignupMode::Open;
+    bool manual = false;
+    std::int64_t since_ms = 0;
+    bool has_room = false;
+    waitroom::Stats room;
+    admission::Signals signals;
+  };
+  std::vector<RouteStatus> routes_status() const;
+  struct UpstreamStatus {
+    std::string upstream;
+    std::uint32_t limit = 0;
+    std::uint32_t in_flight = 0;
+  };
+  std::vector<UpstreamStatus> upstreams_status() const;
+
+  // Mode changes are reported here (events, incident report); called outside internal locks.
+  // Set before start(); the callback may run on the housekeeping or an admin thread.
+  void on_mode_change(std::function<void(const ModeChange&)> f) { on_change_ = std::move(f); }
+
+ private:
+  struct RouteShared {
+    admission::RouteWindow window;
+    std::atomic<std::uint32_t> rate{0};  // updated each tick from the window
+  };
+  struct SignupRoute {
+    std::shared_ptr<admission::ModeController> mode;
+    std::shared_ptr<waitroom::Room> room;
+    std::shared_ptr<RouteShared> shared;
+    std::string config_key;  // the sign-up config it was built from
+  };
+
+  std::unique_ptr<challenge::TokenCodec> codec_;
+  std::unique_ptr<challenge::SpentSet> spent_;
+  reputation::RefusalTracker refusals_{1 << 16, 60'000};
+  mutable std::mutex mu_;
+  std::map<std::string, SignupRoute> signup_;                            // by route
+  std::map<std::string, std::shared_ptr<RouteShared>> windows_;          // by route
+  std::map<std::string, std::shared_ptr<admission::Limiter>> limiters_;  // by upstream
+  std::map<std::string, std::string> limiter_keys_;
+  std::function<void(const ModeChange&)> on_change_;
+};
+
+}  // namespace gh::proxy
