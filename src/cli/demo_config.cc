@@ -2,17 +2,34 @@
 
 namespace gh::cli {
 
+// The demo's policy is the one examples/signup-shield.yaml explains line by line; keep the two
+// in step.
 std::string demo_config_yaml(const std::string& listen, const std::string& app, unsigned workers) {
   return "server: { workers: " + std::to_string(workers) + " }\n"
          "listen:\n  - address: " + listen + "\n"
-         "upstreams:\n  app: { servers: [" + app + "] }\n"
+         "upstreams:\n"
+         "  app:\n"
+         "    servers: [" + app + "]\n"
+         "    admission: { min_limit: 2, max_limit: 64, resident_share: 30%, queue_timeout: 2s }\n"
+         "reputation:\n"
+         "  suspect_score: 30\n"
+         "  rules:\n"
+         "    - { name: scripted-client, user_agent: \"(?i)^(curl|wget|python-requests|go-http-client)\", weight: 20 }\n"
+         "    - { name: refused-lately, recent_refusals: 20, weight: 40 }\n"
          "routes:\n"
          "  - name: signup\n"
          "    match: { path_prefix: /signup }\n"
          "    class: signup\n"
+         "    signup:\n"
+         "      mode: open\n"
+         "      waiting_room: { new_users_per_minute: 120, max_active: 100, max_per_prefix: 5 }\n"
+         "      triggers:\n"
+         "        - { metric: request_rate, above: 30, below: 10, for: 3s, hold: 30s, mode: challenge }\n"
+         "        - { metric: request_rate, above: 200, below: 50, for: 3s, hold: 60s, mode: queue }\n"
+         "        - { metric: upstream_latency, above: 2000, below: 500, for: 5s, hold: 60s, mode: queue }\n"
          "    limits:\n"
-         "      - { name: signup-per-prefix, key: [client.prefix], rate: 10/min, burst: 5 }\n"
-         "      - { name: signup-total, key: [], rate: 120/min }\n"
+         "      - { name: signup-per-prefix, key: [client.prefix], rate: 10/min, burst: 5, action: challenge }\n"
+         "      - { name: signup-per-clearance, key: [clearance.id], rate: 5/min, burst: 3 }\n"
          "  - name: login\n"
          "    match: { path: /login, methods: [POST] }\n"
          "    class: login\n"
@@ -21,9 +38,12 @@ std::string demo_config_yaml(const std::string& listen, const std::string& app, 
          "        key: [body.username]\n"
          "        rate: 5/15min\n"
          "        count_when: { status: [401] }\n"
+         "        classes: [suspect, anonymous, verified]\n"
          "      - { name: login-per-ip, key: [client.ip], rate: 30/min }\n"
          "  - name: app\n"
-         "bans: { journal: var/bans.journal }\n";
+         "bans: { journal: var/bans.journal }\n"
+         "secrets: { key_file: var/secret.key }\n"
+         "state_dir: var\n";
 }
 
 }  // namespace gh::cli
