@@ -169,9 +169,14 @@ std::string queue_page(const QueuePage& p) {
   out +=
       " right now. To keep the service working for everyone, new sign-ups are let in a few at a "
       "time, in the order people arrived.</p>\n<p>Keep this page open: it refreshes itself every ";
-  append_num(out, p.refresh_s);
+  if (p.refresh_s == 1) {
+    out += "second";
+  } else {
+    append_num(out, p.refresh_s);
+    out += " seconds";
+  }
   out +=
-      " seconds and takes you to the sign-up form when it is your turn. Reloading it does not "
+      " and takes you to the sign-up form when it is your turn. Reloading it does not "
       "lose your place. If you already have an account, logging in works as usual.</p>\n"
       "<p><small>Your place is held in this server's memory. If the server restarts, places may "
       "be reset; your arrival time is kept in a cookie, so your order is kept when it can "

@@ -1,0 +1,116 @@
+// Starting the real binary for page tests: the demo app (through `gatehouse demo`) and a shield
+// with a test's own policy (`gatehouse run`), on free loopback ports, in a temporary directory.
+// Everything started here is killed by stopAll(), which the tests call in `finally`.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const binary =
+  process.env.GATEHOUSE_BINARY || path.resolve(here, '../../../build/gatehouse');
+
+const children = [];
+const dirs = [];
+
+export function tempDir() {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'gatehouse-browser-'));
+  dirs.push(d);
+  return d;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitFor(child, pattern, ms) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${ms} ms:\n${out}`)), ms);
+    const onData = (d) => {
+      out += d.toString();
+      const m = out.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ${pattern}:\n${out}`));
+    });
+  });
+}
+
+function start(args, cwd) {
+  const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return child;
+}
+
+// The demo app on a free port (its shield on another; tests talk to their own shield).
+export async function startDemoApp(dir) {
+  const shieldPort = await freePort();
+  const child = start(['demo', '--listen', `127.0.0.1:${shieldPort}`, '--app', '127.0.0.1:0',
+                       '--db', path.join(dir, 'demo.db'), '--workers', '1'], dir);
+  const m = await waitFor(child, /The demo app directly:\s+http:\/\/127\.0\.0\.1:(\d+)\//, 20000);
+  return Number(m[1]);
+}
+
+// A shield with `policy` (YAML after listen/upstreams), in front of 127.0.0.1:appPort.
+export async function startShield(dir, appPort, policy) {
+  const port = await freePort();
+  const file = path.join(dir, `shield-${port}.yaml`);
+  writeFileSync(file,
+    `server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:${port}\n` +
+    `admin: { enabled: false }\n` +
+    `upstreams:\n  app: { servers: [127.0.0.1:${appPort}] }\n` +
+    `secrets: { key_file: ${dir}/secret.key }\nstate_dir: ${dir}/state\n` +
+    `bans: { journal: ${dir}/bans-${port}.journal }\n` + policy);
+  const child = start(['run', '--config', file], dir);
+  await new Promise((resolve, reject) => {
+    const deadline = Date.now() + 15000;
+    const attempt = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(); });
+      s.once('error', () => {
+        s.destroy();
+        if (child.exitCode !== null) reject(new Error('shield exited: ' + child.exitCode));
+        else if (Date.now() > deadline) reject(new Error('shield did not listen'));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+  return port;
+}
+
+export async function stopAll() {
+  for (const c of children.splice(0)) {
+    if (c.exitCode === null) {
+      c.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => { c.kill('SIGKILL'); r(); }, 5000);
+        c.once('exit', () => { clearTimeout(t); r(); });
+      });
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+export async function accountsCreated(appPort) {
+  const r = await fetch(`http://127.0.0.1:${appPort}/api/stats`);
+  const j = await r.json();
+  return j;
+}
