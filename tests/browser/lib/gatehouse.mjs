@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const binary =
-  process.env.GATEHOUSE_BINARY || path.resolve(here, '../../../build/gatehouse');
+export const binary = path.resolve(
+  process.env.GATEHOUSE_BINARY || path.join(here, '../../../build/gatehouse'));
 
 const children = [];
 const dirs = [];
@@ -55,6 +55,7 @@ function waitFor(child, pattern, ms) {
 
 function start(args, cwd) {
   const child = spawn(binary, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.on('error', (e) => console.error(`cannot start ${binary}: ${e.message}`));
   children.push(child);
   return child;
 }
