@@ -2,11 +2,16 @@
 // sign-up modes and the waiting room, and admission control by class.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "demo/app.h"
+#include "process.h"
 #include "stages/challenge/pow.h"
 #include "support.h"
 
@@ -29,7 +34,7 @@ std::string request(const std::string& method, const std::string& path, const st
   return r + "\r\n" + body;
 }
 
-ClientResponse exchange(std::uint16_t port, const std::string& raw, const char* source = nullptr) {
+ClientResponse roundtrip(std::uint16_t port, const std::string& raw, const char* source = nullptr) {
   RawClient c(port, source);
   c.send(raw);
   return c.read_response();
@@ -87,41 +92,41 @@ struct ResidentsTest : ::testing::Test {
 TEST_F(ResidentsTest, DeviceTokenKeepsTheOwnerReachableDuringStuffing) {
   Shield shield(config());
   const std::string good = "username=alice&password=right";
-  ClientResponse ok = exchange(shield.port(), request("POST", "/login", "", good), "127.0.0.1");
+  ClientResponse ok = roundtrip(shield.port(), request("POST", "/login", "", good), "127.0.0.1");
   ASSERT_EQ(ok.status, 200);
   const std::string device = set_cookie(ok, "gh_device");
   ASSERT_FALSE(device.empty()) << ok.head;
 
   // A botnet range stuffs alice's account: the shared failure limit cuts untrusted clients off.
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(exchange(shield.port(), request("POST", "/login", "", "username=alice&password=x"),
-                       "127.0.5.1")
+    EXPECT_EQ(roundtrip(shield.port(), request("POST", "/login", "", "username=alice&password=x"),
+                        "127.0.5.1")
                   .status,
               401);
   }
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/login", "", good), "127.0.5.1").status, 429);
+  EXPECT_EQ(roundtrip(shield.port(), request("POST", "/login", "", good), "127.0.5.1").status, 429);
   // Alice's own device still gets in; without it she shares the lockout.
   EXPECT_EQ(
-      exchange(shield.port(), request("POST", "/login", cookie_header(device), good), "127.0.0.1")
+      roundtrip(shield.port(), request("POST", "/login", cookie_header(device), good), "127.0.0.1")
           .status,
       200);
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/login", "", good), "127.0.0.1").status, 429);
+  EXPECT_EQ(roundtrip(shield.port(), request("POST", "/login", "", good), "127.0.0.1").status, 429);
   // Forged, moved (other prefix) or other-account device tokens vouch for nothing.
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/login", cookie_header(tamper(device)), good),
-                     "127.0.0.1")
+  EXPECT_EQ(roundtrip(shield.port(), request("POST", "/login", cookie_header(tamper(device)), good),
+                      "127.0.0.1")
                 .status,
             429);
   EXPECT_EQ(
-      exchange(shield.port(), request("POST", "/login", cookie_header(device), good), "127.0.7.1")
+      roundtrip(shield.port(), request("POST", "/login", cookie_header(device), good), "127.0.7.1")
           .status,
       429);
   for (int i = 0; i < 2; ++i) {
-    exchange(shield.port(), request("POST", "/login", "", "username=bob&password=x"), "127.0.5.1");
+    roundtrip(shield.port(), request("POST", "/login", "", "username=bob&password=x"), "127.0.5.1");
   }
   EXPECT_EQ(
-      exchange(shield.port(),
-               request("POST", "/login", cookie_header(device), "username=bob&password=right"),
-               "127.0.0.1")
+      roundtrip(shield.port(),
+                request("POST", "/login", cookie_header(device), "username=bob&password=right"),
+                "127.0.0.1")
           .status,
       429);
   EXPECT_GE(shield.server().stats().device_tokens_issued, 1u);
@@ -131,7 +136,7 @@ TEST_F(ResidentsTest, DeviceTokenKeepsTheOwnerReachableDuringStuffing) {
 TEST_F(ResidentsTest, NoDeviceTokenForFailedLogins) {
   Shield shield(config());
   ClientResponse bad =
-      exchange(shield.port(), request("POST", "/login", "", "username=alice&password=x"));
+      roundtrip(shield.port(), request("POST", "/login", "", "username=alice&password=x"));
   EXPECT_EQ(bad.status, 401);
   EXPECT_TRUE(set_cookie(bad, "gh_device").empty());
 }
@@ -172,7 +177,8 @@ Solved solve_json_challenge(const ClientResponse& r) {
 
 TEST_F(ChallengeTest, BrowserGetsAPageApiClientsJsonAndASolveClears) {
   Shield shield(config());
-  ClientResponse page = exchange(shield.port(), request("GET", "/signup", "Accept: text/html\r\n"));
+  ClientResponse page =
+      roundtrip(shield.port(), request("GET", "/signup", "Accept: text/html\r\n"));
   EXPECT_EQ(page.status, 403);
   EXPECT_NE(page.header("content-type").find("text/html"), std::string::npos);
   EXPECT_NE(page.body.find("/.gatehouse/challenge.js"), std::string::npos);
@@ -180,52 +186,53 @@ TEST_F(ChallengeTest, BrowserGetsAPageApiClientsJsonAndASolveClears) {
   EXPECT_EQ(origin.request_count(), 0u);
 
   const std::string accept_json = "Accept: application/json\r\n";
-  ClientResponse api = exchange(shield.port(), request("GET", "/signup", accept_json));
+  ClientResponse api = roundtrip(shield.port(), request("GET", "/signup", accept_json));
   ASSERT_EQ(api.status, 403);
   Solved s = solve_json_challenge(api);
   ASSERT_FALSE(s.nonce.empty());
 
   ClientResponse cleared =
-      exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
+      roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
   ASSERT_EQ(cleared.status, 200) << cleared.body;
   const std::string clearance = set_cookie(cleared, "gh_clearance");
   ASSERT_FALSE(clearance.empty());
   EXPECT_EQ(json::parse(cleared.body)["cookie"], "gh_clearance");
 
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", cookie_header(clearance))).status,
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", cookie_header(clearance))).status,
             200);
   EXPECT_EQ(origin.request_count(), 1u);
 
   // Replayed, tampered and wrong answers are refused, each with a reason.
   ClientResponse replay =
-      exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
+      roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
   EXPECT_EQ(replay.status, 403);
   EXPECT_NE(replay.body.find("already used"), std::string::npos);
-  ClientResponse fresh = exchange(shield.port(), request("GET", "/signup", accept_json));
+  ClientResponse fresh = roundtrip(shield.port(), request("GET", "/signup", accept_json));
   Solved t = solve_json_challenge(fresh);
   std::string tampered = t.form;
   tampered[8] = tampered[8] == 'A' ? 'B' : 'A';
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, tampered))
-                .status,
-            403);
+  EXPECT_EQ(
+      roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, tampered))
+          .status,
+      403);
   const std::string wrong = "token=" + t.token + "&nonce=1&return=/signup";
   ClientResponse wrong_r =
-      exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, wrong));
+      roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, wrong));
   EXPECT_EQ(wrong_r.status, t.nonce == "1" ? 200 : 403);
 
   // A clearance moved to another prefix, or to another browser, is not honoured.
   EXPECT_EQ(
-      exchange(shield.port(), request("GET", "/signup", cookie_header(clearance)), "127.0.9.1")
+      roundtrip(shield.port(), request("GET", "/signup", cookie_header(clearance)), "127.0.9.1")
           .status,
       403);
   std::string other_ua = request("GET", "/signup", cookie_header(clearance));
   other_ua.replace(other_ua.find(kBrowserUa), std::string(kBrowserUa).size(), "curl/8.0");
-  EXPECT_EQ(exchange(shield.port(), other_ua).status, 403);
+  EXPECT_EQ(roundtrip(shield.port(), other_ua).status, 403);
   // A challenge solved on one prefix cannot be cashed in from another.
-  ClientResponse third = exchange(shield.port(), request("GET", "/signup", accept_json));
+  ClientResponse third = roundtrip(shield.port(), request("GET", "/signup", accept_json));
   Solved u = solve_json_challenge(third);
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, u.form),
-                     "127.0.9.1")
+  EXPECT_EQ(roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, u.form),
+                      "127.0.9.1")
                 .status,
             403);
   EXPECT_GE(shield.server().stats().challenges_solved, 1u);
@@ -234,10 +241,10 @@ TEST_F(ChallengeTest, BrowserGetsAPageApiClientsJsonAndASolveClears) {
 
 TEST_F(ChallengeTest, ScriptIsServedAndUnknownEndpointsAreNot) {
   Shield shield(config());
-  ClientResponse js = exchange(shield.port(), request("GET", "/.gatehouse/challenge.js", ""));
+  ClientResponse js = roundtrip(shield.port(), request("GET", "/.gatehouse/challenge.js", ""));
   EXPECT_EQ(js.status, 200);
   EXPECT_NE(js.header("content-type").find("javascript"), std::string::npos);
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/.gatehouse/nothing", "")).status, 404);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/.gatehouse/nothing", "")).status, 404);
   EXPECT_EQ(origin.request_count(), 0u);
 }
 
@@ -246,7 +253,7 @@ TEST_F(ChallengeTest, NoJavaScriptPathWaitsAndRefusesEarlyReturns) {
   Shield shield(
       config("reputation:\n  rules:\n    - { name: all, path_prefix: /, action: "
              "challenge, level: 0 }\n"));
-  ClientResponse page = exchange(shield.port(), request("GET", "/page", "Accept: text/html\r\n"));
+  ClientResponse page = roundtrip(shield.port(), request("GET", "/page", "Accept: text/html\r\n"));
   ASSERT_EQ(page.status, 403);
   const std::size_t at = page.body.find("/.gatehouse/challenge?token=");
   ASSERT_NE(at, std::string::npos) << page.body;
@@ -254,16 +261,17 @@ TEST_F(ChallengeTest, NoJavaScriptPathWaitsAndRefusesEarlyReturns) {
   for (std::size_t p; (p = url.find("&amp;")) != std::string::npos;) url.replace(p, 5, "&");
   EXPECT_NE(page.body.find("http-equiv=\"refresh\""), std::string::npos);
 
-  ClientResponse early = exchange(shield.port(), request("GET", url, ""));
+  ClientResponse early = roundtrip(shield.port(), request("GET", url, ""));
   EXPECT_EQ(early.status, 429);
   EXPECT_FALSE(early.header("retry-after").empty());
   std::this_thread::sleep_for(1100ms);
-  ClientResponse back = exchange(shield.port(), request("GET", url, ""));
+  ClientResponse back = roundtrip(shield.port(), request("GET", url, ""));
   ASSERT_EQ(back.status, 303) << back.body;
   EXPECT_EQ(back.header("location"), "/page");
   const std::string clearance = set_cookie(back, "gh_clearance");
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/page", cookie_header(clearance))).status, 200);
-  EXPECT_EQ(exchange(shield.port(), request("GET", url, "")).status, 403);  // single use
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/page", cookie_header(clearance))).status,
+            200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", url, "")).status, 403);  // single use
 }
 
 TEST_F(ChallengeTest, LimitWithChallengeActionAsksOnlyOverTheRate) {
@@ -275,17 +283,17 @@ TEST_F(ChallengeTest, LimitWithChallengeActionAsksOnlyOverTheRate) {
                              "      - { name: per-ip, key: [client.ip], rate: 2/min, action: "
                              "challenge }\n"));
   const std::string accept_json = "Accept: application/json\r\n";
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/x", accept_json)).status, 200);
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/x", accept_json)).status, 200);
-  ClientResponse over = exchange(shield.port(), request("GET", "/x", accept_json));
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/x", accept_json)).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/x", accept_json)).status, 200);
+  ClientResponse over = roundtrip(shield.port(), request("GET", "/x", accept_json));
   ASSERT_EQ(over.status, 403);
   Solved s = solve_json_challenge(over);
   ClientResponse cleared =
-      exchange(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
+      roundtrip(shield.port(), request("POST", "/.gatehouse/challenge", accept_json, s.form));
   ASSERT_EQ(cleared.status, 200);
-  EXPECT_EQ(exchange(shield.port(),
-                     request("GET", "/x",
-                             accept_json + cookie_header(set_cookie(cleared, "gh_clearance"))))
+  EXPECT_EQ(roundtrip(shield.port(),
+                      request("GET", "/x",
+                              accept_json + cookie_header(set_cookie(cleared, "gh_clearance"))))
                 .status,
             200);
 }
@@ -309,25 +317,26 @@ struct SignupTest : ::testing::Test {
   }
   std::string device(Shield& shield) {
     ClientResponse ok =
-        exchange(shield.port(), request("POST", "/login", "", "username=alice&password=right"));
+        roundtrip(shield.port(), request("POST", "/login", "", "username=alice&password=right"));
     return set_cookie(ok, "gh_device");
   }
 };
 
 TEST_F(SignupTest, ClosedPausesNewcomersOnly) {
   Shield shield(config("      mode: closed\n      closed_retry_after: 10m\n"));
-  ClientResponse api = exchange(
+  ClientResponse api = roundtrip(
       shield.port(), request("POST", "/signup", "Accept: application/json\r\n", "username=n"));
   EXPECT_EQ(api.status, 503);
   EXPECT_EQ(api.header("retry-after"), "600");
   EXPECT_EQ(json::parse(api.body)["error"], "signup_closed");
-  ClientResponse page = exchange(shield.port(), request("GET", "/signup", "Accept: text/html\r\n"));
+  ClientResponse page =
+      roundtrip(shield.port(), request("GET", "/signup", "Accept: text/html\r\n"));
   EXPECT_EQ(page.status, 503);
   EXPECT_NE(page.body.find("<h1"), std::string::npos);
   // Logins go on, and a resident is not turned away.
   const std::string dev = device(shield);
   ASSERT_FALSE(dev.empty());
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", cookie_header(dev))).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", cookie_header(dev))).status, 200);
 }
 
 TEST_F(SignupTest, QueueAdmitsAtTheRateAndTicketsCannotBeForgedOrMoved) {
@@ -336,16 +345,16 @@ TEST_F(SignupTest, QueueAdmitsAtTheRateAndTicketsCannotBeForgedOrMoved) {
              "      waiting_room: { new_users_per_minute: 1, max_active: 1 }\n"));
   const std::string accept_json = "Accept: application/json\r\n";
   // Calm room: the first newcomer goes straight in, with a ticket that keeps the session.
-  ClientResponse first = exchange(shield.port(), request("GET", "/signup", accept_json));
+  ClientResponse first = roundtrip(shield.port(), request("GET", "/signup", accept_json));
   ASSERT_EQ(first.status, 200);
   const std::string first_ticket = set_cookie(first, "gh_ticket");
   ASSERT_FALSE(first_ticket.empty());
-  EXPECT_EQ(exchange(shield.port(), request("POST", "/signup", cookie_header(first_ticket), "u=1"))
+  EXPECT_EQ(roundtrip(shield.port(), request("POST", "/signup", cookie_header(first_ticket), "u=1"))
                 .status,
             200);
   // The next one waits: 202, a position and Retry-After.
   ClientResponse second =
-      exchange(shield.port(), request("GET", "/signup", accept_json), "127.0.3.1");
+      roundtrip(shield.port(), request("GET", "/signup", accept_json), "127.0.3.1");
   ASSERT_EQ(second.status, 202) << second.body;
   const json j = json::parse(second.body);
   EXPECT_EQ(j["status"], "queued");
@@ -353,38 +362,38 @@ TEST_F(SignupTest, QueueAdmitsAtTheRateAndTicketsCannotBeForgedOrMoved) {
   EXPECT_FALSE(second.header("retry-after").empty());
   const std::string ticket = set_cookie(second, "gh_ticket");
   ASSERT_FALSE(ticket.empty());
-  ClientResponse again = exchange(
+  ClientResponse again = roundtrip(
       shield.port(), request("GET", "/signup", accept_json + cookie_header(ticket)), "127.0.3.1");
   EXPECT_EQ(again.status, 202);
   EXPECT_TRUE(set_cookie(again, "gh_ticket").empty());  // the same place, no new ticket
   // The HTML page refreshes itself (no JavaScript needed).
-  ClientResponse html = exchange(
+  ClientResponse html = roundtrip(
       shield.port(), request("GET", "/signup", "Accept: text/html\r\n" + cookie_header(ticket)),
       "127.0.3.1");
   EXPECT_EQ(html.status, 200);
   EXPECT_NE(html.body.find("http-equiv=\"refresh\""), std::string::npos);
   // A forged ticket, or one moved to another prefix, is a newcomer: a new ticket is issued.
-  ClientResponse forged =
-      exchange(shield.port(),
-               request("GET", "/signup", accept_json + cookie_header(tamper(ticket))), "127.0.3.1");
+  ClientResponse forged = roundtrip(
+      shield.port(), request("GET", "/signup", accept_json + cookie_header(tamper(ticket))),
+      "127.0.3.1");
   EXPECT_EQ(forged.status, 202);
   EXPECT_FALSE(set_cookie(forged, "gh_ticket").empty());
-  ClientResponse moved = exchange(
+  ClientResponse moved = roundtrip(
       shield.port(), request("GET", "/signup", accept_json + cookie_header(ticket)), "127.0.4.1");
   EXPECT_EQ(moved.status, 202);
   EXPECT_FALSE(set_cookie(moved, "gh_ticket").empty());
   // Residents never queue.
   const std::string dev = device(shield);
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", cookie_header(dev))).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", cookie_header(dev))).status, 200);
 }
 
 TEST_F(SignupTest, ManualSwitchOverridesAndReturnsToAutomatic) {
   Shield shield(config("      mode: open\n"));
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", "")).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", "")).status, 200);
   ASSERT_TRUE(shield.server().defence().set_mode("signup", policy::SignupMode::Closed, "test", 0));
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", "")).status, 503);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", "")).status, 503);
   ASSERT_TRUE(shield.server().defence().set_mode("signup", std::nullopt, "test", 0));
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", "")).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", "")).status, 200);
   EXPECT_FALSE(shield.server().defence().set_mode("nope", policy::SignupMode::Closed, "", 0));
 }
 
@@ -405,7 +414,7 @@ TEST_F(SignupTest, TriggerClosesUnderLoadWithoutFlappingAndReopens) {
   bool closed = false;
   int sent = 0;
   while (std::chrono::steady_clock::now() - start < 6s && sent < 400) {
-    exchange(shield.port(), request("GET", "/signup", ""));
+    roundtrip(shield.port(), request("GET", "/signup", ""));
     ++sent;
     std::this_thread::sleep_for(15ms);
     if (mode() == policy::SignupMode::Closed) {
@@ -417,13 +426,13 @@ TEST_F(SignupTest, TriggerClosesUnderLoadWithoutFlappingAndReopens) {
   // While the rate stays high the mode holds (no flapping).
   int open_seen = 0;
   for (int i = 0; i < 80; ++i) {
-    open_seen += exchange(shield.port(), request("GET", "/signup", "")).status == 200;
+    open_seen += roundtrip(shield.port(), request("GET", "/signup", "")).status == 200;
     std::this_thread::sleep_for(15ms);
   }
   EXPECT_EQ(open_seen, 0);
   // Quiet again: back to the configured mode once below the release level for the hold time.
   EXPECT_TRUE(eventually([&] { return mode() == policy::SignupMode::Open; }, 15s));
-  EXPECT_EQ(exchange(shield.port(), request("GET", "/signup", "")).status, 200);
+  EXPECT_EQ(roundtrip(shield.port(), request("GET", "/signup", "")).status, 200);
 }
 
 // ---- admission control ----------------------------------------------------------------------
@@ -453,13 +462,13 @@ struct AdmissionTest : ::testing::Test {
 std::future<ClientResponse> send_async(std::uint16_t port, std::string raw,
                                        const char* source = nullptr) {
   return std::async(std::launch::async,
-                    [port, raw = std::move(raw), source] { return exchange(port, raw, source); });
+                    [port, raw = std::move(raw), source] { return roundtrip(port, raw, source); });
 }
 
 TEST_F(AdmissionTest, ResidentsKeepTheirReserveAndLowerClassesAreShedFirst) {
   Shield shield(config());
   ClientResponse login =
-      exchange(shield.port(), request("POST", "/login", "", "username=alice&password=right"));
+      roundtrip(shield.port(), request("POST", "/login", "", "username=alice&password=right"));
   const std::string device = set_cookie(login, "gh_device");
   ASSERT_FALSE(device.empty());
 
@@ -478,12 +487,126 @@ TEST_F(AdmissionTest, ResidentsKeepTheirReserveAndLowerClassesAreShedFirst) {
   EXPECT_EQ(shed.header("retry-after"), "7");
   // The resident is not queued behind anyone: the reserved slot serves it now.
   ClientResponse resident =
-      exchange(shield.port(), request("GET", "/slow/4", cookie_header(device)));
+      roundtrip(shield.port(), request("GET", "/slow/4", cookie_header(device)));
   EXPECT_EQ(resident.status, 200);
   EXPECT_EQ(holder.get().status, 200);
   EXPECT_EQ(anonymous.get().status, 200);  // served once the holder's slot came back
   EXPECT_GE(shield.server().stats().admission_shed, 1u);
   EXPECT_EQ(shield.server().stats().resident_answers_failed, 0u);
+}
+
+// ---- residents first, against the real demo app -------------------------------------------
+
+struct DemoApp {
+  explicit DemoApp(const std::string& dir) {
+    demo::Options o;
+    o.port = 0;
+    o.db_path = dir + "/demo.db";
+    o.workers = 2;  // capacity: two requests at a time (Argon2id at its interactive cost)
+    app = std::make_unique<demo::App>(o);
+    std::string error;
+    if (!app->start(&error)) throw std::runtime_error("demo app: " + error);
+  }
+  ~DemoApp() { app->stop(); }
+  std::unique_ptr<demo::App> app;
+};
+
+// A browser's cookie jar, as far as these tests need one: later Set-Cookie replaces earlier.
+struct CookieJar {
+  std::map<std::string, std::string> values;
+  void update(const ClientResponse& r) {
+    std::size_t pos = 0;
+    while ((pos = r.head.find("Set-Cookie: ", pos)) != std::string::npos) {
+      const std::size_t start = pos + 12;
+      const std::size_t eq = r.head.find('=', start);
+      const std::size_t end = r.head.find(';', start);
+      values[r.head.substr(start, eq - start)] = r.head.substr(eq + 1, end - eq - 1);
+      pos = end;
+    }
+  }
+  std::string header() const {
+    std::string out;
+    for (const auto& [k, v] : values) out += (out.empty() ? "" : "; ") + k + "=" + v;
+    return out.empty() ? "" : "Cookie: " + out + "\r\n";
+  }
+};
+
+TEST(ResidentsFirst, ResidentsAreServedWhileAnonymousSignupsSaturateTheApp) {
+  TempDir dir;
+  DemoApp demo_app(dir.path());
+  const std::uint16_t app_port = demo_app.app->port();
+  // The resident's account exists already (made directly at the app).
+  ASSERT_EQ(roundtrip(app_port, request("POST", "/signup", "",
+                                        "username=alice&email=alice%40example.test&password="
+                                        "correct-horse"))
+                .status,
+            303);
+  Shield shield(
+      "server: { workers: 1 }\n"
+      "listen:\n  - address: 127.0.0.1:0\n"
+      "upstreams:\n  app:\n    servers: [127.0.0.1:" +
+      std::to_string(app_port) +
+      "]\n"
+      "    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50%,\n"
+      "                 queue_max: 4, queue_timeout: 300ms }\n"
+      "routes:\n"
+      "  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+      "  - name: login\n    match: { path: /login, methods: [POST] }\n    class: login\n"
+      "  - name: app\n");
+  ClientResponse login = roundtrip(
+      shield.port(), request("POST", "/login", "", "username=alice&password=correct-horse"));
+  ASSERT_EQ(login.status, 303) << login.head;
+  CookieJar jar;
+  jar.update(login);
+  ASSERT_EQ(jar.values.count("gh_device"), 1u);
+
+  // Six anonymous clients flood sign-up (each sign-up costs an Argon2id hash) for 3 s.
+  std::atomic<bool> stop{false};
+  std::atomic<int> flood_ok{0}, flood_shed{0}, flood_other{0};
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 6; ++t) {
+    flood.emplace_back([&, t] {
+      const std::string source = "127.0." + std::to_string(10 + t) + ".1";
+      for (int i = 0; i < 10'000 && !stop.load(); ++i) {
+        const std::string user = "bot" + std::to_string(t) + "x" + std::to_string(i);
+        const int status = roundtrip(shield.port(),
+                                     request("POST", "/signup", "",
+                                             "username=" + user + "&email=" + user +
+                                                 "%40example.test&password=correct-horse"),
+                                     source.c_str())
+                               .status;
+        (status == 303 ? flood_ok : status == 503 ? flood_shed : flood_other)++;
+      }
+    });
+  }
+  // Meanwhile the resident logs in and reads their account page, again and again.
+  int resident_ok = 0, resident_total = 0;
+  std::uint32_t max_in_flight = 0;
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until && resident_total < 200) {
+    ClientResponse l = roundtrip(shield.port(), request("POST", "/login", jar.header(),
+                                                        "username=alice&password=correct-horse"));
+    jar.update(l);
+    ClientResponse page = roundtrip(shield.port(), request("GET", "/account", jar.header()));
+    resident_total += 2;
+    resident_ok += (l.status == 303) + (page.status == 200);
+    if (l.status != 303 || page.status != 200) {
+      ADD_FAILURE() << "resident: login " << l.status << " " << l.body << ", account "
+                    << page.status << " " << page.body;
+    }
+    for (const auto& u : shield.server().defence().upstreams_status()) {
+      max_in_flight = std::max(max_in_flight, u.in_flight);
+    }
+  }
+  stop = true;
+  for (auto& t : flood) t.join();
+  EXPECT_EQ(resident_ok, resident_total) << "resident requests failed while sign-up was flooded";
+  EXPECT_GT(resident_total, 4);
+  EXPECT_GT(flood_shed.load(), 0) << "the flood should have been over capacity";
+  EXPECT_LE(max_in_flight, 2u) << "the app was sent more than its concurrency limit";
+  EXPECT_EQ(shield.server().stats().resident_answers_failed, 0u);
+  std::printf("residents %d/%d; anonymous sign-ups: %d registered, %d shed, %d other\n",
+              resident_ok, resident_total, flood_ok.load(), flood_shed.load(), flood_other.load());
 }
 
 }  // namespace
