@@ -33,6 +33,10 @@ struct CtlOptions {
   std::string duration;
   std::string max;
   std::string reason;
+  std::string route;
+  std::string mode;
+  int limit = 30;
+  int top_n = 10;
 };
 
 // ---- output helpers --------------------------------------------------------------------------
@@ -119,7 +123,8 @@ class AdminClient {
 
   // nullopt when there was no HTTP answer (the reason is printed).
   std::optional<Call> request(const std::string& method, const std::string& path, const std::string& body = "") {
-    httplib::Headers headers{{"Host", where_}, {"Accept", "application/json"}};
+    httplib::Headers headers{{"Host", where_}, {"Accept", "application/json"},
+                             {"User-Agent", "gatehouse-ctl"}};
     if (token_) headers.emplace("Authorization", "Bearer " + *token_);
     httplib::Result res = method == "POST"     ? http_.Post(path, headers, body, "application/json")
                           : method == "DELETE" ? http_.Delete(path, headers)
@@ -165,7 +170,10 @@ int report_error(const Call& call, const CtlOptions& o, const AdminClient& admin
   if (call.parsed.is_object() && call.parsed.contains("error")) message = text_of(call.parsed["error"]);
   std::fprintf(stderr, "gatehouse ctl: %s (HTTP %d)\n", message.c_str(), call.status);
   if (call.status == 401 && !admin.has_token()) {
-    std::fprintf(stderr, "  pass the admin token with --token-file FILE or GATEHOUSE_ADMIN_TOKEN_FILE=FILE\n");
+    std::fprintf(stderr,
+                 "  changes need the admin token: pass --token-file FILE (or set "
+                 "GATEHOUSE_ADMIN_TOKEN_FILE=FILE),\n  FILE being the config's admin.token_file "
+                 "(gatehouse demo writes var/admin.token)\n");
   }
   return kApiError;
 }
@@ -273,6 +281,164 @@ int bans_remove(AdminClient& admin, const CtlOptions& o) {
                 });
 }
 
+std::string num(const json& v) {
+  if (v.is_number_float()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v.get<double>());
+    return buf;
+  }
+  return text_of(v);
+}
+
+void print_modes(const json& list) {
+  if (list.empty()) {
+    std::printf("no sign-up routes\n");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const json& r : list) {
+    const json room = r.value("waiting_room", json::object());
+    const json sig = r.value("signals", json::object());
+    rows.push_back({text_of(r.value("route", json())), text_of(r.value("mode", json())),
+                    r.value("manual", false) ? "manual" : "auto",
+                    text_of(r.value("configured", json())),
+                    text_of(r.value("since", json())).substr(0, 19),
+                    text_of(room.value("queued", json())),
+                    text_of(room.value("admission_rate_per_min", json())),
+                    num(sig.value("request_rate", json()))});
+  }
+  print_table({"ROUTE", "MODE", "SET", "CONFIGURED", "SINCE (UTC)", "QUEUED", "ADMITTED/MIN", "REQ/S"},
+              rows);
+}
+
+int signup_mode(AdminClient& admin, const CtlOptions& o) {
+  if (o.mode.empty()) {
+    const std::string path = o.route.empty() ? "/v1/signup-mode" : "/v1/signup-mode?route=" + url_encode(o.route);
+    return handle(admin.request("GET", path), 200, o, admin, [&o](const json& answer) {
+      print_modes(o.route.empty() ? answer.value("routes", json::array()) : json::array({answer}));
+      return kOk;
+    });
+  }
+  if (!admin.has_token()) {
+    std::fprintf(stderr,
+                 "gatehouse ctl: changing the sign-up mode needs the admin token: pass --token-file "
+                 "FILE (or set GATEHOUSE_ADMIN_TOKEN_FILE=FILE), FILE being the config's "
+                 "admin.token_file (gatehouse demo writes var/admin.token)\n");
+    return kApiError;
+  }
+  json body = {{"route", o.route}, {"mode", o.mode}};
+  if (!o.reason.empty()) body["reason"] = o.reason;
+  return handle(admin.request("POST", "/v1/signup-mode", body.dump()), 200, o, admin, [](const json& r) {
+    std::printf("sign-up mode of %s: %s (%s)\n", text_of(r.value("route", json())).c_str(),
+                text_of(r.value("mode", json())).c_str(),
+                r.value("manual", false) ? "set by hand; 'auto' gives it back to the triggers"
+                                         : "automatic");
+    return kOk;
+  });
+}
+
+int events(AdminClient& admin, const CtlOptions& o) {
+  return handle(admin.request("GET", "/v1/events?limit=" + std::to_string(o.limit)), 200, o, admin,
+                [](const json& answer) {
+                  const json list = answer.value("events", json::array());
+                  if (list.empty()) {
+                    std::printf("no events\n");
+                    return kOk;
+                  }
+                  std::vector<std::vector<std::string>> rows;
+                  for (const json& e : list) {
+                    const json data = e.value("data", json::object());
+                    rows.push_back({text_of(e.value("time", json())).substr(0, 19),
+                                    text_of(e.value("kind", json())),
+                                    e.value("route", std::string()).empty() ? "-" : text_of(e["route"]),
+                                    data.is_object() && data.contains("by") ? text_of(data["by"]) : "-",
+                                    text_of(e.value("message", json()))});
+                  }
+                  print_table({"TIME (UTC)", "KIND", "ROUTE", "BY", "MESSAGE"}, rows);
+                  return kOk;
+                });
+}
+
+int top(AdminClient& admin, const CtlOptions& o) {
+  return handle(admin.request("GET", "/v1/top?n=" + std::to_string(o.top_n)), 200, o, admin,
+                [](const json& answer) {
+                  const std::pair<const char*, const char*> dims[] = {
+                      {"prefixes", "CLIENT PREFIX"}, {"asns", "NETWORK"},
+                      {"user_agents", "USER AGENT"}, {"accounts", "ACCOUNT"}};
+                  bool first = true;
+                  for (const auto& [key, title] : dims) {
+                    const json list = answer.value(key, json::array());
+                    if (list.empty()) continue;
+                    if (!first) std::printf("\n");
+                    first = false;
+                    std::vector<std::vector<std::string>> rows;
+                    for (const json& it : list) {
+                      rows.push_back({text_of(it.value("count", json())),
+                                      text_of(it.value("error", json())),
+                                      text_of(it.value("key", json()))});
+                    }
+                    print_table({"COUNT", "ERROR", title}, rows);
+                  }
+                  if (first) std::printf("no traffic seen yet\n");
+                  return kOk;
+                });
+}
+
+int routes(AdminClient& admin, const CtlOptions& o) {
+  return handle(admin.request("GET", "/v1/routes"), 200, o, admin, [](const json& answer) {
+    std::vector<std::vector<std::string>> rows;
+    std::vector<std::vector<std::string>> limits;
+    for (const json& r : answer.value("routes", json::array())) {
+      const json req = r.value("requests", json::object());
+      std::uint64_t total = 0, passed = 0;
+      for (const auto& [k, v] : req.items()) {
+        if (v.is_number_unsigned()) total += v.get<std::uint64_t>();
+        if (k == "passed" && v.is_number_unsigned()) passed = v.get<std::uint64_t>();
+      }
+      std::string mode = "-";
+      if (r.contains("signup")) {
+        mode = text_of(r["signup"].value("mode", json()));
+        if (r["signup"].value("manual", false)) mode += " (manual)";
+      }
+      std::string conc = "-";
+      if (r.contains("concurrency")) {
+        conc = text_of(r["concurrency"].value("in_flight", json())) + "/" +
+               text_of(r["concurrency"].value("limit", json()));
+      }
+      rows.push_back({text_of(r.value("name", json())), text_of(r.value("class", json())),
+                      text_of(r.value("upstream", json())), std::to_string(total),
+                      std::to_string(passed), mode, conc});
+      for (const json& l : r.value("limits", json::array())) {
+        const json t = l.value("table", json::object());
+        limits.push_back({text_of(r.value("name", json())), text_of(l.value("name", json())),
+                          text_of(l.value("key", json())), text_of(l.value("rate", json())),
+                          text_of(l.value("action", json())),
+                          text_of(t.value("tracked", json())) + "/" + text_of(t.value("capacity", json()))});
+      }
+    }
+    print_table({"ROUTE", "CLASS", "UPSTREAM", "REQUESTS", "PASSED", "SIGN-UP MODE", "IN FLIGHT/LIMIT"},
+                rows);
+    if (!limits.empty()) {
+      std::printf("\n");
+      print_table({"ROUTE", "LIMIT", "KEY", "RATE", "ACTION", "KEYS/CAPACITY"}, limits);
+    }
+    return kOk;
+  });
+}
+
+int reload(AdminClient& admin, const CtlOptions& o) {
+  if (!admin.has_token()) {
+    std::fprintf(stderr,
+                 "gatehouse ctl: reload needs the admin token: pass --token-file FILE (or set "
+                 "GATEHOUSE_ADMIN_TOKEN_FILE=FILE)\n");
+    return kApiError;
+  }
+  return handle(admin.request("POST", "/v1/reload", "{}"), 200, o, admin, [](const json& r) {
+    std::printf("config reloaded (generation %s)\n", text_of(r.value("generation", json())).c_str());
+    return kOk;
+  });
+}
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "gatehouse ctl: %s\nRun 'gatehouse ctl --help' for usage.\n", message.c_str());
   return kUsage;
@@ -282,7 +448,8 @@ int usage_error(const std::string& message) {
 
 CLI::App* add_ctl_subcommand(CLI::App& app) {
   auto* ctl = app.add_subcommand(
-      "ctl", "Talk to a running gatehouse's admin API: status, bans list|add|remove (see 'gatehouse ctl --help')");
+      "ctl", "Talk to a running gatehouse's admin API: status, routes, signup-mode, events, top, reload, "
+      "bans (see 'gatehouse ctl --help')");
   ctl->prefix_command();  // everything after `ctl` goes to ctl_command
   ctl->set_help_flag();   // ... --help included
   return ctl;
@@ -300,6 +467,18 @@ int ctl_command(const std::vector<std::string>& args) {
   app.footer("Exit codes: 0 success, 1 the API refused or could not be reached, 2 usage errors.");
 
   auto* status_cmd = app.add_subcommand("status", "Version, uptime, listeners, counters, ban table");
+  auto* routes_cmd = app.add_subcommand("routes", "Routes, limits with live table counts, modes");
+  auto* mode_cmd = app.add_subcommand(
+      "signup-mode", "Show the sign-up modes, or set one: signup-mode ROUTE open|challenge|queue|closed|auto");
+  mode_cmd->add_option("ROUTE", o.route, "Sign-up route name");
+  mode_cmd->add_option("MODE", o.mode, "open, challenge, queue, closed, or auto (back to the triggers)")
+      ->check(CLI::IsMember({"open", "challenge", "queue", "closed", "auto"}));
+  mode_cmd->add_option("--reason", o.reason, "Why (kept in the event log and the incident report)");
+  auto* events_cmd = app.add_subcommand("events", "Recent events: mode changes, bans, reloads");
+  events_cmd->add_option("--limit", o.limit, "How many (1-1000)")->check(CLI::Range(1, 1000))->capture_default_str();
+  auto* top_cmd = app.add_subcommand("top", "Top offenders now: client prefixes, user agents, accounts");
+  top_cmd->add_option("-n,--n", o.top_n, "Entries per list (1-64)")->check(CLI::Range(1, 64))->capture_default_str();
+  auto* reload_cmd = app.add_subcommand("reload", "Reload the config file (as SIGHUP does)");
   auto* bans = app.add_subcommand("bans", "List, add or remove bans");
   bans->require_subcommand(1);
   auto* list = bans->add_subcommand("list", "Live bans, soonest expiry first");
@@ -343,6 +522,11 @@ int ctl_command(const std::vector<std::string>& args) {
   }
   AdminClient admin(*address, std::move(token));
   if (*status_cmd) return status(admin, o);
+  if (*routes_cmd) return routes(admin, o);
+  if (*mode_cmd) return signup_mode(admin, o);
+  if (*events_cmd) return events(admin, o);
+  if (*top_cmd) return top(admin, o);
+  if (*reload_cmd) return reload(admin, o);
   if (*list) return bans_list(admin, o);
   if (*add) return bans_add(admin, o);
   if (*remove) return bans_remove(admin, o);

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/ctl.h"  // admin API: `gatehouse ctl`
+#include "cli/report.h"  // `gatehouse report`: the incident report
 #include "sim/cli.h"  // the attack simulator: `gatehouse sim`
 
 #ifndef GATEHOUSE_VERSION
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
 
   auto* ctl = add_ctl_subcommand(app);  // admin API: parses its own arguments
   gh::sim::add_sim_command(app);         // runs from its own callback
+  add_report_command(app);               // runs from its own callback
 
   app.add_subcommand("version", "Print the version")->callback([] {
     std::printf("gatehouse %s\n", GATEHOUSE_VERSION);

@@ -33,6 +33,8 @@ ApiRequest to_api_request(const httplib::Request& req, bool with_body) {
     if (ec == std::errc() && end == v.data() + v.size()) r.content_length = n;
   }
   if (with_body) r.body = req.body;
+  for (const auto& [name, value] : req.params) r.query[name] = value;
+  r.user_agent = req.get_header_value("User-Agent");
   return r;
 }
 
@@ -47,7 +49,8 @@ void write(const ApiResponse& api, httplib::Response& res) {
   for (const auto& [name, value] : api.headers) res.set_header(name, value);
   // Replace, not throw, on invalid UTF-8 (it can only come from echoed request bytes).
   if (!api.text.empty()) {
-    res.set_content(api.text, "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(api.text, api.content_type.empty() ? "text/plain; version=0.0.4; charset=utf-8"
+                                                       : api.content_type);
     return;
   }
   res.set_content(api.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
@@ -77,10 +80,13 @@ const char* reason_of(int status) {
 
 }  // namespace
 
-AdminServer::AdminServer(proxy::Server& server, const policy::AdminConfig& config, std::string version)
+AdminServer::AdminServer(proxy::Server& server, const policy::AdminConfig& config,
+                         std::string version)
     : server_(server), config_(config), version_(std::move(version)), bound_(config.address) {}
 
-AdminServer::~AdminServer() { stop(); }
+AdminServer::~AdminServer() {
+  stop();
+}
 
 bool AdminServer::start(std::string* error) {
   if (http_) {
@@ -91,6 +97,7 @@ bool AdminServer::start(std::string* error) {
   AdminApi::Options options;
   options.loopback = is_loopback(config_.address.ip);
   options.version = version_;
+  options.reload = reload_;
   if (!config_.token_file.empty()) {
     std::string why;
     options.token = BearerToken::load(config_.token_file, &why);
@@ -101,9 +108,10 @@ bool AdminServer::start(std::string* error) {
   }
   if (!options.loopback && !options.token) {
     if (error) {
-      *error = "admin.address " + where +
-               " is not a loopback address: set admin.token_file (a token is required off loopback), "
-               "or use 127.0.0.1";
+      *error =
+          "admin.address " + where +
+          " is not a loopback address: set admin.token_file (a token is required off loopback), "
+          "or use 127.0.0.1";
     }
     return false;
   }
@@ -137,9 +145,10 @@ bool AdminServer::start(std::string* error) {
     const int e = errno;
     if (error) {
       *error = "cannot listen on " + where + ": " + (e != 0 ? std::strerror(e) : "bind failed") +
-               (e == EADDRINUSE ? " (another process, perhaps another gatehouse, uses it; set admin.address "
-                                  "or admin.enabled: false)"
-                                : "");
+               (e == EADDRINUSE
+                    ? " (another process, perhaps another gatehouse, uses it; set admin.address "
+                      "or admin.enabled: false)"
+                    : "");
     }
     return false;
   }
@@ -170,22 +179,23 @@ bool AdminServer::start(std::string* error) {
   http->Post(".*", handler);
   http->Delete(".*", handler);
   // Errors httplib produces itself (413 over the body limit, 400 on a malformed request): JSON too.
-  http->set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
+  http->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
         if (res.body.empty()) write(error_response(res.status, reason_of(res.status)), res);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  http->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what += std::string(": ") + e.what();
-    } catch (...) {
-    }
-    spdlog::error("admin API: {}", what);
-    write(error_response(500, what), res);
-  });
+  http->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what += std::string(": ") + e.what();
+        } catch (...) {
+        }
+        spdlog::error("admin API: {}", what);
+        write(error_response(500, what), res);
+      });
 
   http_ = std::move(http);
   thread_ = std::thread([server = http_.get()] { server->listen_after_bind(); });

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,7 +27,8 @@ class AdminApi;
 class AdminServer {
  public:
   // `server` must be started before start() and outlive stop().
-  AdminServer(proxy::Server& server, const policy::AdminConfig& config, std::string version = "dev");
+  AdminServer(proxy::Server& server, const policy::AdminConfig& config,
+              std::string version = "dev");
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -35,6 +37,10 @@ class AdminServer {
   // what to fix (token file missing, empty or not private; a non-loopback address without a
   // token; the address in use).
   bool start(std::string* error);
+  // POST /v1/reload calls this (the serve loop's reload, shared with SIGHUP). Before start().
+  void set_reload(std::function<bool(const std::string& by, std::string* error)> reload) {
+    reload_ = std::move(reload);
+  }
   // Stops accepting, finishes the requests being served and joins the threads. Idempotent.
   void stop();
 
@@ -47,6 +53,7 @@ class AdminServer {
   std::string version_;
   client::SocketAddress bound_;
   std::unique_ptr<AdminApi> api_;
+  std::function<bool(const std::string&, std::string*)> reload_;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "client/address.h"
+#include "control/metrics.h"
 #include "control/text.h"
 #include "core/clock.h"
 #include "proxy/server.h"
@@ -16,7 +17,20 @@ namespace {
 
 using nlohmann::json;
 
-enum class Endpoint { None, Status, Metrics, Bans, Ban };
+enum class Endpoint {
+  None,
+  Status,
+  Metrics,
+  Bans,
+  Ban,
+  Routes,
+  SignupMode,
+  Events,
+  Top,
+  Series,
+  Reload,
+  Dashboard
+};
 
 struct Route {
   Endpoint endpoint = Endpoint::None;
@@ -27,6 +41,15 @@ Route route_of(const std::string& path) {
   if (path == "/v1/status") return {Endpoint::Status, {}};
   if (path == "/metrics") return {Endpoint::Metrics, {}};
   if (path == "/v1/bans") return {Endpoint::Bans, {}};
+  if (path == "/v1/routes") return {Endpoint::Routes, {}};
+  if (path == "/v1/signup-mode") return {Endpoint::SignupMode, {}};
+  if (path == "/v1/events") return {Endpoint::Events, {}};
+  if (path == "/v1/top") return {Endpoint::Top, {}};
+  if (path == "/v1/series") return {Endpoint::Series, {}};
+  if (path == "/v1/reload") return {Endpoint::Reload, {}};
+  if (path == "/" || path == "/dashboard" || path.starts_with("/dashboard/")) {
+    return {Endpoint::Dashboard, {}};
+  }
   constexpr std::string_view kBanPrefix = "/v1/bans/";
   if (path.size() > kBanPrefix.size() && path.compare(0, kBanPrefix.size(), kBanPrefix) == 0) {
     return {Endpoint::Ban, path.substr(kBanPrefix.size())};
@@ -38,9 +61,17 @@ const char* allowed_methods(Endpoint e) {
   switch (e) {
     case Endpoint::Status:
     case Endpoint::Metrics:
+    case Endpoint::Routes:
+    case Endpoint::Events:
+    case Endpoint::Top:
+    case Endpoint::Series:
+    case Endpoint::Dashboard:
       return "GET, HEAD";
     case Endpoint::Bans:
+    case Endpoint::SignupMode:
       return "GET, HEAD, POST";
+    case Endpoint::Reload:
+      return "POST";
     case Endpoint::Ban:
       return "GET, HEAD, DELETE";
     case Endpoint::None:
@@ -50,13 +81,15 @@ const char* allowed_methods(Endpoint e) {
 }
 
 bool method_allowed(Endpoint e, const std::string& m) {
-  if (m == "GET" || m == "HEAD") return e != Endpoint::None;
-  if (m == "POST") return e == Endpoint::Bans;
+  if (m == "GET" || m == "HEAD") return e != Endpoint::None && e != Endpoint::Reload;
+  if (m == "POST") return e == Endpoint::Bans || e == Endpoint::SignupMode || e == Endpoint::Reload;
   if (m == "DELETE") return e == Endpoint::Ban;
   return false;
 }
 
-bool is_read(const std::string& method) { return method == "GET" || method == "HEAD"; }
+bool is_read(const std::string& method) {
+  return method == "GET" || method == "HEAD";
+}
 
 std::string lower(std::string s) {
   for (char& c : s) {
@@ -76,11 +109,11 @@ std::string media_type(const std::string& content_type) {
 
 ApiResponse unauthorized(const std::string& message, bool invalid) {
   ApiResponse r = error_response(401, message);
-  r.headers.emplace_back("WWW-Authenticate", invalid ? "Bearer realm=\"gatehouse\", error=\"invalid_token\""
-                                                     : "Bearer realm=\"gatehouse\"");
+  r.headers.emplace_back("WWW-Authenticate",
+                         invalid ? "Bearer realm=\"gatehouse\", error=\"invalid_token\""
+                                 : "Bearer realm=\"gatehouse\"");
   return r;
 }
-
 
 std::optional<client::Cidr> parse_key(const std::string& text, ApiResponse* error) {
   auto cidr = client::parse_cidr(text);
@@ -113,6 +146,12 @@ std::optional<lists::BanInfo> find_ban(const lists::BanTable& bans, const client
 
 }  // namespace
 
+std::string changed_by(const std::string& user_agent) {
+  if (user_agent.starts_with("gatehouse-ctl")) return "ctl";
+  if (user_agent.find("Mozilla/") != std::string::npos) return "dashboard";
+  return "admin";
+}
+
 ApiResponse error_response(int status, const std::string& message, const std::string& field) {
   ApiResponse r;
   r.status = status;
@@ -126,7 +165,9 @@ json ban_json(const lists::BanInfo& ban, lists::Seconds now) {
       {"key", client::format_cidr(ban.key)},
       {"start", ban.start},
       {"expiry", nullable_seconds(ban.expiry)},
-      {"expires_in_s", ban.expiry == lists::kForever ? json(nullptr) : json(std::max<lists::Seconds>(0, ban.expiry - now))},
+      {"expires_in_s", ban.expiry == lists::kForever
+                           ? json(nullptr)
+                           : json(std::max<lists::Seconds>(0, ban.expiry - now))},
       {"level", ban.level},
       {"reason", std::string(ban.reason.view())},
       {"source", std::string(ban.source.view())},
@@ -135,12 +176,15 @@ json ban_json(const lists::BanInfo& ban, lists::Seconds now) {
 
 std::optional<BanRequest> parse_ban_request(const json& body, ApiResponse* error) {
   if (!body.is_object()) {
-    *error = error_response(400, "the body must be a JSON object like {\"key\": \"203.0.113.7\", \"duration\": \"1h\"}");
+    *error = error_response(
+        400,
+        "the body must be a JSON object like {\"key\": \"203.0.113.7\", \"duration\": \"1h\"}");
     return std::nullopt;
   }
   for (const auto& [name, value] : body.items()) {
     if (name != "key" && name != "duration" && name != "reason" && name != "max") {
-      *error = error_response(400, "unknown field " + quote(name) + " (expected key, duration, reason, max)", name);
+      *error = error_response(
+          400, "unknown field " + quote(name) + " (expected key, duration, reason, max)", name);
       return std::nullopt;
     }
   }
@@ -184,7 +228,8 @@ std::optional<BanRequest> parse_ban_request(const json& body, ApiResponse* error
       return std::nullopt;
     }
     if (*max_seconds < out.seconds) {
-      *error = error_response(400, "max (" + *max + ") must not be below duration (" + *duration + ")", "max");
+      *error = error_response(
+          400, "max (" + *max + ") must not be below duration (" + *duration + ")", "max");
       return std::nullopt;
     }
     out.max_seconds = *max_seconds;
@@ -194,7 +239,8 @@ std::optional<BanRequest> parse_ban_request(const json& body, ApiResponse* error
     auto reason = string_field("reason", false);
     if (!reason) return std::nullopt;
     if (reason->size() > lists::kReasonMax) {
-      *error = error_response(400, "reason: at most " + std::to_string(lists::kReasonMax) + " bytes", "reason");
+      *error = error_response(
+          400, "reason: at most " + std::to_string(lists::kReasonMax) + " bytes", "reason");
       return std::nullopt;
     }
     out.reason = std::move(*reason);
@@ -209,16 +255,22 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::None) {
     return error_response(404, "no such endpoint: " + quote(r.path) +
-                                   " (endpoints: /v1/status, /v1/bans, /v1/bans/<cidr>, /metrics)");
+                                   " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
+                                   "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
+                                   "/v1/bans/<cidr>, /metrics, /dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
-    ApiResponse res = error_response(405, "method " + r.method + " not allowed on " + r.path +
-                                              " (allowed: " + allowed_methods(route.endpoint) + ")");
+    ApiResponse res =
+        error_response(405, "method " + r.method + " not allowed on " + r.path +
+                                " (allowed: " + allowed_methods(route.endpoint) + ")");
     res.headers.emplace_back("Allow", allowed_methods(route.endpoint));
     return res;
   }
 
   const bool read = is_read(r.method);
+  // The page itself holds no data: it loads without a token (a browser cannot send one for a
+  // page); what it reads and changes goes through the endpoints below, token and all.
+  if (route.endpoint == Endpoint::Dashboard) return std::nullopt;
   if (!read && !options_.token) {
     return error_response(403, "admin changes disabled: set admin.token_file");
   }
@@ -232,19 +284,24 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
       return unauthorized("invalid bearer token", true);
     }
   } else if (!read) {
-    return unauthorized("this change needs a bearer token: send Authorization: Bearer <token>", false);
+    return unauthorized("this change needs a bearer token: send Authorization: Bearer <token>",
+                        false);
   } else if (!options_.loopback) {
-    return unauthorized("reads need a bearer token when admin.address is not a loopback address", false);
+    return unauthorized("reads need a bearer token when admin.address is not a loopback address",
+                        false);
   } else if (!host_is_literal(r.host)) {
     // A browser tricked by DNS rebinding sends the attacker's name here; tools send an address.
-    return error_response(403, "reads without a token need Host to be an IP address or localhost, got " +
-                                   quote(r.host));
+    return error_response(
+        403,
+        "reads without a token need Host to be an IP address or localhost, got " + quote(r.host));
   }
 
-  if (r.method == "POST") {
+  const bool empty_body = !r.content_length || *r.content_length == 0;
+  if (r.method == "POST" && !(route.endpoint == Endpoint::Reload && empty_body)) {
     if (media_type(r.content_type) != "application/json") {
-      return error_response(415, "Content-Type must be application/json, got " +
-                                     (r.content_type.empty() ? std::string("none") : quote(r.content_type)));
+      return error_response(
+          415, "Content-Type must be application/json, got " +
+                   (r.content_type.empty() ? std::string("none") : quote(r.content_type)));
     }
     if (r.content_length && *r.content_length > kMaxBodyBytes) {
       return error_response(413, "body larger than 16 KiB");
@@ -255,9 +312,24 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
 
 ApiResponse AdminApi::handle(const ApiRequest& r) {
   if (auto refused = check_head(r)) return *refused;
-  if (server_.bans() == nullptr) return error_response(503, "the proxy is not running");
   const Route route = route_of(r.path);
+  if (route.endpoint == Endpoint::Dashboard) return dashboard(r);
+  if (server_.bans() == nullptr) return error_response(503, "the proxy is not running");
   switch (route.endpoint) {
+    case Endpoint::Routes:
+      return routes();
+    case Endpoint::SignupMode:
+      return r.method == "POST" ? set_signup_mode(r) : signup_modes(r);
+    case Endpoint::Events:
+      return events(r);
+    case Endpoint::Top:
+      return top(r);
+    case Endpoint::Series:
+      return series(r);
+    case Endpoint::Reload:
+      return reload(r);
+    case Endpoint::Dashboard:
+      break;
     case Endpoint::Status:
       return status();
     case Endpoint::Metrics:
@@ -273,10 +345,9 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
 }
 
 namespace {
-void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-            std::uint64_t value) {
-  out.append("# HELP gatehouse_").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE gatehouse_").append(name).append(" ").append(type).append("\n");
+// HELP and TYPE come from the one table (control/metrics.h).
+void metric(std::string& out, std::string_view name, std::uint64_t value) {
+  metric_header(out, name);
   out.append("gatehouse_").append(name).append(" ").append(std::to_string(value)).append("\n");
 }
 }  // namespace
@@ -287,40 +358,31 @@ ApiResponse AdminApi::metrics() const {
   std::string out;
   out.reserve(8192);
   const proxy::StatsTotals totals = server_.stats();
-#define GH_METRIC(name, help) metric(out, #name "_total", "counter", help, totals.name);
+#define GH_METRIC(name, help) metric(out, #name "_total", totals.name);
   GH_WORKER_STATS(GH_METRIC)
 #undef GH_METRIC
   const lists::BanStats b = server_.bans()->stats();
-  metric(out, "bans_live", "gauge", "bans held now (expired ones not yet swept included)", b.live);
-  metric(out, "bans_capacity", "gauge", "bans.max_entries", b.capacity);
-  metric(out, "bans_total", "counter", "bans that took effect", b.bans);
-  metric(out, "bans_evicted_full_total", "counter", "bans dropped because the table was full",
-         b.evicted_full);
-  metric(out, "ban_requests_dropped_total", "counter",
-         "ban actions dropped because the housekeeping queue was full", server_.bans_dropped());
+  metric(out, "bans_live", b.live);
+  metric(out, "bans_capacity", b.capacity);
+  metric(out, "bans_total", b.bans);
+  metric(out, "bans_evicted_full_total", b.evicted_full);
+  metric(out, "ban_requests_dropped_total", server_.bans_dropped());
 
   const proxy::RuntimePtr rt = server_.runtime();
   if (rt != nullptr) {
     struct Series {
       const char* name;
-      const char* type;
-      const char* help;
       std::uint64_t ratelimit::TableStats::*field;
     };
     static constexpr Series kSeries[] = {
-        {"limit_keys_tracked", "gauge", "keys a limit's table holds", &ratelimit::TableStats::tracked},
-        {"limit_keys_capacity", "gauge", "a limit's table size (max_keys, rounded up)",
-         &ratelimit::TableStats::capacity},
-        {"limit_evictions_expired_total", "counter", "keys evicted because they had expired",
-         &ratelimit::TableStats::evictions_expired},
-        {"limit_evictions_least_limited_total", "counter", "keys evicted to make room",
-         &ratelimit::TableStats::evictions_least_limited},
-        {"limit_table_full_total", "counter", "new keys not tracked because every slot was protected",
-         &ratelimit::TableStats::table_full},
+        {"limit_keys_tracked", &ratelimit::TableStats::tracked},
+        {"limit_keys_capacity", &ratelimit::TableStats::capacity},
+        {"limit_evictions_expired_total", &ratelimit::TableStats::evictions_expired},
+        {"limit_evictions_least_limited_total", &ratelimit::TableStats::evictions_least_limited},
+        {"limit_table_full_total", &ratelimit::TableStats::table_full},
     };
     for (const Series& series : kSeries) {
-      out.append("# HELP gatehouse_").append(series.name).append(" ").append(series.help).append("\n");
-      out.append("# TYPE gatehouse_").append(series.name).append(" ").append(series.type).append("\n");
+      metric_header(out, series.name);
       for (const auto& route : rt->policy->routes.routes()) {
         const ratelimit::RouteLimits* limits = rt->limits_for(&route);
         if (limits == nullptr) continue;
@@ -333,6 +395,7 @@ ApiResponse AdminApi::metrics() const {
       }
     }
   }
+  observe_metrics(out);
   ApiResponse res;
   res.text = std::move(out);
   return res;
@@ -372,8 +435,8 @@ ApiResponse AdminApi::status() const {
                          {"proxy_protocol", snapshot->config.listen[i].proxy_protocol}});
   }
 
-  const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - started_);
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
   ApiResponse res;
   res.body = json{
       {"version", options_.version},
@@ -381,11 +444,21 @@ ApiResponse AdminApi::status() const {
       {"generation", server_.generation()},
       {"workers", server_.worker_count()},
       {"listeners", listeners},
-      {"admin", {{"address", client::format_socket_address(options_.address)},
-                 {"changes_enabled", options_.token.has_value()}}},
+      {"admin",
+       {{"address", client::format_socket_address(options_.address)},
+        {"changes_enabled", options_.token.has_value()}}},
       {"stats", stats},
       {"bans", bans},
   };
+  json upstreams = json::array();
+  for (const auto& u : server_.defence().upstreams_status()) {
+    upstreams.push_back({{"upstream", u.upstream}, {"limit", u.limit}, {"in_flight", u.in_flight}});
+  }
+  res.body["signup"] = signup_json();
+  res.body["upstreams"] = std::move(upstreams);
+  const proxy::Observer& obs = server_.observer();
+  res.body["queue"] = {{"length", obs.queue_length()},
+                       {"admission_rate_per_s", obs.admission_rate_per_s()}};
   return res;
 }
 
@@ -433,6 +506,14 @@ ApiResponse AdminApi::add_ban(const ApiRequest& r) {
     ban.reason = lists::ShortText<lists::kReasonMax>::from(request->reason);
     ban.source = lists::ShortText<lists::kSourceMax>::from("manual");
   }
+  server_.observer().event("ban", "",
+                           client::format_cidr(ban.key) + " for " +
+                               format_config_duration(request->seconds) +
+                               (request->reason.empty() ? "" : ": " + request->reason),
+                           {{"cidr", client::format_cidr(ban.key)},
+                            {"duration_s", request->seconds},
+                            {"reason", request->reason},
+                            {"by", changed_by(r.user_agent)}});
   spdlog::info("admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
                ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
                format_config_duration(request->seconds), ban.reason.view());
@@ -449,6 +530,8 @@ ApiResponse AdminApi::remove_ban(const std::string& key_text) {
   if (!server_.bans()->unban(*key)) {
     return error_response(404, "no ban on " + client::format_cidr(*key), "key");
   }
+  server_.observer().event("unban", "", "ban on " + client::format_cidr(*key) + " removed",
+                           {{"cidr", client::format_cidr(*key)}, {"by", "admin"}});
   spdlog::info("admin: removed the ban on {}", client::format_cidr(*key));
   ApiResponse res;
   res.body = json{{"removed", true}, {"key", client::format_cidr(*key)}};

@@ -7,14 +7,23 @@
 //   POST   /v1/bans            {"key", "duration", "reason"?, "max"?} -> 201 {"ban": {...}}
 //   GET    /v1/bans/<cidr>     one ban, or 404
 //   DELETE /v1/bans/<cidr>     200 {"removed": true}, or 404
+//   GET    /v1/routes          routes, their limits with live table counts, sign-up state
+//   GET    /v1/signup-mode     every sign-up route's mode (?route=NAME for one)
+//   POST   /v1/signup-mode     {"route", "mode": open|challenge|queue|closed|auto, "reason"?}
+//   GET    /v1/events          ?limit=N (1..1000, default 100), oldest first
+//   GET    /v1/top             ?n=N (1..64, default 10): heaviest prefixes, user agents, accounts
+//   GET    /v1/series          ?seconds=N (1..600, default 300): the per-second columns
+//   POST   /v1/reload          reloads the config file, as SIGHUP does
+//   GET    /, /dashboard/...   the dashboard (static files; no token needed to load them)
 //
 // Errors are {"error": "...", "field": "..."} (field when one field of the request is at fault).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,12 +50,15 @@ struct ApiRequest {
   std::string host;
   std::optional<std::uint64_t> content_length;
   std::string body;
+  std::map<std::string, std::string> query;  // decoded query parameters (last one wins)
+  std::string user_agent;                    // who made a change: ctl, a browser, other
 };
 
 struct ApiResponse {
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
-  std::string text;  // when set, sent as is instead of `body` (Prometheus text exposition)
+  std::string text;          // when set, sent as is instead of `body` (Prometheus text exposition)
+  std::string content_type;  // of `text`; empty: the Prometheus text format
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -65,13 +77,18 @@ std::optional<BanRequest> parse_ban_request(const nlohmann::json& body, ApiRespo
 
 nlohmann::json ban_json(const lists::BanInfo& ban, lists::Seconds now);
 
+// Who made a change, for the event log: "ctl" (gatehouse ctl), "dashboard" (a browser), "admin".
+std::string changed_by(const std::string& user_agent);
+
 class AdminApi {
  public:
   struct Options {
     bool loopback = true;              // the admin address is a loopback address
     std::optional<BearerToken> token;  // none: changes disabled
     std::string version = "dev";
-    client::SocketAddress address;     // the bound admin address (for status)
+    client::SocketAddress address;  // the bound admin address (for status)
+    // POST /v1/reload: reloads the config as SIGHUP does; false with a reason. None: 501.
+    std::function<bool(const std::string& by, std::string* error)> reload;
   };
 
   AdminApi(proxy::Server& server, Options options);
@@ -91,6 +108,16 @@ class AdminApi {
   ApiResponse get_ban(const std::string& key_text) const;
   ApiResponse add_ban(const ApiRequest& request);
   ApiResponse remove_ban(const std::string& key_text);
+  ApiResponse routes() const;
+  ApiResponse signup_modes(const ApiRequest& request) const;
+  ApiResponse set_signup_mode(const ApiRequest& request);
+  ApiResponse events(const ApiRequest& request) const;
+  ApiResponse top(const ApiRequest& request) const;
+  ApiResponse series(const ApiRequest& request) const;
+  ApiResponse reload(const ApiRequest& request);
+  ApiResponse dashboard(const ApiRequest& request) const;
+  void observe_metrics(std::string& out) const;
+  nlohmann::json signup_json() const;
 
   proxy::Server& server_;
   Options options_;

@@ -21,7 +21,9 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
   return out;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -87,7 +89,8 @@ std::optional<std::string> read_small_file(const std::string& path, bool private
   std::string_view token = trim(text);
   if (token.empty()) {
     if (error) {
-      *error = what + " is empty; put a random token in it, e.g. (umask 077; openssl rand -hex 32 > " +
+      *error = what +
+               " is empty; put a random token in it, e.g. (umask 077; openssl rand -hex 32 > " +
                path + ")";
     }
     return std::nullopt;

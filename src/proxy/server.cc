@@ -24,8 +24,10 @@ lists::Seconds wall_now() {
 }
 }  // namespace
 
-Server::Server(policy::SnapshotPtr snapshot)
+Server::Server(policy::SnapshotPtr snapshot, ObserveOptions observe)
     : initial_(std::move(snapshot)),
+      observer_(std::make_unique<Observer>(*this)),
+      observe_options_(observe),
       counter_(initial_->config.limits.max_connections,
                initial_->config.limits.max_connections_per_client) {
   ban_queue_.reserve(kBanQueue);
@@ -39,6 +41,9 @@ Server::~Server() {
 bool Server::start(std::string* error) {
   std::vector<std::string> errors;
   if (!defence_.init(initial_->config, error)) return false;
+  // Before the first build: the controllers built there announce their changes through it, and
+  // the housekeeping and admin threads read it without a lock.
+  defence_.on_mode_change([this](const ModeChange& c) { observer_->on_mode_change(c); });
   runtime_ = build_runtime(initial_, registry_, defence_, &errors);
   if (runtime_ == nullptr) {
     if (error) *error = join(errors);
@@ -87,8 +92,13 @@ bool Server::start(std::string* error) {
     }
     workers_.push_back(std::move(w));
   }
+  for (const std::string& w : observer_->open(initial_->config, observe_options_, n)) {
+    spdlog::warn("{}", w);
+  }
   for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
   housekeeper_ = std::thread([this] { housekeeping(); });
+  observer_->event("start", "", "gatehouse started: " + std::to_string(n) + " workers",
+                   {{"by", "operator"}, {"workers", n}});
   return true;
 }
 
@@ -108,6 +118,21 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
   return true;
 }
 
+bool Server::reload_logged(policy::SnapshotPtr snapshot, const std::string& by,
+                           std::string* error) {
+  std::string why;
+  const bool ok = reload(std::move(snapshot), &why);
+  if (ok) {
+    observer_->event("reload", "",
+                     "config reloaded (generation " + std::to_string(generation()) + ")",
+                     {{"by", by}, {"generation", generation()}});
+  } else {
+    observer_->event("reload_refused", "", "reload refused: " + why.substr(0, 512), {{"by", by}});
+  }
+  if (error != nullptr) *error = why;
+  return ok;
+}
+
 void Server::stop() {
   stop_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->request_stop();
@@ -118,13 +143,19 @@ void Server::wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
-  workers_.clear();
   {
     std::lock_guard lock(ban_mu_);
     housekeeping_stop_ = true;
   }
   ban_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
+  // The housekeeping thread reads the workers' figures: they go after it.
+  if (!waited_ && !workers_.empty()) {
+    waited_ = true;
+    observer_->event("stop", "", "gatehouse stopped", {{"by", "operator"}});
+    observer_->finish(core::wall_ms());
+  }
+  workers_.clear();
 }
 
 RuntimePtr Server::runtime() const {
@@ -177,6 +208,7 @@ void Server::housekeeping() {
     if (std::chrono::steady_clock::now() - last_maintain >= std::chrono::seconds(1)) {
       bans_->maintain(now);            // expiry, journal sync and compaction, off the request path
       defence_.tick(core::wall_ms());  // sign-up triggers, waiting rooms, concurrency limits
+      observer_->tick(core::wall_ms());  // the series, per-minute records, top offenders
       last_maintain = std::chrono::steady_clock::now();
     }
     lock.lock();

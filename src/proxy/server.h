@@ -16,6 +16,7 @@
 #include "client/address-t.h"
 #include "net/connection_counter.h"
 #include "policy/snapshot.h"
+#include "proxy/observe.h"
 #include "proxy/runtime.h"
 #include "proxy/stats.h"
 #include "stages/lists/bans.h"
@@ -33,7 +34,7 @@ struct StatsTotals {
 
 class Server {
  public:
-  explicit Server(policy::SnapshotPtr snapshot);
+  explicit Server(policy::SnapshotPtr snapshot, ObserveOptions observe = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -58,6 +59,16 @@ class Server {
   net::ConnectionCounter& counter() { return counter_; }
   lists::BanTable* bans() { return bans_.get(); }
   DefenceState& defence() { return defence_; }
+  Observer& observer() { return *observer_; }
+  const Observer& observer() const { return *observer_; }
+  // Calls f(Worker&) for each worker; valid between start() and the end of wait().
+  template <typename F>
+  void each_worker(F&& f) const {
+    for (const auto& w : workers_) f(*w);
+  }
+  // Reload with an event on the timeline (`by`: "signal", "admin", ...); the event says whether
+  // it was refused.
+  bool reload_logged(policy::SnapshotPtr snapshot, const std::string& by, std::string* error);
   StatsTotals stats() const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
@@ -82,6 +93,9 @@ class Server {
   RuntimePtr runtime_;
   ratelimit::Registry registry_;
   DefenceState defence_;
+  std::unique_ptr<Observer> observer_;
+  ObserveOptions observe_options_;
+  bool waited_ = false;
   std::unique_ptr<lists::BanTable> bans_;
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};

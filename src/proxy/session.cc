@@ -26,6 +26,7 @@
 #include "stages/challenge/form.h"
 #include "stages/challenge/pages.h"
 #include "stages/challenge/pow.h"
+#include "stages/ratelimit/fields.h"
 #include "stages/waitroom/pages.h"
 
 namespace gh::proxy {
@@ -383,7 +384,7 @@ void Session::begin_exchange() {
   std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
   const policy::ClientsConfig& cc = cfg.clients;
   prefix_ = client::prefix_of(client_ip_, cc.ipv4_prefix, cc.ipv6_prefix);
-  binding_ = challenge::binding_of(prefix_, user_agent());
+  has_binding_ = false;  // computed on first use: most requests carry no token
   if (path.starts_with(kGatehousePrefix)) {
     // Gatehouse's own endpoints (challenge answers and script): never forwarded.
     gatehouse_request_ = true;
@@ -922,6 +923,13 @@ void Session::finish_exchange() {
 }
 
 void Session::end_exchange() {
+  if (hold_ != nullptr || worker_.observe().local_status != 0) {  // operator's view: observe.h
+    record_exchange(
+        worker_, {hold_ != nullptr ? hold_->runtime.get() : nullptr, route_, class_,
+                  resp_head_done_, resp_head_done_ ? resp_.status : worker_.observe().local_status,
+                  verdict_.action, client_ip_, prefix_, &req_, head_len_ != 0, head_start_ms_,
+                  rtt_us_, has_account_, account_hash_, req_body_bytes_});
+  }
   release_slot();
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
@@ -970,6 +978,7 @@ void Session::respond_local(int status, std::string_view detail, bool close,
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
   worker_.stats().responses_local.add();
+  worker_.observe().local_status = status;
   if (!write_local_response(status, detail, close_after_, head_only_, retry_after, extra_fields,
                             *out_)) {
     close_now();
@@ -980,6 +989,14 @@ void Session::respond_local(int status, std::string_view detail, bool close,
 }
 
 // ---- defences: classes, challenges, sign-up modes, admission ---------------------------------
+
+std::uint64_t Session::binding() {
+  if (!has_binding_) {
+    binding_ = challenge::binding_of(prefix_, user_agent());
+    has_binding_ = true;
+  }
+  return binding_;
+}
 
 std::string_view Session::user_agent() const {
   for (std::uint16_t i = 0; i < req_.field_count; ++i) {
@@ -997,14 +1014,13 @@ bool Session::wants_json() const {
 }
 
 std::string_view Session::cookie(std::string_view name, std::array<std::uint8_t, 257>& buf) const {
-  ratelimit::KeyInputs in;
-  in.head = &req_;
-  std::string_view out;
-  if (!ratelimit::part_value(policy::KeyPart{policy::KeyPartKind::Cookie, std::string(name)}, in,
-                             buf, out)) {
-    return {};
+  ratelimit::fields::ValueSink sink(ratelimit::fields::ValueSink::Mode::Exact, buf.data());
+  std::size_t len = 0;
+  if (ratelimit::fields::find_cookie(req_, name, sink) != ratelimit::fields::Found::Value ||
+      !sink.finish(len)) {
+    return {};  // absent, or sent twice with different values: no token at all
   }
-  return out;
+  return {reinterpret_cast<const char*>(buf.data()), len};
 }
 
 void Session::classify(std::string_view path) {
@@ -1025,7 +1041,7 @@ void Session::classify(std::string_view path) {
   }
   std::string_view text = cookie(cfg.challenge.cookie, buf);
   if (!text.empty() &&
-      state.codec().decode(text, challenge::TokenKind::Clearance, now, binding_, tok) ==
+      state.codec().decode(text, challenge::TokenKind::Clearance, now, binding(), tok) ==
           challenge::Check::Ok &&
       (tok.scope == kSignupScope || !signup_route_)) {
     // Browsing clearances are long-lived; sign-up needs a fresh, short one of its own scope.
@@ -1097,6 +1113,7 @@ void Session::respond_page(int status, std::string_view content_type, std::strin
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
   worker_.stats().responses_local.add();
+  worker_.observe().local_status = status;
   if (!write_local_page(status, content_type, body, close_after_, head_only_, retry_after,
                         extra_fields, *out_)) {
     // Larger than the buffer: the plain refusal still says what happened.
@@ -1243,7 +1260,7 @@ void Session::answer_challenge(std::uint8_t level) {
     return;
   }
   tok->scope = signup_route_ ? kSignupScope : 0;  // what the clearance will be good for
-  tok->binding = binding_;
+  tok->binding = binding();
   tok->level = level;
   tok->bits = level == 0 ? 0 : challenge_bits(level);
   std::array<char, challenge::kTokenTextSize> text;
@@ -1310,7 +1327,7 @@ void Session::answer_gatehouse(std::string_view body) {
   DefenceState& state = *hold_->runtime->state;
   const std::int64_t now = core::wall_ms();
   challenge::Token tok;
-  switch (state.codec().decode(sol.token(), challenge::TokenKind::Challenge, now, binding_, tok)) {
+  switch (state.codec().decode(sol.token(), challenge::TokenKind::Challenge, now, binding(), tok)) {
     case challenge::Check::Ok:
       break;
     case challenge::Check::Expired:
@@ -1376,7 +1393,7 @@ void Session::grant_clearance(std::uint32_t scope, std::string_view return_path)
     return;
   }
   tok->scope = scope;
-  tok->binding = binding_;
+  tok->binding = binding();
   std::array<char, challenge::kTokenTextSize> text;
   const std::string_view value{text.data(), state.codec().encode(*tok, text)};
   worker_.stats().challenges_solved.add();
@@ -1420,7 +1437,7 @@ bool Session::waiting_room() {
   bool fresh = false;
   std::string_view text = cookie(name, buf);
   if (text.empty() ||
-      state.codec().decode(text, challenge::TokenKind::Ticket, now, binding_, tok) !=
+      state.codec().decode(text, challenge::TokenKind::Ticket, now, binding(), tok) !=
           challenge::Check::Ok ||
       tok.scope != rdef_->scope) {
     // No ticket, or one forged, expired, for another route, or moved to another prefix or
@@ -1433,7 +1450,7 @@ bool Session::waiting_room() {
     }
     tok = *t;
     tok.scope = rdef_->scope;
-    tok.binding = binding_;
+    tok.binding = binding();
     fresh = true;
   }
   waitroom::Visit v;

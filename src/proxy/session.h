@@ -94,6 +94,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
                     std::uint32_t retry_after = 0, std::string_view extra_fields = {});
   bool wants_json() const;
   std::string_view user_agent() const;
+  std::uint64_t binding();  // binding_, computed on first use
   std::string_view cookie(std::string_view name, std::array<std::uint8_t, 257>& buf) const;
   void note_refusal();
   void release_slot();
@@ -180,8 +181,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Defences of the current exchange.
   const RouteDefence* rdef_ = nullptr;
   policy::ClientClass class_ = policy::ClientClass::Anonymous;
-  client::Cidr prefix_{};             // the client's prefix (clients.ipv4_prefix / ipv6_prefix)
-  std::uint64_t binding_ = 0;         // prefix + user agent, what tokens are bound to
+  client::Cidr prefix_{};      // the client's prefix (clients.ipv4_prefix / ipv6_prefix)
+  std::uint64_t binding_ = 0;  // prefix + user agent, what tokens are bound to
+  bool has_binding_ = false;
   std::uint64_t device_subject_ = 0;  // account hash of a valid device token
   std::uint64_t account_hash_ = 0;    // the account a login names (body), when read
   bool has_account_ = false;

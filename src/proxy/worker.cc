@@ -233,12 +233,24 @@ Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter,
     evicted->admission_shed();  // a lower class gives way (it is shed before any higher one)
   }
   if (r != AdmissionQueue::Push::Refused) arm_admit_timer();
+  count_waiting();
   return r;
+}
+
+void Worker::count_waiting() {
+  std::uint64_t n = 0;
+  for (auto& [limiter, q] : slot_queues_) {
+    for (std::size_t i = 0; i < admission::kPriorities; ++i) {
+      n += q->size(static_cast<admission::Priority>(i));
+    }
+  }
+  waiting_.store(n, std::memory_order_relaxed);
 }
 
 void Worker::leave_slot_queue(admission::Limiter* limiter, Session* s) {
   auto it = slot_queues_.find(limiter);
   if (it != slot_queues_.end()) it->second->remove(s);
+  count_waiting();
 }
 
 void Worker::admit_waiting(admission::Limiter* limiter) {
@@ -264,6 +276,7 @@ void Worker::admit_waiting(admission::Limiter* limiter) {
     }
     (*s)->admission_granted(limiter, top);
   }
+  count_waiting();
 }
 
 void Worker::arm_admit_timer() {

@@ -17,6 +17,7 @@
 #include "net/event_loop.h"
 #include "net/upstream_pool.h"
 #include "policy/snapshot.h"
+#include "proxy/observe.h"
 #include "proxy/runtime.h"
 #include "proxy/stats.h"
 #include "stages/admission/wait_queue.h"
@@ -58,6 +59,10 @@ class Worker {
   net::UpstreamPool& upstreams() { return upstreams_; }
   net::ConnectionCounter& counter();
   WorkerStats& stats() { return stats_; }
+  WorkerObserve& observe() { return observe_; }
+  unsigned index() const { return index_; }
+  // Requests waiting for an upstream slot on this worker (read by the housekeeping thread).
+  std::uint64_t admission_waiting() const { return waiting_.load(std::memory_order_relaxed); }
   Server& server() { return server_; }
   // Scratch space for one synchronous step (e.g. path normalisation), as large as a head.
   std::span<char> scratch() { return {scratch_.data(), scratch_.size()}; }
@@ -98,6 +103,9 @@ class Worker {
   core::BufferPool buffers_;
   net::UpstreamPool upstreams_;
   WorkerStats stats_;
+  WorkerObserve observe_;
+  std::atomic<std::uint64_t> waiting_{0};
+  void count_waiting();
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   SnapshotHold* current_ = nullptr;
   std::vector<SnapshotHold*> retired_;
