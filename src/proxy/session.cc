@@ -792,10 +792,9 @@ bool Session::parse_response_head() {
     up_in_->consume(r.consumed);  // interim responses: 100-continue is answered by us
     return true;
   }
-  if (head_len_ != 0) {
-    in_->consume(head_len_);
-    head_len_ = 0;
-  }
+  // A bodyless request's head stays in in_ until the exchange ends (end_exchange consumes it):
+  // nothing more is read from the client meanwhile, and the access log can still name its path
+  // and user agent.
   if (pending_counts_.size != 0) {
     ratelimit::RouteLimits::settle(pending_counts_, resp_.status,
                                    worker_.loop().now_ms() * 1'000'000);
