@@ -1,11 +1,10 @@
 #include "cli/commands.h"
 
-#include <spdlog/spdlog.h>
-#include <unistd.h>
-
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -15,9 +14,9 @@
 #include <mutex>
 #include <thread>
 
+#include "cli/demo_config.h"
 #include "client/address.h"
 #include "control/admin_server.h"  // admin API
-#include "cli/demo_config.h"
 #include "demo/app.h"
 #include "policy/config.h"
 #include "policy/quick.h"
@@ -137,8 +136,9 @@ int serve(proxy::Server& server, Reloader* reload, control::AdminServer* admin =
       continue;
     }
     auto grace = server.snapshot()->config.limits.shutdown_grace;
-    spdlog::info("{}: stopping; requests in flight may finish for up to {} ms (send it again to force)",
-                 strsignal(sig), grace);
+    spdlog::info(
+        "{}: stopping; requests in flight may finish for up to {} ms (send it again to force)",
+        strsignal(sig), grace);
     std::thread([set] {
       int again = 0;
       sigset_t s = set;
@@ -155,8 +155,9 @@ int serve(proxy::Server& server, Reloader* reload, control::AdminServer* admin =
 }
 
 // `admin_optional`: quick mode, where the admin API is a convenience (see start_admin).
-int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::SnapshotPtr()>& reload,
-                    bool admin_optional, proxy::ObserveOptions observe) {
+int start_and_serve(policy::SnapshotPtr snapshot,
+                    const std::function<policy::SnapshotPtr()>& reload, bool admin_optional,
+                    proxy::ObserveOptions observe) {
   proxy::Server server(snapshot, observe);
   std::string error;
   if (!server.start(&error)) {
@@ -173,7 +174,9 @@ int start_and_serve(policy::SnapshotPtr snapshot, const std::function<policy::Sn
   const bool admin_default = ac.token_file.empty() && ac.address == policy::AdminConfig{}.address;
   std::function<bool(const std::string&, std::string*)> admin_reload;
   if (reloader.available()) {
-    admin_reload = [&reloader](const std::string& by, std::string* why) { return reloader(by, why); };
+    admin_reload = [&reloader](const std::string& by, std::string* why) {
+      return reloader(by, why);
+    };
   }
   if (!start_admin(server, ac, admin_optional || admin_default, admin, admin_reload)) {
     server.stop();
@@ -214,7 +217,10 @@ bool ensure_token_file(const std::string& path, std::string* error) {
 
 std::optional<client::SocketAddress> parse_address_arg(const std::string& text, const char* what) {
   auto a = client::parse_socket_address(text);
-  if (!a) std::fprintf(stderr, "gatehouse: %s: '%s' is not an address like 127.0.0.1:8080 or [::1]:8080\n", what, text.c_str());
+  if (!a)
+    std::fprintf(stderr,
+                 "gatehouse: %s: '%s' is not an address like 127.0.0.1:8080 or [::1]:8080\n", what,
+                 text.c_str());
   return a;
 }
 
@@ -230,6 +236,11 @@ int validate_command(const std::string& path) {
   policy::LoadResult r = policy::load_config_file(path);
   if (!r.errors.empty()) {
     print_errors(r.errors);
+    return 1;
+  }
+  std::vector<std::string> runtime_errors;
+  if (!proxy::check_runtime(*r.snapshot, &runtime_errors)) {
+    for (const auto& e : runtime_errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;
   }
   const auto& c = r.snapshot->config;
@@ -283,7 +294,9 @@ int demo_command(const DemoOptions& options) {
   demo::App app(app_options);
   std::string error;
   if (!app.start(&error)) {
-    std::fprintf(stderr, "gatehouse demo: cannot start the demo app on %s: %s\n(choose another with --app 127.0.0.1:PORT, or port 0 for any)\n",
+    std::fprintf(stderr,
+                 "gatehouse demo: cannot start the demo app on %s: %s\n(choose another with --app "
+                 "127.0.0.1:PORT, or port 0 for any)\n",
                  options.app.c_str(), error.c_str());
     return 1;
   }
@@ -318,8 +331,10 @@ int demo_command(const DemoOptions& options) {
   observe.access_log = true;
   proxy::Server server(snapshot, observe);
   if (!server.start(&error)) {
-    std::fprintf(stderr, "gatehouse demo: cannot listen on %s: %s\n(choose another with --listen 127.0.0.1:PORT)\n",
-                 options.listen.c_str(), error.c_str());
+    std::fprintf(
+        stderr,
+        "gatehouse demo: cannot listen on %s: %s\n(choose another with --listen 127.0.0.1:PORT)\n",
+        options.listen.c_str(), error.c_str());
     return 1;
   }
   client::SocketAddress shield = *listen;
@@ -327,14 +342,14 @@ int demo_command(const DemoOptions& options) {
   const std::string base = "http://" + client::format_socket_address(shield);
   std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
   start_admin(server, server.snapshot()->config.admin, /*optional=*/true, admin);
-  std::string dashboard = "  Dashboard:                   (admin API not running: is 127.0.0.1:9090 taken?)\n";
+  std::string dashboard =
+      "  Dashboard:                   (admin API not running: is 127.0.0.1:9090 taken?)\n";
   if (admin != nullptr) {
     dashboard = "  Dashboard:                   http://" +
                 client::format_socket_address(admin->address()) + "/dashboard\n";
-    dashboard += token_path.empty()
-                     ? std::string("    read-only: no admin token\n")
-                     : "    admin token (for changes)  " + token_path + "  (gatehouse ctl --token-file " +
-                           token_path + " ...)\n";
+    dashboard += token_path.empty() ? std::string("    read-only: no admin token\n")
+                                    : "    admin token (for changes)  " + token_path +
+                                          "  (gatehouse ctl --token-file " + token_path + " ...)\n";
   }
   std::printf(
       "\nGatehouse demo is running.\n\n"

@@ -59,7 +59,7 @@ bool DefenceState::init(const policy::Config& cfg, std::string* error) {
   return true;
 }
 
-bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::string* error) {
+bool DefenceState::check(const policy::Snapshot& snapshot, Defence& out, std::string* error) {
   const policy::Config& cfg = snapshot.config;
   if (!cfg.reputation.rules.empty() || !cfg.reputation.thresholds.empty()) {
     std::string why;
@@ -82,6 +82,12 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
     }
     out.theme_css = css.str();
   }
+  return true;
+}
+
+bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::string* error) {
+  if (!check(snapshot, out, error)) return false;
+  const policy::Config& cfg = snapshot.config;
   const std::int64_t now = core::wall_ms();
   std::vector<std::pair<std::shared_ptr<admission::ModeController>, std::string>> announce;
   std::lock_guard lock(mu_);

@@ -64,6 +64,10 @@ class DefenceState {
   // Called under the server's reload lock, off the request path.
   bool build(const policy::Snapshot& snapshot, Defence& out, std::string* error);
 
+  // The parts of build() that read files (reputation rules and ASN database, theme CSS), into
+  // `out`, touching no state: build() uses it, and `gatehouse validate` alone.
+  static bool check(const policy::Snapshot& snapshot, Defence& out, std::string* error);
+
   const challenge::TokenCodec& codec() const { return *codec_; }
   challenge::SpentSet& spent() { return *spent_; }
   reputation::RefusalTracker& refusals() { return refusals_; }

@@ -42,4 +42,22 @@ RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& regist
   return rt;
 }
 
+bool check_runtime(const policy::Snapshot& policy, std::vector<std::string>* errors) {
+  const policy::ListsConfig& cfg = policy.config.lists;
+  lists::PrefixSetBuilder builder;
+  for (const auto& f : cfg.deny_files) builder.add_file(f, {lists::Action::Deny, 1});
+  for (const auto& f : cfg.allow_files) builder.add_file(f, {lists::Action::Allow, 3});
+  bool ok = builder.error_count() == 0;
+  if (!ok && errors != nullptr) {
+    for (const auto& e : builder.errors()) errors->push_back(e.to_string());
+  }
+  Defence scratch;
+  std::string why;
+  if (!DefenceState::check(policy, scratch, &why)) {
+    if (errors != nullptr) errors->push_back(why);
+    ok = false;
+  }
+  return ok;
+}
+
 }  // namespace gh::proxy

@@ -38,4 +38,8 @@ using RuntimePtr = std::shared_ptr<const Runtime>;
 RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& registry,
                          DefenceState& defence, std::vector<std::string>* errors);
 
+// What build_runtime checks beyond the config file itself (list files, the reputation rules and
+// ASN database, the theme file), without side effects: for `gatehouse validate`.
+bool check_runtime(const policy::Snapshot& policy, std::vector<std::string>* errors);
+
 }  // namespace gh::proxy

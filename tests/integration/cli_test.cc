@@ -20,8 +20,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-
-
 int run_binary(const std::vector<std::string>& args, std::string* output, const TempDir& dir) {
   std::vector<std::string> full = {GATEHOUSE_BINARY};
   full.insert(full.end(), args.begin(), args.end());
@@ -61,6 +59,28 @@ TEST(Cli, ValidateReportsFileLineColumn) {
   EXPECT_NE(out.find("ok"), std::string::npos);
 }
 
+TEST(Cli, ValidateOpensWhatTheConfigNames) {
+  TempDir dir;
+  const std::string head =
+      "listen:\n  - address: 127.0.0.1:8080\nupstreams:\n  app:\n    servers: [127.0.0.1:3000]\n";
+  std::string out;
+  std::string asn = dir.file("asn.yaml", head + "reputation:\n  asn_database: " + dir.path() +
+                                             "/missing.mmdb\n  rules:\n    - { name: x, asns: "
+                                             "[64500], action: deny }\n");
+  EXPECT_EQ(run_binary({"validate", "--config", asn}, &out, dir), 1);
+  EXPECT_NE(out.find("missing.mmdb"), std::string::npos) << out;
+  std::string css = dir.file(
+      "css.yaml", head + "challenge: { theme_css_file: " + dir.path() + "/missing.css }\n");
+  EXPECT_EQ(run_binary({"validate", "--config", css}, &out, dir), 1);
+  EXPECT_NE(out.find("theme_css_file"), std::string::npos) << out;
+  std::string list = dir.file("list.yaml", head + "lists: { deny_files: [" +
+                                               dir.file("deny.txt", "10.0.0.0/33\n") + "] }\n");
+  EXPECT_EQ(run_binary({"validate", "--config", list}, &out, dir), 1);
+  EXPECT_NE(out.find("deny.txt:1"), std::string::npos) << out;
+  // Nothing was created: validate has no side effects (no key file, no state directory).
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/var"));
+}
+
 TEST(Cli, ProxyModeServesAndStopsOnSigterm) {
   TempDir dir;
   Origin origin;
@@ -70,7 +90,9 @@ TEST(Cli, ProxyModeServesAndStopsOnSigterm) {
   std::uint16_t port = c.listening_port();
   ASSERT_NE(port, 0) << c.log();
   RawClient client(port);
-  client.send("POST /signup HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  client.send(
+      "POST /signup HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   EXPECT_EQ(client.read_response().status, 200);
   EXPECT_EQ(origin.requests().at(0).body, "abc");
   c.signal(SIGTERM);
@@ -88,7 +110,8 @@ TEST(Cli, SighupReloadsAndKeepsOldConfigWhenBroken) {
   });
   auto config = [&](std::uint16_t origin_port) {
     return "server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
-           "    servers: [127.0.0.1:" + std::to_string(origin_port) + "]\n";
+           "    servers: [127.0.0.1:" +
+           std::to_string(origin_port) + "]\n";
   };
   std::string path = dir.file("gatehouse.yaml", config(first.port()));
   Child c({GATEHOUSE_BINARY, "run", "--config", path}, dir.path() + "/run.log");
@@ -117,13 +140,16 @@ TEST(Cli, SighupReloadsAndKeepsOldConfigWhenBroken) {
 TEST(Cli, BansSurviveKill9) {
   TempDir dir;
   Origin origin;
-  std::string path = dir.file(
-      "gatehouse.yaml",
-      "server: { workers: 2 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
-      "    servers: [127.0.0.1:" + std::to_string(origin.port()) + "]\n"
-      "routes:\n  - name: all\n    limits:\n"
-      "      - { name: flood, key: [client.ip], rate: 1/min, action: { ban: 1h } }\n"
-      "bans: { journal: " + dir.path() + "/state/bans.journal }\n");
+  std::string path =
+      dir.file("gatehouse.yaml",
+               "server: { workers: 2 }\nlisten:\n  - address: 127.0.0.1:0\nupstreams:\n  app:\n"
+               "    servers: [127.0.0.1:" +
+                   std::to_string(origin.port()) +
+                   "]\n"
+                   "routes:\n  - name: all\n    limits:\n"
+                   "      - { name: flood, key: [client.ip], rate: 1/min, action: { ban: 1h } }\n"
+                   "bans: { journal: " +
+                   dir.path() + "/state/bans.journal }\n");
   auto request = [](std::uint16_t port, const char* source) {
     RawClient c(port, source);
     c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
