@@ -6,7 +6,7 @@ FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan demo bench fuzz format tidy clean help
+.PHONY: all build deps test unit asan demo bench mission fuzz format tidy clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 	@echo "make demo       run Gatehouse on 127.0.0.1:8080 in front of the demo app"
 	@echo "make test       install test deps, build, run all tests (Release, then ASan+UBSan)"
 	@echo "make bench      side-by-side benchmarks against nginx and HAProxy"
+	@echo "make mission    registration flood vs Gatehouse, nginx and HAProxy: one table (~6 min)"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
 	@echo "make format     clang-format the tree; make tidy: clang-tidy over src/"
 
@@ -46,6 +47,15 @@ bench:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DGATEHOUSE_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 	scripts/bench $(BUILD)
+
+# The mission (docs/MISSION.md): `gatehouse sim` replays registration-flood against Gatehouse,
+# nginx and HAProxy in front of the demo app, each with the same CPU share. MISSION_* variables
+# (scripts/mission --help) shorten or select.
+mission:
+	@scripts/install-deps bench
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target gatehouse
+	scripts/mission $(BUILD)
 
 fuzz:
 	@scripts/install-deps test

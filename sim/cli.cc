@@ -33,6 +33,9 @@ void add_sim_command(CLI::App& app) {
                   "The demo app itself, for account setup and GET /api/stats (default: --target)");
   cmd->add_option("--duration", opts->duration_s, "Seconds of arrivals, overriding the scenario")
       ->check(CLI::Range(0.1, 600.0));
+  cmd->add_option("--drain", opts->drain_s,
+                  "Seconds users in flight may still finish after the arrivals, overriding the "
+                  "scenario (cap 120)");
   cmd->add_option("--report", opts->report_path, "Write the results as JSON to this file");
   cmd->add_flag("-q,--quiet", opts->quiet, "No progress line");
   cmd->add_flag("--via-xff", opts->via_xff,
@@ -49,6 +52,13 @@ int run_sim(const SimOptions& o) {
   if (!sc) {
     std::fprintf(stderr, "sim: %s\n", error.c_str());
     return 2;
+  }
+  if (o.drain_s >= 0) {
+    if (o.drain_s > 120) {
+      std::fprintf(stderr, "sim: --drain is capped at 120 s\n");
+      return 2;
+    }
+    sc->drain = static_cast<Nanos>(o.drain_s * 1e9);
   }
   if (o.duration_s > 0) {
     if (o.duration_s > 600) {
@@ -90,7 +100,20 @@ int run_sim(const SimOptions& o) {
       std::fprintf(stderr, "sim: setup of '%s': %s\n", p.name.c_str(), error.c_str());
       return 1;
     }
-    engine.set_accounts(i, std::move(*accounts));
+    std::vector<CookieJar> jars;
+    if (p.prior_login) {
+      if (!o.quiet) {
+        std::fprintf(stderr, "sim: setup: %zu prior logins for '%s' at %s\n", accounts->size(),
+                     p.name.c_str(), target->authority.c_str());
+      }
+      auto j = prior_logins(*target, o.via_xff, p, *accounts, sc->setup_concurrency, &error);
+      if (!j) {
+        std::fprintf(stderr, "sim: setup of '%s': %s\n", p.name.c_str(), error.c_str());
+        return 1;
+      }
+      jars = std::move(*j);
+    }
+    engine.set_accounts(i, std::move(*accounts), std::move(jars));
   }
 
   // The app's own counts before and after: the difference is what each population created.

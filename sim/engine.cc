@@ -365,7 +365,7 @@ struct Engine::Impl {
       setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
       sockaddr_storage a;
       socklen_t len;
-      cidr_address(p.cfg.sources, src, &a, &len);
+      cidr_address(p.cfg.sources, source_index(p.cfg, src), &a, &len);
       if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0) return error(f, "bind");
     }
     sockaddr_storage dst{};
@@ -424,7 +424,8 @@ struct Engine::Impl {
     if (via_xff) {
       sockaddr_storage a;
       socklen_t len;
-      cidr_address(p.cfg.sources, p.cfg.rotate ? p.next_source : f.source, &a, &len);
+      cidr_address(p.cfg.sources, source_index(p.cfg, p.cfg.rotate ? p.next_source : f.source), &a,
+                   &len);
       h += "X-Forwarded-For: " + address_text(a) + "\r\n";
     }
     auto cookies = jar(f).header();
@@ -1035,9 +1036,11 @@ Engine::Engine(Scenario scenario, Target target, bool via_xff, bool quiet)
 
 Engine::~Engine() = default;
 
-void Engine::set_accounts(std::size_t index, std::vector<Account> accounts) {
+void Engine::set_accounts(std::size_t index, std::vector<Account> accounts,
+                          std::vector<CookieJar> jars) {
   auto& p = impl_->pops.at(index);
-  p.jars.assign(accounts.size(), CookieJar{});
+  jars.resize(accounts.size());
+  p.jars = std::move(jars);
   p.accounts = std::move(accounts);
 }
 

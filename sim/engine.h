@@ -46,8 +46,10 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Accounts of resident population `index` (credential stuffing draws usernames from them).
-  void set_accounts(std::size_t index, std::vector<Account> accounts);
+  // Accounts of resident population `index` (credential stuffing draws usernames from them),
+  // with the cookies each account's browser starts with (`prior_login`; missing = none).
+  void set_accounts(std::size_t index, std::vector<Account> accounts,
+                    std::vector<CookieJar> jars = {});
   // Runs to the end of duration + drain. false (with *error) only when it could not start.
   bool run(std::string* error);
   const std::vector<PopulationStats>& stats() const;

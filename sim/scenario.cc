@@ -126,12 +126,14 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
                "connections",
                "sources",
                "rotate",
+               "spread",
                "max_in_flight",
                "start_after",
                "request_timeout",
                "accounts",
                "accounts_file",
                "pages",
+               "prior_login",
                "solve_challenges",
                "wait_in_queue",
                "hashes_per_second",
@@ -170,6 +172,7 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
     p.sources = *c;
   }
   if (n["rotate"]) p.rotate = r.boolean(n["rotate"], "rotate");
+  if (n["spread"]) p.spread = r.boolean(n["spread"], "spread");
   if (n["max_in_flight"])
     p.max_in_flight = r.integer(n["max_in_flight"], "max_in_flight", 1, kMaxConnectionsCap);
   if (n["start_after"]) p.start_after = r.duration(n["start_after"], "start_after", kMaxDuration);
@@ -181,6 +184,11 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
   if (n["accounts"]) p.accounts = r.integer(n["accounts"], "accounts", 1, 100'000);
   if (n["accounts_file"]) p.accounts_file = r.str(n["accounts_file"], "accounts_file");
   if (n["pages"]) p.pages = r.integer(n["pages"], "pages", 0, 100);
+  if (n["prior_login"]) {
+    p.prior_login = r.boolean(n["prior_login"], "prior_login");
+    if (p.prior_login && p.behaviour != Behaviour::Resident)
+      r.fail(n["prior_login"], where + ": prior_login is for resident populations");
+  }
   if (n["solve_challenges"])
     p.solve_challenges = r.boolean(n["solve_challenges"], "solve_challenges");
   if (n["wait_in_queue"]) p.wait_in_queue = r.boolean(n["wait_in_queue"], "wait_in_queue");
@@ -277,6 +285,13 @@ bool inside_loopback4(const Cidr& c) {
 std::uint64_t cidr_size(const Cidr& c) {
   const unsigned host = (c.v6 ? 128 : 32) - c.prefix;
   return host >= 32 ? (std::uint64_t{1} << 32) : (std::uint64_t{1} << host);
+}
+
+std::uint64_t source_index(const PopulationConfig& p, std::uint64_t i) {
+  // 255 is odd and shares no factor with 127 (the usable host count of an IPv4 block skipping
+  // .0 and .255 is 254 * 2^k = 127 * 2^(k+1)), so the stride visits every address once per
+  // cycle, and it is one more than a /24's 254 usable hosts, so each step lands in the next /24.
+  return p.spread ? i * 255 : i;
 }
 
 void cidr_address(const Cidr& c, std::uint64_t i, sockaddr_storage* out, socklen_t* len) {

@@ -33,6 +33,8 @@ std::uint64_t cidr_size(const Cidr& c);
 // The i-th usable address (i modulo the size; IPv4 blocks wider than /31 skip .0 and .255 host
 // octets, which some stacks treat as network and broadcast).
 void cidr_address(const Cidr& c, std::uint64_t i, sockaddr_storage* out, socklen_t* len);
+// The address number a population's i-th source uses: i, or i strided over /24s with `spread`.
+std::uint64_t source_index(const PopulationConfig& p, std::uint64_t i);
 std::string address_text(const sockaddr_storage& a);
 
 }  // namespace gh::sim

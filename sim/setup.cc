@@ -5,8 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -22,6 +24,8 @@ Nanos mono() {
       .count();
 }
 
+constexpr int kPriorLoginAttempts = 10;
+
 int wait_fd(int fd, short events, Nanos deadline) {
   const Nanos left = deadline - mono();
   if (left <= 0) return 0;
@@ -33,6 +37,12 @@ int wait_fd(int fd, short events, Nanos deadline) {
 
 std::optional<Response> blocking_request(const Target& t, const std::string& raw, Nanos timeout,
                                          std::string* error) {
+  return blocking_request_from(t, nullptr, raw, timeout, error);
+}
+
+std::optional<Response> blocking_request_from(const Target& t, const sockaddr_storage* source,
+                                              const std::string& raw, Nanos timeout,
+                                              std::string* error) {
   auto fail = [&](std::string why) -> std::optional<Response> {
     if (error != nullptr) *error = std::move(why);
     return std::nullopt;
@@ -44,6 +54,14 @@ std::optional<Response> blocking_request(const Target& t, const std::string& raw
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
+  if (source != nullptr) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const socklen_t slen =
+        source->ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(source), slen) != 0)
+      return fail(std::string("bind: ") + std::strerror(errno));
+  }
   sockaddr_storage dst{};
   socklen_t len;
   if (t.v6) {
@@ -140,6 +158,69 @@ std::optional<std::vector<Account>> create_accounts(const Target& app, const std
     return std::nullopt;
   }
   return accounts;
+}
+
+std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool via_xff,
+                                                   const PopulationConfig& pop,
+                                                   const std::vector<Account>& accounts,
+                                                   unsigned concurrency, std::string* error) {
+  std::vector<CookieJar> jars(accounts.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::string first_error;
+  auto worker = [&] {
+    while (true) {
+      const std::size_t i = next++;
+      if (i >= accounts.size()) return;
+      const auto& a = accounts[i];
+      // The address the engine gives this account in the run (a resident's source = its
+      // account number), so a shield that binds its device cookie to the network agrees.
+      sockaddr_storage src;
+      socklen_t len;
+      cidr_address(pop.sources, source_index(pop, i), &src, &len);
+      const std::string body =
+          "username=" + url_encode(a.username) + "&password=" + url_encode(a.password);
+      std::string raw = "POST /login HTTP/1.1\r\nHost: " + target.authority +
+                        "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; gatehouse-sim resident)"
+                        "\r\nAccept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+                        "\r\nX-Sim-Population: sim-setup\r\n";
+      if (via_xff) raw += "X-Forwarded-For: " + address_text(src) + "\r\n";
+      raw += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::string why;
+      std::optional<Response> r;
+      // A person whose login meets "busy, try again" (429, 503) tries again a little later.
+      for (int attempt = 0; attempt < kPriorLoginAttempts; ++attempt) {
+        r = blocking_request_from(target, via_xff ? nullptr : &src, raw, 30 * kSec, &why);
+        if (!r || (r->status != 429 && r->status != 503)) break;
+        double wait_s = 1;
+        if (const std::string* ra = r->header("retry-after")) {
+          wait_s = std::clamp(std::atof(ra->c_str()), 0.1, 5.0);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait_s * 1000)));
+      }
+      if (r && r->status >= 200 && r->status < 400) {
+        jars[i].update(r->cookies);  // each index is written by one thread only
+        continue;
+      }
+      std::lock_guard lock(mu);
+      if (first_error.empty()) {
+        first_error =
+            "prior login of " + a.username + " at " + target.authority + ": " +
+            (r ? "status " + std::to_string(r->status) + " " + r->body.substr(0, 200) : why);
+      }
+      next = accounts.size();  // stop the others
+      return;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 0; k < std::max(1u, concurrency); ++k) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (!first_error.empty()) {
+    if (error != nullptr) *error = first_error;
+    return std::nullopt;
+  }
+  return jars;
 }
 
 std::optional<std::vector<Account>> read_accounts(const std::string& path, std::string* error) {

@@ -10,6 +10,7 @@
 
 #include "sim/engine.h"
 #include "sim/response.h"
+#include "sim/scenario.h"
 #include "sim/sim-t.h"
 
 namespace gh::sim {
@@ -17,6 +18,10 @@ namespace gh::sim {
 // One request on a fresh connection, bounded by `timeout`. `raw` is the full request.
 std::optional<Response> blocking_request(const Target& t, const std::string& raw, Nanos timeout,
                                          std::string* error);
+// The same from a bound source address (nullptr = any).
+std::optional<Response> blocking_request_from(const Target& t, const sockaddr_storage* source,
+                                              const std::string& raw, Nanos timeout,
+                                              std::string* error);
 
 // The accounts of a resident population: sim-<pop>-<i>, created at `app` by POST /signup
 // (X-Sim-Population: sim-setup, so they are not counted as the population's sign-ups). An
@@ -24,6 +29,15 @@ std::optional<Response> blocking_request(const Target& t, const std::string& raw
 std::optional<std::vector<Account>> create_accounts(const Target& app, const std::string& pop,
                                                     std::uint32_t count, unsigned concurrency,
                                                     std::string* error);
+// Returning users (`prior_login`): POST /login for every account through `target`, from the
+// address the account uses in the run (source_index of `pop`), `concurrency` at a time; each
+// jar gets the cookies the answer set (a shield's device cookie, the app's session). 429 and
+// 503 are retried (Retry-After, at most 5 s, 10 attempts); a login the target does not accept
+// in the end (not 2xx/3xx) is an error: the run would not measure returning users.
+std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool via_xff,
+                                                   const PopulationConfig& pop,
+                                                   const std::vector<Account>& accounts,
+                                                   unsigned concurrency, std::string* error);
 // "username:password" lines; '#' comments and blank lines skipped.
 std::optional<std::vector<Account>> read_accounts(const std::string& path, std::string* error);
 

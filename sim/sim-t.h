@@ -32,10 +32,13 @@ struct Cidr {
 struct PopulationConfig {
   std::string name;  // [a-z0-9_-]{1,24}: also the X-Sim-Population header value
   Behaviour behaviour = Behaviour::Resident;
-  double arrival_rate = 0;            // per second, open loop (Poisson); 0 = closed loop
-  std::uint32_t connections = 0;      // closed loop: this many users at all times
-  Cidr sources;                       // default 127.0.0.1/32
-  bool rotate = false;                // every connection from the next address of `sources`
+  double arrival_rate = 0;        // per second, open loop (Poisson); 0 = closed loop
+  std::uint32_t connections = 0;  // closed loop: this many users at all times
+  Cidr sources;                   // default 127.0.0.1/32
+  bool rotate = false;            // every connection from the next address of `sources`
+  // Successive addresses in different /24s (a stride coprime to the block) instead of counting
+  // up: people from many networks rather than one network's neighbours.
+  bool spread = false;
   std::uint32_t max_in_flight = 256;  // open loop: users at once; later arrivals wait (counted)
   Nanos start_after = 0;              // offset into the run before the first arrival
   Nanos request_timeout = 30 * kSec;
@@ -43,6 +46,9 @@ struct PopulationConfig {
   std::uint32_t accounts = 0;  // created at setup: sim-<name>-<i>
   std::string accounts_file;   // or "username:password" lines
   std::uint32_t pages = 2;     // GET /account after each login
+  // Returning users: each account logs in once through the target at setup, from its own
+  // address, so its browser already holds what the target set (a shield's device cookie).
+  bool prior_login = false;
   // newcomer, signup-flood, credential-stuffing
   bool solve_challenges = true;
   bool wait_in_queue = true;
@@ -85,6 +91,7 @@ struct SimOptions {
   std::string target;       // http://127.0.0.1:PORT (the shield, or the app directly)
   std::string app;          // the demo app itself, for setup and /api/stats; default = target
   double duration_s = 0;    // > 0 overrides the scenario
+  double drain_s = -1;      // >= 0 overrides the scenario's drain
   std::string report_path;  // JSON
   bool quiet = false;
   bool via_xff = false;  // sources as X-Forwarded-For instead of bound 127.x addresses

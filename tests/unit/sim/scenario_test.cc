@@ -56,8 +56,9 @@ populations:
 TEST(Scenario, ErrorsNameThePlaceAndTheFix) {
   EXPECT_EQ(error_of("populations:\n  - name: a\n    behaviour: newcomer\n    arival_rate: 3\n"),
             "s.yaml:4:5: unknown key 'arival_rate' in population 'a' (known: name, behaviour, "
-            "arrival_rate, connections, sources, rotate, max_in_flight, start_after, "
-            "request_timeout, accounts, accounts_file, pages, solve_challenges, wait_in_queue, "
+            "arrival_rate, connections, sources, rotate, spread, max_in_flight, start_after, "
+            "request_timeout, accounts, accounts_file, pages, prior_login, solve_challenges, "
+            "wait_in_queue, "
             "hashes_per_second, max_bits, max_retry_wait, give_up_after, max_rounds, list_size, "
             "known_user_ratio, valid_ratio, slow_mode, trickle_interval, body_bytes)");
   EXPECT_EQ(error_of("populations:\n  - name: a\n    behaviour: robot\n    arrival_rate: 1\n"),
