@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "core/html.h"
 #include "stages/challenge/form.h"
 
 namespace gh::challenge {
@@ -15,27 +16,7 @@ void append_int(std::int64_t v, std::string& out) {
 }
 
 void append_html(std::string_view s, std::string& out) {
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  core::append_html_escaped(out, s);
 }
 
 void append_query_component(std::string_view s, std::string& out) {
@@ -75,13 +56,7 @@ void append_json_string(std::string_view s, std::string& out) {
 }
 
 void append_css(std::string_view css, std::string& out) {
-  for (char c : css) {
-    if (c == '<') {
-      out += "\\3c ";
-    } else {
-      out += c;
-    }
-  }
+  core::append_css_inlined(out, css);
 }
 
 std::int64_t ceil_seconds(std::int64_t ms) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "core/html.h"
+
 namespace gh::waitroom {
 namespace {
 
@@ -19,17 +21,8 @@ void append_num(std::string& out, std::uint64_t n) {
   out += std::to_string(n);
 }
 
-// Operator CSS goes into a raw-text <style> element, where entities are not decoded: escaping
-// would corrupt it. Instead every '<' becomes the CSS escape "\3c ", so "</style>" can never
-// end the element, and the CSS still means the same inside strings.
 void append_css(std::string& out, std::string_view css) {
-  for (char c : css) {
-    if (c == '<') {
-      out += "\\3c ";
-    } else {
-      out += c;
-    }
-  }
+  core::append_css_inlined(out, css);
 }
 
 void head(std::string& out, std::string_view lang, std::string_view title,
@@ -112,27 +105,7 @@ void consider(Preference& p, int specificity, int q) {
 }  // namespace
 
 void append_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  core::append_html_escaped(out, text);
 }
 
 std::string eta_words(std::uint32_t s) {
