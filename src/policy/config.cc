@@ -850,6 +850,8 @@ class Loader {
   void load_trigger(const YAML::Node& node, const std::string& path, SignupConfig& signup);
   void load_classes(const Field& f, const std::string& path, LimitConfig& limit);
   void read_statuses(const Field& f, const std::string& path, std::vector<std::uint16_t>& out);
+  // A list of HTTP methods, upper case as on the wire, without duplicates.
+  void read_methods(const Field& f, const std::string& path, std::vector<http::Method>& out);
   void read_cookie_name(const Field& f, const std::string& path, std::string& out);
   void read_header_names(const Field& f, const std::string& path, std::vector<std::string>& out);
   // One of `names` (index into it), or nullopt with "unknown <what>".
@@ -1486,26 +1488,7 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
   int path_kinds = 0;
   each_field(f.value, kMatchKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "methods") {
-      if (!check_list(e, key_path, "a list of methods", 0, std::numeric_limits<std::size_t>::max(),
-                      "", "an empty list matches nothing; leave the key out to match any method")) {
-        return;
-      }
-      if (e.value.size() > 64) {
-        error(value_mark(e), key_path + ": too many methods");
-        return;
-      }
-      for_each_scalar(
-          e.value, key_path,
-          [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
-            auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), text);
-            if (it == std::end(kMethodNames)) {
-              error(at,
-                    item_path + ": unknown method " + quote(text) + suggest(text, kMethodNames));
-              return;
-            }
-            add_unique(m.methods, kMethods[it - std::begin(kMethodNames)], at, item_path,
-                       "method " + quote(text));
-          });
+      read_methods(e, key_path, m.methods);
       return;
     }
     auto text = scalar(e, key_path);
@@ -1889,6 +1872,29 @@ void Loader::load_bans(const Field& f) {
   });
 }
 
+void Loader::read_methods(const Field& e, const std::string& key_path,
+                          std::vector<http::Method>& out) {
+  if (!check_list(e, key_path, "a list of methods", 0, std::numeric_limits<std::size_t>::max(), "",
+                  "an empty list matches nothing; leave the key out to match any method")) {
+    return;
+  }
+  if (e.value.size() > 64) {
+    error(value_mark(e), key_path + ": too many methods");
+    return;
+  }
+  for_each_scalar(
+      e.value, key_path,
+      [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+        auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), text);
+        if (it == std::end(kMethodNames)) {
+          error(at, item_path + ": unknown method " + quote(text) + suggest(text, kMethodNames));
+          return;
+        }
+        add_unique(out, kMethods[it - std::begin(kMethodNames)], at, item_path,
+                   "method " + quote(text));
+      });
+}
+
 std::optional<std::size_t> Loader::read_choice(const Field& f, const std::string& path,
                                                std::span<const std::string_view> names,
                                                std::string_view what) {
@@ -2192,21 +2198,7 @@ void Loader::load_rule(const YAML::Node& node, const std::string& path) {
         }
       }
     } else if (e.key == "methods") {
-      if (!check_list(e, key_path, "a list of methods", 0, 64, "methods")) {
-        return;
-      }
-      for_each_scalar(
-          e.value, key_path,
-          [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
-            auto it = std::find(std::begin(kMethodNames), std::end(kMethodNames), text);
-            if (it == std::end(kMethodNames)) {
-              error(at,
-                    item_path + ": unknown method " + quote(text) + suggest(text, kMethodNames));
-              return;
-            }
-            add_unique(rule.methods, kMethods[it - std::begin(kMethodNames)], at, item_path,
-                       "method " + quote(text));
-          });
+      read_methods(e, key_path, rule.methods);
     } else if (e.key == "headers_present") {
       read_header_names(e, key_path, rule.headers_present);
     } else if (e.key == "headers_missing") {
