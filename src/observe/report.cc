@@ -10,6 +10,7 @@
 #include "observe/events.h"
 #include "observe/jsonl.h"
 #include "observe/minutes.h"
+#include "observe/series.h"
 
 namespace gh::observe {
 
@@ -372,19 +373,7 @@ ReportSummary summarize(const ReportInput& in) {
   std::uint64_t first_prefixes = 0, max_prefixes = 0;
   for (const Minute& m : in.minutes) {
     const Figures& f = m.figures;
-    Figures& t = s.totals;
-    for (std::size_t i = 0; i < kVerdicts; ++i) t.verdicts[i] += f.verdicts[i];
-    for (std::size_t i = 0; i < kClasses; ++i) {
-      t.class_requests[i] += f.class_requests[i];
-      t.class_served[i] += f.class_served[i];
-    }
-    t.newcomers_admitted += f.newcomers_admitted;
-    t.queue_length = std::max(t.queue_length, f.queue_length);
-    t.login_requests += f.login_requests;
-    t.login_failed += f.login_failed;
-    t.login_limited += f.login_limited;
-    t.head_timeouts += f.head_timeouts;
-    t.latency_p99_ms = std::max(t.latency_p99_ms, f.latency_p99_ms);
+    accumulate(s.totals, f);
     const std::uint64_t n = f.requests();
     quietest = std::min(quietest, n);
     const std::uint64_t peak = std::max(m.peak_rps, (n + 59) / 60);

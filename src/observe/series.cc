@@ -108,19 +108,7 @@ Minute SecondSeries::fold(std::int64_t from_ms, std::int64_t to_ms) const {
     const Second& s = ring_[(first + k) % kSeriesSeconds];
     if (s.at_ms < from_ms || s.at_ms >= to_ms) continue;
     const Figures& f = s.figures;
-    Figures& out = m.figures;
-    for (std::size_t i = 0; i < kVerdicts; ++i) out.verdicts[i] += f.verdicts[i];
-    for (std::size_t i = 0; i < kClasses; ++i) {
-      out.class_requests[i] += f.class_requests[i];
-      out.class_served[i] += f.class_served[i];
-    }
-    out.newcomers_admitted += f.newcomers_admitted;
-    out.queue_length = std::max(out.queue_length, f.queue_length);
-    out.login_requests += f.login_requests;
-    out.login_failed += f.login_failed;
-    out.login_limited += f.login_limited;
-    out.head_timeouts += f.head_timeouts;
-    out.latency_p99_ms = std::max(out.latency_p99_ms, f.latency_p99_ms);
+    accumulate(m.figures, f);
     if (f.requests() > 0) p50s.push_back(f.latency_p50_ms);
     m.peak_rps = std::max(m.peak_rps, f.requests());
     last = &s;
@@ -136,6 +124,21 @@ Minute SecondSeries::fold(std::int64_t from_ms, std::int64_t to_ms) const {
     }
   }
   return m;
+}
+
+void accumulate(Figures& total, const Figures& f) {
+  for (std::size_t i = 0; i < kVerdicts; ++i) total.verdicts[i] += f.verdicts[i];
+  for (std::size_t i = 0; i < kClasses; ++i) {
+    total.class_requests[i] += f.class_requests[i];
+    total.class_served[i] += f.class_served[i];
+  }
+  total.newcomers_admitted += f.newcomers_admitted;
+  total.queue_length = std::max(total.queue_length, f.queue_length);
+  total.login_requests += f.login_requests;
+  total.login_failed += f.login_failed;
+  total.login_limited += f.login_limited;
+  total.head_timeouts += f.head_timeouts;
+  total.latency_p99_ms = std::max(total.latency_p99_ms, f.latency_p99_ms);
 }
 
 }  // namespace gh::observe

@@ -54,4 +54,7 @@ class SecondSeries {
   std::size_t count_ = 0;
 };
 
+// Adds `f` into `total`: counts add up, queue length and p99 latency keep the highest.
+void accumulate(Figures& total, const Figures& f);
+
 }  // namespace gh::observe
