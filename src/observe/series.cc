@@ -10,8 +10,16 @@ void SecondSeries::push(Second second) {
   if (second.modes.size() > kSeriesRoutesMax) second.modes.resize(kSeriesRoutesMax);
   std::lock_guard lock(mu_);
   if (count_ > 0) {
-    const Second& newest = ring_[(next_ + kSeriesSeconds - 1) % kSeriesSeconds];
-    if (second.at_ms <= newest.at_ms) return;
+    Second& newest = ring_[(next_ + kSeriesSeconds - 1) % kSeriesSeconds];
+    if (second.at_ms <= newest.at_ms) {
+      // Two samples in one second (a tick at stop, or a clock step back): the figures are deltas
+      // already taken from the counters, so they are added in, never dropped.
+      accumulate(newest.figures, second.figures);
+      newest.figures.latency_p50_ms =
+          std::max(newest.figures.latency_p50_ms, second.figures.latency_p50_ms);
+      newest.modes = std::move(second.modes);
+      return;
+    }
   }
   ring_[next_] = std::move(second);
   next_ = (next_ + 1) % kSeriesSeconds;

@@ -68,10 +68,10 @@ Verdict verdict_of(const ExchangeInfo& x, WorkerStats& stats, WorkerObserve& o) 
   if (found) return *found;
   if (x.status == 503) return Verdict::Shed;  // e.g. the upstream pool was full
   if (x.status >= 400 && x.status < 500) return Verdict::Denied;
-  if (x.route == nullptr && x.status != 0 && x.status < 400) {
-    return Verdict::Challenged;  // Gatehouse's own endpoints: the challenge script and answers
-  }
-  return Verdict::Passed;  // went upstream, which failed (502, 504) or the client left
+  // Below 400 here: Gatehouse's own endpoints served (the solver script, a solved challenge),
+  // or the request went upstream, which failed (502, 504), or the client left. The challenge
+  // itself was counted when it was issued; its successful answer is not a second one.
+  return Verdict::Passed;
 }
 
 std::string_view user_agent_of(const http::RequestHead& h) {

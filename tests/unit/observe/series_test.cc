@@ -44,13 +44,18 @@ TEST(SecondSeries, KeepsTheLast600Seconds) {
   EXPECT_EQ(j["t"].back(), 999);
 }
 
-TEST(SecondSeries, IgnoresASecondNotAfterTheNewest) {
+TEST(SecondSeries, AddsASecondNotAfterTheNewestIntoIt) {
+  // The figures are deltas already taken from the counters: a second sample in the same second
+  // (the tick at stop) or after a clock step back must not be lost.
   SecondSeries s;
   s.push(at(10, 1));
   s.push(at(10, 5));
-  s.push(at(9, 5));
+  s.push(at(9, 5, 2));
   EXPECT_EQ(s.size(), 1u);
-  EXPECT_EQ(s.json(10)["passed"], (nlohmann::json{1}));
+  const auto j = s.json(10);
+  EXPECT_EQ(j["passed"], (nlohmann::json{11}));
+  EXPECT_EQ(j["shed"], (nlohmann::json{2}));
+  EXPECT_EQ(j["queue_length"], (nlohmann::json{10}));  // the highest, not a sum
 }
 
 TEST(SecondSeries, ModesAsColumnsWithNullWhereUnknown) {
