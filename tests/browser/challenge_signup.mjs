@@ -29,7 +29,8 @@ export default async function ({ browser, screenshotDir, log, check }) {
     page.on('pageerror', (e) => errors.push(String(e)));
     const first = await page.goto(`${base}/signup`);
     check(first.status() === 403, 'challenge answered with 403, got ' + first.status());
-    const html = await first.text();
+    // The page itself, fetched apart: the browser may already have solved and moved on.
+    const html = await (await fetch(`${base}/signup`, { headers: { Accept: 'text/html' } })).text();
     check(html.includes('<h1') && html.includes('challenge.js'), 'a page with a heading and the solver');
     await page.waitForURL(`${base}/signup`, { timeout: 30000, waitUntil: 'load' });
     await page.locator('input[name=username]').waitFor({ timeout: 30000 });
