@@ -285,6 +285,17 @@ struct ReputationConfig {
   std::string asn_database;  // MaxMind-format .mmdb; empty = no ASN rules
 };
 
+// The access log (JSON lines), written off the request path by its own thread. Under a flood,
+// refusals are sampled so the log never becomes the bottleneck.
+struct AccessLogConfig {
+  bool enabled = true;                         // in `run` and `demo`; never in `gatehouse proxy`
+  std::string path;                            // empty = <state_dir>/access.log
+  std::uint32_t refusals_keep_per_s = 200;     // per worker and second, all logged ...
+  std::uint32_t refusals_sample_one_in = 100;  // ... then one in this many
+  std::uint64_t max_file_bytes = 64ull << 20;  // rotated beyond this size
+  std::uint32_t max_files = 4;                 // rotated files kept
+};
+
 // Protocol limits and deadlines. Defaults are safe for a public listener.
 struct LimitsConfig {
   std::uint32_t max_head_bytes = 16 * 1024;
@@ -325,6 +336,7 @@ struct Config {
   ChallengeConfig challenge;
   ReputationConfig reputation;
   std::string state_dir = "var";  // events, per-minute aggregates, access log
+  AccessLogConfig access_log;
 };
 
 // The immutable snapshot (Config + compiled routes) is policy/snapshot.h.

@@ -57,14 +57,18 @@ constexpr std::uint64_t kMaxRatePerSecond = 1'000'000;
 constexpr std::uint64_t kMaxBurst = 1'000'000;
 constexpr std::uint64_t kMaxBucketSpanNs = std::uint64_t{1} << 60;  // ratelimit::kMaxSpan
 
-constexpr std::string_view kTopKeys[] = {
-    "include", "server", "listen",  "admin",     "clients",   "limits",     "upstreams", "routes",
-    "lists",   "bans",   "secrets", "residents", "challenge", "reputation", "state_dir"};
+constexpr std::string_view kTopKeys[] = {"include",   "server",     "listen",    "admin",
+                                         "clients",   "limits",     "upstreams", "routes",
+                                         "lists",     "bans",       "secrets",   "residents",
+                                         "challenge", "reputation", "state_dir", "access_log"};
 // Sections that are one value (not lists to append to): at most one file may set each.
-constexpr std::string_view kSingleSections[] = {"server",     "admin",    "clients",   "limits",
-                                                "bans",       "secrets",  "residents", "challenge",
-                                                "reputation", "state_dir"};
+constexpr std::string_view kSingleSections[] = {"server",     "admin",     "clients",   "limits",
+                                                "bans",       "secrets",   "residents", "challenge",
+                                                "reputation", "state_dir", "access_log"};
 constexpr std::string_view kSecretsKeys[] = {"key_file"};
+constexpr std::string_view kAccessLogKeys[] = {
+    "enabled",       "path",     "refusals_keep_per_s", "refusals_sample_one_in",
+    "max_file_size", "max_files"};
 constexpr std::string_view kResidentsKeys[] = {"enabled", "cookie",         "lifetime",
                                                "account", "success_status", "success_location"};
 constexpr std::string_view kChallengeKeys[] = {"levels",
@@ -839,6 +843,7 @@ class Loader {
   void load_bans(const Field& f);
   void load_secrets(const Field& f);
   void load_state_dir(const Field& f);
+  void load_access_log(const Field& f);
   void load_residents(const Field& f);
   void load_challenge(const Field& f);
   void load_levels(const Field& f, const std::string& path);
@@ -2004,6 +2009,25 @@ void Loader::load_state_dir(const Field& f) {
   }
 }
 
+void Loader::load_access_log(const Field& f) {
+  AccessLogConfig& a = config_.access_log;
+  each_section_field(f, kAccessLogKeys, "access_log", [&](const Field& e, const std::string& path) {
+    if (e.key == "enabled") {
+      read_bool(e, path, a.enabled);
+    } else if (e.key == "path") {
+      if (auto name = file_name(e.value, value_mark(e), path)) a.path = *name;
+    } else if (e.key == "refusals_keep_per_s") {
+      read_uint(e, path, 0, 1'000'000, a.refusals_keep_per_s);
+    } else if (e.key == "refusals_sample_one_in") {
+      read_uint(e, path, 1, 1'000'000, a.refusals_sample_one_in);
+    } else if (e.key == "max_file_size") {
+      read_size(e, path, kMiB, 16 * kGiB, a.max_file_bytes);
+    } else if (e.key == "max_files") {
+      read_uint(e, path, 1, 100, a.max_files);
+    }
+  });
+}
+
 void Loader::load_residents(const Field& f) {
   ResidentsConfig& r = config_.residents;
   each_section_field(f, kResidentsKeys, "residents", [&](const Field& e, const std::string& path) {
@@ -2585,13 +2609,13 @@ void Loader::load_document(const YAML::Node& root, bool main) {
   // Upstreams first, so routes can name them whatever the order in the file.
   const std::vector<Field> top = fields(root, kTopKeys, "");
   constexpr std::pair<std::string_view, void (Loader::*)(const Field&)> loaders[] = {
-      {"server", &Loader::load_server},        {"listen", &Loader::load_listen},
-      {"admin", &Loader::load_admin},          {"clients", &Loader::load_clients},
-      {"limits", &Loader::load_limits},        {"routes", &Loader::load_routes},
-      {"lists", &Loader::load_lists},          {"bans", &Loader::load_bans},
-      {"secrets", &Loader::load_secrets},      {"state_dir", &Loader::load_state_dir},
-      {"residents", &Loader::load_residents},  {"challenge", &Loader::load_challenge},
-      {"reputation", &Loader::load_reputation}};
+      {"server", &Loader::load_server},         {"listen", &Loader::load_listen},
+      {"admin", &Loader::load_admin},           {"clients", &Loader::load_clients},
+      {"limits", &Loader::load_limits},         {"routes", &Loader::load_routes},
+      {"lists", &Loader::load_lists},           {"bans", &Loader::load_bans},
+      {"secrets", &Loader::load_secrets},       {"state_dir", &Loader::load_state_dir},
+      {"residents", &Loader::load_residents},   {"challenge", &Loader::load_challenge},
+      {"reputation", &Loader::load_reputation}, {"access_log", &Loader::load_access_log}};
   for (const Field& f : top) {
     if (f.key == "upstreams") {
       load_upstreams(f);

@@ -264,9 +264,13 @@ std::vector<std::string> Observer::open(const policy::Config& config, const Obse
     if (minutes_ == nullptr) warnings.push_back("per-minute store: " + error);
   }
   if (events_ == nullptr) events_ = std::make_unique<observe::EventLog>();
-  if (options.access_log && !state_dir_.empty()) {
+  const policy::AccessLogConfig& al = config.access_log;
+  if (options.access_log && al.enabled && !state_dir_.empty()) {
     observe::AccessLogOptions ao;
-    ao.path = state_dir_ + "/access.log";
+    ao.path = al.path.empty() ? state_dir_ + "/access.log" : al.path;
+    ao.refusals_keep_per_s = al.refusals_keep_per_s;
+    ao.refusals_sample_one_in = al.refusals_sample_one_in;
+    ao.files = observe::RotateOptions{al.max_file_bytes, al.max_files};
     std::string error;
     if (observe::make_dirs(state_dir_, &error)) {
       access_ = observe::AccessLog::open(ao, std::max(1u, workers), &error);

@@ -137,6 +137,38 @@ TEST(Cli, SighupReloadsAndKeepsOldConfigWhenBroken) {
   EXPECT_EQ(c.wait(10s), 0) << c.log();
 }
 
+TEST(Cli, AccessLogIsWrittenUnlessTurnedOff) {
+  Origin origin;
+  for (const bool enabled : {true, false}) {
+    TempDir dir;
+    std::string path = dir.file(
+        "gatehouse.yaml",
+        "server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:0\nadmin: { enabled: false }\n"
+        "upstreams:\n  app:\n    servers: [127.0.0.1:" +
+            std::to_string(origin.port()) + "]\nstate_dir: " + dir.path() +
+            "/state\nsecrets: { key_file: " + dir.path() +
+            "/secret.key }\nbans: { journal: " + dir.path() +
+            "/bans.journal }\naccess_log: { enabled: " + (enabled ? "true" : "false") + " }\n");
+    Child c({GATEHOUSE_BINARY, "run", "--config", path}, dir.path() + "/run.log");
+    std::uint16_t port = c.listening_port();
+    ASSERT_NE(port, 0) << c.log();
+    RawClient client(port);
+    client.send("GET /hello HTTP/1.1\r\nHost: a\r\nUser-Agent: probe/1\r\n\r\n");
+    EXPECT_EQ(client.read_response().status, 200);
+    c.signal(SIGTERM);
+    EXPECT_EQ(c.wait(10s), 0) << c.log();
+    const std::string log_path = dir.path() + "/state/access.log";
+    EXPECT_EQ(fs::exists(log_path), enabled);
+    if (enabled) {
+      std::ifstream in(log_path);
+      std::string line;
+      std::getline(in, line);
+      EXPECT_NE(line.find("\"/hello\""), std::string::npos) << line;
+      EXPECT_NE(line.find("probe/1"), std::string::npos) << line;
+    }
+  }
+}
+
 TEST(Cli, BansSurviveKill9) {
   TempDir dir;
   Origin origin;

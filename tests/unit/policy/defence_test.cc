@@ -46,6 +46,7 @@ TEST(DefenceConfig, FullExample) {
       R"(    admission: { min_limit: 2, max_limit: 64, resident_share: 25%, queue_timeout: 1s }
 secrets: { key_file: /etc/gatehouse/secret.key }
 state_dir: /var/lib/gatehouse
+access_log: { enabled: false, refusals_keep_per_s: 50, refusals_sample_one_in: 10, max_file_size: 16MiB, max_files: 2 }
 residents:
   cookie: dev
   lifetime: 90d
@@ -89,6 +90,11 @@ routes:
   EXPECT_EQ(a.queue_timeout, 1000u);
   EXPECT_EQ(c.secrets.key_file, "/etc/gatehouse/secret.key");
   EXPECT_EQ(c.state_dir, "/var/lib/gatehouse");
+  EXPECT_FALSE(c.access_log.enabled);
+  EXPECT_EQ(c.access_log.refusals_keep_per_s, 50u);
+  EXPECT_EQ(c.access_log.refusals_sample_one_in, 10u);
+  EXPECT_EQ(c.access_log.max_file_bytes, 16u << 20);
+  EXPECT_EQ(c.access_log.max_files, 2u);
   EXPECT_EQ(c.residents.cookie, "dev");
   EXPECT_EQ(c.residents.account.name, "email");
   EXPECT_THAT(c.residents.success_status, ElementsAre(200, 303));
