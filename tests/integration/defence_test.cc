@@ -401,7 +401,7 @@ TEST_F(SignupTest, TriggerClosesUnderLoadWithoutFlappingAndReopens) {
   Shield shield(
       config("      mode: open\n"
              "      triggers:\n"
-             "        - { metric: request_rate, above: 20, below: 5, for: 1s, hold: 2s, "
+             "        - { metric: request_rate, above: 10, below: 3, for: 1s, hold: 2s, "
              "mode: closed }\n"));
   auto mode = [&] {
     for (const auto& r : shield.server().defence().routes_status()) {
