@@ -254,6 +254,19 @@ std::size_t format_ratelimit_fields(std::string_view policy, std::uint32_t quota
   return w.ok ? w.len : 0;
 }
 
+std::size_t format_set_cookie(std::string_view name, std::string_view value,
+                              std::uint64_t max_age_s, char* out, std::size_t cap) {
+  Writer w(out, cap);
+  w.put("Set-Cookie: ");
+  w.put(name);
+  w.put("=");
+  w.put(value);
+  w.put("; Path=/; Max-Age=");
+  w.put_uint(max_age_s);
+  w.put("; HttpOnly; SameSite=Lax\r\n");
+  return w.ok ? w.len : 0;
+}
+
 bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, size, 16);

@@ -1397,11 +1397,8 @@ void Session::grant_clearance(std::uint32_t scope, std::string_view return_path)
   const std::string_view value{text.data(), state.codec().encode(*tok, text)};
   worker_.stats().challenges_solved.add();
   char fields[512];
-  const int n = std::snprintf(
-      fields, sizeof fields,
-      "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax\r\n", c.cookie.c_str(),
-      static_cast<int>(value.size()), value.data(), static_cast<long long>(lifetime / 1000));
-  std::string_view set_cookie{fields, static_cast<std::size_t>(std::max(0, n))};
+  const std::string_view set_cookie{
+      fields, format_set_cookie(c.cookie, value, lifetime / 1000, fields, sizeof fields)};
   std::string& body = worker_.page();
   if (wants_json()) {
     body = "{\"clearance\":\"";
@@ -1426,7 +1423,6 @@ void Session::grant_clearance(std::uint32_t scope, std::string_view return_path)
 }
 
 bool Session::waiting_room() {
-  const policy::Config& cfg = hold_->snapshot->config;
   const DefenceState& state = *hold_->runtime->state;
   const policy::WaitingRoomConfig& wr = route_->signup.waiting_room;
   const std::int64_t now = core::wall_ms();
@@ -1466,12 +1462,8 @@ bool Session::waiting_room() {
   if (fresh) {
     std::array<char, challenge::kTokenTextSize> ttext;
     const std::size_t tn = state.codec().encode(tok, ttext);
-    const int n = std::snprintf(fields, sizeof fields,
-                                "Set-Cookie: %.*s=%.*s; Path=/; Max-Age=%lld; HttpOnly; "
-                                "SameSite=Lax\r\n",
-                                static_cast<int>(name.size()), name.data(), static_cast<int>(tn),
-                                ttext.data(), static_cast<long long>(wr.ticket_lifetime / 1000));
-    fields_len = static_cast<std::size_t>(std::max(0, n));
+    fields_len = format_set_cookie(name, {ttext.data(), tn}, wr.ticket_lifetime / 1000, fields,
+                                   sizeof fields);
   }
   const bool json = wants_json();
   switch (a.kind) {
@@ -1506,7 +1498,6 @@ bool Session::waiting_room() {
       return false;
     }
   }
-  (void)cfg;
   return false;
 }
 
@@ -1531,12 +1522,11 @@ void Session::issue_device_token() {
   tok->subject = account_hash_;
   std::array<char, challenge::kTokenTextSize> text;
   const std::size_t tn = state.codec().encode(*tok, text);
-  const int n = std::snprintf(
-      resp_fields_.data() + resp_fields_len_, resp_fields_.size() - resp_fields_len_,
-      "Set-Cookie: %s=%.*s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Lax\r\n", res.cookie.c_str(),
-      static_cast<int>(tn), text.data(), static_cast<long long>(res.lifetime / 1000));
-  if (n > 0 && static_cast<std::size_t>(n) < resp_fields_.size() - resp_fields_len_) {
-    resp_fields_len_ += static_cast<std::size_t>(n);
+  const std::size_t n = format_set_cookie(res.cookie, {text.data(), tn}, res.lifetime / 1000,
+                                          resp_fields_.data() + resp_fields_len_,
+                                          resp_fields_.size() - resp_fields_len_);
+  if (n != 0) {
+    resp_fields_len_ += n;
     worker_.stats().device_tokens_issued.add();
   }
 }
