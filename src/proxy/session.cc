@@ -523,17 +523,15 @@ bool Session::decide(std::string_view body_prefix, bool body_complete) {
       st.ratelimit_passed.add();
       return true;
     case stages::Action::Delay:
-      st.ratelimit_delayed.add();
+    case stages::Action::Tarpit: {
+      // Hold the request: a delay then forwards it, a tarpit then refuses and closes.
+      const bool delay = verdict_.action == stages::Action::Delay;
+      (delay ? st.ratelimit_delayed : st.ratelimit_tarpitted).add();
       phase_ = Phase::Hold;
-      hold_forward_ = true;
+      hold_forward_ = delay;
       hold_until_ms_ = worker_.loop().now_ms() + verdict_.wait_ms;
       return false;
-    case stages::Action::Tarpit:
-      st.ratelimit_tarpitted.add();
-      phase_ = Phase::Hold;
-      hold_forward_ = false;
-      hold_until_ms_ = worker_.loop().now_ms() + verdict_.wait_ms;
-      return false;
+    }
     case stages::Action::Drop:
       st.ratelimit_dropped.add();
       close_now();
