@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <random>
 #include <thread>
@@ -302,9 +303,13 @@ TEST(BansConcurrency, ReadersSeeAConsistentTableWhileAWriterChurns) {
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> reads{0};
+  std::atomic<int> started{0};
   auto reader = [&] {
     std::uint64_t n = 0;
-    while (!done.load(std::memory_order_relaxed)) {
+    started.fetch_add(1);
+    // At least one pass even if the writer is already done (a loaded machine may start the
+    // readers late): the checks below must have run.
+    do {
       for (const IpAddress& a : stay) {
         const auto b = t->is_banned(a, kT0 + 1);
         if (!b || b->reason.view() != "stay") failures.fetch_add(1);
@@ -312,11 +317,15 @@ TEST(BansConcurrency, ReadersSeeAConsistentTableWhileAWriterChurns) {
       if (!t->is_banned(ip("2001:db8:1:2::3"), kT0 + 1)) failures.fetch_add(1);
       if (t->is_banned(ip("10.2.0.1"), kT0 + 1)) failures.fetch_add(1);  // never banned
       n += stay.size() + 2;
-    }
+    } while (!done.load(std::memory_order_relaxed));
     reads.fetch_add(n);
   };
   std::thread r1(reader);
   std::thread r2(reader);
+  // Churn while the readers read: wait (bounded) until both are running.
+  for (int i = 0; i < 5'000 && started.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   std::mt19937_64 rng(5);
   for (int i = 0; i < 30'000; ++i) {
     const IpAddress a = client::make_ipv4(10, 3, static_cast<std::uint8_t>(rng() % 16),
