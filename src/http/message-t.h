@@ -51,6 +51,7 @@ enum class ParseError : std::uint8_t {
   BadStatusLine,           // 502 when it comes from upstream
   BadChunk,                // 400: chunk size, extension or framing is invalid
   BadTrailer,              // 400: invalid trailer section
+  BadConnectionOption,     // 400 (502 from upstream): Connection names an end-to-end field
 };
 
 struct Field {

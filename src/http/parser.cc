@@ -226,7 +226,7 @@ ParseError on_field(const HeadContext& ctx, std::string_view name, std::string_v
       break;
     case 10:
       if (equals_lower(name, "connection")) {
-        detail::any_list_element(value, [&f](std::string_view token) {
+        const bool bad = detail::any_list_element(value, [&f](std::string_view token) {
           if (equals_lower(token, "close")) {
             f.close = true;
           } else if (equals_lower(token, "keep-alive")) {
@@ -234,8 +234,11 @@ ParseError on_field(const HeadContext& ctx, std::string_view name, std::string_v
           } else if (equals_lower(token, "upgrade")) {
             f.conn_upgrade = true;
           }
-          return false;
+          return !is_connection_option(token);
         });
+        if (bad) {
+          return ParseError::BadConnectionOption;
+        }
       }
       break;
     case 14:
@@ -650,6 +653,15 @@ ParseResult parse_response(std::string_view buf, const HeadLimits& limits, Metho
                        (request_method == Method::Connect && s / 100 == 2);
   if (no_body) {
     out.body = BodyKind::None;
+    // Framing on a response that has no body (RFC 9110 8.6, RFC 9112 6.1 forbid it on 1xx and
+    // 204; a 304 may only repeat Content-Length): the server may write a body anyway, which the
+    // next request on this connection would read as its answer. Never reuse it.
+    const bool stray = s < 200 || s == 204 ? f.chunked || f.content_length != 0
+                       : s == 304          ? f.chunked
+                                           : false;
+    if (stray) {
+      out.keep_alive = false;
+    }
   } else if (f.chunked) {
     out.body = BodyKind::Chunked;
   } else if (f.cl_count != 0) {

@@ -28,6 +28,10 @@ std::string_view method_name(Method method);
 // Case-insensitive ASCII comparison of field names.
 bool iequals(std::string_view a, std::string_view b);
 
+// True for the tokens a Connection field may carry: the options close / keep-alive / upgrade and
+// the names of fields that are hop-by-hop by definition. Any other token is a parse error.
+bool is_connection_option(std::string_view token);
+
 // True for fields that belong to one connection and must not be forwarded (RFC 9110 7.6.1):
 // Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and any name
 // listed in the message's Connection field(s) (`connection_value` is their joined value).

@@ -40,6 +40,7 @@ int status_for(ParseError error) {
     case ParseError::HostMismatch:
     case ParseError::BadChunk:
     case ParseError::BadTrailer:
+    case ParseError::BadConnectionOption:
       return 400;
   }
   return 400;  // out-of-range value: refuse rather than pass
@@ -99,6 +100,8 @@ std::string_view describe(ParseError error) {
       return "invalid chunked framing";
     case ParseError::BadTrailer:
       return "invalid trailer section";
+    case ParseError::BadConnectionOption:
+      return "connection option names a field that is not hop-by-hop";
   }
   return "unknown error";
 }
@@ -186,6 +189,22 @@ bool iequals(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+bool is_connection_option(std::string_view token) {
+  // Options and the fields that only ever mean something to the next hop. Anything else named
+  // here would be removed by one hop and kept by another: Content-Length or Content-Type read
+  // one way by us and another by the application (RFC 9110 7.6.1 lets a sender name any field).
+  static constexpr std::string_view kOptions[] = {
+      "close",       "keep-alive",          "upgrade",           "te",
+      "trailer",     "proxy-connection",    "http2-settings",    "proxy-authenticate",
+      "proxy-authorization"};
+  for (std::string_view o : kOptions) {
+    if (iequals(token, o)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool is_hop_by_hop(std::string_view name, std::string_view connection_value) {

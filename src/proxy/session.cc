@@ -910,9 +910,12 @@ bool Session::pump_response() {
 }
 
 void Session::finish_exchange() {
+  // Bytes after the response (a body behind a 204, a second answer) must not reach the next
+  // client: a connection that became readable again since our last short read is not reused.
   const bool reusable =
       resp_.keep_alive && req_done_ && !upstream_eof_ && resp_.body != http::BodyKind::UntilClose &&
-      (up_out_ == nullptr || up_out_->empty()) && (up_in_ == nullptr || up_in_->empty());
+      (up_out_ == nullptr || up_out_->empty()) && (up_in_ == nullptr || up_in_->empty()) &&
+      (up_ == nullptr || !up_->readable);
   release_upstream(reusable);
   if (!req_done_) close_after_ = true;
   end_exchange();

@@ -81,6 +81,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
               "field views inside the head");
         check(!h.fields[i].name.empty(), "field name non-empty");
+        // A Connection field names only hop-by-hop options: never Content-Length, Host, ...
+        if (iequals(h.fields[i].name, "connection")) {
+          std::string_view list = h.fields[i].value;
+          while (!list.empty()) {
+            const std::size_t comma = std::min(list.find(','), list.size());
+            std::string_view token = list.substr(0, comma);
+            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+              token.remove_prefix(1);
+            }
+            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+              token.remove_suffix(1);
+            }
+            check(token.empty() || is_connection_option(token), "connection names an option");
+            check(token.empty() || !is_hop_by_hop("content-length", h.fields[i].value),
+                  "content-length is never made hop-by-hop");
+            list.remove_prefix(comma == list.size() ? comma : comma + 1);
+          }
+        }
       }
       // The head alone is complete; one byte less is not.
       check(same(parse_copy(head, limits), r), "head alone parses the same");

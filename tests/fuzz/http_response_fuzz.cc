@@ -65,10 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(!bodiless || h.body == BodyKind::None, "bodiless statuses");
       const std::string_view head = buf.substr(0, r.consumed);
       check(inside(head, h.reason), "reason inside the head");
+      bool framing = false;
       for (std::size_t i = 0; i < h.field_count; ++i) {
         check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
               "field views inside the head");
+        check(!iequals(h.fields[i].name, "connection") ||
+                  !is_hop_by_hop("content-length", h.fields[i].value),
+              "content-length is never made hop-by-hop");
+        const bool cl = iequals(h.fields[i].name, "content-length");
+        framing = framing || iequals(h.fields[i].name, "transfer-encoding") ||
+                  (cl && h.fields[i].value.find_first_not_of('0') != std::string_view::npos);
       }
+      // A 1xx or 204 announcing a body may send one: its connection must not be reused.
+      check(!(h.status < 200 || h.status == 204) || !framing || !h.keep_alive,
+            "a bodyless status with framing is never kept alive");
       check(same(parse_copy(head, limits, method), r), "head alone parses the same");
       check(parse_copy(head.substr(0, head.size() - 1), limits, method).status ==
                 ParseStatus::NeedMore,

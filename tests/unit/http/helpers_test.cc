@@ -120,6 +120,18 @@ TEST(HopByHop, FixedList) {
   }
 }
 
+TEST(ConnectionOption, OnlyHopByHop) {
+  for (std::string_view t : {"close", "Keep-Alive", "upgrade", "TE", "trailer", "HTTP2-Settings",
+                             "proxy-connection", "Proxy-Authorization"}) {
+    EXPECT_TRUE(is_connection_option(t)) << t;
+  }
+  for (std::string_view t : {"content-length", "Transfer-Encoding", "content-type", "host",
+                             "cookie", "authorization", "x-forwarded-for", "x-foo", "",
+                             "close "}) {
+    EXPECT_FALSE(is_connection_option(t)) << t;
+  }
+}
+
 TEST(HopByHop, ListedInConnection) {
   EXPECT_TRUE(is_hop_by_hop("X-Secret", "close, x-secret"));
   EXPECT_TRUE(is_hop_by_hop("x-secret", " ,X-Secret ,"));

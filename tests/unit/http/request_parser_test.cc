@@ -146,8 +146,19 @@ TEST(RequestAccept, Http10KeepAliveToken) {
 }
 
 TEST(RequestAccept, Http11ConnectionClose) {
-  const RequestHead h = accept("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, CLOSE\r\n\r\n");
+  const RequestHead h = accept("GET / HTTP/1.1\r\nHost: a\r\nConnection: te, CLOSE\r\n\r\n");
   EXPECT_FALSE(h.keep_alive);
+}
+
+// Connection may name options and hop-by-hop fields only; these are what clients send.
+TEST(RequestAccept, ConnectionHopByHopOptions) {
+  for (std::string_view c : {"close"sv, "Keep-Alive"sv, "keep-alive, Upgrade"sv, "TE"sv,
+                             "Upgrade, HTTP2-Settings"sv, "keep-alive, te, trailer"sv,
+                             "proxy-connection"sv, ""sv, " , "sv}) {
+    const std::string buf =
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: " + std::string(c) + "\r\n\r\n";
+    accept(buf);
+  }
 }
 
 TEST(RequestAccept, ConnectionTokensAcrossFields) {
@@ -462,6 +473,45 @@ constexpr HeadLimits few_fields() {
 }
 
 const Refusal kRequestRefusals[] = {
+    // Connection naming a field that is not hop-by-hop: one hop would drop it, another keep it
+    // (Content-Length dropped while the body is forwarded unframed: request smuggling).
+    {"ConnectionNamesContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: 1\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionCloseAndContentLength",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: close, Content-Length\r\nContent-Length: 1\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesContentLengthFirst",
+     "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nConnection: CONTENT-LENGTH\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesTransferEncoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesContentType",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-type\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesContentEncoding",
+     "POST / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive,content-encoding\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesHost", "GET / HTTP/1.1\r\nHost: a\r\nConnection: host\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesCookie", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Cookie\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesAuthorization",
+     "GET / HTTP/1.1\r\nHost: a\r\nConnection: authorization\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesXForwardedFor",
+     "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-forwarded-for\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesCustomField", "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-foo\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionInSecondField",
+     "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nConnection: user-agent\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionTokenWithSpace", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep alive\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionHttp10", "GET / HTTP/1.0\r\nConnection: keep-alive, content-length\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
     // request line
     {"MethodNotToken", "GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", ParseError::BadMethod, 400},
     {"MethodWithTab", "GET\t/ HTTP/1.1\r\nHost: a\r\n\r\n", ParseError::BadMethod, 400},

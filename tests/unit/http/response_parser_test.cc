@@ -77,12 +77,25 @@ TEST(ResponseAccept, NoBodyStatusesIgnoreContentLength) {
        {"HTTP/1.1 100 Continue\r\n\r\n"sv,
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"sv,
         "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"sv,
-        "HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"sv,
-        "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"sv,
-        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"sv}) {
+        "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"sv,
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"sv}) {
     const ResponseHead h = accept(buf);
     EXPECT_EQ(h.body, BodyKind::None) << buf;
     EXPECT_TRUE(h.keep_alive) << buf;
+  }
+}
+
+// A bodyless status that announces a body anyway: the server may send one, and the next
+// request on the connection would read it as its own answer. Parsed, never reused.
+TEST(ResponseAccept, NoBodyStatusWithFramingIsNotKeptAlive) {
+  for (std::string_view buf :
+       {"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n"sv,
+        "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"sv,
+        "HTTP/1.1 100 Continue\r\nContent-Length: 4\r\n\r\n"sv,
+        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"sv}) {
+    const ResponseHead h = accept(buf);
+    EXPECT_EQ(h.body, BodyKind::None) << buf;
+    EXPECT_FALSE(h.keep_alive) << buf;
   }
 }
 
@@ -165,6 +178,14 @@ constexpr HeadLimits few_fields() {
 }
 
 const Refusal kResponseRefusals[] = {
+    {"ConnectionNamesContentLength",
+     "HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesSetCookie", "HTTP/1.1 200 OK\r\nConnection: close, set-cookie\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
+    {"ConnectionNamesTransferEncoding",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n",
+     ParseError::BadConnectionOption, 400},
     {"NotHttp", "ICY 200 OK\r\n\r\n", ParseError::BadStatusLine, 502},
     {"LowerCaseProtocol", "http/1.1 200 OK\r\n\r\n", ParseError::BadStatusLine, 502},
     {"VersionWithoutMinor", "HTTP/1 200 OK\r\n\r\n", ParseError::BadStatusLine, 502},
