@@ -16,6 +16,7 @@ std::string demo_config_yaml(const std::string& listen, const std::string& app, 
          "  rules:\n"
          "    - { name: scripted-client, user_agent: \"(?i)^(curl|wget|python-requests|go-http-client)\", weight: 20 }\n"
          "    - { name: refused-lately, recent_refusals: 20, weight: 40 }\n"
+         "residents: { success_cookie: demo_session, success_location: /account }\n"
          "routes:\n"
          "  - name: signup\n"
          "    match: { path_prefix: /signup }\n"

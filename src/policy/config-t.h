@@ -178,6 +178,9 @@ struct WaitingRoomConfig {
   std::uint32_t max_queue = 100'000;     // places in all; newcomers beyond get 503
   Millis refresh = 20'000;               // the page's self-refresh
   Millis ticket_lifetime = 60 * 60'000;  // a queue place not refreshed for this long is gone
+  // Submissions (non-GET requests) one admitted place may make; 0 = no cap. A ticket is bound to
+  // the client's prefix, so without a cap one place would register a whole network's accounts.
+  std::uint32_t max_signups_per_ticket = 3;
 };
 
 struct SignupConfig {
@@ -232,8 +235,17 @@ struct ResidentsConfig {
   std::string cookie = "gh_device";
   Millis lifetime = 30u * 24 * 3'600'000;  // 30 days
   KeyPart account{KeyPartKind::BodyField, "username"};
+  // A login succeeded when its status is listed AND the application's own signal is there: it
+  // sets `success_cookie` (its session), and/or a 3xx goes to `success_location`. A status alone
+  // is not a login (a 200 may be the form shown again); without a signal no token is issued.
   std::vector<std::uint16_t> success_status{200, 204, 301, 302, 303};
-  std::string success_location;  // when set, 3xx counts only with a Location starting so
+  std::string success_cookie;
+  std::string success_location;
+  // Per device token: beyond these, its requests are served as anonymous ones.
+  std::uint32_t device_rate = 10;
+  Millis device_period = 1'000;
+  std::uint32_t device_burst = 100;
+  std::uint32_t device_concurrency = 16;
 };
 
 struct ChallengeLevel {
@@ -311,6 +323,17 @@ struct LimitsConfig {
   Millis shutdown_grace = 10'000;                  // SIGTERM: finish in-flight requests up to this
 };
 
+// How request paths are read for routing (http/path.h). Whatever the settings, a path with more
+// than one reading (bad or double escapes, NUL, invalid UTF-8, backslashes) is refused with 400.
+struct RoutingConfig {
+  // Express and ASP.NET route `/LOGIN` to `/login`: matching without case keeps their login
+  // limits on every spelling. Set true only when the application itself is case-sensitive.
+  bool case_sensitive = false;
+  // %2F / %5C in a path: refused (default), or kept as literal bytes of the segment when the
+  // application is known not to decode them before routing (e.g. an API with encoded ids).
+  bool keep_encoded_slashes = false;
+};
+
 struct ServerConfig {
   std::uint32_t workers = 0;  // 0 = one per core
 };
@@ -327,6 +350,7 @@ struct Config {
   AdminConfig admin;
   ClientsConfig clients;
   LimitsConfig limits;
+  RoutingConfig routing;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;  // at least one; the last may be a catch-all
   ListsConfig lists;

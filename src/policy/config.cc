@@ -60,17 +60,21 @@ constexpr std::uint64_t kMaxBucketSpanNs = std::uint64_t{1} << 60;  // ratelimit
 constexpr std::string_view kTopKeys[] = {"include",   "server",     "listen",    "admin",
                                          "clients",   "limits",     "upstreams", "routes",
                                          "lists",     "bans",       "secrets",   "residents",
-                                         "challenge", "reputation", "state_dir", "access_log"};
+                                         "challenge", "reputation", "state_dir", "access_log",
+                                         "routing"};
 // Sections that are one value (not lists to append to): at most one file may set each.
 constexpr std::string_view kSingleSections[] = {"server",     "admin",     "clients",   "limits",
                                                 "bans",       "secrets",   "residents", "challenge",
-                                                "reputation", "state_dir", "access_log"};
+                                                "reputation", "state_dir", "access_log", "routing"};
 constexpr std::string_view kSecretsKeys[] = {"key_file"};
+constexpr std::string_view kRoutingKeys[] = {"case_sensitive", "encoded_slashes"};
+constexpr std::string_view kEncodedSlashes[] = {"refuse", "keep"};
 constexpr std::string_view kAccessLogKeys[] = {
     "enabled",       "path",     "refusals_keep_per_s", "refusals_sample_one_in",
     "max_file_size", "max_files"};
-constexpr std::string_view kResidentsKeys[] = {"enabled", "cookie",         "lifetime",
-                                               "account", "success_status", "success_location"};
+constexpr std::string_view kResidentsKeys[] = {
+    "enabled",          "cookie",      "lifetime",     "account",           "success_status",
+    "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
 constexpr std::string_view kChallengeKeys[] = {"levels",
                                                "max_bits",
                                                "refresh_wait",
@@ -98,7 +102,7 @@ constexpr std::string_view kSignupKeys[] = {"mode", "waiting_room", "closed_retr
                                             "triggers"};
 constexpr std::string_view kWaitingRoomKeys[] = {
     "new_users_per_minute", "max_active", "session_idle", "max_per_prefix", "max_queue", "refresh",
-    "ticket_lifetime"};
+    "ticket_lifetime", "max_signups_per_ticket"};
 constexpr std::string_view kTriggerKeys[] = {"metric", "above", "below", "mode", "for", "hold"};
 constexpr std::string_view kTriggerMetrics[] = {"upstream_latency", "error_rate", "shed_rate",
                                                 "request_rate"};
@@ -844,6 +848,7 @@ class Loader {
   void load_secrets(const Field& f);
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
+  void load_routing(const Field& f);
   void load_residents(const Field& f);
   void load_challenge(const Field& f);
   void load_levels(const Field& f, const std::string& path);
@@ -1524,9 +1529,20 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
                       ": must start with '/' and hold no spaces, control characters, '?' or '#'");
         return;
       }
-      // Requests are matched on their normalised path: a spelling it never takes never matches.
+      // Requests are matched on their canonical path: a spelling it never takes never matches.
+      // Case is left alone here: the route table folds both sides when routing ignores case.
       std::string scratch(text->size(), '\0');
-      std::string_view normal = normalize_path(*text, scratch.data(), scratch.size());
+      http::PathOptions options;
+      options.fold_case = false;
+      options.keep_encoded_slashes = true;
+      const http::PathResult canon =
+          http::canonical_path(*text, options, scratch.data(), scratch.size());
+      if (canon.error != http::PathError::None) {
+        error(at, key_path + ": " + quote(*text) + " never matches: requests with " +
+                      std::string(http::describe(canon.error)) + " are refused");
+        return;
+      }
+      const std::string_view normal = canon.path;
       if (normal != *text) {
         error(at, key_path + ": " + quote(*text) +
                       " never matches: request paths are normalised before matching (write " +
@@ -2009,6 +2025,17 @@ void Loader::load_state_dir(const Field& f) {
   }
 }
 
+void Loader::load_routing(const Field& f) {
+  RoutingConfig& r = config_.routing;
+  each_section_field(f, kRoutingKeys, "routing", [&](const Field& e, const std::string& path) {
+    if (e.key == "case_sensitive") {
+      read_bool(e, path, r.case_sensitive);
+    } else if (e.key == "encoded_slashes") {
+      if (auto i = read_choice(e, path, kEncodedSlashes, "setting")) r.keep_encoded_slashes = *i == 1;
+    }
+  });
+}
+
 void Loader::load_access_log(const Field& f) {
   AccessLogConfig& a = config_.access_log;
   each_section_field(f, kAccessLogKeys, "access_log", [&](const Field& e, const std::string& path) {
@@ -2065,6 +2092,27 @@ void Loader::load_residents(const Field& f) {
           r.success_location = *text;
         }
       }
+    } else if (e.key == "success_cookie") {
+      read_cookie_name(e, path, r.success_cookie);
+    } else if (e.key == "device_rate") {
+      auto text = scalar(e, path);
+      if (!text) return;
+      std::string why;
+      auto rate = parse_rate(*text, why);
+      if (!rate) {
+        error(value_mark(e), path + ": " + why);
+      } else if (rate->count < 1 || rate->count > 1'000'000 || rate->period_ms < 1 ||
+                 rate->period_ms > kDay) {
+        error(value_mark(e), path + ": between 1 and 1000000 per period of 1ms to 1d, got " +
+                                 quote(*text));
+      } else {
+        r.device_rate = static_cast<std::uint32_t>(rate->count);
+        r.device_period = static_cast<Millis>(rate->period_ms);
+      }
+    } else if (e.key == "device_burst") {
+      read_uint(e, path, 1, 1'000'000, r.device_burst);
+    } else if (e.key == "device_concurrency") {
+      read_uint(e, path, 1, 10'000, r.device_concurrency);
     }
   });
 }
@@ -2499,6 +2547,8 @@ void Loader::load_signup(const Field& f, const std::string& path, RouteConfig& r
                              read_duration(w_e, w_path, kSecond, 5 * kMinute, w.refresh);
                            } else if (w_e.key == "ticket_lifetime") {
                              read_duration(w_e, w_path, kMinute, 7 * kDay, w.ticket_lifetime);
+                           } else if (w_e.key == "max_signups_per_ticket") {
+                             read_uint(w_e, w_path, 0, 1'000, w.max_signups_per_ticket);
                            }
                          });
     } else if (e.key == "triggers") {
@@ -2514,6 +2564,12 @@ void Loader::load_signup(const Field& f, const std::string& path, RouteConfig& r
 }
 
 void Loader::finish() {
+  if (!config_.routing.case_sensitive) {
+    // Rules compare the canonical path, lowercased when routing ignores case.
+    for (ReputationRule& rule : config_.reputation.rules) {
+      for (char& c : rule.path_prefix) c = lower(c);
+    }
+  }
   const auto& ups = config_.upstreams;
   std::vector<std::string_view> names;
   for (const UpstreamConfig& u : ups) {
@@ -2568,6 +2624,21 @@ void Loader::check_all() {
     check_not_listened(config_.admin.address, mark_of("admin.address", root_mark_), "admin.address",
                        true);
   }
+  const ResidentsConfig& res = config_.residents;
+  if (res.enabled && res.success_cookie.empty() && res.success_location.empty()) {
+    for (const RouteConfig& r : config_.routes) {
+      if (r.route_class != RouteClass::Login) continue;
+      // A bare status is no proof of a login (a 200 may be the form again): without the
+      // application's own signal, device tokens would be handed to whoever asks.
+      error(mark_of("residents", r.mark),
+            "residents: route " + quote(r.name) +
+                " is a login route, but no login success signal is named: set "
+                "residents.success_cookie (the session cookie the application sets on login) "
+                "and/or residents.success_location (where a successful login redirects), or "
+                "residents.enabled: false");
+      break;
+    }
+  }
   finish();
 }
 
@@ -2615,7 +2686,8 @@ void Loader::load_document(const YAML::Node& root, bool main) {
       {"lists", &Loader::load_lists},           {"bans", &Loader::load_bans},
       {"secrets", &Loader::load_secrets},       {"state_dir", &Loader::load_state_dir},
       {"residents", &Loader::load_residents},   {"challenge", &Loader::load_challenge},
-      {"reputation", &Loader::load_reputation}, {"access_log", &Loader::load_access_log}};
+      {"reputation", &Loader::load_reputation}, {"access_log", &Loader::load_access_log},
+      {"routing", &Loader::load_routing}};
   for (const Field& f : top) {
     if (f.key == "upstreams") {
       load_upstreams(f);

@@ -33,137 +33,18 @@ std::uint16_t method_bit(http::Method m) {
   return m == http::Method::Other ? 0 : static_cast<std::uint16_t>(1u << static_cast<unsigned>(m));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  return -1;
-}
-
-bool unreserved(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-// Cheap pre-scan: no escape, no empty segment and no segment starting with '.'.
-bool needs_normalizing(std::string_view path) {
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    if (path[i] == '%') {
-      return true;
-    }
-    if (path[i] == '/' && i + 1 < path.size() && (path[i + 1] == '/' || path[i + 1] == '.')) {
-      return true;
-    }
-  }
-  return false;
+// "/login/" and "/login" are one route to most frameworks; "/" stays "/".
+std::string_view without_trailing_slash(std::string_view p) {
+  return p.size() > 1 && p.back() == '/' ? p.substr(0, p.size() - 1) : p;
 }
 
 }  // namespace
 
-std::string_view normalize_path(std::string_view path, char* scratch, std::size_t cap) noexcept {
-  if (path.empty() || path.front() != '/' || !needs_normalizing(path)) {
-    return path;
-  }
-  // scratch[0, n) holds "/seg" for each kept segment; each input segment is decoded after its
-  // '/', then kept, dropped (empty, ".") or dropped with its predecessor ("..").
-  std::size_t n = 0;
-  std::size_t i = 1;
-  for (;;) {
-    std::size_t end = path.find('/', i);
-    const bool last = end == std::string_view::npos;
-    if (last) {
-      end = path.size();
-    }
-    const std::size_t start = n;
-    if (n >= cap) {
-      return path;
-    }
-    scratch[n++] = '/';
-    // A '%' that starts no escape is kept; an escape right after it is kept too when it would
-    // decode to a hex digit, or the output could spell an escape a second pass would decode.
-    // stray: 1 = the last byte out is such a '%', 2 = it is followed by one hex digit.
-    int stray = 0;
-    std::size_t k = i;
-    while (k < end) {
-      char c = path[k];
-      std::size_t used = 1;
-      int hi = -1;
-      int lo = -1;
-      if (c == '%' && k + 2 < end) {
-        hi = hex_value(path[k + 1]);
-        lo = hex_value(path[k + 2]);
-      }
-      if (c == '%' && hi >= 0 && lo >= 0) {
-        used = 3;
-        const char decoded = static_cast<char>(hi * 16 + lo);
-        if (unreserved(decoded) && !(stray != 0 && hex_value(decoded) >= 0)) {
-          c = decoded;
-          used = 0;  // one byte out, below
-        }
-      }
-      if (used == 3) {  // an escape kept as sent
-        if (cap - n < 3) {
-          return path;
-        }
-        scratch[n++] = path[k];
-        scratch[n++] = path[k + 1];
-        scratch[n++] = path[k + 2];
-        stray = 0;
-        k += 3;
-        continue;
-      }
-      if (n >= cap) {
-        return path;
-      }
-      scratch[n++] = c;
-      if (used == 0) {
-        k += 3;
-        stray = (stray == 1 && hex_value(c) >= 0) ? 2 : 0;
-      } else {
-        k += 1;
-        if (c == '%') {
-          stray = 1;
-        } else {
-          stray = (stray == 1 && hex_value(c) >= 0) ? 2 : 0;
-        }
-      }
-    }
-    const std::string_view segment(scratch + start + 1, n - start - 1);
-    bool dropped = false;
-    if (segment.empty() || segment == ".") {
-      n = start;
-      dropped = true;
-    } else if (segment == "..") {
-      n = start;
-      if (n > 0) {  // drop the previous segment too; scratch[0] is always '/'
-        std::size_t p = n - 1;
-        while (scratch[p] != '/') {
-          --p;
-        }
-        n = p;
-      }
-      dropped = true;
-    }
-    if (last) {
-      // "/a/", "/a/." and "/a/b/.." keep the trailing slash (RFC 3986 remove_dot_segments).
-      if (dropped) {
-        if (n >= cap) {
-          return path;
-        }
-        scratch[n++] = '/';
-      }
-      break;
-    }
-    i = end + 1;
-  }
-  const std::string_view out(scratch, n);
-  return out == path ? path : out;
+http::PathOptions path_options(const RoutingConfig& routing) noexcept {
+  http::PathOptions o;
+  o.fold_case = !routing.case_sensitive;
+  o.keep_encoded_slashes = routing.keep_encoded_slashes;
+  return o;
 }
 
 std::string_view route_host(std::string_view host) noexcept {
@@ -197,12 +78,19 @@ RouteTable::~RouteTable() = default;
 RouteTable::RouteTable(RouteTable&&) noexcept = default;
 RouteTable& RouteTable::operator=(RouteTable&&) noexcept = default;
 
-RouteTable::RouteTable(std::vector<RouteConfig> routes) : routes_(std::move(routes)) {
+RouteTable::RouteTable(std::vector<RouteConfig> routes, RoutingConfig routing)
+    : routes_(std::move(routes)), routing_(routing) {
   order_.reserve(routes_.size());
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     RouteConfig& r = routes_[i];
     for (char& c : r.match.host) {
       c = lower(c);
+    }
+    if (!routing_.case_sensitive) {
+      // Requests' paths arrive lowercased (canonical_path), so the patterns are too.
+      for (std::string* p : {&r.match.path, &r.match.path_prefix}) {
+        for (char& c : *p) c = lower(c);
+      }
     }
     Entry e;
     e.index = static_cast<std::uint32_t>(i);
@@ -219,7 +107,9 @@ RouteTable::RouteTable(std::vector<RouteConfig> routes) : routes_(std::move(rout
       e.kind = PathKind::Prefix;
     } else if (!r.match.path_regex.empty()) {
       e.kind = PathKind::Regex;
-      e.regex = std::make_unique<RE2>(r.match.path_regex, regex_options());
+      RE2::Options options = regex_options();
+      options.set_case_sensitive(routing_.case_sensitive);
+      e.regex = std::make_unique<RE2>(r.match.path_regex, options);
     } else {
       e.kind = PathKind::Any;
     }
@@ -262,7 +152,7 @@ const RouteConfig* RouteTable::match(std::string_view host, http::Method method,
     }
     switch (e.kind) {
       case PathKind::Exact:
-        if (path != r.match.path) {
+        if (without_trailing_slash(path) != without_trailing_slash(r.match.path)) {
           continue;
         }
         break;

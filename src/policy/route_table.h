@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "http/message-t.h"
+#include "http/path.h"
 #include "policy/config-t.h"
 
 namespace re2 {
@@ -30,14 +31,16 @@ class RouteTable {
   RouteTable();
   // Regexes are compiled here, never at match time. A route whose regex does not compile never
   // matches (the loader refuses such configs before this point).
-  explicit RouteTable(std::vector<RouteConfig> routes);
+  explicit RouteTable(std::vector<RouteConfig> routes, RoutingConfig routing = {});
   ~RouteTable();
   RouteTable(RouteTable&&) noexcept;
   RouteTable& operator=(RouteTable&&) noexcept;
 
   // `host` is the request's Host (any case; a ":port" suffix and one trailing dot are ignored);
-  // `path` the path without the query, as returned by normalize_path() (routes compare against
-  // the normalised form; the path sent upstream is not changed). nullptr when nothing matches
+  // `path` the canonical path (http::canonical_path with path_options(), so `/%73ignup`,
+  // `/LOGIN` and `/x/..;/signup` meet the routes their applications give them; the path sent
+  // upstream is not changed). An exact `path` also matches with one trailing slash added or
+  // removed, as Express, Flask and Spring route `/login/` to `/login`. nullptr when nothing matches
   // (the proxy answers 404). Allocation-free in our code; RE2 may grow its lazy DFA cache within
   // its own memory budget.
   const RouteConfig* match(std::string_view host, http::Method method,
@@ -59,6 +62,7 @@ class RouteTable {
 
   std::vector<RouteConfig> routes_;
   std::vector<Entry> order_;  // most specific first
+  RoutingConfig routing_;
 };
 
 // nullopt when `pattern` compiles with the options the table uses, else RE2's error text.
@@ -67,15 +71,7 @@ std::optional<std::string> check_path_regex(std::string_view pattern);
 // The Host value reduced to what routes compare: no ":port", no trailing dot (case is kept).
 std::string_view route_host(std::string_view host) noexcept;
 
-// The path routes are matched against, so that `/%73ignup`, `//signup` or `/x/../signup` cannot
-// dodge the `/signup` route: percent-escapes of unreserved characters (ALPHA DIGIT - . _ ~, hex
-// in any case) are decoded, repeated slashes collapse, and `.` / `..` segments are resolved
-// (never above the root). Other escapes (`%2F`, `%00`, ...) and stray '%' are kept as sent.
-// Idempotent; the result is never longer than `path`.
-//
-// Returns `path` itself when nothing changes or it does not start with '/'; otherwise a view of
-// `scratch`. Without allocation: with `cap` below the result's length it gives up and returns
-// `path` unchanged, so size the scratch to the longest path accepted (limits.max_target_size).
-std::string_view normalize_path(std::string_view path, char* scratch, std::size_t cap) noexcept;
+// How requests' paths are read (http::canonical_path) under `routing`.
+http::PathOptions path_options(const RoutingConfig& routing) noexcept;
 
 }  // namespace gh::policy

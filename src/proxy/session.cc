@@ -378,10 +378,17 @@ void Session::begin_exchange() {
     }
   }
 
-  // Routes match the normalised path (/%73ignup is /signup), so re-encoding cannot dodge a
-  // route's limits; the request goes upstream as sent.
+  // Routes match the canonical path (/%73ignup and /SIGNUP are /signup), so re-encoding cannot
+  // dodge a route's limits; a path with two readings is refused. It goes upstream as sent.
   std::span<char> scratch = worker_.scratch();
-  std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
+  const http::PathResult canon = http::canonical_path(
+      req_.path, policy::path_options(cfg.routing), scratch.data(), scratch.size());
+  if (canon.error != http::PathError::None) {
+    worker_.stats().requests_refused_parse.add();
+    respond_local(400, http::describe(canon.error), true);
+    return;
+  }
+  const std::string_view path = canon.path;
   const policy::ClientsConfig& cc = cfg.clients;
   prefix_ = client::prefix_of(client_ip_, cc.ipv4_prefix, cc.ipv6_prefix);
   has_binding_ = false;  // computed on first use: most requests carry no token
@@ -1303,7 +1310,10 @@ void Session::refuse_challenge_answer(std::string_view why, int status) {
 
 void Session::answer_gatehouse(std::string_view body) {
   std::span<char> scratch = worker_.scratch();
-  std::string_view path = policy::normalize_path(req_.path, scratch.data(), scratch.size());
+  const std::string_view path =
+      http::canonical_path(req_.path, policy::path_options(hold_->snapshot->config.routing),
+                           scratch.data(), scratch.size())
+          .path;
   const bool get = req_.method == http::Method::Get || req_.method == http::Method::Head;
   if (path == challenge::kScriptPath && get) {
     respond_page(200, "text/javascript; charset=utf-8", challenge::challenge_script());

@@ -66,6 +66,7 @@ OriginReply login_app(const OriginRequest& q) {
   OriginReply r;
   if (q.target == "/login") {
     r.status = q.body.find("password=right") != std::string::npos ? 200 : 401;
+    if (r.status == 200) r.headers.push_back({"Set-Cookie", "sid=s3ss10n; Path=/; HttpOnly"});
   }
   if (q.target.rfind("/slow", 0) == 0) r.delay = 400ms;
   return r;
@@ -77,6 +78,7 @@ struct ResidentsTest : ::testing::Test {
   Origin origin{login_app};
   std::string config() {
     return basic_config(origin.port(),
+                        "residents: { success_cookie: sid }\n"
                         "routes:\n"
                         "  - name: login\n"
                         "    match: { path: /login, methods: [POST] }\n"
@@ -304,6 +306,7 @@ struct SignupTest : ::testing::Test {
   Origin origin{login_app};
   std::string config(const std::string& signup) {
     return basic_config(origin.port(),
+                        "residents: { success_cookie: sid }\n"
                         "routes:\n"
                         "  - name: signup\n"
                         "    match: { path_prefix: /signup }\n"
@@ -451,6 +454,7 @@ struct AdmissionTest : ::testing::Test {
            "reputation:\n"
            "  suspect_score: 30\n"
            "  rules:\n    - { name: bot, user_agent: \"^bot\", weight: 50 }\n"
+           "residents: { success_cookie: sid }\n"
            "routes:\n"
            "  - name: login\n"
            "    match: { path: /login }\n"
@@ -549,6 +553,7 @@ TEST(ResidentsFirst, ResidentsAreServedWhileAnonymousSignupsSaturateTheApp) {
       "]\n"
       "    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50%,\n"
       "                 queue_max: 4, queue_timeout: 300ms }\n"
+      "residents: { success_cookie: demo_session }\n"
       "routes:\n"
       "  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
       "  - name: login\n    match: { path: /login, methods: [POST] }\n    class: login\n"

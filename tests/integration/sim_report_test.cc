@@ -88,6 +88,7 @@ TEST(SimReport, ReportFiguresAgreeWithTheSimulator) {
           std::to_string(app.port()) +
           "] }\n"
           "challenge: { levels: [{rate: 0, bits: 8}] }\n"
+          "residents: { success_cookie: demo_session }\n"
           "routes:\n"
           "  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
           "    signup: { mode: challenge }\n"

@@ -75,6 +75,7 @@ routes:
     upstream: app
   - name: rest
     upstream: app
+residents: { success_cookie: session }
 )";
 
 TEST(LoadConfig, FullConfigSetsEveryField) {

@@ -181,5 +181,53 @@ TEST(DefenceConfig, Errors) {
               ElementsAre(HasSubstr("unknown client class 'residents'")));
 }
 
+// A bare status is no login: a config with a login route must name the application's signal.
+TEST(DefenceConfig, LoginRoutesNeedASuccessSignal) {
+  const std::string login = "routes:\n  - name: login\n    match: { path: /login }\n"
+                            "    class: login\n";
+  EXPECT_THAT(with_base(login),
+              ElementsAre(HasSubstr("route 'login' is a login route, but no login success "
+                                    "signal is named: set residents.success_cookie")));
+  EXPECT_THAT(with_base("residents: { success_cookie: sid }\n" + login), IsEmpty());
+  EXPECT_THAT(with_base("residents: { success_location: /home }\n" + login), IsEmpty());
+  EXPECT_THAT(with_base("residents: { enabled: false }\n" + login), IsEmpty());
+  EXPECT_THAT(with_base("routes:\n  - name: other\n"), IsEmpty());
+}
+
+TEST(DefenceConfig, DeviceLimits) {
+  Config d = load_ok("");
+  EXPECT_EQ(d.residents.device_rate, 10u);
+  EXPECT_EQ(d.residents.device_period, 1000u);
+  EXPECT_EQ(d.residents.device_burst, 100u);
+  EXPECT_EQ(d.residents.device_concurrency, 16u);
+  EXPECT_TRUE(d.residents.success_cookie.empty());
+  Config c = load_ok(
+      "residents: { success_cookie: sid, device_rate: 30/min, device_burst: 20, "
+      "device_concurrency: 4 }\n");
+  EXPECT_EQ(c.residents.success_cookie, "sid");
+  EXPECT_EQ(c.residents.device_rate, 30u);
+  EXPECT_EQ(c.residents.device_period, 60'000u);
+  EXPECT_EQ(c.residents.device_burst, 20u);
+  EXPECT_EQ(c.residents.device_concurrency, 4u);
+  EXPECT_THAT(with_base("residents: { device_rate: fast }\n"),
+              ElementsAre(HasSubstr("residents.device_rate: invalid rate 'fast'")));
+  EXPECT_THAT(with_base("residents: { device_concurrency: 0 }\n"),
+              ElementsAre(HasSubstr("residents.device_concurrency")));
+  EXPECT_THAT(with_base("residents: { success_cookie: \"a;b\" }\n"),
+              ElementsAre(HasSubstr("invalid cookie name")));
+}
+
+TEST(DefenceConfig, SignupsPerTicket) {
+  const std::string route = "routes:\n  - name: s\n    class: signup\n    signup:\n"
+                            "      waiting_room: { max_signups_per_ticket: ";
+  EXPECT_EQ(load_ok("routes:\n  - name: s\n    class: signup\n")
+                .routes[0]
+                .signup.waiting_room.max_signups_per_ticket,
+            3u);
+  EXPECT_EQ(load_ok(route + "1 }\n").routes[0].signup.waiting_room.max_signups_per_ticket, 1u);
+  EXPECT_THAT(with_base(route + "5000 }\n"),
+              ElementsAre(HasSubstr("max_signups_per_ticket")));
+}
+
 }  // namespace
 }  // namespace gh::policy

@@ -40,7 +40,9 @@ TEST(Examples, QuickStartRoutes) {
   EXPECT_EQ(t.match("localhost:8080", http::Method::Get, "/")->name, "everything-else");
   char scratch[64];
   EXPECT_EQ(t.match("localhost:8080", http::Method::Post,
-                    normalize_path("//%73ignup", scratch, sizeof scratch))
+                    http::canonical_path("//%73ignup", path_options(r.snapshot->config.routing),
+                                         scratch, sizeof scratch)
+                        .path)
                 ->name,
             "signup");
 }

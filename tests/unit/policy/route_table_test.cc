@@ -56,7 +56,8 @@ TEST(RouteTable, PrecedenceTable) {
       {"other.org", Method::Get, "/login", "exact-login"},
       {"other.org", Method::Post, "/login", "exact-login-post"},
       {"other.org", Method::Put, "/login", "exact-login-post"},
-      {"other.org", Method::Get, "/login/", "catch-all"},  // exact means exact
+      {"other.org", Method::Get, "/login/", "exact-login"},  // one trailing slash, as Express
+      {"other.org", Method::Get, "/login//", "catch-all"},
       {"other.org", Method::Get, "/api/x", "prefix-short"},
       {"other.org", Method::Get, "/api/v2/x", "prefix-long"},        // longest prefix
       {"other.org", Method::Post, "/api/v2/x", "prefix-long-post"},  // methods listed beat none
