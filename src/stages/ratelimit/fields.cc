@@ -430,8 +430,32 @@ Found find_cookie(const http::RequestHead& head, std::string_view name, ValueSin
 
 namespace {
 
+// A charset other than UTF-8 (or its ASCII subset) makes the bytes spell other characters to
+// the application: "alice" in UTF-16 is not the bytes we would key on.
+bool plain_charset(std::string_view params) {
+  while (!params.empty()) {
+    params.remove_prefix(1);  // ';'
+    const std::size_t next = std::min(params.find(';'), params.size());
+    const std::string_view p = trim_ows(params.substr(0, next));
+    params.remove_prefix(next);
+    const std::size_t eq = p.find('=');
+    if (eq == std::string_view::npos || !http::iequals(trim_ows(p.substr(0, eq)), "charset")) {
+      continue;
+    }
+    std::string_view cs = trim_ows(p.substr(eq + 1));
+    if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
+    if (!http::iequals(cs, "utf-8") && !http::iequals(cs, "utf8") &&
+        !http::iequals(cs, "us-ascii")) {
+      return false;
+    }
+  }
+  return true;
+}
+
 BodyType type_of(std::string_view value) {
-  const std::string_view type = trim_ows(value.substr(0, value.find(';')));
+  const std::size_t semi = value.find(';');
+  if (semi != std::string_view::npos && !plain_charset(value.substr(semi))) return BodyType::Other;
+  const std::string_view type = trim_ows(value.substr(0, semi));
   if (http::iequals(type, "application/x-www-form-urlencoded")) return BodyType::Form;
   if (http::iequals(type, "application/json")) return BodyType::Json;
   constexpr std::string_view kSuffix = "+json";  // RFC 6839 structured syntax suffix
@@ -457,6 +481,21 @@ BodyType body_type(const http::RequestHead& head) {
     type = t;
   }
   return type;
+}
+
+bool body_encoded(const http::RequestHead& head) {
+  const std::size_t count = std::min<std::size_t>(head.field_count, head.fields.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!http::iequals(head.fields[i].name, "content-encoding")) continue;
+    std::string_view list = head.fields[i].value;
+    while (!list.empty()) {
+      const std::size_t comma = std::min(list.find(','), list.size());
+      const std::string_view coding = trim_ows(list.substr(0, comma));
+      if (!coding.empty() && !http::iequals(coding, "identity")) return true;
+      list.remove_prefix(comma == list.size() ? comma : comma + 1);
+    }
+  }
+  return false;
 }
 
 Found find_param(std::string_view text, std::string_view name, ValueSink& sink) {

@@ -66,8 +66,13 @@ Found find_cookie(const http::RequestHead& head, std::string_view name, ValueSin
 enum class BodyType : std::uint8_t { Other, Form, Json };
 
 // From the Content-Type fields: urlencoded form, JSON (application/json or any +json), other.
-// Several fields that disagree are Other (an application may read the last one).
+// Several fields that disagree are Other (an application may read the last one), and so is a
+// charset other than UTF-8 / US-ASCII (the application would decode other characters).
 BodyType body_type(const http::RequestHead& head);
+
+// A Content-Encoding other than identity (gzip, deflate, br, ...): the application reads the
+// decoded body, which the bytes we hold do not spell. Body-keyed parts are then Unknown.
+bool body_encoded(const http::RequestHead& head);
 
 // `name=value` of an `&`-separated list (the query) whose percent- and '+'-decoded name is `name`
 // (case-sensitive); the value is decoded likewise. A parameter without '=' has an empty value.

@@ -129,6 +129,9 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
       if (in.body.empty() && (complete || head.body == http::BodyKind::None)) {
         return Found::Absent;
       }
+      // An encoded body (gzip, ...) is read by the application decoded: never key on its bytes,
+      // and never call the field absent (that would skip the limit).
+      if (fields::body_encoded(head)) return Found::Unknown;
       switch (fields::body_type(head)) {
         case fields::BodyType::Form:
           return fields::find_form_field(in.body, complete, part.name, sink);

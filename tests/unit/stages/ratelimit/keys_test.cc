@@ -524,6 +524,46 @@ TEST(BuildKey, ContentTypeFields) {
               kUnknown, "a list in one field");
 }
 
+// The application reads an encoded body decoded, and a body in another charset as other
+// characters: Gatehouse must not key on the bytes, nor call the field absent (that would skip
+// the limit). Unknown puts every such request in the limit's one shared bucket.
+TEST(BuildKey, EncodedOrForeignCharsetBodiesAreUnknown) {
+  const auto with = [](const std::string& fields, const std::string& body = "username=alice") {
+    return request("POST /login HTTP/1.1\r\nHost: example.com\r\n" + fields + "\r\n", body);
+  };
+  const std::string form = "Content-Type: application/x-www-form-urlencoded\r\n";
+  expect_part(K::BodyField, "username", with(form + "Content-Encoding: gzip\r\n")->in, kUnknown,
+              "gzip");
+  expect_part(K::BodyField, "username", with(form + "Content-Encoding: deflate\r\n")->in,
+              kUnknown, "deflate");
+  expect_part(K::BodyField, "username", with(form + "Content-Encoding: identity, br\r\n")->in,
+              kUnknown, "identity then br");
+  expect_part(K::BodyField, "username",
+              with(form + "Content-Encoding: identity\r\nContent-Encoding: gzip\r\n")->in,
+              kUnknown, "gzip in a second field");
+  expect_part(K::EmailDomain, "username",
+              with(form + "Content-Encoding: gzip\r\n", "username=a%40evil.test")->in, kUnknown,
+              "email domain of a gzip body");
+  expect_part(K::BodyField, "username", with(form + "Content-Encoding: identity\r\n")->in,
+              "alice", "identity is no encoding");
+  expect_part(K::BodyField, "username", with(form + "Content-Encoding: \r\n")->in, "alice",
+              "an empty list is no encoding");
+  expect_part(K::BodyField, "username",
+              with("Content-Type: application/x-www-form-urlencoded; charset=utf-16\r\n")->in,
+              kUnknown, "utf-16 form");
+  expect_part(K::BodyField, "username",
+              with("Content-Type: application/json; charset=\"UTF-32\"\r\n",
+                   R"({"username":"alice"})")
+                  ->in,
+              kUnknown, "utf-32 json");
+  expect_part(K::BodyField, "username",
+              with("Content-Type: application/x-www-form-urlencoded; charset=\"UTF-8\"\r\n")->in,
+              "alice", "utf-8 quoted");
+  expect_part(K::BodyField, "username",
+              with("Content-Type: application/x-www-form-urlencoded; charset=us-ascii\r\n")->in,
+              "alice", "us-ascii");
+}
+
 TEST(BuildKey, WholeBodyInferredFromContentLength) {
   const std::string head =
       "POST /login HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\n"
