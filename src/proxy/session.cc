@@ -1442,12 +1442,22 @@ bool Session::waiting_room() {
   challenge::Token tok;
   bool fresh = false;
   std::string_view text = cookie(name, buf);
-  if (text.empty() ||
-      state.codec().decode(text, challenge::TokenKind::Ticket, now, binding(), tok) !=
-          challenge::Check::Ok ||
-      tok.scope != rdef_->scope) {
-    // No ticket, or one forged, expired, for another route, or moved to another prefix or
-    // browser: a new place at the back of the line.
+  const bool valid = !text.empty() &&
+                     state.codec().decode(text, challenge::TokenKind::Ticket, now, binding(),
+                                          tok) == challenge::Check::Ok &&
+                     tok.scope == rdef_->scope;
+  waitroom::Visit v;
+  v.prefix = prefix_;
+  v.submission = req_.method != http::Method::Get && req_.method != http::Method::Head;
+  waitroom::Answer a;
+  if (valid) {
+    v.id = tok.id;
+    v.first_seen_ms = tok.issued_ms;
+    a = rdef_->room->visit(v, now);
+  }
+  if (!valid || a.kind == waitroom::Answer::Kind::Spent) {
+    // No ticket, or one forged, expired, for another route, moved to another prefix or
+    // browser, or used up: a new place at the back of the line.
     std::optional<challenge::Token> t =
         challenge::new_token(challenge::TokenKind::Ticket, now, wr.ticket_lifetime);
     if (!t) {
@@ -1497,6 +1507,7 @@ bool Session::waiting_room() {
                    {fields, fields_len});
       return false;
     }
+    case waitroom::Answer::Kind::Spent:  // not from a fresh ticket's first visit; as full
     case waitroom::Answer::Kind::QueueFull:
     case waitroom::Answer::Kind::PrefixFull: {
       worker_.stats().waitroom_full.add();

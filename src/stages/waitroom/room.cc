@@ -255,6 +255,20 @@ Answer Room::waiting_at(std::uint64_t ahead) const {
   return a;
 }
 
+// An admitted place serves at most max_signups_per_ticket submissions (non-GET requests): a
+// ticket shared across a network (its binding is the prefix) registers a few accounts, not a
+// crowd's. Past that the place is used up and the holder starts over at the back.
+Answer Room::use(std::uint32_t i, const Visit& v) {
+  Record& r = records_[i];
+  if (v.submission && config_.max_signups_per_ticket != 0 &&
+      ++r.submissions > config_.max_signups_per_ticket) {
+    release(i);
+    ++spent_total_;
+    return Answer{Answer::Kind::Spent, 0, 0};
+  }
+  return Answer{Answer::Kind::Admitted, 0, 0};
+}
+
 Answer Room::visit(const Visit& v, std::int64_t now) {
   std::lock_guard lock(mu_);
   last_now_ = std::max(last_now_, now);
@@ -270,7 +284,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
           unlink(active_, i);
           r.touched = std::max(r.touched, now);
           link_tail(active_, i);
-          return Answer{Answer::Kind::Admitted, 0, 0};
+          return use(i, v);
         }
         release(i);  // the session ended; this visit starts over as a newcomer
         ++expired_total_;
@@ -281,7 +295,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
           r.state = State::Active;
           r.touched = std::max(r.touched, now);
           link_tail(active_, i);
-          return Answer{Answer::Kind::Admitted, 0, 0};
+          return use(i, v);
         }
         release(i);
         ++expired_total_;
@@ -296,7 +310,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
           unlink(pending_, i);
           r.state = State::Active;
           link_tail(active_, i);
-          return Answer{Answer::Kind::Admitted, 0, 0};
+          return use(i, v);
         }
         return waiting_answer(r);
       case State::Free:
@@ -316,7 +330,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
     r.state = State::Active;
     link_tail(active_, i);
     consume(now);
-    return Answer{Answer::Kind::Admitted, 0, 0};
+    return use(i, v);
   }
   if (queued_.size >= config_.max_queue) {
     ++refused_full_;
@@ -348,7 +362,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
     unlink(pending_, i);
     after.state = State::Active;
     link_tail(active_, i);
-    return Answer{Answer::Kind::Admitted, 0, 0};
+    return use(i, v);
   }
   return waiting_answer(after);
 }
@@ -420,6 +434,7 @@ Stats Room::stats() const {
   s.gone_total = gone_total_;
   s.expired_total = expired_total_;
   s.revoked_total = revoked_total_;
+  s.spent_total = spent_total_;
   s.admission_rate_per_min = rate_last_minute();
   if (!order_.empty()) {
     s.oldest_wait_ms = std::max<std::int64_t>(0, last_now_ - order_.begin()->first.first);

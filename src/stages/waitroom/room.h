@@ -76,6 +76,7 @@ class Room {
     client::Cidr prefix;
     std::uint32_t prev = kNil;
     std::uint32_t next = kNil;  // also the free-list link
+    std::uint32_t submissions = 0;  // non-GET requests admitted on this place
     State state = State::Free;
   };
 
@@ -113,6 +114,7 @@ class Room {
   void admit_ready(std::int64_t now);
   void expire(std::int64_t now);
   Answer waiting_answer(const Record& r) const;
+  Answer use(std::uint32_t i, const Visit& v);
   Answer waiting_at(std::uint64_t ahead) const;
   std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now) const;
   std::uint64_t rate_last_minute() const;
@@ -147,6 +149,7 @@ class Room {
   std::uint64_t gone_total_ = 0;
   std::uint64_t expired_total_ = 0;
   std::uint64_t revoked_total_ = 0;
+  std::uint64_t spent_total_ = 0;
 };
 
 }  // namespace gh::waitroom

@@ -19,6 +19,7 @@ struct Visit {
   TicketId id{};
   std::int64_t first_seen_ms = 0;  // from the ticket: FIFO order survives a restart through it
   client::Cidr prefix;             // the client's prefix (the per-prefix cap counts places by it)
+  bool submission = false;         // not a GET/HEAD: counts against max_signups_per_ticket
 };
 
 // eta_s when no estimate can be made (admission rate 0).
@@ -30,6 +31,7 @@ struct Answer {
     Waiting,     // queue page / 202 JSON
     QueueFull,   // 503 + Retry-After: max_queue places taken
     PrefixFull,  // 503 + Retry-After: the client's prefix holds max_per_prefix places
+    Spent,       // the ticket's place served max_signups_per_ticket submissions: it is gone
   } kind = Kind::Waiting;
   std::uint32_t position = 0;  // Waiting: 1 = next; 0 otherwise
   std::uint32_t eta_s = 0;     // Waiting: estimated seconds (kEtaUnknown when rate is 0)
@@ -45,6 +47,7 @@ struct Stats {
   std::uint64_t gone_total = 0;              // places dropped for not refreshing
   std::uint64_t expired_total = 0;           // sessions ended by idleness (or pending never used)
   std::uint64_t revoked_total = 0;           // revoke() calls that found the id
+  std::uint64_t spent_total = 0;             // places used up by max_signups_per_ticket
   std::uint64_t admission_rate_per_min = 0;  // admissions in the last 60 s
   std::int64_t oldest_wait_ms = 0;  // how long the head of the line has waited (0 if empty)
   std::uint64_t prefixes = 0;       // entries of the per-prefix count table

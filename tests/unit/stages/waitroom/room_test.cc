@@ -209,6 +209,31 @@ TEST(Room, AdmittedSessionIsNeverSentBackMidSignup) {
   EXPECT_EQ(room.stats().queued, 49u);
 }
 
+// One admitted place, shared by a whole /24 (the ticket binds to the prefix), registers
+// max_signups_per_ticket accounts, not the network's: then it is used up and starts over.
+TEST(Room, APlaceServesAFewSubmissionsThenIsSpent) {
+  auto c = config(60, 100);
+  c.max_signups_per_ticket = 3;
+  Room room(c);
+  Visit v = visitor(1, kT0);
+  ASSERT_EQ(room.visit(v, kT0).kind, Kind::Admitted);  // the sign-up page: no submission
+  v.submission = true;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(room.visit(v, kT0 + i).kind, Kind::Admitted) << i;
+  EXPECT_EQ(room.visit(v, kT0 + 10).kind, Kind::Spent);
+  EXPECT_EQ(room.stats().spent_total, 1u);
+  EXPECT_EQ(room.stats().active, 0u);
+  // The id is forgotten: coming back with it is a newcomer again (the proxy issues a new
+  // ticket instead), and page views never count.
+  v.submission = false;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(room.visit(v, kT0 + 20 + i).kind, Kind::Admitted);
+  // No cap: submissions are not counted.
+  c.max_signups_per_ticket = 0;
+  Room open(c);
+  Visit w = visitor(2, kT0);
+  w.submission = true;
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(open.visit(w, kT0 + i).kind, Kind::Admitted) << i;
+}
+
 TEST(Room, PerPrefixCapKeepsOneRangeFromFillingTheLine) {
   auto c = config(60, 1);
   c.max_per_prefix = 2;
