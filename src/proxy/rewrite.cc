@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <span>
 
 #include "http/parser.h"
 
@@ -61,6 +62,29 @@ bool hop_by_hop(const Head& head, std::string_view name) {
   return false;
 }
 
+// Fields that name the client, its scheme or host for the application: believed only when a
+// trusted proxy set them, as X-Forwarded-For is. From anyone else they are dropped, so the
+// application cannot be told another address than the one Gatehouse limited.
+constexpr std::string_view kClientClaims[] = {
+    "x-real-ip",        "true-client-ip",      "cf-connecting-ip", "client-ip",
+    "x-client-ip",      "x-cluster-client-ip", "fastly-client-ip", "x-forwarded-host",
+    "x-forwarded-port", "x-forwarded-server",  "x-forwarded-prefix", "x-original-forwarded-for",
+    "x-proxyuser-ip",   "forwarded",           "x-forwarded-proto"};
+
+// Fields with which frameworks replace the path or method they route on (Symfony, Laravel,
+// IIS URL Rewrite, Rack::MethodOverride): the application would route on a request Gatehouse
+// never saw. Dropped from everyone, trusted peers included (they pass clients' fields on).
+constexpr std::string_view kRoutingOverrides[] = {
+    "x-original-url",          "x-rewrite-url", "x-override-url", "x-http-method-override",
+    "x-http-method",           "x-method-override"};
+
+bool listed(std::string_view name, std::span<const std::string_view> names) {
+  for (std::string_view n : names) {
+    if (http::iequals(name, n)) return true;
+  }
+  return false;
+}
+
 bool has_connection_tokens(const http::RequestHead& req) {
   for (std::uint16_t i = 0; i < req.field_count; ++i) {
     if (http::iequals(req.fields[i].name, "connection")) return true;
@@ -112,7 +136,8 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
       }
       continue;
     }
-    if (http::iequals(f.name, "x-forwarded-proto") || http::iequals(f.name, "forwarded")) {
+    if (listed(f.name, kRoutingOverrides)) continue;
+    if (listed(f.name, kClientClaims)) {
       if (!ctx.peer_trusted) continue;
       if (http::iequals(f.name, "x-forwarded-proto")) saw_proto = true;
     }
