@@ -111,6 +111,25 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
   out.limiters.clear();
   for (auto& [name, l] : limiters_) out.limiters.push_back(l);
 
+  const policy::ResidentsConfig& res = cfg.residents;
+  residents::DeviceGuardConfig dg;
+  dg.rate = res.device_rate;
+  dg.period_ms = res.device_period;
+  dg.burst = res.device_burst;
+  dg.concurrency = res.device_concurrency;
+  const std::string dkey = std::to_string(dg.rate) + '|' + std::to_string(dg.period_ms) + '|' +
+                           std::to_string(dg.burst) + '|' + std::to_string(dg.concurrency);
+  if (devices_ == nullptr || devices_key_ != dkey) {
+    std::shared_ptr<residents::DeviceGuard> guard = residents::DeviceGuard::create(dg);
+    if (guard == nullptr) {
+      if (error != nullptr) *error = "residents: the device limits cannot be represented";
+      return false;
+    }
+    devices_ = std::move(guard);
+    devices_key_ = dkey;
+  }
+  out.devices = devices_;
+
   out.routes.clear();
   std::map<std::string, SignupRoute> keep;
   std::map<std::string, std::shared_ptr<RouteShared>> windows;

@@ -22,6 +22,7 @@
 #include "stages/challenge/token.h"
 #include "stages/reputation/refusals.h"
 #include "stages/reputation/scorer.h"
+#include "stages/residents/device_guard.h"
 #include "stages/waitroom/room.h"
 
 namespace gh::proxy {
@@ -44,6 +45,9 @@ struct Defence {
   std::vector<RouteDefence> routes;            // by route index
   std::vector<std::shared_ptr<admission::Limiter>> limiters;  // keeps routes' limiters alive
   std::vector<std::shared_ptr<void>> keep;                    // keeps routes' shared state alive
+  // Per device token rate and in-flight cap (residents). A request releases its place on the
+  // guard it took it from: the generation it started on keeps that guard alive.
+  std::shared_ptr<residents::DeviceGuard> devices;
 };
 
 struct ModeChange {
@@ -120,6 +124,8 @@ class DefenceState {
   std::map<std::string, std::shared_ptr<RouteShared>> windows_;          // by route
   std::map<std::string, std::shared_ptr<admission::Limiter>> limiters_;  // by upstream
   std::map<std::string, std::string> limiter_keys_;
+  std::shared_ptr<residents::DeviceGuard> devices_;  // rebuilt when residents' device limits change
+  std::string devices_key_;
   std::function<void(const ModeChange&)> on_change_;
 };
 

@@ -26,6 +26,7 @@
 #include "stages/challenge/form.h"
 #include "stages/challenge/pages.h"
 #include "stages/challenge/pow.h"
+#include "stages/residents/device_guard.h"
 #include "stages/ratelimit/fields.h"
 #include "stages/waitroom/pages.h"
 
@@ -46,6 +47,43 @@ constexpr std::string_view kJson = "application/json";
 // Clearance scopes: earned on a sign-up route (short-lived, good everywhere) or elsewhere
 // (longer-lived, not good for sign-up).
 constexpr std::uint32_t kSignupScope = 1;
+
+// Whether the response sets cookie `name` to a value (not a deletion: empty, Max-Age=0).
+bool sets_cookie(const http::ResponseHead& resp, std::string_view name) {
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    if (!http::iequals(resp.fields[i].name, "set-cookie")) continue;
+    std::string_view v = resp.fields[i].value;
+    const std::size_t eq = v.find('=');
+    if (eq == std::string_view::npos || v.substr(0, eq) != name) continue;
+    const std::size_t semi = v.find(';', eq);
+    const std::string_view value = v.substr(eq + 1, semi == std::string_view::npos ? semi : semi - eq - 1);
+    if (value.empty() || value == "\"\"") continue;
+    std::string_view attrs = semi == std::string_view::npos ? std::string_view{} : v.substr(semi);
+    bool deleted = false;
+    while (!attrs.empty()) {
+      attrs.remove_prefix(1);  // ';'
+      const std::size_t next = std::min(attrs.find(';'), attrs.size());
+      std::string_view a = attrs.substr(0, next);
+      while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+      if (a.size() >= 8 && http::iequals(a.substr(0, 8), "max-age=")) {
+        deleted = deleted || a.substr(8).starts_with('0') || a.substr(8).starts_with('-');
+      }
+      attrs.remove_prefix(next);
+    }
+    if (!deleted) return true;
+  }
+  return false;
+}
+
+// The path of a Location value: "/account" from "/account" or "https://host/account?x".
+std::string_view location_path(std::string_view location) {
+  const std::size_t scheme = location.find("://");
+  if (scheme != std::string_view::npos && location.find('/') > scheme) {
+    const std::size_t slash = location.find('/', scheme + 3);
+    location = slash == std::string_view::npos ? std::string_view("/") : location.substr(slash);
+  }
+  return location;
+}
 
 // A request may go to a second connection only if sending it twice is harmless (RFC 9110 9.2.2)
 // and it has no body: an admitted sign-up must reach the app once.
@@ -818,7 +856,9 @@ bool Session::parse_response_head() {
                            : worker_.stats().resident_answers_ok)
           .add();
     }
-    if (has_account_ && route_ != nullptr && route_->route_class == policy::RouteClass::Login) {
+    // Only a POST logs in; a GET carrying a body (or any other method) mints nothing.
+    if (has_account_ && req_.method == http::Method::Post && route_ != nullptr &&
+        route_->route_class == policy::RouteClass::Login) {
       issue_device_token();
     }
   }
@@ -938,6 +978,10 @@ void Session::end_exchange() {
                   rtt_us_, has_account_, account_hash_, req_body_bytes_});
   }
   release_slot();
+  if (device_guard_ != nullptr) {
+    device_guard_->release(device_id_);
+    device_guard_ = nullptr;
+  }
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
     head_len_ = 0;
@@ -1036,14 +1080,25 @@ void Session::classify(std::string_view path) {
   const std::int64_t now = core::wall_ms();
   std::array<std::uint8_t, 257> buf;
   challenge::Token tok;
-  if (cfg.residents.enabled) {
+  // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
+  // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
+  if (cfg.residents.enabled && !signup_route_) {
     std::string_view text = cookie(cfg.residents.cookie, buf);
     // Device tokens are bound to the prefix only: a browser update must not log residents out.
     if (!text.empty() &&
         state.codec().decode(text, challenge::TokenKind::Device, now,
                              challenge::binding_of(prefix_, {}), tok) == challenge::Check::Ok) {
-      class_ = policy::ClientClass::Resident;
-      device_subject_ = tok.subject;
+      // One token may not carry a crowd: over its rate or in-flight cap it is served as anyone.
+      residents::DeviceGuard* guard = hold_->runtime->defence.devices.get();
+      if (guard != nullptr && guard->admit(tok.id, worker_.loop().now_ms() * 1'000'000) ==
+                                  residents::DeviceGuard::Admit::Ok) {
+        class_ = policy::ClientClass::Resident;
+        device_subject_ = tok.subject;
+        device_guard_ = guard;
+        device_id_ = tok.id;
+      } else {
+        worker_.stats().device_tokens_demoted.add();
+      }
     }
   }
   std::string_view text = cookie(cfg.challenge.cookie, buf);
@@ -1468,16 +1523,14 @@ bool Session::waiting_room() {
     tok.scope = rdef_->scope;
     tok.binding = binding();
     fresh = true;
+    v.id = tok.id;
+    v.first_seen_ms = tok.issued_ms;
+    // A first visit takes no place until its ticket comes back: a client that drops cookies
+    // would otherwise take a new place on every request (the line is ordered by first-seen
+    // time, so the person loses nothing by the round trip).
+    a = rdef_->room->preview(v, now);
+    if (a.kind == waitroom::Answer::Kind::Admitted) a = rdef_->room->visit(v, now);
   }
-  waitroom::Visit v;
-  v.id = tok.id;
-  v.first_seen_ms = tok.issued_ms;
-  v.prefix = prefix_;
-  // A first visit takes no place until its ticket comes back: a client that drops cookies
-  // would otherwise take a new place on every request (the line is ordered by first-seen time,
-  // so the person loses nothing by the round trip).
-  waitroom::Answer a = fresh ? rdef_->room->preview(v, now) : rdef_->room->visit(v, now);
-  if (fresh && a.kind == waitroom::Answer::Kind::Admitted) a = rdef_->room->visit(v, now);
   char fields[256];
   std::size_t fields_len = 0;
   if (fresh) {
@@ -1523,19 +1576,32 @@ bool Session::waiting_room() {
   return false;
 }
 
-void Session::issue_device_token() {
+// The application's own word that this login worked: a listed status AND its session cookie
+// set and/or a redirect to where logged-in users go. A status alone proves nothing (a 200 may
+// be the login form shown again).
+bool Session::login_succeeded() const {
   const policy::ResidentsConfig& res = hold_->snapshot->config.residents;
+  if (res.success_cookie.empty() && res.success_location.empty()) return false;
   if (std::find(res.success_status.begin(), res.success_status.end(), resp_.status) ==
       res.success_status.end()) {
-    return;
+    return false;
   }
-  if (!res.success_location.empty() && resp_.status >= 300 && resp_.status < 400) {
+  if (!res.success_cookie.empty() && !sets_cookie(resp_, res.success_cookie)) return false;
+  if (!res.success_location.empty()) {
+    const bool redirect = resp_.status >= 300 && resp_.status < 400;
+    if (!redirect) return !res.success_cookie.empty();  // judged by the cookie alone
     std::string_view location;
     for (std::uint16_t i = 0; i < resp_.field_count; ++i) {
       if (http::iequals(resp_.fields[i].name, "location")) location = resp_.fields[i].value;
     }
-    if (!location.starts_with(res.success_location)) return;
+    if (!location_path(location).starts_with(res.success_location)) return false;
   }
+  return true;
+}
+
+void Session::issue_device_token() {
+  const policy::ResidentsConfig& res = hold_->snapshot->config.residents;
+  if (!login_succeeded()) return;
   const DefenceState& state = *hold_->runtime->state;
   std::optional<challenge::Token> tok =
       challenge::new_token(challenge::TokenKind::Device, core::wall_ms(), res.lifetime);

@@ -14,6 +14,7 @@
 #include "net/timer.h"
 #include "net/upstream_pool.h"
 #include "stages/admission/priority-t.h"
+#include "stages/challenge/token-t.h"
 #include "stages/ratelimit/stage.h"
 #include "stages/verdict-t.h"
 
@@ -24,6 +25,10 @@ struct UpstreamConfig;
 
 namespace gh::admission {
 class Limiter;
+}
+
+namespace gh::residents {
+class DeviceGuard;
 }
 
 namespace gh::proxy {
@@ -99,6 +104,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void note_refusal();
   void release_slot();
   void issue_device_token();
+  bool login_succeeded() const;
   std::uint8_t challenge_bits(std::uint8_t level) const;
   void redrive_soon();
   void on_hold_expired();
@@ -185,6 +191,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   std::uint64_t binding_ = 0;  // prefix + user agent, what tokens are bound to
   bool has_binding_ = false;
   std::uint64_t device_subject_ = 0;  // account hash of a valid device token
+  residents::DeviceGuard* device_guard_ = nullptr;  // holds an in-flight place of this device
+  challenge::TokenId device_id_{};
   std::uint64_t account_hash_ = 0;    // the account a login names (body), when read
   bool has_account_ = false;
   bool signup_route_ = false;

@@ -51,6 +51,7 @@ struct Counter {
   X(challenges_solved, "challenges solved: clearance issued")                             \
   X(challenges_failed, "challenge answers refused: bad, expired, moved, replayed, early") \
   X(device_tokens_issued, "device tokens set after a successful login")                   \
+  X(device_tokens_demoted, "requests with a valid device token served as anonymous: over its rate or in-flight cap") \
   X(signup_closed, "sign-up requests answered: registrations paused")                     \
   X(waitroom_queued, "sign-up requests answered with a place in the queue")               \
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                \

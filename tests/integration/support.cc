@@ -383,6 +383,35 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
+std::string request(const std::string& method, const std::string& path, const std::string& extra,
+                    const std::string& body) {
+  std::string r =
+      method + " " + path + " HTTP/1.1\r\nHost: a\r\nUser-Agent: " + kBrowserUa + "\r\n" + extra;
+  if (!body.empty() || method == "POST") {
+    r += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n";
+  }
+  return r + "\r\n" + body;
+}
+
+ClientResponse roundtrip(std::uint16_t port, const std::string& raw, const char* source) {
+  RawClient c(port, source);
+  c.send(raw);
+  return c.read_response();
+}
+
+std::string set_cookie(const ClientResponse& r, const std::string& name) {
+  const std::size_t pos = r.head.find("Set-Cookie: " + name + "=");
+  if (pos == std::string::npos) return {};
+  const std::size_t start = pos + 12;
+  const std::size_t end = r.head.find_first_of(";\r", start);
+  return r.head.substr(start, end - start);
+}
+
+std::string cookie_header(const std::string& pairs) {
+  return "Cookie: " + pairs + "\r\n";
+}
+
 std::string basic_config(std::uint16_t origin_port, const std::string& extra) {
   return "server: { workers: 1 }\n"
          "listen:\n  - address: 127.0.0.1:0\n"

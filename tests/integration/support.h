@@ -118,6 +118,17 @@ class Shield {
   std::unique_ptr<proxy::Server> server_;
 };
 
+// A browser-like request: Host, a browser User-Agent, `extra` fields (each ending in CRLF), and
+// for a body (or any POST) a urlencoded Content-Type and Content-Length.
+inline constexpr const char* kBrowserUa = "Mozilla/5.0 (X11; Linux x86_64) Test/1.0";
+std::string request(const std::string& method, const std::string& path, const std::string& extra,
+                    const std::string& body = "");
+// One request on a fresh connection (from `source`, a 127.x.y.z address, when given).
+ClientResponse roundtrip(std::uint16_t port, const std::string& raw, const char* source = nullptr);
+// "name=value" of the response's first Set-Cookie for `name`, or "".
+std::string set_cookie(const ClientResponse& r, const std::string& name);
+std::string cookie_header(const std::string& pairs);
+
 std::string replace_all(std::string s, const std::string& from, const std::string& to);
 // A minimal config: one listener on port 0, one upstream at the origin port, one worker.
 std::string basic_config(std::uint16_t origin_port, const std::string& extra = "");
