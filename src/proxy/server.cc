@@ -73,10 +73,10 @@ bool Server::start(std::string* error) {
       if (error) *error = "ban journal " + bc.journal + ": " + r.error;
       return false;
     }
-    if (r.torn_tail || r.corrupt_middle) {
-      spdlog::warn("ban journal {}: {} (kept {} of {} bytes)", bc.journal,
-                   r.corrupt_middle ? "damaged record in the middle, replay stopped there"
-                                    : "last record was cut short (crash?), skipped",
+    // What was skipped and where a damaged file was copied: the operator's only notice of it.
+    for (const std::string& w : r.warnings) spdlog::warn("ban journal: {}", w);
+    if (r.torn_tail || r.damaged) {
+      spdlog::warn("ban journal {}: replayed {} records from {} of {} bytes", bc.journal, r.records,
                    r.valid_bytes, r.file_bytes);
     }
     spdlog::info("ban journal {}: {} bans live after replay", bc.journal, r.bans_live);

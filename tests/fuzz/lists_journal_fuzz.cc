@@ -1,6 +1,8 @@
-// Arbitrary bytes as a ban journal. Reading never crashes; whatever it accepts re-encodes to the
-// same bytes (the format has one spelling per record) and reads back as the same records; the
-// records, replayed into a table, give a state whose compaction replays to the same state.
+// Arbitrary bytes as a ban journal. Reading never crashes and accounts for every byte (records,
+// damage skipped, a torn tail); whatever it accepts re-encodes to the same bytes (the format has
+// one spelling per record) and reads back as the same records; the records, replayed into a
+// table, give a state whose compaction replays to the same state.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -42,19 +44,38 @@ void check_replay(const std::vector<JournalRecord>& records, Seconds now) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const JournalScan s = scan_journal(bytes);
-  FUZZ_CHECK(s.valid_bytes <= size);
-  FUZZ_CHECK(!(s.torn_tail && s.corrupt_middle));
+  FUZZ_CHECK(s.valid_bytes + s.damaged_bytes <= size);
+  FUZZ_CHECK(s.damaged == (s.damaged_regions > 0));
+  FUZZ_CHECK(s.damage.size() ==
+             std::min<std::uint64_t>(s.damaged_regions, JournalScan::kDamageDescribed));
   if (s.header != JournalScan::Header::Ok) {
-    FUZZ_CHECK(s.records.empty());
+    FUZZ_CHECK(s.records.empty() && !s.damaged && !s.torn_tail);
     return 0;
   }
-  FUZZ_CHECK((s.valid_bytes == size) == (!s.torn_tail && !s.corrupt_middle));
+  FUZZ_CHECK((s.valid_bytes + s.damaged_bytes == size) == !s.torn_tail);
+  // Damaged regions lie in the file, in order, apart.
+  std::uint64_t end = 0;
+  for (const JournalScan::Damage& d : s.damage) {
+    FUZZ_CHECK(d.offset >= end && d.offset + d.bytes <= size);
+    end = d.offset + d.bytes;
+  }
+  // Every record read is spelt in the file as it re-encodes (in order); with no damage, the
+  // records are the file up to the torn tail.
   std::string again(kJournalMagic);
-  for (const JournalRecord& r : s.records) encode_record(r, again);
-  FUZZ_CHECK(again == bytes.substr(0, s.valid_bytes));
+  std::size_t at = 0;
+  for (const JournalRecord& r : s.records) {
+    std::string one;
+    encode_record(r, one);
+    at = bytes.find(one, at);
+    FUZZ_CHECK(at != std::string_view::npos);
+    at += one.size();
+    again += one;
+  }
+  FUZZ_CHECK(again.size() == s.valid_bytes);
+  if (!s.damaged) FUZZ_CHECK(again == bytes.substr(0, s.valid_bytes));
   const JournalScan s2 = scan_journal(again);
   FUZZ_CHECK(s2.records == s.records);
-  FUZZ_CHECK(!s2.torn_tail && !s2.corrupt_middle && s2.valid_bytes == again.size());
+  FUZZ_CHECK(!s2.torn_tail && !s2.damaged && s2.valid_bytes == again.size());
 
   check_replay(s.records, 1'700'000'000);
   if (!s.records.empty()) check_replay(s.records, s.records.front().ban.start);

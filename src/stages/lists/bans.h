@@ -67,8 +67,9 @@ class BanTable {
   std::size_t memory_bytes() const noexcept;
 
   // Replays the journal at `path` into the table (expired bans skipped), then records every
-  // change there. Call once, at start. On failure (report.ok false) the table works without
-  // persistence; the caller decides whether that is acceptable.
+  // change there. Call once, at start. Damaged records are skipped and the rest replayed; the
+  // file is copied aside before the rewrite that follows (Journal::open). On failure (report.ok
+  // false) the table works without persistence; the caller decides whether that is acceptable.
   ReplayReport open_journal(const std::string& path, const JournalOptions& options, Seconds now);
   // Periodic task (every second or so): expire(now), the Interval sync, a pending rewrite.
   void maintain(Seconds now);

@@ -165,6 +165,81 @@ bool read_file(int fd, std::string& out) {
   }
 }
 
+// Why the bytes at an offset are not a record.
+enum class Bad : std::uint8_t { None, HeaderCut, Length, Cut, Crc, Invalid };
+
+std::string bad_text(Bad bad, std::uint32_t len) {
+  switch (bad) {
+    case Bad::None:
+      break;
+    case Bad::HeaderCut:
+      return "record header cut short";
+    case Bad::Length:
+      return "bad record length " + std::to_string(len);
+    case Bad::Cut:
+      return "record cut short";
+    case Bad::Crc:
+      return "CRC mismatch";
+    case Bad::Invalid:
+      return "invalid record";
+  }
+  return "record";
+}
+
+// Reads the record at `off`: None when a whole, canonical record with a valid CRC starts there
+// (then `r` holds it and `len` its payload length). At most one CRC over kRecordMax bytes.
+Bad read_record(const std::uint8_t* base, std::size_t size, std::size_t off, JournalRecord& r,
+                std::uint32_t& len) {
+  const std::size_t rest = size - off;
+  if (rest < kRecordHeader) return Bad::HeaderCut;
+  len = get_u32(base + off);
+  if (len < kPayloadMin || len > kPayloadMax) return Bad::Length;
+  if (kRecordHeader + len > rest) return Bad::Cut;
+  const std::uint8_t* p = base + off + kRecordHeader;
+  if (crc32(p, len, crc32(base + off, 4)) != get_u32(base + off + 4)) return Bad::Crc;
+  if (!decode(p, len, r)) return Bad::Invalid;
+  return Bad::None;
+}
+
+void sync_dir(const std::string& path) {
+  const int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// Enough numbered copies for any operator; past that, something is wrong enough to stop.
+constexpr int kCopiesMax = 1000;
+
+// Writes `bytes` to the first free name of "<path>.corrupt", "<path>.corrupt.1", ... and makes
+// it durable before the caller replaces the original. O_EXCL: an earlier copy (of an earlier
+// damage) is never overwritten, nor a file or link an attacker put at that name followed.
+bool keep_copy(const std::string& path, std::string_view bytes, std::string& copy,
+               std::string& error) {
+  for (int i = 0; i < kCopiesMax; ++i) {
+    copy = path + ".corrupt" + (i == 0 ? "" : "." + std::to_string(i));
+    const int fd = ::open(copy.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) {
+      error = errno_text("cannot create a copy at " + copy);
+      return false;
+    }
+    const bool ok = write_all(fd, bytes.data(), bytes.size()) && ::fsync(fd) == 0;
+    if (!ok) error = errno_text("cannot write a copy at " + copy);
+    ::close(fd);
+    if (!ok) {
+      ::unlink(copy.c_str());
+      return false;
+    }
+    sync_dir(copy);
+    return true;
+  }
+  error = "no free name for a copy (" + path + ".corrupt to .corrupt." +
+          std::to_string(kCopiesMax - 1) + " exist)";
+  return false;
+}
+
 }  // namespace
 
 void encode_record(const JournalRecord& record, std::string& out) {
@@ -182,55 +257,63 @@ std::size_t encoded_size(const JournalRecord& record) noexcept {
 JournalScan scan_journal(std::string_view bytes) {
   JournalScan s;
   if (bytes.empty()) return s;
-  if (bytes.size() < kJournalMagic.size() ||
-      bytes.substr(0, kJournalMagic.size()) != kJournalMagic) {
-    s.header = bytes.size() < kJournalMagic.size() && kJournalMagic.starts_with(bytes)
+  const auto* base = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  const std::size_t size = bytes.size();
+  std::size_t off = 0;
+  if (bytes.starts_with(kJournalMagic)) {
+    s.header = JournalScan::Header::Ok;
+    off = s.valid_bytes = kJournalMagic.size();
+  } else {
+    s.header = size < kJournalMagic.size() && kJournalMagic.starts_with(bytes)
                    ? JournalScan::Header::Torn
                    : JournalScan::Header::Foreign;
     return s;
   }
-  s.header = JournalScan::Header::Ok;
-  std::size_t off = kJournalMagic.size();
-  const auto* base = reinterpret_cast<const std::uint8_t*>(bytes.data());
-  // A bad record that ends the file is a write cut short (or a damaged last record); one with
-  // bytes after it is damage in the middle. Zeros to the end are a cut write too: some file
-  // systems extend a file before the data reaches the disk.
-  auto stop = [&](const std::string& what, bool reaches_end) {
-    const std::string_view rest = bytes.substr(off);
-    s.torn_tail = reaches_end || all_zero(rest);
-    s.corrupt_middle = !s.torn_tail;
-    s.problem = what + " at offset " + std::to_string(off);
+  auto describe = [&](std::size_t at, std::size_t n, const std::string& what) {
+    if (!s.problem.empty()) s.problem += "; ";
+    s.problem += what + " at offset " + std::to_string(at) + " (" + std::to_string(n) + " bytes)";
   };
-  while (off < bytes.size()) {
-    const std::size_t rest = bytes.size() - off;
-    if (rest < kRecordHeader) {
-      stop("record header cut short", true);
-      break;
+  auto damaged = [&](std::size_t at, std::size_t n, std::string what) {
+    s.damaged = true;
+    ++s.damaged_regions;
+    s.damaged_bytes += n;
+    if (s.damage.size() < JournalScan::kDamageDescribed) {
+      describe(at, n, what);
+      s.damage.push_back({at, n, std::move(what)});
+    } else if (s.damaged_regions == JournalScan::kDamageDescribed + 1) {
+      s.problem += "; more";
     }
-    const std::uint32_t len = get_u32(base + off);
-    if (len < kPayloadMin || len > kPayloadMax) {
-      stop("bad record length " + std::to_string(len), rest <= kRecordMax);
-      break;
+  };
+  JournalRecord r;
+  std::uint32_t len = 0;
+  while (off < size) {
+    const Bad bad = read_record(base, size, off, r, len);
+    if (bad == Bad::None) {
+      s.records.push_back(r);
+      off += kRecordHeader + len;
+      s.valid_bytes += kRecordHeader + len;
+      continue;
     }
-    if (kRecordHeader + len > rest) {
-      stop("record cut short", true);
-      break;
+    const std::string what = bad_text(bad, len);
+    // Resynchronise on the next whole valid record. Searches never overlap (the next one starts
+    // past this one's end), so the scan costs at most one record check per byte.
+    std::size_t next = off + 1;
+    while (next < size && read_record(base, size, next, r, len) != Bad::None) ++next;
+    if (next < size) {
+      damaged(off, next - off, what);
+      off = next;
+      continue;
     }
-    const std::uint8_t* p = base + off + kRecordHeader;
-    const bool whole = kRecordHeader + len == rest;
-    if (crc32(p, len, crc32(base + off, 4)) != get_u32(base + off + 4)) {
-      stop("CRC mismatch", whole);
-      break;
+    // Nothing readable to the end. What a cut write leaves is a torn tail; anything else (a
+    // whole record that fails its check, garbage) is damage.
+    if (bad == Bad::HeaderCut || bad == Bad::Cut || all_zero(bytes.substr(off))) {
+      s.torn_tail = true;
+      describe(off, size - off, what);
+    } else {
+      damaged(off, size - off, what);
     }
-    JournalRecord r;
-    if (!decode(p, len, r)) {
-      stop("invalid record", whole);
-      break;
-    }
-    s.records.push_back(r);
-    off += kRecordHeader + len;
+    break;
   }
-  s.valid_bytes = s.torn_tail || s.corrupt_middle ? off : bytes.size();
   return s;
 }
 
@@ -286,10 +369,12 @@ std::unique_ptr<Journal> Journal::open(const std::string& path, const JournalOpt
   report.file_bytes = bytes.size();
   switch (scan.header) {
     case JournalScan::Header::Foreign:
+      // Maybe someone's file, named by mistake in the config: never written over.
       report.error = path + ": not a ban journal (no " + "GHBANJ1 header); left untouched";
       return nullptr;
     case JournalScan::Header::Empty:
     case JournalScan::Header::Torn:
+      // The bytes are at most a prefix of the magic, which the new file starts with: no copy.
       if (scan.header == JournalScan::Header::Torn) {
         report.warnings.push_back(path + ": header cut short; starting empty");
       }
@@ -307,25 +392,26 @@ std::unique_ptr<Journal> Journal::open(const std::string& path, const JournalOpt
   report.valid_bytes = scan.valid_bytes;
   report.records = scan.records.size();
   report.torn_tail = scan.torn_tail;
-  report.corrupt_middle = scan.corrupt_middle;
-  if (scan.torn_tail) {
-    report.warnings.push_back(path + ": last record damaged or cut short (" + scan.problem +
-                              "); skipped");
-    j->needs_rewrite_ = true;
-  }
-  if (scan.corrupt_middle) {
-    const std::string copy = path + ".corrupt";
-    std::string note;
-    const int cfd = ::open(copy.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (cfd >= 0 && write_all(cfd, bytes.data(), bytes.size())) {
-      note = "the file was copied to " + copy;
-    } else {
-      note = "could not copy it to " + copy;
+  report.damaged = scan.damaged;
+  report.damaged_regions = scan.damaged_regions;
+  report.damaged_bytes = scan.damaged_bytes;
+  if (scan.damaged) {
+    // The rewrite that must follow drops what could not be read: keep it first, or touch nothing.
+    std::string error;
+    if (!keep_copy(path, bytes, report.damaged_copy, error)) {
+      report.error = path + ": damaged (" + scan.problem + "); " + error +
+                     "; left untouched, since rewriting it would drop what could not be read";
+      report.damaged_copy.clear();
+      return nullptr;
     }
-    if (cfd >= 0) ::close(cfd);
-    report.warnings.push_back(path + ": corrupt record (" + scan.problem + "); replay stopped, " +
-                              std::to_string(bytes.size() - scan.valid_bytes) +
-                              " bytes after it are not trusted; " + note);
+    report.warnings.push_back(path + ": damaged: skipped " + std::to_string(scan.damaged_bytes) +
+                              " bytes in " + std::to_string(scan.damaged_regions) + " region(s) (" +
+                              scan.problem + "); recovered " + std::to_string(scan.records.size()) +
+                              " records before and after; the file as it was is in " +
+                              report.damaged_copy);
+    j->needs_rewrite_ = true;
+  } else if (scan.torn_tail) {
+    report.warnings.push_back(path + ": last record cut short (" + scan.problem + "); skipped");
     j->needs_rewrite_ = true;
   }
   records = std::move(scan.records);
@@ -339,7 +425,7 @@ bool Journal::append(const JournalRecord& record) {
   const std::size_t n = encode(record, buf);
   if (!write_all(fd_, buf, n)) {
     const std::string what = errno_text("write");
-    // A partial record would hide every later one from replay: cut it off.
+    // A partial record would read as damage at the next replay (and cost a copy): cut it off.
     if (::ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) needs_rewrite_ = true;
     return fail(what);
   }
@@ -405,11 +491,7 @@ bool Journal::rewrite(std::span<const JournalRecord> records) {
   }
   // The rename is durable once the directory is: until then a crash may bring the old file
   // back, which is whole too.
-  const int dfd = ::open(dir_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_dir(path_);
   const int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
   if (fd < 0) {
     needs_rewrite_ = true;

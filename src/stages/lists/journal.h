@@ -28,16 +28,34 @@ inline constexpr std::size_t kRecordMax = kRecordHeader + kPayloadMax;
 void encode_record(const JournalRecord& record, std::string& out);
 std::size_t encoded_size(const JournalRecord& record) noexcept;
 
-// What the bytes of a journal file hold. Reading stops at the first record that is incomplete,
-// fails its CRC or is not canonical; nothing after it is trusted.
+// What the bytes of a journal file hold. A record that is incomplete, fails its CRC or is not
+// canonical does not end the reading: the scan resynchronises at the next offset where a whole
+// valid record starts (each record carries its own CRC) and goes on from there. Each candidate
+// offset costs at most one record's CRC, so the scan is linear in the file.
 struct JournalScan {
   enum class Header : std::uint8_t { Ok, Empty, Torn, Foreign };
   Header header = Header::Empty;  // Empty: no bytes; Torn: a cut magic; Foreign: not a journal
-  std::vector<JournalRecord> records;
-  std::uint64_t valid_bytes = 0;  // magic + the records above
-  bool torn_tail = false;         // the bad record runs to the end of the file (a cut write)
-  bool corrupt_middle = false;    // bytes follow the bad record
-  std::string problem;            // what was wrong with it, at which offset
+  // A stretch of bytes that held no readable record.
+  struct Damage {
+    std::uint64_t offset = 0;
+    std::uint64_t bytes = 0;
+    std::string what;  // what was wrong with the record expected at `offset`
+  };
+  static constexpr std::size_t kDamageDescribed = 8;
+
+  std::vector<JournalRecord> records;  // every readable record, in file order
+  std::uint64_t valid_bytes = 0;       // the magic and the records above
+  // The file ends in what a cut write leaves: part of one record (its length reaches past the
+  // end) or zeros (some file systems extend a file before the data lands). Never acknowledged
+  // whole, so nothing readable is lost by dropping it.
+  bool torn_tail = false;
+  // Anything else that was skipped (a damaged header, record or stretch of bytes, anywhere):
+  // bytes that may have held records once. valid_bytes + damaged_bytes + the torn tail = size.
+  bool damaged = false;
+  std::uint64_t damaged_regions = 0;
+  std::uint64_t damaged_bytes = 0;
+  std::vector<Damage> damage;  // the first kDamageDescribed regions
+  std::string problem;         // for people: the regions above, then the torn tail
 };
 JournalScan scan_journal(std::string_view bytes);
 
@@ -45,9 +63,11 @@ class Journal {
  public:
   // Removes a leftover "<path>.tmp" (a compaction that did not finish; the file at `path` is
   // whole), reads `path`, creating it when absent, locks it against a second process, and
-  // returns the trusted records in `records`. nullptr on failure: report.error says why. After
-  // damage (report.torn_tail / corrupt_middle) the caller must rewrite() before appending; on
-  // damage in the middle the file is first copied to "<path>.corrupt" for inspection.
+  // returns the readable records in `records`. nullptr on failure: report.error says why. After
+  // a torn tail or damage the caller must rewrite() before appending. Damage is first copied,
+  // byte for byte, to a new "<path>.corrupt" (".corrupt.1", ... when taken: an earlier copy is
+  // never replaced); when that copy cannot be made, open fails and leaves the file untouched,
+  // since the rewrite would drop what could not be read.
   static std::unique_ptr<Journal> open(const std::string& path, const JournalOptions& options,
                                        std::vector<JournalRecord>& records, ReplayReport& report);
   ~Journal();

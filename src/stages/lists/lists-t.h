@@ -161,14 +161,17 @@ struct JournalRecord {
 struct ReplayReport {
   bool ok = false;              // the journal is open for appending
   std::string error;            // why not, when !ok
-  std::uint64_t records = 0;    // records read and trusted
+  std::uint64_t records = 0;    // records read and trusted (also those after damage)
   std::uint64_t bans_live = 0;  // live bans after replay
   std::uint64_t skipped_expired = 0;
   std::uint64_t file_bytes = 0;
-  std::uint64_t valid_bytes = 0;  // prefix of the file that was trusted
-  bool torn_tail = false;         // the last record was cut short or damaged: skipped
-  bool corrupt_middle = false;    // damage before the end: replay stopped there
-  bool rewritten = false;         // the file was rewritten from the replayed state
+  std::uint64_t valid_bytes = 0;  // bytes of the file that were trusted: magic and records
+  bool torn_tail = false;         // the file ended in a cut write (part of a record): skipped
+  bool damaged = false;           // other bytes held no readable record: skipped, replay went on
+  std::uint64_t damaged_regions = 0;
+  std::uint64_t damaged_bytes = 0;
+  std::string damaged_copy;  // where the file was copied, as read, before it was rewritten
+  bool rewritten = false;    // the file was rewritten from the replayed state
   std::vector<std::string> warnings;
 };
 
