@@ -48,10 +48,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(s.damaged == (s.damaged_regions > 0));
   FUZZ_CHECK(s.damage.size() ==
              std::min<std::uint64_t>(s.damaged_regions, JournalScan::kDamageDescribed));
-  if (s.header != JournalScan::Header::Ok) {
+  if (s.header != JournalScan::Header::Ok && s.header != JournalScan::Header::Damaged) {
     FUZZ_CHECK(s.records.empty() && !s.damaged && !s.torn_tail);
     return 0;
   }
+  FUZZ_CHECK(s.header == JournalScan::Header::Ok || (s.damaged && !s.records.empty()));
   FUZZ_CHECK((s.valid_bytes + s.damaged_bytes == size) == !s.torn_tail);
   // Damaged regions lie in the file, in order, apart.
   std::uint64_t end = 0;
@@ -71,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     at += one.size();
     again += one;
   }
-  FUZZ_CHECK(again.size() == s.valid_bytes);
+  const std::size_t magic = s.header == JournalScan::Header::Ok ? kJournalMagic.size() : 0;
+  FUZZ_CHECK(again.size() - kJournalMagic.size() + magic == s.valid_bytes);
   if (!s.damaged) FUZZ_CHECK(again == bytes.substr(0, s.valid_bytes));
   const JournalScan s2 = scan_journal(again);
   FUZZ_CHECK(s2.records == s.records);

@@ -263,11 +263,11 @@ JournalScan scan_journal(std::string_view bytes) {
   if (bytes.starts_with(kJournalMagic)) {
     s.header = JournalScan::Header::Ok;
     off = s.valid_bytes = kJournalMagic.size();
-  } else {
-    s.header = size < kJournalMagic.size() && kJournalMagic.starts_with(bytes)
-                   ? JournalScan::Header::Torn
-                   : JournalScan::Header::Foreign;
+  } else if (size < kJournalMagic.size() && kJournalMagic.starts_with(bytes)) {
+    s.header = JournalScan::Header::Torn;
     return s;
+  } else {
+    s.header = JournalScan::Header::Foreign;  // unless records turn up below
   }
   auto describe = [&](std::size_t at, std::size_t n, const std::string& what) {
     if (!s.problem.empty()) s.problem += "; ";
@@ -286,6 +286,15 @@ JournalScan scan_journal(std::string_view bytes) {
   };
   JournalRecord r;
   std::uint32_t len = 0;
+  if (s.header == JournalScan::Header::Foreign) {
+    // Records somewhere in it: our journal with its start damaged. None: someone else's file.
+    std::size_t first = 0;
+    while (first < size && read_record(base, size, first, r, len) != Bad::None) ++first;
+    if (first == size) return s;
+    s.header = JournalScan::Header::Damaged;
+    damaged(0, first, "no journal header");
+    off = first;
+  }
   while (off < size) {
     const Bad bad = read_record(base, size, off, r, len);
     if (bad == Bad::None) {
@@ -370,7 +379,9 @@ std::unique_ptr<Journal> Journal::open(const std::string& path, const JournalOpt
   switch (scan.header) {
     case JournalScan::Header::Foreign:
       // Maybe someone's file, named by mistake in the config: never written over.
-      report.error = path + ": not a ban journal (no " + "GHBANJ1 header); left untouched";
+      report.error = path +
+                     ": not a ban journal (no GHBANJ1 header and no readable record); left "
+                     "untouched";
       return nullptr;
     case JournalScan::Header::Empty:
     case JournalScan::Header::Torn:
@@ -386,6 +397,7 @@ std::unique_ptr<Journal> Journal::open(const std::string& path, const JournalOpt
       report.valid_bytes = 0;
       return j;
     case JournalScan::Header::Ok:
+    case JournalScan::Header::Damaged:
       break;
   }
   j->bytes_ = bytes.size();

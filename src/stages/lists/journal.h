@@ -33,8 +33,9 @@ std::size_t encoded_size(const JournalRecord& record) noexcept;
 // valid record starts (each record carries its own CRC) and goes on from there. Each candidate
 // offset costs at most one record's CRC, so the scan is linear in the file.
 struct JournalScan {
-  enum class Header : std::uint8_t { Ok, Empty, Torn, Foreign };
-  Header header = Header::Empty;  // Empty: no bytes; Torn: a cut magic; Foreign: not a journal
+  // Empty: no bytes. Torn: a cut magic (nothing else). Foreign: no magic and no readable record:
+  // not a journal. Damaged: no magic, but readable records: a journal whose start was damaged.
+  enum class Header : std::uint8_t { Ok, Empty, Torn, Foreign, Damaged };
   // A stretch of bytes that held no readable record.
   struct Damage {
     std::uint64_t offset = 0;
@@ -43,6 +44,7 @@ struct JournalScan {
   };
   static constexpr std::size_t kDamageDescribed = 8;
 
+  Header header = Header::Empty;
   std::vector<JournalRecord> records;  // every readable record, in file order
   std::uint64_t valid_bytes = 0;       // the magic and the records above
   // The file ends in what a cut write leaves: part of one record (its length reaches past the

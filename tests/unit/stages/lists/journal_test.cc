@@ -298,6 +298,24 @@ TEST(JournalFormat, ManyDamagedRegionsAreCountedAndTheFirstDescribed) {
   EXPECT_NE(s.problem.find("; more"), std::string::npos) << s.problem;
 }
 
+TEST(JournalFormat, DamagedHeaderWithRecordsIsAJournal) {
+  std::vector<std::size_t> starts;
+  std::string bytes = journal_of_bans(3, starts);
+  bytes[2] ^= 0x20;  // "GHbANJ1\n"
+  JournalScan s = scan_journal(bytes);
+  EXPECT_EQ(s.header, JournalScan::Header::Damaged);
+  EXPECT_EQ(s.records.size(), 3u);
+  ASSERT_EQ(s.damage.size(), 1u);
+  EXPECT_EQ(s.damage[0].offset, 0u);
+  EXPECT_EQ(s.damage[0].bytes, kJournalMagic.size());
+  EXPECT_EQ(s.valid_bytes, bytes.size() - kJournalMagic.size());
+  // No record anywhere: someone else's file.
+  s = scan_journal(std::string(1000, 'x'));
+  EXPECT_EQ(s.header, JournalScan::Header::Foreign);
+  EXPECT_TRUE(s.records.empty());
+  EXPECT_FALSE(s.damaged);
+}
+
 // Bytes built to make the search work hardest: a plausible length at every fourth offset, so
 // each of those costs a CRC over a whole record, and no record anywhere. Linear: at most one
 // record check per byte (a quadratic scan would not finish within the test's time).
@@ -649,6 +667,27 @@ TEST(Journal, NoCopyNoRewrite) {
   // The table still works, in memory only.
   EXPECT_TRUE(t->ban(key(1), {10, 10}, "r", "s", kT0).has_value());
   EXPECT_EQ(t->stats().journal_records, 0u);
+}
+
+// A flipped byte in the magic: the records are still ours, recovered like any other damage.
+TEST(Journal, DamagedHeaderIsRecoveredWithACopy) {
+  TempDir dir;
+  const std::string path = dir.file("j");
+  std::vector<std::size_t> starts;
+  std::string bytes = write_bans(path, 4, starts);
+  bytes[0] ^= 0x01;
+  write_all(path, bytes);
+  auto t = table();
+  const ReplayReport r = t->open_journal(path, fast(), kT0);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.damaged);
+  EXPECT_EQ(r.records, 4u);
+  EXPECT_EQ(r.damaged_bytes, kJournalMagic.size());
+  EXPECT_NE(r.warnings[0].find("no journal header at offset 0"), std::string::npos)
+      << r.warnings[0];
+  EXPECT_EQ(read_all(r.damaged_copy), bytes);
+  t.reset();
+  expect_clean_replay(path, 4, [](std::uint32_t) { return true; });
 }
 
 TEST(Journal, LeftoverTempFileIsRemovedAndIgnored) {
