@@ -262,7 +262,10 @@ struct ChallengeConfig {
   Millis clearance_lifetime = 60 * 60'000;         // browsing
   Millis signup_clearance_lifetime = 10 * 60'000;  // routes of class signup
   std::uint32_t spent_max = 100'000;  // single-use set; when full new solves are refused (503)
-  std::string theme_css_file;         // operator's CSS added to the pages
+  // Unexpired entries of the single-use set one client network may hold (429 beyond), so that
+  // no one network fills the set for everyone; see docs/CONFIG.md for the choice of 64.
+  std::uint32_t spent_per_prefix = 64;
+  std::string theme_css_file;  // operator's CSS added to the pages
 };
 
 enum class ReputationAction : std::uint8_t { Weigh, Allow, Deny, Challenge };

@@ -83,6 +83,7 @@ constexpr std::string_view kChallengeKeys[] = {"levels",
                                                "clearance_lifetime",
                                                "signup_clearance_lifetime",
                                                "spent_max",
+                                               "spent_per_prefix",
                                                "theme_css_file"};
 constexpr std::string_view kLevelKeys[] = {"rate", "bits"};
 constexpr std::string_view kReputationKeys[] = {"rules", "thresholds", "suspect_score",
@@ -2188,6 +2189,8 @@ void Loader::load_challenge(const Field& f) {
       read_duration(e, path, kMinute, kDay, c.signup_clearance_lifetime);
     } else if (e.key == "spent_max") {
       read_uint(e, path, 1'000, 50'000'000, c.spent_max);
+    } else if (e.key == "spent_per_prefix") {
+      read_uint(e, path, 1, 50'000'000, c.spent_per_prefix);
     } else if (e.key == "theme_css_file") {
       if (auto name = file_name(e.value, value_mark(e), path)) {
         c.theme_css_file = *name;

@@ -35,6 +35,8 @@ TEST(DefenceConfig, Defaults) {
   EXPECT_EQ(c.residents.account.name, "username");
   EXPECT_EQ(c.challenge.levels.size(), 3u);
   EXPECT_EQ(c.challenge.cookie, "gh_clearance");
+  EXPECT_EQ(c.challenge.spent_max, 100'000u);
+  EXPECT_EQ(c.challenge.spent_per_prefix, 64u);
   EXPECT_TRUE(c.reputation.rules.empty());
   EXPECT_FALSE(c.upstreams[0].admission.enabled);
   EXPECT_EQ(c.routes[0].signup.mode, SignupMode::Open);
@@ -58,6 +60,8 @@ challenge:
   max_bits: 20
   refresh_wait: 3s
   signup_clearance_lifetime: 5m
+  spent_max: 200000
+  spent_per_prefix: 500
 reputation:
   suspect_score: 25
   rules:
@@ -104,6 +108,8 @@ routes:
   EXPECT_EQ(c.challenge.levels[1].bits, 16);
   EXPECT_EQ(c.challenge.refresh_wait, 3000u);
   EXPECT_EQ(c.challenge.signup_clearance_lifetime, 300'000u);
+  EXPECT_EQ(c.challenge.spent_max, 200'000u);
+  EXPECT_EQ(c.challenge.spent_per_prefix, 500u);
   ASSERT_EQ(c.reputation.rules.size(), 3u);
   EXPECT_EQ(c.reputation.rules[0].weight, 40);
   EXPECT_EQ(c.reputation.rules[1].action, ReputationAction::Allow);
@@ -168,6 +174,14 @@ TEST(DefenceConfig, Errors) {
               ElementsAre(HasSubstr("levels must be in rising order of rate")));
   EXPECT_THAT(with_base("challenge:\n  max_bits: 10\n"),
               ElementsAre(HasSubstr("above max_bits (10)")));
+  EXPECT_THAT(with_base("challenge:\n  spent_per_prefix: 0\n"),
+              ElementsAre("test.yaml:7:21: challenge.spent_per_prefix: must be between 1 and "
+                          "50000000, got 0"));
+  EXPECT_THAT(with_base("challenge:\n  spent_per_prefix: 50000001\n"),
+              ElementsAre(HasSubstr("challenge.spent_per_prefix: must be between 1 and")));
+  EXPECT_THAT(with_base("challenge:\n  spent_per_prefx: 10\n"),
+              ElementsAre("test.yaml:7:3: unknown key 'spent_per_prefx' in challenge (did you mean "
+                          "'spent_per_prefix'?)"));
   EXPECT_THAT(with_base("residents:\n  account: client.ip\n"),
               ElementsAre(HasSubstr("the account comes from body.NAME")));
   EXPECT_THAT(with_base("residents:\n  cookie: \"a b\"\n"),
