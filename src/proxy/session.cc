@@ -1349,18 +1349,19 @@ void Session::answer_challenge(std::uint8_t level) {
   respond_page(403, json ? kJson : kHtml, body);
 }
 
-void Session::refuse_challenge_answer(std::string_view why, int status) {
+void Session::refuse_challenge_answer(std::string_view why, int status, std::uint32_t retry_after) {
   worker_.stats().challenges_failed.add();
   note_refusal();
+  if (retry_after == 0 && status == 503) retry_after = 5;
   if (wants_json()) {
     std::string& body = worker_.page();
     body = "{\"error\":\"challenge_refused\",\"reason\":\"";
     body += why;
     body += "\"}";
-    respond_page(status, kJson, body, status == 503 ? 5 : 0);
+    respond_page(status, kJson, body, retry_after);
     return;
   }
-  respond_local(status, why, has_body_ && !req_done_, status == 503 ? 5 : 0);
+  respond_local(status, why, has_body_ && !req_done_, retry_after);
 }
 
 void Session::answer_gatehouse(std::string_view body) {
@@ -1432,12 +1433,22 @@ void Session::answer_gatehouse(std::string_view body) {
     refuse_challenge_answer("the proof of work does not solve the challenge");
     return;
   }
-  switch (state.spent().claim(tok.id, tok.expiry_ms, now)) {
+  std::int64_t free_at = now;
+  switch (state.spent().claim(tok.id, prefix_, c.spent_per_prefix, tok.expiry_ms, now, &free_at)) {
     case challenge::SpentSet::Claim::Fresh:
       break;
     case challenge::SpentSet::Claim::Replay:
       refuse_challenge_answer("this challenge was already used");
       return;
+    case challenge::SpentSet::Claim::PrefixFull: {
+      // This network holds its share of the single-use set; other networks still solve.
+      const auto wait_s =
+          static_cast<std::uint32_t>(std::max<std::int64_t>(1, (free_at - now + 999) / 1000));
+      refuse_challenge_answer("too many challenges solved from your network; try again in " +
+                                  std::to_string(wait_s) + " s",
+                              429, wait_s);
+      return;
+    }
     case challenge::SpentSet::Claim::Full:
       refuse_challenge_answer("too many challenges in flight, try again shortly", 503);
       return;

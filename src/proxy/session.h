@@ -93,7 +93,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void answer_challenge(std::uint8_t level);
   void answer_gatehouse(std::string_view body);  // /.gatehouse/... (challenge answers, script)
   void grant_clearance(std::uint32_t scope, std::string_view return_path);
-  void refuse_challenge_answer(std::string_view why, int status = 403);
+  // retry_after 0: none, or 5 s for a 503.
+  void refuse_challenge_answer(std::string_view why, int status = 403,
+                               std::uint32_t retry_after = 0);
   bool waiting_room();
   void respond_page(int status, std::string_view content_type, std::string_view body,
                     std::uint32_t retry_after = 0, std::string_view extra_fields = {});

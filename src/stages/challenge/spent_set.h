@@ -1,6 +1,8 @@
-// The single-use set of challenge ids: a solved challenge counts once. Fixed capacity, allocated
-// once; shared by the worker threads (one mutex per shard). Ids come from verified tokens, so they
-// are server-drawn random bytes; the table still hashes them with a random seed.
+// The single-use set of challenge ids: a solved challenge counts once, and no one client network
+// can fill the set for everyone else. Fixed capacity, allocated once; shared by the worker threads
+// under one mutex (a claim is a few hash probes and a heap step; README says why not shards).
+// Ids come from verified tokens, so they are server-drawn random bytes; network keys are the
+// client's; both tables hash with a random seed.
 #pragma once
 
 #include <cstddef>
@@ -8,15 +10,14 @@
 #include <memory>
 #include <mutex>
 
+#include "client/address-t.h"
 #include "stages/challenge/token-t.h"
 
 namespace gh::challenge {
 
 class SpentSet {
  public:
-  // Holds at most `capacity` ids (at least 1). Below 4096 there is one shard, so the capacity is
-  // exact; above, 16 shards of capacity/16 (+1 for the first capacity%16), and a shard can fill
-  // (answer Full) slightly before the whole set does.
+  // Holds at most `capacity` ids (at least 1, at most 2^30), exactly.
   explicit SpentSet(std::size_t capacity);
   ~SpentSet();
   SpentSet(const SpentSet&) = delete;
@@ -24,39 +25,85 @@ class SpentSet {
 
   enum class Claim : std::uint8_t {
     Fresh,   // first time: recorded until expiry_ms
-    Replay,  // already claimed (and not yet forgotten)
-    Full,  // no room even after forgetting expired ids: refuse the solve (503), never risk replays
+    Replay,  // already claimed (and not yet expired)
+    // The client's network already holds `per_prefix` unexpired ids: refuse this solve (429)
+    // while other networks keep claiming.
+    PrefixFull,
+    // Every slot holds an unexpired id: refuse the solve (503), never risk a replay.
+    Full,
   };
 
-  // Entries are forgotten only once now_ms >= their expiry_ms, and only when room is needed.
-  Claim claim(const TokenId& id, std::int64_t expiry_ms, std::int64_t now_ms);
+  // `prefix` is the claiming client's network (the token's binding was checked against it),
+  // counted under network_of(prefix). `per_prefix` is that network's quota (0 counts as 1; it is
+  // an argument so that a reload can change it). On PrefixFull, *free_at_ms (when given) is when
+  // the network's oldest id (the earliest claimed it holds) expires: by then at least one of its
+  // ids is forgotten, so that retry time is never too early.
+  //
+  // Ids are forgotten at the first claim at or after their expiry_ms, never before (a token that
+  // old no longer decodes, so forgetting it cannot let it be replayed).
+  Claim claim(const TokenId& id, const client::Cidr& prefix, std::uint32_t per_prefix,
+              std::int64_t expiry_ms, std::int64_t now_ms, std::int64_t* free_at_ms = nullptr);
 
   std::size_t size() const;
+  std::size_t networks() const;  // networks holding at least one id
   std::size_t capacity() const { return capacity_; }
 
+  // The network a client prefix is counted under: the prefix itself, widened to /24 for IPv4 and
+  // /48 for IPv6 when it is narrower. Those are the blocks one holder gets cheaply in numbers (a
+  // tunnel broker hands out a /48 for free, i.e. 65 536 /64s); quotas on anything finer would
+  // multiply an attacker's share by that much.
+  static client::Cidr network_of(const client::Cidr& prefix);
+
  private:
+  static constexpr std::uint32_t kNone = 0xffff'ffff;
+
   struct Entry {
     std::uint64_t a = 0;  // id bytes 0-7
     std::uint64_t b = 0;  // id bytes 8-15
     std::int64_t expiry_ms = 0;
-    bool used = false;
+    std::uint32_t net = kNone;   // index in nets_
+    std::uint32_t prev = kNone;  // the network's ids in claim order
+    std::uint32_t next = kNone;  // ... and the free list while unused
   };
-  struct alignas(64) Shard {
-    mutable std::mutex mu;
-    std::unique_ptr<Entry[]> slots;
-    std::size_t mask = 0;   // slot count - 1 (a power of two, at least 2 × limit)
-    std::size_t limit = 0;  // ids this shard may hold
-    std::size_t count = 0;
-    std::int64_t min_expiry = 0;  // no entry expires before this: nothing to purge until then
+  struct Net {
+    std::uint64_t hi = 0;  // address bytes 0-7 (host bits cleared)
+    std::uint64_t lo = 0;  // address bytes 8-15
+    std::uint8_t len = 0;
+    bool v4 = false;
+    std::uint32_t count = 0;
+    std::uint32_t head = kNone;  // oldest id (earliest claimed); the free list while unused
+    std::uint32_t tail = kNone;  // newest id
+  };
+  struct Due {
+    std::int64_t expiry_ms;
+    std::uint32_t entry;
   };
 
-  void purge(Shard& s, std::int64_t now_ms);
-  void erase_at(Shard& s, std::size_t i);
+  void forget_expired(std::int64_t now_ms);
+  void forget(std::uint32_t e);
+  std::size_t id_home(std::uint64_t a) const;
+  std::size_t net_home(const Net& n) const;
 
+  mutable std::mutex mu_;
   std::size_t capacity_;
-  std::size_t shard_count_;
   std::uint64_t seed_;
-  std::unique_ptr<Shard[]> shards_;
+  std::size_t size_ = 0;
+  std::size_t nets_size_ = 0;
+  std::unique_ptr<Entry[]> entries_;  // capacity_
+  // Every network holding ids holds at least one, so at most capacity_ networks hold ids at any
+  // time: capacity_ records can never run out.
+  std::unique_ptr<Net[]> nets_;
+  std::uint32_t free_entry_ = kNone;
+  std::uint32_t free_net_ = kNone;
+  // Open addressing (linear probing, backward-shift deletion) over indices, kNone = empty. Each
+  // table has at least 2 × capacity_ slots and holds at most capacity_ keys: never more than
+  // half full, so probes stay short and always end at an empty slot.
+  std::unique_ptr<std::uint32_t[]> id_slots_;
+  std::unique_ptr<std::uint32_t[]> net_slots_;
+  std::size_t mask_ = 0;  // slot count - 1 (both tables)
+  // Min-heap of live ids by expiry (exactly one element per live id): expired ids are found in
+  // O(log n) each, without scanning the tables.
+  std::unique_ptr<Due[]> heap_;
 };
 
 }  // namespace gh::challenge
