@@ -65,8 +65,8 @@ constexpr Decision gcra_decide(const Limit& l, Nanos& tat, Nanos now, std::uint3
 }
 
 // Count n unconditionally (events that already happened, e.g. a failed login seen in the
-// response). The debt is not capped at the burst, so requests let through concurrently by
-// check-then-add are paid back in full; it saturates at kMaxDebt only to stay in range.
+// response). The debt is not capped at the burst, so events counted after the fact are paid back
+// in full; it saturates at kMaxDebt only to stay in range.
 // Returns what a cost-1 peek would say afterwards: allowed = the key is not over the limit.
 constexpr Decision gcra_add(const Limit& l, Nanos& tat, Nanos now, std::uint32_t n) {
   Nanos d = gcra_detail::debt(tat, now);
@@ -77,6 +77,23 @@ constexpr Decision gcra_add(const Limit& l, Nanos& tat, Nanos now, std::uint32_t
             : d + static_cast<Nanos>(n) * l.emission_interval;
   }
   tat = now + d;
+  return gcra_peek(l, tat, now, 1);
+}
+
+// Give back n emissions counted earlier: a count_when request charged on arrival whose response
+// status turned out not to count. The debt never drops below 0, so a bucket is never made fuller
+// than an idle key's: a charge that has already drained away gives nothing back. For one charge
+// made at t0 by gcra_decide and refunded at t1 >= t0 this is an exact undo, since
+// max(max(TAT, t0) + T − T, t1) = max(TAT, t1). Returns what a cost-1 peek would say afterwards.
+constexpr Decision gcra_refund(const Limit& l, Nanos& tat, Nanos now, std::uint32_t n) {
+  const Nanos d = gcra_detail::debt(tat, now);
+  if (d > 0) {
+    // n × T is formed only when it is at most d, so it cannot overflow.
+    const Nanos back = static_cast<Nanos>(n) > d / l.emission_interval
+                           ? d
+                           : static_cast<Nanos>(n) * l.emission_interval;
+    tat = now + (d - back);
+  }
   return gcra_peek(l, tat, now, 1);
 }
 

@@ -217,6 +217,17 @@ Decision Table::add(const Ticket& p, Nanos now, std::uint32_t n) {
   return d;
 }
 
+Decision Table::refund(const Ticket& p, Nanos now, std::uint32_t n) {
+  bump(stripe().lookups);
+  BucketLock guard(*p.bucket);
+  // Looked up by tag under the lock, so the refund and any charge racing with it are ordered,
+  // and a slot reused by another key since the charge is never credited.
+  if (Slot* s = find(*p.bucket, p.tag)) {
+    return tracked(gcra_refund(limit_, s->tat, now, n), *s);
+  }
+  return gcra_peek(limit_, now, now, 1);
+}
+
 Status Table::set_banned(const Key& key, bool banned, Nanos now) {
   const Ticket p = place(key);
   bump(stripe().lookups);

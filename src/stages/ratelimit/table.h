@@ -37,12 +37,22 @@ class Table {
   // peek would say afterwards. Tracks a new key.
   Decision add(const Key& key, Nanos now, std::uint32_t n = 1) { return add(place(key), now, n); }
 
+  // Response time: give back n emissions an earlier decide/add charged to this key (a count_when
+  // request whose status does not count), never leaving the key fuller than an idle one. Only a
+  // key that is still tracked is refunded: a key evicted meanwhile has already forgotten its
+  // charge, and whichever key now holds its slot has another tag and is not touched. Never tracks
+  // a key. Returns what a cost-1 peek would say afterwards.
+  Decision refund(const Key& key, Nanos now, std::uint32_t n = 1) {
+    return refund(place(key), now, n);
+  }
+
   // Hashes the key and prefetches its bucket. A worker holding several requests can locate them
   // all first and then decide each, so that their cache misses overlap instead of queueing.
   Ticket locate(const Key& key) const;
   Decision decide(const Ticket& ticket, Nanos now, std::uint32_t n = 1);
   Decision peek(const Ticket& ticket, Nanos now, std::uint32_t n = 1) const;
   Decision add(const Ticket& ticket, Nanos now, std::uint32_t n = 1);
+  Decision refund(const Ticket& ticket, Nanos now, std::uint32_t n = 1);
 
   // Sets or clears the ban flag, which pins the key (never evicted) and is reported in
   // Decision::banned. Setting it on an absent key tracks the key; TableFull if no slot is free.

@@ -111,7 +111,7 @@ TEST(Gcra, CostN) {
 }
 
 TEST(Gcra, AddCountsUnconditionallyAndIsPaidBack) {
-  // Failed logins: 5 per 15 min, burst 5. check() = peek at request time, add() on failure.
+  // Failed logins counted after the fact (peek on arrival, add on failure): 5 per 15 min.
   const Limit l = limit(5, 15 * 60 * kSec, 5);  // T = 180 s
   const Nanos now = 5000 * kSec;
   Nanos tat = 0;
@@ -143,6 +143,63 @@ TEST(Gcra, AddSaturatesInsteadOfOverflowing) {
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after, kMaxDebt);
   EXPECT_TRUE(gcra_limited(l, tat, now));
+}
+
+TEST(Gcra, RefundUndoesACharge) {
+  const Limit l = limit(5, 15 * 60 * kSec, 5);  // T = 180 s, tau = 720 s
+  const Nanos t0 = 5000 * kSec;
+  Nanos tat = 0;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(gcra_decide(l, tat, t0, 1).allowed);
+  EXPECT_FALSE(gcra_peek(l, tat, t0, 1).allowed);
+  Decision d = gcra_refund(l, tat, t0, 1);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.remaining, 1u);
+  EXPECT_EQ(d.reset, 4 * 180 * kSec);
+  EXPECT_EQ(tat, t0 + 4 * 180 * kSec);
+  // Later, the undo is still exact: the state is what it would be had the charge never been made.
+  Nanos with = 0;
+  Nanos without = 0;
+  gcra_decide(l, with, t0, 1);
+  gcra_decide(l, without, t0, 1);
+  gcra_decide(l, with, t0 + 10 * kSec, 1);
+  d = gcra_refund(l, with, t0 + 100 * kSec, 1);
+  EXPECT_EQ(with, without);
+  EXPECT_EQ(d.remaining, gcra_peek(l, without, t0 + 100 * kSec, 1).remaining);
+}
+
+TEST(Gcra, RefundNeverMakesABucketFullerThanIdle) {
+  const Limit l = limit(1, kSec, 3);
+  const Nanos now = 50 * kSec;
+  Nanos tat = 0;
+  gcra_decide(l, tat, now, 1);
+  Decision d = gcra_refund(l, tat, now, 3);  // gives back what there was, not more
+  EXPECT_EQ(tat, now);
+  EXPECT_EQ(d.remaining, 3u);
+  EXPECT_EQ(d.reset, 0);
+  // Already idle: nothing to give back, and the TAT is left as it was.
+  tat = now - 7 * kSec;
+  d = gcra_refund(l, tat, now, 1);
+  EXPECT_EQ(tat, now - 7 * kSec);
+  EXPECT_EQ(d.remaining, 3u);
+  // Three decides from idle are followed by exactly three cost-1 decides after three refunds.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(gcra_decide(l, tat, now, 1).allowed);
+  for (int i = 0; i < 5; ++i) gcra_refund(l, tat, now, 1);
+  int allowed = 0;
+  for (int i = 0; i < 5; ++i) allowed += gcra_decide(l, tat, now, 1).allowed ? 1 : 0;
+  EXPECT_EQ(allowed, 3);
+}
+
+TEST(Gcra, RefundOfAHugeCountDoesNotOverflow) {
+  const Limit l = limit(1, kMaxSpan, 1);
+  const Nanos now = kMaxNow - 1;
+  Nanos tat = 0;
+  gcra_add(l, tat, now, 0xffffffffu);
+  ASSERT_EQ(tat, now + kMaxDebt);
+  gcra_refund(l, tat, now, 1);
+  EXPECT_EQ(tat, now + kMaxDebt - kMaxSpan);
+  const Decision d = gcra_refund(l, tat, now, 0xffffffffu);
+  EXPECT_EQ(tat, now);
+  EXPECT_TRUE(d.allowed);
 }
 
 TEST(Gcra, LimitedMeansACost1RequestWouldBeDenied) {

@@ -208,6 +208,39 @@ TEST(Table, CheckThenAddCountsOnlyFailures) {
   EXPECT_GT(d.retry_after, 0);
 }
 
+// A refund finds its key by tag: it never tracks a key, and once the key has been evicted the key
+// now holding its slot is not credited.
+TEST(Table, RefundTouchesOnlyItsOwnTrackedKey) {
+  const Limit l = *make_limit(RateSpec{1, kSec, 3});  // T = 1 s, tau = 2 s
+  auto t = one_bucket(l);
+  const Nanos t0 = 100 * kSec;
+  Decision d = t->refund(key(0), t0);
+  EXPECT_EQ(d.status, Status::Untracked);
+  EXPECT_EQ(d.remaining, 3u);
+  EXPECT_EQ(t->count_occupied(), 0u);
+  EXPECT_EQ(t->stats().inserts, 0u);
+
+  ASSERT_TRUE(t->decide(key(0), t0).allowed);
+  ASSERT_TRUE(t->decide(key(0), t0).allowed);
+  d = t->refund(key(0), t0);
+  EXPECT_EQ(d.status, Status::Tracked);
+  EXPECT_EQ(d.remaining, 2u);
+  EXPECT_EQ(d.reset, kSec);
+
+  // Seven later keys, one charge each: key 0 (the smallest TAT) is evicted by the last of them.
+  for (std::uint64_t i = 1; i <= 7; ++i) ASSERT_TRUE(t->decide(key(i), t0 + 1).allowed);
+  ASSERT_FALSE(tracked(*t, 0, t0));
+  const TableStats before = t->stats();
+  d = t->refund(key(0), t0 + 2);
+  EXPECT_EQ(d.status, Status::Untracked);
+  EXPECT_EQ(t->stats().inserts, before.inserts);
+  for (std::uint64_t i = 1; i <= 7; ++i) {
+    const Decision o = t->peek(key(i), t0 + 2);
+    EXPECT_EQ(o.status, Status::Tracked);
+    EXPECT_EQ(o.reset, kSec - 1) << i;
+  }
+}
+
 // Memory is allocated once: neither the table's size nor the heap moves across heavy churn.
 TEST(TableMemory, ConstantUnderChurnAndNoAllocationPerDecision) {
   const Limit l = *make_limit(RateSpec{10, kSec, 5});
@@ -220,6 +253,7 @@ TEST(TableMemory, ConstantUnderChurnAndNoAllocationPerDecision) {
     t->decide(key(i * 2654435761u % 50'000), now, 1 + i % 3);
     if (i % 7 == 0) t->add(key(i % 10'000), now);
     if (i % 11 == 0) t->peek(key(i % 60'000), now);
+    if (i % 13 == 0) t->refund(key(i % 50'000), now);
     if (i % 1000 == 0) t->set_banned(key(i), i % 2000 == 0, now);
   }
   EXPECT_EQ(mallinfo2().uordblks, heap_before);
