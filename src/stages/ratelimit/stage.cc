@@ -82,18 +82,56 @@ std::vector<std::shared_ptr<Table>> RouteLimits::tables() const {
   return out;
 }
 
+namespace {
+
+// Queues one count_when limit. With no room left (more count_when limits on a route than kMax),
+// a charge simply stays and a count owed on a matching status is paid now: both err towards
+// counting, never towards letting a failure go uncounted.
+void enqueue(PendingCounts& pending, Table& table, const Ticket& ticket,
+             const std::vector<std::uint16_t>& statuses, bool charged, Nanos now) {
+  if (pending.size < PendingCounts::kMax) {
+    pending.entries[pending.size++] = {&table, ticket, &statuses, charged};
+  } else if (!charged) {
+    table.add(ticket, now);
+  }
+}
+
+}  // namespace
+
 stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts& pending) const {
   stages::Verdict v;
+  const std::uint8_t first_new = pending.size;
+  // A refusal undoes what this call queued: refunds its charges, forgets its owed counts.
+  const auto undo_queued = [&] {
+    for (std::uint8_t i = first_new; i < pending.size; ++i) {
+      const PendingCounts::Entry& e = pending.entries[i];
+      if (e.charged) e.table->refund(e.ticket, now);
+    }
+    pending.size = first_new;
+  };
   for (const Compiled& c : limits_) {
     const policy::LimitConfig& cfg = *c.config;
-    if ((cfg.classes & (1u << static_cast<unsigned>(in.client_class))) == 0) continue;
+    const bool count_when = !cfg.count_when_status.empty();
+    const bool in_class = (cfg.classes & (1u << static_cast<unsigned>(in.client_class))) != 0;
+    // A plain limit ignores the classes it leaves out; a count_when one still counts their
+    // matching statuses (below).
+    if (!in_class && !count_when) continue;
     // A challenge limit asks for a clearance; clients holding one are past it (a limit keyed on
     // clearance.id is what stops one solve being spread over a flood).
     if (cfg.action.kind == policy::ActionKind::Challenge && !in.clearance.empty()) continue;
     Key key;
     if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
-    const bool count_later = !cfg.count_when_status.empty();
-    Decision d = count_later ? c.table->peek(key, now) : c.table->decide(key, now);
+    const Ticket ticket = c.table->locate(key);
+    if (!in_class) {
+      // Not checked and not charged now, but a matching status is: a failed login proves nothing
+      // about the class of its sender (a botnet can hold one resident's device token), and the
+      // failure counts against the account like any other.
+      enqueue(pending, *c.table, ticket, cfg.count_when_status, false, now);
+      continue;
+    }
+    // count_when limits consume now too: checking now and counting at the response would let
+    // every request sent before the first response pass (40 concurrent guesses against 5).
+    Decision d = c.table->decide(ticket, now);
 
     const Limit& l = c.table->limit();
     stages::RateLimitInfo info{cfg.name, l.burst,
@@ -104,8 +142,9 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
       v.has_ratelimit = true;
     }
     if (d.allowed) {
-      if (count_later && pending.size < PendingCounts::kMax) {
-        pending.entries[pending.size++] = {c.table.get(), key, &cfg.count_when_status};
+      // An untracked pass (full table, fail-open) charged nothing: it is owed a count instead.
+      if (count_when) {
+        enqueue(pending, *c.table, ticket, cfg.count_when_status, d.status == Status::Tracked, now);
       }
       continue;
     }
@@ -122,9 +161,14 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     v.retry_after_s = ceil_seconds(d.retry_after);
     switch (a.kind) {
       case policy::ActionKind::Delay:
-        if (d.retry_after != kNever && d.retry_after <= static_cast<Nanos>(a.delay_max) * kNsPerMs) {
+        if (d.retry_after != kNever &&
+            d.retry_after <= static_cast<Nanos>(a.delay_max) * kNsPerMs) {
           // Reserve the future slot now, so the delayed request is paced, not merely postponed.
-          c.table->add(key, now);
+          const Decision r = c.table->add(ticket, now);
+          if (count_when) {
+            enqueue(pending, *c.table, ticket, cfg.count_when_status, r.status == Status::Tracked,
+                    now);
+          }
           v.action = stages::Action::Delay;
           v.outcome = stages::Outcome::Delayed;
           v.wait_ms = std::max<std::int64_t>(v.wait_ms, (d.retry_after + kNsPerMs - 1) / kNsPerMs);
@@ -153,6 +197,7 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
         break;
     }
     v.outcome = stages::Outcome::Rejected;
+    undo_queued();
     return v;  // the first refusal wins; later limits are not charged for it
   }
   return v;
@@ -160,12 +205,16 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
 
 void RouteLimits::settle(PendingCounts& pending, std::uint16_t status, Nanos now) {
   for (std::uint8_t i = 0; i < pending.size; ++i) {
-    const auto& e = pending.entries[i];
-    if (std::find(e.statuses->begin(), e.statuses->end(), status) != e.statuses->end()) {
-      e.table->add(e.key, now);
+    const PendingCounts::Entry& e = pending.entries[i];
+    const bool counts =
+        std::find(e.statuses->begin(), e.statuses->end(), status) != e.statuses->end();
+    if (e.charged && !counts) {
+      e.table->refund(e.ticket, now);
+    } else if (!e.charged && counts) {
+      e.table->add(e.ticket, now);
     }
   }
-  pending.clear();
+  pending.clear();  // settled once: a later call (say, a local 502 after the head) is a no-op
 }
 
 }  // namespace gh::ratelimit

@@ -21,8 +21,8 @@ namespace gh::ratelimit {
 // burst, size): a reload that keeps a limit keeps its state; one that changes it starts afresh.
 class Registry {
  public:
-  std::shared_ptr<Table> table_for(const policy::RouteConfig& route, const policy::LimitConfig& limit,
-                                   const Limit& gcra);
+  std::shared_ptr<Table> table_for(const policy::RouteConfig& route,
+                                   const policy::LimitConfig& limit, const Limit& gcra);
   // Drops tables that no loaded config uses any more.
   void retain_only(const std::vector<std::shared_ptr<Table>>& in_use);
   std::size_t memory_bytes() const;
@@ -32,16 +32,28 @@ class Registry {
   std::map<std::string, std::shared_ptr<Table>> tables_;
 };
 
-// Counts still owed for count_when limits, settled when the response status is known.
+// What a request's count_when limits still owe, settled once its response status is known.
+//
+// A count_when limit is charged when the request arrives, like any limit, so that requests sent
+// together cannot all pass the check before any of them counts; settle() refunds the charge when
+// the status is not one the limit counts. A limit whose `classes` leave the client out is not
+// checked or charged on arrival, but settle() counts a status that matches: a failed login counts
+// against the account whoever sent it. Fixed size, no allocation: it lives in the session.
 struct PendingCounts {
   struct Entry {
-    Table* table = nullptr;
-    Key key;
+    Table* table = nullptr;  // kept alive by the config snapshot the exchange holds
+    Ticket ticket;           // the key's place in `table`; the refund finds the key by its tag
     const std::vector<std::uint16_t>* statuses = nullptr;
+    // true: charged on arrival, refunded unless the status matches. false: not charged (class
+    // left out, or the table was full and the request passed untracked), counted if it matches.
+    bool charged = false;
   };
   static constexpr std::size_t kMax = 8;
   std::array<Entry, kMax> entries{};
   std::uint8_t size = 0;
+  // The exchange ended without a status (client gone, connection cut before any answer): charges
+  // stay, counts owed on a matching status lapse. Charging a guess whose outcome is unknown is the
+  // conservative side; an uncharged request proved nothing.
   void clear() { size = 0; }
 };
 
@@ -51,10 +63,14 @@ class RouteLimits {
 
   bool empty() const { return limits_.empty(); }
   bool needs_body() const { return needs_body_; }
-  // Decides at request time. Limits whose key has a missing part do not apply. Plain limits
-  // consume now; count_when limits only check now and are queued in `pending`.
+  // Decides at request time. Limits whose key has a missing part do not apply. Every limit the
+  // client's class is subject to consumes now; count_when limits are also queued in `pending`
+  // (see PendingCounts). When a limit refuses, the count_when limits this call charged are
+  // refunded and dequeued: the request never reaches the application, so it is no failure.
   stages::Verdict check(const KeyInputs& in, Nanos now, PendingCounts& pending) const;
-  // At response time: counts the queued count_when limits whose statuses include `status`.
+  // Once the exchange has a status, from the upstream or answered locally after the limits passed
+  // (502, 503, ...): keeps or refunds each charge and counts what was owed on a matching status,
+  // then empties `pending`, so a second call does nothing.
   static void settle(PendingCounts& pending, std::uint16_t status, Nanos now);
 
   std::vector<std::shared_ptr<Table>> tables() const;
