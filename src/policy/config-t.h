@@ -138,8 +138,8 @@ struct LimitConfig {
   std::uint32_t burst = 0;  // back-to-back requests from an idle key; default = rate
   LimitAction action;
   bool dry_run = false;  // decide and record, never enforce
-  // count_when: when non-empty, the limit is checked at request time but a request only counts
-  // once its response status is one of these (failed logins per account).
+  // count_when: when non-empty, a request only counts if its response status is one of these
+  // (failed logins per account): charged on arrival, refunded on any other status.
   std::vector<std::uint16_t> count_when_status;
   std::uint32_t max_keys = 100'000;  // hard cap of tracked keys; memory is fixed by it
   // Classes the limit applies to (bit i = ClientClass i); default all. A login-failure limit
