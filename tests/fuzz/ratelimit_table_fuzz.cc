@@ -1,7 +1,7 @@
-// Random operation sequences (decide / peek / add / ban / unban / time steps) on a tiny table,
-// checked against a shadow of every key's TAT. Invariants: occupancy within capacity, counters
-// consistent, a banned or limited key is never evicted, and a tracked key decides exactly as
-// its shadow GCRA state does.
+// Random operation sequences (decide / peek / add / refund / ban / unban / time steps) on a tiny
+// table, checked against a shadow of every key's TAT. Invariants: occupancy within capacity,
+// counters consistent, a banned or limited key is never evicted, and a tracked key decides exactly
+// as its shadow GCRA state does.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       return true;
     };
-    switch (op % 8) {
+    switch (op % 9) {
       case 0:
       case 1: {
         const Decision d = table->decide(key, now, n);
@@ -144,6 +144,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 6:
         now += Nanos{arg} * l.emission_interval / 16;
         break;
+      case 7: {
+        // Only a tracked key is refunded, and no key is ever tracked by a refund.
+        const Decision d = table->refund(key, now, n);
+        check_decision(l, d);
+        FUZZ_CHECK((d.status == Status::Tracked) == (it != shadow.end()));
+        if (it != shadow.end()) {
+          check_same(d, gcra_refund(l, it->second.tat, now, n));
+          FUZZ_CHECK(d.banned == it->second.banned);
+        }
+        break;
+      }
       default:
         now += Nanos{arg} * 1000;  // workers' clocks differ slightly: sometimes go back
         if ((op & 0x40) != 0) now = now > 300'000 ? now - 300'000 : 0;
