@@ -970,6 +970,13 @@ void Session::finish_exchange() {
 }
 
 void Session::end_exchange() {
+  // count_when limits charged on arrival are settled by what the client got, when Gatehouse
+  // answered itself (an upstream failure, a shed): a 503 is no failed login.
+  if (pending_counts_.size != 0 && !resp_head_done_ && worker_.observe().local_status != 0) {
+    ratelimit::RouteLimits::settle(pending_counts_,
+                                   static_cast<std::uint16_t>(worker_.observe().local_status),
+                                   worker_.loop().now_ms() * 1'000'000);
+  }
   if (hold_ != nullptr || worker_.observe().local_status != 0) {  // operator's view: observe.h
     record_exchange(
         worker_, {hold_ != nullptr ? hold_->runtime.get() : nullptr, route_, class_,
