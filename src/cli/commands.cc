@@ -239,7 +239,7 @@ int validate_command(const std::string& path) {
     return 1;
   }
   std::vector<std::string> runtime_errors;
-  if (!proxy::check_runtime(*r.snapshot, &runtime_errors)) {
+  if (!gate::check_runtime(*r.snapshot, &runtime_errors)) {
     for (const auto& e : runtime_errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;
   }

@@ -368,7 +368,7 @@ ApiResponse AdminApi::metrics() const {
   metric(out, "bans_evicted_full_total", b.evicted_full);
   metric(out, "ban_requests_dropped_total", server_.bans_dropped());
 
-  const proxy::RuntimePtr rt = server_.runtime();
+  const gate::RuntimePtr rt = server_.runtime();
   if (rt != nullptr) {
     struct Series {
       const char* name;

@@ -55,7 +55,7 @@ std::string configured_mode(const policy::Snapshot& snapshot, const std::string&
   return "open";
 }
 
-json route_status_json(const proxy::DefenceState::RouteStatus& s,
+json route_status_json(const gate::DefenceState::RouteStatus& s,
                        const policy::Snapshot& snapshot) {
   return json{
       {"route", s.route},
@@ -239,7 +239,7 @@ void AdminApi::observe_metrics(std::string& out) const {
 }
 
 ApiResponse AdminApi::routes() const {
-  const proxy::RuntimePtr rt = server_.runtime();
+  const gate::RuntimePtr rt = server_.runtime();
   const auto snapshot = server_.snapshot();
   std::map<std::string, json> signup;
   for (const auto& s : server_.defence().routes_status()) {

@@ -1,6 +1,6 @@
 #include "control/metrics.h"
 
-#include "proxy/stats.h"
+#include "gate/stats.h"
 
 namespace gh::control {
 

@@ -12,8 +12,8 @@
 #include "http/parser.h"
 #include "observe/jsonl.h"
 #include "observe/report.h"
-#include "proxy/defence.h"
-#include "proxy/runtime.h"
+#include "gate/defence.h"
+#include "gate/runtime.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 #include "stages/admission/mode_controller.h"
@@ -39,21 +39,21 @@ std::size_t latency_slot(std::uint32_t ms) {
 // call: a difference since the previous exchange ended on this worker names the refusal of this
 // one (workers are single-threaded, and none of these is counted ahead of a later answer).
 struct Terminal {
-  Counter WorkerStats::*counter;
+  gate::Counter gate::WorkerStats::*counter;
   Verdict verdict;
 };
 constexpr std::array<Terminal, 8> kTerminal = {{
-    {&WorkerStats::requests_denied_list, Verdict::Denied},
-    {&WorkerStats::reputation_denied, Verdict::Denied},
-    {&WorkerStats::requests_banned, Verdict::Banned},
-    {&WorkerStats::challenges_issued, Verdict::Challenged},
-    {&WorkerStats::signup_closed, Verdict::Closed},
-    {&WorkerStats::waitroom_queued, Verdict::Queued},
-    {&WorkerStats::waitroom_full, Verdict::Shed},
-    {&WorkerStats::admission_shed, Verdict::Shed},
+    {&gate::WorkerStats::requests_denied_list, Verdict::Denied},
+    {&gate::WorkerStats::reputation_denied, Verdict::Denied},
+    {&gate::WorkerStats::requests_banned, Verdict::Banned},
+    {&gate::WorkerStats::challenges_issued, Verdict::Challenged},
+    {&gate::WorkerStats::signup_closed, Verdict::Closed},
+    {&gate::WorkerStats::waitroom_queued, Verdict::Queued},
+    {&gate::WorkerStats::waitroom_full, Verdict::Shed},
+    {&gate::WorkerStats::admission_shed, Verdict::Shed},
 }};
 
-Verdict verdict_of(const ExchangeInfo& x, WorkerStats& stats, WorkerObserve& o) {
+Verdict verdict_of(const ExchangeInfo& x, gate::WorkerStats& stats, WorkerObserve& o) {
   std::optional<Verdict> found;
   for (std::size_t i = 0; i < kTerminal.size(); ++i) {
     const std::uint64_t now = (stats.*kTerminal[i].counter).get();
@@ -156,7 +156,7 @@ void LatencyHistogram::add(std::uint32_t ms) {
 
 void record_exchange(Worker& worker, const ExchangeInfo& x) {
   WorkerObserve& o = worker.observe();
-  WorkerStats& stats = worker.stats();
+  gate::WorkerStats& stats = worker.stats();
   if (x.runtime == nullptr) {
     if (x.status == 408) o.head_timeouts.add();
     o.local_status = 0;
@@ -320,7 +320,7 @@ void Observer::note_manual(const std::string& route, const std::string& by) {
   manual_by_[route] = by;
 }
 
-void Observer::on_mode_change(const ModeChange& c) {
+void Observer::on_mode_change(const gate::ModeChange& c) {
   std::string by;
   std::optional<std::int64_t> report_since;
   std::string configured = "open";
@@ -486,7 +486,7 @@ void Observer::tick(std::int64_t wall_ms) {
   std::uint64_t queue = 0, admitted = 0, admitted_per_min = 0;
   observe::Second s;
   s.at_ms = wall_ms / 1000 * 1000;
-  for (const DefenceState::RouteStatus& r : server_.defence().routes_status()) {
+  for (const gate::DefenceState::RouteStatus& r : server_.defence().routes_status()) {
     queue += r.room.queued;
     admitted += r.room.admitted_total;
     admitted_per_min += r.room.admission_rate_per_min;

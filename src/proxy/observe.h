@@ -26,15 +26,18 @@
 #include "observe/series.h"
 #include "observe/top.h"
 #include "policy/config-t.h"
-#include "proxy/stats.h"
+#include "gate/stats.h"
 #include "stages/verdict-t.h"
+
+namespace gh::gate {
+struct Runtime;
+struct ModeChange;
+}  // namespace gh::gate
 
 namespace gh::proxy {
 
 class Server;
 class Worker;
-struct Runtime;
-struct ModeChange;
 
 struct ObserveOptions {
   bool persist = true;       // events.jsonl, minutes.jsonl and reports/ in config.state_dir
@@ -52,8 +55,8 @@ inline constexpr std::size_t kCells = kRouteSlots * 4 * 8;  // route x class x v
 inline constexpr std::size_t kTopCapacity = 64;             // heavy-hitter slots per dimension
 
 struct LatencyHistogram {
-  std::array<Counter, kLatencySlots> buckets;  // not cumulative; summed when exported
-  Counter sum_ms;
+  std::array<gate::Counter, kLatencySlots> buckets;  // not cumulative; summed when exported
+  gate::Counter sum_ms;
   void add(std::uint32_t ms);
 };
 
@@ -61,10 +64,10 @@ struct LatencyHistogram {
 // behind `top_mu`, taken by the worker only for sampled requests and by the housekeeping thread
 // once a second to copy them.
 struct WorkerObserve {
-  std::array<Counter, kCells> cells;  // requests by route slot, class, verdict
+  std::array<gate::Counter, kCells> cells;  // requests by route slot, class, verdict
   LatencyHistogram client;            // head received -> answer written
   LatencyHistogram upstream;          // request sent -> upstream response head
-  Counter login_requests, login_failed, login_limited, head_timeouts;
+  gate::Counter login_requests, login_failed, login_limited, head_timeouts;
   // Distinct client prefixes per wall-clock minute (linear counting over 16384 bits); two
   // minutes alternate so the finished one is read while the next one fills.
   struct Distinct {
@@ -78,7 +81,7 @@ struct WorkerObserve {
   // Worker-only state of the hook.
   int local_status = 0;  // status of the answer Gatehouse wrote itself (set by the session)
   std::array<std::uint64_t, 8> terminal_seen{};  // see record_exchange()
-  const Runtime* slots_for = nullptr;
+  const gate::Runtime* slots_for = nullptr;
   std::vector<std::uint16_t> route_slot;  // route index -> slot, for `slots_for`
   std::uint32_t sample = 0;
 };
@@ -87,7 +90,7 @@ struct WorkerObserve {
 // still in the input buffer (false once a forwarded request's head was consumed: path and user
 // agent are then not logged).
 struct ExchangeInfo {
-  const Runtime* runtime = nullptr;  // null: no exchange had begun (e.g. a head timeout)
+  const gate::Runtime* runtime = nullptr;  // null: no exchange had begun (e.g. a head timeout)
   const policy::RouteConfig* route = nullptr;
   policy::ClientClass client_class = policy::ClientClass::Anonymous;
   bool proxied = false;  // the answer is the upstream's
@@ -138,7 +141,7 @@ class Observer {
   std::vector<observe::Event> recent_events(std::size_t n) const;
   // Who set the next manual mode of `route` ("admin", "ctl", "dashboard").
   void note_manual(const std::string& route, const std::string& by);
-  void on_mode_change(const ModeChange& change);
+  void on_mode_change(const gate::ModeChange& change);
 
   // Housekeeping, once a second: one point of the series; each minute a record on disk.
   void tick(std::int64_t wall_ms);

@@ -6,37 +6,22 @@
 #include <cstring>
 #include <span>
 
+#include "http/fields.h"
 #include "http/parser.h"
 
 namespace gh::proxy {
 
+using http::reason_phrase;
+
 namespace {
 
-// Writes into a fixed span; a write that does not fit marks the whole result unusable.
-struct Writer {
-  char* dst;
-  std::size_t cap;
-  std::size_t len = 0;
-  bool ok = true;
-  explicit Writer(core::Buffer& b) : dst(b.write_ptr()), cap(b.writable()) {}
-  Writer(char* d, std::size_t c) : dst(d), cap(c) {}
-  // Commits what was written to `b` when everything fit; otherwise leaves `b` as it was.
+// Writes into the free part of a buffer; a write that does not fit marks the whole result
+// unusable and commits nothing.
+struct Writer : http::FieldWriter {
+  explicit Writer(core::Buffer& b) : FieldWriter(b.write_ptr(), b.writable()) {}
   bool commit(core::Buffer& b) {
     if (ok) b.commit(len);
     return ok;
-  }
-  void put(std::string_view s) {
-    if (!ok || s.size() > cap - len) {
-      ok = false;
-      return;
-    }
-    if (!s.empty()) std::memcpy(dst + len, s.data(), s.size());
-    len += s.size();
-  }
-  void put_uint(std::uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    put({buf, static_cast<std::size_t>(r.ptr - buf)});
   }
   void put_ip(const client::IpAddress& ip) {
     char buf[INET6_ADDRSTRLEN];
@@ -251,47 +236,6 @@ bool write_local_page(int status, std::string_view content_type, std::string_vie
   return w.commit(out);
 }
 
-std::size_t format_ratelimit_fields(std::string_view policy, std::uint32_t quota,
-                                    std::uint32_t window_s, std::uint32_t remaining,
-                                    std::uint32_t reset_s, char* out, std::size_t cap) {
-  // The policy name is an sf-string: keep only characters that need no escaping.
-  char name[64];
-  std::size_t n = 0;
-  for (char c : policy) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (ok && n < sizeof name) name[n++] = c;
-  }
-  Writer w(out, cap);
-  w.put("RateLimit-Policy: \"");
-  w.put({name, n});
-  w.put("\";q=");
-  w.put_uint(quota);
-  w.put(";w=");
-  w.put_uint(window_s);
-  w.put("\r\nRateLimit: \"");
-  w.put({name, n});
-  w.put("\";r=");
-  w.put_uint(remaining);
-  w.put(";t=");
-  w.put_uint(reset_s);
-  w.put("\r\n");
-  return w.ok ? w.len : 0;
-}
-
-std::size_t format_set_cookie(std::string_view name, std::string_view value,
-                              std::uint64_t max_age_s, char* out, std::size_t cap) {
-  Writer w(out, cap);
-  w.put("Set-Cookie: ");
-  w.put(name);
-  w.put("=");
-  w.put(value);
-  w.put("; Path=/; Max-Age=");
-  w.put_uint(max_age_s);
-  w.put("; HttpOnly; SameSite=Lax\r\n");
-  return w.ok ? w.len : 0;
-}
-
 bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, size, 16);
@@ -299,69 +243,6 @@ bool write_chunk_header(std::uint64_t size, core::Buffer& out) {
   w.put({buf, static_cast<std::size_t>(r.ptr - buf)});
   w.put("\r\n");
   return w.commit(out);
-}
-
-std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 417:
-      return "Expectation Failed";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Unknown";
-  }
 }
 
 }  // namespace gh::proxy

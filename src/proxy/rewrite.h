@@ -40,20 +40,6 @@ bool write_local_page(int status, std::string_view content_type, std::string_vie
                       bool head_only, std::uint32_t retry_after_s, std::string_view extra_fields,
                       core::Buffer& out);
 
-// The draft-ietf-httpapi-ratelimit-headers fields for one policy, into `out` (no allocation).
-// Returns the bytes written (0 when they do not fit).
-std::size_t format_ratelimit_fields(std::string_view policy, std::uint32_t quota,
-                                    std::uint32_t window_s, std::uint32_t remaining,
-                                    std::uint32_t reset_s, char* out, std::size_t cap);
-
-// "Set-Cookie: NAME=VALUE; Path=/; Max-Age=N; HttpOnly; SameSite=Lax\r\n" for the cookies
-// Gatehouse signs (device token, clearance, queue ticket), into `out` (no allocation). Returns the
-// bytes written (0 when it does not fit).
-std::size_t format_set_cookie(std::string_view name, std::string_view value,
-                              std::uint64_t max_age_s, char* out, std::size_t cap);
-
-std::string_view reason_phrase(int status);
-
 // Appends "<hex size>\r\n" for a chunk of `size` bytes; the caller appends data and "\r\n".
 bool write_chunk_header(std::uint64_t size, core::Buffer& out);
 

@@ -43,8 +43,8 @@ bool Server::start(std::string* error) {
   if (!defence_.init(initial_->config, error)) return false;
   // Before the first build: the controllers built there announce their changes through it, and
   // the housekeeping and admin threads read it without a lock.
-  defence_.on_mode_change([this](const ModeChange& c) { observer_->on_mode_change(c); });
-  runtime_ = build_runtime(initial_, registry_, defence_, &errors);
+  defence_.on_mode_change([this](const gate::ModeChange& c) { observer_->on_mode_change(c); });
+  runtime_ = gate::build_runtime(initial_, registry_, defence_, &errors);
   if (runtime_ == nullptr) {
     if (error) *error = join(errors);
     return false;
@@ -104,7 +104,7 @@ bool Server::start(std::string* error) {
 
 bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
   std::vector<std::string> errors;
-  RuntimePtr next = build_runtime(std::move(snapshot), registry_, defence_, &errors);
+  gate::RuntimePtr next = gate::build_runtime(std::move(snapshot), registry_, defence_, &errors);
   if (next == nullptr) {
     if (error) *error = join(errors);
     return false;
@@ -158,7 +158,7 @@ void Server::wait() {
   workers_.clear();
 }
 
-RuntimePtr Server::runtime() const {
+gate::RuntimePtr Server::runtime() const {
   std::lock_guard lock(mu_);
   return runtime_;
 }
@@ -218,7 +218,7 @@ void Server::housekeeping() {
 StatsTotals Server::stats() const {
   StatsTotals t;
   for (const auto& w : workers_) {
-    WorkerStats& s = w->stats();
+    gate::WorkerStats& s = w->stats();
 #define GH_SUM(name, help) t.name += s.name.get();
     GH_WORKER_STATS(GH_SUM)
 #undef GH_SUM

@@ -17,8 +17,8 @@
 #include "net/connection_counter.h"
 #include "policy/snapshot.h"
 #include "proxy/observe.h"
-#include "proxy/runtime.h"
-#include "proxy/stats.h"
+#include "gate/runtime.h"
+#include "gate/stats.h"
 #include "stages/lists/bans.h"
 #include "stages/ratelimit/stage.h"
 
@@ -52,13 +52,13 @@ class Server {
   void wait();
 
   std::vector<std::uint16_t> ports() const { return ports_; }  // bound port of each listener
-  RuntimePtr runtime() const;                                  // null before start()
+  gate::RuntimePtr runtime() const;                                  // null before start()
   policy::SnapshotPtr snapshot() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   net::ConnectionCounter& counter() { return counter_; }
   lists::BanTable* bans() { return bans_.get(); }
-  DefenceState& defence() { return defence_; }
+  gate::DefenceState& defence() { return defence_; }
   Observer& observer() { return *observer_; }
   const Observer& observer() const { return *observer_; }
   // Calls f(Worker&) for each worker; valid between start() and the end of wait().
@@ -90,9 +90,9 @@ class Server {
 
   mutable std::mutex mu_;
   policy::SnapshotPtr initial_;
-  RuntimePtr runtime_;
+  gate::RuntimePtr runtime_;
   ratelimit::Registry registry_;
-  DefenceState defence_;
+  gate::DefenceState defence_;
   std::unique_ptr<Observer> observer_;
   ObserveOptions observe_options_;
   bool waited_ = false;

@@ -1,41 +1,32 @@
-// One client connection and the exchanges on it: read a head, pick a route, forward to an
-// upstream, stream the body both ways with backpressure, answer in order, keep alive or close.
+// One client connection and the exchanges on it: read a head, ask the pipeline (gate/) what to
+// do, carry its Decision out (forward to an upstream with the bodies streamed both ways under
+// backpressure, or write its answer), answer in order, keep alive or close. The session decides
+// nothing about the request itself: it is the HTTP/1.1 transport of the pipeline's decisions.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 
 #include "client/address-t.h"
 #include "core/buffer.h"
+#include "gate/decision-t.h"
+#include "gate/exchange.h"
 #include "http/message-t.h"
 #include "http/parser.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "net/upstream_pool.h"
 #include "stages/admission/priority-t.h"
-#include "stages/challenge/token-t.h"
-#include "stages/ratelimit/stage.h"
-#include "stages/verdict-t.h"
-
-namespace gh::policy {
-struct RouteConfig;
-struct UpstreamConfig;
-}  // namespace gh::policy
+#include "stages/answer-t.h"
 
 namespace gh::admission {
 class Limiter;
-}
-
-namespace gh::residents {
-class DeviceGuard;
 }
 
 namespace gh::proxy {
 
 class Worker;
 struct SnapshotHold;
-struct RouteDefence;
 
 class Session final : public net::Handler, public net::UpstreamUser {
  public:
@@ -66,8 +57,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   enum class Phase : std::uint8_t {
     ProxyHeader,  // waiting for a PROXY protocol header
     Head,         // reading a request head (idle keep-alive when nothing is buffered)
-    Upstream,     // deciding (limits that key on the body wait for it), then the exchange
-    Hold,         // a limit delays the request or tarpits the connection
+    Upstream,     // deciding (a pipeline that asked for the body waits for it), then the exchange
+    Hold,         // the pipeline holds the request (delay, tarpit) or it waits for a slot
     Flush,        // response fully buffered: send it, then keep alive or close
     Linger,       // response sent and write side shut: drain the client before close
   };
@@ -81,36 +72,15 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool parse_proxy_header();
   bool parse_head();
   void begin_exchange();
-  bool try_decide();  // body-keyed limits: decide once enough of the body is here
-  // False: the request was refused or held. `body_complete`: the prefix is the whole body.
-  bool decide(std::string_view body_prefix, bool body_complete);
-  void forward();  // serialise the head, start the body, connect upstream
-  // Who is asking: device token (resident), clearance (verified), score (suspect).
-  void classify(std::string_view path);
-  // The challenge, sign-up mode and admission gates; false when the request was answered here
-  // or waits for a slot.
-  bool pass_gates();
-  void answer_challenge(std::uint8_t level);
-  void answer_gatehouse(std::string_view body);  // /.gatehouse/... (challenge answers, script)
-  void grant_clearance(std::uint32_t scope, std::string_view return_path);
-  // retry_after 0: none, or 5 s for a 503.
-  void refuse_challenge_answer(std::string_view why, int status = 403,
-                               std::uint32_t retry_after = 0);
-  bool waiting_room();
-  void respond_page(int status, std::string_view content_type, std::string_view body,
-                    std::uint32_t retry_after = 0, std::string_view extra_fields = {});
-  bool wants_json() const;
-  std::string_view user_agent() const;
-  std::uint64_t binding();  // binding_, computed on first use
-  std::string_view cookie(std::string_view name, std::array<std::uint8_t, 257>& buf) const;
-  void note_refusal();
-  void release_slot();
-  void issue_device_token();
-  bool login_succeeded() const;
-  std::uint8_t challenge_bits(std::uint8_t level) const;
+  // The pipeline's decision, carried out on this connection.
+  void carry(const gate::Decision& d);
+  bool try_decide();  // NeedBody: hands the body prefix over once enough of it is here
+  void forward();     // serialise the head, start the body, connect upstream
+  // The one place an answer Gatehouse writes itself becomes bytes: the pipeline's, and the
+  // transport's own (parse errors, timeouts, upstream failures).
+  void respond(const stages::Answer& a);
   void redrive_soon();
   void on_hold_expired();
-  void refuse_rate_limited(bool close);
   void maybe_send_continue();
   bool connect_upstream();
   bool pump_request_body();
@@ -118,15 +88,12 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool parse_response_head();
   void finish_exchange();
   void end_exchange();
-  void respond_local(int status, std::string_view detail, bool close, std::uint32_t retry_after = 0,
-                     std::string_view extra_fields = {});
   void fail_upstream(int status, std::string_view detail, std::uint32_t retry_after = 0);
   void release_upstream(bool reusable);
   void start_linger();
   bool linger_read();
   void close_now();
   void update_timers();
-  void acquire_buffers();
   void release_idle_buffers();
   static void on_client_timer(void* self);
   static void on_upstream_timer(void* self);
@@ -152,26 +119,21 @@ class Session final : public net::Handler, public net::UpstreamUser {
   core::Buffer* up_in_ = nullptr;   // upstream -> us
   core::Buffer* up_out_ = nullptr;  // us -> upstream
 
-  // Current exchange.
+  // Current exchange: what the pipeline decided, and the transport's own state.
+  gate::Exchange x_;
   SnapshotHold* hold_ = nullptr;
-  const policy::RouteConfig* route_ = nullptr;
-  const policy::UpstreamConfig* upstream_cfg_ = nullptr;
-  const ratelimit::RouteLimits* limits_ = nullptr;
-  ratelimit::PendingCounts pending_counts_;  // count_when limits, settled on the response status
-  stages::Verdict verdict_;                  // the decision of the current request (for logs)
-  client::IpAddress client_ip_;              // resolved client (X-Forwarded-For from trusted peers)
-  bool peer_trusted_ = false;                // the peer is a trusted proxy (this exchange's config)
-  bool deciding_ = false;                    // waiting for the body prefix body-keyed limits need
-  bool has_body_ = false;
-  bool hold_forward_ = false;  // Hold ends by forwarding (delay) or refusing (tarpit)
+  bool exchange_open_ = false;  // begin_exchange ran and end_exchange has not
+  bool deciding_ = false;       // the pipeline waits for the body prefix it asked for
+  std::uint32_t body_want_ = 0;
   std::int64_t hold_until_ms_ = 0;
+  admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
+  int local_status_ = 0;                      // the status of an answer Gatehouse wrote
   net::UpstreamConn* up_ = nullptr;
   http::RequestHead req_{};
   http::ResponseHead resp_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_
   std::uint64_t req_remaining_ = 0;  // Content-Length body bytes left to forward
   std::uint64_t req_body_bytes_ = 0;
-  std::uint64_t body_limit_ = 0;
   http::ChunkedDecoder req_chunked_;
   http::ChunkedDecoder resp_chunked_;
   std::uint64_t resp_remaining_ = 0;
@@ -185,34 +147,6 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool continue_sent_ = false;
   bool head_only_ = false;           // HEAD request: our own responses carry no body
   bool linger_after_flush_ = false;  // unread request bytes may follow: drain before close
-
-  // Defences of the current exchange.
-  const RouteDefence* rdef_ = nullptr;
-  policy::ClientClass class_ = policy::ClientClass::Anonymous;
-  client::Cidr prefix_{};      // the client's prefix (clients.ipv4_prefix / ipv6_prefix)
-  std::uint64_t binding_ = 0;  // prefix + user agent, what tokens are bound to
-  bool has_binding_ = false;
-  std::uint64_t device_subject_ = 0;  // account hash of a valid device token
-  residents::DeviceGuard* device_guard_ = nullptr;  // holds an in-flight place of this device
-  challenge::TokenId device_id_{};
-  std::uint64_t account_hash_ = 0;    // the account a login names (body), when read
-  bool has_account_ = false;
-  bool signup_route_ = false;
-  bool allow_listed_ = false;
-  bool want_challenge_ = false;  // reputation asked for a challenge
-  std::uint8_t challenge_level_ = 1;
-  bool gates_done_ = false;
-  bool gatehouse_request_ = false;       // /.gatehouse/...: answered here, body read first
-  std::uint32_t body_want_ = 0;          // body prefix bytes wanted before deciding
-  std::array<char, 32> clearance_id_{};  // hex id of a valid clearance (a limit key part)
-  std::uint8_t clearance_len_ = 0;
-  std::array<char, 256> resp_fields_{};  // Set-Cookie lines added to the forwarded response
-  std::size_t resp_fields_len_ = 0;
-  admission::Limiter* slot_ = nullptr;        // holds a slot of this limiter
-  admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
-  admission::Priority slot_priority_ = admission::Priority::AnonymousOther;
-  std::int64_t rtt_us_ = -1;  // request sent -> response head
-  bool upstream_ok_ = false;
 
   // Deadlines.
   std::int64_t head_start_ms_ = 0;

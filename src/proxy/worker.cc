@@ -39,11 +39,16 @@ class Worker::Acceptor final : public net::Handler {
   bool proxy_protocol;
 };
 
-Worker::Worker(Server& server, unsigned index, RuntimePtr runtime)
+Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
     : server_(server),
       index_(index),
       buffers_(buffer_size_for(runtime->policy->config)),
-      upstreams_(loop_) {
+      upstreams_(loop_),
+      pipeline_(gate::Host{&stats_, server.bans(),
+                           [&server](const client::IpAddress& ip, std::int64_t ms,
+                                     std::int64_t max_ms, std::string_view rule) {
+                             server.request_ban(ip, ms, max_ms, rule);
+                           }}) {
   generation_ = server.generation();
   adopt(std::move(runtime));
   admit_timer_.owner = this;
@@ -75,6 +80,10 @@ Worker::~Worker() {
   spare_sessions_.clear();
   delete current_;
   for (SnapshotHold* h : retired_) delete h;
+}
+
+gate::Clock Worker::clock() const {
+  return {loop_.now_ms(), core::wall_ms()};
 }
 
 net::ConnectionCounter& Worker::counter() {
@@ -120,14 +129,11 @@ void Worker::on_wake() {
   if (server_.stop_requested() && !stopping_) begin_stop();
 }
 
-void Worker::adopt(RuntimePtr runtime) {
+void Worker::adopt(gate::RuntimePtr runtime) {
   if (runtime == nullptr) return;
   const policy::Snapshot* snapshot = runtime->policy.get();
-  auto* hold = new SnapshotHold{std::move(runtime), snapshot,
-                                client::ProxyTrust(snapshot->config.clients.trusted_proxies)};
+  auto* hold = new SnapshotHold{std::move(runtime), snapshot};
   buffers_.set_buffer_size(buffer_size_for(snapshot->config));
-  const std::size_t scratch = buffer_size_for(snapshot->config);
-  if (scratch_.size() < scratch) scratch_.resize(scratch);
   if (current_ != nullptr) {
     current_->retired = true;
     if (current_->users == 0) {
@@ -181,7 +187,7 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol) {
     }
     // Behind a load balancer (PROXY protocol or a trusted proxy) the socket peer is the balancer,
     // not a client: only the process-wide cap applies to it.
-    const bool per_client = !proxy_protocol && !current_->trust.trusted(peer->ip);
+    const bool per_client = !proxy_protocol && !current_->runtime->trust.trusted(peer->ip);
     // A banned address is turned away before a byte is read: the cheapest refusal there is.
     if (per_client && server_.bans()->is_banned(peer->ip, core::wall_seconds())) {
       stats_.connections_refused_banned.add();

@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "client/trust.h"
 #include "core/buffer.h"
 #include "net/connection_counter.h"
 #include "net/event_loop.h"
 #include "net/upstream_pool.h"
 #include "policy/snapshot.h"
 #include "proxy/observe.h"
-#include "proxy/runtime.h"
-#include "proxy/stats.h"
+#include "gate/pipeline.h"
+#include "gate/runtime.h"
+#include "gate/stats.h"
 #include "stages/admission/wait_queue.h"
 
 namespace gh::proxy {
@@ -30,16 +30,15 @@ class Session;
 // A config generation as one worker sees it. Sessions count themselves in `users` (worker-local,
 // no atomics) so an old snapshot lives exactly as long as the requests that started on it.
 struct SnapshotHold {
-  RuntimePtr runtime;
+  gate::RuntimePtr runtime;
   const policy::Snapshot* snapshot = nullptr;  // runtime->policy, for brevity
-  client::ProxyTrust trust;
   std::uint32_t users = 0;
   bool retired = false;
 };
 
 class Worker {
  public:
-  Worker(Server& server, unsigned index, RuntimePtr runtime);
+  Worker(Server& server, unsigned index, gate::RuntimePtr runtime);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -58,14 +57,15 @@ class Worker {
   core::BufferPool& buffers() { return buffers_; }
   net::UpstreamPool& upstreams() { return upstreams_; }
   net::ConnectionCounter& counter();
-  WorkerStats& stats() { return stats_; }
+  gate::WorkerStats& stats() { return stats_; }
+  // The decisions, shared by every session of this worker.
+  gate::Pipeline& pipeline() { return pipeline_; }
+  gate::Clock clock() const;
   WorkerObserve& observe() { return observe_; }
   unsigned index() const { return index_; }
   // Requests waiting for an upstream slot on this worker (read by the housekeeping thread).
   std::uint64_t admission_waiting() const { return waiting_.load(std::memory_order_relaxed); }
   Server& server() { return server_; }
-  // Scratch space for one synchronous step (e.g. path normalisation), as large as a head.
-  std::span<char> scratch() { return {scratch_.data(), scratch_.size()}; }
   SnapshotHold& current() { return *current_; }
   SnapshotHold* hold() {
     ++current_->users;
@@ -84,17 +84,12 @@ class Worker {
   void leave_slot_queue(admission::Limiter* limiter, Session* s);
   // A slot was freed (here, or anywhere: polled while requests wait): grants slots to waiters.
   void admit_waiting(admission::Limiter* limiter);
-  // Reusable page scratch (challenge and queue pages), so pages do not allocate per request.
-  std::string& page() {
-    page_.clear();
-    return page_;
-  }
 
  private:
   class Acceptor;
   void on_wake();
   void accept_from(int listen_fd, bool proxy_protocol);
-  void adopt(RuntimePtr runtime);
+  void adopt(gate::RuntimePtr runtime);
   void begin_stop();
 
   Server& server_;
@@ -102,7 +97,8 @@ class Worker {
   net::EventLoop loop_;
   core::BufferPool buffers_;
   net::UpstreamPool upstreams_;
-  WorkerStats stats_;
+  gate::WorkerStats stats_;
+  gate::Pipeline pipeline_;
   WorkerObserve observe_;
   std::atomic<std::uint64_t> waiting_{0};
   void count_waiting();
@@ -116,8 +112,6 @@ class Worker {
   bool stopping_ = false;
   net::Timer stop_timer_;
   std::uint32_t round_robin_ = 0;
-  std::vector<char> scratch_;
-  std::string page_;
   std::map<admission::Limiter*, std::unique_ptr<AdmissionQueue>> slot_queues_;
   net::Timer admit_timer_;
   void arm_admit_timer();

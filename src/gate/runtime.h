@@ -8,11 +8,12 @@
 #include <vector>
 
 #include "policy/snapshot.h"
-#include "proxy/defence.h"
+#include "client/trust.h"
+#include "gate/defence.h"
 #include "stages/lists/prefix_set.h"
 #include "stages/ratelimit/stage.h"
 
-namespace gh::proxy {
+namespace gh::gate {
 
 struct Runtime {
   policy::SnapshotPtr policy;
@@ -20,6 +21,7 @@ struct Runtime {
   lists::PrefixSetPtr lists;                                    // allow and deny, longest wins
   Defence defence;                                              // reputation, per-route state
   DefenceState* state = nullptr;                                // the server's, outlives this
+  client::ProxyTrust trust;  // peers whose X-Forwarded-For is believed (clients.trusted_proxies)
 
   std::size_t route_index(const policy::RouteConfig* route) const {
     return static_cast<std::size_t>(route - policy->routes.routes().data());
@@ -42,4 +44,4 @@ RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& regist
 // ASN database, the theme file), without side effects: for `gatehouse validate`.
 bool check_runtime(const policy::Snapshot& policy, std::vector<std::string>* errors);
 
-}  // namespace gh::proxy
+}  // namespace gh::gate

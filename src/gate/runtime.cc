@@ -1,12 +1,13 @@
-#include "proxy/runtime.h"
+#include "gate/runtime.h"
 
-namespace gh::proxy {
+namespace gh::gate {
 
 RuntimePtr build_runtime(policy::SnapshotPtr policy, ratelimit::Registry& registry,
                          DefenceState& defence, std::vector<std::string>* errors) {
   auto rt = std::make_shared<Runtime>();
   rt->policy = policy;
   rt->state = &defence;
+  rt->trust = client::ProxyTrust(policy->config.clients.trusted_proxies);
   std::string why;
   if (!defence.build(*policy, rt->defence, &why)) {
     if (errors != nullptr) errors->push_back(why);
@@ -60,4 +61,4 @@ bool check_runtime(const policy::Snapshot& policy, std::vector<std::string>* err
   return ok;
 }
 
-}  // namespace gh::proxy
+}  // namespace gh::gate

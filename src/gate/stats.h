@@ -5,7 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace gh::proxy {
+namespace gh::gate {
 
 struct Counter {
   std::atomic<std::uint64_t> value{0};
@@ -65,4 +65,4 @@ struct WorkerStats {
 #undef GH_DECLARE
 };
 
-}  // namespace gh::proxy
+}  // namespace gh::gate

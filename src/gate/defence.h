@@ -25,7 +25,7 @@
 #include "stages/residents/device_guard.h"
 #include "stages/waitroom/room.h"
 
-namespace gh::proxy {
+namespace gh::gate {
 
 // What one route of one config generation uses; pointers into DefenceState, which outlives it.
 struct RouteDefence {
@@ -129,4 +129,4 @@ class DefenceState {
   std::function<void(const ModeChange&)> on_change_;
 };
 
-}  // namespace gh::proxy
+}  // namespace gh::gate

@@ -1,4 +1,4 @@
-#include "proxy/defence.h"
+#include "gate/defence.h"
 
 #include <openssl/rand.h>
 
@@ -9,7 +9,7 @@
 #include "core/clock.h"
 #include "stages/challenge/key.h"
 
-namespace gh::proxy {
+namespace gh::gate {
 namespace {
 
 // Triggers read the last 5 s: long enough to ignore a blip, short enough to act within seconds.
@@ -250,4 +250,4 @@ std::vector<DefenceState::UpstreamStatus> DefenceState::upstreams_status() const
   return out;
 }
 
-}  // namespace gh::proxy
+}  // namespace gh::gate

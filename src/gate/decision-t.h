@@ -1,0 +1,45 @@
+// What the pipeline tells a transport to do with a request: a small value. The HTTP/1.1
+// session, an HTTP/2 stream and the decision service each carry it out on their own wire.
+#pragma once
+
+#include <cstdint>
+
+#include "stages/admission/priority-t.h"
+#include "stages/answer-t.h"
+
+namespace gh::admission {
+class Limiter;
+}
+namespace gh::policy {
+struct AdmissionConfig;
+}
+
+namespace gh::gate {
+
+enum class Step : std::uint8_t {
+  Forward,    // on to the upstream; add Exchange::response_fields() to its answer
+  Respond,    // write `answer`
+  NeedBody,   // call Pipeline::body() with the first `body_bytes` of the body (or all of it)
+  Hold,       // wait until `until_ms`, then call Pipeline::hold_over() (delay, tarpit)
+  AwaitSlot,  // wait in the admission queue of `limiter`; then granted() or shed()
+  Drop,       // close without an answer
+};
+
+struct Decision {
+  Step step = Step::Forward;
+  stages::Answer answer;            // Respond
+  std::uint32_t body_bytes = 0;     // NeedBody
+  std::int64_t until_ms = 0;        // Hold: monotonic ms
+  admission::Limiter* limiter = nullptr;               // AwaitSlot
+  admission::Priority priority = admission::Priority::AnonymousOther;
+  const policy::AdmissionConfig* admission = nullptr;  // AwaitSlot: queue size, timeouts
+};
+
+// Times the pipeline reads: monotonic for limits and holds, wall-clock for signed tokens (which
+// outlive restarts and travel between nodes). Tests pass their own.
+struct Clock {
+  std::int64_t mono_ms = 0;
+  std::int64_t wall_ms = 0;
+};
+
+}  // namespace gh::gate

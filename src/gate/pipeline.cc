@@ -1,0 +1,554 @@
+#include "gate/pipeline.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "client/address.h"
+#include "client/resolve.h"
+#include "gate/runtime.h"
+#include "http/fields.h"
+#include "http/parser.h"
+#include "http/path.h"
+#include "policy/snapshot.h"
+#include "stages/admission/limiter.h"
+#include "stages/challenge/binding.h"
+#include "stages/challenge/gate.h"
+#include "stages/lists/bans.h"
+#include "stages/ratelimit/fields.h"
+#include "stages/residents/device.h"
+#include "stages/waitroom/gate.h"
+#include "stages/waitroom/pages.h"
+
+namespace gh::gate {
+namespace {
+
+constexpr std::string_view kGatehousePrefix = "/.gatehouse/";
+// A Gatehouse endpoint's body (a challenge answer) is a small form.
+constexpr std::uint32_t kEndpointBodyBytes = 4096;
+
+core::Nanos ns(const Clock& now) {
+  return now.mono_ms * 1'000'000;
+}
+
+// The value of cookie `name`: absent, or sent twice with different values, is no value at all.
+std::string_view cookie(const http::RequestHead& head, std::string_view name,
+                        std::array<std::uint8_t, 257>& buf) {
+  ratelimit::fields::ValueSink sink(ratelimit::fields::ValueSink::Mode::Exact, buf.data());
+  std::size_t len = 0;
+  if (ratelimit::fields::find_cookie(head, name, sink) != ratelimit::fields::Found::Value ||
+      !sink.finish(len)) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(buf.data()), len};
+}
+
+const challenge::TokenCodec& codec_of(const Exchange& x) {
+  return x.rt->state->codec();
+}
+
+// Header lines of the one answer an exchange gives (its Answer points into them).
+http::FieldWriter answer_fields(Exchange& x) {
+  return {x.answer_fields_buf.data(), x.answer_fields_buf.size()};
+}
+
+// The route's request rate of late: the pressure that picks the challenge's base difficulty.
+std::uint32_t route_rate(const Exchange& x) {
+  return x.rdef != nullptr && x.rdef->rate != nullptr
+             ? x.rdef->rate->load(std::memory_order_relaxed)
+             : 0;
+}
+
+// A GET comes back to where it was going; anything else to the same path (a form re-shown).
+std::string_view return_path(const Exchange& x) {
+  return x.method == http::Method::Get ? x.head->target : x.head->path;
+}
+
+std::string_view field(const http::RequestHead& head, std::string_view name) {
+  for (std::uint16_t i = 0; i < head.field_count; ++i) {
+    if (http::iequals(head.fields[i].name, name)) return head.fields[i].value;
+  }
+  return {};
+}
+
+}  // namespace
+
+Pipeline::Pipeline(Host host) : host_(std::move(host)), stats_(*host_.stats) {}
+
+Decision Pipeline::respond(const stages::Answer& a) {
+  Decision d;
+  d.step = Step::Respond;
+  d.answer = a;
+  return d;
+}
+
+std::uint64_t Pipeline::binding(Exchange& x) {
+  if (!x.has_binding) {
+    x.binding = challenge::binding_of(x.prefix, field(*x.head, "user-agent"));
+    x.has_binding = true;
+  }
+  return x.binding;
+}
+
+void Pipeline::note_refusal(const Exchange& x, Clock now) {
+  if (x.rt != nullptr && x.rt->state != nullptr) {
+    x.rt->state->refusals().note(x.prefix, now.mono_ms);
+  }
+}
+
+Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead& head,
+                         const client::IpAddress& peer, Clock now) {
+  x.reset();
+  x.rt = &rt;
+  x.head = &head;
+  x.method = head.method;
+  x.peer = peer;
+  x.has_body = head.body == http::BodyKind::Chunked ||
+               (head.body == http::BodyKind::ContentLength && head.content_length > 0);
+  const policy::Config& cfg = rt.policy->config;
+
+  if (head.method == http::Method::Connect || head.upgrade) {
+    // Tunnels would carry bytes no stage could inspect.
+    stages::Answer a = stages::refusal(501, "tunnels and protocol upgrades are not supported");
+    a.close = true;
+    return respond(a);
+  }
+
+  // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
+  x.client = peer;
+  x.peer_trusted = rt.trust.trusted(peer);
+  if (x.peer_trusted) {
+    std::array<std::string_view, 16> xff;
+    std::size_t n = 0;
+    for (std::uint16_t i = 0; i < head.field_count && n < xff.size(); ++i) {
+      if (http::iequals(head.fields[i].name, "x-forwarded-for")) xff[n++] = head.fields[i].value;
+    }
+    if (n != 0) x.client = client::resolve_client(peer, {xff.data(), n}, rt.trust);
+  }
+  x.prefix = client::prefix_of(x.client, cfg.clients.ipv4_prefix, cfg.clients.ipv6_prefix);
+  x.json = waitroom::wants_json(field(head, "accept"));
+
+  // Lists, then bans: refused before any route or limit work.
+  if (auto m = rt.lists->lookup(x.client)) {
+    if (m->entry.action == lists::Action::Deny) {
+      stats_.requests_denied_list.add();
+      return respond(stages::refusal(403, "client address is in a deny list"));
+    }
+    x.allow_listed = true;  // monitoring, partners, office ranges: no limits, no bans
+  }
+  if (!x.allow_listed && host_.bans != nullptr) {
+    const std::int64_t now_s = now.wall_ms / 1000;
+    if (auto ban = host_.bans->is_banned(x.client, now_s)) {
+      stats_.requests_banned.add();
+      const std::int64_t left = ban->expiry - now_s;
+      return respond(stages::refusal(
+          403, "client address is banned",
+          static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 1, 86'400))));
+    }
+  }
+
+  // Routes match the canonical path (/%73ignup and /SIGNUP are /signup), so re-encoding cannot
+  // dodge a route's limits; a path with two readings is refused. It goes upstream as sent.
+  if (x.path_buf.size() < head.path.size()) x.path_buf.resize(head.path.size());
+  const http::PathResult canon = http::canonical_path(
+      head.path, policy::path_options(cfg.routing), x.path_buf.data(), x.path_buf.size());
+  if (canon.error != http::PathError::None) {
+    stats_.requests_refused_parse.add();
+    stages::Answer a = stages::refusal(400, http::describe(canon.error));
+    a.close = true;
+    return respond(a);
+  }
+  const std::string_view path = canon.path;
+  x.path = path;
+
+  if (path.starts_with(kGatehousePrefix)) {
+    // Gatehouse's own endpoints (challenge answers and script): never forwarded.
+    x.gatehouse = true;
+    if (head.method == http::Method::Post && x.has_body) {
+      if (head.body == http::BodyKind::ContentLength && head.content_length > kEndpointBodyBytes) {
+        stages::Answer a = stages::refusal(413, "challenge answer too large");
+        a.close = true;
+        return respond(a);
+      }
+      Decision d;
+      d.step = Step::NeedBody;
+      d.body_bytes = kEndpointBodyBytes;
+      return d;
+    }
+    return gatehouse(x, {}, now);
+  }
+
+  x.route = rt.policy->routes.match(head.host, head.method, path);
+  if (x.route == nullptr) return respond(stages::refusal(404, "no route for this request"));
+  x.rdef = &rt.defence.routes[rt.route_index(x.route)];
+  x.signup_route = x.route->route_class == policy::RouteClass::Signup;
+  x.rdef->window->record_request(now.mono_ms);
+  if (Decision d = classify(x, path, now); d.step != Step::Forward) return d;
+
+  x.body_limit =
+      x.route->max_body_bytes != 0 ? x.route->max_body_bytes : cfg.limits.max_body_bytes;
+  if (head.body == http::BodyKind::ContentLength && head.content_length > x.body_limit) {
+    stages::Answer a = stages::refusal(413, "request body exceeds the limit of this route");
+    a.close = true;
+    return respond(a);
+  }
+  x.upstream = &cfg.upstreams[x.route->upstream_index];
+  const ratelimit::RouteLimits* route_limits =
+      x.allow_listed ? nullptr : rt.limits_for(x.route);
+  x.limits = route_limits != nullptr && !route_limits->empty() ? route_limits : nullptr;
+  const policy::ResidentsConfig& res = cfg.residents;
+  const bool account_in_body = x.route->route_class == policy::RouteClass::Login &&
+                               res.enabled && res.account.kind == policy::KeyPartKind::BodyField;
+  if (x.has_body && ((x.limits != nullptr && x.limits->needs_body()) || account_in_body)) {
+    // Body fields are read from the first bytes of the body, held back until the limits have
+    // decided: a refused sign-up never reaches the upstream, not even partly.
+    Decision d;
+    d.step = Step::NeedBody;
+    d.body_bytes = x.route->body_key_bytes;
+    return d;
+  }
+  return limits(x, {}, !x.has_body, now);
+}
+
+Decision Pipeline::body(Exchange& x, std::string_view prefix, bool complete, Clock now) {
+  if (x.gatehouse) return gatehouse(x, complete ? prefix : std::string_view{}, now);
+  return limits(x, prefix, complete, now);
+}
+
+// Who is asking: a device token (resident), a clearance (verified), the score (suspect).
+Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
+  const Runtime& rt = *x.rt;
+  const policy::Config& cfg = rt.policy->config;
+  DefenceState& state = *rt.state;
+  std::array<std::uint8_t, 257> buf;
+  // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
+  // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
+  if (cfg.residents.enabled && !x.signup_route) {
+    const residents::Recognition r =
+        residents::recognise(state.codec(), rt.defence.devices.get(),
+                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
+                             ns(now));
+    if (r.kind == residents::Recognition::Kind::Resident) {
+      x.cls = policy::ClientClass::Resident;
+      x.device_subject = r.subject;
+      x.device_guard = rt.defence.devices.get();
+      x.device_id = r.id;
+    } else if (r.kind == residents::Recognition::Kind::Demoted) {
+      stats_.device_tokens_demoted.add();
+    }
+  }
+  const std::string_view clearance = cookie(*x.head, cfg.challenge.cookie, buf);
+  if (!clearance.empty()) {
+    x.clearance_len = static_cast<std::uint8_t>(challenge::clearance_id(
+        state.codec(), clearance, binding(x), x.signup_route, now.wall_ms, x.clearance_id));
+    if (x.clearance_len != 0 && x.cls != policy::ClientClass::Resident) {
+      x.cls = policy::ClientClass::Verified;
+    }
+  }
+  if (rt.defence.scorer != nullptr && !x.allow_listed && x.cls != policy::ClientClass::Resident) {
+    reputation::Request r{x.head, x.client, path};
+    const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
+    const reputation::Score score = rt.defence.scorer->score(r, recent);
+    switch (score.action) {
+      case policy::ReputationAction::Deny:
+        stats_.reputation_denied.add();
+        note_refusal(x, now);
+        return respond(stages::refusal(403, "refused by the bot policy"));
+      case policy::ReputationAction::Allow:
+        stats_.reputation_allowed.add();
+        x.allow_listed = true;  // known good clients: no limits, no challenges
+        break;
+      case policy::ReputationAction::Challenge:
+        x.want_challenge = true;
+        x.challenge_level = score.level;
+        break;
+      case policy::ReputationAction::Weigh:
+        break;
+    }
+    if (score.suspect && x.cls == policy::ClientClass::Anonymous) {
+      x.cls = policy::ClientClass::Suspect;
+    }
+  }
+  switch (x.cls) {
+    case policy::ClientClass::Resident:
+      stats_.class_resident.add();
+      break;
+    case policy::ClientClass::Verified:
+      stats_.class_verified.add();
+      break;
+    case policy::ClientClass::Anonymous:
+      stats_.class_anonymous.add();
+      break;
+    case policy::ClientClass::Suspect:
+      stats_.class_suspect.add();
+      break;
+  }
+  return Decision{};
+}
+
+Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clock now) {
+  const policy::Config& cfg = x.rt->policy->config;
+  ratelimit::KeyInputs in;
+  in.client = x.client;
+  in.client_prefix = x.prefix;
+  in.head = x.head;
+  in.route_name = x.route->name;
+  in.body = body;
+  in.body_complete = complete;
+  const policy::ResidentsConfig& res = cfg.residents;
+  if (x.route->route_class == policy::RouteClass::Login && res.enabled) {
+    // The account this login names: a device token only vouches for its own account (a device
+    // of one user does not lift the failure limits off another's).
+    std::array<std::uint8_t, ratelimit::kMaxPartBytes + 1> buf;
+    std::string_view account;
+    if (ratelimit::part_value(res.account, in, buf, account)) {
+      x.has_account = true;
+      x.account_hash = challenge::account_hash(account);
+    }
+    if (x.cls == policy::ClientClass::Resident &&
+        (!x.has_account || x.account_hash != x.device_subject)) {
+      x.cls = policy::ClientClass::Anonymous;
+    }
+  }
+  in.client_class = x.cls;
+  in.clearance = {x.clearance_id.data(), x.clearance_len};
+  if (x.limits == nullptr) return gates(x, now);
+  x.limit_verdict = x.limits->check(in, ns(now), x.pending);
+  const stages::Verdict& v = x.limit_verdict;
+  if (v.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
+  switch (v.action) {
+    case stages::Action::Continue:
+      stats_.ratelimit_passed.add();
+      return gates(x, now);
+    case stages::Action::Delay:
+    case stages::Action::Tarpit: {
+      // Hold the request: a delay then forwards it, a tarpit then refuses and closes.
+      const bool delay = v.action == stages::Action::Delay;
+      (delay ? stats_.ratelimit_delayed : stats_.ratelimit_tarpitted).add();
+      x.hold_forwards = delay;
+      Decision d;
+      d.step = Step::Hold;
+      d.until_ms = now.mono_ms + v.wait_ms;
+      return d;
+    }
+    case stages::Action::Drop: {
+      stats_.ratelimit_dropped.add();
+      Decision d;
+      d.step = Step::Drop;
+      return d;
+    }
+    case stages::Action::Challenge: {
+      http::FieldWriter w = answer_fields(x);
+      challenge::GateContext g{codec_of(x), cfg.challenge, x.rt->defence.theme_css, binding(x),
+                               x.json,      now.wall_ms,   x.page,                  w};
+      stats_.challenges_issued.add();
+      return respond(challenge::challenge(g, v.challenge_level,
+                                          challenge::bits_for(cfg.challenge, route_rate(x),
+                                                              v.challenge_level),
+                                          x.signup_route, return_path(x)));
+    }
+    case stages::Action::Reject:
+      break;
+  }
+  stats_.ratelimit_rejected.add();
+  note_refusal(x, now);
+  if (v.ban && host_.ban) {
+    stats_.bans_requested.add();
+    host_.ban(x.client, v.ban_ms, v.ban_max_ms, v.rule);
+  }
+  return refuse_limited(x, false);
+}
+
+// The refusal of a limit: its status with Retry-After and the RateLimit fields of the policy
+// closest to its end.
+Decision Pipeline::refuse_limited(Exchange& x, bool close) {
+  const stages::Verdict& v = x.limit_verdict;
+  http::FieldWriter w = answer_fields(x);
+  if (v.has_ratelimit) {
+    const auto& r = v.ratelimit;
+    w.len = http::format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s,
+                                          w.dst, w.cap);
+  }
+  stages::Answer a = stages::refusal(v.status, "rate limit exceeded",
+                                     std::max<std::uint32_t>(v.retry_after_s, 1));
+  a.fields = {w.dst, w.len};
+  a.close = close;
+  return respond(a);
+}
+
+Decision Pipeline::hold_over(Exchange& x, Clock now) {
+  if (x.hold_forwards) return gates(x, now);
+  // Tarpit: the client waited for nothing; the refusal closes the connection.
+  return refuse_limited(x, true);
+}
+
+// The challenge, sign-up mode and admission gates, once per request, before the upstream.
+Decision Pipeline::gates(Exchange& x, Clock now) {
+  if (x.gates_done) return admission(x, now);
+  x.gates_done = true;
+  const policy::Config& cfg = x.rt->policy->config;
+  const bool newcomer = x.cls != policy::ClientClass::Resident;
+  if (!x.allow_listed && newcomer) {
+    const policy::SignupMode mode = x.signup_route && x.rdef->mode != nullptr
+                                        ? x.rdef->mode->mode()
+                                        : policy::SignupMode::Open;
+    if (x.cls != policy::ClientClass::Verified &&
+        (x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge)) {
+      const std::uint8_t level = x.want_challenge ? x.challenge_level : 1;
+      http::FieldWriter w = answer_fields(x);
+      challenge::GateContext g{codec_of(x), cfg.challenge, x.rt->defence.theme_css, binding(x),
+                               x.json,      now.wall_ms,   x.page,                  w};
+      stats_.challenges_issued.add();
+      return respond(challenge::challenge(
+          g, level, challenge::bits_for(cfg.challenge, route_rate(x), level), x.signup_route,
+          return_path(x)));
+    }
+    if (mode == policy::SignupMode::Closed) {
+      stats_.signup_closed.add();
+      return respond(
+          waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
+    }
+    if (mode == policy::SignupMode::Queue) {
+      std::array<std::uint8_t, 257> buf;
+      http::FieldWriter w = answer_fields(x);
+      waitroom::TicketContext t{*x.rdef->room,
+                                codec_of(x),
+                                x.route->signup.waiting_room,
+                                x.rdef->scope,
+                                binding(x),
+                                x.prefix,
+                                x.method != http::Method::Get && x.method != http::Method::Head,
+                                x.json,
+                                x.rt->defence.theme_css,
+                                now.wall_ms,
+                                cookie(*x.head, waitroom::kTicketCookie, buf),
+                                x.page,
+                                w};
+      const waitroom::TicketAnswer a = waitroom::pass(t);
+      if (!a.admitted) {
+        if (a.kind == waitroom::Answer::Kind::Waiting) {
+          stats_.waitroom_queued.add();
+        } else {
+          stats_.waitroom_full.add();
+          note_refusal(x, now);
+        }
+        return respond(a.answer);
+      }
+      stats_.waitroom_admitted.add();
+      x.add_response_fields(w.view());  // a fresh ticket goes out with the forwarded answer
+    }
+  }
+  return admission(x, now);
+}
+
+// A slot of the upstream's adaptive concurrency limit, residents' share reserved.
+Decision Pipeline::admission(Exchange& x, Clock now) {
+  admission::Limiter* limiter = x.rdef != nullptr ? x.rdef->limiter : nullptr;
+  if (limiter == nullptr) return Decision{};
+  const admission::Priority p = admission::priority_of(x.cls, x.signup_route);
+  x.priority = p;
+  if (limiter->try_acquire(p)) {
+    x.slot = limiter;
+    return Decision{};
+  }
+  Decision d;
+  d.step = Step::AwaitSlot;
+  d.limiter = limiter;
+  d.priority = p;
+  d.admission = &x.upstream->admission;
+  d.until_ms = now.mono_ms + x.upstream->admission.queue_timeout + 50;  // the queue's backstop
+  return d;
+}
+
+Decision Pipeline::granted(Exchange& x, admission::Limiter* limiter, admission::Priority p,
+                           Clock) {
+  x.slot = limiter;
+  x.priority = p;
+  return Decision{};
+}
+
+Decision Pipeline::shed(Exchange& x, Clock now) {
+  stats_.admission_shed.add();
+  if (x.cls == policy::ClientClass::Resident) stats_.resident_answers_failed.add();
+  if (x.rdef != nullptr) x.rdef->window->record_shed(now.mono_ms);
+  const std::uint32_t retry = x.upstream != nullptr ? x.upstream->admission.retry_after_s : 5;
+  return respond(stages::refusal(503, "over capacity, try again shortly", retry));
+}
+
+Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
+  const Runtime& rt = *x.rt;
+  http::FieldWriter w = answer_fields(x);
+  challenge::GateContext g{rt.state->codec(), rt.policy->config.challenge, rt.defence.theme_css,
+                           binding(x),        x.json,                       now.wall_ms,
+                           x.page,            w};
+  const challenge::EndpointAnswer e = challenge::endpoint(
+      g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
+  switch (e.outcome) {
+    case challenge::Outcome::Solved:
+      stats_.challenges_solved.add();
+      break;
+    case challenge::Outcome::Refused:
+      stats_.challenges_failed.add();
+      note_refusal(x, now);
+      break;
+    case challenge::Outcome::TooEarly:
+      stats_.challenges_failed.add();
+      break;
+    case challenge::Outcome::Script:
+    case challenge::Outcome::NotFound:
+      break;
+  }
+  return respond(e.answer);
+}
+
+void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t rtt_us,
+                      Clock now) {
+  if (x.pending.size != 0) {
+    ratelimit::RouteLimits::settle(x.pending, resp.status, ns(now));
+  }
+  x.settled = true;
+  x.rtt_us = rtt_us;
+  x.upstream_ok = resp.status < 502 || resp.status > 504;
+  if (x.rdef != nullptr) {
+    x.rdef->window->record_answer(now.mono_ms,
+                                  static_cast<std::uint32_t>(std::max<std::int64_t>(0, rtt_us / 1000)),
+                                  resp.status >= 500);
+  }
+  if (x.cls == policy::ClientClass::Resident) {
+    (resp.status >= 500 ? stats_.resident_answers_failed : stats_.resident_answers_ok).add();
+  }
+  // Only a POST logs in; a GET carrying a body (or any other method) mints nothing.
+  if (x.has_account && x.method == http::Method::Post && x.route != nullptr &&
+      x.route->route_class == policy::RouteClass::Login) {
+    const policy::ResidentsConfig& res = x.rt->policy->config.residents;
+    if (residents::login_succeeded(res, resp)) {
+      char line[512];
+      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, x.prefix,
+                                             now.wall_ms, line, sizeof line);
+      if (n != 0) {
+        x.add_response_fields({line, n});
+        stats_.device_tokens_issued.add();
+      }
+    }
+  }
+}
+
+void Pipeline::end(Exchange& x, int status, Clock now) {
+  // count_when limits charged on arrival are settled by what the client got when Gatehouse
+  // answered itself (an upstream failure, a shed): a 503 is no failed login. No answer at all
+  // keeps the charge.
+  if (!x.settled && x.pending.size != 0 && status != 0) {
+    ratelimit::RouteLimits::settle(x.pending, static_cast<std::uint16_t>(status), ns(now));
+  }
+  if (x.slot != nullptr) {
+    admission::Limiter* l = x.slot;
+    x.slot = nullptr;
+    l->release(x.priority, x.rtt_us, x.upstream_ok || x.rtt_us < 0, now.mono_ms);
+  }
+  if (x.device_guard != nullptr) {
+    x.device_guard->release(x.device_id);
+    x.device_guard = nullptr;
+  }
+}
+
+}  // namespace gh::gate

@@ -1,0 +1,107 @@
+#include "stages/residents/device.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "http/fields.h"
+#include "http/parser.h"
+#include "stages/challenge/binding.h"
+
+namespace gh::residents {
+namespace {
+
+// Whether the response sets cookie `name` to a value (not a deletion: empty, Max-Age=0).
+bool sets_cookie(const http::ResponseHead& resp, std::string_view name) {
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    if (!http::iequals(resp.fields[i].name, "set-cookie")) continue;
+    const std::string_view v = resp.fields[i].value;
+    const std::size_t eq = v.find('=');
+    if (eq == std::string_view::npos || v.substr(0, eq) != name) continue;
+    const std::size_t semi = v.find(';', eq);
+    const std::string_view value =
+        v.substr(eq + 1, semi == std::string_view::npos ? semi : semi - eq - 1);
+    if (value.empty() || value == "\"\"") continue;
+    std::string_view attrs = semi == std::string_view::npos ? std::string_view{} : v.substr(semi);
+    bool deleted = false;
+    while (!attrs.empty()) {
+      attrs.remove_prefix(1);  // ';'
+      const std::size_t next = std::min(attrs.find(';'), attrs.size());
+      std::string_view a = attrs.substr(0, next);
+      while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+      if (a.size() >= 8 && http::iequals(a.substr(0, 8), "max-age=")) {
+        deleted = deleted || a.substr(8).starts_with('0') || a.substr(8).starts_with('-');
+      }
+      attrs.remove_prefix(next);
+    }
+    if (!deleted) return true;
+  }
+  return false;
+}
+
+// The path of a Location value: "/account" from "/account" or "https://host/account?x".
+std::string_view location_path(std::string_view location) {
+  const std::size_t scheme = location.find("://");
+  if (scheme != std::string_view::npos && location.find('/') > scheme) {
+    const std::size_t slash = location.find('/', scheme + 3);
+    location = slash == std::string_view::npos ? std::string_view("/") : location.substr(slash);
+  }
+  return location;
+}
+
+}  // namespace
+
+Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
+                      std::string_view text, const client::Cidr& prefix, std::int64_t wall_ms,
+                      core::Nanos mono_ns) {
+  Recognition r;
+  challenge::Token tok;
+  if (text.empty() ||
+      codec.decode(text, challenge::TokenKind::Device, wall_ms, challenge::binding_of(prefix, {}),
+                   tok) != challenge::Check::Ok) {
+    return r;
+  }
+  // One token may not carry a crowd: over its rate or in-flight cap it is served as anyone.
+  if (guard == nullptr || guard->admit(tok.id, mono_ns) != DeviceGuard::Admit::Ok) {
+    r.kind = Recognition::Kind::Demoted;
+    return r;
+  }
+  r.kind = Recognition::Kind::Resident;
+  r.subject = tok.subject;
+  r.id = tok.id;
+  return r;
+}
+
+bool login_succeeded(const policy::ResidentsConfig& res, const http::ResponseHead& resp) {
+  if (res.success_cookie.empty() && res.success_location.empty()) return false;
+  if (std::find(res.success_status.begin(), res.success_status.end(), resp.status) ==
+      res.success_status.end()) {
+    return false;
+  }
+  if (!res.success_cookie.empty() && !sets_cookie(resp, res.success_cookie)) return false;
+  if (!res.success_location.empty()) {
+    const bool redirect = resp.status >= 300 && resp.status < 400;
+    if (!redirect) return !res.success_cookie.empty();  // judged by the cookie alone
+    std::string_view location;
+    for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+      if (http::iequals(resp.fields[i].name, "location")) location = resp.fields[i].value;
+    }
+    if (!location_path(location).starts_with(res.success_location)) return false;
+  }
+  return true;
+}
+
+std::size_t issue(const challenge::TokenCodec& codec, const policy::ResidentsConfig& config,
+                  std::uint64_t account_hash, const client::Cidr& prefix, std::int64_t wall_ms,
+                  char* out, std::size_t cap) {
+  std::optional<challenge::Token> tok =
+      challenge::new_token(challenge::TokenKind::Device, wall_ms, config.lifetime);
+  if (!tok) return 0;
+  tok->binding = challenge::binding_of(prefix, {});
+  tok->subject = account_hash;
+  std::array<char, challenge::kTokenTextSize> text;
+  const std::size_t n = codec.encode(*tok, text);
+  return http::format_set_cookie(config.cookie, {text.data(), n}, config.lifetime / 1000, out,
+                                 cap);
+}
+
+}  // namespace gh::residents

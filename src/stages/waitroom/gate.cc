@@ -1,0 +1,98 @@
+#include "stages/waitroom/gate.h"
+
+#include <optional>
+
+#include "stages/waitroom/pages.h"
+
+namespace gh::waitroom {
+
+stages::Answer closed(const policy::SignupConfig& signup, bool json, std::string_view theme_css,
+                      std::string& page) {
+  ClosedPage p;
+  p.retry_after_s = signup.closed_retry_after_s;
+  p.theme_css = theme_css;
+  p.login_url = "/login";
+  page = json ? closed_json(p) : closed_page(p);
+  return stages::page(503, json ? stages::kJson : stages::kHtml, page, p.retry_after_s);
+}
+
+TicketAnswer pass(const TicketContext& t) {
+  challenge::Token tok;
+  const bool valid = !t.ticket.empty() &&
+                     t.codec.decode(t.ticket, challenge::TokenKind::Ticket, t.wall_ms, t.binding,
+                                    tok) == challenge::Check::Ok &&
+                     tok.scope == t.scope;
+  Visit v;
+  v.prefix = t.prefix;
+  v.submission = t.submission;
+  Answer a;
+  bool fresh = false;
+  if (valid) {
+    v.id = tok.id;
+    v.first_seen_ms = tok.issued_ms;
+    a = t.room.visit(v, t.wall_ms);
+  }
+  if (!valid || a.kind == Answer::Kind::Spent) {
+    // No ticket, or one forged, expired, for another route, moved to another prefix or
+    // browser, or used up: a new place at the back of the line.
+    std::optional<challenge::Token> fresh_tok = challenge::new_token(
+        challenge::TokenKind::Ticket, t.wall_ms, t.config.ticket_lifetime);
+    if (!fresh_tok) {
+      return {false, stages::refusal(503, "cannot issue a queue ticket now"),
+              Answer::Kind::QueueFull};
+    }
+    tok = *fresh_tok;
+    tok.scope = t.scope;
+    tok.binding = t.binding;
+    fresh = true;
+    v.id = tok.id;
+    v.first_seen_ms = tok.issued_ms;
+    // A first visit takes no place until its ticket comes back: a client that drops cookies
+    // would otherwise take a new place on every request (the line is ordered by first-seen
+    // time, so the person loses nothing by the round trip).
+    a = t.room.preview(v, t.wall_ms);
+    if (a.kind == Answer::Kind::Admitted) a = t.room.visit(v, t.wall_ms);
+  }
+  std::string_view cookie;
+  if (fresh) {
+    std::array<char, challenge::kTokenTextSize> text;
+    const std::size_t n = t.codec.encode(tok, text);
+    char line[256];
+    const std::size_t len = http::format_set_cookie(
+        kTicketCookie, {text.data(), n}, t.config.ticket_lifetime / 1000, line, sizeof line);
+    const std::size_t at = t.fields.len;
+    t.fields.put({line, len});
+    cookie = t.fields.view().substr(at);
+  }
+  switch (a.kind) {
+    case Answer::Kind::Admitted:
+      return {true, {}, a.kind};
+    case Answer::Kind::Waiting: {
+      QueuePage page;
+      page.position = a.position;
+      page.eta_s = a.eta_s;
+      page.refresh_s = (t.config.refresh + 999) / 1000;
+      page.theme_css = t.theme_css;
+      t.page = t.json ? queue_json(page) : queue_page(page);
+      return {false,
+              stages::page(t.json ? 202 : 200, t.json ? stages::kJson : stages::kHtml, t.page,
+                           page.refresh_s, cookie),
+              a.kind};
+    }
+    case Answer::Kind::Spent:  // not from a fresh ticket's first visit; answered as full
+    case Answer::Kind::QueueFull:
+    case Answer::Kind::PrefixFull: {
+      FullPage page;
+      page.reason = a.kind;
+      page.theme_css = t.theme_css;
+      t.page = t.json ? full_json(page) : full_page(page);
+      return {false,
+              stages::page(503, t.json ? stages::kJson : stages::kHtml, t.page,
+                           page.retry_after_s),
+              a.kind};
+    }
+  }
+  return {false, stages::refusal(503, "waiting room unavailable"), Answer::Kind::QueueFull};
+}
+
+}  // namespace gh::waitroom

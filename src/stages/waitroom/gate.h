@@ -1,0 +1,49 @@
+// The sign-up gates of a route's mode as answers: `closed` (registrations paused) and `queue`
+// (the waiting room, through a signed first-seen ticket). Nothing here touches a socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "client/address-t.h"
+#include "http/fields.h"
+#include "policy/config-t.h"
+#include "stages/answer-t.h"
+#include "stages/challenge/token.h"
+#include "stages/waitroom/room.h"
+
+namespace gh::waitroom {
+
+inline constexpr std::string_view kTicketCookie = "gh_ticket";
+
+// 503 with Retry-After: registrations are paused (page or JSON).
+stages::Answer closed(const policy::SignupConfig& signup, bool json, std::string_view theme_css,
+                      std::string& page);
+
+struct TicketContext {
+  Room& room;
+  const challenge::TokenCodec& codec;
+  const policy::WaitingRoomConfig& config;
+  std::uint32_t scope = 0;     // challenge::scope_of(route name): a ticket is good for one route
+  std::uint64_t binding = 0;   // binding_of(prefix, user agent)
+  client::Cidr prefix;
+  bool submission = false;     // not a GET/HEAD (counts against max_signups_per_ticket)
+  bool json = false;
+  std::string_view theme_css;
+  std::int64_t wall_ms = 0;
+  std::string_view ticket;     // the client's gh_ticket cookie, empty when none
+  std::string& page;
+  http::FieldWriter& fields;
+};
+
+struct TicketAnswer {
+  bool admitted = false;  // forward; `fields` may hold a fresh ticket for the response
+  stages::Answer answer;  // otherwise: the queue page (200 / 202 JSON) or a refusal (503)
+  Answer::Kind kind = Answer::Kind::Waiting;
+};
+
+// A visit to the waiting room of a route in `queue` mode.
+TicketAnswer pass(const TicketContext& t);
+
+}  // namespace gh::waitroom
