@@ -1,0 +1,399 @@
+// The decision pipeline without sockets: request heads parsed from text, a fake clock, and the
+// Decision asserted for each stage and for their order.
+#include "gate/pipeline.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/address.h"
+#include "gate/runtime.h"
+#include "http/parser.h"
+#include "policy/config.h"
+#include "stages/admission/limiter.h"
+#include "stages/challenge/pow.h"
+#include "stages/lists/bans.h"
+#include "stages/ratelimit/stage.h"
+
+namespace gh::gate {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr std::int64_t kT0 = 1'000'000;            // monotonic ms
+constexpr std::int64_t kWall0 = 1'760'000'000'000;  // wall ms
+
+// A request that owns its bytes (the head's views point into them).
+struct Req {
+  std::string raw;
+  http::RequestHead head;
+};
+
+std::unique_ptr<Req> parse(std::string raw) {
+  auto r = std::make_unique<Req>();
+  r->raw = std::move(raw);
+  const http::ParseResult p = http::parse_request(r->raw, {}, r->head);
+  EXPECT_EQ(p.status, http::ParseStatus::Complete) << r->raw;
+  return r;
+}
+
+std::unique_ptr<Req> get(const std::string& target, const std::string& fields = "") {
+  return parse("GET " + target + " HTTP/1.1\r\nHost: a\r\nUser-Agent: Test/1\r\n" + fields +
+               "\r\n");
+}
+
+std::unique_ptr<Req> post(const std::string& target, const std::string& body,
+                          const std::string& fields = "") {
+  return parse("POST " + target + " HTTP/1.1\r\nHost: a\r\nUser-Agent: Test/1\r\n" + fields +
+               "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n");
+}
+
+client::IpAddress ip(const char* text) {
+  return *client::parse_ip(text);
+}
+
+// A runtime built from YAML as the server builds it, and a pipeline with a fake host.
+struct Fixture {
+  explicit Fixture(const std::string& yaml) {
+    policy::LoadResult r = policy::load_config_string(
+        "listen:\n  - address: 127.0.0.1:8080\n"
+        "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n" +
+            yaml,
+        "t.yaml");
+    for (const auto& e : r.errors) ADD_FAILURE() << e.to_string();
+    std::string why;
+    policy::Config keyless = r.snapshot->config;
+    keyless.secrets.key_file.clear();  // a random signing key for this test, no file
+    EXPECT_TRUE(state.init(keyless, &why)) << why;
+    std::vector<std::string> errors;
+    rt = build_runtime(r.snapshot, registry, state, &errors);
+    EXPECT_NE(rt, nullptr) << (errors.empty() ? "" : errors[0]);
+    bans = lists::BanTable::create(lists::BansConfig{});
+    pipeline = std::make_unique<Pipeline>(Host{
+        &stats, bans.get(),
+        [this](const client::IpAddress& c, std::int64_t ms, std::int64_t, std::string_view rule) {
+          banned.push_back({c, ms, std::string(rule)});
+        }});
+  }
+  Decision begin(const Req& r, const char* from = "192.0.2.10") {
+    return pipeline->begin(x, *rt, r.head, ip(from), now);
+  }
+  // The whole request through the pipeline: the body when asked, until a final decision.
+  Decision run(const Req& r, std::string_view body = {}, const char* from = "192.0.2.10") {
+    Decision d = begin(r, from);
+    if (d.step == Step::NeedBody) d = pipeline->body(x, body, true, now);
+    return d;
+  }
+  void finish(int status) { pipeline->end(x, status, now); }
+
+  struct Ban {
+    client::IpAddress client;
+    std::int64_t ms;
+    std::string rule;
+  };
+  ratelimit::Registry registry;
+  DefenceState state;
+  RuntimePtr rt;
+  std::unique_ptr<lists::BanTable> bans;
+  WorkerStats stats;
+  std::vector<Ban> banned;
+  std::unique_ptr<Pipeline> pipeline;
+  Exchange x;
+  Clock now{kT0, kWall0};
+};
+
+http::ResponseHead response(const std::string& raw) {
+  static std::vector<std::unique_ptr<std::string>> keep;  // the head's views point into it
+  keep.push_back(std::make_unique<std::string>(raw));
+  http::ResponseHead h;
+  EXPECT_EQ(http::parse_response(*keep.back(), {}, http::Method::Post, h).status,
+            http::ParseStatus::Complete);
+  return h;
+}
+
+// ---- order: the cheapest refusals first ------------------------------------------------------
+
+TEST(Pipeline, TunnelsAreRefusedFirst) {
+  Fixture f("lists: { deny: [192.0.2.0/24] }\n");
+  auto r = parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  const Decision d = f.begin(*r);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 501);
+  EXPECT_TRUE(d.answer.close);
+}
+
+TEST(Pipeline, DenyListAndBansComeBeforePathsAndRoutes) {
+  Fixture f("lists: { deny: [192.0.2.0/24] }\nroutes:\n  - name: only\n    match: { path: /x }\n");
+  auto bad_path = get("/%u0073ignup");
+  EXPECT_EQ(f.begin(*bad_path).answer.status, 403);  // denied before the path is read
+  EXPECT_EQ(f.stats.requests_denied_list.get(), 1u);
+  EXPECT_EQ(f.begin(*bad_path, "198.51.100.1").answer.status, 400);  // not denied: the path
+  EXPECT_EQ(f.begin(*get("/nowhere"), "198.51.100.1").answer.status, 404);
+  lists::BanDuration sixty;
+  sixty.base = 60;
+  f.bans->ban(client::Cidr{ip("198.51.100.7"), 32}, sixty, "test", "t", kWall0 / 1000);
+  const Decision banned = f.begin(*get("/x"), "198.51.100.7");
+  EXPECT_EQ(banned.answer.status, 403);
+  EXPECT_GE(banned.answer.retry_after_s, 59u);
+  EXPECT_EQ(f.begin(*get("/x"), "198.51.100.8").step, Step::Forward);
+}
+
+TEST(Pipeline, TrustedProxiesNameTheClient) {
+  Fixture f("clients: { trusted_proxies: [10.0.0.0/8] }\n"
+            "lists: { deny: [203.0.113.0/24] }\n");
+  auto r = get("/", "X-Forwarded-For: 203.0.113.9\r\n");
+  EXPECT_EQ(f.begin(*r, "10.1.1.1").answer.status, 403);      // the client behind the proxy
+  EXPECT_EQ(f.begin(*r, "198.51.100.1").step, Step::Forward);  // an untrusted claim
+  EXPECT_FALSE(f.x.peer_trusted);
+}
+
+// ---- rate limits -----------------------------------------------------------------------------
+
+TEST(Pipeline, LimitRefusesWithRetryAfterAndRateLimitFieldsThenRefills) {
+  Fixture f("routes:\n  - name: r\n    limits:\n"
+            "      - { name: per-ip, key: [client.ip], rate: 1/s, burst: 2 }\n");
+  auto r = get("/");
+  EXPECT_EQ(f.run(*r).step, Step::Forward);
+  f.finish(200);
+  EXPECT_EQ(f.run(*r).step, Step::Forward);
+  f.finish(200);
+  const Decision no = f.run(*r);
+  ASSERT_EQ(no.step, Step::Respond);
+  EXPECT_EQ(no.answer.status, 429);
+  EXPECT_EQ(no.answer.retry_after_s, 1u);
+  EXPECT_THAT(std::string(no.answer.fields), HasSubstr("RateLimit-Policy: \"per-ip\";q=2;w=2"));
+  EXPECT_EQ(f.x.limit_verdict.action, stages::Action::Reject);
+  f.now.mono_ms += 1'000;  // one more per second
+  EXPECT_EQ(f.run(*r).step, Step::Forward);
+}
+
+TEST(Pipeline, DelayHoldsThenForwardsAndTarpitHoldsThenRefuses) {
+  Fixture f("routes:\n"
+            "  - name: slow\n    match: { path: /slow }\n    limits:\n"
+            "      - { name: d, key: [], rate: 1/s, burst: 1, action: { delay: 5s } }\n"
+            "  - name: pit\n    match: { path: /pit }\n    limits:\n"
+            "      - { name: t, key: [], rate: 1/min, burst: 1, action: { tarpit: 3s } }\n");
+  EXPECT_EQ(f.run(*get("/slow")).step, Step::Forward);
+  const Decision held = f.run(*get("/slow"));
+  ASSERT_EQ(held.step, Step::Hold);
+  EXPECT_EQ(held.until_ms, kT0 + 1'000);
+  EXPECT_EQ(f.pipeline->hold_over(f.x, f.now).step, Step::Forward);
+  EXPECT_EQ(f.run(*get("/pit")).step, Step::Forward);
+  const Decision pit = f.run(*get("/pit"));
+  ASSERT_EQ(pit.step, Step::Hold);
+  EXPECT_EQ(pit.until_ms, kT0 + 3'000);
+  const Decision after = f.pipeline->hold_over(f.x, f.now);
+  ASSERT_EQ(after.step, Step::Respond);
+  EXPECT_EQ(after.answer.status, 429);
+  EXPECT_TRUE(after.answer.close);
+}
+
+TEST(Pipeline, BodyKeyedLimitsAskForTheBodyFirst) {
+  Fixture f("routes:\n  - name: login\n    match: { path: /login }\n    limits:\n"
+            "      - { name: acct, key: [body.username], rate: 1/hour, burst: 1 }\n");
+  auto r = post("/login", "username=alice&password=x");
+  const Decision ask = f.begin(*r);
+  ASSERT_EQ(ask.step, Step::NeedBody);
+  EXPECT_EQ(ask.body_bytes, 4096u);
+  EXPECT_EQ(f.pipeline->body(f.x, "username=alice&password=x", true, f.now).step, Step::Forward);
+  f.begin(*r);
+  EXPECT_EQ(f.pipeline->body(f.x, "username=ALICE&password=y", true, f.now).answer.status, 429);
+  f.begin(*r);
+  EXPECT_EQ(f.pipeline->body(f.x, "username=bob&password=y", true, f.now).step, Step::Forward);
+}
+
+TEST(Pipeline, CountWhenIsChargedOnArrivalAndSettledByTheAnswer) {
+  Fixture f("residents: { enabled: false }\n"
+            "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n    limits:\n"
+            "      - { name: fails, key: [body.username], rate: 2/hour, "
+            "count_when: { status: [401] } }\n");
+  auto r = post("/login", "username=alice");
+  const http::ResponseHead ok = response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  const http::ResponseHead no = response("HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\n");
+  for (int i = 0; i < 5; ++i) {  // successes are refunded: never counted
+    ASSERT_EQ(f.run(*r, "username=alice").step, Step::Forward) << i;
+    f.pipeline->settle(f.x, ok, 1'000, f.now);
+    f.finish(200);
+  }
+  // While two are in flight, a third is refused: the charge is taken on arrival.
+  ASSERT_EQ(f.run(*r, "username=alice").step, Step::Forward);
+  Exchange first = f.x;
+  ASSERT_EQ(f.run(*r, "username=alice").step, Step::Forward);
+  EXPECT_EQ(f.run(*r, "username=alice").answer.status, 429);
+  // Gatehouse's own 503 for one of them is no failed login: refunded at the end.
+  f.pipeline->end(first, 503, f.now);
+  EXPECT_EQ(f.run(*r, "username=alice").step, Step::Forward);
+  f.pipeline->settle(f.x, no, 1'000, f.now);
+  f.finish(401);
+  EXPECT_EQ(f.run(*r, "username=alice").answer.status, 429);
+  EXPECT_EQ(f.run(*r, "username=bob").step, Step::Forward);
+}
+
+TEST(Pipeline, BanActionAsksTheHostForABan) {
+  Fixture f("routes:\n  - name: r\n    limits:\n"
+            "      - { name: flood, key: [client.ip], rate: 2/hour, burst: 2, "
+            "action: { ban: 10m } }\n");
+  auto r = get("/");
+  f.run(*r);
+  f.run(*r);
+  EXPECT_TRUE(f.banned.empty());
+  EXPECT_EQ(f.run(*r).answer.status, 429);
+  ASSERT_EQ(f.banned.size(), 1u);
+  EXPECT_EQ(f.banned[0].ms, 600'000);
+  EXPECT_EQ(f.banned[0].rule, "flood");
+  EXPECT_EQ(f.banned[0].client, ip("192.0.2.10"));
+}
+
+// ---- sign-up modes, challenge, waiting room ---------------------------------------------------
+
+constexpr const char* kSignup =
+    "challenge: { levels: [{ rate: 0, bits: 4 }], refresh_wait: 2s }\n"
+    "routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+    "    signup: { mode: MODE }\n  - name: app\n";
+
+std::string signup(const std::string& mode) {
+  std::string s = kSignup;
+  s.replace(s.find("MODE"), 4, mode);
+  return s;
+}
+
+// "name=value" of the Set-Cookie line for `name` in `fields`.
+std::string cookie_in(std::string_view fields, const std::string& name) {
+  const std::size_t at = fields.find("Set-Cookie: " + name + "=");
+  if (at == std::string_view::npos) return {};
+  const std::size_t start = at + 12;
+  return std::string(fields.substr(start, fields.find(';', start) - start));
+}
+
+TEST(Pipeline, ClosedSignupAnswersPageOrJson) {
+  Fixture f(signup("closed"));
+  const Decision page = f.run(*get("/signup"));
+  ASSERT_EQ(page.step, Step::Respond);
+  EXPECT_EQ(page.answer.status, 503);
+  EXPECT_EQ(page.answer.content_type, stages::kHtml);
+  EXPECT_EQ(page.answer.retry_after_s, 1'800u);
+  const Decision json = f.run(*get("/signup", "Accept: application/json\r\n"));
+  EXPECT_EQ(json.answer.content_type, stages::kJson);
+  EXPECT_THAT(std::string(json.answer.body), HasSubstr("signup_closed"));
+  EXPECT_EQ(f.run(*get("/other")).step, Step::Forward);
+  EXPECT_EQ(f.stats.signup_closed.get(), 2u);
+}
+
+TEST(Pipeline, ChallengeThenTheWaitAnswerThenAClearancePasses) {
+  Fixture f(signup("challenge"));
+  const Decision c = f.run(*get("/signup?x=1"));
+  ASSERT_EQ(c.step, Step::Respond);
+  EXPECT_EQ(c.answer.status, 403);
+  // The no-JavaScript answer: the wait page names the URL to come back to.
+  const std::string body(c.answer.body);
+  const std::size_t at = body.find("/.gatehouse/challenge?token=");
+  ASSERT_NE(at, std::string::npos);
+  std::string url = body.substr(at, body.find('"', at) - at);
+  for (std::size_t p; (p = url.find("&amp;")) != std::string::npos;) url.replace(p, 5, "&");
+  EXPECT_EQ(f.run(*get(url)).answer.status, 429);  // too early
+  f.now.wall_ms += 2'000 * 2 + 1;  // level 1: refresh_wait x 2
+  const Decision solved = f.run(*get(url));
+  ASSERT_EQ(solved.step, Step::Respond) << solved.answer.detail;
+  EXPECT_EQ(solved.answer.status, 303);
+  EXPECT_THAT(std::string(solved.answer.fields), HasSubstr("Location: /signup?x=1\r\n"));
+  const std::string clearance = cookie_in(solved.answer.fields, "gh_clearance");
+  ASSERT_FALSE(clearance.empty());
+  EXPECT_EQ(f.run(*get(url)).answer.status, 403) << "single use";
+  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + clearance + "\r\n")).step, Step::Forward);
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Verified);
+  EXPECT_EQ(f.x.clearance_len, 32);
+  // Moved to another network or browser: worth nothing.
+  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + clearance + "\r\n"), {}, "198.51.100.1")
+                .answer.status,
+            403);
+  EXPECT_EQ(f.stats.challenges_solved.get(), 1u);
+}
+
+TEST(Pipeline, ProofOfWorkAnswerIsCheckedAndGranted) {
+  Fixture f(signup("challenge"));
+  const Decision c = f.run(*get("/signup", "Accept: application/json\r\n"));
+  const std::string json(c.answer.body);
+  const std::size_t t = json.find("\"token\":\"") + 9;
+  const std::string token = json.substr(t, json.find('"', t) - t);
+  const std::optional<std::string> nonce = challenge::pow_solve(token, 4, 1'000'000);
+  ASSERT_TRUE(nonce.has_value());
+  const std::string form = "token=" + token + "&nonce=" + *nonce;
+  auto answer = post("/.gatehouse/challenge", form);  // the head outlives its exchange
+  const Decision ask = f.begin(*answer);
+  ASSERT_EQ(ask.step, Step::NeedBody);
+  const Decision solved = f.pipeline->body(f.x, form, true, f.now);
+  EXPECT_EQ(solved.answer.status, 303);  // back to the page, with the clearance
+  EXPECT_NE(cookie_in(solved.answer.fields, "gh_clearance"), "");
+  f.begin(*answer);
+  EXPECT_EQ(f.pipeline->body(f.x, form, true, f.now).answer.status, 403) << "replayed";
+  f.begin(*answer);
+  EXPECT_EQ(f.pipeline->body(f.x, "token=" + token + "&nonce=x", true, f.now).answer.status,
+            400);
+}
+
+TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
+  Fixture f("routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+            "    signup:\n      mode: queue\n"
+            "      waiting_room: { new_users_per_minute: 1, max_active: 10 }\n");
+  // Calm: the first newcomer goes straight in, its ticket added to the upstream's answer.
+  EXPECT_EQ(f.run(*get("/signup")).step, Step::Forward);
+  const std::string ticket = cookie_in(f.x.response_fields(), "gh_ticket");
+  ASSERT_FALSE(ticket.empty());
+  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + ticket + "\r\n")).step, Step::Forward);
+  // The next one waits: a page with its place, and a ticket of its own.
+  const Decision wait = f.run(*get("/signup"), {}, "198.51.100.1");
+  ASSERT_EQ(wait.step, Step::Respond);
+  EXPECT_EQ(wait.answer.status, 200);
+  EXPECT_NE(cookie_in(wait.answer.fields, "gh_ticket"), "");
+  EXPECT_EQ(f.stats.waitroom_queued.get(), 1u);
+}
+
+// ---- admission -------------------------------------------------------------------------------
+
+TEST(Pipeline, AdmissionReservesResidentsAndQueuesTheRest) {
+  Fixture f("    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50% }\n");
+  ASSERT_EQ(f.run(*get("/a")).step, Step::Forward);  // one anonymous slot
+  Exchange holder = f.x;
+  ASSERT_NE(holder.slot, nullptr);
+  const Decision wait = f.run(*get("/b"));
+  ASSERT_EQ(wait.step, Step::AwaitSlot);  // the other slot is the residents'
+  EXPECT_EQ(wait.limiter, holder.slot);
+  EXPECT_EQ(f.pipeline->shed(f.x, f.now).answer.status, 503);
+  f.pipeline->end(holder, 200, f.now);  // gives the slot back
+  EXPECT_EQ(f.run(*get("/c")).step, Step::Forward);
+}
+
+// ---- residents -------------------------------------------------------------------------------
+
+TEST(Pipeline, ALoginTheAppConfirmsMakesAResidentButNotOnSignup) {
+  Fixture f("residents: { success_cookie: sid }\n"
+            "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n"
+            "  - name: signup\n    match: { path: /signup }\n    class: signup\n"
+            "    signup: { mode: closed }\n  - name: app\n");
+  auto login = post("/login", "username=alice&password=x");
+  ASSERT_EQ(f.run(*login, "username=alice&password=x").step, Step::Forward);
+  f.pipeline->settle(f.x, response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 1'000,
+                     f.now);
+  EXPECT_EQ(f.x.response_fields(), "") << "a bare 200 is no login";
+  f.finish(200);
+  ASSERT_EQ(f.run(*login, "username=alice&password=x").step, Step::Forward);
+  f.pipeline->settle(
+      f.x, response("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 0\r\n\r\n"),
+      1'000, f.now);
+  const std::string device = cookie_in(f.x.response_fields(), "gh_device");
+  ASSERT_FALSE(device.empty());
+  f.finish(200);
+  EXPECT_EQ(f.run(*get("/home", "Cookie: " + device + "\r\n")).step, Step::Forward);
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Resident);
+  f.finish(200);
+  const Decision closed = f.run(*get("/signup", "Cookie: " + device + "\r\n"));
+  EXPECT_EQ(closed.answer.status, 503);
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Anonymous);
+}
+
+}  // namespace
+}  // namespace gh::gate
