@@ -293,6 +293,13 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text) {
   return out;
 }
 
+std::string_view format_ip(const IpAddress& ip, char* buf, std::size_t cap) {
+  const char* s = ip.is_v4
+                      ? inet_ntop(AF_INET, ip.bytes.data() + 12, buf, static_cast<socklen_t>(cap))
+                      : inet_ntop(AF_INET6, ip.bytes.data(), buf, static_cast<socklen_t>(cap));
+  return s != nullptr ? std::string_view(s) : std::string_view("unknown");
+}
+
 std::string format_ip(const IpAddress& ip) {
   std::string out;
   if (ip.is_v4) {

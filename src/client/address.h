@@ -32,6 +32,8 @@ std::optional<std::uint16_t> parse_port(std::string_view text);
 
 // IPv4 dotted quad; IPv6 in RFC 5952 form (lowercase, longest zero run as "::").
 std::string format_ip(const IpAddress& ip);
+// The same text into `buf` (INET6_ADDRSTRLEN bytes suffice), without allocating.
+std::string_view format_ip(const IpAddress& ip, char* buf, std::size_t cap);
 // "1.2.3.4:80", "[::1]:80".
 std::string format_socket_address(const SocketAddress& address);
 // "10.0.0.0/8", "2001:db8::/32".

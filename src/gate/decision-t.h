@@ -27,13 +27,18 @@ enum class Step : std::uint8_t {
 
 struct Decision {
   Step step = Step::Forward;
-  stages::Answer answer;            // Respond
-  std::uint32_t body_bytes = 0;     // NeedBody
-  std::int64_t until_ms = 0;        // Hold: monotonic ms
-  admission::Limiter* limiter = nullptr;               // AwaitSlot
+  stages::Answer answer;                  // Respond
+  std::uint32_t body_bytes = 0;           // NeedBody
+  std::int64_t until_ms = 0;              // Hold: monotonic ms
+  admission::Limiter* limiter = nullptr;  // AwaitSlot
   admission::Priority priority = admission::Priority::AnonymousOther;
   const policy::AdmissionConfig* admission = nullptr;  // AwaitSlot: queue size, timeouts
 };
+
+// How the request reached us: through the inline proxy (Gatehouse forwards it), or described by
+// a proxy in front that asks the decision service (it forwards, never shows us the body or the
+// application's answer, and holds no admission slot of ours).
+enum class Via : std::uint8_t { Inline, Decide };
 
 // Times the pipeline reads: monotonic for limits and holds, wall-clock for signed tokens (which
 // outlive restarts and travel between nodes). Tests pass their own.

@@ -37,14 +37,16 @@ struct ExchangeState {
   const policy::UpstreamConfig* upstream = nullptr;
   const RouteDefence* rdef = nullptr;
   const ratelimit::RouteLimits* limits = nullptr;
-  client::IpAddress client;   // resolved (X-Forwarded-For from trusted peers)
-  client::IpAddress peer;     // the socket peer (or PROXY source)
+  client::IpAddress client;  // resolved (X-Forwarded-For from trusted peers)
+  client::IpAddress peer;    // the socket peer (or PROXY source)
   client::Cidr prefix;
   bool peer_trusted = false;  // the peer is a trusted proxy (its forwarding fields are kept)
   // The request head: valid until the transport carries out Forward (gates and holds read it).
   const http::RequestHead* head = nullptr;
   http::Method method = http::Method::Other;
-  bool json = false;  // the client asked for JSON (API clients get JSON answers)
+  bool json = false;         // the client asked for JSON (API clients get JSON answers)
+  bool decide = false;       // Via::Decide
+  bool body_unseen = false;  // a body exists that the decision service is not shown
   bool has_body = false;
   std::uint64_t body_limit = 0;  // the route's max_body_size (the transport enforces it)
 
@@ -84,7 +86,9 @@ struct Exchange : ExchangeState {
   void reset() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
 
   // Set-Cookie lines for the forwarded response (device token, a fresh queue ticket).
-  std::string_view response_fields() const { return {response_fields_buf.data(), response_fields_len}; }
+  std::string_view response_fields() const {
+    return {response_fields_buf.data(), response_fields_len};
+  }
   void add_response_fields(std::string_view lines) {
     if (lines.size() > response_fields_buf.size() - response_fields_len) return;
     lines.copy(response_fields_buf.data() + response_fields_len, lines.size());

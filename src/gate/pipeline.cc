@@ -97,18 +97,23 @@ void Pipeline::note_refusal(const Exchange& x, Clock now) {
 }
 
 Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead& head,
-                         const client::IpAddress& peer, Clock now) {
+                         const client::IpAddress& peer, Clock now, Via via) {
   x.reset();
   x.rt = &rt;
   x.head = &head;
   x.method = head.method;
   x.peer = peer;
+  x.decide = via == Via::Decide;
   x.has_body = head.body == http::BodyKind::Chunked ||
                (head.body == http::BodyKind::ContentLength && head.content_length > 0);
+  // A proxy asking about a request sends its head only (nginx auth_request, forward_auth): a
+  // method that carries a body has one we cannot read. Body-keyed parts are then unknown.
+  x.body_unseen = x.decide && !x.has_body && head.method != http::Method::Get &&
+                  head.method != http::Method::Head && head.method != http::Method::Options;
   const policy::Config& cfg = rt.policy->config;
 
-  if (head.method == http::Method::Connect || head.upgrade) {
-    // Tunnels would carry bytes no stage could inspect.
+  // Tunnels would carry bytes no stage could inspect; a proxy in front tunnels for itself.
+  if (!x.decide && (head.method == http::Method::Connect || head.upgrade)) {
     stages::Answer a = stages::refusal(501, "tunnels and protocol upgrades are not supported");
     a.close = true;
     return respond(a);
@@ -141,17 +146,17 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
     if (auto ban = host_.bans->is_banned(x.client, now_s)) {
       stats_.requests_banned.add();
       const std::int64_t left = ban->expiry - now_s;
-      return respond(stages::refusal(
-          403, "client address is banned",
-          static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 1, 86'400))));
+      return respond(
+          stages::refusal(403, "client address is banned",
+                          static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 1, 86'400))));
     }
   }
 
   // Routes match the canonical path (/%73ignup and /SIGNUP are /signup), so re-encoding cannot
   // dodge a route's limits; a path with two readings is refused. It goes upstream as sent.
   if (x.path_buf.size() < head.path.size()) x.path_buf.resize(head.path.size());
-  const http::PathResult canon = http::canonical_path(
-      head.path, policy::path_options(cfg.routing), x.path_buf.data(), x.path_buf.size());
+  const http::PathResult canon = http::canonical_path(head.path, policy::path_options(cfg.routing),
+                                                      x.path_buf.data(), x.path_buf.size());
   if (canon.error != http::PathError::None) {
     stats_.requests_refused_parse.add();
     stages::Answer a = stages::refusal(400, http::describe(canon.error));
@@ -185,20 +190,18 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   x.rdef->window->record_request(now.mono_ms);
   if (Decision d = classify(x, path, now); d.step != Step::Forward) return d;
 
-  x.body_limit =
-      x.route->max_body_bytes != 0 ? x.route->max_body_bytes : cfg.limits.max_body_bytes;
+  x.body_limit = x.route->max_body_bytes != 0 ? x.route->max_body_bytes : cfg.limits.max_body_bytes;
   if (head.body == http::BodyKind::ContentLength && head.content_length > x.body_limit) {
     stages::Answer a = stages::refusal(413, "request body exceeds the limit of this route");
     a.close = true;
     return respond(a);
   }
   x.upstream = &cfg.upstreams[x.route->upstream_index];
-  const ratelimit::RouteLimits* route_limits =
-      x.allow_listed ? nullptr : rt.limits_for(x.route);
+  const ratelimit::RouteLimits* route_limits = x.allow_listed ? nullptr : rt.limits_for(x.route);
   x.limits = route_limits != nullptr && !route_limits->empty() ? route_limits : nullptr;
   const policy::ResidentsConfig& res = cfg.residents;
-  const bool account_in_body = x.route->route_class == policy::RouteClass::Login &&
-                               res.enabled && res.account.kind == policy::KeyPartKind::BodyField;
+  const bool account_in_body = x.route->route_class == policy::RouteClass::Login && res.enabled &&
+                               res.account.kind == policy::KeyPartKind::BodyField;
   if (x.has_body && ((x.limits != nullptr && x.limits->needs_body()) || account_in_body)) {
     // Body fields are read from the first bytes of the body, held back until the limits have
     // decided: a refused sign-up never reaches the upstream, not even partly.
@@ -224,10 +227,9 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
   // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
   if (cfg.residents.enabled && !x.signup_route) {
-    const residents::Recognition r =
-        residents::recognise(state.codec(), rt.defence.devices.get(),
-                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
-                             ns(now));
+    const residents::Recognition r = residents::recognise(
+        state.codec(), rt.defence.devices.get(), cookie(*x.head, cfg.residents.cookie, buf),
+        x.prefix, now.wall_ms, ns(now));
     if (r.kind == residents::Recognition::Kind::Resident) {
       x.cls = policy::ClientClass::Resident;
       x.device_subject = r.subject;
@@ -295,6 +297,7 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   in.route_name = x.route->name;
   in.body = body;
   in.body_complete = complete;
+  in.body_unseen = x.body_unseen;
   const policy::ResidentsConfig& res = cfg.residents;
   if (x.route->route_class == policy::RouteClass::Login && res.enabled) {
     // The account this login names: a device token only vouches for its own account (a device
@@ -339,13 +342,19 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
     }
     case stages::Action::Challenge: {
       http::FieldWriter w = answer_fields(x);
-      challenge::GateContext g{codec_of(x), cfg.challenge, x.rt->defence.theme_css, binding(x),
-                               x.json,      now.wall_ms,   x.page,                  w};
+      challenge::GateContext g{codec_of(x),
+                               cfg.challenge,
+                               x.rt->defence.theme_css,
+                               binding(x),
+                               x.json,
+                               now.wall_ms,
+                               x.page,
+                               w};
       stats_.challenges_issued.add();
-      return respond(challenge::challenge(g, v.challenge_level,
-                                          challenge::bits_for(cfg.challenge, route_rate(x),
-                                                              v.challenge_level),
-                                          x.signup_route, return_path(x)));
+      return respond(
+          challenge::challenge(g, v.challenge_level,
+                               challenge::bits_for(cfg.challenge, route_rate(x), v.challenge_level),
+                               x.signup_route, return_path(x)));
     }
     case stages::Action::Reject:
       break;
@@ -369,8 +378,8 @@ Decision Pipeline::refuse_limited(Exchange& x, bool close) {
     w.len = http::format_ratelimit_fields(r.policy, r.quota, r.window_s, r.remaining, r.reset_s,
                                           w.dst, w.cap);
   }
-  stages::Answer a = stages::refusal(v.status, "rate limit exceeded",
-                                     std::max<std::uint32_t>(v.retry_after_s, 1));
+  stages::Answer a =
+      stages::refusal(v.status, "rate limit exceeded", std::max<std::uint32_t>(v.retry_after_s, 1));
   a.fields = {w.dst, w.len};
   a.close = close;
   return respond(a);
@@ -389,24 +398,28 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
   const policy::Config& cfg = x.rt->policy->config;
   const bool newcomer = x.cls != policy::ClientClass::Resident;
   if (!x.allow_listed && newcomer) {
-    const policy::SignupMode mode = x.signup_route && x.rdef->mode != nullptr
-                                        ? x.rdef->mode->mode()
-                                        : policy::SignupMode::Open;
+    const policy::SignupMode mode =
+        x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode() : policy::SignupMode::Open;
     if (x.cls != policy::ClientClass::Verified &&
         (x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge)) {
       const std::uint8_t level = x.want_challenge ? x.challenge_level : 1;
       http::FieldWriter w = answer_fields(x);
-      challenge::GateContext g{codec_of(x), cfg.challenge, x.rt->defence.theme_css, binding(x),
-                               x.json,      now.wall_ms,   x.page,                  w};
+      challenge::GateContext g{codec_of(x),
+                               cfg.challenge,
+                               x.rt->defence.theme_css,
+                               binding(x),
+                               x.json,
+                               now.wall_ms,
+                               x.page,
+                               w};
       stats_.challenges_issued.add();
-      return respond(challenge::challenge(
-          g, level, challenge::bits_for(cfg.challenge, route_rate(x), level), x.signup_route,
-          return_path(x)));
+      return respond(challenge::challenge(g, level,
+                                          challenge::bits_for(cfg.challenge, route_rate(x), level),
+                                          x.signup_route, return_path(x)));
     }
     if (mode == policy::SignupMode::Closed) {
       stats_.signup_closed.add();
-      return respond(
-          waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
+      return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
     }
     if (mode == policy::SignupMode::Queue) {
       std::array<std::uint8_t, 257> buf;
@@ -443,7 +456,8 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
 
 // A slot of the upstream's adaptive concurrency limit, residents' share reserved.
 Decision Pipeline::admission(Exchange& x, Clock now) {
-  admission::Limiter* limiter = x.rdef != nullptr ? x.rdef->limiter : nullptr;
+  // A slot must be given back when the upstream answers; a decision service never learns when.
+  admission::Limiter* limiter = x.rdef != nullptr && !x.decide ? x.rdef->limiter : nullptr;
   if (limiter == nullptr) return Decision{};
   const admission::Priority p = admission::priority_of(x.cls, x.signup_route);
   x.priority = p;
@@ -460,8 +474,7 @@ Decision Pipeline::admission(Exchange& x, Clock now) {
   return d;
 }
 
-Decision Pipeline::granted(Exchange& x, admission::Limiter* limiter, admission::Priority p,
-                           Clock) {
+Decision Pipeline::granted(Exchange& x, admission::Limiter* limiter, admission::Priority p, Clock) {
   x.slot = limiter;
   x.priority = p;
   return Decision{};
@@ -478,11 +491,16 @@ Decision Pipeline::shed(Exchange& x, Clock now) {
 Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
   const Runtime& rt = *x.rt;
   http::FieldWriter w = answer_fields(x);
-  challenge::GateContext g{rt.state->codec(), rt.policy->config.challenge, rt.defence.theme_css,
-                           binding(x),        x.json,                       now.wall_ms,
-                           x.page,            w};
-  const challenge::EndpointAnswer e = challenge::endpoint(
-      g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
+  challenge::GateContext g{rt.state->codec(),
+                           rt.policy->config.challenge,
+                           rt.defence.theme_css,
+                           binding(x),
+                           x.json,
+                           now.wall_ms,
+                           x.page,
+                           w};
+  const challenge::EndpointAnswer e =
+      challenge::endpoint(g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
   switch (e.outcome) {
     case challenge::Outcome::Solved:
       stats_.challenges_solved.add();
@@ -501,8 +519,7 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
   return respond(e.answer);
 }
 
-void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t rtt_us,
-                      Clock now) {
+void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t rtt_us, Clock now) {
   if (x.pending.size != 0) {
     ratelimit::RouteLimits::settle(x.pending, resp.status, ns(now));
   }
@@ -510,9 +527,9 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
   x.rtt_us = rtt_us;
   x.upstream_ok = resp.status < 502 || resp.status > 504;
   if (x.rdef != nullptr) {
-    x.rdef->window->record_answer(now.mono_ms,
-                                  static_cast<std::uint32_t>(std::max<std::int64_t>(0, rtt_us / 1000)),
-                                  resp.status >= 500);
+    x.rdef->window->record_answer(
+        now.mono_ms, static_cast<std::uint32_t>(std::max<std::int64_t>(0, rtt_us / 1000)),
+        resp.status >= 500);
   }
   if (x.cls == policy::ClientClass::Resident) {
     (resp.status >= 500 ? stats_.resident_answers_failed : stats_.resident_answers_ok).add();

@@ -30,8 +30,8 @@ struct Host {
   WorkerStats* stats = nullptr;
   const lists::BanTable* bans = nullptr;  // read lock-free; may be null
   // Asks for a ban (the host writes its journal off the request path).
-  std::function<void(const client::IpAddress& client, std::int64_t duration_ms,
-                     std::int64_t max_ms, std::string_view rule)>
+  std::function<void(const client::IpAddress& client, std::int64_t duration_ms, std::int64_t max_ms,
+                     std::string_view rule)>
       ban;
 };
 
@@ -42,7 +42,7 @@ class Pipeline {
   // A request head has arrived from `peer` (the socket peer, or the PROXY protocol source).
   // `x` is reset here; `rt` and `head` must outlive the exchange.
   Decision begin(Exchange& x, const Runtime& rt, const http::RequestHead& head,
-                 const client::IpAddress& peer, Clock now);
+                 const client::IpAddress& peer, Clock now, Via via = Via::Inline);
   // After NeedBody: the first bytes of the body (de-chunked), `complete` when that is all of it.
   Decision body(Exchange& x, std::string_view prefix, bool complete, Clock now);
   // After Hold: the hold is over.

@@ -22,9 +22,20 @@ struct SourceMark {
   int column = 0;  // 1-based
 };
 
+// A listener either proxies (Gatehouse in the path) or answers "may this request pass?" for a
+// proxy in front (the decision service), in the form that proxy understands.
+enum class DecideFor : std::uint8_t {
+  None,     // the inline proxy
+  Nginx,    // auth_request: 2xx allows; a refusal is 403 + X-Gatehouse-Answer, fetched after
+  Envoy,    // ext_authz HTTP service: 200 allows; any other answer goes to the client as is
+  Traefik,  // forwardAuth: 2xx allows; any other answer goes to the client as is
+  Caddy,    // forward_auth: as Traefik
+};
+
 struct ListenConfig {
   client::SocketAddress address;
   bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
+  DecideFor decide = DecideFor::None;
   SourceMark mark;
 };
 

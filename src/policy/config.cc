@@ -57,15 +57,14 @@ constexpr std::uint64_t kMaxRatePerSecond = 1'000'000;
 constexpr std::uint64_t kMaxBurst = 1'000'000;
 constexpr std::uint64_t kMaxBucketSpanNs = std::uint64_t{1} << 60;  // ratelimit::kMaxSpan
 
-constexpr std::string_view kTopKeys[] = {"include",   "server",     "listen",    "admin",
-                                         "clients",   "limits",     "upstreams", "routes",
-                                         "lists",     "bans",       "secrets",   "residents",
-                                         "challenge", "reputation", "state_dir", "access_log",
-                                         "routing"};
+constexpr std::string_view kTopKeys[] = {
+    "include",   "server",     "listen",    "admin",      "clients", "limits",
+    "upstreams", "routes",     "lists",     "bans",       "secrets", "residents",
+    "challenge", "reputation", "state_dir", "access_log", "routing"};
 // Sections that are one value (not lists to append to): at most one file may set each.
-constexpr std::string_view kSingleSections[] = {"server",     "admin",     "clients",   "limits",
-                                                "bans",       "secrets",   "residents", "challenge",
-                                                "reputation", "state_dir", "access_log", "routing"};
+constexpr std::string_view kSingleSections[] = {
+    "server",    "admin",     "clients",    "limits",    "bans",       "secrets",
+    "residents", "challenge", "reputation", "state_dir", "access_log", "routing"};
 constexpr std::string_view kSecretsKeys[] = {"key_file"};
 constexpr std::string_view kRoutingKeys[] = {"case_sensitive", "encoded_slashes"};
 constexpr std::string_view kEncodedSlashes[] = {"refuse", "keep"};
@@ -73,7 +72,7 @@ constexpr std::string_view kAccessLogKeys[] = {
     "enabled",       "path",     "refusals_keep_per_s", "refusals_sample_one_in",
     "max_file_size", "max_files"};
 constexpr std::string_view kResidentsKeys[] = {
-    "enabled",          "cookie",      "lifetime",     "account",           "success_status",
+    "enabled",          "cookie",         "lifetime",    "account",      "success_status",
     "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
 constexpr std::string_view kChallengeKeys[] = {"levels",
                                                "max_bits",
@@ -101,9 +100,14 @@ constexpr std::string_view kAdmissionKeys[] = {
     "queue_max", "queue_timeout", "codel_target", "codel_interval", "retry_after"};
 constexpr std::string_view kSignupKeys[] = {"mode", "waiting_room", "closed_retry_after",
                                             "triggers"};
-constexpr std::string_view kWaitingRoomKeys[] = {
-    "new_users_per_minute", "max_active", "session_idle", "max_per_prefix", "max_queue", "refresh",
-    "ticket_lifetime", "max_signups_per_ticket"};
+constexpr std::string_view kWaitingRoomKeys[] = {"new_users_per_minute",
+                                                 "max_active",
+                                                 "session_idle",
+                                                 "max_per_prefix",
+                                                 "max_queue",
+                                                 "refresh",
+                                                 "ticket_lifetime",
+                                                 "max_signups_per_ticket"};
 constexpr std::string_view kTriggerKeys[] = {"metric", "above", "below", "mode", "for", "hold"};
 constexpr std::string_view kTriggerMetrics[] = {"upstream_latency", "error_rate", "shed_rate",
                                                 "request_rate"};
@@ -117,7 +121,8 @@ constexpr std::size_t kMaxThresholds = 16;
 constexpr std::size_t kMaxTriggers = 8;
 constexpr std::size_t kMaxLevels = 16;
 constexpr std::string_view kServerKeys[] = {"workers"};
-constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
+constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide"};
+constexpr std::string_view kDecideHosts[] = {"nginx", "envoy", "traefik", "caddy"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
 constexpr std::string_view kClientsKeys[] = {"trusted_proxies", "ipv4_prefix", "ipv6_prefix"};
 constexpr std::string_view kLimitsKeys[] = {
@@ -850,6 +855,7 @@ class Loader {
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
   void load_routing(const Field& f);
+  void check_decide();
   void load_residents(const Field& f);
   void load_challenge(const Field& f);
   void load_levels(const Field& f, const std::string& path);
@@ -1111,6 +1117,10 @@ void Loader::load_listen(const Field& f) {
                 read_socket_address(e.value, address_mark, path + ".address", true, listen.address);
           } else if (e.key == "proxy_protocol") {
             read_bool(e, path + ".proxy_protocol", listen.proxy_protocol);
+          } else if (e.key == "decide") {
+            if (auto i = read_choice(e, path + ".decide", kDecideHosts, "proxy")) {
+              listen.decide = static_cast<DecideFor>(*i + 1);
+            }
           }
         });
         if (!has_address) {
@@ -2032,7 +2042,8 @@ void Loader::load_routing(const Field& f) {
     if (e.key == "case_sensitive") {
       read_bool(e, path, r.case_sensitive);
     } else if (e.key == "encoded_slashes") {
-      if (auto i = read_choice(e, path, kEncodedSlashes, "setting")) r.keep_encoded_slashes = *i == 1;
+      if (auto i = read_choice(e, path, kEncodedSlashes, "setting"))
+        r.keep_encoded_slashes = *i == 1;
     }
   });
 }
@@ -2104,8 +2115,8 @@ void Loader::load_residents(const Field& f) {
         error(value_mark(e), path + ": " + why);
       } else if (rate->count < 1 || rate->count > 1'000'000 || rate->period_ms < 1 ||
                  rate->period_ms > kDay) {
-        error(value_mark(e), path + ": between 1 and 1000000 per period of 1ms to 1d, got " +
-                                 quote(*text));
+        error(value_mark(e),
+              path + ": between 1 and 1000000 per period of 1ms to 1d, got " + quote(*text));
       } else {
         r.device_rate = static_cast<std::uint32_t>(rate->count);
         r.device_period = static_cast<Millis>(rate->period_ms);
@@ -2627,6 +2638,7 @@ void Loader::check_all() {
     check_not_listened(config_.admin.address, mark_of("admin.address", root_mark_), "admin.address",
                        true);
   }
+  check_decide();
   const ResidentsConfig& res = config_.residents;
   if (res.enabled && res.success_cookie.empty() && res.success_location.empty()) {
     for (const RouteConfig& r : config_.routes) {
@@ -2643,6 +2655,47 @@ void Loader::check_all() {
     }
   }
   finish();
+}
+
+// What a decision service cannot do, refused with the way out: it sees no request body (nginx
+// auth_request, forward_auth) and no answer of the application, so body-keyed limits, count_when
+// and device tokens need an inline listener for the routes that use them.
+void Loader::check_decide() {
+  bool decide = false;
+  bool inline_listener = false;
+  SourceMark first;
+  for (const ListenConfig& l : config_.listen) {
+    if (l.decide != DecideFor::None && !decide) first = l.mark;
+    (l.decide != DecideFor::None ? decide : inline_listener) = true;
+  }
+  if (!decide) return;
+  if (config_.clients.trusted_proxies.empty()) {
+    error(first,
+          "listen: a decide listener believes the original request only from the proxy "
+          "in front: name it in clients.trusted_proxies");
+  }
+  if (inline_listener) return;
+  for (const RouteConfig& r : config_.routes) {
+    const std::string route = "routes: route " + quote(r.name) + ": ";
+    const std::string way_out =
+        ": a decision service sees neither the request body nor the application's answer; add "
+        "an inline listener and send this route's path through it (docs/DECIDE.md)";
+    for (const LimitConfig& l : r.limits) {
+      bool body = false;
+      for (const KeyPart& p : l.key) {
+        body = body || p.kind == KeyPartKind::BodyField || p.kind == KeyPartKind::EmailDomain;
+      }
+      if (body || !l.count_when_status.empty()) {
+        error(l.mark,
+              route + "limit " + quote(l.name) +
+                  (body ? " keys on the request body" : " counts on the answer (count_when)") +
+                  way_out);
+      }
+    }
+    if (r.route_class == RouteClass::Login && config_.residents.enabled) {
+      error(r.mark, route + "device tokens are set on a successful login" + way_out);
+    }
+  }
 }
 
 // Sections that hold one value may be set by one file only; false (and an error) for a second.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <span>
 
+#include "client/address.h"
 #include "http/fields.h"
 #include "http/parser.h"
 
@@ -25,9 +26,7 @@ struct Writer : http::FieldWriter {
   }
   void put_ip(const client::IpAddress& ip) {
     char buf[INET6_ADDRSTRLEN];
-    const char* s = ip.is_v4 ? inet_ntop(AF_INET, ip.bytes.data() + 12, buf, sizeof buf)
-                             : inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf);
-    put(s != nullptr ? std::string_view(s) : std::string_view("unknown"));
+    put(client::format_ip(ip, buf, sizeof buf));
   }
   void field(std::string_view name, std::string_view value) {
     put(name);
@@ -51,17 +50,17 @@ bool hop_by_hop(const Head& head, std::string_view name) {
 // trusted proxy set them, as X-Forwarded-For is. From anyone else they are dropped, so the
 // application cannot be told another address than the one Gatehouse limited.
 constexpr std::string_view kClientClaims[] = {
-    "x-real-ip",        "true-client-ip",      "cf-connecting-ip", "client-ip",
-    "x-client-ip",      "x-cluster-client-ip", "fastly-client-ip", "x-forwarded-host",
+    "x-real-ip",        "true-client-ip",      "cf-connecting-ip",   "client-ip",
+    "x-client-ip",      "x-cluster-client-ip", "fastly-client-ip",   "x-forwarded-host",
     "x-forwarded-port", "x-forwarded-server",  "x-forwarded-prefix", "x-original-forwarded-for",
     "x-proxyuser-ip",   "forwarded",           "x-forwarded-proto"};
 
 // Fields with which frameworks replace the path or method they route on (Symfony, Laravel,
 // IIS URL Rewrite, Rack::MethodOverride): the application would route on a request Gatehouse
 // never saw. Dropped from everyone, trusted peers included (they pass clients' fields on).
-constexpr std::string_view kRoutingOverrides[] = {
-    "x-original-url",          "x-rewrite-url", "x-override-url", "x-http-method-override",
-    "x-http-method",           "x-method-override"};
+constexpr std::string_view kRoutingOverrides[] = {"x-original-url", "x-rewrite-url",
+                                                  "x-override-url", "x-http-method-override",
+                                                  "x-http-method",  "x-method-override"};
 
 bool listed(std::string_view name, std::span<const std::string_view> names) {
   for (std::string_view n : names) {

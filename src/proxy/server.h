@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "client/address-t.h"
-#include "net/connection_counter.h"
-#include "policy/snapshot.h"
-#include "proxy/observe.h"
 #include "gate/runtime.h"
 #include "gate/stats.h"
+#include "net/connection_counter.h"
+#include "policy/snapshot.h"
+#include "proxy/answer_store.h"
+#include "proxy/observe.h"
 #include "stages/lists/bans.h"
 #include "stages/ratelimit/stage.h"
 
@@ -52,12 +53,14 @@ class Server {
   void wait();
 
   std::vector<std::uint16_t> ports() const { return ports_; }  // bound port of each listener
-  gate::RuntimePtr runtime() const;                                  // null before start()
+  gate::RuntimePtr runtime() const;                            // null before start()
   policy::SnapshotPtr snapshot() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   net::ConnectionCounter& counter() { return counter_; }
   lists::BanTable* bans() { return bans_.get(); }
+  // Refusals of decide listeners for nginx, fetched by id right after (answer_store.h).
+  AnswerStore& answers() { return answers_; }
   gate::DefenceState& defence() { return defence_; }
   Observer& observer() { return *observer_; }
   const Observer& observer() const { return *observer_; }
@@ -97,6 +100,7 @@ class Server {
   ObserveOptions observe_options_;
   bool waited_ = false;
   std::unique_ptr<lists::BanTable> bans_;
+  AnswerStore answers_{4096, 10'000};
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
   net::ConnectionCounter counter_;

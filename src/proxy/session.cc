@@ -68,8 +68,10 @@ Session::~Session() {
   close_now();
 }
 
-void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted) {
+void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
+                    policy::DecideFor decide) {
   fd_ = fd;
+  decide_ = decide;
   peer_ = peer;
   counted_ip_ = peer.ip;
   counted_ = counted;
@@ -318,13 +320,31 @@ void Session::begin_exchange() {
   if (!req_.keep_alive || shutting_down_ || worker_.stopping()) close_after_ = true;
   req_remaining_ = req_.body == http::BodyKind::ContentLength ? req_.content_length : 0;
   phase_ = Phase::Upstream;
-  carry(worker_.pipeline().begin(x_, *hold_->runtime, req_, peer_.ip, worker_.clock()));
+  allowed_ = subrequest_ = false;
+  if (decide_ == policy::DecideFor::None) {
+    carry(worker_.pipeline().begin(x_, *hold_->runtime, req_, peer_.ip, worker_.clock()));
+    return;
+  }
+  // The decision service (decide.cc): decide on the request the proxy in front describes.
+  x_.reset();
+  if (answer_fetch()) return;
+  const http::RequestHead& original = describe_original();
+  if (subrequest_ && original.target.empty()) {
+    respond(stages::refusal(400, "the request the proxy describes is malformed"));
+    return;
+  }
+  carry(worker_.pipeline().begin(x_, *hold_->runtime, original, peer_.ip, worker_.clock(),
+                                 gate::Via::Decide));
 }
 
 void Session::carry(const gate::Decision& d) {
   switch (d.step) {
     case gate::Step::Forward:
-      forward();
+      if (decide_ != policy::DecideFor::None) {
+        allow();  // a decision service says "pass"; the proxy in front forwards
+      } else {
+        forward();
+      }
       return;
     case gate::Step::Respond:
       respond(d.answer);
@@ -408,7 +428,6 @@ bool Session::try_decide() {
   return true;
 }
 
-
 void Session::on_hold_expired() {
   if (queued_for_ != nullptr) {
     admission_shed();
@@ -429,8 +448,8 @@ void Session::forward() {
     return;
   }
   const bool has_body = x_.has_body;
-  send_continue_ = send_continue_ || (req_.expect_continue && has_body &&
-                                      req_.version_minor == 1 && !continue_sent_);
+  send_continue_ = send_continue_ ||
+                   (req_.expect_continue && has_body && req_.version_minor == 1 && !continue_sent_);
   if (has_body) {
     // The head is serialised; its bytes can go, and the body streams from the front of in_.
     x_.head = nullptr;
@@ -646,8 +665,7 @@ bool Session::parse_response_head() {
   resp_chunked_out_ = resp_.body == http::BodyKind::Chunked && req_.version_minor == 1;
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
-  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_,
-                           x_.response_fields())) {
+  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_, x_.response_fields())) {
     // The answer to an earlier pipelined request may still fill out_: retry once it has left.
     if (!out_->empty()) return false;
     fail_upstream(502, "upstream response head too large");
@@ -749,17 +767,30 @@ void Session::end_exchange() {
   if (exchange_open_) {
     exchange_open_ = false;
     const int status = resp_head_done_ ? resp_.status : local_status_;
-    worker_.pipeline().end(x_, status, worker_.clock());
+    // A decision service's "pass" is not the application's answer: nothing to settle by it.
+    worker_.pipeline().end(x_, allowed_ ? 0 : status, worker_.clock());
     // The operator's view (observe.h): counts, heavy hitters, the access log.
-    record_exchange(worker_,
-                    {hold_->runtime.get(), x_.route, x_.cls, resp_head_done_, status,
-                     x_.limit_verdict.action, x_.client, x_.prefix, &req_, head_len_ != 0,
-                     head_start_ms_, x_.rtt_us, x_.has_account, x_.account_hash,
-                     req_body_bytes_});
+    record_exchange(
+        worker_,
+        {hold_->runtime.get(), x_.route, x_.cls, resp_head_done_, status, x_.limit_verdict.action,
+         x_.client, x_.prefix, subrequest_ ? &original_ : &req_, subrequest_ || head_len_ != 0,
+         head_start_ms_, x_.rtt_us, x_.has_account, x_.account_hash, req_body_bytes_});
   } else if (local_status_ != 0) {  // an answer outside any exchange (a malformed head, 408)
-    record_exchange(worker_, {nullptr, nullptr, policy::ClientClass::Anonymous, false,
-                              local_status_, stages::Action::Continue, peer_.ip, {}, &req_,
-                              false, head_start_ms_, -1, false, 0, 0});
+    record_exchange(worker_, {nullptr,
+                              nullptr,
+                              policy::ClientClass::Anonymous,
+                              false,
+                              local_status_,
+                              stages::Action::Continue,
+                              peer_.ip,
+                              {},
+                              &req_,
+                              false,
+                              head_start_ms_,
+                              -1,
+                              false,
+                              0,
+                              0});
   }
   local_status_ = 0;
   if (queued_for_ != nullptr) {
@@ -797,7 +828,10 @@ void Session::fail_upstream(int status, std::string_view detail, std::uint32_t r
   respond(a);
 }
 
-void Session::respond(const stages::Answer& a) {
+void Session::respond(const stages::Answer& answer) {
+  // A decision service's refusal travels in the form its proxy understands (decide.cc).
+  const stages::Answer a =
+      decide_ != policy::DecideFor::None && !allowed_ && exchange_open_ ? for_host(answer) : answer;
   if (up_ != nullptr) {
     worker_.upstreams().close(up_);
     up_ = nullptr;
@@ -805,7 +839,10 @@ void Session::respond(const stages::Answer& a) {
   if (up_out_ != nullptr) up_out_->clear();
   // An unread request body may still be arriving: close after the answer, and drain the client
   // meanwhile so the answer is not lost to a RST.
-  if (a.close || (x_.has_body && !req_done_ && exchange_open_)) {
+  const bool body_left = exchange_open_ && !req_done_ &&
+                         (req_.body == http::BodyKind::Chunked ||
+                          (req_.body == http::BodyKind::ContentLength && req_.content_length > 0));
+  if (a.close || body_left) {
     close_after_ = true;
     linger_after_flush_ = true;
   }
@@ -813,21 +850,20 @@ void Session::respond(const stages::Answer& a) {
   send_continue_ = false;
   worker_.stats().responses_local.add();
   local_status_ = a.status;
-  const bool ok =
-      a.content_type.empty()
-          ? write_local_response(a.status, a.detail, close_after_, head_only_, a.retry_after_s,
-                                 a.fields, *out_)
-          : write_local_page(a.status, a.content_type, a.body, close_after_, head_only_,
-                             a.retry_after_s, a.fields, *out_);
+  const bool ok = a.content_type.empty()
+                      ? write_local_response(a.status, a.detail, close_after_, head_only_,
+                                             a.retry_after_s, a.fields, *out_)
+                      : write_local_page(a.status, a.content_type, a.body, close_after_, head_only_,
+                                         a.retry_after_s, a.fields, *out_);
   if (!ok) {
     if (a.content_type.empty()) {
       close_now();
       return;
     }
     // Larger than the buffer: the plain refusal still says what happened.
-    stages::Answer plain = stages::refusal(a.status == 200 ? 500 : a.status,
-                                           "page too large for the response buffer",
-                                           a.retry_after_s);
+    stages::Answer plain =
+        stages::refusal(a.status == 200 ? 500 : a.status, "page too large for the response buffer",
+                        a.retry_after_s);
     plain.close = true;
     respond(plain);
     return;

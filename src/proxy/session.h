@@ -4,7 +4,9 @@
 // nothing about the request itself: it is the HTTP/1.1 transport of the pipeline's decisions.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "client/address-t.h"
@@ -16,6 +18,7 @@
 #include "net/event_loop.h"
 #include "net/timer.h"
 #include "net/upstream_pool.h"
+#include "policy/config-t.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
 
@@ -37,7 +40,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
 
   // Takes ownership of an accepted, non-blocking socket.
   // `counted`: the connection holds a slot in the per-client counter, released on close.
-  void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted);
+  // `decide`: the listener answers a proxy in front instead of forwarding (decide.cc).
+  void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
+             policy::DecideFor decide = policy::DecideFor::None);
   void on_events(std::uint32_t events) override;
   void on_upstream_events(std::uint32_t events) override;
   // Graceful stop: close now when idle, otherwise after the current response.
@@ -90,6 +95,12 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void end_exchange();
   void fail_upstream(int status, std::string_view detail, std::uint32_t retry_after = 0);
   void release_upstream(bool reusable);
+  // The decision service (decide.cc): the request the proxy in front asks about, the answer
+  // that lets it pass, a refusal in the form that proxy understands, and nginx's fetch of it.
+  const http::RequestHead& describe_original();
+  void allow();
+  bool answer_fetch();
+  stages::Answer for_host(const stages::Answer& a);
   void start_linger();
   bool linger_read();
   void close_now();
@@ -118,6 +129,15 @@ class Session final : public net::Handler, public net::UpstreamUser {
   core::Buffer* out_ = nullptr;     // us -> client
   core::Buffer* up_in_ = nullptr;   // upstream -> us
   core::Buffer* up_out_ = nullptr;  // us -> upstream
+
+  // Decision service: the listener's proxy, and the original request a subrequest describes.
+  policy::DecideFor decide_ = policy::DecideFor::None;
+  bool subrequest_ = false;  // the request carried X-Original-* / X-Forwarded-Method/Uri
+  bool allowed_ = false;     // answered "pass": the application's answer is not ours to count
+  std::string original_text_;
+  http::RequestHead original_{};
+  std::string answer_id_;
+  std::array<char, 768> allow_fields_;
 
   // Current exchange: what the pipeline decided, and the transport's own state.
   gate::Exchange x_;

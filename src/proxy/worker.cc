@@ -28,15 +28,16 @@ std::size_t buffer_size_for(const policy::Config& cfg) {
 
 class Worker::Acceptor final : public net::Handler {
  public:
-  Acceptor(Worker& w, int fd, bool proxy_protocol)
-      : worker(w), fd(fd), proxy_protocol(proxy_protocol) {}
+  Acceptor(Worker& w, int fd, bool proxy_protocol, policy::DecideFor decide)
+      : worker(w), fd(fd), proxy_protocol(proxy_protocol), decide(decide) {}
   ~Acceptor() override {
     if (fd >= 0) ::close(fd);
   }
-  void on_events(std::uint32_t) override { worker.accept_from(fd, proxy_protocol); }
+  void on_events(std::uint32_t) override { worker.accept_from(fd, proxy_protocol, decide); }
   Worker& worker;
   int fd;
   bool proxy_protocol;
+  policy::DecideFor decide;
 };
 
 Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
@@ -44,11 +45,10 @@ Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
       index_(index),
       buffers_(buffer_size_for(runtime->policy->config)),
       upstreams_(loop_),
-      pipeline_(gate::Host{&stats_, server.bans(),
-                           [&server](const client::IpAddress& ip, std::int64_t ms,
-                                     std::int64_t max_ms, std::string_view rule) {
-                             server.request_ban(ip, ms, max_ms, rule);
-                           }}) {
+      pipeline_(gate::Host{
+          &stats_, server.bans(),
+          [&server](const client::IpAddress& ip, std::int64_t ms, std::int64_t max_ms,
+                    std::string_view rule) { server.request_ban(ip, ms, max_ms, rule); }}) {
   generation_ = server.generation();
   adopt(std::move(runtime));
   admit_timer_.owner = this;
@@ -102,7 +102,8 @@ bool Worker::listen(std::vector<std::uint16_t>& ports, std::string* error) {
       return false;
     }
     ports[i] = net::local_address(fd).port;
-    auto acceptor = std::make_unique<Acceptor>(*this, fd, listeners[i].proxy_protocol);
+    auto acceptor =
+        std::make_unique<Acceptor>(*this, fd, listeners[i].proxy_protocol, listeners[i].decide);
     if (!loop_.add(fd, acceptor.get(), EPOLLIN)) {
       if (error) *error = "epoll_ctl failed for a listener";
       return false;
@@ -164,7 +165,7 @@ void Worker::begin_stop() {
                      loop_.now_ms() + current_->snapshot->config.limits.shutdown_grace);
 }
 
-void Worker::accept_from(int listen_fd, bool proxy_protocol) {
+void Worker::accept_from(int listen_fd, bool proxy_protocol, policy::DecideFor decide) {
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -220,7 +221,7 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol) {
     if (sessions_ != nullptr) sessions_->prev = s;
     sessions_ = s;
     ++session_count_;
-    s->start(fd, *peer, proxy_protocol, per_client);
+    s->start(fd, *peer, proxy_protocol, per_client, decide);
   }
 }
 

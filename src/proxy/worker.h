@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "gate/pipeline.h"
+#include "gate/runtime.h"
+#include "gate/stats.h"
 #include "net/connection_counter.h"
 #include "net/event_loop.h"
 #include "net/upstream_pool.h"
 #include "policy/snapshot.h"
 #include "proxy/observe.h"
-#include "gate/pipeline.h"
-#include "gate/runtime.h"
-#include "gate/stats.h"
 #include "stages/admission/wait_queue.h"
 
 namespace gh::proxy {
@@ -88,7 +88,7 @@ class Worker {
  private:
   class Acceptor;
   void on_wake();
-  void accept_from(int listen_fd, bool proxy_protocol);
+  void accept_from(int listen_fd, bool proxy_protocol, policy::DecideFor decide);
   void adopt(gate::RuntimePtr runtime);
   void begin_stop();
 

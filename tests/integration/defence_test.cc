@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "demo/app.h"
+#include "fronts.h"
 #include "process.h"
 #include "stages/challenge/pow.h"
 #include "support.h"
@@ -556,44 +556,10 @@ TEST_F(AdmissionTest, ResidentsKeepTheirReserveAndLowerClassesAreShedFirst) {
 
 // ---- residents first, against the real demo app -------------------------------------------
 
-struct DemoApp {
-  explicit DemoApp(const std::string& dir) {
-    demo::Options o;
-    o.port = 0;
-    o.db_path = dir + "/demo.db";
-    o.workers = 2;  // capacity: two requests at a time (Argon2id at its interactive cost)
-    app = std::make_unique<demo::App>(o);
-    std::string error;
-    if (!app->start(&error)) throw std::runtime_error("demo app: " + error);
-  }
-  ~DemoApp() { app->stop(); }
-  std::unique_ptr<demo::App> app;
-};
-
-// A browser's cookie jar, as far as these tests need one: later Set-Cookie replaces earlier.
-struct CookieJar {
-  std::map<std::string, std::string> values;
-  void update(const ClientResponse& r) {
-    std::size_t pos = 0;
-    while ((pos = r.head.find("Set-Cookie: ", pos)) != std::string::npos) {
-      const std::size_t start = pos + 12;
-      const std::size_t eq = r.head.find('=', start);
-      const std::size_t end = r.head.find(';', start);
-      values[r.head.substr(start, eq - start)] = r.head.substr(eq + 1, end - eq - 1);
-      pos = end;
-    }
-  }
-  std::string header() const {
-    std::string out;
-    for (const auto& [k, v] : values) out += (out.empty() ? "" : "; ") + k + "=" + v;
-    return out.empty() ? "" : "Cookie: " + out + "\r\n";
-  }
-};
-
 TEST(ResidentsFirst, ResidentsAreServedWhileAnonymousSignupsSaturateTheApp) {
   TempDir dir;
   DemoApp demo_app(dir.path());
-  const std::uint16_t app_port = demo_app.app->port();
+  const std::uint16_t app_port = demo_app.port();
   // The resident's account exists already (made directly at the app).
   ASSERT_EQ(roundtrip(app_port, request("POST", "/signup", "",
                                         "username=alice&email=alice%40example.test&password="

@@ -124,6 +124,7 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
       return fields::find_param(head.query, part.name, sink);
     case KeyPartKind::BodyField:
     case KeyPartKind::EmailDomain: {
+      if (in.body_unseen) return Found::Unknown;
       const bool complete = whole_body(in);
       // No body at all (known empty, or none announced): nothing to key on.
       if (in.body.empty() && (complete || head.body == http::BodyKind::None)) {

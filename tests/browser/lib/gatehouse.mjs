@@ -2,7 +2,7 @@
 // with a test's own policy (`gatehouse run`), on free loopback ports, in a temporary directory.
 // Everything started here is killed by stopAll(), which the tests call in `finally`.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,6 +95,61 @@ export async function startShield(dir, appPort, policy) {
     attempt();
   });
   return port;
+}
+
+function waitListening(port, child, what) {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 15000;
+    const attempt = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(); });
+      s.once('error', () => {
+        s.destroy();
+        if (child.exitCode !== null) reject(new Error(`${what} exited: ${child.exitCode}`));
+        else if (Date.now() > deadline) reject(new Error(`${what} did not listen`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+// Gatehouse beside nginx (examples/decide.yaml's shape): an inline listener and a decide
+// listener for nginx, with `policy` (YAML routes and sections). Returns both ports.
+export async function startDecide(dir, appPort, policy) {
+  const inline = await freePort();
+  const decide = await freePort();
+  const file = path.join(dir, `decide-${decide}.yaml`);
+  writeFileSync(file,
+    `server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:${inline}\n` +
+    `  - address: 127.0.0.1:${decide}\n    decide: nginx\n` +
+    `clients: { trusted_proxies: [127.0.0.1/32] }\nadmin: { enabled: false }\n` +
+    `upstreams:\n  app: { servers: [127.0.0.1:${appPort}] }\n` +
+    `secrets: { key_file: ${dir}/secret.key }\nstate_dir: ${dir}/state\n` +
+    `bans: { journal: ${dir}/bans-${decide}.journal }\n` + policy);
+  const child = start(['run', '--config', file], dir);
+  await waitListening(decide, child, 'gatehouse');
+  return { inline, decide };
+}
+
+// Real nginx with examples/nginx-auth-request.conf as shipped, its addresses rewritten.
+export async function startNginx(dir, ports) {
+  const front = await freePort();
+  let conf = readFileSync(path.join(here, '../../../examples/nginx-auth-request.conf'), 'utf8');
+  conf = conf.replaceAll('127.0.0.1:8000', `127.0.0.1:${front}`)
+    .replaceAll('127.0.0.1:3000', `127.0.0.1:${ports.app}`)
+    .replaceAll('127.0.0.1:8080', `127.0.0.1:${ports.inline}`)
+    .replaceAll('127.0.0.1:9100', `127.0.0.1:${ports.decide}`)
+    .replace('http {\n', `http {\n  client_body_temp_path ${dir}/body;\n  proxy_temp_path ${dir}/proxy;\n`);
+  writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = spawn('/usr/sbin/nginx',
+    ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g',
+     `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;`],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.on('error', (e) => console.error(`cannot start nginx: ${e.message}`));
+  children.push(child);
+  await waitListening(front, child, 'nginx');
+  return front;
 }
 
 export async function stopAll() {

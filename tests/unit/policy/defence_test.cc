@@ -197,8 +197,9 @@ TEST(DefenceConfig, Errors) {
 
 // A bare status is no login: a config with a login route must name the application's signal.
 TEST(DefenceConfig, LoginRoutesNeedASuccessSignal) {
-  const std::string login = "routes:\n  - name: login\n    match: { path: /login }\n"
-                            "    class: login\n";
+  const std::string login =
+      "routes:\n  - name: login\n    match: { path: /login }\n"
+      "    class: login\n";
   EXPECT_THAT(with_base(login),
               ElementsAre(HasSubstr("route 'login' is a login route, but no login success "
                                     "signal is named: set residents.success_cookie")));
@@ -232,15 +233,52 @@ TEST(DefenceConfig, DeviceLimits) {
 }
 
 TEST(DefenceConfig, SignupsPerTicket) {
-  const std::string route = "routes:\n  - name: s\n    class: signup\n    signup:\n"
-                            "      waiting_room: { max_signups_per_ticket: ";
+  const std::string route =
+      "routes:\n  - name: s\n    class: signup\n    signup:\n"
+      "      waiting_room: { max_signups_per_ticket: ";
   EXPECT_EQ(load_ok("routes:\n  - name: s\n    class: signup\n")
                 .routes[0]
                 .signup.waiting_room.max_signups_per_ticket,
             3u);
   EXPECT_EQ(load_ok(route + "1 }\n").routes[0].signup.waiting_room.max_signups_per_ticket, 1u);
-  EXPECT_THAT(with_base(route + "5000 }\n"),
-              ElementsAre(HasSubstr("max_signups_per_ticket")));
+  EXPECT_THAT(with_base(route + "5000 }\n"), ElementsAre(HasSubstr("max_signups_per_ticket")));
+}
+
+TEST(DecideConfig, ListenersAndWhatADecisionServiceCannotDo) {
+  const std::string decide =
+      "listen:\n  - address: 127.0.0.1:9100\n    decide: envoy\n"
+      "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n";
+  EXPECT_THAT(errors_of(decide),
+              ElementsAre(HasSubstr("a decide listener believes the original request only from "
+                                    "the proxy in front: name it in clients.trusted_proxies")));
+  const std::string trusted = decide + "clients: { trusted_proxies: [127.0.0.1/32] }\n";
+  LoadResult ok = load_config_string(trusted, "t.yaml");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.snapshot->config.listen[0].decide, DecideFor::Envoy);
+  EXPECT_THAT(
+      errors_of("listen:\n  - { address: 127.0.0.1:9100, decide: haproxy }\n"
+                "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n"),
+      ElementsAre(HasSubstr("unknown proxy 'haproxy': use nginx, envoy, traefik or caddy")));
+  // Without an inline listener, what needs the body or the answer is refused with the way out.
+  EXPECT_THAT(errors_of(trusted + "residents: { success_cookie: sid }\nroutes:\n"
+                                  "  - name: login\n    class: login\n    limits:\n"
+                                  "      - { name: acct, key: [body.username], rate: 5/min }\n"
+                                  "      - { name: fails, key: [client.ip], rate: 5/min, "
+                                  "count_when: { status: [401] } }\n"),
+              UnorderedElementsAre(
+                  HasSubstr("limit 'acct' keys on the request body: a decision service "
+                            "sees neither the request body nor the application's answer"),
+                  HasSubstr("limit 'fails' counts on the answer (count_when)"),
+                  HasSubstr("route 'login': device tokens are set on a successful login")));
+  // With one, the inline listener takes those routes (docs/DECIDE.md).
+  EXPECT_THAT(errors_of("listen:\n  - address: 127.0.0.1:8080\n"
+                        "  - { address: 127.0.0.1:9100, decide: nginx }\n"
+                        "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n"
+                        "clients: { trusted_proxies: [127.0.0.1/32] }\n"
+                        "residents: { success_cookie: sid }\nroutes:\n"
+                        "  - name: login\n    class: login\n    limits:\n"
+                        "      - { name: acct, key: [body.username], rate: 5/min }\n"),
+              IsEmpty());
 }
 
 }  // namespace

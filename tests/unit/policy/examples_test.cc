@@ -18,6 +18,8 @@ TEST(Examples, AllLoad) {
   ASSERT_TRUE(std::filesystem::is_directory(examples_dir())) << examples_dir();
   for (const auto& entry : std::filesystem::directory_iterator(examples_dir())) {
     if (entry.path().extension() != ".yaml") continue;
+    // Envoy's own configuration (the decision service's front), not Gatehouse's.
+    if (entry.path().filename().string().starts_with("envoy-")) continue;
     ++count;
     auto r = load_config_file(entry.path().string());
     std::string all;
