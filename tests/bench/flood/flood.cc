@@ -3,7 +3,13 @@
 // configuration however many clients show up.
 //
 //   bench_flood --port N [--host 127.0.0.1] [--requests 1000000] [--seconds 60] [--connections 64]
-//               [--pipeline 16] [--family 4|6] [--first K] [--path /]
+//               [--pipeline 16] [--family 4|6] [--first K] [--path /] [--rate R]
+//
+// --rate R: open loop at R requests per second (requests are due on a fixed schedule whatever
+// the answers do; a request that finds no free connection waits and its latency counts from when
+// it was due, so a stall is not hidden: no coordinated omission). Latency is measured from due
+// (or sent, without --rate) to the last byte of the answer, and the end line adds
+//   p50_us=N p90_us=N p99_us=N p999_us=N max_us=N
 //
 // Request i (0-based, counting from --first K) carries X-Forwarded-For:
 //   --family 4: the (K+i+1)-th address of 10.0.0.0/8: 10.0.0.1, 10.0.0.2, ... (at most 16,777,215)
@@ -22,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -55,13 +62,15 @@ struct Options {
   int family = 4;
   uint64_t first = 0;
   std::string path = "/";
+  uint64_t rate = 0;  // requests per second; 0 = as fast as the connections allow
 };
 
 [[noreturn]] void usage(const char* argv0, const char* error) {
   if (error) std::fprintf(stderr, "bench_flood: %s\n", error);
   std::fprintf(stderr,
                "usage: %s --port N [--host 127.0.0.1] [--requests N] [--seconds N] "
-               "[--connections N] [--pipeline N] [--family 4|6] [--first K] [--path /]\n",
+               "[--connections N] [--pipeline N] [--family 4|6] [--first K] [--path /] "
+               "[--rate R]\n",
                argv0);
   std::exit(2);
 }
@@ -90,6 +99,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--family") o.family = static_cast<int>(number(argv[0], v, 4, 6));
     else if (a == "--first") o.first = number(argv[0], v, 0, 4'000'000'000ULL);
     else if (a == "--path") o.path = v;
+    else if (a == "--rate") o.rate = number(argv[0], v, 1, 10'000'000);
     else usage(argv[0], "unknown option");
   }
   if (o.port == 0) usage(argv[0], "--port is required");
@@ -149,6 +159,50 @@ struct Conn {
   uint64_t remaining = 0;
   int status = 0;
   bool close_after = false;
+  std::vector<int64_t> due_ns;  // when each request in flight was due (FIFO), for its latency
+  size_t due_head = 0;
+};
+
+// Latency histogram: 1 µs buckets up to 1 ms, then 1/16-octave buckets up to ~70 s.
+class Latency {
+ public:
+  void add(int64_t ns) {
+    const uint64_t us = ns < 0 ? 0 : static_cast<uint64_t>(ns) / 1000;
+    ++counts_[slot(us)];
+    ++n_;
+    max_us_ = std::max(max_us_, us);
+  }
+  uint64_t percentile(double q) const {
+    if (n_ == 0) return 0;
+    const uint64_t want = static_cast<uint64_t>(q * static_cast<double>(n_ - 1)) + 1;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < counts_.size(); ++i) {
+      seen += counts_[i];
+      if (seen >= want) return upper(i);
+    }
+    return max_us_;
+  }
+  uint64_t max_us() const { return max_us_; }
+  uint64_t count() const { return n_; }
+
+ private:
+  static constexpr size_t kLinear = 1000;
+  static size_t slot(uint64_t us) {
+    if (us < kLinear) return us;
+    const int octave = 63 - __builtin_clzll(us);  // us >= 1000: octave >= 9
+    const uint64_t sub = (us >> (octave - 4)) & 15;
+    return std::min<size_t>(kLinear + static_cast<size_t>(octave - 9) * 16 + sub, kSlots - 1);
+  }
+  static uint64_t upper(size_t i) {
+    if (i < kLinear) return i;
+    const size_t k = i - kLinear;
+    const int octave = static_cast<int>(k / 16) + 9;
+    return ((16 + (k % 16) + 1) << (octave - 4)) - 1;
+  }
+  static constexpr size_t kSlots = kLinear + 16 * 20;
+  std::vector<uint64_t> counts_ = std::vector<uint64_t>(kSlots, 0);
+  uint64_t n_ = 0;
+  uint64_t max_us_ = 0;
 };
 
 class Flood {
@@ -188,7 +242,19 @@ class Flood {
       for (auto& c : conns_) {  // slots whose connect failed outright
         if (c.fd < 0 && issued_ < o_.requests) open(c);
       }
-      int n = epoll_wait(ep_, events, kMaxEvents, 100);
+      if (o_.rate != 0) {  // requests that fell due since the last pass, onto free connections
+        for (auto& c : conns_) {
+          if (c.fd >= 0 && !fill_and_flush(c)) reopen(c);
+        }
+      }
+      // Under --rate, wake when the next request falls due (a millisecond timer would send it
+      // up to 1 ms late, and count that against the server).
+      timespec wait{0, 100'000'000};
+      if (o_.rate != 0 && issued_ < o_.requests) {
+        const int64_t until = std::max<int64_t>(0, due_ns(issued_) - now_ns());
+        if (until < 100'000'000) wait.tv_nsec = static_cast<long>(until);
+      }
+      int n = epoll_pwait2(ep_, events, kMaxEvents, &wait, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
         std::perror("epoll_wait");
@@ -219,12 +285,18 @@ class Flood {
     double t = elapsed();
     uint64_t lost = lost_ + (issued_ - answered_ - lost_);  // still in flight at the end
     std::printf("done elapsed=%.3f issued=%llu answered=%llu 2xx=%llu 429=%llu other=%llu lost=%llu "
-                "errors=%llu connects=%llu rate=%.0f\n",
+                "errors=%llu connects=%llu rate=%.0f p50_us=%llu p90_us=%llu p99_us=%llu "
+                "p999_us=%llu max_us=%llu\n",
                 t, static_cast<unsigned long long>(issued_), static_cast<unsigned long long>(answered_),
                 static_cast<unsigned long long>(s2xx_), static_cast<unsigned long long>(s429_),
                 static_cast<unsigned long long>(other_), static_cast<unsigned long long>(lost),
                 static_cast<unsigned long long>(errors_), static_cast<unsigned long long>(connects_),
-                t > 0 ? static_cast<double>(answered_) / t : 0.0);
+                t > 0 ? static_cast<double>(answered_) / t : 0.0,
+                static_cast<unsigned long long>(latency_.percentile(0.50)),
+                static_cast<unsigned long long>(latency_.percentile(0.90)),
+                static_cast<unsigned long long>(latency_.percentile(0.99)),
+                static_cast<unsigned long long>(latency_.percentile(0.999)),
+                static_cast<unsigned long long>(latency_.max_us()));
     std::fflush(stdout);
     return answered_ > 0 ? 0 : 1;
   }
@@ -262,6 +334,8 @@ class Flood {
     }
     lost_ += c.inflight;
     c.inflight = 0;
+    c.due_ns.clear();
+    c.due_head = 0;
     c.fd = -1;
   }
 
@@ -288,15 +362,28 @@ class Flood {
       c.out.append("::1");
     }
     c.out.append("\r\n\r\n");
+    c.due_ns.push_back(o_.rate != 0 ? due_ns(issued_) : now_ns());
     ++issued_;
     ++c.inflight;
   }
+
+  int64_t now_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now() - start_)
+        .count();
+  }
+  // When request i is due under --rate.
+  int64_t due_ns(uint64_t i) const {
+    return static_cast<int64_t>(static_cast<double>(i) * 1e9 / static_cast<double>(o_.rate));
+  }
+  bool due() const { return o_.rate == 0 || due_ns(issued_) <= now_ns(); }
 
   // Tops the connection up to --pipeline requests in flight, writes what the socket takes, and
   // asks for EPOLLOUT only while output is pending. False: close.
   bool fill_and_flush(Conn& c) {
     if (!c.connected) return true;
-    while (c.inflight < static_cast<uint32_t>(o_.pipeline) && issued_ < o_.requests && !g_stop)
+    while (c.inflight < static_cast<uint32_t>(o_.pipeline) && issued_ < o_.requests && !g_stop &&
+           due())
       append_request(c);
     while (c.out_off < c.out.size()) {
       ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
@@ -346,6 +433,13 @@ class Flood {
     ++answered_;
     failed_in_row_ = 0;
     if (c.inflight) --c.inflight;
+    if (c.due_head < c.due_ns.size()) {
+      latency_.add(now_ns() - c.due_ns[c.due_head++]);
+      if (c.due_head == c.due_ns.size()) {
+        c.due_ns.clear();
+        c.due_head = 0;
+      }
+    }
     if (c.status >= 200 && c.status < 300) ++s2xx_;
     else if (c.status == 429) ++s429_;
     else ++other_;
@@ -504,6 +598,7 @@ class Flood {
   std::chrono::steady_clock::time_point start_;
   uint64_t issued_ = 0, answered_ = 0, lost_ = 0, errors_ = 0, connects_ = 0, failed_in_row_ = 0;
   uint64_t s2xx_ = 0, s429_ = 0, other_ = 0;
+  Latency latency_;
 };
 
 }  // namespace
