@@ -1,12 +1,15 @@
 #include "gate/defence.h"
 
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/clock.h"
+#include "stages/challenge/binding.h"
 #include "stages/challenge/key.h"
 
 namespace gh::gate {
@@ -35,7 +38,8 @@ std::string limiter_key(const policy::AdmissionConfig& a) {
 
 }  // namespace
 
-bool DefenceState::init(const policy::Config& cfg, std::string* error) {
+bool DefenceState::init(const policy::Config& cfg, std::string* error,
+                        const std::string& state_dir) {
   std::string why;
   std::optional<std::vector<std::uint8_t>> key;
   if (cfg.secrets.key_file.empty()) {
@@ -56,7 +60,75 @@ bool DefenceState::init(const policy::Config& cfg, std::string* error) {
   }
   codec_ = std::make_unique<challenge::TokenCodec>(std::move(*codec));
   spent_ = std::make_unique<challenge::SpentSet>(cfg.challenge.spent_max);
+  device_lifetime_ms_ = cfg.residents.lifetime;
+  revocations_.set_lifetime(device_lifetime_ms_);
+  if (!state_dir.empty()) {
+    revocations_path_ = state_dir + "/revocations";
+    std::error_code ec;
+    std::filesystem::create_directories(state_dir, ec);
+    std::ifstream in(revocations_path_);
+    const std::int64_t now = core::wall_ms();
+    std::size_t lines = 0;
+    std::size_t bad = 0;
+    for (std::string line; std::getline(in, line); ++lines) {
+      if (!line.empty() && !revocations_.apply(line, now)) ++bad;
+    }
+    if (bad != 0) {
+      spdlog::warn("{}: {} unreadable line(s) skipped", revocations_path_, bad);
+    }
+    // Compaction: the file holds what is still in force, written whole, then renamed over.
+    if (lines > 2 * (revocations_.accounts() + revocations_.devices()) + 16) {
+      const std::string tmp = revocations_path_ + ".tmp";
+      std::ofstream out(tmp, std::ios::trunc);
+      for (const std::string& l : revocations_.lines(now)) out << l << '\n';
+      out.flush();
+      if (out) std::filesystem::rename(tmp, revocations_path_, ec);
+    }
+  }
   return true;
+}
+
+bool DefenceState::keep_revocation(const std::string& line, std::string* error) {
+  if (revocations_path_.empty()) return true;
+  std::lock_guard lock(revocations_mu_);
+  std::ofstream out(revocations_path_, std::ios::app);
+  out << line << '\n';
+  out.flush();
+  if (!out) {
+    if (error != nullptr) *error = "cannot write " + revocations_path_;
+    return false;
+  }
+  return true;
+}
+
+bool DefenceState::revoke_account(const std::string& account, std::string* error) {
+  if (account.empty()) {
+    if (error != nullptr) *error = "no account named";
+    return false;
+  }
+  const std::int64_t now = core::wall_ms();
+  // The account as limits and tokens canonicalise it: ASCII whitespace trimmed, lower case.
+  std::string_view v = account;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  std::string folded(v);
+  for (char& c : folded) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  const std::uint64_t h = challenge::account_hash(folded);
+  if (revocations_.revoke_account(h, now + 1, now) != residents::Revocations::Result::Ok) {
+    if (error != nullptr) *error = "the revocation list is full";
+    return false;
+  }
+  return keep_revocation(residents::Revocations::line_for_account(h, now + 1), error);
+}
+
+bool DefenceState::revoke_device(const std::string& id_hex, std::string* error) {
+  const std::int64_t now = core::wall_ms();
+  const std::string line = "device " + id_hex + " " + std::to_string(now + device_lifetime_ms_);
+  if (id_hex.size() != 32 || !revocations_.apply(line, now)) {
+    if (error != nullptr) *error = "a device id is 32 hex characters";
+    return false;
+  }
+  return keep_revocation(line, error);
 }
 
 bool DefenceState::check(const policy::Snapshot& snapshot, Defence& out, std::string* error) {

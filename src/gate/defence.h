@@ -23,6 +23,7 @@
 #include "stages/reputation/refusals.h"
 #include "stages/reputation/scorer.h"
 #include "stages/residents/device_guard.h"
+#include "stages/residents/revocations.h"
 #include "stages/waitroom/room.h"
 
 namespace gh::gate {
@@ -61,8 +62,9 @@ struct ModeChange {
 
 class DefenceState {
  public:
-  // Loads or creates the key file; false with a reason when it cannot be used.
-  bool init(const policy::Config& cfg, std::string* error);
+  // Loads or creates the key file, and reads the revocations kept in `state_dir` (empty: none
+  // kept, as in quick mode); false with a reason when either cannot be used.
+  bool init(const policy::Config& cfg, std::string* error, const std::string& state_dir = "");
 
   // Builds a generation's per-route view, creating or reconfiguring the long-lived parts.
   // Called under the server's reload lock, off the request path.
@@ -75,6 +77,13 @@ class DefenceState {
   const challenge::TokenCodec& codec() const { return *codec_; }
   challenge::SpentSet& spent() { return *spent_; }
   reputation::RefusalTracker& refusals() { return refusals_; }
+  const residents::Revocations& revocations() const { return revocations_; }
+
+  // Revokes device tokens: every token of `account` issued until now ("log out everywhere"), or
+  // the one device `id_hex` (32 hex characters). Kept in <state_dir>/revocations so a restart
+  // keeps them. From the admin thread; false with a reason.
+  bool revoke_account(const std::string& account, std::string* error);
+  bool revoke_device(const std::string& id_hex, std::string* error);
 
   // Housekeeping, once a second: feeds the triggers and the waiting rooms.
   void tick(std::int64_t now_ms);
@@ -119,6 +128,11 @@ class DefenceState {
   std::unique_ptr<challenge::TokenCodec> codec_;
   std::unique_ptr<challenge::SpentSet> spent_;
   reputation::RefusalTracker refusals_{1 << 16, 60'000};
+  residents::Revocations revocations_;
+  std::string revocations_path_;  // empty: not kept on disk (quick mode, tests)
+  std::int64_t device_lifetime_ms_ = 0;
+  std::mutex revocations_mu_;  // serialises the file's appends
+  bool keep_revocation(const std::string& line, std::string* error);
   mutable std::mutex mu_;
   std::map<std::string, SignupRoute> signup_;                            // by route
   std::map<std::string, std::shared_ptr<RouteShared>> windows_;          // by route

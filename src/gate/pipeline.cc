@@ -227,16 +227,31 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
   // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
   if (cfg.residents.enabled && !x.signup_route) {
-    const residents::Recognition r = residents::recognise(
-        state.codec(), rt.defence.devices.get(), cookie(*x.head, cfg.residents.cookie, buf),
-        x.prefix, now.wall_ms, ns(now));
+    const residents::Recognition r =
+        residents::recognise(state.codec(), rt.defence.devices.get(), &state.revocations(),
+                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
+                             ns(now), cfg.residents.lifetime);
     if (r.kind == residents::Recognition::Kind::Resident) {
       x.cls = policy::ClientClass::Resident;
-      x.device_subject = r.subject;
+      x.device_subject = r.token.subject;
       x.device_guard = rt.defence.devices.get();
-      x.device_id = r.id;
+      x.device_id = r.token.id;
+      if (r.renew) {  // sliding expiry: the same device, a fresh lifetime
+        char line[512];
+        x.add_response_fields({line, residents::renew(state.codec(), cfg.residents, r.token,
+                                                      now.wall_ms, false, line, sizeof line)});
+      }
     } else if (r.kind == residents::Recognition::Kind::Demoted) {
       stats_.device_tokens_demoted.add();
+      if (r.roaming_cap) {
+        stats_.device_tokens_roaming.add();
+        if (host_.event) {
+          host_.event("device_demoted",
+                      "a device token came from more than " +
+                          std::to_string(rt.defence.devices->config().networks) +
+                          " networks within the hour: served as anonymous for a while");
+        }
+      }
     }
   }
   const std::string_view clearance = cookie(*x.head, cfg.challenge.cookie, buf);
@@ -540,8 +555,8 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
     const policy::ResidentsConfig& res = x.rt->policy->config.residents;
     if (residents::login_succeeded(res, resp)) {
       char line[512];
-      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, x.prefix,
-                                             now.wall_ms, line, sizeof line);
+      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, now.wall_ms,
+                                             false, line, sizeof line);
       if (n != 0) {
         x.add_response_fields({line, n});
         stats_.device_tokens_issued.add();

@@ -33,6 +33,8 @@ struct Host {
   std::function<void(const client::IpAddress& client, std::int64_t duration_ms, std::int64_t max_ms,
                      std::string_view rule)>
       ban;
+  // Reports an event for the operator's timeline (rare transitions only, never per request).
+  std::function<void(std::string_view kind, std::string message)> event;
 };
 
 class Pipeline {

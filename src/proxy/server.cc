@@ -40,7 +40,10 @@ Server::~Server() {
 
 bool Server::start(std::string* error) {
   std::vector<std::string> errors;
-  if (!defence_.init(initial_->config, error)) return false;
+  if (!defence_.init(initial_->config, error,
+                     observe_options_.persist ? initial_->config.state_dir : "")) {
+    return false;
+  }
   // Before the first build: the controllers built there announce their changes through it, and
   // the housekeeping and admin threads read it without a lock.
   defence_.on_mode_change([this](const gate::ModeChange& c) { observer_->on_mode_change(c); });

@@ -45,10 +45,13 @@ Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
       index_(index),
       buffers_(buffer_size_for(runtime->policy->config)),
       upstreams_(loop_),
-      pipeline_(gate::Host{
-          &stats_, server.bans(),
-          [&server](const client::IpAddress& ip, std::int64_t ms, std::int64_t max_ms,
-                    std::string_view rule) { server.request_ban(ip, ms, max_ms, rule); }}) {
+      pipeline_(
+          gate::Host{&stats_, server.bans(),
+                     [&server](const client::IpAddress& ip, std::int64_t ms, std::int64_t max_ms,
+                               std::string_view rule) { server.request_ban(ip, ms, max_ms, rule); },
+                     [&server](std::string_view kind, std::string message) {
+                       server.observer().event(std::string(kind), "", std::move(message));
+                     }}) {
   generation_ = server.generation();
   adopt(std::move(runtime));
   admit_timer_.owner = this;

@@ -51,23 +51,30 @@ std::string_view location_path(std::string_view location) {
 }  // namespace
 
 Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
-                      std::string_view text, const client::Cidr& prefix, std::int64_t wall_ms,
-                      core::Nanos mono_ns) {
+                      const Revocations* revocations, std::string_view text,
+                      const client::Cidr& prefix, std::int64_t wall_ms, core::Nanos mono_ns,
+                      std::int64_t lifetime_ms) {
   Recognition r;
-  challenge::Token tok;
-  if (text.empty() ||
+  if (text.empty()) return r;
+  challenge::Token& tok = r.token;
+  // Roaming tokens carry no binding; a token of the earlier format is bound to its prefix.
+  if (codec.decode(text, challenge::TokenKind::Device, wall_ms, 0, tok) != challenge::Check::Ok &&
       codec.decode(text, challenge::TokenKind::Device, wall_ms, challenge::binding_of(prefix, {}),
                    tok) != challenge::Check::Ok) {
     return r;
   }
-  // One token may not carry a crowd: over its rate or in-flight cap it is served as anyone.
-  if (guard == nullptr || guard->admit(tok.id, mono_ns) != DeviceGuard::Admit::Ok) {
+  if (revocations != nullptr && revocations->revoked(tok)) return r;
+  // One token may not carry a crowd: over its rate, in-flight or network cap it is anyone.
+  const std::uint64_t network = challenge::binding_of(prefix, "network");
+  const DeviceGuard::Admit admit =
+      guard == nullptr ? DeviceGuard::Admit::RateExceeded : guard->admit(tok.id, network, mono_ns);
+  if (admit != DeviceGuard::Admit::Ok) {
     r.kind = Recognition::Kind::Demoted;
+    r.roaming_cap = admit == DeviceGuard::Admit::TooManyNetworks;
     return r;
   }
   r.kind = Recognition::Kind::Resident;
-  r.subject = tok.subject;
-  r.id = tok.id;
+  r.renew = wall_ms > tok.issued_ms + lifetime_ms / 4;
   return r;
 }
 
@@ -90,18 +97,37 @@ bool login_succeeded(const policy::ResidentsConfig& res, const http::ResponseHea
   return true;
 }
 
+namespace {
+
+std::size_t cookie_for(const challenge::TokenCodec& codec, const policy::ResidentsConfig& config,
+                       const challenge::Token& tok, bool secure, char* out, std::size_t cap) {
+  std::array<char, challenge::kTokenTextSize> text;
+  const std::size_t n = codec.encode(tok, text);
+  return http::format_set_cookie(config.cookie, {text.data(), n}, config.lifetime / 1000, out, cap,
+                                 secure);
+}
+
+}  // namespace
+
 std::size_t issue(const challenge::TokenCodec& codec, const policy::ResidentsConfig& config,
-                  std::uint64_t account_hash, const client::Cidr& prefix, std::int64_t wall_ms,
-                  char* out, std::size_t cap) {
+                  std::uint64_t account_hash, std::int64_t wall_ms, bool secure, char* out,
+                  std::size_t cap) {
   std::optional<challenge::Token> tok =
       challenge::new_token(challenge::TokenKind::Device, wall_ms, config.lifetime);
   if (!tok) return 0;
-  tok->binding = challenge::binding_of(prefix, {});
+  tok->binding = 0;  // valid from any network: the guard limits its use instead
   tok->subject = account_hash;
-  std::array<char, challenge::kTokenTextSize> text;
-  const std::size_t n = codec.encode(*tok, text);
-  return http::format_set_cookie(config.cookie, {text.data(), n}, config.lifetime / 1000, out,
-                                 cap);
+  return cookie_for(codec, config, *tok, secure, out, cap);
+}
+
+std::size_t renew(const challenge::TokenCodec& codec, const policy::ResidentsConfig& config,
+                  const challenge::Token& token, std::int64_t wall_ms, bool secure, char* out,
+                  std::size_t cap) {
+  challenge::Token fresh = token;  // the same account and device id: limits follow the device
+  fresh.issued_ms = wall_ms;
+  fresh.expiry_ms = wall_ms + config.lifetime;
+  fresh.binding = 0;
+  return cookie_for(codec, config, fresh, secure, out, cap);
 }
 
 }  // namespace gh::residents

@@ -4,11 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "http/parser.h"
 #include "client/address.h"
+#include "http/parser.h"
 #include "stages/challenge/binding.h"
 
 namespace gh::residents {
@@ -69,36 +70,114 @@ TEST(LoginSucceeded, TheAppsOwnSignalNotABareStatus) {
   EXPECT_FALSE(login_succeeded(config("", ""), resp("200 OK\r\nSet-Cookie: sid=1\r\n")->head));
 }
 
-TEST(Recognise, AValidTokenWithinItsLimits) {
-  const std::vector<std::uint8_t> key(32, 7);
-  const auto codec = challenge::TokenCodec::create(key);
-  ASSERT_TRUE(codec.has_value());
-  DeviceGuardConfig gc;
-  gc.concurrency = 1;
-  auto guard = DeviceGuard::create(gc);
+struct Tokens {
+  Tokens() {
+    const std::vector<std::uint8_t> key(32, 7);
+    codec = challenge::TokenCodec::create(key);
+    DeviceGuardConfig gc;
+    gc.concurrency = 1;
+    gc.networks = 3;
+    guard = DeviceGuard::create(gc);
+  }
+  std::string mint(std::uint64_t account, std::int64_t at) {
+    char line[512];
+    const std::size_t n = issue(*codec, cfg, account, at, false, line, sizeof line);
+    EXPECT_GT(n, 0u);
+    const std::string set(line, n);
+    const std::size_t eq = set.find('=');
+    return set.substr(eq + 1, set.find(';') - eq - 1);
+  }
+  Recognition see(const std::string& token, const char* ip, std::int64_t at,
+                  const Revocations* revoked = nullptr) {
+    const client::Cidr prefix = client::prefix_of(*client::parse_ip(ip), 24, 64);
+    Recognition r = recognise(*codec, guard.get(), revoked, token, prefix, at, 1'000, cfg.lifetime);
+    if (r.kind == Recognition::Kind::Resident) guard->release(r.token.id);
+    return r;
+  }
+  std::optional<challenge::TokenCodec> codec;
+  std::unique_ptr<DeviceGuard> guard;
+  policy::ResidentsConfig cfg = config("sid", "");
+};
+
+constexpr std::int64_t kWall = 1'760'000'000'000;
+
+TEST(Recognise, ATokenRoamsAcrossNetworks) {
+  Tokens t;
+  const std::string token = t.mint(42, kWall);
+  for (const char* ip : {"192.0.2.7", "198.51.100.9", "203.0.113.200", "192.0.2.8"}) {
+    const Recognition r = t.see(token, ip, kWall);
+    EXPECT_EQ(r.kind, Recognition::Kind::Resident) << ip;
+    EXPECT_EQ(r.token.subject, 42u);
+  }
+  // A fourth network within the hour is one too many (cap 3): demoted, and said so once.
+  const Recognition over = t.see(token, "100.64.1.1", kWall);
+  EXPECT_EQ(over.kind, Recognition::Kind::Demoted);
+  EXPECT_TRUE(over.roaming_cap);
+  const Recognition after = t.see(token, "192.0.2.7", kWall);
+  EXPECT_EQ(after.kind, Recognition::Kind::Demoted);
+  EXPECT_FALSE(after.roaming_cap);
+  EXPECT_EQ(t.see("x" + token.substr(1), "192.0.2.7", kWall).kind, Recognition::Kind::None);
+}
+
+TEST(Recognise, InFlightCapAndSlidingRenewal) {
+  Tokens t;
+  const std::string token = t.mint(42, kWall);
   const client::Cidr prefix = client::prefix_of(*client::parse_ip("192.0.2.7"), 24, 64);
-  const policy::ResidentsConfig cfg = config("sid", "");
+  const Recognition held =
+      recognise(*t.codec, t.guard.get(), nullptr, token, prefix, kWall, 1'000, t.cfg.lifetime);
+  ASSERT_EQ(held.kind, Recognition::Kind::Resident);
+  EXPECT_FALSE(held.renew);
+  EXPECT_EQ(t.see(token, "192.0.2.7", kWall).kind, Recognition::Kind::Demoted) << "cap 1";
+  t.guard->release(held.token.id);
+  // A quarter of its life later it asks to be renewed; the renewal keeps the device id.
+  const std::int64_t later = kWall + t.cfg.lifetime / 4 + 1;
+  const Recognition old = t.see(token, "192.0.2.7", later);
+  ASSERT_TRUE(old.renew);
   char line[512];
-  const std::int64_t wall = 1'760'000'000'000;
-  const std::size_t n = issue(*codec, cfg, 42, prefix, wall, line, sizeof line);
-  ASSERT_GT(n, 0u);
-  const std::string set(line, n);
+  const std::string set(line, renew(*t.codec, t.cfg, old.token, later, true, line, sizeof line));
+  EXPECT_NE(set.find("; Secure"), std::string::npos);
   const std::size_t eq = set.find('=');
-  const std::string token = set.substr(eq + 1, set.find(';') - eq - 1);
-  const Recognition r = recognise(*codec, guard.get(), token, prefix, wall, 1'000);
+  const std::string fresh = set.substr(eq + 1, set.find(';') - eq - 1);
+  const Recognition r = t.see(fresh, "192.0.2.7", later);
   ASSERT_EQ(r.kind, Recognition::Kind::Resident);
-  EXPECT_EQ(r.subject, 42u);
-  // The one in-flight place is taken: the next concurrent use is demoted.
-  EXPECT_EQ(recognise(*codec, guard.get(), token, prefix, wall, 1'000).kind,
-            Recognition::Kind::Demoted);
-  guard->release(r.id);
-  EXPECT_EQ(recognise(*codec, guard.get(), token, prefix, wall, 1'000).kind,
-            Recognition::Kind::Resident);
-  const client::Cidr other = client::prefix_of(*client::parse_ip("198.51.100.7"), 24, 64);
-  EXPECT_EQ(recognise(*codec, guard.get(), token, other, wall, 1'000).kind,
-            Recognition::Kind::None);
-  EXPECT_EQ(recognise(*codec, guard.get(), "x" + token.substr(1), prefix, wall, 1'000).kind,
-            Recognition::Kind::None);
+  EXPECT_EQ(r.token.id, old.token.id);
+  EXPECT_FALSE(r.renew);
+}
+
+TEST(Recognise, RevokedByAccountOrDevice) {
+  Tokens t;
+  const std::string before = t.mint(42, kWall);
+  const std::string other = t.mint(7, kWall);
+  Revocations revoked;
+  ASSERT_EQ(revoked.revoke_account(42, kWall + 1, kWall), Revocations::Result::Ok);
+  EXPECT_EQ(t.see(before, "192.0.2.7", kWall + 2, &revoked).kind, Recognition::Kind::None);
+  EXPECT_EQ(t.see(other, "192.0.2.7", kWall + 2, &revoked).kind, Recognition::Kind::Resident);
+  const std::string after = t.mint(42, kWall + 5);  // logged in again: a new epoch
+  EXPECT_EQ(t.see(after, "192.0.2.7", kWall + 6, &revoked).kind, Recognition::Kind::Resident);
+  const Recognition r = t.see(other, "192.0.2.7", kWall + 6);
+  ASSERT_EQ(revoked.revoke_device(r.token.id, kWall + 3'600'000, kWall + 6),
+            Revocations::Result::Ok);
+  EXPECT_EQ(t.see(other, "192.0.2.7", kWall + 7, &revoked).kind, Recognition::Kind::None);
+}
+
+TEST(Revocations, BoundedAndKeptAsText) {
+  Revocations r(2, 1'000);
+  challenge::TokenId a{}, b{}, c{};
+  a[0] = 1;
+  b[0] = 2;
+  c[0] = 3;
+  EXPECT_EQ(r.revoke_device(a, 500, 0), Revocations::Result::Ok);
+  EXPECT_EQ(r.revoke_device(b, 5'000, 0), Revocations::Result::Ok);
+  EXPECT_EQ(r.revoke_device(c, 5'000, 100), Revocations::Result::Full);
+  EXPECT_EQ(r.revoke_device(c, 5'000, 600), Revocations::Result::Ok) << "a's revocation ended";
+  EXPECT_EQ(r.revoke_account(9, 100, 600), Revocations::Result::Ok);
+  Revocations copy(10, 1'000);
+  for (const std::string& line : r.lines(600)) EXPECT_TRUE(copy.apply(line, 600)) << line;
+  EXPECT_EQ(copy.devices(), 2u);
+  EXPECT_EQ(copy.accounts(), 1u);
+  EXPECT_FALSE(copy.apply("device zz 1", 600));
+  EXPECT_FALSE(copy.apply("account 12 x", 600));
+  EXPECT_FALSE(copy.apply("nonsense", 600));
 }
 
 }  // namespace
