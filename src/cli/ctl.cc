@@ -37,6 +37,8 @@ struct CtlOptions {
   std::string mode;
   int limit = 30;
   int top_n = 10;
+  std::string account;
+  std::string device;
 };
 
 // ---- output helpers --------------------------------------------------------------------------
@@ -337,6 +339,28 @@ int signup_mode(AdminClient& admin, const CtlOptions& o) {
   });
 }
 
+int residents_revoke(AdminClient& admin, const CtlOptions& o) {
+  if (!admin.has_token()) {
+    std::fprintf(stderr,
+                 "gatehouse ctl: revoking device tokens needs the admin token: pass --token-file "
+                 "FILE (or set GATEHOUSE_ADMIN_TOKEN_FILE=FILE)\n");
+    return kApiError;
+  }
+  const json body = o.account.empty() ? json{{"device", o.device}} : json{{"account", o.account}};
+  return handle(admin.request("POST", "/v1/residents/revoke", body.dump()), 200, o, admin,
+                [&o](const json&) {
+                  if (o.account.empty()) {
+                    std::printf("device %s revoked: its token is refused from now on\n",
+                                o.device.c_str());
+                  } else {
+                    std::printf("device tokens of %s revoked: each device becomes anonymous until "
+                                "it logs in again\n",
+                                o.account.c_str());
+                  }
+                  return kOk;
+                });
+}
+
 int events(AdminClient& admin, const CtlOptions& o) {
   return handle(admin.request("GET", "/v1/events?limit=" + std::to_string(o.limit)), 200, o, admin,
                 [](const json& answer) {
@@ -489,6 +513,13 @@ int ctl_command(const std::vector<std::string>& args) {
   add->add_option("--max", o.max, "Cap for escalation when the key is banned again within the window");
   auto* remove = bans->add_subcommand("remove", "Lift the ban on exactly this address or prefix");
   remove->add_option("KEY", o.key, "Address or CIDR as it was banned")->required();
+  auto* residents = app.add_subcommand("residents", "Device tokens of residents");
+  residents->require_subcommand(1);
+  auto* revoke = residents->add_subcommand(
+      "revoke", "Revoke device tokens: every device of an account (log out everywhere), or one");
+  auto* by_account = revoke->add_option("--account", o.account, "The account's name as it logs in");
+  revoke->add_option("--device", o.device, "One device id (32 hex characters, from the access log)")
+      ->excludes(by_account);
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
@@ -530,6 +561,10 @@ int ctl_command(const std::vector<std::string>& args) {
   if (*list) return bans_list(admin, o);
   if (*add) return bans_add(admin, o);
   if (*remove) return bans_remove(admin, o);
+  if (*revoke) {
+    if (o.account.empty() && o.device.empty()) return usage_error("revoke needs --account or --device");
+    return residents_revoke(admin, o);
+  }
   return usage_error("missing command");
 }
 

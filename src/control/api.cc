@@ -29,6 +29,7 @@ enum class Endpoint {
   Top,
   Series,
   Reload,
+  Revoke,
   Dashboard
 };
 
@@ -47,6 +48,7 @@ Route route_of(const std::string& path) {
   if (path == "/v1/top") return {Endpoint::Top, {}};
   if (path == "/v1/series") return {Endpoint::Series, {}};
   if (path == "/v1/reload") return {Endpoint::Reload, {}};
+  if (path == "/v1/residents/revoke") return {Endpoint::Revoke, {}};
   if (path == "/" || path == "/dashboard" || path.starts_with("/dashboard/")) {
     return {Endpoint::Dashboard, {}};
   }
@@ -71,6 +73,7 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::SignupMode:
       return "GET, HEAD, POST";
     case Endpoint::Reload:
+    case Endpoint::Revoke:
       return "POST";
     case Endpoint::Ban:
       return "GET, HEAD, DELETE";
@@ -81,8 +84,13 @@ const char* allowed_methods(Endpoint e) {
 }
 
 bool method_allowed(Endpoint e, const std::string& m) {
-  if (m == "GET" || m == "HEAD") return e != Endpoint::None && e != Endpoint::Reload;
-  if (m == "POST") return e == Endpoint::Bans || e == Endpoint::SignupMode || e == Endpoint::Reload;
+  if (m == "GET" || m == "HEAD") {
+    return e != Endpoint::None && e != Endpoint::Reload && e != Endpoint::Revoke;
+  }
+  if (m == "POST") {
+    return e == Endpoint::Bans || e == Endpoint::SignupMode || e == Endpoint::Reload ||
+           e == Endpoint::Revoke;
+  }
   if (m == "DELETE") return e == Endpoint::Ban;
   return false;
 }
@@ -257,7 +265,8 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
     return error_response(404, "no such endpoint: " + quote(r.path) +
                                    " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
                                    "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
-                                   "/v1/bans/<cidr>, /metrics, /dashboard)");
+                                   "/v1/bans/<cidr>, /v1/residents/revoke, /metrics, "
+                                   "/dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res =
@@ -328,6 +337,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
       return series(r);
     case Endpoint::Reload:
       return reload(r);
+    case Endpoint::Revoke:
+      return revoke(r);
     case Endpoint::Dashboard:
       break;
     case Endpoint::Status:
@@ -535,6 +546,41 @@ ApiResponse AdminApi::remove_ban(const std::string& key_text) {
   spdlog::info("admin: removed the ban on {}", client::format_cidr(*key));
   ApiResponse res;
   res.body = json{{"removed", true}, {"key", client::format_cidr(*key)}};
+  return res;
+}
+
+// POST /v1/residents/revoke {"account": "alice"} ("log out everywhere": every device token of
+// the account issued until now) or {"device": "<32 hex>"}: the holders become anonymous at once.
+ApiResponse AdminApi::revoke(const ApiRequest& r) {
+  if (r.body.size() > kMaxBodyBytes) return error_response(413, "body larger than 16 KiB");
+  const json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object() || body.size() != 1 ||
+      !(body.contains("account") || body.contains("device"))) {
+    return error_response(400,
+                          "the body must be a JSON object like {\"account\": \"alice\"} or "
+                          "{\"device\": \"<32 hex characters>\"}");
+  }
+  const bool account = body.contains("account");
+  const json& value = account ? body["account"] : body["device"];
+  if (!value.is_string() || value.get<std::string>().empty() ||
+      value.get<std::string>().size() > 256) {
+    return error_response(400, std::string(account ? "account" : "device") +
+                                   " must be a string of 1 to 256 bytes",
+                          account ? "account" : "device");
+  }
+  std::string error;
+  const std::string text = value.get<std::string>();
+  const bool ok = account ? server_.defence().revoke_account(text, &error)
+                          : server_.defence().revoke_device(text, &error);
+  if (!ok) return error_response(error.find("full") != std::string::npos ? 507 : 400, error);
+  const std::string by = changed_by(r.user_agent);
+  server_.observer().event("device_revoked", "",
+                           std::string(account ? "device tokens of an account" : "a device token") +
+                               " revoked by " + by);
+  spdlog::info("admin: {} {} revoked ({})", account ? "account" : "device",
+               account ? "(name not logged)" : text, by);
+  ApiResponse res;
+  res.body = json{{"revoked", account ? "account" : "device"}};
   return res;
 }
 

@@ -115,6 +115,7 @@ class AdminApi {
   ApiResponse top(const ApiRequest& request) const;
   ApiResponse series(const ApiRequest& request) const;
   ApiResponse reload(const ApiRequest& request);
+  ApiResponse revoke(const ApiRequest& request);
   ApiResponse dashboard(const ApiRequest& request) const;
   void observe_metrics(std::string& out) const;
   nlohmann::json signup_json() const;

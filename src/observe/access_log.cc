@@ -28,6 +28,15 @@ std::string format_access_line(const AccessRecord& r, std::uint64_t skipped,
   };
   if (r.rule.size > 0) j["rule"] = r.rule.view();
   j["class"] = kClassNames[cls];
+  if (r.has_device) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (std::uint8_t b : r.device) {
+      id += kHex[b >> 4];
+      id += kHex[b & 15];
+    }
+    j["device"] = id;
+  }
   j["bytes_in"] = r.bytes_in;
   j["bytes_out"] = r.bytes_out;
   j["duration_ms"] = r.duration_ms;

@@ -38,6 +38,8 @@ struct AccessRecord {
   FixedText<48> rule;  // the deciding limit / list / stage, empty when passed
   FixedText<256> path;
   FixedText<128> user_agent;
+  bool has_device = false;      // a resident's device token: its id, for a revocation by device
+  std::uint8_t device[16] = {};
 };
 
 struct AccessLogOptions {
@@ -60,8 +62,8 @@ struct AccessLogStats {
   std::uint64_t rotations = 0;
 };
 
-// {"time", "client", "method", "route", "path", "status", "verdict", "rule"?, "class", "bytes_in",
-//  "bytes_out", "duration_ms", "upstream_ms", "ua", "skipped"? , "dropped"?}
+// {"time", "client", "method", "route", "path", "status", "verdict", "rule"?, "class", "device"?,
+//  "bytes_in", "bytes_out", "duration_ms", "upstream_ms", "ua", "skipped"? , "dropped"?}
 std::string format_access_line(const AccessRecord& r, std::uint64_t skipped, std::uint64_t dropped);
 
 class AccessLog {

@@ -239,6 +239,10 @@ void record_exchange(Worker& worker, const ExchangeInfo& x) {
     if (x.route != nullptr) r.route.set(x.route->name);
     if (x.head != nullptr && x.head_valid) r.path.set(x.head->path);
     r.user_agent.set(ua);
+    if (x.device != nullptr) {
+      r.has_device = true;
+      std::memcpy(r.device, x.device->data(), sizeof r.device);
+    }
     log->log(worker.index(), r);
   }
 }

@@ -105,6 +105,7 @@ struct ExchangeInfo {
   bool has_account = false;
   std::uint64_t account_hash = 0;
   std::uint64_t bytes_in = 0;
+  const std::array<std::uint8_t, 16>* device = nullptr;  // a resident's device id, when one
 };
 
 // The session hook: counts, samples the heavy hitters and writes the access record. No

@@ -774,7 +774,8 @@ void Session::end_exchange() {
         worker_,
         {hold_->runtime.get(), x_.route, x_.cls, resp_head_done_, status, x_.limit_verdict.action,
          x_.client, x_.prefix, subrequest_ ? &original_ : &req_, subrequest_ || head_len_ != 0,
-         head_start_ms_, x_.rtt_us, x_.has_account, x_.account_hash, req_body_bytes_});
+         head_start_ms_, x_.rtt_us, x_.has_account, x_.account_hash, req_body_bytes_,
+         x_.cls == policy::ClientClass::Resident ? &x_.device_id : nullptr});
   } else if (local_status_ != 0) {  // an answer outside any exchange (a malformed head, 408)
     record_exchange(worker_, {nullptr,
                               nullptr,

@@ -511,3 +511,67 @@ TEST(AdminBinary, RunFailsWhenTheConfiguredAdminAddressIsTaken) {
 
 }  // namespace
 }  // namespace gh::test
+
+namespace gh::test {
+namespace {
+
+// "Log out everywhere": revoking an account turns every device token it holds into nothing,
+// at once, kept on disk; logging in again makes a new one.
+TEST(AdminResidents, RevokingAnAccountLogsItsDevicesOut) {
+  Origin origin([](const OriginRequest& q) {
+    OriginReply r;
+    if (q.target == "/login") {
+      r.status = q.body.find("password=right") != std::string::npos ? 200 : 401;
+      if (r.status == 200) r.headers.push_back({"Set-Cookie", "sid=1; Path=/"});
+    }
+    return r;
+  });
+  Shield shield(basic_config(origin.port(),
+                             "residents: { success_cookie: sid }\n"
+                             "routes:\n  - name: login\n    match: { path: /login }\n"
+                             "    class: login\n  - name: app\n"));
+  const std::string token_file = write_token(shield.dir());
+  control::AdminServer admin(shield.server(), admin_config(token_file), "test");
+  std::string error;
+  ASSERT_TRUE(admin.start(&error)) << error;
+  auto login = [&] {
+    return set_cookie(
+        roundtrip(shield.port(), request("POST", "/login", "", "username=Alice&password=right")),
+        "gh_device");
+  };
+  const std::string device = login();
+  ASSERT_NE(device, "");
+  auto resident = [&](const std::string& cookie) {
+    const std::uint64_t before = shield.server().stats().class_resident;
+    roundtrip(shield.port(), request("GET", "/home", cookie_header(cookie)));
+    return shield.server().stats().class_resident == before + 1;
+  };
+  ASSERT_TRUE(resident(device));
+
+  httplib::Client c("127.0.0.1", admin.port());
+  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+  auto no_token = c.Post("/v1/residents/revoke", "{\"account\": \"alice\"}", "application/json");
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 401);
+  auto bad = c.Post("/v1/residents/revoke", auth, "{\"user\": \"alice\"}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto ok = c.Post("/v1/residents/revoke", auth, "{\"account\": \" ALICE \"}", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_FALSE(resident(device)) << "the old token is refused";
+  // A login in the very millisecond of the revocation is revoked with it; a later one is not.
+  std::this_thread::sleep_for(5ms);
+  const std::string again = login();
+  ASSERT_NE(again, "");
+  EXPECT_TRUE(resident(again)) << "a new login is a new epoch";
+
+  std::ifstream kept(shield.dir() + "/state/revocations");
+  std::string line;
+  ASSERT_TRUE(std::getline(kept, line));
+  EXPECT_EQ(line.rfind("account ", 0), 0u) << line;
+  admin.stop();
+}
+
+}  // namespace
+}  // namespace gh::test
