@@ -17,15 +17,12 @@
 #include "cli/demo_config.h"
 #include "client/address.h"
 #include "control/admin_server.h"  // admin API
+#include "core/build_info.h"
 #include "demo/app.h"
 #include "policy/config.h"
 #include "policy/quick.h"
 #include "policy/snapshot.h"
 #include "proxy/server.h"
-
-#ifndef GATEHOUSE_VERSION
-#define GATEHOUSE_VERSION "dev"
-#endif
 
 namespace gh::cli {
 
@@ -69,7 +66,7 @@ bool start_admin(proxy::Server& server, const policy::AdminConfig& config, bool 
                  std::unique_ptr<control::AdminServer>& out,
                  std::function<bool(const std::string&, std::string*)> reload = nullptr) {
   if (!config.enabled) return true;
-  auto admin = std::make_unique<control::AdminServer>(server, config, GATEHOUSE_VERSION);
+  auto admin = std::make_unique<control::AdminServer>(server, config, std::string(core::version()));
   admin->set_reload(std::move(reload));
   std::string error;
   if (!admin->start(&error)) {

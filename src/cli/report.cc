@@ -5,13 +5,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/build_info.h"
 #include "observe/jsonl.h"
 #include "observe/report.h"
 #include "policy/config.h"
-
-#ifndef GATEHOUSE_VERSION
-#define GATEHOUSE_VERSION "dev"
-#endif
 
 namespace gh::cli {
 
@@ -52,7 +49,7 @@ int report_command(const ReportOptions& o) {
     return 1;
   }
   observe::ReportInput in = observe::load_report_input(dir, *since, *until);
-  in.generator = std::string("gatehouse ") + GATEHOUSE_VERSION;
+  in.generator = std::string("gatehouse ") + std::string(core::version());
   const std::string text = observe::write_report(in);
   if (o.output.empty() || o.output == "-") {
     std::fwrite(text.data(), 1, text.size(), stdout);
