@@ -40,7 +40,22 @@ TEST(Cli, VersionAndHelp) {
   }
   EXPECT_EQ(run_binary({"proxy", "--help"}, &out, dir), 0);
   EXPECT_NE(out.find("--from"), std::string::npos);
-  EXPECT_NE(run_binary({}, &out, dir), 0);  // a subcommand is required
+  // --version as well as `version`: version, commit, build type, libraries.
+  for (const char* flag : {"--version", "-V", "version"}) {
+    EXPECT_EQ(run_binary({flag}, &out, dir), 0) << flag;
+    EXPECT_NE(out.find("(commit "), std::string::npos) << out;
+    EXPECT_NE(out.find("libraries: OpenSSL"), std::string::npos) << out;
+  }
+  // Usage errors: exit 2, and what would have been right.
+  EXPECT_EQ(run_binary({}, &out, dir), 2);
+  EXPECT_NE(out.find("commands: run, validate, proxy"), std::string::npos) << out;
+  EXPECT_EQ(run_binary({"frobnicate"}, &out, dir), 2);
+  EXPECT_NE(out.find("unknown command 'frobnicate'"), std::string::npos) << out;
+  EXPECT_EQ(run_binary({"run"}, &out, dir), 2);
+  EXPECT_NE(out.find("gatehouse run: --config is required"), std::string::npos) << out;
+  EXPECT_EQ(run_binary({"proxy", "--from", "nowhere", "--to", "127.0.0.1:1"}, &out, dir), 2);
+  EXPECT_EQ(run_binary({"ctl", "frob"}, &out, dir), 2);
+  EXPECT_EQ(run_binary({"report"}, &out, dir), 2);
 }
 
 TEST(Cli, ValidateReportsFileLineColumn) {
