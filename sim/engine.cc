@@ -641,6 +641,12 @@ struct Engine::Impl {
     }
   }
 
+  static Req login_req(const Account& a) {
+    return {"POST", "/login",
+            "username=" + url_encode(a.username) + "&password=" + url_encode(a.password),
+            "application/x-www-form-urlencoded"};
+  }
+
   Req signup_req(Flow& f) {
     return {"POST", "/signup",
             "username=" + url_encode(f.username) + "&email=" + url_encode(f.email) +
@@ -784,12 +790,7 @@ struct Engine::Impl {
       case Behaviour::Resident: {
         f.account = p.next_account++ % p.accounts.size();
         f.source = f.account;  // a person keeps their address (and device cookie)
-        const auto& a = p.accounts[f.account];
-        issue(f,
-              {"POST", "/login",
-               "username=" + url_encode(a.username) + "&password=" + url_encode(a.password),
-               "application/x-www-form-urlencoded"},
-              false);
+        issue(f, login_req(p.accounts[f.account]), false);
         break;
       }
       case Behaviour::Newcomer:
@@ -804,12 +805,7 @@ struct Engine::Impl {
         }
         break;
       case Behaviour::CredentialStuffing: {
-        const auto& a = stuffing_list[p.next_account++ % stuffing_list.size()];
-        issue(f,
-              {"POST", "/login",
-               "username=" + url_encode(a.username) + "&password=" + url_encode(a.password),
-               "application/x-www-form-urlencoded"},
-              false);
+        issue(f, login_req(stuffing_list[p.next_account++ % stuffing_list.size()]), false);
         break;
       }
       case Behaviour::SlowClient:

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -113,6 +114,40 @@ std::optional<Response> blocking_request_from(const Target& t, const sockaddr_st
   }
 }
 
+namespace {
+
+// Runs task(i) for each i below `count` on `concurrency` threads. A task that fails returns what
+// went wrong; the first failure stops the others and is returned (empty when none failed).
+std::string run_parallel(std::size_t count, unsigned concurrency,
+                         const std::function<std::string(std::size_t)>& task) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::string first_error;
+  auto worker = [&] {
+    for (std::size_t i = next++; i < count; i = next++) {
+      std::string failed = task(i);
+      if (failed.empty()) continue;
+      std::lock_guard lock(mu);
+      if (first_error.empty()) first_error = std::move(failed);
+      next = count;  // stop the others
+      return;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned k = 0; k < std::max(1u, concurrency); ++k) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return first_error;
+}
+
+// "<what>: status 503 <body>", or the transport error.
+std::string failure(const std::string& what, const std::optional<Response>& r,
+                    const std::string& why) {
+  return what + ": " +
+         (r ? "status " + std::to_string(r->status) + " " + r->body.substr(0, 200) : why);
+}
+
+}  // namespace
+
 std::optional<std::vector<Account>> create_accounts(const Target& app, const std::string& pop,
                                                     std::uint32_t count, unsigned concurrency,
                                                     std::string* error) {
@@ -121,40 +156,23 @@ std::optional<std::vector<Account>> create_accounts(const Target& app, const std
     accounts[i].username = "sim-" + pop + "-" + std::to_string(i);
     accounts[i].password = "sim-password-" + accounts[i].username;
   }
-  std::atomic<std::uint32_t> next{0};
-  std::mutex mu;
-  std::string first_error;
-  auto worker = [&] {
-    while (true) {
-      const auto i = next++;
-      if (i >= count) return;
-      const auto& a = accounts[i];
-      const std::string body = "username=" + url_encode(a.username) +
-                               "&email=" + url_encode(a.username + "@residents.example.com") +
-                               "&password=" + url_encode(a.password);
-      const std::string raw = "POST /signup HTTP/1.1\r\nHost: " + app.authority +
-                              "\r\nAccept: application/json\r\nX-Sim-Population: sim-setup\r\n"
-                              "Content-Type: application/x-www-form-urlencoded\r\n"
-                              "Content-Length: " +
-                              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      std::string why;
-      auto r = blocking_request(app, raw, 30 * kSec, &why);
-      if (r && (r->status == 201 || r->status == 303 || r->status == 409)) continue;
-      std::lock_guard lock(mu);
-      if (first_error.empty()) {
-        first_error =
-            "creating account " + a.username + " at " + app.authority + ": " +
-            (r ? "status " + std::to_string(r->status) + " " + r->body.substr(0, 200) : why);
-      }
-      next = count;  // stop the others
-      return;
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned k = 0; k < std::max(1u, concurrency); ++k) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (!first_error.empty()) {
-    if (error != nullptr) *error = first_error;
+  const std::string failed = run_parallel(count, concurrency, [&](std::size_t i) {
+    const auto& a = accounts[i];
+    const std::string body = "username=" + url_encode(a.username) +
+                             "&email=" + url_encode(a.username + "@residents.example.com") +
+                             "&password=" + url_encode(a.password);
+    const std::string raw = "POST /signup HTTP/1.1\r\nHost: " + app.authority +
+                            "\r\nAccept: application/json\r\nX-Sim-Population: sim-setup\r\n"
+                            "Content-Type: application/x-www-form-urlencoded\r\n"
+                            "Content-Length: " +
+                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string why;
+    auto r = blocking_request(app, raw, 30 * kSec, &why);
+    if (r && (r->status == 201 || r->status == 303 || r->status == 409)) return std::string();
+    return failure("creating account " + a.username + " at " + app.authority, r, why);
+  });
+  if (!failed.empty()) {
+    if (error != nullptr) *error = failed;
     return std::nullopt;
   }
   return accounts;
@@ -165,59 +183,42 @@ std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool vi
                                                    const std::vector<Account>& accounts,
                                                    unsigned concurrency, std::string* error) {
   std::vector<CookieJar> jars(accounts.size());
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::string first_error;
-  auto worker = [&] {
-    while (true) {
-      const std::size_t i = next++;
-      if (i >= accounts.size()) return;
-      const auto& a = accounts[i];
-      // The address the engine gives this account in the run (a resident's source = its
-      // account number), so a shield that binds its device cookie to the network agrees.
-      sockaddr_storage src;
-      socklen_t len;
-      cidr_address(pop.sources, source_index(pop, i), &src, &len);
-      const std::string body =
-          "username=" + url_encode(a.username) + "&password=" + url_encode(a.password);
-      std::string raw = "POST /login HTTP/1.1\r\nHost: " + target.authority +
-                        "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; gatehouse-sim resident)"
-                        "\r\nAccept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
-                        "\r\nX-Sim-Population: sim-setup\r\n";
-      if (via_xff) raw += "X-Forwarded-For: " + address_text(src) + "\r\n";
-      raw += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
-      std::string why;
-      std::optional<Response> r;
-      // A person whose login meets "busy, try again" (429, 503) tries again a little later.
-      for (int attempt = 0; attempt < kPriorLoginAttempts; ++attempt) {
-        r = blocking_request_from(target, via_xff ? nullptr : &src, raw, 30 * kSec, &why);
-        if (!r || (r->status != 429 && r->status != 503)) break;
-        double wait_s = 1;
-        if (const std::string* ra = r->header("retry-after")) {
-          wait_s = std::clamp(std::atof(ra->c_str()), 0.1, 5.0);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait_s * 1000)));
+  const std::string failed = run_parallel(accounts.size(), concurrency, [&](std::size_t i) {
+    const auto& a = accounts[i];
+    // The address the engine gives this account in the run (a resident's source = its
+    // account number), so a shield that binds its device cookie to the network agrees.
+    sockaddr_storage src;
+    socklen_t len;
+    cidr_address(pop.sources, source_index(pop, i), &src, &len);
+    const std::string body =
+        "username=" + url_encode(a.username) + "&password=" + url_encode(a.password);
+    std::string raw = "POST /login HTTP/1.1\r\nHost: " + target.authority +
+                      "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; gatehouse-sim resident)"
+                      "\r\nAccept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+                      "\r\nX-Sim-Population: sim-setup\r\n";
+    if (via_xff) raw += "X-Forwarded-For: " + address_text(src) + "\r\n";
+    raw += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    std::string why;
+    std::optional<Response> r;
+    // A person whose login meets "busy, try again" (429, 503) tries again a little later.
+    for (int attempt = 0; attempt < kPriorLoginAttempts; ++attempt) {
+      r = blocking_request_from(target, via_xff ? nullptr : &src, raw, 30 * kSec, &why);
+      if (!r || (r->status != 429 && r->status != 503)) break;
+      double wait_s = 1;
+      if (const std::string* ra = r->header("retry-after")) {
+        wait_s = std::clamp(std::atof(ra->c_str()), 0.1, 5.0);
       }
-      if (r && r->status >= 200 && r->status < 400) {
-        jars[i].update(r->cookies);  // each index is written by one thread only
-        continue;
-      }
-      std::lock_guard lock(mu);
-      if (first_error.empty()) {
-        first_error =
-            "prior login of " + a.username + " at " + target.authority + ": " +
-            (r ? "status " + std::to_string(r->status) + " " + r->body.substr(0, 200) : why);
-      }
-      next = accounts.size();  // stop the others
-      return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait_s * 1000)));
     }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned k = 0; k < std::max(1u, concurrency); ++k) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (!first_error.empty()) {
-    if (error != nullptr) *error = first_error;
+    if (r && r->status >= 200 && r->status < 400) {
+      jars[i].update(r->cookies);  // each index is written by one thread only
+      return std::string();
+    }
+    return failure("prior login of " + a.username + " at " + target.authority, r, why);
+  });
+  if (!failed.empty()) {
+    if (error != nullptr) *error = failed;
     return std::nullopt;
   }
   return jars;

@@ -14,6 +14,7 @@
 #include "client/address.h"
 #include "control/text.h"
 #include "control/token.h"
+#include "core/duration.h"
 
 namespace gh::cli {
 
@@ -81,7 +82,7 @@ std::string text_of(const json& v) {
 std::string expires_in(const json& ban) {
   const json& v = ban.value("expires_in_s", json(nullptr));
   if (!v.is_number_integer()) return "never";
-  return control::format_human_duration(v.get<std::int64_t>());
+  return core::format_duration(v.get<std::int64_t>() * 1000, core::DurationStyle::Compact);
 }
 
 // Percent-encodes everything but unreserved characters (the key goes in a path segment).
@@ -207,9 +208,10 @@ int handle(const std::optional<Call>& call, int expected, const CtlOptions& o,
 
 int status(AdminClient& admin, const CtlOptions& o) {
   return handle(admin.request("GET", "/v1/status"), 200, o, admin, [](const json& s) {
+    const std::string uptime = core::format_duration(s.value("uptime_s", std::int64_t{0}) * 1000,
+                                                     core::DurationStyle::Compact);
     std::printf("gatehouse %s, up %s, config generation %s, %s workers\n",
-                text_of(s.value("version", json())).c_str(),
-                control::format_human_duration(s.value("uptime_s", std::int64_t{0})).c_str(),
+                text_of(s.value("version", json())).c_str(), uptime.c_str(),
                 text_of(s.value("generation", json())).c_str(),
                 text_of(s.value("workers", json())).c_str());
     std::string listeners;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <random>
 
+#include "core/hash.h"
+
 namespace gh::client {
 namespace {
 
@@ -445,15 +447,6 @@ std::optional<SocketAddress> from_sockaddr(const sockaddr_storage& in, socklen_t
 
 namespace {
 
-std::uint64_t fmix64(std::uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
 std::uint64_t process_seed() {
   static const std::uint64_t seed = [] {
     std::random_device rd;
@@ -466,8 +459,8 @@ std::uint64_t process_seed() {
 
 std::size_t hash_key(const IpKey& key) noexcept {
   const std::uint64_t seed = process_seed();
-  std::uint64_t h = fmix64(key.lo ^ seed);
-  h = fmix64(h ^ key.hi ^ (seed << 29 | seed >> 35));
+  std::uint64_t h = core::mix64(key.lo ^ seed);
+  h = core::mix64(h ^ key.hi ^ (seed << 29 | seed >> 35));
   return static_cast<std::size_t>(h);
 }
 

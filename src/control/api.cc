@@ -8,6 +8,7 @@
 #include "control/metrics.h"
 #include "control/text.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "proxy/server.h"
 #include "stages/lists/bans.h"
 
@@ -517,17 +518,19 @@ ApiResponse AdminApi::add_ban(const ApiRequest& r) {
     ban.reason = lists::ShortText<lists::kReasonMax>::from(request->reason);
     ban.source = lists::ShortText<lists::kSourceMax>::from("manual");
   }
-  server_.observer().event("ban", "",
-                           client::format_cidr(ban.key) + " for " +
-                               format_config_duration(request->seconds) +
-                               (request->reason.empty() ? "" : ": " + request->reason),
-                           {{"cidr", client::format_cidr(ban.key)},
-                            {"duration_s", request->seconds},
-                            {"reason", request->reason},
-                            {"by", changed_by(r.user_agent)}});
+  server_.observer().event(
+      "ban", "",
+      client::format_cidr(ban.key) + " for " +
+          core::format_duration(request->seconds * 1000, core::DurationStyle::Config) +
+          (request->reason.empty() ? "" : ": " + request->reason),
+      {{"cidr", client::format_cidr(ban.key)},
+       {"duration_s", request->seconds},
+       {"reason", request->reason},
+       {"by", changed_by(r.user_agent)}});
   spdlog::info("admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
                ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
-               format_config_duration(request->seconds), ban.reason.view());
+               core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
+               ban.reason.view());
   ApiResponse res;
   res.status = 201;
   res.body = json{{"ban", ban_json(ban, now)}};

@@ -10,6 +10,7 @@
 #include "control/metrics.h"
 #include "control/text.h"
 #include "core/clock.h"
+#include "core/duration.h"
 #include "observe/dashboard.h"
 #include "observe/events.h"
 #include "observe/minutes.h"
@@ -77,11 +78,6 @@ json route_status_json(const gate::DefenceState::RouteStatus& s,
         {"error_rate_pct", s.signals.error_rate_pct},
         {"shed_rate_pct", s.signals.shed_rate_pct}}},
   };
-}
-
-std::string duration_text(std::uint64_t ms) {
-  if (ms % 1000 != 0) return std::to_string(ms) + "ms";
-  return format_config_duration(static_cast<std::int64_t>(ms / 1000));
 }
 
 std::string_view action_name(policy::ActionKind k) {
@@ -264,7 +260,8 @@ ApiResponse AdminApi::routes() const {
     for (const policy::LimitConfig& l : route.limits) {
       json j = {{"name", l.name},
                 {"key", key_text(l.key)},
-                {"rate", std::to_string(l.rate) + "/" + duration_text(l.period)},
+                {"rate", std::to_string(l.rate) + "/" +
+                             core::format_duration(l.period, core::DurationStyle::Config)},
                 {"burst", l.burst},
                 {"action", std::string(action_name(l.action.kind))},
                 {"dry_run", l.dry_run},

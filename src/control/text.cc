@@ -43,37 +43,6 @@ std::optional<std::int64_t> parse_ban_seconds(std::string_view text, std::string
   return static_cast<std::int64_t>(*ms / kSecond);
 }
 
-std::string format_human_duration(std::int64_t seconds) {
-  if (seconds <= 0) return "0s";
-  struct Unit {
-    std::int64_t size;
-    const char* name;
-  };
-  constexpr Unit kUnits[] = {{86'400, "d"}, {3'600, "h"}, {60, "m"}, {1, "s"}};
-  std::string out;
-  int used = 0;
-  for (const Unit& u : kUnits) {
-    const std::int64_t n = seconds / u.size;
-    if (used > 0) {
-      if (n > 0) out += std::to_string(n) + u.name;
-      break;  // the second unit ends it, even when it is zero
-    }
-    if (n > 0) {
-      out += std::to_string(n) + u.name;
-      ++used;
-    }
-    seconds -= n * u.size;
-  }
-  return out;
-}
-
-std::string format_config_duration(std::int64_t seconds) {
-  if (seconds > 0 && seconds % 86'400 == 0) return std::to_string(seconds / 86'400) + "d";
-  if (seconds > 0 && seconds % 3'600 == 0) return std::to_string(seconds / 3'600) + "h";
-  if (seconds > 0 && seconds % 60 == 0) return std::to_string(seconds / 60) + "m";
-  return std::to_string(seconds) + "s";
-}
-
 bool is_loopback(const client::IpAddress& ip) {
   if (ip.is_v4) return ip.bytes[12] == 127;
   for (std::size_t i = 0; i < 15; ++i) {

@@ -1,5 +1,5 @@
 // Small text helpers shared by the admin API and `gatehouse ctl`: durations in the config's
-// syntax, human-readable durations, and address checks.
+// syntax, and address checks. Durations are written by core::format_duration.
 #pragma once
 
 #include <cstdint>
@@ -20,11 +20,6 @@ inline constexpr std::int64_t kMaxBanSeconds = std::int64_t{365} * 86'400;
 
 // A ban duration: the syntax above, 1s..365d, whole seconds. Seconds.
 std::optional<std::int64_t> parse_ban_seconds(std::string_view text, std::string* error);
-
-// "42s", "59m12s", "3h5m", "2d4h": the two largest non-zero units. "0s" for zero or less.
-std::string format_human_duration(std::int64_t seconds);
-// The shortest exact config-syntax form: 3600 -> "1h", 90 -> "90s", 86400 -> "1d".
-std::string format_config_duration(std::int64_t seconds);
 
 bool is_loopback(const client::IpAddress& ip);
 

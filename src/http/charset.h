@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "http/text.h"
+
 namespace gh::http::detail {
 
 enum : std::uint8_t {
@@ -79,16 +81,6 @@ constexpr bool equals_lower(std::string_view s, std::string_view lower) {
     }
   }
   return true;
-}
-
-constexpr std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // Calls f(element) for each OWS-trimmed, non-empty element of a comma-separated list (RFC 9110

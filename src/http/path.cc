@@ -1,14 +1,9 @@
 #include "http/path.h"
 
+#include "http/text.h"
+
 namespace gh::http {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 bool is_hex(char c) {
   return hex_value(c) >= 0;

@@ -3,17 +3,9 @@
 #include <cstring>
 #include <random>
 
-namespace gh::net {
+#include "core/hash.h"
 
-namespace {
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
+namespace gh::net {
 
 ConnectionCounter::ConnectionCounter(std::uint32_t max_total, std::uint32_t max_per_client)
     : max_total_(max_total), max_per_client_(max_per_client) {
@@ -24,11 +16,15 @@ ConnectionCounter::ConnectionCounter(std::uint32_t max_total, std::uint32_t max_
   seed_ = std::random_device{}();  // keyed so that attackers cannot aim at one probe chain
 }
 
-std::size_t ConnectionCounter::find(const client::IpAddress& ip) const {
+std::size_t ConnectionCounter::home(const client::IpAddress& ip) const {
   std::uint64_t a, b;
   std::memcpy(&a, ip.bytes.data(), 8);
   std::memcpy(&b, ip.bytes.data() + 8, 8);
-  std::size_t i = mix(a ^ mix(b ^ seed_)) & mask_;
+  return core::mix64(a ^ core::mix64(b ^ seed_)) & mask_;
+}
+
+std::size_t ConnectionCounter::find(const client::IpAddress& ip) const {
+  std::size_t i = home(ip);
   // Load factor <= 1/2 by construction, so an empty slot is always reached.
   while (slots_[i].count != 0 && !(slots_[i].ip == ip)) i = (i + 1) & mask_;
   return i;
@@ -59,12 +55,9 @@ void ConnectionCounter::erase_at(std::size_t i) {
   for (;;) {
     j = (j + 1) & mask_;
     if (slots_[j].count == 0) break;
-    std::uint64_t a, b;
-    std::memcpy(&a, slots_[j].ip.bytes.data(), 8);
-    std::memcpy(&b, slots_[j].ip.bytes.data() + 8, 8);
-    std::size_t home = mix(a ^ mix(b ^ seed_)) & mask_;
+    const std::size_t h = home(slots_[j].ip);
     // Move j into the hole at i when its home is not cyclically within (i, j].
-    bool in_range = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+    bool in_range = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
     if (!in_range) {
       slots_[i] = slots_[j];
       i = j;

@@ -28,6 +28,7 @@ class ConnectionCounter {
     client::IpAddress ip;
     std::uint32_t count = 0;  // 0 = empty
   };
+  std::size_t home(const client::IpAddress& ip) const;  // the slot ip hashes to
   std::size_t find(const client::IpAddress& ip) const;  // slot holding ip, or the empty slot to use
   void erase_at(std::size_t i);
 

@@ -15,14 +15,20 @@ namespace gh::net {
 
 static std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+// A non-blocking TCP socket of addr's family, and addr in `ss`; -1 (and `error`) when it fails.
+static int tcp_socket(const client::SocketAddress& addr, sockaddr_storage& ss, socklen_t& len,
+                      std::string* error) {
+  len = client::to_sockaddr(addr, ss);
+  const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && error) *error = errno_text("socket");
+  return fd;
+}
+
 int listen_tcp(const client::SocketAddress& addr, bool reuse_port, int backlog, std::string* error) {
   sockaddr_storage ss;
-  socklen_t len = client::to_sockaddr(addr, ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    if (error) *error = errno_text("socket");
-    return -1;
-  }
+  socklen_t len = 0;
+  int fd = tcp_socket(addr, ss, len, error);
+  if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -42,12 +48,9 @@ int listen_tcp(const client::SocketAddress& addr, bool reuse_port, int backlog, 
 
 int connect_tcp(const client::SocketAddress& addr, std::string* error) {
   sockaddr_storage ss;
-  socklen_t len = client::to_sockaddr(addr, ss);
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    if (error) *error = errno_text("socket");
-    return -1;
-  }
+  socklen_t len = 0;
+  int fd = tcp_socket(addr, ss, len, error);
+  if (fd < 0) return -1;
   set_nodelay(fd);
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
     if (error) *error = errno_text("connect");

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/duration.h"
 #include "observe/events.h"
 #include "observe/jsonl.h"
 #include "observe/minutes.h"
@@ -234,19 +235,6 @@ std::string pct(double x) {
 std::string share(std::uint64_t part, std::uint64_t whole) {
   if (whole == 0) return "n/a";
   return pct(100.0 * static_cast<double>(part) / static_cast<double>(whole));
-}
-
-std::string duration_text(std::int64_t ms) {
-  if (ms < 0) ms = 0;
-  const std::int64_t minutes = ms / kMinuteMs;
-  char buf[64];
-  if (minutes >= 60) {
-    std::snprintf(buf, sizeof buf, "%lld h %02lld min", static_cast<long long>(minutes / 60),
-                  static_cast<long long>(minutes % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lld min", static_cast<long long>(minutes));
-  }
-  return buf;
 }
 
 std::uint64_t refused_of(const Figures& f) {
@@ -507,7 +495,7 @@ std::string write_report(const ReportInput& in) {
   line("| | |");
   line("|---|---|");
   line("| Window | " + format_minute(in.since_ms) + " – " + format_minute(in.until_ms) + " UTC (" +
-       duration_text(in.until_ms - in.since_ms) + ") |");
+       core::format_duration(in.until_ms - in.since_ms, core::DurationStyle::Minutes) + ") |");
   if (!in.minutes.empty()) {
     line("| Data from | " + format_minute(in.minutes.front().at_ms) + " – " +
          format_minute(in.minutes.back().at_ms + kMinuteMs) + " UTC |");
@@ -575,7 +563,7 @@ std::string write_report(const ReportInput& in) {
         const std::int64_t end =
             i + 1 < v.size() ? v[i + 1].first : in.minutes.back().at_ms + kMinuteMs;
         text += (i ? " → " : "") + cell(v[i].second) + " from " + format_minute(v[i].first) + " (" +
-                duration_text(end - v[i].first) + ")";
+                core::format_duration(end - v[i].first, core::DurationStyle::Minutes) + ")";
       }
       line(text);
     }

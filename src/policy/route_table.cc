@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "http/parser.h"
+
 namespace gh::policy {
 namespace {
 
@@ -15,18 +17,6 @@ RE2::Options regex_options() {
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals_lower(std::string_view request, std::string_view lowered) {
-  if (request.size() != lowered.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < request.size(); ++i) {
-    if (lower(request[i]) != lowered[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::uint16_t method_bit(http::Method m) {
@@ -144,7 +134,7 @@ const RouteConfig* RouteTable::match(std::string_view host, http::Method method,
   const std::uint16_t bit = method_bit(method);
   for (const Entry& e : order_) {
     const RouteConfig& r = routes_[e.index];
-    if (e.has_host && !iequals_lower(h, r.match.host)) {
+    if (e.has_host && !http::iequals(h, r.match.host)) {
       continue;
     }
     if (e.method_mask != 0 && (e.method_mask & bit) == 0) {

@@ -9,11 +9,12 @@
 #include <fstream>
 
 #include "core/clock.h"
+#include "core/hash.h"
+#include "gate/defence.h"
+#include "gate/runtime.h"
 #include "http/parser.h"
 #include "observe/jsonl.h"
 #include "observe/report.h"
-#include "gate/defence.h"
-#include "gate/runtime.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 #include "stages/admission/mode_controller.h"
@@ -98,19 +99,11 @@ std::string_view prefix_text(const client::Cidr& c, char (&buf)[64]) {
   return {buf, static_cast<std::size_t>(end - buf)};
 }
 
-std::uint64_t mix(std::uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  return h ^ (h >> 33);
-}
-
 std::uint64_t prefix_hash(const client::Cidr& c) {
   std::uint64_t a = 0, b = 0;
   std::memcpy(&a, c.address.bytes.data(), 8);
   std::memcpy(&b, c.address.bytes.data() + 8, 8);
-  return mix(a ^ mix(b ^ c.prefix_len));
+  return core::mix64(a ^ core::mix64(b ^ c.prefix_len));
 }
 
 void note_distinct(WorkerObserve& o, const client::Cidr& prefix) {

@@ -9,48 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lenient_decode.h"
 #include "fuzz_check.h"
 #include "http/path.h"
 
 namespace {
 
 using gh::fuzz::check;
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// What a lenient decoder reads: %XX, and %uXXXX as UTF-8; anything else as it is.
-std::string lenient_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '%' && i + 5 < s.size() + 0 && (s[i + 1] == 'u' || s[i + 1] == 'U') &&
-        hex(s[i + 2]) >= 0 && hex(s[i + 3]) >= 0 && hex(s[i + 4]) >= 0 && hex(s[i + 5]) >= 0) {
-      const unsigned cp = (hex(s[i + 2]) << 12) | (hex(s[i + 3]) << 8) | (hex(s[i + 4]) << 4) |
-                          hex(s[i + 5]);
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-      i += 6;
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 3;
-    } else {
-      out += s[i++];
-    }
-  }
-  return out;
-}
+using gh::test::lenient_decode;
 
 // Tomcat-like: split on '/', cut each segment at ';', drop empty and ".", ".." pops; lower case.
 std::string route_view(std::string_view decoded, bool fold) {

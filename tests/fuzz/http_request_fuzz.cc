@@ -5,34 +5,19 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <memory>
 #include <string_view>
 
 #include "fuzz_check.h"
 #include "http/parser.h"
+#include "http/text.h"
+#include "http_fuzz.h"
 
 namespace {
 
 using namespace gh::http;
 
 using gh::fuzz::check;
-
 using gh::fuzz::inside;
-
-bool same(const ParseResult& a, const ParseResult& b) {
-  return a.status == b.status && a.error == b.error && a.consumed == b.consumed;
-}
-
-// Parses a copy in an exactly sized heap block, so ASan sees any read past the end.
-ParseResult parse_copy(std::string_view buf, const HeadLimits& limits) {
-  std::unique_ptr<char[]> copy(new char[buf.size()]);
-  if (!buf.empty()) {
-    std::memcpy(copy.get(), buf.data(), buf.size());
-  }
-  RequestHead h;
-  return parse_request(std::string_view(copy.get(), buf.size()), limits, h);
-}
 
 HeadLimits limits_from(std::uint8_t sel) {
   HeadLimits l;
@@ -59,7 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   RequestHead h;
   const ParseResult r = parse_request(buf, limits, h);
-  check(r.consumed <= buf.size(), "consumed <= size");
+  const auto parse = [&](std::string_view b) {
+    RequestHead other;
+    return parse_request(b, limits, other);
+  };
+  gh::fuzz::check_outcome(buf, limits, r, parse);
   switch (r.status) {
     case ParseStatus::Complete: {
       check(r.consumed > 0, "complete implies consumed > 0");
@@ -86,13 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           std::string_view list = h.fields[i].value;
           while (!list.empty()) {
             const std::size_t comma = std::min(list.find(','), list.size());
-            std::string_view token = list.substr(0, comma);
-            while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-              token.remove_prefix(1);
-            }
-            while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-              token.remove_suffix(1);
-            }
+            const std::string_view token = trim_ows(list.substr(0, comma));
             check(token.empty() || is_connection_option(token), "connection names an option");
             check(token.empty() || !is_hop_by_hop("content-length", h.fields[i].value),
                   "content-length is never made hop-by-hop");
@@ -100,26 +83,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           }
         }
       }
-      // The head alone is complete; one byte less is not.
-      check(same(parse_copy(head, limits), r), "head alone parses the same");
-      check(parse_copy(head.substr(0, head.size() - 1), limits).status == ParseStatus::NeedMore,
-            "head minus one byte needs more");
+      gh::fuzz::check_head_alone(head, r, parse);
       break;
     }
     case ParseStatus::NeedMore:
-      check(r.consumed == 0 && r.error == ParseError::None, "need-more is clean");
-      check(buf.size() < limits.max_head_bytes, "need-more only below the head limit");
       break;
     case ParseStatus::Error:
-      check(r.error != ParseError::None, "error has a reason");
       check(status_for(r.error) >= 400 && !describe(r.error).empty(), "error maps to a status");
       break;
   }
-  // Prefix property: a shorter buffer never decides differently.
-  for (const std::size_t k : {buf.size() / 2, buf.size() > 0 ? buf.size() - 1 : 0}) {
-    const ParseResult p = parse_copy(buf.substr(0, k), limits);
-    check(p.status == ParseStatus::NeedMore || same(p, r), "prefix decides like the whole");
-  }
-  check(same(parse_copy(buf, limits), r), "deterministic");
   return 0;
 }

@@ -4,35 +4,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <memory>
 #include <string_view>
 
 #include "fuzz_check.h"
 #include "http/parser.h"
-
-namespace {
+#include "http_fuzz.h"
 
 using namespace gh::http;
-
 using gh::fuzz::check;
-
 using gh::fuzz::inside;
-
-bool same(const ParseResult& a, const ParseResult& b) {
-  return a.status == b.status && a.error == b.error && a.consumed == b.consumed;
-}
-
-ParseResult parse_copy(std::string_view buf, const HeadLimits& limits, Method method) {
-  std::unique_ptr<char[]> copy(new char[buf.size()]);
-  if (!buf.empty()) {
-    std::memcpy(copy.get(), buf.data(), buf.size());
-  }
-  ResponseHead h;
-  return parse_response(std::string_view(copy.get(), buf.size()), limits, method, h);
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) {
@@ -51,51 +31,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   ResponseHead h;
   const ParseResult r = parse_response(buf, limits, method, h);
-  check(r.consumed <= buf.size(), "consumed <= size");
-  switch (r.status) {
-    case ParseStatus::Complete: {
-      check(r.consumed > 0 && r.error == ParseError::None, "complete is clean");
-      check(r.consumed <= limits.max_head_bytes, "head within limit");
-      check(h.status >= 100 && h.status <= 599, "status range");
-      check(h.field_count <= std::min(limits.max_fields, kMaxHeaderFields), "field count");
-      check(h.body != BodyKind::UntilClose || !h.keep_alive, "until-close never keeps alive");
-      const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304 ||
-                            method == Method::Head ||
-                            (method == Method::Connect && h.status / 100 == 2);
-      check(!bodiless || h.body == BodyKind::None, "bodiless statuses");
-      const std::string_view head = buf.substr(0, r.consumed);
-      check(inside(head, h.reason), "reason inside the head");
-      bool framing = false;
-      for (std::size_t i = 0; i < h.field_count; ++i) {
-        check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
-              "field views inside the head");
-        check(!iequals(h.fields[i].name, "connection") ||
-                  !is_hop_by_hop("content-length", h.fields[i].value),
-              "content-length is never made hop-by-hop");
-        const bool cl = iequals(h.fields[i].name, "content-length");
-        framing = framing || iequals(h.fields[i].name, "transfer-encoding") ||
-                  (cl && h.fields[i].value.find_first_not_of('0') != std::string_view::npos);
-      }
-      // A 1xx or 204 announcing a body may send one: its connection must not be reused.
-      check(!(h.status < 200 || h.status == 204) || !framing || !h.keep_alive,
-            "a bodyless status with framing is never kept alive");
-      check(same(parse_copy(head, limits, method), r), "head alone parses the same");
-      check(parse_copy(head.substr(0, head.size() - 1), limits, method).status ==
-                ParseStatus::NeedMore,
-            "head minus one byte needs more");
-      break;
+  const auto parse = [&](std::string_view b) {
+    ResponseHead other;
+    return parse_response(b, limits, method, other);
+  };
+  gh::fuzz::check_outcome(buf, limits, r, parse);
+  if (r.status == ParseStatus::Complete) {
+    check(r.consumed > 0 && r.error == ParseError::None, "complete is clean");
+    check(r.consumed <= limits.max_head_bytes, "head within limit");
+    check(h.status >= 100 && h.status <= 599, "status range");
+    check(h.field_count <= std::min(limits.max_fields, kMaxHeaderFields), "field count");
+    check(h.body != BodyKind::UntilClose || !h.keep_alive, "until-close never keeps alive");
+    const bool bodiless = h.status < 200 || h.status == 204 || h.status == 304 ||
+                          method == Method::Head ||
+                          (method == Method::Connect && h.status / 100 == 2);
+    check(!bodiless || h.body == BodyKind::None, "bodiless statuses");
+    const std::string_view head = buf.substr(0, r.consumed);
+    check(inside(head, h.reason), "reason inside the head");
+    bool framing = false;
+    for (std::size_t i = 0; i < h.field_count; ++i) {
+      check(inside(head, h.fields[i].name) && inside(head, h.fields[i].value),
+            "field views inside the head");
+      check(!iequals(h.fields[i].name, "connection") ||
+                !is_hop_by_hop("content-length", h.fields[i].value),
+            "content-length is never made hop-by-hop");
+      const bool cl = iequals(h.fields[i].name, "content-length");
+      framing = framing || iequals(h.fields[i].name, "transfer-encoding") ||
+                (cl && h.fields[i].value.find_first_not_of('0') != std::string_view::npos);
     }
-    case ParseStatus::NeedMore:
-      check(r.consumed == 0 && r.error == ParseError::None, "need-more is clean");
-      check(buf.size() < limits.max_head_bytes, "need-more only below the head limit");
-      break;
-    case ParseStatus::Error:
-      check(r.error != ParseError::None, "error has a reason");
-      break;
-  }
-  for (const std::size_t k : {buf.size() / 2, buf.size() > 0 ? buf.size() - 1 : 0}) {
-    const ParseResult p = parse_copy(buf.substr(0, k), limits, method);
-    check(p.status == ParseStatus::NeedMore || same(p, r), "prefix decides like the whole");
+    // A 1xx or 204 announcing a body may send one: its connection must not be reused.
+    check(!(h.status < 200 || h.status == 204) || !framing || !h.keep_alive,
+          "a bodyless status with framing is never kept alive");
+    gh::fuzz::check_head_alone(head, r, parse);
   }
   return 0;
 }

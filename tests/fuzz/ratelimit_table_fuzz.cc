@@ -16,23 +16,13 @@ using namespace gh::ratelimit;
 
 namespace {
 
+using gh::fuzz::Input;
+
 constexpr int kKeys = 24;
 
 struct Shadow {
   Nanos tat = 0;
   bool banned = false;
-};
-
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
 };
 
 void check_decision(const Limit& l, const Decision& d) {

@@ -14,20 +14,10 @@ using namespace gh::waitroom;
 
 namespace {
 
+using gh::fuzz::Input;
+
 constexpr int kIds = 32;
 constexpr std::int64_t kIdle = 30'000;
-
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-};
 
 TicketId id_of(int n) {
   TicketId id{};

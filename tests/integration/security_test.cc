@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/lenient_decode.h"
 #include "support.h"
 
 namespace gh::test {
@@ -21,33 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 
 // ---- what a lenient framework makes of a request ---------------------------------------------
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// %XX and %uXXXX (IIS, old ASP.NET, some Node and Java stacks), '+' left alone.
-std::string lenient_decode(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size();) {
-    if (s[i] == '%' && i + 5 < s.size() && (s[i + 1] == 'u' || s[i + 1] == 'U') &&
-        hex(s[i + 2]) >= 0 && hex(s[i + 3]) >= 0 && hex(s[i + 4]) >= 0 && hex(s[i + 5]) >= 0) {
-      const int cp = (hex(s[i + 2]) << 12) | (hex(s[i + 3]) << 8) | (hex(s[i + 4]) << 4) |
-                     hex(s[i + 5]);
-      out += cp < 0x80 ? static_cast<char>(cp) : '?';
-      i += 6;
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 3;
-    } else {
-      out += s[i++];
-    }
-  }
-  return out;
-}
 
 // The route a framework picks: decode (twice, as double-decoding stacks do), '\' as '/', cut
 // ;parameters, resolve dot segments, lower case, no trailing slash.

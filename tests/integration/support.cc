@@ -35,6 +35,16 @@ bool wait_readable(int fd, int timeout_ms) {
   return ::poll(&p, 1, timeout_ms) > 0;
 }
 
+// Appends what one recv() brings within 5 s; false on a timeout, EOF or error.
+bool receive_more(int fd, std::string& buf) {
+  if (!wait_readable(fd, 5000)) return false;
+  char tmp[65536];
+  ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+  if (n <= 0) return false;
+  buf.append(tmp, static_cast<std::size_t>(n));
+  return true;
+}
+
 int listen_loopback(std::uint16_t* port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -56,14 +66,7 @@ int listen_loopback(std::uint16_t* port) {
 class Reader {
  public:
   explicit Reader(int fd) : fd_(fd) {}
-  bool fill() {
-    if (!wait_readable(fd_, 5000)) return false;
-    char tmp[65536];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
+  bool fill() { return receive_more(fd_, buf_); }
   bool line(std::string& out) {
     for (;;) {
       std::size_t p = buf_.find("\r\n");
@@ -301,12 +304,7 @@ bool RawClient::send(const std::string& bytes) {
 }
 
 bool RawClient::fill() {
-  if (!wait_readable(fd_, 5000)) return false;
-  char tmp[65536];
-  ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-  if (n <= 0) return false;
-  buf_.append(tmp, static_cast<std::size_t>(n));
-  return true;
+  return receive_more(fd_, buf_);
 }
 
 ClientResponse RawClient::read_response(bool head_request) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/duration.h"
+
 namespace gh::admission {
 
 namespace {
@@ -39,16 +41,13 @@ std::string_view unit_of(TriggerMetric m) {
   return "";
 }
 
-std::string duration_text(std::int64_t ms) {
-  return ms % 1000 == 0 ? fmt::format("{}s", ms / 1000) : fmt::format("{}ms", ms);
-}
-
 // "request_rate 812.0/s above 500/s for 10s"
 std::string trigger_text(const policy::TriggerConfig& t, double value, bool above) {
   const std::string_view unit = unit_of(t.metric);
   return fmt::format("{} {:.1f}{} {} {:g}{} for {}", metric_name(t.metric), value, unit,
                      above ? "above" : "below", above ? t.above : t.below, unit,
-                     duration_text(above ? t.for_ms : t.hold_ms));
+                     core::format_duration(above ? t.for_ms : t.hold_ms,
+                                           core::DurationStyle::Config, core::TimeUnit::Second));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 
 #include "stages/challenge/sha256.h"
 
@@ -35,27 +36,17 @@ std::uint64_t binding_of(const client::Cidr& prefix, std::string_view user_agent
   }
   head[16] = static_cast<std::uint8_t>(len);
   head[17] = prefix.address.is_v4 ? 4 : 6;
-  Sha256 s;
-  s.update("gatehouse binding v1\0", 21);
-  s.update(head.data(), head.size());
-  s.update(user_agent);
-  return first_word(s.finish());
+  return first_word(sha256(
+      {std::string_view("gatehouse binding v1\0", 21),
+       std::string_view(reinterpret_cast<const char*>(head.data()), head.size()), user_agent}));
 }
 
 std::uint64_t account_hash(std::string_view account) {
-  Sha256 s;
-  s.update("gatehouse account v1\0", 21);
-  char chunk[64];
-  std::size_t n = 0;
-  for (char c : account) {
-    chunk[n++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    if (n == sizeof(chunk)) {
-      s.update(chunk, n);
-      n = 0;
-    }
+  std::string folded(account);
+  for (char& c : folded) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
-  s.update(chunk, n);
-  return first_word(s.finish());
+  return first_word(sha256({std::string_view("gatehouse account v1\0", 21), folded}));
 }
 
 }  // namespace gh::challenge

@@ -1,17 +1,11 @@
 #include "stages/challenge/form.h"
 
+#include "http/text.h"
 #include "stages/challenge/pow.h"
 
 namespace gh::challenge {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes a urlencoded value into out[0..cap); the decoded length, or a negative status.
 enum : int { kTooLong = -1, kBadEncoding = -2 };
@@ -24,8 +18,8 @@ int decode_value(std::string_view in, char* out, std::size_t cap) {
       c = ' ';
     } else if (c == '%') {
       if (i + 2 >= in.size()) return kBadEncoding;
-      const int hi = hex_value(in[i + 1]);
-      const int lo = hex_value(in[i + 2]);
+      const int hi = http::hex_value(in[i + 1]);
+      const int lo = http::hex_value(in[i + 2]);
       if (hi < 0 || lo < 0) return kBadEncoding;
       c = static_cast<char>(hi << 4 | lo);
       i += 2;

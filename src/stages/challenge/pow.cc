@@ -14,16 +14,12 @@ bool nonce_well_formed(std::string_view nonce) {
 
 bool pow_valid(std::string_view token_text, std::string_view nonce, std::uint8_t bits) {
   if (!nonce_well_formed(nonce)) return false;
-  Sha256 s;
-  s.update(token_text);
-  s.update(nonce);
-  return leading_zero_bits(s.finish()) >= bits;
+  return leading_zero_bits(sha256({token_text, nonce})) >= bits;
 }
 
 std::optional<std::string> pow_solve(std::string_view token_text, std::uint8_t bits,
                                      std::uint64_t max_tries) {
-  Sha256 prefix;
-  prefix.update(token_text);  // resumed for every try: only the nonce is hashed again
+  const Sha256Prefix prefix(token_text);  // resumed for every try: only the nonce is hashed again
   char digits[kMaxNonceDigits];
   for (std::uint64_t n = 0; n < max_tries; ++n) {
     std::size_t len = 0;
@@ -33,9 +29,8 @@ std::optional<std::string> pow_solve(std::string_view token_text, std::uint8_t b
       v /= 10;
     } while (v != 0);
     const char* start = digits + kMaxNonceDigits - len;
-    Sha256 s = prefix;
-    s.update(start, len);
-    if (leading_zero_bits(s.finish()) >= bits) return std::string(start, len);
+    const std::string_view nonce(start, len);
+    if (leading_zero_bits(prefix.digest(nonce)) >= bits) return std::string(nonce);
   }
   return std::nullopt;
 }

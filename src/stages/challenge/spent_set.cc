@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "client/address.h"
+#include "core/hash.h"
 
 namespace gh::challenge {
 
@@ -15,14 +16,6 @@ namespace {
 constexpr std::size_t kMaxCapacity = std::size_t{1} << 30;  // indices are 32-bit, kNone reserved
 constexpr unsigned kWidestV4 = 24;
 constexpr unsigned kWidestV6 = 48;
-
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  x ^= x >> 32;
-  x *= 0xd6e8feb86659fd93ULL;
-  return x ^ (x >> 32);
-}
 
 // std::*_heap build a max-heap: "later" on top of the reversed order puts the earliest on top.
 bool later(const auto& x, const auto& y) {
@@ -90,12 +83,12 @@ std::size_t SpentSet::networks() const {
 }
 
 std::size_t SpentSet::id_home(std::uint64_t a) const {
-  return mix(a ^ seed_) & mask_;
+  return core::mix64(a ^ seed_) & mask_;
 }
 
 std::size_t SpentSet::net_home(const Net& n) const {
   const std::uint64_t tag = (std::uint64_t{n.len} << 1) | (n.v4 ? 1 : 0);
-  return mix(mix(mix(n.hi ^ seed_) ^ n.lo) ^ tag) & mask_;
+  return core::mix64(core::mix64(core::mix64(n.hi ^ seed_) ^ n.lo) ^ tag) & mask_;
 }
 
 // Drops one live id: out of the id table, out of its network's list (and the network itself when

@@ -1,8 +1,6 @@
 #include "stages/challenge/token.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstring>
@@ -73,47 +71,24 @@ bool valid_kind(std::uint8_t k) {
 
 std::optional<TokenCodec> TokenCodec::create(std::span<const std::uint8_t> master_key) {
   if (master_key.size() < 32) return std::nullopt;
+  const HmacSha256 master(master_key);
   TokenCodec codec;
+  codec.keys_.reserve(kTokenKindMax);
   for (std::uint8_t kind = 1; kind <= kTokenKindMax; ++kind) {
     // Derive the kind's key: HMAC(master, label). Domain separation by kind is what makes a
     // clearance useless as a device token even though both carry the same fields.
     std::uint8_t label[20] = "gatehouse token v1 ";
     label[19] = kind;
-    std::uint8_t key[32];
-    unsigned key_len = 0;
-    if (HMAC(EVP_sha256(), master_key.data(), static_cast<int>(master_key.size()), label,
-             sizeof(label), key, &key_len) == nullptr ||
-        key_len != sizeof(key)) {
-      return std::nullopt;
-    }
-    std::uint8_t ipad[64];
-    std::uint8_t opad[64];
-    for (std::size_t i = 0; i < 64; ++i) {
-      const std::uint8_t k = i < sizeof(key) ? key[i] : 0;
-      ipad[i] = k ^ 0x36;
-      opad[i] = k ^ 0x5c;
-    }
-    KeyedState& s = codec.keys_[kind - 1];
-    s.inner = Sha256();
-    s.inner.update(ipad, sizeof(ipad));
-    s.outer = Sha256();
-    s.outer.update(opad, sizeof(opad));
-    OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(ipad, sizeof(ipad));
-    OPENSSL_cleanse(opad, sizeof(opad));
+    Digest key = master.mac(label);
+    codec.keys_.emplace_back(key);
+    OPENSSL_cleanse(key.data(), key.size());
   }
   return codec;
 }
 
 void TokenCodec::mac(std::uint8_t kind, const std::uint8_t* body, std::uint8_t* tag) const {
-  const KeyedState& k = keys_[kind - 1];
-  Sha256 inner = k.inner;
-  inner.update(body, kBodySize);
-  const Digest ih = inner.finish();
-  Sha256 outer = k.outer;
-  outer.update(ih.data(), ih.size());
-  const Digest oh = outer.finish();
-  std::memcpy(tag, oh.data(), kTagSize);
+  const Digest d = keys_[kind - 1].mac(std::span(body, kBodySize));
+  std::memcpy(tag, d.data(), kTagSize);
 }
 
 std::size_t TokenCodec::encode(const Token& token, std::span<char> out) const {
@@ -181,10 +156,7 @@ std::optional<Token> new_token(TokenKind kind, std::int64_t now_ms, std::int64_t
 }
 
 std::uint32_t scope_of(std::string_view route_name) {
-  Sha256 s;
-  s.update("gatehouse scope v1 ");
-  s.update(route_name);
-  const Digest d = s.finish();
+  const Digest d = sha256({"gatehouse scope v1 ", route_name});
   const auto v = static_cast<std::uint32_t>(get_be(d.data(), 4));
   return v == 0 ? 1 : v;
 }

@@ -24,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stages/challenge/sha256.h"
 #include "stages/challenge/token-t.h"
@@ -36,7 +37,7 @@ class TokenCodec {
   static std::optional<TokenCodec> create(std::span<const std::uint8_t> master_key);
 
   // Writes kTokenTextSize characters into `out`; returns that count, or 0 when `out` is too small
-  // or the kind is not a TokenKind. Allocates nothing.
+  // or the kind is not a TokenKind. Allocates nothing itself (OpenSSL's state copies do).
   std::size_t encode(const Token& token, std::span<char> out) const;
   // Convenience for tests and cold paths.
   std::string encode(const Token& token) const;
@@ -48,14 +49,10 @@ class TokenCodec {
                Token& out) const;
 
  private:
-  struct KeyedState {
-    Sha256 inner;  // after absorbing key ^ ipad
-    Sha256 outer;  // after absorbing key ^ opad
-  };
   TokenCodec() = default;
   void mac(std::uint8_t kind, const std::uint8_t* body, std::uint8_t* tag) const;
 
-  std::array<KeyedState, kTokenKindMax> keys_;
+  std::vector<HmacSha256> keys_;  // kind k at k - 1
 };
 
 // A token of `kind` with a random id, issued now and expiring `lifetime_ms` later; the other

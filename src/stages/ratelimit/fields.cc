@@ -5,10 +5,14 @@
 #include <cstring>
 
 #include "http/parser.h"
+#include "http/text.h"
 
 namespace gh::ratelimit::fields {
 
 namespace {
+
+using http::hex_value;
+using http::trim_ows;
 
 bool is_space(std::uint8_t c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -16,19 +20,6 @@ bool is_space(std::uint8_t c) {
 
 std::uint8_t lower(std::uint8_t c) {
   return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + ('a' - 'A')) : c;
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // Compares a streamed, decoded name with the wanted one.

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "core/hash.h"
+
 namespace gh::ratelimit {
 
 namespace {
@@ -24,15 +26,6 @@ std::uint64_t siphash(const HashSeed& seed, std::span<const std::uint8_t> data) 
   for (std::size_t j = 0; i + j < n; ++j) b |= std::uint64_t{data[i + j]} << (8 * j);
   s.absorb<C>(b);
   return s.finish<D>();
-}
-
-// splitmix64's finalizer: only to stretch the weak fallback entropy.
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -55,8 +48,9 @@ HashSeed random_seed() {
   if (getrandom(&seed, sizeof(seed), 0) == static_cast<ssize_t>(sizeof(seed))) return seed;
   int local = 0;
   const auto addr = reinterpret_cast<std::uintptr_t>(&local);
-  seed.k0 = mix(static_cast<std::uint64_t>(core::monotonic_ns()) ^ addr);
-  seed.k1 = mix(seed.k0 ^ static_cast<std::uint64_t>(getpid()) ^ 0x9e3779b97f4a7c15ULL);
+  // The mixer only stretches this weak fallback entropy.
+  seed.k0 = core::mix64(static_cast<std::uint64_t>(core::monotonic_ns()) ^ addr);
+  seed.k1 = core::mix64(seed.k0 ^ static_cast<std::uint64_t>(getpid()) ^ 0x9e3779b97f4a7c15ULL);
   return seed;
 }
 

@@ -4,6 +4,8 @@
 #include <cstddef>
 
 #include "core/html.h"
+#include "http/parser.h"
+#include "http/text.h"
 
 namespace gh::waitroom {
 namespace {
@@ -58,24 +60,6 @@ std::string retry_words(std::uint32_t s) {
 
 void tail(std::string& out) {
   out += "</main></body></html>\n";
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // RFC 9110 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")], as thousandths; -1 when malformed.
@@ -246,18 +230,18 @@ bool wants_json(std::string_view accept) {
     accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
 
     const std::size_t semi = element.find(';');
-    const std::string_view range = trim(element.substr(0, semi));
+    const std::string_view range = http::trim_ows(element.substr(0, semi));
     int q = 1000;
     bool valid = true;
     std::string_view params =
         semi == std::string_view::npos ? std::string_view() : element.substr(semi + 1);
     while (!params.empty()) {
       const std::size_t next = params.find(';');
-      const std::string_view param = trim(params.substr(0, next));
+      const std::string_view param = http::trim_ows(params.substr(0, next));
       params = next == std::string_view::npos ? std::string_view() : params.substr(next + 1);
       const std::size_t eq = param.find('=');
-      if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "q")) {
-        q = parse_q(trim(param.substr(eq + 1)));
+      if (eq != std::string_view::npos && http::iequals(http::trim_ows(param.substr(0, eq)), "q")) {
+        q = parse_q(http::trim_ows(param.substr(eq + 1)));
         if (q < 0) valid = false;
       }
     }
@@ -270,12 +254,12 @@ bool wants_json(std::string_view accept) {
     if (type == "*" && sub == "*") {
       consider(json, 1, q);
       consider(html, 1, q);
-    } else if (iequals(type, "application")) {
+    } else if (http::iequals(type, "application")) {
       if (sub == "*") consider(json, 2, q);
-      if (iequals(sub, "json")) consider(json, 3, q);
-    } else if (iequals(type, "text")) {
+      if (http::iequals(sub, "json")) consider(json, 3, q);
+    } else if (http::iequals(type, "text")) {
       if (sub == "*") consider(html, 2, q);
-      if (iequals(sub, "html")) consider(html, 3, q);
+      if (http::iequals(sub, "html")) consider(html, 3, q);
     }
   }
   // Equal q: a type named outright beats one reached only through a wildcard, so

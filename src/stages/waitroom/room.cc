@@ -6,20 +6,12 @@
 #include <cstring>
 
 #include "core/clock.h"
+#include "core/hash.h"
 
 namespace gh::waitroom {
 namespace {
 
 constexpr std::int64_t kUnit = 60'000;  // bucket units per admission (ms per minute)
-
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 31;
-  x *= 0x7fb5d329728ea185ULL;
-  x ^= x >> 27;
-  x *= 0x81dadef4bc2dd44dULL;
-  x ^= x >> 33;
-  return x;
-}
 
 // Ids are server-chosen random bytes, but prefixes are the client's to pick within what it
 // owns: both tables are seeded per process so nobody can aim at one hash chain.
@@ -29,7 +21,7 @@ std::uint64_t process_seed() {
     if (getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) {
       s = static_cast<std::uint64_t>(core::monotonic_ns());
     }
-    return mix(s | 1);
+    return core::mix64(s | 1);
   }();
   return seed;
 }
@@ -45,7 +37,7 @@ std::size_t Room::IdHash::operator()(const TicketId& id) const {
   std::uint64_t b = 0;
   std::memcpy(&a, id.data(), 8);
   std::memcpy(&b, id.data() + 8, 8);
-  return static_cast<std::size_t>(mix(a ^ seed) ^ mix(b + seed));
+  return static_cast<std::size_t>(core::mix64(a ^ seed) ^ core::mix64(b + seed));
 }
 
 std::size_t Room::PrefixHash::operator()(const client::Cidr& c) const {
@@ -53,7 +45,7 @@ std::size_t Room::PrefixHash::operator()(const client::Cidr& c) const {
   std::uint64_t b = 0;
   std::memcpy(&a, c.address.bytes.data(), 8);
   std::memcpy(&b, c.address.bytes.data() + 8, 8);
-  return static_cast<std::size_t>(mix(a ^ seed) ^ mix(b + seed + c.prefix_len));
+  return static_cast<std::size_t>(core::mix64(a ^ seed) ^ core::mix64(b + seed + c.prefix_len));
 }
 
 std::int64_t Room::gone_ms_for(const policy::WaitingRoomConfig& c) {
@@ -72,7 +64,8 @@ std::uint32_t Room::eta_for(std::uint64_t ahead, std::uint32_t per_minute,
 }
 
 Room::Room(const policy::WaitingRoomConfig& config)
-    : index_(16, IdHash{process_seed()}), prefix_counts_(16, PrefixHash{mix(process_seed())}) {
+    : index_(16, IdHash{process_seed()}),
+      prefix_counts_(16, PrefixHash{core::mix64(process_seed())}) {
   reconfigure(config);
   credit_ = credit_cap_;  // start full: a calm room admits at once
 }

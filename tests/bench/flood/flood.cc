@@ -44,7 +44,12 @@
 #include <string_view>
 #include <vector>
 
+#include "../http1.h"
+
 namespace {
+
+using bench::iequals;
+using bench::trim;
 
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxHead = 64 * 1024;
@@ -85,11 +90,8 @@ uint64_t number(const char* argv0, const char* s, uint64_t lo, uint64_t hi) {
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "-h" || a == "--help") usage(argv[0], nullptr);
-    if (i + 1 >= argc) usage(argv[0], "missing value");
-    const char* v = argv[++i];
+  bench::for_each_option(argc, argv, [&](const char* e) { usage(argv[0], e); },
+                         [&](std::string_view a, const char* v) {
     if (a == "--host") o.host = v;
     else if (a == "--port") o.port = static_cast<int>(number(argv[0], v, 1, 65535));
     else if (a == "--requests") o.requests = number(argv[0], v, 1, 4'000'000'000ULL);
@@ -101,7 +103,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--path") o.path = v;
     else if (a == "--rate") o.rate = number(argv[0], v, 1, 10'000'000);
     else usage(argv[0], "unknown option");
-  }
+  });
   if (o.port == 0) usage(argv[0], "--port is required");
   if (o.family != 4 && o.family != 6) usage(argv[0], "--family is 4 or 6");
   if (o.path.empty() || o.path[0] != '/' || o.path.find_first_of(" \r\n") != std::string::npos)
@@ -113,23 +115,6 @@ Options parse_options(int argc, char** argv) {
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 void put_dec(std::string& out, uint64_t v) {
   char buf[24];
@@ -147,7 +132,7 @@ void put_hex(std::string& out, uint32_t v) {  // no leading zeros, as RFC 5952 w
 }
 
 struct Conn {
-  enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailer, kUntilClose };
+  enum class State { kHead, kBody, kChunked, kUntilClose };
   int fd = -1;
   bool connected = false;
   uint32_t events = 0;
@@ -157,6 +142,7 @@ struct Conn {
   std::string in;
   State state = State::kHead;
   uint64_t remaining = 0;
+  bench::ChunkedBody chunked;
   int status = 0;
   bool close_after = false;
   std::vector<int64_t> due_ns;  // when each request in flight was due (FIFO), for its latency
@@ -448,13 +434,7 @@ class Flood {
 
   // Parses responses out of `data`. False: close the connection (error or Connection: close).
   bool feed(Conn& c, std::string_view data) {
-    std::string_view s;
-    if (c.in.empty()) {
-      s = data;
-    } else {
-      c.in.append(data);
-      s = c.in;
-    }
+    const std::string_view s = bench::input(c.in, data);
     size_t pos = 0;
     bool close_now = false;
     while (pos < s.size() && !close_now) {
@@ -478,63 +458,31 @@ class Flood {
         case Conn::State::kUntilClose:
           pos = s.size();
           break;
-        case Conn::State::kBody:
-        case Conn::State::kChunkData: {
+        case Conn::State::kBody: {
           uint64_t take = std::min<uint64_t>(c.remaining, rest.size());
           c.remaining -= take;
           pos += static_cast<size_t>(take);
           if (c.remaining == 0) {
-            if (c.state == Conn::State::kChunkData) {
-              c.state = Conn::State::kChunkDataEnd;
-            } else {
-              bool close_after = c.close_after;
-              complete(c);
-              if (close_after) close_now = true;
-            }
+            bool close_after = c.close_after;
+            complete(c);
+            if (close_after) close_now = true;
           }
           break;
         }
-        case Conn::State::kChunkSize:
-        case Conn::State::kChunkDataEnd:
-        case Conn::State::kTrailer: {
-          size_t eol = rest.find("\r\n");
-          if (eol == std::string_view::npos) {
-            if (rest.size() > 4096) { ++errors_; return false; }
-            goto need_more;
-          }
-          std::string_view line = rest.substr(0, eol);
-          pos += eol + 2;
-          if (c.state == Conn::State::kChunkDataEnd) {
-            if (!line.empty()) { ++errors_; return false; }
-            c.state = Conn::State::kChunkSize;
-          } else if (c.state == Conn::State::kTrailer) {
-            if (line.empty()) {
-              bool close_after = c.close_after;
-              complete(c);
-              if (close_after) close_now = true;
-            }
-          } else {
-            line = trim(line.substr(0, line.find(';')));
-            if (line.empty() || line.size() > 15) { ++errors_; return false; }
-            uint64_t size = 0;
-            for (char ch : line) {
-              int d = ch >= '0' && ch <= '9' ? ch - '0'
-                      : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                      : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-              if (d < 0) { ++errors_; return false; }
-              size = size * 16 + static_cast<uint64_t>(d);
-            }
-            if (size == 0) c.state = Conn::State::kTrailer;
-            else { c.remaining = size; c.state = Conn::State::kChunkData; }
-          }
+        case Conn::State::kChunked: {
+          const bench::ChunkedBody::Result r = c.chunked.feed(rest, pos);
+          if (r == bench::ChunkedBody::Result::kBad) { ++errors_; return false; }
+          if (r == bench::ChunkedBody::Result::kMore) goto need_more;
+          bool close_after = c.close_after;
+          complete(c);
+          if (close_after) close_now = true;
           break;
         }
       }
     }
   need_more:
     if (close_now) return false;
-    if (s.data() == c.in.data()) c.in.erase(0, pos);
-    else c.in.assign(s.substr(pos));
+    bench::keep(c.in, s, pos);
     return true;
   }
 
@@ -552,21 +500,9 @@ class Flood {
     c.close_after = line.substr(5, 3) == "1.0";
     bool chunked = false, have_length = false;
     uint64_t length = 0;
-    size_t pos = eol + 2;
-    while (pos < head.size()) {
-      size_t e = head.find("\r\n", pos);
-      std::string_view h = head.substr(pos, e - pos);
-      pos = e + 2;
-      size_t colon = h.find(':');
-      if (colon == std::string_view::npos) return false;
-      std::string_view name = h.substr(0, colon), value = trim(h.substr(colon + 1));
+    const bool fields_ok = bench::for_each_field(head, [&](std::string_view name, std::string_view value) {
       if (iequals(name, "content-length")) {
-        if (value.empty() || value.size() > 18) return false;
-        length = 0;
-        for (char ch : value) {
-          if (ch < '0' || ch > '9') return false;
-          length = length * 10 + static_cast<uint64_t>(ch - '0');
-        }
+        if (!bench::parse_dec(value, length)) return false;
         have_length = true;
       } else if (iequals(name, "transfer-encoding")) {
         chunked = iequals(value, "chunked");
@@ -575,11 +511,13 @@ class Flood {
         if (iequals(value, "close")) c.close_after = true;
         else if (iequals(value, "keep-alive")) c.close_after = false;
       }
-    }
+      return true;
+    });
+    if (!fields_ok) return false;
     if (status < 200 || status == 204 || status == 304) {
       c.state = Conn::State::kHead;  // no body
     } else if (chunked) {
-      c.state = Conn::State::kChunkSize;
+      c.state = Conn::State::kChunked;
     } else if (have_length) {
       c.remaining = length;
       c.state = length ? Conn::State::kBody : Conn::State::kHead;

@@ -34,7 +34,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../http1.h"
+
 namespace {
+
+using bench::iequals;
+using bench::trim;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;  // request line + headers
 constexpr size_t kReadChunk = 64 * 1024;       // one read() at most; also the input bound
@@ -58,63 +63,17 @@ struct Options {
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "-h" || a == "--help") usage(argv[0], nullptr);
-    if (i + 1 >= argc) usage(argv[0], "missing value");
+  bench::for_each_option(argc, argv, [&](const char* e) { usage(argv[0], e); },
+                         [&](std::string_view a, const char* text) {
     char* end = nullptr;
-    long long v = std::strtoll(argv[++i], &end, 10);
+    long long v = std::strtoll(text, &end, 10);
     if (*end != '\0' || v < 0) usage(argv[0], "bad number");
     if (a == "--port" && v <= 65535) o.port = static_cast<int>(v);
     else if (a == "--threads" && v >= 1 && v <= 256) o.threads = static_cast<int>(v);
     else if (a == "--body-bytes" && v <= (64 << 20)) o.body_bytes = static_cast<size_t>(v);
     else usage(argv[0], "bad option or value");
-  }
+  });
   return o;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Decimal, no sign, no overflow; false on anything else.
-bool parse_size(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 18) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  out = v;
-  return true;
-}
-
-bool parse_hex(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 15) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return false;
-    v = v * 16 + static_cast<uint64_t>(d);
-  }
-  out = v;
-  return true;
 }
 
 struct Responses {
@@ -140,10 +99,11 @@ struct Responses {
 // One connection: input is parsed in place; complete requests are answered into `out`, which is
 // flushed once per read (so pipelined requests share one write).
 struct Conn {
-  enum class State { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailer };
+  enum class State { kHead, kBody, kChunked };
   int fd = -1;
   State state = State::kHead;
-  uint64_t remaining = 0;  // body or chunk bytes left to discard
+  uint64_t remaining = 0;  // body bytes left to discard
+  bench::ChunkedBody chunked;
   bool head_request = false;
   bool stats_request = false;  // GET /__stats: answer the counter
   bool close_after = false;  // answer then close (Connection: close, HTTP/1.0, error)
@@ -259,13 +219,7 @@ class Worker {
   // in `c.in` (bounded by kMaxHeaderBytes) until the header block is complete.
   void feed(Conn& c, std::string_view data) {
     // Fast path: nothing buffered, so parse straight from `data`; the remainder is kept.
-    std::string_view s;
-    if (c.in.empty()) {
-      s = data;
-    } else {
-      c.in.append(data);
-      s = c.in;
-    }
+    const std::string_view s = bench::input(c.in, data);
     size_t consumed = 0;
     while (!c.closing && consumed < s.size()) {
       std::string_view rest = s.substr(consumed);
@@ -291,52 +245,25 @@ class Worker {
           if (c.remaining == 0) respond(c);
           break;
         }
-        case Conn::State::kChunkSize:
-        case Conn::State::kChunkDataEnd:
-        case Conn::State::kTrailer: {
-          size_t eol = rest.find("\r\n");
-          if (eol == std::string_view::npos) {
-            if (rest.size() > 4096) fail(c, Responses::bad);
-            need_more = true;
-            break;
-          }
-          std::string_view line = rest.substr(0, eol);
-          used = eol + 2;
-          if (c.state == Conn::State::kChunkDataEnd) {
-            if (!line.empty()) { fail(c, Responses::bad); break; }
-            c.state = Conn::State::kChunkSize;
-          } else if (c.state == Conn::State::kTrailer) {
-            if (line.empty()) respond(c);  // end of trailers: request complete
-          } else {
-            size_t semi = line.find(';');  // chunk extensions are ignored
-            uint64_t size = 0;
-            if (!parse_hex(trim(line.substr(0, semi)), size)) { fail(c, Responses::bad); break; }
-            if (size == 0) {
-              c.state = Conn::State::kTrailer;
-            } else {
-              c.remaining = size;
-              c.state = Conn::State::kChunkData;
-            }
+        case Conn::State::kChunked:
+          switch (c.chunked.feed(rest, used)) {
+            case bench::ChunkedBody::Result::kBad:
+              fail(c, Responses::bad);
+              break;
+            case bench::ChunkedBody::Result::kMore:
+              need_more = true;
+              break;
+            case bench::ChunkedBody::Result::kDone:
+              respond(c);  // end of trailers: request complete
+              break;
           }
           break;
-        }
-        case Conn::State::kChunkData: {
-          uint64_t take = std::min<uint64_t>(c.remaining, rest.size());
-          c.remaining -= take;
-          used = static_cast<size_t>(take);
-          if (c.remaining == 0) c.state = Conn::State::kChunkDataEnd;
-          break;
-        }
       }
+      consumed += used;  // a body may use bytes and still need more
       if (need_more) break;
-      consumed += used;
     }
     if (c.closing) return;  // fail()/respond() cleared the input
-    if (s.data() == c.in.data()) {
-      c.in.erase(0, consumed);
-    } else {
-      c.in.assign(s.substr(consumed));
-    }
+    bench::keep(c.in, s, consumed);
   }
 
   // `head` is the request line and headers, each ending in CRLF, without the blank line.
@@ -357,18 +284,10 @@ class Worker {
     bool keep_alive = http11;
     bool chunked = false, have_length = false;
     uint64_t length = 0;
-    size_t pos = eol + 2;
-    while (pos < head.size()) {
-      size_t e = head.find("\r\n", pos);
-      std::string_view h = head.substr(pos, e - pos);
-      pos = e + 2;
-      size_t colon = h.find(':');
-      if (colon == std::string_view::npos || colon == 0) return false;
-      std::string_view name = h.substr(0, colon);
-      std::string_view value = trim(h.substr(colon + 1));
+    const bool fields_ok = bench::for_each_field(head, [&](std::string_view name, std::string_view value) {
       if (iequals(name, "content-length")) {
         uint64_t v;
-        if (!parse_size(value, v) || (have_length && v != length)) return false;
+        if (!bench::parse_dec(value, v) || (have_length && v != length)) return false;
         have_length = true;
         length = v;
       } else if (iequals(name, "transfer-encoding")) {
@@ -378,11 +297,13 @@ class Worker {
         if (iequals(value, "close")) keep_alive = false;
         else if (iequals(value, "keep-alive")) keep_alive = true;
       }
-    }
+      return true;
+    });
+    if (!fields_ok) return false;
     if (chunked && have_length) return false;  // ambiguous framing: refuse
     c.close_after = !keep_alive;
     if (chunked) {
-      c.state = Conn::State::kChunkSize;
+      c.state = Conn::State::kChunked;
     } else if (length > 0) {
       c.remaining = length;
       c.state = Conn::State::kBody;

@@ -41,28 +41,6 @@ TEST(Duration, BanRange) {
   EXPECT_FALSE(parse_ban_seconds("1", &why));
 }
 
-TEST(Duration, Human) {
-  EXPECT_EQ(format_human_duration(0), "0s");
-  EXPECT_EQ(format_human_duration(-5), "0s");
-  EXPECT_EQ(format_human_duration(42), "42s");
-  EXPECT_EQ(format_human_duration(60), "1m");
-  EXPECT_EQ(format_human_duration(3552), "59m12s");
-  EXPECT_EQ(format_human_duration(3600), "1h");
-  EXPECT_EQ(format_human_duration(3601), "1h");  // two units at most
-  EXPECT_EQ(format_human_duration(3660), "1h1m");
-  EXPECT_EQ(format_human_duration(86'400), "1d");
-  EXPECT_EQ(format_human_duration(2 * 86'400 + 4 * 3600 + 59), "2d4h");
-  EXPECT_EQ(format_human_duration(365 * 86'400), "365d");
-}
-
-TEST(Duration, ConfigFormat) {
-  EXPECT_EQ(format_config_duration(1), "1s");
-  EXPECT_EQ(format_config_duration(90), "90s");
-  EXPECT_EQ(format_config_duration(120), "2m");
-  EXPECT_EQ(format_config_duration(3600), "1h");
-  EXPECT_EQ(format_config_duration(86'400), "1d");
-}
-
 TEST(Address, Loopback) {
   EXPECT_TRUE(is_loopback(*client::parse_ip("127.0.0.1")));
   EXPECT_TRUE(is_loopback(*client::parse_ip("127.1.2.3")));

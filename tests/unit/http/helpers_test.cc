@@ -1,4 +1,4 @@
-// status_for, describe, method names, iequals, is_hop_by_hop.
+// status_for, describe, method names, iequals, is_hop_by_hop, hex_value, trim_ows.
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "http/parser.h"
+#include "http/text.h"
 
 namespace gh::http {
 namespace {
@@ -108,6 +109,21 @@ TEST(Iequals, AsciiCaseInsensitive) {
   EXPECT_FALSE(iequals("Host", "Hosu"));
   EXPECT_FALSE(iequals("@", "`"));  // differ only in bit 0x20, but are not letters
   EXPECT_FALSE(iequals("\xc9", "\xe9"));
+}
+
+TEST(HexValue, EveryByte) {
+  for (int c = 0; c < 256; ++c) {
+    const int want =
+        std::isxdigit(c) ? std::stoi(std::string(1, static_cast<char>(c)), nullptr, 16) : -1;
+    EXPECT_EQ(hex_value(static_cast<char>(c)), want) << c;
+  }
+}
+
+TEST(TrimOws, SpacesAndTabsOnly) {
+  EXPECT_EQ(trim_ows(" \t a b\t "), "a b");
+  EXPECT_EQ(trim_ows("\r\na\n"), "\r\na\n");
+  EXPECT_EQ(trim_ows(" \t"), "");
+  EXPECT_EQ(trim_ows(""), "");
 }
 
 TEST(HopByHop, FixedList) {

@@ -20,6 +20,7 @@
 #include "sim/engine.h"
 #include "sim/pow.h"
 #include "sim/scenario.h"
+#include "unit/sim/loopback_server.h"
 
 namespace gh::sim {
 namespace {
@@ -102,46 +103,11 @@ TEST(SimEndToEnd, BaselineAgainstTheDemoAppCountsWhatTheAppCounts) {
 // a valid nonce -> 303 + clearance cookie. One request per connection.
 class FakeShield {
  public:
-  FakeShield() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 512);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~FakeShield() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_.port(); }
   std::atomic<int> challenges{0}, solved{0}, bad_solutions{0}, queued{0}, registered{0};
   std::map<std::string, int> peers;  // source address -> requests
 
  private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      sockaddr_in peer{};
-      socklen_t len = sizeof peer;
-      int c = ::accept(fd_, reinterpret_cast<sockaddr*>(&peer), &len);
-      if (c < 0) continue;
-      char ip[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-      ++peers[ip];
-      serve(c);
-      ::close(c);
-    }
-  }
-
   static std::string field(const std::string& body, const std::string& name) {
     auto at = body.find(name + "=");
     if (at == std::string::npos) return {};
@@ -151,25 +117,9 @@ class FakeShield {
   }
 
   void serve(int c) {
-    std::string req;
-    char buf[4096];
-    std::size_t need = std::string::npos;
-    while (true) {
-      pollfd p{c, POLLIN, 0};
-      if (::poll(&p, 1, 2000) <= 0) return;
-      auto n = ::recv(c, buf, sizeof buf, 0);
-      if (n <= 0) return;
-      req.append(buf, static_cast<std::size_t>(n));
-      auto end = req.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      if (need == std::string::npos) {
-        auto cl = req.find("Content-Length: ");
-        need =
-            end + 4 + (cl == std::string::npos || cl > end ? 0 : std::stoul(req.substr(cl + 16)));
-      }
-      if (req.size() >= need) break;
-    }
+    const std::string req = read_request(c);
     const auto head_end = req.find("\r\n\r\n");
+    if (head_end == std::string::npos) return;
     const std::string head = req.substr(0, head_end), body = req.substr(head_end + 4);
     const bool cleared = head.find("gh_clearance=ok") != std::string::npos;
     const bool ticket = head.find("gh_ticket=t") != std::string::npos;
@@ -208,10 +158,10 @@ class FakeShield {
     [[maybe_unused]] auto w = ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
   }
 
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  LoopbackServer server_{[this](int c, const std::string& peer) {  // last: it starts serving
+    ++peers[peer];
+    serve(c);
+  }};
 };
 
 TEST(SimEndToEnd, NewcomersSolveTheChallengeWaitInTheQueueAndRegister) {

@@ -16,6 +16,7 @@
 
 #include "sim/scenario.h"
 #include "sim/setup.h"
+#include "unit/sim/loopback_server.h"
 
 namespace gh::sim {
 namespace {
@@ -90,84 +91,36 @@ populations:
 class LoginTarget {
  public:
   explicit LoginTarget(bool always_refuse = false) : always_refuse_(always_refuse) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ::listen(fd_, 64);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { loop(); });
+    EXPECT_TRUE(server_.bound());
   }
-  ~LoginTarget() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    ::close(fd_);
-  }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_.port(); }
   int requests() const { return requests_; }
 
  private:
-  void loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      sockaddr_in peer{};
-      socklen_t len = sizeof peer;
-      int c = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        auto n = ::recv(c, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        req.append(buf, static_cast<std::size_t>(n));
-      }
-      // The body is small and arrives with the head or just after.
-      const auto body_at = req.find("\r\n\r\n");
-      const auto cl = req.find("Content-Length: ");
-      if (body_at != std::string::npos && cl != std::string::npos) {
-        const std::size_t want = std::stoul(req.substr(cl + 16));
-        while (req.size() < body_at + 4 + want) {
-          auto n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          req.append(buf, static_cast<std::size_t>(n));
-        }
-      }
-      ++requests_;
-      char ip[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-      std::string user;
-      if (auto u = req.find("username="); u != std::string::npos) {
-        user = req.substr(u + 9, req.find('&', u) - u - 9);
-      }
-      std::string out;
-      const bool first = tried_.insert(user).second;
-      if (always_refuse_ || first) {
-        out =
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n";
-      } else {
-        out = "HTTP/1.1 303 See Other\r\nLocation: /account\r\nSet-Cookie: gh_device=" + user +
-              "@" + ip + "; Path=/; HttpOnly\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      }
-      ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
-      ::close(c);
+  void serve(int c, const std::string& ip) {
+    const std::string req = read_request(c);
+    ++requests_;
+    std::string user;
+    if (auto u = req.find("username="); u != std::string::npos) {
+      user = req.substr(u + 9, req.find('&', u) - u - 9);
     }
+    std::string out;
+    const bool first = tried_.insert(user).second;
+    if (always_refuse_ || first) {
+      out =
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n"
+          "Connection: close\r\n\r\n";
+    } else {
+      out = "HTTP/1.1 303 See Other\r\nLocation: /account\r\nSet-Cookie: gh_device=" + user + "@" +
+            ip + "; Path=/; HttpOnly\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    }
+    ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
   }
 
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
   bool always_refuse_;
-  std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0};
   std::set<std::string> tried_;  // the server thread only
-  std::thread thread_;
+  LoopbackServer server_{[this](int c, const std::string& ip) { serve(c, ip); }};  // last
 };
 
 Target target_of(std::uint16_t port) {

@@ -4,8 +4,6 @@
 
 #include <string>
 
-#include "stages/challenge/sha256.h"
-
 namespace gh::challenge {
 namespace {
 
@@ -37,17 +35,6 @@ TEST(PowValid, NonceMustBeOneToTwentyDigits) {
   EXPECT_FALSE(pow_valid(kText, std::string(21, '9'), 0));
   // Leading zeros are other tries, not the same one.
   EXPECT_FALSE(pow_valid(kText, "0411", 9));
-}
-
-TEST(LeadingZeroBits, Counts) {
-  Digest d{};
-  EXPECT_EQ(leading_zero_bits(d), 256u);
-  d[31] = 1;
-  EXPECT_EQ(leading_zero_bits(d), 255u);
-  d[0] = 0x80;
-  EXPECT_EQ(leading_zero_bits(d), 0u);
-  d[0] = 0x01;
-  EXPECT_EQ(leading_zero_bits(d), 7u);
 }
 
 TEST(PowSolve, FindsTheFirstNonce) {

@@ -123,6 +123,45 @@ TEST(TokenCodec, TagIsHmacSha256UnderTheDerivedKindKey) {
   EXPECT_EQ(std::memcmp(tag, raw.data() + 55, 17), 0);
 }
 
+TEST(TokenCodec, KnownTexts) {
+  // Fixed vectors: the wire form must not change with the code behind it (tokens outlive
+  // restarts and cross versions in a cluster). Master key 32 × 0x07.
+  Token t;
+  for (std::size_t i = 0; i < t.id.size(); ++i) t.id[i] = static_cast<std::uint8_t>(i * 17 + 3);
+  t.issued_ms = 1'700'000'000'000;
+  t.expiry_ms = 1'700'000'300'000;
+  t.scope = 0x5bc15f5fu;
+  t.binding = 0xea09db8304845c59ULL;
+  t.subject = 0x0123456789abcdefULL;
+  t.bits = 18;
+  t.level = 2;
+  const std::pair<TokenKind, std::string_view> kTexts[] = {
+      {TokenKind::Challenge,
+       "EQMUJTZHWGl6i5ytvs_g8QIAAAGLz-VoAAAAAYvP6fvgW8FfX-"
+       "oJ24MEhFxZASNFZ4mrze8SAohMPidUBLQxm7zjxU4lR7f_"},
+      {TokenKind::Clearance,
+       "EgMUJTZHWGl6i5ytvs_g8QIAAAGLz-VoAAAAAYvP6fvgW8FfX-oJ24MEhFxZASNFZ4mrze8SAvDU_afnkozdjL_"
+       "wV5XzSNYU"},
+      {TokenKind::Device,
+       "EwMUJTZHWGl6i5ytvs_g8QIAAAGLz-VoAAAAAYvP6fvgW8FfX-oJ24MEhFxZASNFZ4mrze8SApuk_"
+       "sJNVmxxO9OriBIxuPeH"},
+      {TokenKind::Ticket,
+       "FAMUJTZHWGl6i5ytvs_g8QIAAAGLz-VoAAAAAYvP6fvgW8FfX-"
+       "oJ24MEhFxZASNFZ4mrze8SAmRrOnGTUNigZ9XVKjPThL8w"},
+      {TokenKind::Refresh,
+       "FQMUJTZHWGl6i5ytvs_g8QIAAAGLz-VoAAAAAYvP6fvgW8FfX-"
+       "oJ24MEhFxZASNFZ4mrze8SAhm1F40xdmOILESNECPKG8GQ"},
+  };
+  const TokenCodec c = codec();
+  for (const auto& [kind, want] : kTexts) {
+    t.kind = kind;
+    EXPECT_EQ(c.encode(t), want);
+    Token out;
+    EXPECT_EQ(c.decode(want, kind, 1'700'000'000'000, t.binding, out), Check::Ok) << want;
+    EXPECT_EQ(out, t) << want;
+  }
+}
+
 TEST(TokenCodec, EveryTamperedCharacterIsRefused) {
   const TokenCodec c = codec();
   const Token t = sample();
