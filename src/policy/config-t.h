@@ -8,19 +8,10 @@
 #include <vector>
 
 #include "client/address-t.h"
+#include "config/model-t.h"
 #include "http/message-t.h"
 
 namespace gh::policy {
-
-// Durations are whole milliseconds; sizes whole bytes.
-using Millis = std::uint32_t;
-
-// Where a value came from, for `file:line:col` messages long after loading.
-struct SourceMark {
-  std::string file;
-  int line = 0;    // 1-based; 0 when not from a file (defaults, CLI)
-  int column = 0;  // 1-based
-};
 
 struct ListenConfig {
   client::SocketAddress address;
