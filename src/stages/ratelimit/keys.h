@@ -10,23 +10,24 @@
 
 #include "client/address-t.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
+#include "stages/client_class-t.h"
+#include "stages/ratelimit/config-t.h"
 #include "stages/ratelimit/ratelimit-t.h"
 
 namespace gh::ratelimit {
 
 struct KeyInputs {
-  client::IpAddress client;     // resolved client address
-  client::Cidr client_prefix;   // its configured prefix
+  client::IpAddress client;    // resolved client address
+  client::Cidr client_prefix;  // its configured prefix
   const http::RequestHead* head = nullptr;
   std::string_view route_name;
-  std::string_view body;        // leading body bytes (already de-chunked), possibly truncated
+  std::string_view body;  // leading body bytes (already de-chunked), possibly truncated
   // `body` is the whole body (e.g. a chunked body read to its end). Also inferred when `body` holds
   // head->content_length bytes. A body not known whole cannot show that a field is absent, nor
   // that no later duplicate overrides it: see build_key.
   bool body_complete = false;
   policy::ClientClass client_class = policy::ClientClass::Anonymous;
-  std::string_view clearance;   // id of a valid clearance the request holds; empty = none
+  std::string_view clearance;  // id of a valid clearance the request holds; empty = none
 };
 
 enum class KeyBuild : std::uint8_t {
