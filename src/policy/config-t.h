@@ -10,6 +10,7 @@
 #include "client/address-t.h"
 #include "config/model-t.h"
 #include "http/message-t.h"
+#include "stages/challenge/config-t.h"
 #include "stages/client_class-t.h"
 #include "stages/ratelimit/config-t.h"
 
@@ -171,26 +172,6 @@ struct ResidentsConfig {
   Millis device_period = 1'000;
   std::uint32_t device_burst = 100;
   std::uint32_t device_concurrency = 16;
-};
-
-struct ChallengeLevel {
-  std::uint32_t rate = 0;  // route requests per second from which this level applies
-  std::uint8_t bits = 16;  // leading zero bits of SHA-256(challenge || nonce)
-};
-
-struct ChallengeConfig {
-  std::vector<ChallengeLevel> levels{{0, 16}, {50, 18}, {500, 20}};  // by route pressure
-  std::uint8_t max_bits = 26;
-  Millis refresh_wait = 5'000;  // level 0 (no JavaScript): come back after this
-  Millis challenge_lifetime = 5 * 60'000;
-  std::string cookie = "gh_clearance";
-  Millis clearance_lifetime = 60 * 60'000;         // browsing
-  Millis signup_clearance_lifetime = 10 * 60'000;  // routes of class signup
-  std::uint32_t spent_max = 100'000;  // single-use set; when full new solves are refused (503)
-  // Unexpired entries of the single-use set one client network may hold (429 beyond), so that
-  // no one network fills the set for everyone; see docs/CONFIG.md for the choice of 64.
-  std::uint32_t spent_per_prefix = 64;
-  std::string theme_css_file;  // operator's CSS added to the pages
 };
 
 enum class ReputationAction : std::uint8_t { Weigh, Allow, Deny, Challenge };

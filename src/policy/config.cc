@@ -19,6 +19,7 @@
 #include "client/address.h"
 #include "config/document.h"
 #include "policy/route_table.h"
+#include "stages/challenge/config.h"
 #include "stages/ratelimit/config.h"
 
 namespace gh::policy {
@@ -48,17 +49,6 @@ constexpr std::string_view kAccessLogKeys[] = {
 constexpr std::string_view kResidentsKeys[] = {
     "enabled",          "cookie",         "lifetime",    "account",      "success_status",
     "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
-constexpr std::string_view kChallengeKeys[] = {"levels",
-                                               "max_bits",
-                                               "refresh_wait",
-                                               "lifetime",
-                                               "cookie",
-                                               "clearance_lifetime",
-                                               "signup_clearance_lifetime",
-                                               "spent_max",
-                                               "spent_per_prefix",
-                                               "theme_css_file"};
-constexpr std::string_view kLevelKeys[] = {"rate", "bits"};
 constexpr std::string_view kReputationKeys[] = {"rules", "thresholds", "suspect_score",
                                                 "asn_database"};
 constexpr std::string_view kRuleKeys[] = {
@@ -92,7 +82,6 @@ constexpr std::string_view kSignupModes[] = {"open", "challenge", "queue", "clos
 constexpr std::size_t kMaxRules = 1'000;
 constexpr std::size_t kMaxThresholds = 16;
 constexpr std::size_t kMaxTriggers = 8;
-constexpr std::size_t kMaxLevels = 16;
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -160,6 +149,7 @@ class Loader {
 
   // One file's top level: its sections, then the files it includes.
   void load_document(const YAML::Node& root, bool main);
+  void load_section(const Field& f);
   void load_server(const Field& f);
   void load_listen(const Field& f);
   void load_admin(const Field& f);
@@ -178,8 +168,6 @@ class Loader {
   void load_access_log(const Field& f);
   void load_routing(const Field& f);
   void load_residents(const Field& f);
-  void load_challenge(const Field& f);
-  void load_levels(const Field& f, const std::string& path);
   void load_reputation(const Field& f);
   void load_rule(const YAML::Node& node, const std::string& path);
   void load_threshold(const YAML::Node& node, const std::string& path);
@@ -775,98 +763,6 @@ void Loader::load_residents(const Field& f) {
       });
 }
 
-void Loader::load_levels(const Field& f, const std::string& path) {
-  ChallengeConfig& c = config_.challenge;
-  if (!doc_.check_list(f, path, "a list of {rate, bits}", 0, kMaxLevels, "levels",
-                       "at least one level is needed")) {
-    return;
-  }
-  c.levels.clear();
-  doc_.for_each_item(
-      f.value, path,
-      [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
-        if (!item.IsMap()) {
-          doc_.error(at,
-                     item_path + ": expected a map with 'rate' and 'bits', got " + type_name(item));
-          return;
-        }
-        ChallengeLevel level;
-        bool has_bits = false;
-        doc_.each_field(
-            item, kLevelKeys, item_path, [&](const Field& e, const std::string& key_path) {
-              if (e.key == "bits") {
-                has_bits = doc_.read_uint(e, key_path, 1, 32, level.bits);
-              } else if (e.key == "rate") {
-                auto text = doc_.scalar(e, key_path);
-                if (!text) {
-                  return;
-                }
-                std::string why;
-                auto rate = text->find('/') == std::string::npos
-                                ? std::optional<Rate>(parse_integer(*text)
-                                                          ? Rate{*parse_integer(*text), kSecond}
-                                                          : Rate{})
-                                : parse_rate(*text, why);
-                if (!rate || rate->period_ms == 0) {
-                  doc_.error(doc_.value_mark(e), key_path +
-                                                     ": expected requests per second (e.g. 50 or "
-                                                     "50/s), got " +
-                                                     quote(*text));
-                  return;
-                }
-                level.rate = static_cast<std::uint32_t>(rate->count * kSecond / rate->period_ms);
-              }
-            });
-        if (!has_bits) {
-          doc_.error(at, item_path + ": missing required key 'bits'");
-          return;
-        }
-        if (!c.levels.empty() && level.rate <= c.levels.back().rate) {
-          doc_.error(at, item_path + ": levels must be in rising order of rate");
-          return;
-        }
-        c.levels.push_back(level);
-      });
-}
-
-void Loader::load_challenge(const Field& f) {
-  ChallengeConfig& c = config_.challenge;
-  doc_.each_section_field(
-      f, kChallengeKeys, "challenge", [&](const Field& e, const std::string& path) {
-        if (e.key == "levels") {
-          load_levels(e, path);
-        } else if (e.key == "max_bits") {
-          doc_.read_uint(e, path, 1, 32, c.max_bits);
-        } else if (e.key == "refresh_wait") {
-          doc_.read_duration(e, path, kSecond, 5 * kMinute, c.refresh_wait);
-        } else if (e.key == "lifetime") {
-          doc_.read_duration(e, path, 10 * kSecond, kHour, c.challenge_lifetime);
-        } else if (e.key == "cookie") {
-          doc_.read_cookie_name(e, path, c.cookie);
-        } else if (e.key == "clearance_lifetime") {
-          doc_.read_duration(e, path, kMinute, 30 * kDay, c.clearance_lifetime);
-        } else if (e.key == "signup_clearance_lifetime") {
-          doc_.read_duration(e, path, kMinute, kDay, c.signup_clearance_lifetime);
-        } else if (e.key == "spent_max") {
-          doc_.read_uint(e, path, 1'000, 50'000'000, c.spent_max);
-        } else if (e.key == "spent_per_prefix") {
-          doc_.read_uint(e, path, 1, 50'000'000, c.spent_per_prefix);
-        } else if (e.key == "theme_css_file") {
-          if (auto name = doc_.file_name(e.value, doc_.value_mark(e), path)) {
-            c.theme_css_file = *name;
-          }
-        }
-      });
-  for (const ChallengeLevel& l : c.levels) {
-    if (l.bits > c.max_bits) {
-      doc_.error(doc_.key_mark(f), "challenge.levels: a level asks " + std::to_string(l.bits) +
-                                       " bits, above max_bits (" + std::to_string(c.max_bits) +
-                                       ")");
-      break;
-    }
-  }
-}
-
 void Loader::load_rule(const YAML::Node& node, const std::string& path) {
   ReputationConfig& r = config_.reputation;
   ReputationRule rule;
@@ -1311,6 +1207,42 @@ void Loader::check_all() {
   finish();
 }
 
+// One top-level section (but `include`, and `upstreams`, read first): the proxy's own here, each
+// stage's by its folder's loader piece.
+void Loader::load_section(const Field& f) {
+  if (f.key == "server") {
+    load_server(f);
+  } else if (f.key == "listen") {
+    load_listen(f);
+  } else if (f.key == "admin") {
+    load_admin(f);
+  } else if (f.key == "clients") {
+    load_clients(f);
+  } else if (f.key == "limits") {
+    load_limits(f);
+  } else if (f.key == "routes") {
+    load_routes(f);
+  } else if (f.key == "lists") {
+    load_lists(f);
+  } else if (f.key == "bans") {
+    load_bans(f);
+  } else if (f.key == "secrets") {
+    load_secrets(f);
+  } else if (f.key == "state_dir") {
+    load_state_dir(f);
+  } else if (f.key == "residents") {
+    load_residents(f);
+  } else if (f.key == "challenge") {
+    challenge::load_challenge(doc_, f, config_.challenge);
+  } else if (f.key == "reputation") {
+    load_reputation(f);
+  } else if (f.key == "access_log") {
+    load_access_log(f);
+  } else if (f.key == "routing") {
+    load_routing(f);
+  }
+}
+
 void Loader::load_document(const YAML::Node& root, bool main) {
   const SourceMark root_mark = doc_.mark(root.Mark());
   if (root.IsNull()) {
@@ -1331,15 +1263,6 @@ void Loader::load_document(const YAML::Node& root, bool main) {
   std::vector<Document::Include> includes;
   // Upstreams first, so routes can name them whatever the order in the file.
   const std::vector<Field> top = doc_.fields(root, kTopKeys, "");
-  constexpr std::pair<std::string_view, void (Loader::*)(const Field&)> loaders[] = {
-      {"server", &Loader::load_server},         {"listen", &Loader::load_listen},
-      {"admin", &Loader::load_admin},           {"clients", &Loader::load_clients},
-      {"limits", &Loader::load_limits},         {"routes", &Loader::load_routes},
-      {"lists", &Loader::load_lists},           {"bans", &Loader::load_bans},
-      {"secrets", &Loader::load_secrets},       {"state_dir", &Loader::load_state_dir},
-      {"residents", &Loader::load_residents},   {"challenge", &Loader::load_challenge},
-      {"reputation", &Loader::load_reputation}, {"access_log", &Loader::load_access_log},
-      {"routing", &Loader::load_routing}};
   for (const Field& f : top) {
     if (f.key == "upstreams") {
       load_upstreams(f);
@@ -1351,11 +1274,8 @@ void Loader::load_document(const YAML::Node& root, bool main) {
     }
     if (f.key == "include") {
       doc_.collect_includes(f, includes);
-    }
-    for (const auto& [key, load] : loaders) {
-      if (f.key == key) {
-        (this->*load)(f);
-      }
+    } else {
+      load_section(f);
     }
   }
   // After this file's own entries, so included routes and listeners come after them.
