@@ -22,6 +22,7 @@
 #include "stages/challenge/config.h"
 #include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
+#include "stages/waitroom/config.h"
 
 namespace gh::policy {
 namespace {
@@ -55,14 +56,6 @@ constexpr std::string_view kAdmissionKeys[] = {
     "queue_max", "queue_timeout", "codel_target", "codel_interval", "retry_after"};
 constexpr std::string_view kSignupKeys[] = {"mode", "waiting_room", "closed_retry_after",
                                             "triggers"};
-constexpr std::string_view kWaitingRoomKeys[] = {"new_users_per_minute",
-                                                 "max_active",
-                                                 "session_idle",
-                                                 "max_per_prefix",
-                                                 "max_queue",
-                                                 "refresh",
-                                                 "ticket_lifetime",
-                                                 "max_signups_per_ticket"};
 constexpr std::string_view kTriggerKeys[] = {"metric", "above", "below", "mode", "for", "hold"};
 constexpr std::string_view kTriggerMetrics[] = {"upstream_latency", "error_rate", "shed_rate",
                                                 "request_rate"};
@@ -894,27 +887,7 @@ void Loader::load_signup(const Field& f, const std::string& path, RouteConfig& r
         s.closed_retry_after_s = static_cast<std::uint32_t>(ms / kSecond);
       }
     } else if (e.key == "waiting_room") {
-      WaitingRoomConfig& w = s.waiting_room;
-      doc_.each_section_field(
-          e, kWaitingRoomKeys, key_path, [&](const Field& w_e, const std::string& w_path) {
-            if (w_e.key == "new_users_per_minute") {
-              doc_.read_uint(w_e, w_path, 1, 1'000'000, w.new_users_per_minute);
-            } else if (w_e.key == "max_active") {
-              doc_.read_uint(w_e, w_path, 1, 10'000'000, w.max_active);
-            } else if (w_e.key == "session_idle") {
-              doc_.read_duration(w_e, w_path, 10 * kSecond, 24 * kHour, w.session_idle);
-            } else if (w_e.key == "max_per_prefix") {
-              doc_.read_uint(w_e, w_path, 1, 1'000'000, w.max_per_prefix);
-            } else if (w_e.key == "max_queue") {
-              doc_.read_uint(w_e, w_path, 1, 10'000'000, w.max_queue);
-            } else if (w_e.key == "refresh") {
-              doc_.read_duration(w_e, w_path, kSecond, 5 * kMinute, w.refresh);
-            } else if (w_e.key == "ticket_lifetime") {
-              doc_.read_duration(w_e, w_path, kMinute, 7 * kDay, w.ticket_lifetime);
-            } else if (w_e.key == "max_signups_per_ticket") {
-              doc_.read_uint(w_e, w_path, 0, 1'000, w.max_signups_per_ticket);
-            }
-          });
+      waitroom::load_waiting_room(doc_, e, key_path, s.waiting_room);
     } else if (e.key == "triggers") {
       if (!doc_.check_list(e, key_path, "a list of triggers", 0, kMaxTriggers, "triggers")) {
         return;
