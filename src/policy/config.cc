@@ -19,10 +19,10 @@
 #include "client/address.h"
 #include "config/document.h"
 #include "policy/route_table.h"
+#include "stages/admission/config.h"
 #include "stages/challenge/config.h"
 #include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
-#include "stages/waitroom/config.h"
 
 namespace gh::policy {
 namespace {
@@ -51,19 +51,6 @@ constexpr std::string_view kAccessLogKeys[] = {
 constexpr std::string_view kResidentsKeys[] = {
     "enabled",          "cookie",         "lifetime",    "account",      "success_status",
     "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
-constexpr std::string_view kAdmissionKeys[] = {
-    "enabled",   "min_limit",     "max_limit",    "initial_limit",  "resident_share",
-    "queue_max", "queue_timeout", "codel_target", "codel_interval", "retry_after"};
-constexpr std::string_view kSignupKeys[] = {"mode", "waiting_room", "closed_retry_after",
-                                            "triggers"};
-constexpr std::string_view kTriggerKeys[] = {"metric", "above", "below", "mode", "for", "hold"};
-constexpr std::string_view kTriggerMetrics[] = {"upstream_latency", "error_rate", "shed_rate",
-                                                "request_rate"};
-constexpr TriggerMetric kTriggerMetricKinds[] = {TriggerMetric::UpstreamLatency,
-                                                 TriggerMetric::ErrorRate, TriggerMetric::ShedRate,
-                                                 TriggerMetric::RequestRate};
-constexpr std::string_view kSignupModes[] = {"open", "challenge", "queue", "closed"};
-constexpr std::size_t kMaxTriggers = 8;
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -150,9 +137,6 @@ class Loader {
   void load_access_log(const Field& f);
   void load_routing(const Field& f);
   void load_residents(const Field& f);
-  void load_admission(const Field& f, const std::string& path, AdmissionConfig& a);
-  void load_signup(const Field& f, const std::string& path, RouteConfig& route);
-  void load_trigger(const YAML::Node& node, const std::string& path, SignupConfig& signup);
   void check_all();
   void finish();
 
@@ -380,7 +364,7 @@ void Loader::load_upstream(const std::string& name, const YAML::Node& node, cons
     } else if (e.key == "max_idle_connections") {
       doc_.read_uint(e, key_path, 0, 100'000, u.max_idle_connections);
     } else if (e.key == "admission") {
-      load_admission(e, key_path, u.admission);
+      admission::load_admission(doc_, e, key_path, u.admission);
     }
   });
   if (!has_servers) {
@@ -468,7 +452,7 @@ void Loader::load_route(const YAML::Node& node, const std::string& path) {
       doc_.error(doc_.key_mark(*signup),
                  path + ".signup: only a route of class signup has a sign-up mode");
     } else {
-      load_signup(*signup, path + ".signup", route);
+      admission::load_signup(doc_, *signup, path + ".signup", route.signup);
     }
   }
   if (!has_name) {
@@ -740,163 +724,6 @@ void Loader::load_residents(const Field& f) {
           doc_.read_uint(e, path, 1, 10'000, r.device_concurrency);
         }
       });
-}
-
-void Loader::load_admission(const Field& f, const std::string& path, AdmissionConfig& a) {
-  if (!doc_.section_map(f, path)) {
-    return;
-  }
-  a.enabled = true;  // a section means: on, unless it says enabled: false
-  doc_.each_field(f.value, kAdmissionKeys, path, [&](const Field& e, const std::string& key_path) {
-    if (e.key == "enabled") {
-      doc_.read_bool(e, key_path, a.enabled);
-    } else if (e.key == "min_limit") {
-      doc_.read_uint(e, key_path, 1, 100'000, a.min_limit);
-    } else if (e.key == "max_limit") {
-      doc_.read_uint(e, key_path, 1, 100'000, a.max_limit);
-    } else if (e.key == "initial_limit") {
-      doc_.read_uint(e, key_path, 1, 100'000, a.initial_limit);
-    } else if (e.key == "resident_share") {
-      auto text = doc_.scalar(e, key_path);
-      if (!text) {
-        return;
-      }
-      std::string_view v = *text;
-      if (!v.empty() && v.back() == '%') {
-        v.remove_suffix(1);
-      }
-      auto n = parse_integer(v);
-      if (!n || *n > 90) {
-        doc_.error(doc_.value_mark(e),
-                   key_path + ": expected a percentage from 0% to 90%, got " + quote(*text));
-        return;
-      }
-      a.resident_percent = static_cast<std::uint32_t>(*n);
-    } else if (e.key == "queue_max") {
-      doc_.read_uint(e, key_path, 0, 1'000'000, a.queue_max);
-    } else if (e.key == "queue_timeout") {
-      doc_.read_duration(e, key_path, 1, 60 * kSecond, a.queue_timeout);
-    } else if (e.key == "codel_target") {
-      doc_.read_duration(e, key_path, 1, 10 * kSecond, a.codel_target);
-    } else if (e.key == "codel_interval") {
-      doc_.read_duration(e, key_path, 1, 60 * kSecond, a.codel_interval);
-    } else if (e.key == "retry_after") {
-      std::uint64_t ms = 0;
-      if (doc_.read_duration(e, key_path, kSecond, kHour, ms)) {
-        a.retry_after_s = static_cast<std::uint32_t>(ms / kSecond);
-      }
-    }
-  });
-  if (a.min_limit > a.max_limit) {
-    doc_.error(doc_.value_mark(f), path + ": min_limit (" + std::to_string(a.min_limit) +
-                                       ") must not exceed max_limit (" +
-                                       std::to_string(a.max_limit) + ")");
-  }
-  a.initial_limit = std::clamp(a.initial_limit, a.min_limit, std::max(a.min_limit, a.max_limit));
-  if (a.codel_target > a.queue_timeout) {
-    a.codel_target = a.queue_timeout;
-  }
-}
-
-void Loader::load_trigger(const YAML::Node& node, const std::string& path, SignupConfig& signup) {
-  TriggerConfig t;
-  t.mark = doc_.mark(node.Mark());
-  if (!node.IsMap()) {
-    doc_.error(t.mark,
-               path + ": expected a map with 'metric', 'above' and 'mode', got " + type_name(node));
-    return;
-  }
-  bool has_metric = false;
-  bool has_above = false;
-  bool has_below = false;
-  bool has_mode = false;
-  auto read_level = [&](const Field& e, const std::string& key_path, double& out) {
-    auto text = doc_.scalar(e, key_path);
-    if (!text) {
-      return false;
-    }
-    std::string_view v = *text;
-    while (!v.empty() &&
-           (v.back() == '%' || v.back() == 's' || v.back() == '/' || v.back() == 'm')) {
-      v.remove_suffix(1);  // "5%", "500/s", "800ms": the unit is the metric's
-    }
-    char* end = nullptr;
-    const std::string digits(v);
-    const double d = std::strtod(digits.c_str(), &end);
-    if (digits.empty() || end != digits.c_str() + digits.size() || !(d >= 0) || d > 1e9) {
-      doc_.error(doc_.value_mark(e),
-                 key_path +
-                     ": expected a number (ms for upstream_latency, percent for "
-                     "error_rate and shed_rate, per second for request_rate), "
-                     "got " +
-                     quote(*text));
-      return false;
-    }
-    out = d;
-    return true;
-  };
-  doc_.each_field(node, kTriggerKeys, path, [&](const Field& e, const std::string& key_path) {
-    if (e.key == "metric") {
-      if (auto i = doc_.read_choice(e, key_path, kTriggerMetrics, "metric")) {
-        has_metric = true;
-        t.metric = kTriggerMetricKinds[*i];
-      }
-    } else if (e.key == "above") {
-      has_above = read_level(e, key_path, t.above);
-    } else if (e.key == "below") {
-      has_below = read_level(e, key_path, t.below);
-    } else if (e.key == "mode") {
-      if (auto i = doc_.read_choice(e, key_path, kSignupModes, "sign-up mode")) {
-        has_mode = true;
-        t.mode = static_cast<SignupMode>(*i);
-      }
-    } else if (e.key == "for") {
-      doc_.read_duration(e, key_path, 0, kHour, t.for_ms);
-    } else if (e.key == "hold") {
-      doc_.read_duration(e, key_path, kSecond, 24 * kHour, t.hold_ms);
-    }
-  });
-  if (!has_metric) {
-    doc_.error(t.mark, path + ": missing required key 'metric'");
-  }
-  if (!has_above) {
-    doc_.error(t.mark, path + ": missing required key 'above'");
-  }
-  if (!has_mode) {
-    doc_.error(t.mark, path + ": missing required key 'mode'");
-  }
-  if (!has_below) {
-    t.below = t.above / 2;
-  } else if (t.below > t.above) {
-    doc_.error(t.mark,
-               path + ": 'below' must not exceed 'above' (it is the level to come back under)");
-  }
-  signup.triggers.push_back(t);
-}
-
-void Loader::load_signup(const Field& f, const std::string& path, RouteConfig& route) {
-  SignupConfig& s = route.signup;
-  doc_.each_section_field(f, kSignupKeys, path, [&](const Field& e, const std::string& key_path) {
-    if (e.key == "mode") {
-      if (auto i = doc_.read_choice(e, key_path, kSignupModes, "sign-up mode")) {
-        s.mode = static_cast<SignupMode>(*i);
-      }
-    } else if (e.key == "closed_retry_after") {
-      std::uint64_t ms = 0;
-      if (doc_.read_duration(e, key_path, kSecond, kDay, ms)) {
-        s.closed_retry_after_s = static_cast<std::uint32_t>(ms / kSecond);
-      }
-    } else if (e.key == "waiting_room") {
-      waitroom::load_waiting_room(doc_, e, key_path, s.waiting_room);
-    } else if (e.key == "triggers") {
-      if (!doc_.check_list(e, key_path, "a list of triggers", 0, kMaxTriggers, "triggers")) {
-        return;
-      }
-      doc_.for_each_item(e.value, key_path,
-                         [&](const YAML::Node& item, const std::string& item_path,
-                             const SourceMark&) { load_trigger(item, item_path, s); });
-    }
-  });
 }
 
 void Loader::finish() {
