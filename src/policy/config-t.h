@@ -15,6 +15,7 @@
 #include "stages/client_class-t.h"
 #include "stages/ratelimit/config-t.h"
 #include "stages/reputation/config-t.h"
+#include "stages/residents/config-t.h"
 
 namespace gh::policy {
 
@@ -97,26 +98,6 @@ struct SecretsConfig {
   // 32+ random bytes; created (mode 0600) when missing so restarts keep cookies valid. Nodes of
   // one cluster share the file. Empty (quick mode only) = a random key for this run.
   std::string key_file = "var/secret.key";
-};
-
-// Device tokens (OWASP device cookies): set when a login of class `login` succeeds, bound to the
-// account and the client prefix. Their holders are residents.
-struct ResidentsConfig {
-  bool enabled = true;
-  std::string cookie = "gh_device";
-  Millis lifetime = 30u * 24 * 3'600'000;  // 30 days
-  KeyPart account{KeyPartKind::BodyField, "username"};
-  // A login succeeded when its status is listed AND the application's own signal is there: it
-  // sets `success_cookie` (its session), and/or a 3xx goes to `success_location`. A status alone
-  // is not a login (a 200 may be the form shown again); without a signal no token is issued.
-  std::vector<std::uint16_t> success_status{200, 204, 301, 302, 303};
-  std::string success_cookie;
-  std::string success_location;
-  // Per device token: beyond these, its requests are served as anonymous ones.
-  std::uint32_t device_rate = 10;
-  Millis device_period = 1'000;
-  std::uint32_t device_burst = 100;
-  std::uint32_t device_concurrency = 16;
 };
 
 // The access log (JSON lines), written off the request path by its own thread. Under a flood,

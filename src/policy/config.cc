@@ -23,6 +23,7 @@
 #include "stages/challenge/config.h"
 #include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
+#include "stages/residents/config.h"
 
 namespace gh::policy {
 namespace {
@@ -48,9 +49,6 @@ constexpr std::string_view kEncodedSlashes[] = {"refuse", "keep"};
 constexpr std::string_view kAccessLogKeys[] = {
     "enabled",       "path",     "refusals_keep_per_s", "refusals_sample_one_in",
     "max_file_size", "max_files"};
-constexpr std::string_view kResidentsKeys[] = {
-    "enabled",          "cookie",         "lifetime",    "account",      "success_status",
-    "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -136,7 +134,6 @@ class Loader {
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
   void load_routing(const Field& f);
-  void load_residents(const Field& f);
   void check_all();
   void finish();
 
@@ -660,72 +657,6 @@ void Loader::load_access_log(const Field& f) {
                           });
 }
 
-void Loader::load_residents(const Field& f) {
-  ResidentsConfig& r = config_.residents;
-  doc_.each_section_field(
-      f, kResidentsKeys, "residents", [&](const Field& e, const std::string& path) {
-        if (e.key == "enabled") {
-          doc_.read_bool(e, path, r.enabled);
-        } else if (e.key == "cookie") {
-          doc_.read_cookie_name(e, path, r.cookie);
-        } else if (e.key == "lifetime") {
-          doc_.read_duration(e, path, kMinute, 400 * kDay, r.lifetime);
-        } else if (e.key == "account") {
-          auto text = doc_.scalar(e, path);
-          if (!text) {
-            return;
-          }
-          std::string why;
-          auto part = ratelimit::parse_key_part(*text, why);
-          if (!part) {
-            doc_.error(doc_.value_mark(e), path + ": " + why);
-          } else if (part->kind != KeyPartKind::BodyField && part->kind != KeyPartKind::Header &&
-                     part->kind != KeyPartKind::Query && part->kind != KeyPartKind::Cookie) {
-            doc_.error(doc_.value_mark(e),
-                       path +
-                           ": the account comes from body.NAME, header.NAME, query.NAME "
-                           "or cookie.NAME, got " +
-                           quote(*text));
-          } else {
-            r.account = *part;
-          }
-        } else if (e.key == "success_status") {
-          doc_.read_statuses(e, path, r.success_status);
-        } else if (e.key == "success_location") {
-          if (auto text = doc_.scalar(e, path)) {
-            if (!valid_path(*text)) {
-              doc_.error(doc_.value_mark(e),
-                         path + ": expected a path starting with '/', got " + quote(*text));
-            } else {
-              r.success_location = *text;
-            }
-          }
-        } else if (e.key == "success_cookie") {
-          doc_.read_cookie_name(e, path, r.success_cookie);
-        } else if (e.key == "device_rate") {
-          auto text = doc_.scalar(e, path);
-          if (!text) return;
-          std::string why;
-          auto rate = parse_rate(*text, why);
-          if (!rate) {
-            doc_.error(doc_.value_mark(e), path + ": " + why);
-          } else if (rate->count < 1 || rate->count > 1'000'000 || rate->period_ms < 1 ||
-                     rate->period_ms > kDay) {
-            doc_.error(
-                doc_.value_mark(e),
-                path + ": between 1 and 1000000 per period of 1ms to 1d, got " + quote(*text));
-          } else {
-            r.device_rate = static_cast<std::uint32_t>(rate->count);
-            r.device_period = static_cast<Millis>(rate->period_ms);
-          }
-        } else if (e.key == "device_burst") {
-          doc_.read_uint(e, path, 1, 1'000'000, r.device_burst);
-        } else if (e.key == "device_concurrency") {
-          doc_.read_uint(e, path, 1, 10'000, r.device_concurrency);
-        }
-      });
-}
-
 void Loader::finish() {
   if (!config_.routing.case_sensitive) {
     // Rules compare the canonical path, lowercased when routing ignores case.
@@ -830,7 +761,7 @@ void Loader::load_section(const Field& f) {
   } else if (f.key == "state_dir") {
     load_state_dir(f);
   } else if (f.key == "residents") {
-    load_residents(f);
+    residents::load_residents(doc_, f, config_.residents);
   } else if (f.key == "challenge") {
     challenge::load_challenge(doc_, f, config_.challenge);
   } else if (f.key == "reputation") {

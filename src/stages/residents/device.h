@@ -9,8 +9,8 @@
 #include "client/address-t.h"
 #include "core/clock.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
 #include "stages/challenge/token.h"
+#include "stages/residents/config-t.h"
 #include "stages/residents/device_guard.h"
 
 namespace gh::residents {
@@ -27,9 +27,8 @@ struct Recognition {
 
 // The device token cookie `text` (empty when none), checked for `prefix` (tokens are bound to
 // the prefix only, so a browser update does not log residents out) and admitted on `guard`.
-Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
-                      std::string_view text, const client::Cidr& prefix, std::int64_t wall_ms,
-                      core::Nanos mono_ns);
+Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard, std::string_view text,
+                      const client::Cidr& prefix, std::int64_t wall_ms, core::Nanos mono_ns);
 
 // The application's word that a login worked: a listed status AND its session cookie set
 // (success_cookie) and/or a redirect to success_location. A status alone proves nothing.
