@@ -13,6 +13,7 @@
 #include "stages/admission/config-t.h"
 #include "stages/challenge/config-t.h"
 #include "stages/client_class-t.h"
+#include "stages/lists/config-t.h"
 #include "stages/ratelimit/config-t.h"
 #include "stages/reputation/config-t.h"
 #include "stages/residents/config-t.h"
@@ -76,21 +77,6 @@ struct RouteConfig {
   bool require_clearance = false;  // every non-resident needs a challenge clearance
   SignupConfig signup;             // routes of class signup
   SourceMark mark;
-};
-
-// Address lists: allow-listed clients skip the rate limits; deny-listed ones are refused (403).
-struct ListsConfig {
-  std::vector<client::Cidr> allow;
-  std::vector<client::Cidr> deny;
-  std::vector<std::string> allow_files;  // one CIDR a line, '#' comments
-  std::vector<std::string> deny_files;
-};
-
-struct BansConfig {
-  std::string journal = "var/bans.journal";  // bans survive restarts and crashes through it
-  std::uint32_t max_entries = 100'000;       // when full, the ban ending first is dropped
-  // Repeats within this window double the duration. Milliseconds, 64-bit: up to 365 days.
-  std::uint64_t escalation_window = 24 * 3'600'000;
 };
 
 // Keys for everything Gatehouse signs (device tokens, clearances, challenges, tickets).

@@ -1,19 +1,11 @@
 #include "policy/config.h"
 
-#include <fcntl.h>
-#include <re2/re2.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <iterator>
-#include <limits>
 #include <optional>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "client/address.h"
@@ -21,6 +13,7 @@
 #include "policy/route_table.h"
 #include "stages/admission/config.h"
 #include "stages/challenge/config.h"
+#include "stages/lists/config.h"
 #include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
 #include "stages/residents/config.h"
@@ -33,7 +26,6 @@ constexpr std::size_t kMaxTrustedProxies = 1024;
 constexpr std::size_t kMaxUpstreams = 256;
 constexpr std::size_t kMaxServers = 256;
 constexpr std::size_t kMaxRoutes = 1024;
-constexpr std::size_t kMaxListFiles = 64;
 
 constexpr std::string_view kTopKeys[] = {
     "include",   "server",     "listen",    "admin",      "clients", "limits",
@@ -65,8 +57,6 @@ constexpr std::string_view kRouteKeys[] = {
     "name",          "match",          "class",  "upstream",
     "max_body_size", "body_key_bytes", "limits", "require_clearance",
     "signup"};
-constexpr std::string_view kListsKeys[] = {"allow", "deny", "allow_files", "deny_files"};
-constexpr std::string_view kBansKeys[] = {"journal", "max_entries", "escalation_window"};
 constexpr std::string_view kMatchKeys[] = {"host", "methods", "path", "path_prefix", "path_regex"};
 constexpr std::string_view kClassNames[] = {"login", "signup", "api", "static", "other"};
 constexpr RouteClass kClasses[] = {RouteClass::Login, RouteClass::Signup, RouteClass::Api,
@@ -127,9 +117,6 @@ class Loader {
   void load_routes(const Field& f);
   void load_route(const YAML::Node& node, const std::string& path);
   void load_match(const Field& f, const std::string& path, RouteConfig& route);
-  void load_lists(const Field& f);
-  void load_list_files(const Field& f, const std::string& path, std::vector<std::string>& out);
-  void load_bans(const Field& f);
   void load_secrets(const Field& f);
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
@@ -540,76 +527,6 @@ void Loader::load_match(const Field& f, const std::string& path, RouteConfig& ro
   }
 }
 
-void Loader::load_lists(const Field& f) {
-  ListsConfig& l = config_.lists;
-  doc_.each_section_field(f, kListsKeys, "lists", [&](const Field& e, const std::string& path) {
-    if (e.key == "allow") {
-      doc_.read_cidrs(e, path, kMaxListEntries, l.allow);
-    } else if (e.key == "deny") {
-      doc_.read_cidrs(e, path, kMaxListEntries, l.deny);
-    } else if (e.key == "allow_files") {
-      load_list_files(e, path, l.allow_files);
-    } else if (e.key == "deny_files") {
-      load_list_files(e, path, l.deny_files);
-    }
-  });
-}
-
-// List files are parsed by the lists stage; here they are only resolved and checked readable,
-// so a typo fails the load instead of leaving a list silently empty.
-void Loader::load_list_files(const Field& f, const std::string& path,
-                             std::vector<std::string>& out) {
-  if (f.value.IsNull() ||
-      !doc_.check_list(f, path, "a list of file names", out.size(), kMaxListFiles, "files")) {
-    return;
-  }
-  doc_.for_each_item(
-      f.value, path,
-      [&](const YAML::Node& item, const std::string& item_path, const SourceMark& at) {
-        auto name = doc_.file_name(item, at, item_path);
-        if (!name) {
-          return;
-        }
-        const std::string resolved = absolute_path(relative_to(doc_.file(), *name));
-        struct stat st {};
-        std::string why;
-        if (::stat(resolved.c_str(), &st) != 0) {
-          why = std::generic_category().message(errno);
-        } else if (S_ISDIR(st.st_mode)) {
-          why = "it is a directory";
-        } else if (!S_ISREG(st.st_mode)) {
-          why = "it is not a regular file";
-        } else {
-          int fd = ::open(resolved.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-          if (fd < 0) {
-            why = std::generic_category().message(errno);
-          } else {
-            ::close(fd);
-          }
-        }
-        if (!why.empty()) {
-          doc_.error(at, item_path + ": cannot read " + quote(resolved) + ": " + why);
-          return;
-        }
-        out.push_back(resolved);
-      });
-}
-
-void Loader::load_bans(const Field& f) {
-  BansConfig& b = config_.bans;
-  doc_.each_section_field(f, kBansKeys, "bans", [&](const Field& e, const std::string& path) {
-    if (e.key == "journal") {
-      if (auto name = doc_.file_name(e.value, doc_.value_mark(e), path)) {
-        b.journal = *name;
-      }
-    } else if (e.key == "max_entries") {
-      doc_.read_uint(e, path, 16, 10'000'000, b.max_entries);
-    } else if (e.key == "escalation_window") {
-      doc_.read_duration(e, path, kSecond, 365 * kDay, b.escalation_window);
-    }
-  });
-}
-
 void Loader::load_secrets(const Field& f) {
   doc_.each_section_field(f, kSecretsKeys, "secrets", [&](const Field& e, const std::string& path) {
     if (auto name = doc_.file_name(e.value, doc_.value_mark(e), path)) {
@@ -753,9 +670,9 @@ void Loader::load_section(const Field& f) {
   } else if (f.key == "routes") {
     load_routes(f);
   } else if (f.key == "lists") {
-    load_lists(f);
+    lists::load_lists(doc_, f, config_.lists);
   } else if (f.key == "bans") {
-    load_bans(f);
+    lists::load_bans(doc_, f, config_.bans);
   } else if (f.key == "secrets") {
     load_secrets(f);
   } else if (f.key == "state_dir") {
