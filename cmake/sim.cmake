@@ -4,7 +4,9 @@
 file(GLOB sim_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/sim/*.cc)
 list(FILTER sim_sources EXCLUDE REGEX "/main\\.cc$")
 add_library(gh_sim STATIC ${sim_sources})
-target_include_directories(gh_sim PUBLIC ${PROJECT_SOURCE_DIR})
+# Its own root (sim/ only), like every module's: no shield library links it.
+gh_link(${PROJECT_SOURCE_DIR}/sim ${CMAKE_BINARY_DIR}/include/gh_sim/sim)
+target_include_directories(gh_sim PUBLIC ${CMAKE_BINARY_DIR}/include/gh_sim)
 target_link_libraries(gh_sim PUBLIC yaml-cpp nlohmann_json::nlohmann_json OpenSSL::Crypto
                       CLI11::CLI11 Threads::Threads)
 

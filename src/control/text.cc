@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "client/address.h"
-#include "policy/units.h"
+#include "config/values.h"
 
 namespace gh::control {
 

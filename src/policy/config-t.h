@@ -8,19 +8,17 @@
 #include <vector>
 
 #include "client/address-t.h"
+#include "config/model-t.h"
 #include "http/message-t.h"
+#include "stages/admission/config-t.h"
+#include "stages/challenge/config-t.h"
+#include "stages/client_class-t.h"
+#include "stages/lists/config-t.h"
+#include "stages/ratelimit/config-t.h"
+#include "stages/reputation/config-t.h"
+#include "stages/residents/config-t.h"
 
 namespace gh::policy {
-
-// Durations are whole milliseconds; sizes whole bytes.
-using Millis = std::uint32_t;
-
-// Where a value came from, for `file:line:col` messages long after loading.
-struct SourceMark {
-  std::string file;
-  int line = 0;    // 1-based; 0 when not from a file (defaults, CLI)
-  int column = 0;  // 1-based
-};
 
 // A listener either proxies (Gatehouse in the path) or answers "may this request pass?" for a
 // proxy in front (the decision service), in the form that proxy understands.
@@ -53,21 +51,6 @@ struct ClientsConfig {
   std::uint8_t ipv6_prefix = 64;
 };
 
-// Adaptive concurrency towards one upstream (Envoy gradient / Netflix Gradient2): the limit
-// follows min RTT / sample RTT between a floor and a ceiling; residents own a reserved share.
-struct AdmissionConfig {
-  bool enabled = false;
-  std::uint32_t min_limit = 4;
-  std::uint32_t max_limit = 256;
-  std::uint32_t initial_limit = 32;
-  std::uint32_t resident_percent = 30;  // of the current limit, never lent to other classes
-  std::uint32_t queue_max = 1'000;      // waiting for a slot, per process
-  Millis queue_timeout = 2'000;         // longest wait for a slot
-  Millis codel_target = 5;              // CoDel: deadline once the queue has stood `interval`
-  Millis codel_interval = 100;
-  std::uint32_t retry_after_s = 5;  // on 503 when shed
-};
-
 struct UpstreamConfig {
   std::string name;
   std::vector<client::SocketAddress> servers;
@@ -83,122 +66,12 @@ struct UpstreamConfig {
 
 enum class RouteClass : std::uint8_t { Login, Signup, Api, Static, Other };
 
-// Who is asking, lowest priority first: shedding goes up this order, and a class is shed only
-// when every lower one already is (SRE criticality).
-enum class ClientClass : std::uint8_t {
-  Suspect,    // anonymous with a bad score or recent refusals of its prefix
-  Anonymous,  // nothing known
-  Verified,   // holds a valid challenge clearance
-  Resident,   // holds a valid device token: an existing user who logged in from here before
-};
-inline constexpr std::size_t kClientClasses = 4;
-
 struct RouteMatch {
   std::string host;                   // exact, case-insensitive; empty = any
   std::vector<http::Method> methods;  // empty = any
   std::string path;                   // exact path
   std::string path_prefix;            // prefix of the path
   std::string path_regex;             // RE2 full match of the path
-};
-
-// One element of a limit's key tuple. YAML spelling in parentheses.
-enum class KeyPartKind : std::uint8_t {
-  ClientIp,      // client.ip — the resolved client address
-  ClientPrefix,  // client.prefix — its /ipv4_prefix or /ipv6_prefix (clients section)
-  Header,        // header.NAME — a request field value (first occurrence)
-  Cookie,        // cookie.NAME
-  Query,         // query.NAME — a query parameter, percent- and '+'-decoded
-  BodyField,     // body.NAME — a urlencoded or JSON (top-level string) field of the body prefix
-  EmailDomain,   // email_domain.NAME — the lowercased domain part of body field NAME
-  Route,         // route — the matched route's name
-  Method,        // method
-  Clearance,     // clearance.id — the id of the request's valid challenge clearance
-};
-
-struct KeyPart {
-  KeyPartKind kind = KeyPartKind::ClientIp;
-  std::string name;  // field / cookie / parameter name for the kinds that take one
-};
-
-enum class ActionKind : std::uint8_t {
-  Challenge,  // clients without clearance for the route get the challenge; cleared ones pass
-  Reject,     // answer `status` (default 429) with Retry-After and RateLimit fields
-  Delay,      // hold the request until it conforms, if that is within `delay_max`; else reject
-  Tarpit,     // hold the connection for `hold`, then answer `status` and close
-  Drop,       // close the connection without an answer
-  Ban,        // reject, and ban the client address for `ban_duration`, doubling on repeats
-};
-
-struct LimitAction {
-  ActionKind kind = ActionKind::Reject;
-  std::uint16_t status = 429;
-  Millis delay_max = 0;     // Delay
-  Millis hold = 0;          // Tarpit
-  Millis ban_duration = 0;  // Ban: first ban
-  // Ban: escalation cap (0 = 64 × ban_duration). Milliseconds, but 64-bit: it may reach 365 days,
-  // beyond what Millis holds (49.7 days).
-  std::uint64_t ban_max = 0;
-  std::uint8_t level = 1;  // Challenge: ladder level (0 = wait page, 1.. = proof of work)
-};
-
-struct LimitConfig {
-  std::string name;          // unique within its route
-  std::vector<KeyPart> key;  // empty = one global bucket for the route
-  std::uint32_t rate = 0;    // `rate` requests per `period`
-  Millis period = 0;
-  std::uint32_t burst = 0;  // back-to-back requests from an idle key; default = rate
-  LimitAction action;
-  bool dry_run = false;  // decide and record, never enforce
-  // count_when: when non-empty, a request only counts if its response status is one of these
-  // (failed logins per account): charged on arrival, refunded on any other status.
-  std::vector<std::uint16_t> count_when_status;
-  std::uint32_t max_keys = 100'000;  // hard cap of tracked keys; memory is fixed by it
-  // Classes the limit applies to (bit i = ClientClass i); default all. A login-failure limit
-  // that skips residents keeps the real owner of an account reachable during stuffing.
-  std::uint8_t classes = 0x0f;
-  SourceMark mark;
-};
-
-enum class SignupMode : std::uint8_t { Open, Challenge, Queue, Closed };
-
-// Automatic mode switching: above `above` for `for_ms`, the route goes to `mode`; it returns
-// to the configured mode once below `below` for `hold_ms` (and never before `hold_ms`).
-enum class TriggerMetric : std::uint8_t {
-  UpstreamLatency,  // p90 upstream first-byte latency over the last window, ms
-  ErrorRate,        // 5xx from the upstream, percent of answers
-  ShedRate,         // admission 503s, percent of requests
-  RequestRate,      // requests per second on the route
-};
-
-struct TriggerConfig {
-  TriggerMetric metric = TriggerMetric::RequestRate;
-  double above = 0;
-  double below = 0;  // release level (hysteresis); default = above / 2
-  SignupMode mode = SignupMode::Queue;
-  Millis for_ms = 10'000;
-  Millis hold_ms = 60'000;
-  SourceMark mark;
-};
-
-// The waiting room of a sign-up route (Cloudflare Waiting Room's thresholds).
-struct WaitingRoomConfig {
-  std::uint32_t new_users_per_minute = 60;
-  std::uint32_t max_active = 200;        // admitted sessions alive
-  Millis session_idle = 5 * 60'000;      // admitted session ends after this long unused
-  std::uint32_t max_per_prefix = 20;     // places one client prefix may hold
-  std::uint32_t max_queue = 100'000;     // places in all; newcomers beyond get 503
-  Millis refresh = 20'000;               // the page's self-refresh
-  Millis ticket_lifetime = 60 * 60'000;  // a queue place not refreshed for this long is gone
-  // Submissions (non-GET requests) one admitted place may make; 0 = no cap. A ticket is bound to
-  // the client's prefix, so without a cap one place would register a whole network's accounts.
-  std::uint32_t max_signups_per_ticket = 3;
-};
-
-struct SignupConfig {
-  SignupMode mode = SignupMode::Open;  // the configured (base) mode
-  WaitingRoomConfig waiting_room;
-  std::uint32_t closed_retry_after_s = 1'800;
-  std::vector<TriggerConfig> triggers;
 };
 
 struct RouteConfig {
@@ -217,98 +90,11 @@ struct RouteConfig {
   SourceMark mark;
 };
 
-// Address lists: allow-listed clients skip the rate limits; deny-listed ones are refused (403).
-struct ListsConfig {
-  std::vector<client::Cidr> allow;
-  std::vector<client::Cidr> deny;
-  std::vector<std::string> allow_files;  // one CIDR a line, '#' comments
-  std::vector<std::string> deny_files;
-};
-
-struct BansConfig {
-  std::string journal = "var/bans.journal";  // bans survive restarts and crashes through it
-  std::uint32_t max_entries = 100'000;       // when full, the ban ending first is dropped
-  // Repeats within this window double the duration. Milliseconds, 64-bit: up to 365 days.
-  std::uint64_t escalation_window = 24 * 3'600'000;
-};
-
 // Keys for everything Gatehouse signs (device tokens, clearances, challenges, tickets).
 struct SecretsConfig {
   // 32+ random bytes; created (mode 0600) when missing so restarts keep cookies valid. Nodes of
   // one cluster share the file. Empty (quick mode only) = a random key for this run.
   std::string key_file = "var/secret.key";
-};
-
-// Device tokens (OWASP device cookies): set when a login of class `login` succeeds, bound to the
-// account and the client prefix. Their holders are residents.
-struct ResidentsConfig {
-  bool enabled = true;
-  std::string cookie = "gh_device";
-  Millis lifetime = 30u * 24 * 3'600'000;  // 30 days
-  KeyPart account{KeyPartKind::BodyField, "username"};
-  // A login succeeded when its status is listed AND the application's own signal is there: it
-  // sets `success_cookie` (its session), and/or a 3xx goes to `success_location`. A status alone
-  // is not a login (a 200 may be the form shown again); without a signal no token is issued.
-  std::vector<std::uint16_t> success_status{200, 204, 301, 302, 303};
-  std::string success_cookie;
-  std::string success_location;
-  // Per device token: beyond these, its requests are served as anonymous ones.
-  std::uint32_t device_rate = 10;
-  Millis device_period = 1'000;
-  std::uint32_t device_burst = 100;
-  std::uint32_t device_concurrency = 16;
-};
-
-struct ChallengeLevel {
-  std::uint32_t rate = 0;  // route requests per second from which this level applies
-  std::uint8_t bits = 16;  // leading zero bits of SHA-256(challenge || nonce)
-};
-
-struct ChallengeConfig {
-  std::vector<ChallengeLevel> levels{{0, 16}, {50, 18}, {500, 20}};  // by route pressure
-  std::uint8_t max_bits = 26;
-  Millis refresh_wait = 5'000;  // level 0 (no JavaScript): come back after this
-  Millis challenge_lifetime = 5 * 60'000;
-  std::string cookie = "gh_clearance";
-  Millis clearance_lifetime = 60 * 60'000;         // browsing
-  Millis signup_clearance_lifetime = 10 * 60'000;  // routes of class signup
-  std::uint32_t spent_max = 100'000;  // single-use set; when full new solves are refused (503)
-  // Unexpired entries of the single-use set one client network may hold (429 beyond), so that
-  // no one network fills the set for everyone; see docs/CONFIG.md for the choice of 64.
-  std::uint32_t spent_per_prefix = 64;
-  std::string theme_css_file;  // operator's CSS added to the pages
-};
-
-enum class ReputationAction : std::uint8_t { Weigh, Allow, Deny, Challenge };
-
-struct ReputationRule {
-  std::string name;
-  // All conditions present must hold.
-  std::string user_agent;  // RE2, partial match
-  std::string path_prefix;
-  std::vector<http::Method> methods;
-  std::vector<std::string> headers_present;
-  std::vector<std::string> headers_missing;
-  std::vector<client::Cidr> cidrs;
-  std::vector<std::uint32_t> asns;
-  std::uint32_t recent_refusals = 0;  // >= this many refusals of the prefix lately (0 = off)
-  ReputationAction action = ReputationAction::Weigh;
-  std::int32_t weight = 0;
-  std::uint8_t level = 1;  // Challenge: ladder level
-  SourceMark mark;
-};
-
-struct ReputationThreshold {
-  std::int32_t score = 0;  // total >= score
-  ReputationAction action = ReputationAction::Challenge;
-  std::uint8_t level = 1;  // 0 = meta refresh, 1.. = proof of work
-};
-
-struct ReputationConfig {
-  std::vector<ReputationRule> rules;
-  std::vector<ReputationThreshold> thresholds;  // highest score first after load
-  std::int32_t suspect_score = 30;
-  std::string asn_database;  // MaxMind-format .mmdb; empty = no ASN rules
 };
 
 // The access log (JSON lines), written off the request path by its own thread. Under a flood,

@@ -7,18 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "config/model-t.h"
 #include "policy/config-t.h"
 #include "policy/snapshot.h"
 
 namespace gh::policy {
-
-struct ConfigError {
-  SourceMark mark;
-  std::string message;
-
-  // "file:line:col: message"; "file: message" when there is no position (e.g. unreadable file).
-  std::string to_string() const;
-};
 
 // Exactly one of the two is set: a snapshot on success, errors (sorted by position) on failure.
 struct LoadResult {
@@ -27,9 +20,6 @@ struct LoadResult {
 
   bool ok() const { return snapshot != nullptr; }
 };
-
-inline constexpr std::size_t kMaxConfigBytes = std::size_t{1024} * 1024;
-inline constexpr std::size_t kMaxConfigErrors = 50;  // then one "too many errors" entry
 
 // Never throws for bad input. Config::source_path is set to `path`.
 LoadResult load_config_file(const std::string& path);

@@ -3,30 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "stages/admission/config.h"
+
 namespace gh::admission {
-
-namespace {
-
-constexpr std::uint32_t kMaxLimit = 1u << 30;  // far below the 32-bit halves of the packed words
-
-policy::AdmissionConfig sane(policy::AdmissionConfig c) {
-  c.min_limit = std::clamp<std::uint32_t>(c.min_limit, 1, kMaxLimit);
-  c.max_limit = std::clamp<std::uint32_t>(c.max_limit, c.min_limit, kMaxLimit);
-  c.initial_limit = std::clamp(c.initial_limit, c.min_limit, c.max_limit);
-  c.resident_percent = std::min<std::uint32_t>(c.resident_percent, 100);
-  return c;
-}
-
-}  // namespace
 
 Limiter::Limiter(const policy::AdmissionConfig& config, const LimiterOptions& options,
                  std::int64_t now_ms)
-    : min_limit_(sane(config).min_limit),
-      max_limit_(sane(config).max_limit),
-      resident_percent_(sane(config).resident_percent),
+    : min_limit_(normalized(config).min_limit),
+      max_limit_(normalized(config).max_limit),
+      resident_percent_(normalized(config).resident_percent),
       options_(options),
       next_update_ms_(now_ms + std::max<std::int64_t>(options.window_ms, 1)),
-      limit_f_(sane(config).initial_limit),
+      limit_f_(normalized(config).initial_limit),
       next_probe_ms_(now_ms + options.probe_interval_ms) {
   std::lock_guard lock(mu_);
   publish(limit_f_);

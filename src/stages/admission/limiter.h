@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "policy/config-t.h"
+#include "stages/admission/config-t.h"
 #include "stages/admission/limiter-t.h"
 #include "stages/admission/log_buckets.h"
 #include "stages/admission/priority-t.h"
@@ -20,8 +20,7 @@ class Limiter {
   // RTT samples in microseconds, 16 buckets per power of two (at most 6.25 % wide).
   using RttBuckets = LogBuckets<4>;
 
-  // Out-of-range settings are made sane: min_limit >= 1, max_limit >= min_limit, the initial
-  // limit within them, resident_percent <= 100.
+  // Out-of-range settings are made sane (normalized() in config.h).
   explicit Limiter(const policy::AdmissionConfig& config, const LimiterOptions& options = {},
                    std::int64_t now_ms = 0);
   Limiter(const Limiter&) = delete;

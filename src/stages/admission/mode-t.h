@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "policy/config-t.h"
+#include "stages/admission/config-t.h"
 
 namespace gh::admission {
 

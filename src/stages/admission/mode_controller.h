@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/config-t.h"
+#include "stages/admission/config-t.h"
 #include "stages/admission/mode-t.h"
 
 namespace gh::admission {

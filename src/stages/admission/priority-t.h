@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "policy/config-t.h"
+#include "stages/client_class-t.h"
 
 namespace gh::admission {
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "policy/config-t.h"
+#include "stages/admission/config.h"
 #include "stages/admission/priority-t.h"
 
 namespace gh::admission {
@@ -40,7 +40,7 @@ class WaitQueue {
   WaitQueue(std::size_t capacity, const policy::AdmissionConfig& config)
       : capacity_(capacity),
         timeout_ms_(config.queue_timeout),
-        target_ms_(std::min<std::int64_t>(config.codel_target, config.queue_timeout)),
+        target_ms_(normalized(config).codel_target),
         interval_ms_(config.codel_interval),
         slots_(capacity * kPriorities) {}
 

@@ -12,8 +12,8 @@
 #include "client/address-t.h"
 #include "http/fields.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
 #include "stages/answer-t.h"
+#include "stages/challenge/config-t.h"
 #include "stages/challenge/spent_set.h"
 #include "stages/challenge/token.h"
 

@@ -10,7 +10,8 @@
 
 #include "client/address-t.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
+#include "stages/client_class-t.h"
+#include "stages/ratelimit/config-t.h"
 #include "stages/ratelimit/ratelimit-t.h"
 
 namespace gh::ratelimit {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "stages/ratelimit/config.h"
 #include "stages/ratelimit/gcra.h"
 #include "stages/ratelimit/keyhash.h"
 
@@ -19,16 +20,16 @@ std::uint32_t ceil_seconds(Nanos ns) {
   return static_cast<std::uint32_t>((ns + kNsPerS - 1) / kNsPerS);
 }
 
-std::string identity(const policy::RouteConfig& route, const policy::LimitConfig& limit) {
-  return route.name + '\n' + limit.name + '\n' + std::to_string(limit.rate) + '/' +
+std::string identity(std::string_view route, const policy::LimitConfig& limit) {
+  return std::string(route) + '\n' + limit.name + '\n' + std::to_string(limit.rate) + '/' +
          std::to_string(limit.period) + '\n' + std::to_string(limit.burst) + '\n' +
          std::to_string(limit.max_keys);
 }
 
 }  // namespace
 
-std::shared_ptr<Table> Registry::table_for(const policy::RouteConfig& route,
-                                           const policy::LimitConfig& limit, const Limit& gcra) {
+std::shared_ptr<Table> Registry::table_for(std::string_view route, const policy::LimitConfig& limit,
+                                           const Limit& gcra) {
   std::lock_guard lock(mu_);
   std::string id = identity(route, limit);
   auto it = tables_.find(id);
@@ -61,13 +62,10 @@ std::size_t Registry::memory_bytes() const {
   return n;
 }
 
-RouteLimits::RouteLimits(const policy::RouteConfig& route, Registry& registry) {
-  for (const policy::LimitConfig& limit : route.limits) {
-    RateSpec spec;
-    spec.rate = limit.rate;
-    spec.period = static_cast<Nanos>(limit.period) * kNsPerMs;
-    spec.burst = limit.burst != 0 ? limit.burst : limit.rate;
-    std::optional<Limit> gcra = make_limit(spec);
+RouteLimits::RouteLimits(std::string_view route, const std::vector<policy::LimitConfig>& limits,
+                         Registry& registry) {
+  for (const policy::LimitConfig& limit : limits) {
+    std::optional<Limit> gcra = gcra_of(limit);
     if (!gcra) continue;  // the loader refuses such limits; never reached with a loaded config
     std::shared_ptr<Table> table = registry.table_for(route, limit, *gcra);
     if (table == nullptr) continue;

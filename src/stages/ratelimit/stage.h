@@ -3,14 +3,16 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "policy/config-t.h"
+#include "stages/ratelimit/config-t.h"
 #include "stages/ratelimit/keys.h"
 #include "stages/ratelimit/table.h"
 #include "stages/verdict-t.h"
@@ -21,8 +23,8 @@ namespace gh::ratelimit {
 // burst, size): a reload that keeps a limit keeps its state; one that changes it starts afresh.
 class Registry {
  public:
-  std::shared_ptr<Table> table_for(const policy::RouteConfig& route,
-                                   const policy::LimitConfig& limit, const Limit& gcra);
+  std::shared_ptr<Table> table_for(std::string_view route, const policy::LimitConfig& limit,
+                                   const Limit& gcra);
   // Drops tables that no loaded config uses any more.
   void retain_only(const std::vector<std::shared_ptr<Table>>& in_use);
   std::size_t memory_bytes() const;
@@ -59,7 +61,18 @@ struct PendingCounts {
 
 class RouteLimits {
  public:
-  RouteLimits(const policy::RouteConfig& route, Registry& registry);
+  // `limits` are the route's and must outlive this (they are the config snapshot's).
+  RouteLimits(std::string_view route, const std::vector<policy::LimitConfig>& limits,
+              Registry& registry);
+  // A route of the loaded config (policy::RouteConfig): this stage needs only its name and limits,
+  // and takes them without naming the type, since policy/ is above the stages.
+  template <class Route>
+  requires requires(const Route& r) {
+    { r.name } -> std::convertible_to<std::string_view>;
+    { r.limits } -> std::convertible_to<const std::vector<policy::LimitConfig>&>;
+  }
+  RouteLimits(const Route& route, Registry& registry)
+      : RouteLimits(route.name, route.limits, registry) {}
 
   bool empty() const { return limits_.empty(); }
   bool needs_body() const { return needs_body_; }

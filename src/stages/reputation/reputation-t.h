@@ -7,7 +7,7 @@
 
 #include "client/address-t.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
+#include "stages/reputation/config-t.h"
 
 namespace gh::reputation {
 

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/config-t.h"
 #include "stages/lists/key128.h"
 #include "stages/reputation/asn.h"
+#include "stages/reputation/config-t.h"
 #include "stages/reputation/reputation-t.h"
 
 namespace gh::reputation {

@@ -9,8 +9,8 @@
 #include "client/address-t.h"
 #include "core/clock.h"
 #include "http/message-t.h"
-#include "policy/config-t.h"
 #include "stages/challenge/token.h"
+#include "stages/residents/config-t.h"
 #include "stages/residents/device_guard.h"
 #include "stages/residents/revocations.h"
 

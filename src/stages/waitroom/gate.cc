@@ -6,10 +6,10 @@
 
 namespace gh::waitroom {
 
-stages::Answer closed(const policy::SignupConfig& signup, bool json, std::string_view theme_css,
+stages::Answer closed(std::uint32_t retry_after_s, bool json, std::string_view theme_css,
                       std::string& page) {
   ClosedPage p;
-  p.retry_after_s = signup.closed_retry_after_s;
+  p.retry_after_s = retry_after_s;
   p.theme_css = theme_css;
   p.login_url = "/login";
   page = json ? closed_json(p) : closed_page(p);
@@ -35,8 +35,8 @@ TicketAnswer pass(const TicketContext& t) {
   if (!valid || a.kind == Answer::Kind::Spent) {
     // No ticket, or one forged, expired, for another route, moved to another prefix or
     // browser, or used up: a new place at the back of the line.
-    std::optional<challenge::Token> fresh_tok = challenge::new_token(
-        challenge::TokenKind::Ticket, t.wall_ms, t.config.ticket_lifetime);
+    std::optional<challenge::Token> fresh_tok =
+        challenge::new_token(challenge::TokenKind::Ticket, t.wall_ms, t.config.ticket_lifetime);
     if (!fresh_tok) {
       return {false, stages::refusal(503, "cannot issue a queue ticket now"),
               Answer::Kind::QueueFull};
@@ -87,8 +87,7 @@ TicketAnswer pass(const TicketContext& t) {
       page.theme_css = t.theme_css;
       t.page = t.json ? full_json(page) : full_page(page);
       return {false,
-              stages::page(503, t.json ? stages::kJson : stages::kHtml, t.page,
-                           page.retry_after_s),
+              stages::page(503, t.json ? stages::kJson : stages::kHtml, t.page, page.retry_after_s),
               a.kind};
     }
   }

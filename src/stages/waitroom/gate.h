@@ -2,15 +2,16 @@
 // (the waiting room, through a signed first-seen ticket). Nothing here touches a socket.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "client/address-t.h"
 #include "http/fields.h"
-#include "policy/config-t.h"
 #include "stages/answer-t.h"
 #include "stages/challenge/token.h"
+#include "stages/waitroom/config-t.h"
 #include "stages/waitroom/room.h"
 
 namespace gh::waitroom {
@@ -18,21 +19,31 @@ namespace gh::waitroom {
 inline constexpr std::string_view kTicketCookie = "gh_ticket";
 
 // 503 with Retry-After: registrations are paused (page or JSON).
-stages::Answer closed(const policy::SignupConfig& signup, bool json, std::string_view theme_css,
+stages::Answer closed(std::uint32_t retry_after_s, bool json, std::string_view theme_css,
                       std::string& page);
+// The same for a sign-up route's section (policy::SignupConfig: its closed_retry_after_s),
+// taken without naming the type, which is admission/'s, above this stage.
+template <class Signup>
+requires requires(const Signup& s) {
+  { s.closed_retry_after_s } -> std::convertible_to<std::uint32_t>;
+}
+stages::Answer closed(const Signup& signup, bool json, std::string_view theme_css,
+                      std::string& page) {
+  return closed(signup.closed_retry_after_s, json, theme_css, page);
+}
 
 struct TicketContext {
   Room& room;
   const challenge::TokenCodec& codec;
   const policy::WaitingRoomConfig& config;
-  std::uint32_t scope = 0;     // challenge::scope_of(route name): a ticket is good for one route
-  std::uint64_t binding = 0;   // binding_of(prefix, user agent)
+  std::uint32_t scope = 0;    // challenge::scope_of(route name): a ticket is good for one route
+  std::uint64_t binding = 0;  // binding_of(prefix, user agent)
   client::Cidr prefix;
-  bool submission = false;     // not a GET/HEAD (counts against max_signups_per_ticket)
+  bool submission = false;  // not a GET/HEAD (counts against max_signups_per_ticket)
   bool json = false;
   std::string_view theme_css;
   std::int64_t wall_ms = 0;
-  std::string_view ticket;     // the client's gh_ticket cookie, empty when none
+  std::string_view ticket;  // the client's gh_ticket cookie, empty when none
   std::string& page;
   http::FieldWriter& fields;
 };

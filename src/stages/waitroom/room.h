@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "policy/config-t.h"
+#include "stages/waitroom/config-t.h"
 #include "stages/waitroom/waitroom-t.h"
 
 namespace gh::waitroom {
@@ -75,7 +75,7 @@ class Room {
     std::int64_t touched = 0;     // last visit; for Pending, the admission time
     client::Cidr prefix;
     std::uint32_t prev = kNil;
-    std::uint32_t next = kNil;  // also the free-list link
+    std::uint32_t next = kNil;      // also the free-list link
     std::uint32_t submissions = 0;  // non-GET requests admitted on this place
     State state = State::Free;
   };

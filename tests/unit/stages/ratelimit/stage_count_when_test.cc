@@ -15,6 +15,7 @@
 
 #include "client/address.h"
 #include "http/parser.h"
+#include "policy/config-t.h"
 #include "stages/ratelimit/keyhash.h"
 #include "stages/ratelimit/stage.h"
 
