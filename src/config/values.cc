@@ -4,6 +4,8 @@
 #include <iterator>
 #include <limits>
 
+#include "core/duration.h"
+
 namespace gh::policy {
 namespace {
 
@@ -37,7 +39,6 @@ struct Unit {
 };
 
 constexpr Unit kSizeUnits[] = {{kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}, {1, "B"}};
-// "24h" stays "24h"; "720h" reads better as "30d".
 constexpr Unit kDurationUnits[] = {
     {kDay, "d", kDay}, {kHour, "h"}, {kMinute, "m"}, {kSecond, "s"}, {1, "ms"}};
 
@@ -140,7 +141,10 @@ std::string format_size(std::uint64_t n) {
 }
 
 std::string format_duration(std::uint64_t ms) {
-  return format_units(ms, kDurationUnits);
+  // "24h" stays "24h"; "720h" reads better as "30d".
+  const auto capped = static_cast<std::int64_t>(std::min<std::uint64_t>(ms, INT64_MAX));
+  return core::format_duration(capped, core::DurationStyle::Config,
+                               ms > kDay ? core::TimeUnit::Day : core::TimeUnit::Hour);
 }
 
 std::string format_count(std::uint64_t n) {

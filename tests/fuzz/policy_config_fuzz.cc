@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "http/path.h"
 #include "policy/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -39,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     char scratch[64];
     (void)s.routes.match("example.com:80", gh::http::Method::Post,
-                         gh::policy::normalize_path("/%73ignup", scratch, sizeof scratch));
+                         gh::http::canonical_path("/%73ignup", {}, scratch, sizeof scratch).path);
     (void)s.routes.match("", gh::http::Method::Other, "/u/123");
   }
   return 0;

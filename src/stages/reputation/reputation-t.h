@@ -15,7 +15,7 @@ namespace gh::reputation {
 struct Request {
   const http::RequestHead* head = nullptr;  // nullptr: no fields, method Other
   client::IpAddress client;                 // the resolved client address (after trusted XFF)
-  // The normalised path (policy::normalize_path) so that "/%73ignup" cannot dodge a path rule;
+  // The normalised path (http::canonical_path) so that "/%73ignup" cannot dodge a path rule;
   // empty: head->path is used.
   std::string_view path;
 };
