@@ -227,10 +227,21 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
   // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
   if (cfg.residents.enabled && !x.signup_route) {
-    const residents::Recognition r =
+    residents::Recognition r =
         residents::recognise(state.codec(), rt.defence.devices.get(), &state.revocations(),
                              cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
                              ns(now), cfg.residents.lifetime);
+    if (r.kind == residents::Recognition::Kind::None && rt.defence.app_tokens != nullptr) {
+      // The application's own login proof (API and mobile clients never see our cookie).
+      const policy::AppTokenConfig& app = cfg.residents.app_token;
+      const std::string_view text = app.from == policy::AppTokenConfig::From::Bearer
+                                        ? residents::bearer_token(*x.head)
+                                        : cookie(*x.head, app.cookie, buf);
+      r = residents::recognise_app_token(*rt.defence.app_tokens, rt.defence.devices.get(),
+                                         &state.revocations(), text, x.prefix, now.wall_ms,
+                                         ns(now));
+      if (r.kind == residents::Recognition::Kind::Resident) stats_.app_token_residents.add();
+    }
     if (r.kind == residents::Recognition::Kind::Resident) {
       x.cls = policy::ClientClass::Resident;
       x.device_subject = r.token.subject;
@@ -330,6 +341,9 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   }
   in.client_class = x.cls;
   in.clearance = {x.clearance_id.data(), x.clearance_len};
+  if (x.cls == policy::ClientClass::Resident) {
+    in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
+  }
   if (x.limits == nullptr) return gates(x, now);
   x.limit_verdict = x.limits->check(in, ns(now), x.pending);
   const stages::Verdict& v = x.limit_verdict;

@@ -56,6 +56,8 @@ struct Counter {
     "cap")                                                                                         \
   X(device_tokens_roaming,                                                                         \
     "device tokens demoted for coming from too many networks within an hour")                      \
+  X(app_token_residents,                                                                           \
+    "requests made residents by the application's own login token (residents.app_token)")         \
   X(signup_closed, "sign-up requests answered: registrations paused")                              \
   X(waitroom_queued, "sign-up requests answered with a place in the queue")                        \
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                         \

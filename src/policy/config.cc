@@ -687,7 +687,7 @@ void Loader::check_decide() {
     for (const LimitConfig& l : r.limits) {
       bool body = false;
       for (const KeyPart& p : l.key) {
-        body = body || p.kind == KeyPartKind::BodyField || p.kind == KeyPartKind::EmailDomain;
+        body = body || policy::body_part(p.kind);
       }
       if (body || !l.count_when_status.empty()) {
         doc_.error(l.mark,

@@ -230,6 +230,45 @@ TEST(DefenceConfig, DeviceLimits) {
               ElementsAre(HasSubstr("residents.device_concurrency")));
   EXPECT_THAT(with_base("residents: { success_cookie: \"a;b\" }\n"),
               ElementsAre(HasSubstr("invalid cookie name")));
+  EXPECT_EQ(d.residents.device_networks, 8u);
+  EXPECT_EQ(d.residents.device_demote, 3'600'000u);
+  Config n = load_ok("residents: { device_networks: 3, device_demote: 20m }\n");
+  EXPECT_EQ(n.residents.device_networks, 3u);
+  EXPECT_EQ(n.residents.device_demote, 1'200'000u);
+  EXPECT_THAT(with_base("residents: { device_networks: 17 }\n"),
+              ElementsAre(HasSubstr("residents.device_networks")));
+  EXPECT_THAT(with_base("residents: { device_demote: 10s }\n"),
+              ElementsAre(HasSubstr("residents.device_demote")));
+}
+
+TEST(DefenceConfig, AppToken) {
+  EXPECT_EQ(load_ok("").residents.app_token.from, AppTokenConfig::From::None);
+  Config b = load_ok(
+      "residents:\n  app_token: { from: bearer, key_file: app.pem, issuer: https://app, "
+      "audience: [api, web], leeway: 5s }\n");
+  const AppTokenConfig& t = b.residents.app_token;
+  EXPECT_EQ(t.from, AppTokenConfig::From::Bearer);
+  EXPECT_EQ(t.key_file, "app.pem");
+  EXPECT_FALSE(t.secret);
+  EXPECT_EQ(t.issuer, "https://app");
+  EXPECT_THAT(t.audiences, ElementsAre("api", "web"));
+  EXPECT_EQ(t.leeway, 5'000u);
+  Config c = load_ok(
+      "residents:\n  app_token: { from: cookie.session, secret_file: s.key, audience: api }\n");
+  EXPECT_EQ(c.residents.app_token.from, AppTokenConfig::From::Cookie);
+  EXPECT_EQ(c.residents.app_token.cookie, "session");
+  EXPECT_TRUE(c.residents.app_token.secret);
+  EXPECT_THAT(c.residents.app_token.audiences, ElementsAre("api"));
+  EXPECT_THAT(with_base("residents:\n  app_token: { key_file: a.pem }\n"),
+              ElementsAre(HasSubstr("residents.app_token: missing required key 'from'")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer }\n"),
+              ElementsAre(HasSubstr("name the keys that check the tokens")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer, key_file: a, secret_file: b }\n"),
+              ElementsAre(HasSubstr("key_file and secret_file exclude each other")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: header.x, key_file: a }\n"),
+              ElementsAre(HasSubstr("residents.app_token.from: expected 'bearer'")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer, key_file: a, alg: none }\n"),
+              ElementsAre(HasSubstr("unknown key 'alg'")));
 }
 
 TEST(DefenceConfig, SignupsPerTicket) {
