@@ -50,6 +50,17 @@ struct Counter {
   X(challenges_issued, "challenges answered (page or JSON)")                                       \
   X(challenges_solved, "challenges solved: clearance issued")                                      \
   X(challenges_failed, "challenge answers refused: bad, expired, moved, replayed, early")          \
+  X(challenges_risk_raised, "challenges made harder by the client's reputation score")             \
+  X(challenge_hashes_clean, "expected hashes of the challenges issued without a risk surcharge")    \
+  X(challenge_hashes_risky, "expected hashes of the challenges issued with a risk surcharge")       \
+  X(signup_clearances_reused,                                                                      \
+    "sign-up submissions whose clearance had opened one already: challenged again")               \
+  X(signup_accounts, "sign-up submissions the application accepted (status below 400)")           \
+  X(signup_accounts_paid, "accepted sign-ups that came with a solved challenge")                   \
+  X(signup_accounts_risky, "accepted sign-ups whose challenge carried a risk surcharge")           \
+  X(signup_pow_hashes_clean, "expected hashes paid for accepted sign-ups without a surcharge")     \
+  X(signup_pow_hashes_risky, "expected hashes paid for accepted sign-ups with a surcharge")        \
+  X(signup_pow_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")         \
   X(device_tokens_issued, "device tokens set after a successful login")                            \
   X(device_tokens_demoted,                                                                         \
     "requests with a valid device token served as anonymous: over its rate, in-flight or network " \

@@ -322,3 +322,55 @@ TEST(DecideConfig, ListenersAndWhatADecisionServiceCannotDo) {
 
 }  // namespace
 }  // namespace gh::policy
+
+namespace gh::policy {
+namespace {
+
+TEST(DefenceConfig, RiskPricingAndSignupSingleUse) {
+  Config d = load_ok("");
+  EXPECT_EQ(d.challenge.risk_score_per_bit, 10u);
+  EXPECT_EQ(d.challenge.risk_max_extra_bits, 8u);
+  EXPECT_TRUE(d.challenge.signup_single_use);
+  Config c = load_ok(
+      "challenge:\n  risk: { score_per_bit: 0, max_extra_bits: 12 }\n  signup_single_use: false\n");
+  EXPECT_EQ(c.challenge.risk_score_per_bit, 0u);
+  EXPECT_EQ(c.challenge.risk_max_extra_bits, 12u);
+  EXPECT_FALSE(c.challenge.signup_single_use);
+  EXPECT_THAT(with_base("challenge:\n  risk: { max_extra_bits: 17 }\n"),
+              ElementsAre(HasSubstr("challenge.risk.max_extra_bits")));
+  EXPECT_THAT(with_base("challenge:\n  risk: { per_bit: 3 }\n"),
+              ElementsAre(HasSubstr("unknown key 'per_bit'")));
+}
+
+TEST(DefenceConfig, RiskSignals) {
+  Config d = load_ok("");
+  EXPECT_EQ(d.reputation.page_view.cookie, "gh_view");
+  EXPECT_EQ(d.reputation.page_view.min_age, 2'000u);
+  EXPECT_EQ(d.reputation.email_field, "email");
+  Config c = load_ok(
+      "reputation:\n  page_view: { cookie: seen, min_age: 4s, lifetime: 2h }\n"
+      "  email_field: mail\n  disposable_domains_file: extra.txt\n  rules:\n"
+      "    - { name: fake, browser_mismatch: true, weight: 40 }\n"
+      "    - { name: fast, page_view: skipped, methods: [POST], weight: 30 }\n"
+      "    - { name: throwaway, disposable_email: true, weight: 30 }\n");
+  EXPECT_EQ(c.reputation.page_view.cookie, "seen");
+  EXPECT_EQ(c.reputation.page_view.min_age, 4'000u);
+  EXPECT_EQ(c.reputation.page_view.lifetime, 7'200'000u);
+  EXPECT_EQ(c.reputation.email_field, "mail");
+  EXPECT_EQ(c.reputation.disposable_domains_file, "extra.txt");
+  ASSERT_EQ(c.reputation.rules.size(), 3u);
+  EXPECT_TRUE(c.reputation.rules[0].browser_mismatch);
+  EXPECT_TRUE(c.reputation.rules[1].page_view_skipped);
+  EXPECT_TRUE(c.reputation.rules[2].disposable_email);
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: r, page_view: seen, weight: 1 }\n"),
+              ElementsAre(HasSubstr("unknown page view state 'seen'")));
+  // A condition switched off is no condition.
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: r, browser_mismatch: false, weight: 1 }\n"),
+      ElementsAre(HasSubstr("a rule needs at least one condition")));
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: r, asns_file: h.txt, weight: 1 }\n"),
+              ElementsAre(HasSubstr("matches AS numbers, but no asn_database is set")));
+}
+
+}  // namespace
+}  // namespace gh::policy
