@@ -307,6 +307,13 @@ void Observer::event(std::string kind, std::string route, std::string message,
   }
 }
 
+std::vector<Observer::ModeChanges> Observer::mode_changes() const {
+  std::lock_guard lock(mu_);
+  std::vector<ModeChanges> out;
+  for (const auto& [key, n] : mode_changes_) out.push_back({key.first, key.second, n});
+  return out;
+}
+
 std::vector<observe::Event> Observer::recent_events(std::size_t n) const {
   if (events_ == nullptr) return {};
   return events_->recent(n);
@@ -333,6 +340,7 @@ void Observer::on_mode_change(const gate::ModeChange& c) {
     } else {
       by = "trigger";
     }
+    ++mode_changes_[{c.route, c.manual}];
     // The incident: from when a trigger took the route away from its configured mode until a
     // trigger brings it back. A manual change in between does not end it.
     if (!c.manual && c.from == configured && c.to != configured) {

@@ -159,6 +159,13 @@ class Observer {
   std::uint16_t route_slot(const std::string& name);
   observe::AccessLog* access_log() { return access_.get(); }
   const observe::AccessLog* access_log_const() const { return access_.get(); }
+  // Sign-up mode changes since start, by route and by whom (a trigger, or by hand).
+  struct ModeChanges {
+    std::string route;
+    bool manual = false;
+    std::uint64_t count = 0;
+  };
+  std::vector<ModeChanges> mode_changes() const;
   std::uint64_t events_recorded() const { return events_n_.load(std::memory_order_relaxed); }
   // Writes <state_dir>/reports/incident-<time>.md for [since, until); the path, or empty.
   std::string write_incident_report(std::int64_t since_ms, std::int64_t until_ms);
@@ -188,6 +195,7 @@ class Observer {
   observe::HeavyHitters top_prefixes_{kTopCapacity}, top_uas_{kTopCapacity},
       top_accounts_{kTopCapacity};
   std::map<std::string, std::int64_t> auto_since_;  // route -> when an automatic mode began
+  std::map<std::pair<std::string, bool>, std::uint64_t> mode_changes_;  // (route, manual)
   std::map<std::string, std::uint64_t> minute_routes_;
   std::uint64_t minute_distinct_ = 0;
 

@@ -1,13 +1,17 @@
-// What an SRE's tools read from a running `gatehouse run`: its log lines.
+// What an SRE's tools read from a running `gatehouse run`: its log lines, and /metrics as
+// Prometheus's own checker (promtool, lint included) sees it after every kind of traffic.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "process.h"
 #include "support.h"
@@ -17,6 +21,170 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs a shell command line (bounded), its output captured; the exit code, or -1 on time-out.
+int shell(const std::string& command, const TempDir& dir, std::string* output) {
+  Child c({"/bin/sh", "-c", command}, dir.path() + "/shell.log");
+  const int rc = c.wait(60s);
+  *output = c.log();
+  return rc;
+}
+
+// A GET to the admin listener (on 127.0.0.2: the proxy's listener has 127.0.0.1); the body, or
+// "" on failure.
+std::string admin_get(std::uint16_t port, const std::string& path) {
+  httplib::Client c("127.0.0.2", port);
+  c.set_read_timeout(std::chrono::seconds(5));
+  auto r = c.Get(path);
+  return r && r->status == 200 ? r->body : "";
+}
+
+// `gatehouse run` with routes that produce every verdict, its admin API on a free port.
+class Telemetry : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string config =
+        "server: { workers: 2 }\n"
+        "listen:\n  - address: 127.0.0.1:0\n"
+        "admin: { address: 127.0.0.2:0 }\n"
+        "upstreams:\n  app:\n    servers: [127.0.0.1:" +
+        std::to_string(origin_.port()) +
+        "]\n"
+        "    admission: { initial_limit: 20 }\n"
+        "state_dir: " +
+        dir_.path() + "/state\nsecrets: { key_file: " + dir_.path() +
+        "/secret.key }\nbans: { journal: " + dir_.path() +
+        "/bans.journal }\n"
+        "lists: { deny: [127.0.0.66/32] }\n"
+        "routes:\n"
+        "  - name: signup\n    match: { path: /signup }\n    class: signup\n"
+        "    signup: { mode: closed }\n"
+        "  - name: protected\n    match: { path_prefix: /protected }\n"
+        "    require_clearance: true\n"
+        "  - name: limited\n    match: { path: /limited }\n    limits:\n"
+        "      - { name: per-ip, key: [client.ip], rate: 1/min, burst: 1 }\n"
+        "  - name: login\n    match: { path: /login }\n    limits:\n"
+        "      - { name: ban-fast, key: [client.ip], rate: 1/min, burst: 1, action: {ban: 1m} }\n"
+        "  - name: app\n";
+    config_path_ = dir_.file("gatehouse.yaml", config);
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{GATEHOUSE_BINARY, "run", "--config", config_path_},
+        dir_.path() + "/run.log");
+    port_ = child_->listening_port();
+    ASSERT_NE(port_, 0) << child_->log();
+    admin_port_ =
+        child_->port_from_log(std::regex("admin API on http://127\\.0\\.0\\.2:([0-9]+)/"));
+    ASSERT_NE(admin_port_, 0) << child_->log();
+  }
+  void TearDown() override { stop(); }
+  // SIGTERM, and the exit; the access log is complete afterwards.
+  void stop() {
+    if (child_ == nullptr || stopped_) return;
+    stopped_ = true;
+    child_->signal(SIGTERM);
+    EXPECT_EQ(child_->wait(10s), 0) << child_->log();
+  }
+  std::vector<json> access_lines() {
+    std::vector<json> out;
+    std::istringstream in(slurp(dir_.path() + "/state/access.log"));
+    std::string line;
+    while (std::getline(in, line)) {
+      json j = json::parse(line, nullptr, false);
+      EXPECT_FALSE(j.is_discarded()) << line;
+      if (!j.is_discarded()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+  int get(const std::string& path, const char* source = "127.0.0.1") {
+    return roundtrip(port_, request("GET", path, ""), source).status;
+  }
+
+  // Every kind of traffic: forwarded (one by one, kept alive, pipelined), rate-limited,
+  // challenged, closed sign-up, denied, banned (and closed at accept), malformed.
+  void send_traffic() {
+    EXPECT_EQ(get("/hello"), 200);
+    {
+      RawClient c(port_);
+      ASSERT_TRUE(c.send(request("GET", "/a", "") + request("POST", "/b", "", "x=1") +
+                         request("GET", "/c", "")));
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(c.read_response().status, 200);
+    }
+    EXPECT_EQ(get("/limited", "127.0.0.5"), 200);
+    EXPECT_EQ(get("/limited", "127.0.0.5"), 429);
+    EXPECT_EQ(get("/protected/page"), 403);  // the challenge page
+    EXPECT_EQ(get("/signup"), 503);
+    EXPECT_EQ(get("/", "127.0.0.66"), 403);
+    EXPECT_EQ(get("/login", "127.0.0.9"), 200);
+    EXPECT_EQ(get("/login", "127.0.0.9"), 429);  // and banned from now on
+    // The ban reaches the accept path through the housekeeping thread: wait for it.
+    EXPECT_TRUE(eventually([&] {
+      RawClient c(port_, "127.0.0.9");
+      return c.connected() && c.closed_by_peer(500ms);
+    }));
+    EXPECT_EQ(roundtrip(port_, "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n").status, 400);
+  }
+
+  TempDir dir_;
+  Origin origin_;
+  std::string config_path_;
+  std::unique_ptr<Child> child_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+  bool stopped_ = false;
+};
+
+TEST_F(Telemetry, PromtoolAcceptsTheLiveMetrics) {
+  send_traffic();
+  // The counters have seen every verdict.
+  std::string metrics;
+  ASSERT_TRUE(eventually(
+      [&] {
+        metrics = admin_get(admin_port_, "/metrics");
+        return metrics.find("gatehouse_bans_live 1\n") != std::string::npos;
+      },
+      5s))
+      << metrics;
+  for (const char* line : {
+           "gatehouse_requests_total{route=\"app\",class=\"anonymous\",verdict=\"passed\"} 4",
+           "gatehouse_requests_total{route=\"limited\",class=\"anonymous\",verdict=\"rate_"
+           "limited\"} 1",
+           "gatehouse_requests_total{route=\"protected\",class=\"anonymous\",verdict="
+           "\"challenged\"} 1",
+           "gatehouse_requests_total{route=\"signup\",class=\"anonymous\",verdict=\"closed\"} 1",
+           "gatehouse_requests_refused_total{reason=\"malformed\"} 1",
+           "gatehouse_requests_refused_total{reason=\"deny_list\"} 1",
+           "gatehouse_ratelimit_requests_total{outcome=\"rejected\"} ",
+           "gatehouse_challenges_issued_total 1",
+           "gatehouse_bans_live 1",
+           "gatehouse_signup_mode{route=\"signup\",mode=\"closed\"} 1",
+           "gatehouse_build_info{version=\"",
+           "process_resident_memory_bytes ",
+           "process_start_time_seconds ",
+       }) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << "\n" << metrics;
+  }
+  EXPECT_NE(metrics.find("gatehouse_connections_refused_total{reason=\"banned\"} "),
+            std::string::npos);
+  EXPECT_EQ(metrics.find("gatehouse_connections_refused_total{reason=\"banned\"} 0"),
+            std::string::npos)
+      << metrics;
+
+  const std::string file = dir_.file("metrics.txt", metrics);
+  std::string out;
+  const int rc = shell("promtool check metrics < " + file + " 2>&1", dir_, &out);
+  EXPECT_EQ(rc, 0) << "promtool check metrics (exit 127: promtool is not installed; "
+                      "scripts/install-deps test):\n"
+                   << out;
+  EXPECT_EQ(out, "") << out;
+}
 
 // The log as a shipper reads it: JSON lines with ts, level, msg and fields; the level follows a
 // reload; the command line wins over the config.
