@@ -1,5 +1,6 @@
-// What an SRE's tools read from a running `gatehouse run`: its log lines, and /metrics as
-// Prometheus's own checker (promtool, lint included) sees it after every kind of traffic.
+// What an SRE's tools read from a running `gatehouse run`: its log lines, /metrics as
+// Prometheus's own checker (promtool, lint included) sees it after every kind of traffic, and
+// the access log.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "process.h"
@@ -184,6 +186,126 @@ TEST_F(Telemetry, PromtoolAcceptsTheLiveMetrics) {
                       "scripts/install-deps test):\n"
                    << out;
   EXPECT_EQ(out, "") << out;
+}
+
+// Bytes a response took on the wire (head, its blank line, a Content-Length body).
+std::size_t wire_size(const ClientResponse& r) {
+  return r.head.size() + 2 + r.body.size();
+}
+
+// The access log after real traffic: every field of every kind of exchange.
+TEST_F(Telemetry, AccessLogSaysWhatHappened) {
+  struct Expect {
+    std::string method, path, route, verdict, ua;
+    int status;
+    std::size_t bytes_in, bytes_out;
+  };
+  std::vector<Expect> want;
+  const std::string ua = kBrowserUa;
+
+  // A forwarded POST on a kept-alive connection, then a GET on it: the query is not logged.
+  {
+    RawClient c(port_);
+    const std::string post = request("POST", "/form?token=secret", "", "name=alice&x=1");
+    ASSERT_TRUE(c.send(post));
+    ClientResponse r = c.read_response();
+    ASSERT_EQ(r.status, 200);
+    want.push_back({"POST", "/form", "app", "passed", ua, 200, post.size(), wire_size(r)});
+    const std::string get = request("GET", "/again", "");
+    ASSERT_TRUE(c.send(get));
+    r = c.read_response();
+    ASSERT_EQ(r.status, 200);
+    want.push_back({"GET", "/again", "app", "passed", ua, 200, get.size(), wire_size(r)});
+  }
+  // Pipelined: three requests in one send, the answers read back in order.
+  {
+    RawClient c(port_);
+    const std::string a = request("GET", "/p1", "");
+    const std::string b = request("POST", "/p2", "", "k=v");
+    const std::string chunked =
+        "POST /p3 HTTP/1.1\r\nHost: a\r\nUser-Agent: chunky/1\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    ASSERT_TRUE(c.send(a + b + chunked));
+    const ClientResponse ra = c.read_response(), rb = c.read_response(), rc = c.read_response();
+    ASSERT_EQ(ra.status, 200);
+    ASSERT_EQ(rb.status, 200);
+    ASSERT_EQ(rc.status, 200);
+    want.push_back({"GET", "/p1", "app", "passed", ua, 200, a.size(), wire_size(ra)});
+    want.push_back({"POST", "/p2", "app", "passed", ua, 200, b.size(), wire_size(rb)});
+    want.push_back(
+        {"POST", "/p3", "app", "passed", "chunky/1", 200, chunked.size(), wire_size(rc)});
+  }
+  // Refused: over a rate limit, a challenge, a closed sign-up, on one kept-alive connection.
+  {
+    RawClient c(port_, "127.0.0.5");
+    for (const auto& [path, route, verdict, status] :
+         std::vector<std::tuple<std::string, std::string, std::string, int>>{
+             {"/limited", "limited", "passed", 200},
+             {"/limited", "limited", "rate_limited", 429},
+             {"/protected/x", "protected", "challenged", 403},
+             {"/signup", "signup", "closed", 503}}) {
+      const std::string req = request("GET", path, "");
+      ASSERT_TRUE(c.send(req));
+      const ClientResponse r = c.read_response();
+      ASSERT_EQ(r.status, status) << path;
+      want.push_back({"GET", path, route, verdict, ua, status, req.size(), wire_size(r)});
+    }
+  }
+  // Long paths and user agents are cut, not dropped.
+  {
+    const std::string path = "/" + std::string(300, 'p');
+    const std::string long_ua(200, 'u');
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: a\r\nUser-Agent: " + long_ua + "\r\n\r\n";
+    const ClientResponse r = roundtrip(port_, req);
+    ASSERT_EQ(r.status, 200);
+    want.push_back({"GET", path.substr(0, 256), "app", "passed", long_ua.substr(0, 128), 200,
+                    req.size(), wire_size(r)});
+  }
+  // A malformed head is answered and logged too, without a method, path or route.
+  {
+    RawClient c(port_);
+    const std::string bad = "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n";
+    ASSERT_TRUE(c.send(bad));
+    const std::string answer = c.read_all();
+    ASSERT_TRUE(answer.starts_with("HTTP/1.1 400")) << answer;
+    want.push_back({"", "", "", "denied", "", 400, bad.size(), answer.size()});
+  }
+
+  stop();
+  const std::vector<json> lines = access_lines();
+  ASSERT_EQ(lines.size(), want.size()) << slurp(dir_.path() + "/state/access.log");
+  // Lines of different connections may interleave (two workers): match by path and status.
+  std::vector<bool> used(lines.size());
+  for (const Expect& e : want) {
+    bool found = false;
+    for (std::size_t i = 0; i < lines.size() && !found; ++i) {
+      const json& l = lines[i];
+      if (used[i] || l["path"] != e.path || l["status"] != e.status) continue;
+      used[i] = found = true;
+      const std::string what = e.method + " " + e.path.substr(0, 20) + ": " + l.dump();
+      EXPECT_EQ(l["method"], e.method) << what;
+      EXPECT_EQ(l["route"], e.route) << what;
+      EXPECT_EQ(l["verdict"], e.verdict) << what;
+      EXPECT_EQ(l["ua"], e.ua) << what;
+      EXPECT_EQ(l["bytes_in"], e.bytes_in) << what;
+      EXPECT_EQ(l["bytes_out"], e.bytes_out) << what;
+      EXPECT_EQ(l["client"], e.route == "limited" || e.route == "protected" || e.route == "signup"
+                                 ? "127.0.0.5"
+                                 : "127.0.0.1")
+          << what;
+      EXPECT_EQ(l["class"], "anonymous") << what;
+      EXPECT_TRUE(
+          std::regex_match(l["time"].get<std::string>(),
+                           std::regex("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z")))
+          << what;
+      EXPECT_GE(l["duration_ms"].get<std::int64_t>(), 0) << what;
+      if (e.verdict == "passed" && e.status == 200) {
+        EXPECT_GE(l["upstream_ms"].get<std::int64_t>(), 0) << what;
+      }
+    }
+    EXPECT_TRUE(found) << "no access log line for " << e.method << " " << e.path << " " << e.status;
+  }
 }
 
 // The log as a shipper reads it: JSON lines with ts, level, msg and fields; the level follows a
