@@ -1,11 +1,14 @@
 // What an SRE's tools read from a running `gatehouse run`: its log lines, /metrics as
-// Prometheus's own checker (promtool, lint included) sees it after every kind of traffic, and
-// the access log.
+// Prometheus's own checker (promtool, lint included) sees it after every kind of traffic, the
+// access log, and the shipped alert rules.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -15,6 +18,7 @@
 #include <tuple>
 #include <vector>
 
+#include "control/metrics.h"
 #include "process.h"
 #include "support.h"
 
@@ -394,6 +398,58 @@ TEST(Logs, JsonLinesAndALevelThatFollowsReload) {
   Child bad({GATEHOUSE_BINARY, "run", "--config", path, "--log-level", "verbose"},
             dir.path() + "/bad.log");
   EXPECT_EQ(bad.wait(10s), 2) << bad.log();
+}
+
+// The shipped alert rules load in Prometheus (promtool check rules), behave as their unit tests
+// say (promtool test rules), name only metrics that exist, and point at a runbook section that
+// exists.
+TEST(AlertRules, PassPromtoolAndPointAtTheRunbook) {
+  TempDir dir;
+  const std::string examples = std::string(GATEHOUSE_SOURCE_DIR) + "/examples";
+  std::string out;
+  EXPECT_EQ(shell("promtool check rules " + examples + "/alerts.yml 2>&1", dir, &out), 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+  EXPECT_EQ(shell("cd " + examples + " && promtool test rules alerts_test.yml 2>&1", dir, &out), 0)
+      << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+
+  const std::string runbook = slurp(std::string(GATEHOUSE_SOURCE_DIR) + "/docs/OPERATIONS.md");
+  ASSERT_FALSE(runbook.empty());
+  const YAML::Node rules = YAML::LoadFile(examples + "/alerts.yml");
+  const std::regex metric("\\b((?:gatehouse|process)_[a-z0-9_]+)");
+  std::size_t alerts = 0;
+  for (const YAML::Node& group : rules["groups"]) {
+    for (const YAML::Node& rule : group["rules"]) {
+      const std::string name = rule["alert"].as<std::string>();
+      ++alerts;
+      const YAML::Node a = rule["annotations"];
+      EXPECT_FALSE(a["summary"].as<std::string>("").empty()) << name;
+      const std::string url = a["runbook_url"].as<std::string>("");
+      ASSERT_TRUE(url.starts_with("docs/OPERATIONS.md#")) << name << ": " << url;
+      // The anchor GitHub makes of "### Name": the name in lower case.
+      std::string heading = url.substr(url.find('#') + 1);
+      bool found = false;
+      for (std::size_t at = runbook.find("\n### "); at != std::string::npos;
+           at = runbook.find("\n### ", at + 1)) {
+        std::string h = runbook.substr(at + 5, runbook.find('\n', at + 5) - at - 5);
+        for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        found = found || h == heading;
+      }
+      EXPECT_TRUE(found) << name << ": no section for " << url << " in docs/OPERATIONS.md";
+      const std::string expr = rule["expr"].as<std::string>();
+      for (auto it = std::sregex_iterator(expr.begin(), expr.end(), metric);
+           it != std::sregex_iterator(); ++it) {
+        std::string m = (*it)[1];
+        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+          if (control::find_metric_family(m) == nullptr && m.ends_with(suffix))
+            m.resize(m.size() - std::strlen(suffix));
+        }
+        EXPECT_NE(control::find_metric_family(m), nullptr)
+            << name << " reads " << m << ", which /metrics does not expose";
+      }
+    }
+  }
+  EXPECT_GE(alerts, 10u);
 }
 
 }  // namespace
