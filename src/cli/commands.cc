@@ -18,6 +18,7 @@
 #include "client/address.h"
 #include "control/admin_server.h"  // admin API
 #include "core/build_info.h"
+#include "core/log.h"
 #include "demo/app.h"
 #include "policy/config.h"
 #include "policy/quick.h"
@@ -27,6 +28,25 @@
 namespace gh::cli {
 
 namespace {
+
+LogOverrides g_log_overrides;  // set once by main, before any thread
+
+// The log's format and level: the command line's, else the config's (at start, and on reload).
+void apply_logging(const policy::LogConfig& config, bool reload = false) {
+  const auto format = core::parse_log_format(g_log_overrides.format);
+  const auto level = core::parse_log_level(g_log_overrides.level);
+  const core::LogFormat f = format.value_or(config.format);
+  const core::LogLevel l = level.value_or(config.level);
+  if (f == core::log_format() && l == core::log_level()) return;
+  // A reload says so in the old format and level, so that the change itself is in the log; at
+  // start the first line is already in the configured format.
+  if (reload) {
+    core::log(spdlog::level::info,
+              {{"format", core::log_format_name(f)}, {"level", core::log_level_name(l)}},
+              "log: {} lines from level {} on", core::log_format_name(f), core::log_level_name(l));
+  }
+  core::configure_logging(f, l);
+}
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -53,9 +73,12 @@ void log_listeners(const proxy::Server& server, const policy::Config& config) {
   for (std::size_t i = 0; i < config.listen.size(); ++i) {
     client::SocketAddress a = config.listen[i].address;
     a.port = ports[i];
-    spdlog::info("listening on {}{} ({} workers)", client::format_socket_address(a),
-                 config.listen[i].proxy_protocol ? " with PROXY protocol" : "",
-                 server.worker_count());
+    core::log(spdlog::level::info,
+              {{"address", client::format_socket_address(a)},
+               {"proxy_protocol", config.listen[i].proxy_protocol},
+               {"workers", server.worker_count()}},
+              "listening on {}{} ({} workers)", client::format_socket_address(a),
+              config.listen[i].proxy_protocol ? " with PROXY protocol" : "", server.worker_count());
   }
 }
 
@@ -77,9 +100,12 @@ bool start_admin(proxy::Server& server, const policy::AdminConfig& config, bool 
     spdlog::error("cannot start the admin API: {}", error);
     return false;
   }
-  spdlog::info("admin API on http://{}/v1/ ({})", client::format_socket_address(admin->address()),
-               config.token_file.empty() ? "read-only: set admin.token_file to allow changes"
-                                         : "changes need the token");
+  core::log(spdlog::level::info,
+            {{"address", client::format_socket_address(admin->address())},
+             {"changes", !config.token_file.empty()}},
+            "admin API on http://{}/v1/ ({})", client::format_socket_address(admin->address()),
+            config.token_file.empty() ? "read-only: set admin.token_file to allow changes"
+                                      : "changes need the token");
   out = std::move(admin);
   return true;
 }
@@ -107,7 +133,9 @@ class Reloader {
       if (error != nullptr) *error = why;
       return false;
     }
-    spdlog::info("{}: config reloaded (generation {})", by, server_.generation());
+    apply_logging(snapshot->config.log, /*reload=*/true);
+    core::log(spdlog::level::info, {{"by", by}, {"generation", server_.generation()}},
+              "{}: config reloaded (generation {})", by, server_.generation());
     return true;
   }
 
@@ -223,6 +251,10 @@ std::optional<client::SocketAddress> parse_address_arg(const std::string& text, 
 
 }  // namespace
 
+void set_log_overrides(const LogOverrides& overrides) {
+  g_log_overrides = overrides;
+}
+
 void block_signals() {
   sigset_t set = handled_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
@@ -261,6 +293,7 @@ int run_command(const RunOptions& options) {
     }
     return with_workers(next.snapshot, options.workers);
   };
+  apply_logging(r.snapshot->config.log);
   spdlog::info("gatehouse: config {}", options.config_path);
   proxy::ObserveOptions observe;
   observe.access_log = true;  // <state_dir>/access.log
@@ -271,6 +304,7 @@ int proxy_command(const ProxyOptions& options) {
   auto from = parse_address_arg(options.from, "--from");
   auto to = parse_address_arg(options.to, "--to");
   if (!from || !to) return 2;
+  apply_logging(policy::LogConfig{});
   spdlog::info("gatehouse proxy: {} -> {}", client::format_socket_address(*from),
                client::format_socket_address(*to));
   proxy::ObserveOptions observe;  // quick mode: no access log
@@ -308,6 +342,7 @@ int demo_command(const DemoOptions& options) {
     print_errors(demo_policy.errors);  // a bug in the built-in policy, not the user's doing
     return 1;
   }
+  apply_logging(demo_policy.snapshot->config.log);
   // The dashboard needs the admin token to change anything: the demo makes one it keeps.
   policy::SnapshotPtr snapshot = demo_policy.snapshot;
   std::string token_path;

@@ -24,6 +24,14 @@ struct DemoOptions {
   unsigned workers = 0;
 };
 
+// --log-format and --log-level of run, proxy and demo: they win over the config's `log` section,
+// at start and on every reload. Empty: as configured.
+struct LogOverrides {
+  std::string format;
+  std::string level;
+};
+void set_log_overrides(const LogOverrides& overrides);
+
 void block_signals();
 int run_command(const RunOptions& options);
 int validate_command(const std::string& path);

@@ -6,9 +6,12 @@
 
 #include "client/address.h"
 #include "control/metrics.h"
+#include "control/process_stats.h"
 #include "control/text.h"
+#include "core/build_info.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "proxy/server.h"
 #include "stages/lists/bans.h"
 
@@ -356,60 +359,91 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
   return error_response(404, "no such endpoint");
 }
 
-namespace {
-// HELP and TYPE come from the one table (control/metrics.h).
-void metric(std::string& out, std::string_view name, std::uint64_t value) {
-  metric_header(out, name);
-  out.append("gatehouse_").append(name).append(" ").append(std::to_string(value)).append("\n");
-}
-}  // namespace
-
 // Generated from the same declarations as /v1/status (GH_WORKER_STATS, BanStats, TableStats), so
-// the two cannot drift. Route and limit names are config names ([A-Za-z0-9_.-]): safe as labels.
+// the two cannot drift; the names and labels come from the one table (control/metrics.h).
 ApiResponse AdminApi::metrics() const {
-  std::string out;
-  out.reserve(8192);
-  const proxy::StatsTotals totals = server_.stats();
-#define GH_METRIC(name, help) metric(out, #name "_total", totals.name);
-  GH_WORKER_STATS(GH_METRIC)
-#undef GH_METRIC
-  const lists::BanStats b = server_.bans()->stats();
-  metric(out, "bans_live", b.live);
-  metric(out, "bans_capacity", b.capacity);
-  metric(out, "bans_total", b.bans);
-  metric(out, "bans_evicted_full_total", b.evicted_full);
-  metric(out, "ban_requests_dropped_total", server_.bans_dropped());
+  Exposition x;
+  x.family("gatehouse_build_info");
+  x.sample({{"version", core::version()},
+            {"commit", core::commit()},
+            {"build_type", core::build_type()}},
+           std::uint64_t{1});
+  x.family("gatehouse_config_generation");
+  x.sample(static_cast<std::uint64_t>(server_.generation()));
 
-  const gate::RuntimePtr rt = server_.runtime();
-  if (rt != nullptr) {
-    struct Series {
-      const char* name;
-      std::uint64_t ratelimit::TableStats::*field;
-    };
-    static constexpr Series kSeries[] = {
-        {"limit_keys_tracked", &ratelimit::TableStats::tracked},
-        {"limit_keys_capacity", &ratelimit::TableStats::capacity},
-        {"limit_evictions_expired_total", &ratelimit::TableStats::evictions_expired},
-        {"limit_evictions_least_limited_total", &ratelimit::TableStats::evictions_least_limited},
-        {"limit_table_full_total", &ratelimit::TableStats::table_full},
-    };
-    for (const Series& series : kSeries) {
-      metric_header(out, series.name);
-      for (const auto& route : rt->policy->routes.routes()) {
-        const ratelimit::RouteLimits* limits = rt->limits_for(&route);
-        if (limits == nullptr) continue;
-        limits->each([&](const policy::LimitConfig& limit, const ratelimit::Table& table) {
-          const ratelimit::TableStats st = table.stats();
-          out.append("gatehouse_").append(series.name).append("{route=\"").append(route.name);
-          out.append("\",limit=\"").append(limit.name).append("\"} ");
-          out.append(std::to_string(st.*series.field)).append("\n");
-        });
+  // Per-worker counters, family by family (several counters may share one, under a label).
+  const proxy::StatsTotals totals = server_.stats();
+  for (const MetricFamily& f : metric_families()) {
+    bool started = false;
+    for (const WorkerSeries& s : worker_series()) {
+      if (s.family != f.name) continue;
+      if (!started) started = x.family(f.name);
+      if (s.scale != 1) {
+        x.sample(static_cast<double>(totals.*s.field) * s.scale);
+      } else if (s.label_value.empty()) {
+        x.sample(totals.*s.field);
+      } else {
+        x.sample({{f.labels, s.label_value}}, totals.*s.field);
       }
     }
   }
-  observe_metrics(out);
+
+  const lists::BanStats b = server_.bans()->stats();
+  x.family("gatehouse_bans_live");
+  x.sample(b.live);
+  x.family("gatehouse_bans_capacity");
+  x.sample(b.capacity);
+  x.family("gatehouse_bans_total");
+  x.sample(b.bans);
+  x.family("gatehouse_bans_evicted_full_total");
+  x.sample(b.evicted_full);
+  x.family("gatehouse_ban_requests_dropped_total");
+  x.sample(server_.bans_dropped());
+
+  // Every limit table of the running generation, one pass per family.
+  const gate::RuntimePtr rt = server_.runtime();
+  auto each_table = [&](auto&& fn) {
+    if (rt == nullptr) return;
+    for (const auto& route : rt->policy->routes.routes()) {
+      const ratelimit::RouteLimits* limits = rt->limits_for(&route);
+      if (limits == nullptr) continue;
+      limits->each([&](const policy::LimitConfig& limit, const ratelimit::Table& table) {
+        fn(route.name, limit.name, table.stats());
+      });
+    }
+  };
+  x.family("gatehouse_limit_keys_tracked");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.tracked);
+      });
+  x.family("gatehouse_limit_keys_capacity");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.capacity);
+      });
+  x.family("gatehouse_limit_evictions_total");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}, {"reason", "expired"}}, st.evictions_expired);
+        x.sample({{"route", route}, {"limit", limit}, {"reason", "least_limited"}},
+                 st.evictions_least_limited);
+      });
+  x.family("gatehouse_limit_table_full_total");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.table_full);
+      });
+
+  x.family("gatehouse_challenge_spent_ids");
+  x.sample(static_cast<std::uint64_t>(server_.defence().spent().size()));
+  x.family("gatehouse_challenge_spent_capacity");
+  x.sample(static_cast<std::uint64_t>(server_.defence().spent().capacity()));
+
+  observe_metrics(x);
+  write_process_metrics(x);
   ApiResponse res;
-  res.text = std::move(out);
+  res.text = x.take();
   return res;
 }
 
@@ -527,10 +561,16 @@ ApiResponse AdminApi::add_ban(const ApiRequest& r) {
        {"duration_s", request->seconds},
        {"reason", request->reason},
        {"by", changed_by(r.user_agent)}});
-  spdlog::info("admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
-               ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
-               core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
-               ban.reason.view());
+  core::log(spdlog::level::info,
+            {{"cidr", client::format_cidr(ban.key)},
+             {"expiry",
+              ban.expiry == lists::kForever ? nlohmann::json(nullptr) : nlohmann::json(ban.expiry)},
+             {"duration_s", request->seconds},
+             {"reason", ban.reason.view()}},
+            "admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
+            ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
+            core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
+            ban.reason.view());
   ApiResponse res;
   res.status = 201;
   res.body = json{{"ban", ban_json(ban, now)}};
@@ -567,9 +607,9 @@ ApiResponse AdminApi::revoke(const ApiRequest& r) {
   const json& value = account ? body["account"] : body["device"];
   if (!value.is_string() || value.get<std::string>().empty() ||
       value.get<std::string>().size() > 256) {
-    return error_response(400, std::string(account ? "account" : "device") +
-                                   " must be a string of 1 to 256 bytes",
-                          account ? "account" : "device");
+    return error_response(
+        400, std::string(account ? "account" : "device") + " must be a string of 1 to 256 bytes",
+        account ? "account" : "device");
   }
   std::string error;
   const std::string text = value.get<std::string>();

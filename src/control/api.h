@@ -2,7 +2,7 @@
 // AdminServer (admin_server.h) adapts cpp-httplib to it. Paths are versioned (/v1/...).
 //
 //   GET    /v1/status          version, uptime, generation, workers, listeners, stats, bans
-//   GET    /metrics            the same counters, limiter tables and bans as Prometheus text
+//   GET    /metrics            the same figures in the Prometheus text format (control/metrics.h)
 //   GET    /v1/bans            live bans, soonest expiry first
 //   POST   /v1/bans            {"key", "duration", "reason"?, "max"?} -> 201 {"ban": {...}}
 //   GET    /v1/bans/<cidr>     one ban, or 404
@@ -38,6 +38,8 @@ class Server;
 }
 
 namespace gh::control {
+
+class Exposition;
 
 inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
 
@@ -117,7 +119,7 @@ class AdminApi {
   ApiResponse reload(const ApiRequest& request);
   ApiResponse revoke(const ApiRequest& request);
   ApiResponse dashboard(const ApiRequest& request) const;
-  void observe_metrics(std::string& out) const;
+  void observe_metrics(Exposition& x) const;
   nlohmann::json signup_json() const;
 
   proxy::Server& server_;

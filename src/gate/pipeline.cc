@@ -657,14 +657,14 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
 // which starts the page-view clock a reputation rule may ask about.
 void Pipeline::settle_signup(Exchange& x, const http::ResponseHead& resp, Clock now) {
   if (submission(x) && resp.status < 400) {
-    stats_.signup_accounts.add();
-    if (x.clearance_len != 0) {
+    if (x.clearance_len == 0) {
+      stats_.signup_accounts_unpaid.add();
+    } else {
       const challenge::SolveCost cost = challenge::solve_cost(x.clearance);
-      stats_.signup_accounts_paid.add();
-      if (cost.risk_bits != 0) stats_.signup_accounts_risky.add();
+      (cost.risk_bits != 0 ? stats_.signup_accounts_surcharged : stats_.signup_accounts_base).add();
       (cost.risk_bits != 0 ? stats_.signup_pow_hashes_risky : stats_.signup_pow_hashes_clean)
           .add(hashes_of(cost.bits));
-      stats_.signup_pow_ms.add(cost.solve_ms);
+      stats_.signup_solve_ms.add(cost.solve_ms);
     }
     return;
   }

@@ -55,12 +55,12 @@ struct Counter {
   X(challenge_hashes_risky, "expected hashes of the challenges issued with a risk surcharge")       \
   X(signup_clearances_reused,                                                                      \
     "sign-up submissions whose clearance had opened one already: challenged again")               \
-  X(signup_accounts, "sign-up submissions the application accepted (status below 400)")           \
-  X(signup_accounts_paid, "accepted sign-ups that came with a solved challenge")                   \
-  X(signup_accounts_risky, "accepted sign-ups whose challenge carried a risk surcharge")           \
+  X(signup_accounts_unpaid, "accepted sign-ups (status below 400) that came without a clearance")  \
+  X(signup_accounts_base, "accepted sign-ups that paid a challenge without a risk surcharge")      \
+  X(signup_accounts_surcharged, "accepted sign-ups that paid a challenge with a risk surcharge")   \
   X(signup_pow_hashes_clean, "expected hashes paid for accepted sign-ups without a surcharge")     \
   X(signup_pow_hashes_risky, "expected hashes paid for accepted sign-ups with a surcharge")        \
-  X(signup_pow_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")         \
+  X(signup_solve_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")         \
   X(device_tokens_issued, "device tokens set after a successful login")                            \
   X(device_tokens_demoted,                                                                         \
     "requests with a valid device token served as anonymous: over its rate, in-flight or network " \

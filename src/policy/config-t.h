@@ -9,6 +9,7 @@
 
 #include "client/address-t.h"
 #include "config/model-t.h"
+#include "core/log-t.h"
 #include "http/message-t.h"
 #include "stages/admission/config-t.h"
 #include "stages/challenge/config-t.h"
@@ -108,6 +109,12 @@ struct AccessLogConfig {
   std::uint32_t max_files = 4;                 // rotated files kept
 };
 
+// The process log (core/log.h). A reload applies a changed level and format.
+struct LogConfig {
+  core::LogFormat format = core::LogFormat::Text;
+  core::LogLevel level = core::LogLevel::Info;
+};
+
 // Protocol limits and deadlines. Defaults are safe for a public listener.
 struct LimitsConfig {
   std::uint32_t max_head_bytes = 16 * 1024;
@@ -161,6 +168,7 @@ struct Config {
   ReputationConfig reputation;
   std::string state_dir = "var";  // events, per-minute aggregates, access log
   AccessLogConfig access_log;
+  LogConfig log;
 };
 
 // The immutable snapshot (Config + compiled routes) is policy/snapshot.h.

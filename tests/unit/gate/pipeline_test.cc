@@ -464,9 +464,9 @@ TEST(Pipeline, ASignupClearanceOpensOneSignupAndItsCostIsCounted) {
   f.pipeline->settle(f.x, response("HTTP/1.1 303 See Other\r\nLocation: /welcome\r\n\r\n"), 1000,
                      f.now);
   f.finish(303);
-  EXPECT_EQ(f.stats.signup_accounts.get(), 1u);
-  EXPECT_EQ(f.stats.signup_accounts_paid.get(), 1u);
-  EXPECT_EQ(f.stats.signup_accounts_risky.get(), 1u);
+  EXPECT_EQ(f.stats.signup_accounts_unpaid.get(), 0u);
+  EXPECT_EQ(f.stats.signup_accounts_base.get(), 0u);
+  EXPECT_EQ(f.stats.signup_accounts_surcharged.get(), 1u);
   EXPECT_EQ(f.stats.signup_pow_hashes_risky.get(), 64u);  // 6 bits
   // ... and the second one with the same clearance solves again.
   auto second = post("/signup", "u=b", with);
