@@ -48,13 +48,13 @@ namespace {
   X(challenges_solved, "gatehouse_challenge_answers_total", "solved")                   \
   X(challenges_failed, "gatehouse_challenge_answers_total", "failed")                   \
   X(challenges_risk_raised, "gatehouse_challenges_risk_raised_total", "")               \
-  X(challenge_hashes_clean, "gatehouse_challenge_work_hashes_total", "none")            \
+  X(challenge_hashes_clean, "gatehouse_challenge_work_hashes_total", "base")            \
   X(challenge_hashes_risky, "gatehouse_challenge_work_hashes_total", "surcharged")      \
   X(signup_clearances_reused, "gatehouse_signup_clearances_reused_total", "")           \
   X(signup_accounts_unpaid, "gatehouse_signup_accounts_total", "none")                  \
   X(signup_accounts_base, "gatehouse_signup_accounts_total", "base")                    \
   X(signup_accounts_surcharged, "gatehouse_signup_accounts_total", "surcharged")        \
-  X(signup_pow_hashes_clean, "gatehouse_signup_work_hashes_total", "none")              \
+  X(signup_pow_hashes_clean, "gatehouse_signup_work_hashes_total", "base")              \
   X(signup_pow_hashes_risky, "gatehouse_signup_work_hashes_total", "surcharged")        \
   X(device_tokens_issued, "gatehouse_device_tokens_issued_total", "")                   \
   X(device_tokens_demoted, "gatehouse_device_tokens_demoted_total", "")                 \

@@ -153,7 +153,7 @@ void append_value(std::string& out, double value);
   X(gatehouse_challenges_risk_raised_total, "counter", "",                                         \
     "challenges made harder by the client's reputation score (challenge.risk)")                    \
   X(gatehouse_challenge_work_hashes_total, "counter", "risk",                                      \
-    "expected hashes of the proof-of-work challenges issued: none (the route's base) or "          \
+    "expected hashes of the proof-of-work challenges issued: base (the route's pressure only) or "          \
     "surcharged (bits added for the client's risk)")                                               \
   X(gatehouse_signup_clearances_reused_total, "counter", "",                                       \
     "sign-up submissions whose clearance had opened one already: challenged again")                \
@@ -161,7 +161,7 @@ void append_value(std::string& out, double value);
     "sign-up submissions the application accepted (below 400), by what they paid: none, base "     \
     "(a challenge without surcharge), surcharged")                                                 \
   X(gatehouse_signup_work_hashes_total, "counter", "risk",                                         \
-    "expected hashes paid for accepted sign-ups: none or surcharged (risk bits added)")            \
+    "expected hashes paid for accepted sign-ups: base or surcharged (risk bits added)")            \
   X(gatehouse_signup_solve_seconds_total, "counter", "",                                           \
     "seconds from challenge to answer, summed over accepted sign-ups that paid one")               \
   X(gatehouse_device_tokens_issued_total, "counter", "",                                           \
