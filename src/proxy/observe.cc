@@ -567,6 +567,23 @@ void Observer::tick(std::int64_t wall_ms) {
     f.login_failed = login_failed - prev_.login_failed;
     f.login_limited = login_limited - prev_.login_limited;
     f.head_timeouts = head_timeouts - prev_.head_timeouts;
+    // What accepted sign-ups paid, from the pipeline's counters.
+    const StatsTotals st = server_.stats();
+    observe::Figures& was = prev_.signup;
+    const std::array<std::uint64_t, 3> accounts = {
+        st.signup_accounts_unpaid, st.signup_accounts_base, st.signup_accounts_surcharged};
+    const std::array<std::uint64_t, 2> hashes = {st.signup_pow_hashes_clean,
+                                                 st.signup_pow_hashes_risky};
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+      f.signup_accounts[i] = accounts[i] - was.signup_accounts[i];
+      was.signup_accounts[i] = accounts[i];
+    }
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      f.signup_hashes[i] = hashes[i] - was.signup_hashes[i];
+      was.signup_hashes[i] = hashes[i];
+    }
+    f.signup_solve_ms = st.signup_solve_ms - was.signup_solve_ms;
+    was.signup_solve_ms = st.signup_solve_ms;
   }
   prev_.cells = t.cells;
   prev_.upstream = t.upstream;

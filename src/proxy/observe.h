@@ -185,6 +185,7 @@ class Observer {
     std::array<std::uint64_t, kLatencySlots> upstream{};
     std::uint64_t login_requests = 0, login_failed = 0, login_limited = 0, head_timeouts = 0;
     std::uint64_t admitted = 0;
+    observe::Figures signup;  // the sign-up cost counters, as totals
   };
   void fold_minute(std::int64_t minute_start_ms, std::int64_t wall_ms);
 
