@@ -37,9 +37,15 @@ struct ListenConfig {
   SourceMark mark;
 };
 
+// The admin API's default port: registered to no service (IANA) and used by no common tool
+// (Prometheus and its exporters hold 9090-9999, dev servers 3000, 5000, 8000-8888), below the
+// kernel's ephemeral range. docs/ADMIN.md says how it was chosen.
+inline constexpr std::uint16_t kDefaultAdminPort = 7462;
+
 struct AdminConfig {
   client::SocketAddress address{
-      client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true}, 9090};
+      client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true},
+      kDefaultAdminPort};
   std::string token_file;  // bearer token for changes; empty = admin changes disabled
   bool enabled = true;
 };

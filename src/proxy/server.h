@@ -73,6 +73,10 @@ class Server {
   // it was refused.
   bool reload_logged(policy::SnapshotPtr snapshot, const std::string& by, std::string* error);
   StatsTotals stats() const;
+  // What keeps this server from serving, one line each (GET /readyz); empty when it is ready:
+  // started with every listener bound, not stopping, a config loaded, and every upstream with a
+  // server able to take requests.
+  std::vector<std::string> readiness() const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
   // From workers: asks the housekeeping thread to ban `client` (the journal write is disk I/O,
@@ -90,6 +94,7 @@ class Server {
     std::array<char, 48> rule{};
   };
   void housekeeping();
+  bool upstream_ready(const policy::UpstreamConfig& upstream) const;
 
   mutable std::mutex mu_;
   policy::SnapshotPtr initial_;
@@ -103,6 +108,7 @@ class Server {
   AnswerStore answers_{4096, 10'000};
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};  // every listener bound, the workers running
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
