@@ -240,6 +240,20 @@ bool Server::upstream_ready(const policy::UpstreamConfig& upstream) const {
   return !upstream.servers.empty();
 }
 
+std::uint64_t Server::ask_workers() {
+  const std::uint64_t q = question_.fetch_add(1) + 1;
+  for (auto& w : workers_) w->ask(q);
+  return q;
+}
+
+std::vector<unsigned> Server::silent_workers(std::uint64_t question) const {
+  std::vector<unsigned> silent;
+  for (const auto& w : workers_) {
+    if (w->answered() < question) silent.push_back(w->index());
+  }
+  return silent;
+}
+
 StatsTotals Server::stats() const {
   StatsTotals t;
   for (const auto& w : workers_) {

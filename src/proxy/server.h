@@ -77,6 +77,11 @@ class Server {
   // started with every listener bound, not stopping, a config loaded, and every upstream with a
   // server able to take requests.
   std::vector<std::string> readiness() const;
+  // The service watchdog's probe of the event loops: ask_workers() puts a new question to every
+  // worker, answered on its loop's next turn; silent_workers(q) lists those that have not
+  // answered question q (or a later one). Between start() and stop().
+  std::uint64_t ask_workers();
+  std::vector<unsigned> silent_workers(std::uint64_t question) const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
   // From workers: asks the housekeeping thread to ban `client` (the journal write is disk I/O,
@@ -109,6 +114,7 @@ class Server {
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
   std::atomic<bool> started_{false};  // every listener bound, the workers running
+  std::atomic<std::uint64_t> question_{0};
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
