@@ -15,11 +15,14 @@
 #include <thread>
 
 #include "cli/demo_config.h"
+#include "cli/files.h"
 #include "client/address.h"
+#include "config/document.h"       // absolute_path
 #include "control/admin_server.h"  // admin API
 #include "core/build_info.h"
 #include "demo/app.h"
 #include "policy/config.h"
+#include "policy/paths.h"
 #include "policy/quick.h"
 #include "policy/snapshot.h"
 #include "proxy/server.h"
@@ -299,6 +302,29 @@ std::optional<client::SocketAddress> parse_address_arg(const std::string& text, 
   return a;
 }
 
+// --admin of the quick modes: "" keeps the default address, skipped with a warning when taken;
+// "off" turns the admin API off; an address is the operator's wish, so failing to bind it is
+// fatal. Sets `required`; false (after a message) for a usage error.
+bool apply_admin_arg(const std::string& arg, const client::SocketAddress& listener,
+                     const char* command, policy::Config& config, bool& required) {
+  required = false;
+  if (arg.empty()) return true;
+  if (arg == "off") {
+    config.admin.enabled = false;
+    return true;
+  }
+  auto address = parse_address_arg(arg, "--admin");
+  if (!address) return false;
+  if (address->port != 0 && *address == listener) {
+    std::fprintf(stderr, "gatehouse %s: --admin %s is the shield's own address: choose another\n",
+                 command, arg.c_str());
+    return false;
+  }
+  config.admin.address = *address;
+  required = true;
+  return true;
+}
+
 }  // namespace
 
 void block_signals() {
@@ -321,6 +347,7 @@ int validate_command(const std::string& path) {
   const auto& c = r.snapshot->config;
   std::printf("ok: %s: %zu listeners, %zu upstreams, %zu routes\n", path.c_str(), c.listen.size(),
               c.upstreams.size(), c.routes.size());
+  print_files(files_of(c), stdout);
   return 0;
 }
 
@@ -349,11 +376,26 @@ int proxy_command(const ProxyOptions& options) {
   auto from = parse_address_arg(options.from, "--from");
   auto to = parse_address_arg(options.to, "--to");
   if (!from || !to) return 2;
-  spdlog::info("gatehouse proxy: {} -> {}", client::format_socket_address(*from),
-               client::format_socket_address(*to));
-  proxy::ObserveOptions observe;  // quick mode: no access log
-  return start_and_serve(policy::make_proxy_snapshot(*from, *to, options.workers), nullptr,
-                         /*admin_optional=*/true, observe);
+  policy::Config config = policy::make_proxy_snapshot(*from, *to, options.workers)->config;
+  bool admin_required = false;
+  if (!apply_admin_arg(options.admin, *from, "proxy", config, admin_required)) return 2;
+  proxy::ObserveOptions observe;  // quick mode: nothing on disk, no access log ...
+  if (!options.state_dir.empty()) {
+    // ... unless asked: then the key (cookies outlive a restart), events, figures, reports and
+    // the access log go there.
+    config.state_dir = policy::absolute_path(options.state_dir);
+    while (config.state_dir.size() > 1 && config.state_dir.back() == '/')
+      config.state_dir.pop_back();
+    config.secrets.key_file = policy::path_under(config.state_dir, policy::kKeyFileName);
+    config.access_log.path = policy::path_under(config.state_dir, policy::kAccessLogName);
+    observe.access_log = true;
+  }
+  spdlog::info("gatehouse proxy: {} -> {}{}", client::format_socket_address(*from),
+               client::format_socket_address(*to),
+               config.state_dir.empty() ? " (nothing is written to the disk)"
+                                        : "; state in " + config.state_dir);
+  return start_and_serve(policy::make_snapshot(std::move(config)), nullptr,
+                         /*admin_optional=*/!admin_required, observe);
 }
 
 int demo_command(const DemoOptions& options) {
@@ -388,8 +430,14 @@ int demo_command(const DemoOptions& options) {
   }
   // The dashboard needs the admin token to change anything: the demo makes one it keeps.
   policy::SnapshotPtr snapshot = demo_policy.snapshot;
-  std::string token_path;
+  bool admin_required = false;
   {
+    policy::Config config = snapshot->config;
+    if (!apply_admin_arg(options.admin, *listen, "demo", config, admin_required)) return 2;
+    snapshot = policy::make_snapshot(std::move(config));
+  }
+  std::string token_path;
+  if (snapshot->config.admin.enabled) {
     const std::string dir = snapshot->config.state_dir.empty() ? "var" : snapshot->config.state_dir;
     token_path = dir + "/admin.token";
     std::string why;
@@ -416,9 +464,16 @@ int demo_command(const DemoOptions& options) {
   shield.port = server.ports().at(0);
   const std::string base = "http://" + client::format_socket_address(shield);
   std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
-  start_admin(server, server.snapshot()->config.admin, /*optional=*/true, admin);
+  const policy::AdminConfig& ac = server.snapshot()->config.admin;
+  if (!start_admin(server, ac, /*optional=*/!admin_required, admin)) {
+    server.stop();
+    server.wait();
+    return 1;  // the app stops with it
+  }
   std::string dashboard =
-      "  Dashboard:                   (admin API not running: is 127.0.0.1:9090 taken?)\n";
+      ac.enabled ? "  Dashboard:                   (admin API not running: is " +
+                       client::format_socket_address(ac.address) + " taken? see --admin)\n"
+                 : std::string("  Dashboard:                   off (--admin off)\n");
   if (admin != nullptr) {
     dashboard = "  Dashboard:                   http://" +
                 client::format_socket_address(admin->address()) + "/dashboard\n";
