@@ -77,7 +77,7 @@ for line in 'Type=notify' 'WatchdogSec=' 'ExecReload=/bin/kill -HUP \$MAINPID' \
   'StateDirectory=gatehouse' 'ConfigurationDirectory=gatehouse' 'ProtectSystem=strict' \
   'ProtectHome=yes' 'PrivateTmp=yes' 'NoNewPrivileges=yes' \
   'CapabilityBoundingSet=CAP_NET_BIND_SERVICE$' 'AmbientCapabilities=CAP_NET_BIND_SERVICE$' \
-  'RestrictAddressFamilies=' 'SystemCallFilter=@system-service' 'LimitNOFILE=' 'User=gatehouse' \
+  'RestrictAddressFamilies=' 'RestartPreventExitStatus=2$' 'StartLimitBurst=' 'SystemCallFilter=@system-service' 'LimitNOFILE=' 'User=gatehouse' \
   'ExecStart=/usr/bin/gatehouse run --config /etc/gatehouse/gatehouse.yaml$'; do
   has "$u" "^$line" "unit: $line"
 done
