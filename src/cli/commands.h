@@ -14,6 +14,8 @@ struct ProxyOptions {
   std::string from;
   std::string to;
   unsigned workers = 0;
+  std::string admin;      // "" = the default address (optional); "off"; or an address (required)
+  std::string state_dir;  // "" = nothing written to the disk
 };
 
 struct DemoOptions {
@@ -22,6 +24,7 @@ struct DemoOptions {
   std::string db_path = "var/demo.db";
   unsigned app_workers = 4;
   unsigned workers = 0;
+  std::string admin;  // as ProxyOptions::admin
 };
 
 // --log-format and --log-level of run, proxy and demo: they win over the config's `log` section,

@@ -54,6 +54,11 @@ int main(int argc, char** argv) {
       ->required();
   proxy->add_option("--to", proxy_opts.to, "Upstream address, e.g. 127.0.0.1:3000")->required();
   proxy->add_option("-w,--workers", proxy_opts.workers, "Worker threads (0 = one per core)");
+  proxy->add_option("--admin", proxy_opts.admin,
+                    "Admin API address, or 'off' (default 127.0.0.1:7462, skipped if taken)");
+  proxy->add_option("--state-dir", proxy_opts.state_dir,
+                    "Keep the signing key, events and the access log in this directory "
+                    "(default: nothing is written to the disk)");
 
   DemoOptions demo_opts;
   auto* demo =
@@ -65,6 +70,9 @@ int main(int argc, char** argv) {
   demo->add_option("--app-workers", demo_opts.app_workers, "Demo app worker threads: its capacity")
       ->capture_default_str();
   demo->add_option("-w,--workers", demo_opts.workers, "Shield worker threads (0 = one per core)");
+  demo->add_option("--admin", demo_opts.admin,
+                   "Admin API and dashboard address, or 'off' (default 127.0.0.1:7462, skipped "
+                   "if taken)");
 
   // The log's format and level on the commands that serve (they win over the config's `log`).
   LogOverrides log_opts;

@@ -34,7 +34,9 @@ enum class Endpoint {
   Series,
   Reload,
   Revoke,
-  Dashboard
+  Dashboard,
+  Healthz,
+  Readyz
 };
 
 struct Route {
@@ -44,6 +46,8 @@ struct Route {
 
 Route route_of(const std::string& path) {
   if (path == "/v1/status") return {Endpoint::Status, {}};
+  if (path == "/healthz") return {Endpoint::Healthz, {}};
+  if (path == "/readyz") return {Endpoint::Readyz, {}};
   if (path == "/metrics") return {Endpoint::Metrics, {}};
   if (path == "/v1/bans") return {Endpoint::Bans, {}};
   if (path == "/v1/routes") return {Endpoint::Routes, {}};
@@ -72,6 +76,8 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::Top:
     case Endpoint::Series:
     case Endpoint::Dashboard:
+    case Endpoint::Healthz:
+    case Endpoint::Readyz:
       return "GET, HEAD";
     case Endpoint::Bans:
     case Endpoint::SignupMode:
@@ -270,7 +276,7 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
                                    " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
                                    "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
                                    "/v1/bans/<cidr>, /v1/residents/revoke, /metrics, "
-                                   "/dashboard)");
+                                   "/healthz, /readyz, /dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res =
@@ -284,6 +290,11 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   // The page itself holds no data: it loads without a token (a browser cannot send one for a
   // page); what it reads and changes goes through the endpoints below, token and all.
   if (route.endpoint == Endpoint::Dashboard) return std::nullopt;
+  // Probes (a load balancer, Kubernetes, systemd units) carry no token, wherever they come from:
+  // the answers say only whether the process lives and what keeps it from serving.
+  if (route.endpoint == Endpoint::Healthz || route.endpoint == Endpoint::Readyz) {
+    return std::nullopt;
+  }
   if (!read && !options_.token) {
     return error_response(403, "admin changes disabled: set admin.token_file");
   }
@@ -327,6 +338,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
   if (auto refused = check_head(r)) return *refused;
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::Dashboard) return dashboard(r);
+  if (route.endpoint == Endpoint::Healthz) return healthz();
+  if (route.endpoint == Endpoint::Readyz) return readyz();
   if (server_.bans() == nullptr) return error_response(503, "the proxy is not running");
   switch (route.endpoint) {
     case Endpoint::Routes:
@@ -344,6 +357,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
     case Endpoint::Revoke:
       return revoke(r);
     case Endpoint::Dashboard:
+    case Endpoint::Healthz:
+    case Endpoint::Readyz:
       break;
     case Endpoint::Status:
       return status();
@@ -444,6 +459,23 @@ ApiResponse AdminApi::metrics() const {
   write_process_metrics(x);
   ApiResponse res;
   res.text = x.take();
+  return res;
+}
+
+// Alive: whoever can read this answer got it from a process that answers.
+ApiResponse AdminApi::healthz() const {
+  ApiResponse res;
+  res.text = "ok\n";
+  res.content_type = "text/plain; charset=utf-8";
+  return res;
+}
+
+// Ready: 200, or 503 with what is missing (listeners, a config, a healthy upstream server).
+ApiResponse AdminApi::readyz() const {
+  const std::vector<std::string> problems = server_.readiness();
+  ApiResponse res;
+  res.status = problems.empty() ? 200 : 503;
+  res.body = json{{"ready", problems.empty()}, {"problems", problems}};
   return res;
 }
 

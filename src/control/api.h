@@ -1,6 +1,8 @@
 // The admin API's logic, apart from the HTTP library: requests in, JSON responses out.
 // AdminServer (admin_server.h) adapts cpp-httplib to it. Paths are versioned (/v1/...).
 //
+//   GET    /healthz            "ok": the process answers (no token, for probes)
+//   GET    /readyz             200 {"ready": true}, or 503 with the problems (no token)
 //   GET    /v1/status          version, uptime, generation, workers, listeners, stats, bans
 //   GET    /metrics            the same figures in the Prometheus text format (control/metrics.h)
 //   GET    /v1/bans            live bans, soonest expiry first
@@ -104,6 +106,8 @@ class AdminApi {
   ApiResponse handle(const ApiRequest& request);
 
  private:
+  ApiResponse healthz() const;
+  ApiResponse readyz() const;
   ApiResponse status() const;
   ApiResponse metrics() const;
   ApiResponse list_bans() const;

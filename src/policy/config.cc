@@ -10,6 +10,7 @@
 
 #include "client/address.h"
 #include "config/document.h"
+#include "policy/paths.h"
 #include "policy/route_table.h"
 #include "stages/admission/config.h"
 #include "stages/challenge/config.h"
@@ -810,6 +811,8 @@ LoadResult Loader::run(std::string_view yaml, std::optional<FileId> id) {
     return result;
   }
   config_.source_files = doc_.source_files();
+  resolve_paths(config_, doc_.file(), !config_.source_path.empty(),
+                [this](const std::string& key) { return doc_.mark_of(key, SourceMark{}).file; });
   result.snapshot = make_snapshot(std::move(config_));
   return result;
 }

@@ -100,6 +100,7 @@ bool Server::start(std::string* error) {
   }
   for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
   housekeeper_ = std::thread([this] { housekeeping(); });
+  started_.store(true, std::memory_order_release);
   observer_->event("start", "", "gatehouse started: " + std::to_string(n) + " workers",
                    {{"by", "operator"}, {"workers", n}});
   return true;
@@ -216,6 +217,41 @@ void Server::housekeeping() {
     }
     lock.lock();
   }
+}
+
+std::vector<std::string> Server::readiness() const {
+  std::vector<std::string> problems;
+  if (!started_.load(std::memory_order_acquire)) problems.push_back("listeners not bound");
+  if (stop_requested()) problems.push_back("stopping: requests in flight are finishing");
+  const gate::RuntimePtr rt = runtime();
+  if (rt == nullptr) {
+    problems.push_back("no configuration loaded");
+    return problems;
+  }
+  for (const policy::UpstreamConfig& u : rt->policy->config.upstreams) {
+    if (!upstream_ready(u)) problems.push_back("upstream " + u.name + ": no healthy server");
+  }
+  return problems;
+}
+
+// An upstream is ready when one of its servers can take requests. Without health checks, every
+// configured server is taken to be able to; health checks answer here with what they measured.
+bool Server::upstream_ready(const policy::UpstreamConfig& upstream) const {
+  return !upstream.servers.empty();
+}
+
+std::uint64_t Server::ask_workers() {
+  const std::uint64_t q = question_.fetch_add(1) + 1;
+  for (auto& w : workers_) w->ask(q);
+  return q;
+}
+
+std::vector<unsigned> Server::silent_workers(std::uint64_t question) const {
+  std::vector<unsigned> silent;
+  for (const auto& w : workers_) {
+    if (w->answered() < question) silent.push_back(w->index());
+  }
+  return silent;
 }
 
 StatsTotals Server::stats() const {

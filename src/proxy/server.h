@@ -73,6 +73,15 @@ class Server {
   // it was refused.
   bool reload_logged(policy::SnapshotPtr snapshot, const std::string& by, std::string* error);
   StatsTotals stats() const;
+  // What keeps this server from serving, one line each (GET /readyz); empty when it is ready:
+  // started with every listener bound, not stopping, a config loaded, and every upstream with a
+  // server able to take requests.
+  std::vector<std::string> readiness() const;
+  // The service watchdog's probe of the event loops: ask_workers() puts a new question to every
+  // worker, answered on its loop's next turn; silent_workers(q) lists those that have not
+  // answered question q (or a later one). Between start() and stop().
+  std::uint64_t ask_workers();
+  std::vector<unsigned> silent_workers(std::uint64_t question) const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
   // From workers: asks the housekeeping thread to ban `client` (the journal write is disk I/O,
@@ -90,6 +99,7 @@ class Server {
     std::array<char, 48> rule{};
   };
   void housekeeping();
+  bool upstream_ready(const policy::UpstreamConfig& upstream) const;
 
   mutable std::mutex mu_;
   policy::SnapshotPtr initial_;
@@ -103,6 +113,8 @@ class Server {
   AnswerStore answers_{4096, 10'000};
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};  // every listener bound, the workers running
+  std::atomic<std::uint64_t> question_{0};
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
