@@ -53,9 +53,9 @@ bench:
 	cmake --build $(BUILD) -j $(JOBS)
 	scripts/bench $(BUILD)
 
-# The mission (docs/MISSION.md): `gatehouse sim` replays registration-flood against Gatehouse,
-# nginx and HAProxy in front of the demo app, each with the same CPU share. MISSION_* variables
-# (scripts/mission --help) shorten or select.
+# The mission (docs/MISSION.md): `gatehouse sim` replays registration-flood, then launch-siege,
+# against Gatehouse, nginx and HAProxy in front of the demo app, each with the same CPU share.
+# MISSION_* variables (scripts/mission --help) shorten or select.
 mission:
 	@scripts/install-deps bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -1,5 +1,6 @@
 #include "demo/app.h"
 
+#include <httplib.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 
 #include "demo/db.h"
 #include "demo/forms.h"
-#include <httplib.h>
+#include "demo/jwt.h"
 #include "demo/pages.h"
 
 namespace gh::demo {
@@ -198,11 +199,37 @@ struct App::Impl {
   std::uint16_t port = 0;
   std::string dummy_hash;  // verified against for unknown usernames, so timing hides them
 
+  std::unique_ptr<JwtSigner> jwt;
   std::atomic<std::uint64_t> requests{0}, logins_ok{0}, logins_failed{0}, signups_ok{0},
-      signups_failed{0};
+      signups_failed{0}, api_logins_ok{0}, api_logins_failed{0}, api_requests{0},
+      api_unauthorized{0};
   std::atomic<unsigned> busy{0}, queued{0};
   mutable std::mutex pop_mu;
   std::map<std::string, std::uint64_t> by_population;
+  std::map<std::string, std::uint64_t> logins_by_population;  // pop_mu; capped
+
+  void count_login(const Request& req) {
+    std::string pop;
+    if (req.has_header("X-Sim-Population")) pop = req.get_header_value("X-Sim-Population");
+    pop = population_of(req.has_header("X-Sim-Population") ? &pop : nullptr);
+    std::lock_guard lock(pop_mu);
+    if (logins_by_population.size() >= kMaxPopulations && !logins_by_population.count(pop)) {
+      pop = "other";
+    }
+    ++logins_by_population[pop];
+  }
+
+  // The account for a username and password, verified with Argon2id. An unknown name is
+  // verified against a dummy hash, so it costs the same and timing does not tell names apart.
+  Db::Result check_credentials(const std::string& username, const std::string& password,
+                               Account* a) {
+    auto found = db->find_account(username, a);
+    if (found == Db::Result::error) return found;
+    const auto& hash = found == Db::Result::ok ? a->password_hash : dummy_hash;
+    const bool verified =
+        crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+    return found == Db::Result::ok && verified ? Db::Result::ok : Db::Result::not_found;
+  }
 
   bool hash_password(const std::string& pw, std::string* out) const {
     char buf[crypto_pwhash_STRBYTES];
@@ -317,14 +344,13 @@ struct App::Impl {
     if (!f.password_error.empty()) return reject(400, f.password_error, "password");
 
     Account a;
-    auto found = db->find_account(f.username, &a);
+    count_login(req);
+    const auto found = check_credentials(f.username, password, &a);
     if (found == Db::Result::error) {
       ++logins_failed;
       return fail(req, res, 500, "Could not log in, try again later.");
     }
-    const auto& hash = found == Db::Result::ok ? a.password_hash : dummy_hash;
-    bool verified = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-    if (found != Db::Result::ok || !verified) {
+    if (found != Db::Result::ok) {
       f.form_error = "Wrong username or password.";
       return reject(401, f.form_error, nullptr);
     }
@@ -338,6 +364,92 @@ struct App::Impl {
     set_session_cookie(res, token);
     if (wants_json(req)) return send_json(res, 200, {{"ok", true}, {"username", a.username}});
     see_other(res, "/account");
+  }
+
+  // POST /api/login: the API's login, JSON or form `username` and `password`, answered with a
+  // bearer token (no session cookie).
+  void api_login(const Request& req, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    auto in = read_input(req, {"username", "password"});
+    if (in.status != 200) {
+      ++api_logins_failed;
+      return fail(req, res, in.status, in.error);
+    }
+    const auto& username = in.get("username");
+    const auto& password = in.get("password");
+    if (username.empty() || password.empty()) {
+      ++api_logins_failed;
+      return fail(req, res, 400, "Send username and password.",
+                  username.empty() ? "username" : "password");
+    }
+    count_login(req);
+    Account a;
+    const auto found = check_credentials(username, password, &a);
+    if (found == Db::Result::error) {
+      ++api_logins_failed;
+      return fail(req, res, 500, "Could not log in, try again later.");
+    }
+    if (found != Db::Result::ok) {
+      ++api_logins_failed;
+      return fail(req, res, 401, "Wrong username or password.");
+    }
+    const std::string token = jwt->sign(a.username, now_s());
+    if (token.empty()) {
+      ++api_logins_failed;
+      return fail(req, res, 500, "Could not log in, try again later.");
+    }
+    ++api_logins_ok;
+    send_json(
+        res, 200,
+        {{"ok", true}, {"token", token}, {"token_type", "Bearer"}, {"expires_in", kJwtLifetime}});
+  }
+
+  // The account a valid `Authorization: Bearer <jwt>` names; otherwise answers 401 itself.
+  std::optional<std::string> bearer(const Request& req, Response& res) {
+    const std::string h = req.get_header_value("Authorization");
+    std::string why = "missing token";
+    if (req.get_header_value_count("Authorization") == 1 && h.size() > 7 &&
+        (h.compare(0, 7, "Bearer ") == 0 || h.compare(0, 7, "bearer ") == 0)) {
+      if (auto sub = jwt->verify(std::string_view(h).substr(7), now_s(), &why)) {
+        ++api_requests;
+        return sub;
+      }
+    }
+    ++api_unauthorized;
+    res.set_header("WWW-Authenticate", why == "missing token"
+                                           ? std::string("Bearer realm=\"gatehouse-demo\"")
+                                           : "Bearer realm=\"gatehouse-demo\", "
+                                             "error=\"invalid_token\"");
+    fail(req, res, 401, "A valid bearer token is required (" + why + ").");
+    return std::nullopt;
+  }
+
+  void api_me(const Request& req, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    auto sub = bearer(req, res);
+    if (!sub) return;
+    Account a;
+    switch (db->find_account(*sub, &a)) {
+      case Db::Result::ok:
+        break;
+      case Db::Result::not_found:
+        return fail(req, res, 401, "The token's account does not exist.");
+      default:
+        return fail(req, res, 500, "Server error.");
+    }
+    send_json(res, 200, {{"ok", true}, {"username", a.username}, {"email", a.email}});
+  }
+
+  // A stand-in for the application's data: a few items of the token's account.
+  void api_items(const Request& req, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    auto sub = bearer(req, res);
+    if (!sub) return;
+    json items = json::array();
+    for (int i = 1; i <= 3; ++i) {
+      items.push_back({{"id", i}, {"title", "Item " + std::to_string(i) + " of " + *sub}});
+    }
+    send_json(res, 200, {{"ok", true}, {"items", items}});
   }
 
   void account(const Request& req, Response& res) {
@@ -377,7 +489,15 @@ struct App::Impl {
       std::lock_guard lock(pop_mu);
       s.accounts_by_population = by_population;
     }
+    {
+      std::lock_guard lock(pop_mu);
+      s.logins_by_population = logins_by_population;
+    }
     for (auto& [pop, n] : s.accounts_by_population) s.accounts_total += n;
+    s.api_logins_ok = api_logins_ok;
+    s.api_logins_failed = api_logins_failed;
+    s.api_requests = api_requests;
+    s.api_unauthorized = api_unauthorized;
     s.requests = requests;
     s.logins_ok = logins_ok;
     s.logins_failed = logins_failed;
@@ -399,6 +519,9 @@ struct App::Impl {
     s.Get("/account", [this](const Request& q, Response& r) { account(q, r); });
     s.Post("/logout", [this](const Request& q, Response& r) { logout(q, r); });
     s.Get("/api/health", [](const Request&, Response& r) { send_json(r, 200, {{"ok", true}}); });
+    s.Post("/api/login", [this](const Request& q, Response& r) { api_login(q, r); });
+    s.Get("/api/me", [this](const Request& q, Response& r) { api_me(q, r); });
+    s.Get("/api/items", [this](const Request& q, Response& r) { api_items(q, r); });
     s.Get("/api/stats", [this](const Request&, Response& r) {
       auto st = stats();
       send_json(r, 200,
@@ -409,6 +532,11 @@ struct App::Impl {
                  {"logins_failed", st.logins_failed},
                  {"signups_ok", st.signups_ok},
                  {"signups_failed", st.signups_failed},
+                 {"api_logins_ok", st.api_logins_ok},
+                 {"api_logins_failed", st.api_logins_failed},
+                 {"api_requests", st.api_requests},
+                 {"api_unauthorized", st.api_unauthorized},
+                 {"logins_by_population", st.logins_by_population},
                  {"workers", st.workers},
                  {"busy_workers", st.busy_workers},
                  {"queued_connections", st.queued_connections}});
@@ -457,6 +585,9 @@ bool App::start(std::string* error) {
     return fail("Argon2id cost out of libsodium's range");
   }
   std::string why;
+  m.jwt = m.opt.jwt_key_path.empty() ? JwtSigner::ephemeral(&why)
+                                     : JwtSigner::load_or_create(m.opt.jwt_key_path, &why);
+  if (!m.jwt) return fail("API token key: " + why);
   m.db = Db::open(m.opt.db_path, m.opt.workers, &why);
   if (!m.db) return fail(why);
   if (m.db->count_by_population(&m.by_population) != Db::Result::ok) {
@@ -516,6 +647,14 @@ void App::stop() {
 
 Stats App::stats() const {
   return impl_->stats();
+}
+
+std::string App::jwt_public_pem() const {
+  return impl_->jwt ? impl_->jwt->public_pem() : std::string();
+}
+
+std::string App::jwt_public_path() const {
+  return impl_->jwt ? impl_->jwt->public_path() : std::string();
 }
 
 }  // namespace gh::demo

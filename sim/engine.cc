@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -26,7 +29,9 @@
 #include <utility>
 
 #include "sim/arrival.h"
+#include "sim/email.h"
 #include "sim/pow.h"
+#include "sim/profile.h"
 #include "sim/scenario.h"
 
 namespace gh::sim {
@@ -39,6 +44,8 @@ constexpr std::size_t kMaxSolverJobs = 4096;
 constexpr std::uint64_t kSolveSlice = 1 << 14;  // hashes per turn, so jobs share the thread fairly
 constexpr std::size_t kMaxWaitingArrivals = 100'000;
 constexpr std::size_t kSlowHeadCap = 64 * 1024;  // a slowloris head never ends before this
+constexpr Nanos kLateSolve = 50 * kMs;           // a solution later than this counts as late
+constexpr Nanos kRegisterBar = 60 * kSec;        // "registered within 60 s"
 
 Nanos now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -57,13 +64,26 @@ bool is_2xx3xx(int s) {
   return s >= 200 && s < 400;
 }
 
-enum class Action : std::uint8_t { None, Resend, Submit, Trickle };
+bool is_resident(Behaviour b) {
+  return b == Behaviour::Resident || b == Behaviour::ApiResident;
+}
+
+enum class Action : std::uint8_t { None, Resend, Submit, Trickle, PostForm, FollowWait };
 
 struct Req {
   std::string method;
   std::string path;
   std::string body;
   std::string ctype;
+  Kind kind = Kind::Navigate;
+  std::string referer;  // the page's path the request comes from ("" = none)
+  bool user_activated = true;
+  bool bearer = false;  // carries the account's API token
+};
+
+struct RoamState {
+  std::uint32_t slot = 0;  // which of the device's networks it is on (0 = home)
+  std::uint32_t host = 0;  // its address in that /24
 };
 
 struct Flow {
@@ -71,14 +91,17 @@ struct Flow {
   std::uint32_t gen = 1;
   bool live = false;
   std::uint32_t pop = 0;
-  Nanos arrival = 0;  // intended start
-  Nanos req_t0 = 0;   // latency clock of the current request
+  Nanos arrival = 0;   // intended start
+  Nanos own_time = 0;  // the person's own time so far (filling the form): not the target's doing
+  Nanos req_t0 = 0;    // latency clock of the current request
   Nanos deadline = INT64_MAX;
+  bool solving = false;  // the deadline is the user's patience while the proof of work runs
   Nanos wake = INT64_MAX;
   Action action = Action::None;
   int step = 0;
   unsigned rounds = 0;
   unsigned pages_left = 0;
+  bool relogged = false;  // api-resident: logged in again after a 401 this visit
   std::size_t account = SIZE_MAX;
   CookieJar own_jar;
   std::string username, email, password;
@@ -91,7 +114,8 @@ struct Flow {
   bool reused = false;
   bool retried = false;
   bool waiting_slot = false;
-  std::uint64_t conn_source = UINT64_MAX;
+  sockaddr_storage addr{};  // the source address of the current connection
+  socklen_t addr_len = 0;
   std::string out;
   std::size_t out_off = 0;
   bool awaiting = false;
@@ -103,6 +127,7 @@ struct Flow {
   Challenge challenge;
   Nanos solve_started = 0;
   PowSolution solution;
+  std::shared_ptr<std::atomic<bool>> solve_cancel;  // set when the user is gone
   // slow-client
   std::string slow;  // what a slow client trickles
   std::size_t trickled = 0;
@@ -124,23 +149,102 @@ struct Pop {
   std::uint64_t next_source = 0;
   std::uint64_t next_account = 0;
   std::vector<Account> accounts;
-  std::vector<CookieJar> jars;  // one per account: the browser's cookies persist across visits
+  std::vector<CookieJar> jars;      // one per account: the browser's cookies persist across visits
+  std::vector<std::string> tokens;  // api-resident: one bearer token per account ("" = none yet)
+  std::vector<RoamState> roam;      // roaming residents: where each device is
   std::uint64_t prev_sent = 0, prev_ok = 0;
   std::uint32_t restarts = 0;  // closed loop: users to replace on the next turn of the loop
 };
 
 struct SolveJob {
-  std::uint32_t slot, gen;
+  std::uint32_t slot, gen, pop;
   std::string token;
   unsigned bits;
+  double hashes_per_second;
+  Nanos started;
   std::uint64_t next_nonce = 0;
   std::uint64_t budget = 0;  // hashes left before giving up
+  std::shared_ptr<std::atomic<bool>> cancel;
+  // Where a client hashing at its speed would be by now in this job.
+  Nanos virtual_time() const {
+    return started + static_cast<Nanos>(static_cast<double>(next_nonce) / hashes_per_second * 1e9);
+  }
 };
 
 struct SolveResult {
   std::uint32_t slot, gen;
   std::optional<PowSolution> solution;
 };
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string html_unescape(std::string_view s) {
+  static const std::pair<std::string_view, char> kEntities[] = {{"&amp;", '&'},  {"&lt;", '<'},
+                                                                {"&gt;", '>'},   {"&quot;", '"'},
+                                                                {"&#39;", '\''}, {"&#x27;", '\''}};
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    bool done = false;
+    if (s[i] == '&') {
+      for (const auto& [name, c] : kEntities) {
+        if (s.substr(i, name.size()) == name) {
+          out += c;
+          i += name.size() - 1;
+          done = true;
+          break;
+        }
+      }
+    }
+    if (!done) out += s[i];
+  }
+  return out;
+}
+
+bool is_html(const Response& r) {
+  const std::string* ct = r.header("content-type");
+  return ct != nullptr && lower_ascii(*ct).find("text/html") != std::string::npos;
+}
+
+// The tag that contains position `at` of `html`: from its '<' to its '>'.
+std::string_view tag_around(std::string_view html, std::size_t at) {
+  const std::size_t open = html.rfind('<', at);
+  const std::size_t close = html.find('>', at);
+  if (open == std::string_view::npos || close == std::string_view::npos) return {};
+  return html.substr(open, close - open + 1);
+}
+
+// <meta http-equiv="refresh" content="N; url=URL">: N seconds and the URL ("" = this page).
+bool meta_refresh(std::string_view html, double* seconds, std::string* url) {
+  const std::string low = lower_ascii(html.substr(0, 64 * 1024));
+  const std::size_t at = low.find("http-equiv=\"refresh\"");
+  if (at == std::string::npos) return false;
+  auto content = html_attribute(tag_around(html, at), "content");
+  if (!content) return false;
+  double n = 0;
+  const char* b = content->data();
+  auto [end, ec] = std::from_chars(b, b + content->size(), n);
+  if (ec != std::errc{} || !(n >= 0)) return false;
+  *seconds = n;
+  url->clear();
+  const std::string rest =
+      lower_ascii(std::string_view(end, content->data() + content->size() - end));
+  const std::size_t u = rest.find("url=");
+  if (u != std::string::npos) {
+    *url = content->substr(static_cast<std::size_t>(end - content->data()) + u + 4);
+    while (!url->empty() && (url->back() == ' ' || url->back() == '\'' || url->back() == '"')) {
+      url->pop_back();
+    }
+  }
+  return true;
+}
+
+bool safe_path(std::string_view p) {
+  return !p.empty() && p[0] == '/' && p.find_first_of("\r\n ") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -159,9 +263,61 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
+std::optional<std::string> html_attribute(std::string_view tag, std::string_view name) {
+  const std::string low = lower_ascii(tag);
+  const std::string needle = lower_ascii(name) + "=\"";
+  for (std::size_t at = low.find(needle); at != std::string::npos; at = low.find(needle, at + 1)) {
+    if (at == 0 || !(low[at - 1] == ' ' || low[at - 1] == '\t' || low[at - 1] == '\n')) continue;
+    const std::size_t from = at + needle.size();
+    const std::size_t to = tag.find('"', from);
+    if (to == std::string_view::npos) return std::nullopt;
+    return html_unescape(tag.substr(from, to - from));
+  }
+  return std::nullopt;
+}
+
 bool parse_challenge(const Response& r, Challenge* out) {
   if (r.status != 403) return false;
-  auto j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  auto body = decoded_body(r);
+  if (!body) return false;
+  if (is_html(r)) {
+    // The proof-of-work page: <form id="gh-form" action=SUBMIT data-bits=N> with hidden token.
+    const std::size_t form_at = body->find("id=\"gh-form\"");
+    if (form_at != std::string::npos) {
+      const std::string_view html(*body);
+      const std::string_view form = tag_around(html, form_at);
+      auto bits = html_attribute(form, "data-bits");
+      auto action = html_attribute(form, "action");
+      const std::size_t end = html.find("</form>", form_at);
+      const std::string_view inside = html.substr(
+          form_at, end == std::string_view::npos ? std::string_view::npos : end - form_at);
+      const std::size_t tok_at = inside.find("name=\"token\"");
+      if (!bits || !action || tok_at == std::string_view::npos) return false;
+      auto token = html_attribute(tag_around(inside, tok_at), "value");
+      unsigned b = 0;
+      auto [p, ec] = std::from_chars(bits->data(), bits->data() + bits->size(), b);
+      if (!token || ec != std::errc{} || p != bits->data() + bits->size() || !safe_path(*action)) {
+        return false;
+      }
+      *out = Challenge{};
+      out->token = *token;
+      out->bits = b;
+      out->submit = *action;
+      return true;
+    }
+    // The wait page: a meta refresh to the challenge URL.
+    double seconds = 0;
+    std::string url;
+    if (meta_refresh(*body, &seconds, &url) && safe_path(url)) {
+      *out = Challenge{};
+      out->wait = true;
+      out->wait_ms = static_cast<std::int64_t>(seconds * 1000);
+      out->url = url;
+      return true;
+    }
+    return false;
+  }
+  auto j = json::parse(*body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return false;
   auto e = j.find("error");
   auto c = j.find("challenge");
@@ -170,24 +326,45 @@ bool parse_challenge(const Response& r, Challenge* out) {
   }
   auto alg = c->find("algorithm"), tok = c->find("token"), bits = c->find("bits"),
        sub = c->find("submit");
-  if (alg == c->end() || !alg->is_string() || *alg != "sha256-leading-zero-bits") return false;
+  if (alg == c->end() || !alg->is_string()) return false;
+  if (*alg == "wait") {
+    auto wait = c->find("wait_ms"), url = c->find("url");
+    if (wait == c->end() || !wait->is_number_unsigned() || url == c->end() || !url->is_string() ||
+        !safe_path(url->get<std::string>())) {
+      return false;
+    }
+    *out = Challenge{};
+    out->wait = true;
+    out->wait_ms = wait->get<std::int64_t>();
+    out->url = url->get<std::string>();
+    return true;
+  }
+  if (*alg != "sha256-leading-zero-bits") return false;
   if (tok == c->end() || !tok->is_string() || bits == c->end() || !bits->is_number_unsigned()) {
     return false;
   }
+  *out = Challenge{};
   out->token = tok->get<std::string>();
   out->bits = bits->get<unsigned>();
   out->submit = sub != c->end() && sub->is_string() ? sub->get<std::string>()
                                                     : std::string("/.gatehouse/challenge");
-  if (out->submit.empty() || out->submit[0] != '/' ||
-      out->submit.find_first_of("\r\n ") != std::string::npos) {
-    return false;
-  }
-  return true;
+  return safe_path(out->submit);
 }
 
 bool parse_queued(const Response& r, double* retry_after_s) {
+  if (r.status != 202 && r.status != 200) return false;
+  auto body = decoded_body(r);
+  if (!body) return false;
+  if (is_html(r)) {
+    // A page that reloads itself: the waiting room's "you are in line".
+    std::string url;
+    double seconds = 0;
+    if (!meta_refresh(*body, &seconds, &url) || !url.empty()) return false;
+    *retry_after_s = seconds;
+    return true;
+  }
   if (r.status != 202) return false;
-  auto j = json::parse(r.body, nullptr, false);
+  auto j = json::parse(*body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return false;
   auto s = j.find("status");
   if (s == j.end() || !s->is_string() || *s != "queued") return false;
@@ -195,6 +372,25 @@ bool parse_queued(const Response& r, double* retry_after_s) {
   *retry_after_s = ra != j.end() && ra->is_number() ? ra->get<double>() : 5.0;
   if (!(*retry_after_s >= 0)) *retry_after_s = 5.0;
   return true;
+}
+
+std::optional<std::string> parse_token(const Response& r) {
+  if (r.status != 200) return std::nullopt;
+  auto body = decoded_body(r);
+  if (!body) return std::nullopt;
+  auto j = json::parse(*body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  auto t = j.find("token");
+  if (t == j.end() || !t->is_string()) return std::nullopt;
+  std::string token = t->get<std::string>();
+  // A JWT is base64url and dots; anything else would not survive a header.
+  if (token.empty() || token.size() > 4096 ||
+      token.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+          std::string::npos) {
+    return std::nullopt;
+  }
+  return token;
 }
 
 struct Engine::Impl {
@@ -220,9 +416,10 @@ struct Engine::Impl {
   std::thread solver;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<SolveJob> jobs;
+  std::vector<SolveJob> jobs;
   std::vector<SolveResult> results;
   bool solver_stop = false;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> hashes;  // per population, written by the solver
 
   ~Impl() {
     {
@@ -238,16 +435,52 @@ struct Engine::Impl {
     if (ep >= 0) ::close(ep);
   }
 
+  // The next job to work on: cancelled jobs are dropped; jobs behind the pace of their client
+  // come first, and among them the slowest clients (people's phones before farms: a phone's
+  // solve must not wait for a farm's, which in the world runs on the farm's own hardware); a job
+  // that is ahead of its pace runs only when none is behind. The simulator cannot hash as fast as
+  // a GPU farm; a farm's solutions then come late, and that is counted (solves_late).
+  std::size_t pick_job(Nanos now) {
+    std::size_t best = SIZE_MAX;
+    for (std::size_t i = 0; i < jobs.size();) {
+      if (jobs[i].cancel && jobs[i].cancel->load(std::memory_order_relaxed)) {
+        jobs[i] = std::move(jobs.back());
+        jobs.pop_back();
+        continue;
+      }
+      if (best == SIZE_MAX) {
+        best = i;
+      } else {
+        const auto& a = jobs[i];
+        const auto& b = jobs[best];
+        const bool a_behind = a.virtual_time() <= now, b_behind = b.virtual_time() <= now;
+        if (a_behind != b_behind) {
+          if (a_behind) best = i;
+        } else if (a.hashes_per_second != b.hashes_per_second) {
+          if (a.hashes_per_second < b.hashes_per_second) best = i;
+        } else if (a.virtual_time() < b.virtual_time()) {
+          best = i;
+        }
+      }
+      ++i;
+    }
+    return best;
+  }
+
   void solver_main() {
     std::unique_lock lock(mu);
     while (true) {
       cv.wait(lock, [&] { return solver_stop || !jobs.empty(); });
       if (solver_stop) return;
-      SolveJob job = std::move(jobs.front());
-      jobs.pop_front();
+      const std::size_t i = pick_job(now_ns());
+      if (i == SIZE_MAX) continue;
+      SolveJob job = std::move(jobs[i]);
+      jobs[i] = std::move(jobs.back());
+      jobs.pop_back();
       lock.unlock();
       const std::uint64_t n = std::min(kSolveSlice, job.budget);
       auto sol = solve_pow(job.token, job.bits, n, job.next_nonce);
+      hashes[job.pop].fetch_add(sol ? sol->hashes : n, std::memory_order_relaxed);
       if (sol) sol->hashes = job.next_nonce + sol->hashes;  // nonces start at 0: tried = nonce+1
       job.budget -= n;
       job.next_nonce += n;
@@ -257,7 +490,7 @@ struct Engine::Impl {
         std::uint64_t one = 1;
         [[maybe_unused]] auto w = ::write(solver_fd, &one, sizeof one);
       } else {
-        jobs.push_back(std::move(job));  // round robin
+        jobs.push_back(std::move(job));
       }
     }
   }
@@ -273,6 +506,10 @@ struct Engine::Impl {
     auto& p = pop_of(f);
     return f.account < p.jars.size() ? p.jars[f.account] : f.own_jar;
   }
+  // An API client never sees a cookie of ours or of the app's.
+  bool keeps_cookies(const Flow& f) { return pops[f.pop].cfg.behaviour != Behaviour::ApiResident; }
+  // The user's own clock: from arrival, less the time they spent on their own (filling a form).
+  Nanos started(const Flow& f) const { return f.arrival + f.own_time; }
 
   void arm(Flow& f, Nanos when) {
     if (when != INT64_MAX) timers.push({when, slot_of(f), f.gen});
@@ -330,6 +567,8 @@ struct Engine::Impl {
     --p.in_flight;
     f.live = false;
     ++f.gen;
+    if (f.solve_cancel) f.solve_cancel->store(true, std::memory_order_relaxed);
+    f.solve_cancel.reset();
     f.out = std::string();
     f.step_req = Req{};
     f.own_jar.clear();
@@ -337,6 +576,31 @@ struct Engine::Impl {
     // Closed loop: the user is replaced on the loop's next turn (not here, so a target that
     // refuses every connect cannot recurse us into the ground).
     if (p.cfg.connections > 0 && !stopping) ++p.restarts;
+  }
+
+  bool source_per_connection(const Pop& p) const {
+    return p.cfg.rotate || p.cfg.roam == Roam::Connection;
+  }
+
+  // A roaming device moves to another of its networks, at another address there.
+  void move(Pop& p, std::size_t account) {
+    auto& st = p.roam[account];
+    st.slot = roam_next_slot(p.cfg, st.slot, rng());
+    st.host = static_cast<std::uint32_t>(rng() % 254);
+  }
+
+  // The source address of the flow's next connection (or, with --via-xff, request).
+  void pick_source(Flow& f) {
+    auto& p = pop_of(f);
+    std::uint64_t index;
+    if (is_resident(p.cfg.behaviour) && p.cfg.roam != Roam::Off) {
+      if (p.cfg.roam == Roam::Connection) move(p, f.account);
+      const auto& st = p.roam[f.account];
+      index = roam_index(p.cfg, f.account, st.slot, st.host);
+    } else {
+      index = source_index(p.cfg, p.cfg.rotate ? p.next_source++ : f.source);
+    }
+    cidr_address(p.cfg.sources, index, &f.addr, &f.addr_len);
   }
 
   // Opens a connection for the flow's request, or waits for a slot under max_connections.
@@ -347,14 +611,11 @@ struct Engine::Impl {
       return;
     }
     f.waiting_slot = false;
-    auto& p = pop_of(f);
-    const std::uint64_t src = p.cfg.rotate ? p.next_source++ : f.source;
     const int fd =
         ::socket(target.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return error(f, "socket");
     f.fd = fd;
     ++open_conns;
-    f.conn_source = src;
     f.connected = false;
     f.reused = false;
     f.conn_start = now_ns();
@@ -363,10 +624,9 @@ struct Engine::Impl {
     if (!via_xff && !target.v6) {
       // Many sources share the loopback's ports; let connect() pick the port per 4-tuple.
       setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-      sockaddr_storage a;
-      socklen_t len;
-      cidr_address(p.cfg.sources, source_index(p.cfg, src), &a, &len);
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0) return error(f, "bind");
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&f.addr), f.addr_len) != 0) {
+        return error(f, "bind");
+      }
     }
     sockaddr_storage dst{};
     socklen_t dlen;
@@ -404,37 +664,23 @@ struct Engine::Impl {
 
   std::string head_for(Flow& f, const Req& r, bool with_length) {
     auto& p = pop_of(f);
-    std::string h;
-    h.reserve(512);
-    h += r.method;
-    h += ' ';
-    h += r.path;
-    h += " HTTP/1.1\r\nHost: ";
-    h += target.authority;
-    h += "\r\n";
-    if (p.cfg.behaviour == Behaviour::Resident) {
-      h += "User-Agent: Mozilla/5.0 (X11; Linux x86_64; gatehouse-sim resident)\r\n"
-           "Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\n";
-    } else {
-      h += "User-Agent: gatehouse-sim/0.1\r\nAccept: application/json\r\n";
-    }
-    h += "X-Sim-Population: ";
-    h += p.cfg.name;
-    h += "\r\n";
-    if (via_xff) {
-      sockaddr_storage a;
-      socklen_t len;
-      cidr_address(p.cfg.sources, source_index(p.cfg, p.cfg.rotate ? p.next_source : f.source), &a,
-                   &len);
-      h += "X-Forwarded-For: " + address_text(a) + "\r\n";
-    }
-    auto cookies = jar(f).header();
-    if (!cookies.empty()) h += "Cookie: " + cookies + "\r\n";
-    if (!r.ctype.empty()) h += "Content-Type: " + r.ctype + "\r\n";
-    if (with_length && (r.method == "POST" || !r.body.empty())) {
-      h += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-    }
-    return h;
+    std::string extra = "X-Sim-Population: " + p.cfg.name + "\r\n";
+    if (via_xff) extra += "X-Forwarded-For: " + address_text(f.addr) + "\r\n";
+    const std::string cookies = keeps_cookies(f) ? jar(f).header() : std::string();
+    HeadSpec s;
+    s.method = r.method;
+    s.path = r.path;
+    s.authority = target.authority;
+    s.kind = r.kind;
+    s.referer = r.referer;
+    s.user_activated = r.user_activated;
+    s.content_type = r.ctype;
+    if (with_length && (r.method == "POST" || !r.body.empty())) s.content_length = r.body.size();
+    s.cookie = cookies;
+    if (r.bearer && f.account < p.tokens.size()) s.bearer = p.tokens[f.account];
+    s.default_browser = p.cfg.behaviour == Behaviour::Resident;
+    s.extra = extra;
+    return request_head(p.cfg.profile, p.cfg.tells, s);
   }
 
   void issue(Flow& f, const Req& r, bool submit) {
@@ -442,20 +688,22 @@ struct Engine::Impl {
     f.in_submit = submit;
     if (!submit) f.step_req = r;
     f.cur_req = r;
-    if (f.fd >= 0 && !(f.reusable && (!p.cfg.rotate || via_xff))) close_conn(f);
+    const bool per_conn = source_per_connection(p);
+    if (f.fd >= 0 && !(f.reusable && (!per_conn || via_xff))) close_conn(f);
+    if (f.fd < 0 || f.addr_len == 0 || (via_xff && per_conn)) pick_source(f);
     // Latency of a user's first request runs from the intended arrival: waiting for a
     // connection slot or for the loop counts against the target, not hidden.
     const Nanos now = now_ns();
-    f.req_t0 = f.first_request ? f.arrival : now;
+    f.req_t0 = f.first_request ? started(f) : now;
     f.first_request = false;
     f.out = head_for(f, r, true) + "\r\n" + r.body;
     f.out_off = 0;
     f.awaiting = true;
     f.parser.reset(r.method == "HEAD");
+    f.solving = false;
     f.deadline = now + p.cfg.request_timeout;
     arm(f, f.deadline);
     ++p.st.sent;
-    if (p.cfg.rotate && via_xff) ++p.next_source;
     if (f.fd >= 0) {
       f.reused = true;
       flush(f);
@@ -555,7 +803,7 @@ struct Engine::Impl {
     Response& r = f.parser.response();
     p.st.latency.record(now - f.req_t0);
     f.retried = false;
-    jar(f).update(r.cookies);
+    if (keeps_cookies(f)) jar(f).update(r.cookies);
     f.reusable = r.keep_alive;
     if (!f.reusable) close_conn(f);
     if (p.cfg.behaviour == Behaviour::SlowClient) return slow_closed(f, &r);
@@ -569,6 +817,18 @@ struct Engine::Impl {
     finish(f, false);
   }
 
+  // After a challenge was passed, the request it stood in front of again: a GET as the browser
+  // follows the solver's 303 back to it (no user activation), anything else as it was.
+  static Req again(const Req& r) {
+    Req out = r;
+    if (r.method == "GET" && r.kind != Kind::Fetch) {
+      out.kind = Kind::Redirect;
+      out.user_activated = false;
+      out.referer = r.path;
+    }
+    return out;
+  }
+
   void on_response(Flow& f, const Response& r, Nanos now) {
     auto& p = pop_of(f);
     Challenge ch;
@@ -577,8 +837,17 @@ struct Engine::Impl {
       ++p.st.challenged;
       if (!p.cfg.solve_challenges) return refuse(f, r.status);
       if (++f.rounds > p.cfg.max_rounds) return error(f, "too_many_rounds");
+      if (now - started(f) > p.cfg.give_up_after) return error(f, "gave_up");
+      if (ch.wait) {
+        const Nanos wait = std::max<Nanos>(ch.wait_ms, 0) * kMs;
+        if (now + wait - started(f) > p.cfg.give_up_after) return error(f, "gave_up");
+        f.challenge = std::move(ch);
+        f.action = Action::FollowWait;
+        f.wake = now + wait;
+        arm(f, f.wake);
+        return;
+      }
       if (ch.bits > p.cfg.max_bits) return error(f, "challenge_too_hard");
-      if (now - f.arrival > p.cfg.give_up_after) return error(f, "gave_up");
       return start_solve(f, std::move(ch), now);
     }
     if (parse_queued(r, &retry)) {
@@ -587,7 +856,7 @@ struct Engine::Impl {
       if (++f.rounds > p.cfg.max_rounds) return error(f, "too_many_rounds");
       Nanos wait = static_cast<Nanos>(std::max(retry, 0.2) * 1e9);
       wait = std::min(wait, p.cfg.max_retry_wait);
-      if (now + wait - f.arrival > p.cfg.give_up_after) return error(f, "gave_up");
+      if (now + wait - started(f) > p.cfg.give_up_after) return error(f, "gave_up");
       f.action = Action::Resend;
       f.wake = now + wait;
       arm(f, f.wake);
@@ -597,7 +866,7 @@ struct Engine::Impl {
       f.in_submit = false;
       if (!is_2xx3xx(r.status)) return refuse(f, r.status);
       ++p.st.solved;
-      return issue(f, Req(f.step_req), false);
+      return issue(f, again(f.step_req), false);
     }
     switch (p.cfg.behaviour) {
       case Behaviour::Resident:
@@ -607,29 +876,55 @@ struct Engine::Impl {
           ++p.st.logged_in;
           f.step = 1;
           f.pages_left = p.cfg.pages;
-        } else {
-          if (r.status != 200) return refuse(f, r.status);
-          ++p.st.succeeded;
-          --f.pages_left;
+          if (f.pages_left == 0) break;
+          // The browser follows the login's redirect to the account page.
+          return issue(f,
+                       {"GET", "/account", "", "", r.status == 303 ? Kind::Redirect : Kind::Link,
+                        "/login", true, false},
+                       false);
         }
-        if (f.pages_left == 0) {
-          p.st.to_goal.record(now - f.arrival);
-          return finish(f, true);
-        }
-        return issue(f, {"GET", "/account", "", ""}, false);
-      case Behaviour::Newcomer:
+        if (r.status != 200) return refuse(f, r.status);
+        ++p.st.succeeded;
+        if (--f.pages_left == 0) break;
+        return issue(f, {"GET", "/account", "", "", Kind::Link, "/account", true, false}, false);
+      case Behaviour::ApiResident:
         if (f.step == 0) {
+          auto token = parse_token(r);
+          if (!token) return refuse(f, r.status);
+          p.tokens[f.account] = *token;
+          ++p.st.succeeded;
+          ++p.st.logged_in;
+          f.step = 1;
+          f.pages_left = p.cfg.pages;
+          if (f.pages_left == 0) break;
+          return issue(f, api_call(f), false);
+        }
+        if (r.status == 401 && !f.relogged) {
+          // The token went stale (expired, revoked): the app logs in again, once.
+          f.relogged = true;
+          f.step = 0;
+          p.tokens[f.account].clear();
+          return issue(f, api_login_req(p.accounts[f.account]), false);
+        }
+        if (r.status != 200) return refuse(f, r.status);
+        ++p.st.succeeded;
+        ++p.st.api_calls;
+        if (--f.pages_left == 0) break;
+        return issue(f, api_call(f), false);
+      case Behaviour::Newcomer:
+      case Behaviour::SignupFlood:
+        if (f.step == 0) {
+          // The sign-up page, viewed: its cookies are kept, then the form is filled in.
           if (r.status != 200) return refuse(f, r.status);
           ++p.st.succeeded;
           f.step = 1;
-          return issue(f, signup_req(f), false);
+          return fill_form(f, now);
         }
-        [[fallthrough]];
-      case Behaviour::SignupFlood:
         if (r.status != 201 && r.status != 303) return refuse(f, r.status);
         ++p.st.succeeded;
         ++p.st.registered;
-        p.st.to_goal.record(now - f.arrival);
+        p.st.to_goal.record(now - started(f));
+        if (now - started(f) <= kRegisterBar) ++p.st.registered_60s;
         return finish(f, true);
       case Behaviour::CredentialStuffing:
         if (r.status != 200 && r.status != 303) return refuse(f, r.status);
@@ -639,19 +934,65 @@ struct Engine::Impl {
       case Behaviour::SlowClient:
         return slow_closed(f, &r);
     }
+    // A visit's last page.
+    p.st.to_goal.record(now - f.arrival);
+    finish(f, true);
   }
 
   static Req login_req(const Account& a) {
-    return {"POST", "/login",
+    return {"POST",
+            "/login",
             "username=" + url_encode(a.username) + "&password=" + url_encode(a.password),
-            "application/x-www-form-urlencoded"};
+            "application/x-www-form-urlencoded",
+            Kind::FormPost,
+            "/login",
+            true,
+            false};
+  }
+
+  static Req api_login_req(const Account& a) {
+    return {"POST",
+            "/api/login",
+            json{{"username", a.username}, {"password", a.password}}.dump(),
+            "application/json",
+            Kind::Fetch,
+            "/",
+            true,
+            false};
+  }
+
+  // An API resident's calls alternate between its profile and its items.
+  Req api_call(const Flow& f) {
+    return {"GET", f.pages_left % 2 == 0 ? "/api/me" : "/api/items", "", "", Kind::Fetch, "/", true,
+            true};
   }
 
   Req signup_req(Flow& f) {
-    return {"POST", "/signup",
+    return {"POST",
+            "/signup",
             "username=" + url_encode(f.username) + "&email=" + url_encode(f.email) +
                 "&password=" + url_encode(f.password),
-            "application/x-www-form-urlencoded"};
+            "application/x-www-form-urlencoded",
+            Kind::FormPost,
+            "/signup",
+            true,
+            false};
+  }
+
+  // The person fills the form in (form_fill), then posts it. Their time is their own: it is
+  // neither the target's latency nor counted against their patience.
+  void fill_form(Flow& f, Nanos now) {
+    const auto& c = pop_of(f).cfg;
+    Nanos fill = c.form_fill_min;
+    if (c.form_fill_max > c.form_fill_min) {
+      fill += static_cast<Nanos>(std::uniform_real_distribution<double>(
+          0.0, static_cast<double>(c.form_fill_max - c.form_fill_min))(rng));
+    }
+    if (fill <= 0) return issue(f, signup_req(f), false);
+    f.own_time += fill;
+    f.action = Action::PostForm;
+    f.wake = now + fill;
+    arm(f, f.wake);
   }
 
   void start_solve(Flow& f, Challenge ch, Nanos now) {
@@ -661,17 +1002,24 @@ struct Engine::Impl {
     // Budget: what the user's speed allows before giving up, and 64x the expected work.
     const double expected = std::ldexp(1.0, static_cast<int>(f.challenge.bits));
     const double by_time = p.cfg.hashes_per_second *
-                           static_cast<double>(p.cfg.give_up_after - (now - f.arrival)) / 1e9;
+                           static_cast<double>(p.cfg.give_up_after - (now - started(f))) / 1e9;
     const auto budget = static_cast<std::uint64_t>(std::max(1.0, std::min(expected * 64, by_time)));
+    f.solve_cancel = std::make_shared<std::atomic<bool>>(false);
     bool full;
     {
       std::lock_guard lock(mu);
       full = jobs.size() >= kMaxSolverJobs;
-      if (!full)
-        jobs.push_back({slot_of(f), f.gen, f.challenge.token, f.challenge.bits, 0, budget});
+      if (!full) {
+        jobs.push_back({slot_of(f), f.gen, f.pop, f.challenge.token, f.challenge.bits,
+                        p.cfg.hashes_per_second, now, 0, budget, f.solve_cancel});
+      }
     }
     if (full) return error(f, "solver_busy");
     cv.notify_one();
+    // The user's patience runs while the work is done (however slowly the simulator does it).
+    f.solving = true;
+    f.deadline = started(f) + p.cfg.give_up_after;
+    arm(f, f.deadline);
   }
 
   void on_solved() {
@@ -686,16 +1034,22 @@ struct Engine::Impl {
     for (auto& d : done) {
       Flow* f = flow_of(d.slot, d.gen);
       if (f == nullptr) continue;
+      f->solve_cancel.reset();
       if (!d.solution) {
         error(*f, "unsolved");
         continue;
       }
       f->solution = *d.solution;
-      // Human-browser pacing: a browser at hashes_per_second would only be done now.
-      const auto& p = pop_of(*f);
+      ++pop_of(*f).st.solutions;
+      // Pacing: a client at hashes_per_second would only be done now.
+      auto& p = pop_of(*f);
       const Nanos paced =
           f->solve_started + static_cast<Nanos>(static_cast<double>(d.solution->hashes) /
                                                 p.cfg.hashes_per_second * 1e9);
+      if (now - paced > kLateSolve) {
+        ++p.st.solves_late;
+        p.st.solve_lag.record(now - paced);
+      }
       f->action = Action::Submit;
       f->wake = std::max(paced, now);
       arm(*f, f->wake);
@@ -704,10 +1058,16 @@ struct Engine::Impl {
 
   void submit(Flow& f) {
     const std::string ret = f.step_req.path.empty() ? "/" : f.step_req.path;
-    Req r{"POST", f.challenge.submit,
+    // The challenge page's script submits its form (form.submit(): no user activation).
+    Req r{"POST",
+          f.challenge.submit,
           "token=" + url_encode(f.challenge.token) + "&nonce=" + std::to_string(f.solution.nonce) +
               "&return=" + url_encode(ret),
-          "application/x-www-form-urlencoded"};
+          "application/x-www-form-urlencoded",
+          Kind::ScriptSubmit,
+          ret,
+          false,
+          false};
     issue(f, r, true);
   }
 
@@ -715,7 +1075,8 @@ struct Engine::Impl {
 
   void slow_connected(Flow& f) {
     auto& p = pop_of(f);
-    Req r{"POST", "/signup", "", "application/x-www-form-urlencoded"};
+    Req r{"POST",         "/signup", "",   "application/x-www-form-urlencoded",
+          Kind::FormPost, "/signup", true, false};
     // The response (if any) is read like any other; EOF or a reset ends the user.
     f.awaiting = true;
     f.parser.reset();
@@ -787,29 +1148,42 @@ struct Engine::Impl {
     ++p.st.arrivals;
     f.source = p.next_source++;
     switch (p.cfg.behaviour) {
-      case Behaviour::Resident: {
+      case Behaviour::Resident:
+      case Behaviour::ApiResident: {
         f.account = p.next_account++ % p.accounts.size();
         f.source = f.account;  // a person keeps their address (and device cookie)
-        issue(f, login_req(p.accounts[f.account]), false);
+        if (p.cfg.roam == Roam::Visit) move(p, f.account);
+        if (p.cfg.behaviour == Behaviour::Resident) {
+          issue(f, login_req(p.accounts[f.account]), false);
+        } else if (p.tokens[f.account].empty()) {
+          issue(f, api_login_req(p.accounts[f.account]), false);
+        } else {
+          f.step = 1;
+          f.pages_left = std::max(1u, p.cfg.pages);
+          issue(f, api_call(f), false);
+        }
         break;
       }
       case Behaviour::Newcomer:
       case Behaviour::SignupFlood:
         f.username = (p.cfg.behaviour == Behaviour::Newcomer ? "n" : "b") + rand_hex(14);
-        f.email = f.username + "@mail.example.com";
+        f.email = make_email(p.cfg.emails, f.username, names);
         f.password = "pw-" + rand_hex(16);
-        if (p.cfg.behaviour == Behaviour::Newcomer) {
-          issue(f, {"GET", "/signup", "", ""}, false);
+        if (p.cfg.page_view) {
+          issue(f, {"GET", "/signup", "", "", Kind::Navigate, "", true, false}, false);
         } else {
-          issue(f, signup_req(f), false);
+          f.step = 1;
+          fill_form(f, now_ns());
         }
         break;
       case Behaviour::CredentialStuffing: {
-        issue(f, login_req(stuffing_list[p.next_account++ % stuffing_list.size()]), false);
+        const auto& a = stuffing_list[p.next_account++ % stuffing_list.size()];
+        issue(f, p.cfg.api_login ? api_login_req(a) : login_req(a), false);
         break;
       }
       case Behaviour::SlowClient:
         ++p.st.sent;
+        pick_source(f);
         connect_flow(f);
         break;
     }
@@ -817,7 +1191,10 @@ struct Engine::Impl {
 
   void on_timer(Flow& f, Nanos now) {
     if (f.deadline <= now) {
-      if (pop_of(f).cfg.behaviour != Behaviour::SlowClient) return error(f, "timeout");
+      if (pop_of(f).cfg.behaviour != Behaviour::SlowClient) {
+        if (f.solving && f.action != Action::Submit) ++pop_of(f).st.solves_unfinished;
+        return error(f, f.solving ? "gave_up" : "timeout");
+      }
     }
     if (f.wake <= now) {
       auto a = f.action;
@@ -830,6 +1207,14 @@ struct Engine::Impl {
           return submit(f);
         case Action::Trickle:
           return trickle(f);
+        case Action::PostForm:
+          return issue(f, signup_req(f), false);
+        case Action::FollowWait:
+          // The wait page's refresh: back to the challenge URL, which clears the way.
+          return issue(f,
+                       {"GET", f.challenge.url, "", "", Kind::Link,
+                        f.step_req.path.empty() ? "/" : f.step_req.path, false, false},
+                       true);
         case Action::None:
           return;
       }
@@ -897,9 +1282,14 @@ struct Engine::Impl {
       }
     }
     for (auto& p : pops) {
-      if (p.cfg.behaviour == Behaviour::Resident && p.accounts.empty()) {
+      if (is_resident(p.cfg.behaviour) && p.accounts.empty()) {
         *error = "population '" + p.cfg.name + "' has no accounts";
         return false;
+      }
+      p.tokens.resize(p.accounts.size());
+      p.roam.resize(p.accounts.size());
+      for (std::size_t a = 0; a < p.roam.size(); ++a) {
+        p.roam[a] = {0, static_cast<std::uint32_t>(a % 254)};  // at home (home_index)
       }
     }
     build_stuffing_list();
@@ -913,6 +1303,7 @@ struct Engine::Impl {
     sev.events = EPOLLIN;
     sev.data.u64 = kSolverEvent;
     epoll_ctl(ep, EPOLL_CTL_ADD, solver_fd, &sev);
+    hashes = std::make_unique<std::atomic<std::uint64_t>[]>(pops.size());
     solver = std::thread([this] { solver_main(); });
 
     t0 = now_ns();
@@ -997,7 +1388,15 @@ struct Engine::Impl {
     for (auto& f : flows) {
       if (f.live) abandon(f);
     }
-    for (auto& p : pops) {
+    // The solver stops before its counts are read (a job may be in its last slice).
+    {
+      std::lock_guard lock(mu);
+      solver_stop = true;
+    }
+    cv.notify_all();
+    if (solver.joinable()) solver.join();
+    for (std::size_t i = 0; i < pops.size(); ++i) {
+      auto& p = pops[i];
       if (p.arrivals) {
         // Arrivals still waiting for a place under max_in_flight never started: unfinished
         // users whose first request has waited since its intended start.
@@ -1009,6 +1408,7 @@ struct Engine::Impl {
         }
         p.st.dropped = p.arrivals->dropped();
       }
+      p.st.pow_hashes = hashes[i].load();
       final_stats.push_back(p.st);
     }
     return true;
@@ -1038,6 +1438,10 @@ void Engine::set_accounts(std::size_t index, std::vector<Account> accounts,
   jars.resize(accounts.size());
   p.jars = std::move(jars);
   p.accounts = std::move(accounts);
+}
+
+void Engine::set_tokens(std::size_t index, std::vector<std::string> tokens) {
+  impl_->pops.at(index).tokens = std::move(tokens);
 }
 
 bool Engine::run(std::string* error) {

@@ -1,6 +1,10 @@
 #include "sim/response.h"
 
+#include <brotli/decode.h>
+#include <zlib.h>
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace gh::sim {
@@ -40,6 +44,72 @@ bool has_token(std::string_view list, std::string_view token) {
 }
 
 }  // namespace
+
+namespace {
+
+std::optional<std::string> inflate_body(std::string_view in, int window_bits) {
+  z_stream z{};
+  if (inflateInit2(&z, window_bits) != Z_OK) return std::nullopt;
+  std::string out;
+  char buf[16384];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END) break;
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > ResponseParser::kMaxBody) rc = Z_MEM_ERROR;
+    if (rc == Z_OK && z.avail_in == 0 && z.avail_out != 0) rc = Z_BUF_ERROR;  // cut short
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> unbrotli(std::string_view in) {
+  BrotliDecoderState* st = BrotliDecoderCreateInstance(nullptr, nullptr, nullptr);
+  if (st == nullptr) return std::nullopt;
+  std::string out;
+  std::size_t avail_in = in.size();
+  const auto* next_in = reinterpret_cast<const std::uint8_t*>(in.data());
+  BrotliDecoderResult rc = BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT;
+  std::uint8_t buf[16384];
+  while (rc == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT) {
+    std::size_t avail_out = sizeof buf;
+    std::uint8_t* next_out = buf;
+    rc = BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+    out.append(reinterpret_cast<char*>(buf), sizeof buf - avail_out);
+    if (out.size() > ResponseParser::kMaxBody) break;
+  }
+  BrotliDecoderDestroyInstance(st);
+  if (rc != BROTLI_DECODER_RESULT_SUCCESS || out.size() > ResponseParser::kMaxBody) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> decoded_body(const Response& r) {
+  const std::string* enc = r.header("content-encoding");
+  if (enc == nullptr) return r.body;
+  std::string e;
+  for (char c : *enc) {
+    if (c != ' ' && c != '\t') e += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (e.empty() || e == "identity") return r.body;
+  if (e == "gzip" || e == "x-gzip") return inflate_body(r.body, 15 + 16);
+  if (e == "deflate") {
+    // The spec's deflate is zlib-wrapped; some servers send it raw.
+    if (auto z = inflate_body(r.body, 15)) return z;
+    return inflate_body(r.body, -15);
+  }
+  if (e == "br") return unbrotli(r.body);
+  return std::nullopt;
+}
 
 const std::string* Response::header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {

@@ -29,6 +29,11 @@ struct Response {
   const std::string* header(std::string_view lower_name) const;
 };
 
+// The body as the application wrote it: a Content-Encoding of gzip, x-gzip, deflate or br undone
+// (at most ResponseParser::kMaxBody bytes out), the body itself without one. nullopt for an
+// encoding it does not know, a broken stream, or more than the cap.
+std::optional<std::string> decoded_body(const Response& r);
+
 // Parses "name=value; Attr; Max-Age=0..." (RFC 6265 section 5.2, attributes other than Max-Age
 // and a past Expires ignored). nullopt for a header without a name=value pair.
 std::optional<SetCookie> parse_set_cookie(std::string_view value);

@@ -62,6 +62,7 @@ class Reader {
     }
     if (v < lo || v > hi) {
       std::ostringstream o;
+      o.precision(12);  // 4294967295, not 4.29497e+09
       o << what << " must be between " << lo << " and " << hi << ", not " << s;
       fail(n, o.str());
     }
@@ -99,8 +100,85 @@ Behaviour behaviour_of(const Reader& r, const YAML::Node& n) {
   if (s == "signup-flood") return Behaviour::SignupFlood;
   if (s == "credential-stuffing") return Behaviour::CredentialStuffing;
   if (s == "slow-client") return Behaviour::SlowClient;
+  if (s == "api-resident") return Behaviour::ApiResident;
   r.fail(n, "unknown behaviour '" + s +
-                "' (known: resident, newcomer, signup-flood, credential-stuffing, slow-client)");
+                "' (known: resident, api-resident, newcomer, signup-flood, credential-stuffing, "
+                "slow-client)");
+}
+
+bool is_resident(Behaviour b) {
+  return b == Behaviour::Resident || b == Behaviour::ApiResident;
+}
+
+bool signs_up(Behaviour b) {
+  return b == Behaviour::Newcomer || b == Behaviour::SignupFlood;
+}
+
+// "3s..15s" (uniform between) or one duration.
+void form_fill(const Reader& r, const YAML::Node& n, PopulationConfig& p) {
+  const std::string text = r.str(n, "form_fill");
+  const auto dots = text.find("..");
+  auto lo = parse_duration(text.substr(0, dots));
+  auto hi = dots == std::string::npos ? lo : parse_duration(text.substr(dots + 2));
+  if (!lo || !hi) {
+    r.fail(n, "form_fill must be a duration or a range like 3s..15s, not '" + text + "'");
+  }
+  if (*lo > *hi) r.fail(n, "form_fill's range must go from the shorter to the longer: " + text);
+  if (*hi > 10 * 60 * kSec) r.fail(n, "form_fill is longer than the cap of 600s");
+  p.form_fill_min = *lo;
+  p.form_fill_max = *hi;
+}
+
+void emails(const Reader& r, const YAML::Node& n, EmailMix& m) {
+  if (!n.IsMap()) r.fail(n, "emails must be a mapping (domains, disposable, plus_tags, dots, ...)");
+  r.only_keys(n, {"domains", "disposable", "plus_tags", "dots", "mailbox", "disposable_domains"},
+              "emails");
+  m.given = true;
+  if (n["domains"]) {
+    const auto d = n["domains"];
+    if (!d.IsMap() || d.size() == 0) {
+      r.fail(d, "emails.domains must be a mapping of domain to weight, like {gmail.com: 5}");
+    }
+    if (d.size() > 64) r.fail(d, "emails.domains: at most 64 domains");
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      const auto name = it->first.as<std::string>();
+      if (!plausible_domain(name)) {
+        r.fail(it->first, "'" + name + "' is not a lower-case domain like gmail.com");
+      }
+      const double w = r.number(it->second, "the weight of " + name, 0.001, 1e6);
+      m.domains.emplace_back(name, w);
+    }
+  }
+  if (n["disposable"]) m.disposable = r.number(n["disposable"], "emails.disposable", 0, 1);
+  if (n["plus_tags"]) m.plus_tags = r.number(n["plus_tags"], "emails.plus_tags", 0, 1);
+  if (n["dots"]) m.dots = r.number(n["dots"], "emails.dots", 0, 1);
+  if (n["mailbox"]) {
+    m.mailbox = r.str(n["mailbox"], "emails.mailbox");
+    const auto at = m.mailbox.rfind('@');
+    if (at == std::string::npos || at == 0 || !plausible_domain(m.mailbox.substr(at + 1))) {
+      r.fail(n["mailbox"], "emails.mailbox must be an address like someone@gmail.com");
+    }
+    if (n["domains"] || n["disposable"]) {
+      r.fail(n["mailbox"], "emails.mailbox reuses one mailbox: it takes no domains or disposable");
+    }
+  }
+  if (n["disposable_domains"]) {
+    const auto d = n["disposable_domains"];
+    if (!d.IsSequence() || d.size() == 0 || d.size() > 1000) {
+      r.fail(d, "emails.disposable_domains must be a list of 1 to 1000 domains");
+    }
+    m.disposable_domains.clear();
+    for (const auto& e : d) {
+      const auto name = r.str(e, "a disposable domain");
+      if (!plausible_domain(name)) {
+        r.fail(e, "'" + name + "' is not a lower-case domain like mailinator.com");
+      }
+      m.disposable_domains.push_back(name);
+    }
+  }
+  if (m.domains.empty() && m.mailbox.empty() && m.disposable < 1) {
+    r.fail(n, "emails needs domains (or a mailbox) unless every address is disposable");
+  }
 }
 
 bool good_name(const std::string& s) {
@@ -146,7 +224,15 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
                "valid_ratio",
                "slow_mode",
                "trickle_interval",
-               "body_bytes"},
+               "body_bytes",
+               "profile",
+               "tells",
+               "roam",
+               "roam_networks",
+               "page_view",
+               "form_fill",
+               "emails",
+               "api_login"},
               where);
   if (!n["behaviour"]) r.fail(n, where + " has no behaviour");
   p.behaviour = behaviour_of(r, n["behaviour"]);
@@ -186,7 +272,7 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
   if (n["pages"]) p.pages = r.integer(n["pages"], "pages", 0, 100);
   if (n["prior_login"]) {
     p.prior_login = r.boolean(n["prior_login"], "prior_login");
-    if (p.prior_login && p.behaviour != Behaviour::Resident)
+    if (p.prior_login && !is_resident(p.behaviour))
       r.fail(n["prior_login"], where + ": prior_login is for resident populations");
   }
   if (n["solve_challenges"])
@@ -222,10 +308,125 @@ PopulationConfig population(const Reader& r, const YAML::Node& n, std::size_t in
       r.fail(n["trickle_interval"], "trickle_interval must be at least 1ms");
   }
   if (n["body_bytes"]) p.body_bytes = r.integer(n["body_bytes"], "body_bytes", 1, 1 << 20);
-  if (p.behaviour == Behaviour::Resident && p.accounts == 0 && p.accounts_file.empty()) {
+  if (is_resident(p.behaviour) && p.accounts == 0 && p.accounts_file.empty()) {
     r.fail(n, where + ": a resident population needs accounts (created at setup) or accounts_file");
   }
+  // An API client keeps no cookies, so it cannot hold a challenge's clearance.
+  if (p.behaviour == Behaviour::ApiResident) {
+    if (p.pages == 0)
+      r.fail(n["pages"], where + ": an api-resident makes at least one call (pages)");
+    if (n["solve_challenges"] && p.solve_challenges) {
+      r.fail(n["solve_challenges"],
+             where + ": an api-resident keeps no cookies, so it cannot use a clearance");
+    }
+    p.solve_challenges = false;
+  }
+  if (n["profile"]) {
+    const auto name = r.str(n["profile"], "profile");
+    auto prof = profile_of(name);
+    if (!prof) {
+      r.fail(n["profile"], "unknown profile '" + name +
+                               "' (known: default, browser, scripted, headless, perfect, app)");
+    }
+    p.profile = *prof;
+  }
+  if (n["tells"]) {
+    if (p.profile != Profile::Headless)
+      r.fail(n["tells"], where + ": tells are for profile headless");
+    const auto t = n["tells"];
+    if (!t.IsSequence()) r.fail(t, "tells must be a list, like [headless-ua, no-accept-language]");
+    p.tells = 0;
+    for (const auto& e : t) {
+      const auto name = r.str(e, "a tell");
+      auto bit = tell_of(name);
+      if (!bit) {
+        r.fail(e, "unknown tell '" + name +
+                      "' (known: headless-ua, no-client-hints, no-accept-language, "
+                      "language-early, field-order)");
+      }
+      p.tells |= *bit;
+    }
+  }
+  if (n["roam"]) {
+    if (!is_resident(p.behaviour)) r.fail(n["roam"], where + ": roam is for resident populations");
+    const auto m = r.str(n["roam"], "roam");
+    if (m == "visit") {
+      p.roam = Roam::Visit;
+    } else if (m == "connection") {
+      p.roam = Roam::Connection;
+    } else if (m == "off") {
+      p.roam = Roam::Off;
+    } else {
+      r.fail(n["roam"], "roam must be visit, connection or off, not '" + m + "'");
+    }
+  }
+  if (n["roam_networks"]) {
+    p.roam_networks = r.integer(n["roam_networks"], "roam_networks", 2, 64);
+  }
+  if (p.roam != Roam::Off &&
+      (p.sources.v6 || p.sources.prefix > 24 || cidr_size(p.sources) / 256 < p.roam_networks)) {
+    r.fail(n["sources"] ? n["sources"] : n,
+           where + ": a roaming population needs IPv4 sources with at least roam_networks (" +
+               std::to_string(p.roam_networks) + ") /24s, like 127.5.0.0/16");
+  }
+  p.page_view = p.behaviour == Behaviour::Newcomer;
+  if (n["page_view"]) {
+    if (!signs_up(p.behaviour)) {
+      r.fail(n["page_view"], where + ": page_view is for newcomer and signup-flood");
+    }
+    p.page_view = r.boolean(n["page_view"], "page_view");
+  }
+  if (n["form_fill"]) {
+    if (!signs_up(p.behaviour)) {
+      r.fail(n["form_fill"], where + ": form_fill is for newcomer and signup-flood");
+    }
+    form_fill(r, n["form_fill"], p);
+  } else if (p.page_view && (p.profile == Profile::Browser || p.profile == Profile::Perfect)) {
+    // A person (or a farm imitating one) reads the page before posting it: at least the 2 s a
+    // shield's page-view check (reputation.page_view.min_age) expects of a human.
+    p.form_fill_min = kDefaultFormFillMin;
+    p.form_fill_max = kDefaultFormFillMax;
+  }
+  if (n["emails"]) {
+    if (!signs_up(p.behaviour))
+      r.fail(n["emails"], where + ": emails are for newcomer and signup-flood");
+    emails(r, n["emails"], p.emails);
+  }
+  if (n["api_login"]) {
+    if (p.behaviour != Behaviour::CredentialStuffing) {
+      r.fail(n["api_login"], where + ": api_login is for credential-stuffing");
+    }
+    p.api_login = r.boolean(n["api_login"], "api_login");
+  }
   return p;
+}
+
+// networks: [{cidr: 127.7.0.0/16, asn: 16509, org: "Amazon.com, Inc."}, ...]
+void networks(const Reader& r, const YAML::Node& n, Scenario& s) {
+  if (!n.IsSequence()) r.fail(n, "networks must be a list of {cidr, asn, org}");
+  if (n.size() > 10'000) r.fail(n, "at most 10000 networks");
+  for (const auto& e : n) {
+    if (!e.IsMap()) r.fail(e, "each network must be a mapping {cidr, asn, org}");
+    r.only_keys(e, {"cidr", "asn", "org"}, "a network");
+    if (!e["cidr"] || !e["asn"]) r.fail(e, "a network needs cidr and asn");
+    Network net;
+    auto c = parse_cidr(r.str(e["cidr"], "cidr"));
+    if (!c) {
+      r.fail(e["cidr"],
+             "cidr must have zero host bits, like 127.7.0.0/16, not '" + e["cidr"].Scalar() + "'");
+    }
+    net.cidr = *c;
+    net.asn = r.integer(e["asn"], "asn", 1, 4294967295.0);
+    if (e["org"]) net.org = r.str(e["org"], "org");
+    if (net.org.size() > 256) r.fail(e["org"], "org is longer than 256 characters");
+    for (const auto& other : s.networks) {
+      if (other.cidr.v6 == net.cidr.v6 && other.cidr.prefix == net.cidr.prefix &&
+          other.cidr.base == net.cidr.base) {
+        r.fail(e["cidr"], "network " + e["cidr"].Scalar() + " is listed twice");
+      }
+    }
+    s.networks.push_back(std::move(net));
+  }
 }
 
 }  // namespace
@@ -292,6 +493,25 @@ std::uint64_t source_index(const PopulationConfig& p, std::uint64_t i) {
   // .0 and .255 is 254 * 2^k = 127 * 2^(k+1)), so the stride visits every address once per
   // cycle, and it is one more than a /24's 254 usable hosts, so each step lands in the next /24.
   return p.spread ? i * 255 : i;
+}
+
+std::uint64_t roam_index(const PopulationConfig& p, std::uint64_t account, std::uint32_t slot,
+                         std::uint32_t host) {
+  // Usable addresses are numbered 254 to a /24 (cidr_address skips .0 and .255).
+  const std::uint64_t nets = std::max<std::uint64_t>(1, cidr_size(p.sources) / 256);
+  const std::uint64_t n = std::max<std::uint32_t>(1, p.roam_networks);
+  const std::uint64_t net = (account * n + slot % n) % nets;
+  return net * 254 + host % 254;
+}
+
+std::uint64_t home_index(const PopulationConfig& p, std::uint64_t account) {
+  return p.roam != Roam::Off ? roam_index(p, account, 0, static_cast<std::uint32_t>(account % 254))
+                             : source_index(p, account);
+}
+
+std::uint32_t roam_next_slot(const PopulationConfig& p, std::uint32_t from, std::uint64_t draw) {
+  const std::uint32_t n = std::max<std::uint32_t>(2, p.roam_networks);
+  return static_cast<std::uint32_t>((from + 1 + draw % (n - 1)) % n);
 }
 
 void cidr_address(const Cidr& c, std::uint64_t i, sockaddr_storage* out, socklen_t* len) {
@@ -402,7 +622,7 @@ std::optional<Scenario> parse_scenario(std::string_view yaml, const std::string&
     if (!root.IsMap()) throw ParseError{file + ": a scenario must be a YAML mapping"};
     r.only_keys(root,
                 {"name", "description", "duration", "drain", "max_connections", "setup_concurrency",
-                 "seed", "populations"},
+                 "seed", "populations", "networks"},
                 "the scenario");
     Scenario s;
     if (root["name"]) s.name = r.str(root["name"], "name");
@@ -436,6 +656,7 @@ std::optional<Scenario> parse_scenario(std::string_view yaml, const std::string&
       }
       s.populations.push_back(std::move(p));
     }
+    if (root["networks"]) networks(r, root["networks"], s);
     return s;
   } catch (const ParseError& e) {
     if (error != nullptr) *error = e.message;

@@ -35,6 +35,18 @@ std::uint64_t cidr_size(const Cidr& c);
 void cidr_address(const Cidr& c, std::uint64_t i, sockaddr_storage* out, socklen_t* len);
 // The address number a population's i-th source uses: i, or i strided over /24s with `spread`.
 std::uint64_t source_index(const PopulationConfig& p, std::uint64_t i);
+// Roaming residents (`roam`): the address number (for cidr_address) of host `host` (0..253) in
+// network `slot` (0 = the device's home, up to roam_networks - 1) of account `account`. Each
+// account has roam_networks /24s of `sources` (accounts share /24s once the block runs out, as
+// carrier pools do); two slots of one account are always in different /24s.
+std::uint64_t roam_index(const PopulationConfig& p, std::uint64_t account, std::uint32_t slot,
+                         std::uint32_t host);
+// Where account `account` of a resident population is at home: its source (source_index), or for
+// a roaming population host account % 254 of its network 0. The run starts every device there,
+// and prior logins (setup) come from there.
+std::uint64_t home_index(const PopulationConfig& p, std::uint64_t account);
+// The slot a device moves to from `from`: any other of its networks, by `draw`.
+std::uint32_t roam_next_slot(const PopulationConfig& p, std::uint32_t from, std::uint64_t draw);
 std::string address_text(const sockaddr_storage& a);
 
 }  // namespace gh::sim

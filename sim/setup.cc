@@ -178,6 +178,50 @@ std::optional<std::vector<Account>> create_accounts(const Target& app, const std
   return accounts;
 }
 
+namespace {
+
+// One prior login of account `i`: `path` with `body` from the account's home address, as the
+// population's client writes it; 429 and 503 retried. The answer, or why there was none.
+std::optional<Response> login_once(const Target& target, bool via_xff, const PopulationConfig& pop,
+                                   std::size_t i, bool api, const std::string& body,
+                                   std::string* why) {
+  // The address the engine gives this account in the run, so a shield that binds its device
+  // cookie to the network agrees.
+  sockaddr_storage src;
+  socklen_t len;
+  cidr_address(pop.sources, home_index(pop, i), &src, &len);
+  std::string extra = "X-Sim-Population: sim-setup\r\n";
+  if (via_xff) extra += "X-Forwarded-For: " + address_text(src) + "\r\n";
+  HeadSpec h;
+  h.method = "POST";
+  h.path = api ? "/api/login" : "/login";
+  h.authority = target.authority;
+  h.kind = api ? Kind::Fetch : Kind::FormPost;
+  h.referer = api ? "/" : "/login";
+  h.content_type = api ? "application/json" : "application/x-www-form-urlencoded";
+  h.content_length = body.size();
+  h.default_browser = !api;
+  h.extra = extra;
+  std::string raw = request_head(pop.profile, pop.tells, h);
+  // The default profile always asked the server to close; the others say what their client says.
+  if (pop.profile == Profile::Default) raw += "Connection: close\r\n";
+  raw += "\r\n" + body;
+  std::optional<Response> r;
+  // A person whose login meets "busy, try again" (429, 503) tries again a little later.
+  for (int attempt = 0; attempt < kPriorLoginAttempts; ++attempt) {
+    r = blocking_request_from(target, via_xff ? nullptr : &src, raw, 30 * kSec, why);
+    if (!r || (r->status != 429 && r->status != 503)) break;
+    double wait_s = 1;
+    if (const std::string* ra = r->header("retry-after")) {
+      wait_s = std::clamp(std::atof(ra->c_str()), 0.1, 5.0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait_s * 1000)));
+  }
+  return r;
+}
+
+}  // namespace
+
 std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool via_xff,
                                                    const PopulationConfig& pop,
                                                    const std::vector<Account>& accounts,
@@ -185,32 +229,10 @@ std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool vi
   std::vector<CookieJar> jars(accounts.size());
   const std::string failed = run_parallel(accounts.size(), concurrency, [&](std::size_t i) {
     const auto& a = accounts[i];
-    // The address the engine gives this account in the run (a resident's source = its
-    // account number), so a shield that binds its device cookie to the network agrees.
-    sockaddr_storage src;
-    socklen_t len;
-    cidr_address(pop.sources, source_index(pop, i), &src, &len);
     const std::string body =
         "username=" + url_encode(a.username) + "&password=" + url_encode(a.password);
-    std::string raw = "POST /login HTTP/1.1\r\nHost: " + target.authority +
-                      "\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; gatehouse-sim resident)"
-                      "\r\nAccept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
-                      "\r\nX-Sim-Population: sim-setup\r\n";
-    if (via_xff) raw += "X-Forwarded-For: " + address_text(src) + "\r\n";
-    raw += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
     std::string why;
-    std::optional<Response> r;
-    // A person whose login meets "busy, try again" (429, 503) tries again a little later.
-    for (int attempt = 0; attempt < kPriorLoginAttempts; ++attempt) {
-      r = blocking_request_from(target, via_xff ? nullptr : &src, raw, 30 * kSec, &why);
-      if (!r || (r->status != 429 && r->status != 503)) break;
-      double wait_s = 1;
-      if (const std::string* ra = r->header("retry-after")) {
-        wait_s = std::clamp(std::atof(ra->c_str()), 0.1, 5.0);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait_s * 1000)));
-    }
+    auto r = login_once(target, via_xff, pop, i, false, body, &why);
     if (r && r->status >= 200 && r->status < 400) {
       jars[i].update(r->cookies);  // each index is written by one thread only
       return std::string();
@@ -222,6 +244,32 @@ std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool vi
     return std::nullopt;
   }
   return jars;
+}
+
+std::optional<std::vector<std::string>> prior_api_logins(const Target& target, bool via_xff,
+                                                         const PopulationConfig& pop,
+                                                         const std::vector<Account>& accounts,
+                                                         unsigned concurrency, std::string* error) {
+  std::vector<std::string> tokens(accounts.size());
+  const std::string failed = run_parallel(accounts.size(), concurrency, [&](std::size_t i) {
+    const auto& a = accounts[i];
+    const std::string body =
+        nlohmann::json{{"username", a.username}, {"password", a.password}}.dump();
+    std::string why;
+    auto r = login_once(target, via_xff, pop, i, true, body, &why);
+    if (r) {
+      if (auto token = parse_token(*r)) {
+        tokens[i] = std::move(*token);  // each index is written by one thread only
+        return std::string();
+      }
+    }
+    return failure("prior API login of " + a.username + " at " + target.authority, r, why);
+  });
+  if (!failed.empty()) {
+    if (error != nullptr) *error = failed;
+    return std::nullopt;
+  }
+  return tokens;
 }
 
 std::optional<std::vector<Account>> read_accounts(const std::string& path, std::string* error) {
@@ -268,6 +316,12 @@ std::optional<AppStats> fetch_app_stats(const Target& app, std::string* error) {
   AppStats out;
   for (auto& [k, v] : j["accounts_by_population"].items()) {
     if (v.is_number_integer()) out.accounts_by_population[k] = v.get<std::int64_t>();
+  }
+  if (j.contains("logins_by_population") && j["logins_by_population"].is_object()) {
+    out.has_logins = true;
+    for (auto& [k, v] : j["logins_by_population"].items()) {
+      if (v.is_number_integer()) out.logins_by_population[k] = v.get<std::int64_t>();
+    }
   }
   if (j.contains("queued_connections") && j["queued_connections"].is_number_integer()) {
     out.queued_connections = j["queued_connections"].get<std::int64_t>();

@@ -38,11 +38,21 @@ std::optional<std::vector<CookieJar>> prior_logins(const Target& target, bool vi
                                                    const PopulationConfig& pop,
                                                    const std::vector<Account>& accounts,
                                                    unsigned concurrency, std::string* error);
+// API residents with `prior_login`: POST /api/login (JSON) for every account through `target`,
+// from its home address, retried like prior_logins; the bearer token of each (its 200 answer's
+// "token") in account order.
+std::optional<std::vector<std::string>> prior_api_logins(const Target& target, bool via_xff,
+                                                         const PopulationConfig& pop,
+                                                         const std::vector<Account>& accounts,
+                                                         unsigned concurrency, std::string* error);
 // "username:password" lines; '#' comments and blank lines skipped.
 std::optional<std::vector<Account>> read_accounts(const std::string& path, std::string* error);
 
 struct AppStats {
   std::map<std::string, std::int64_t> accounts_by_population;
+  // Logins (form and API) the app handled, by X-Sim-Population; empty when the app does not say.
+  std::map<std::string, std::int64_t> logins_by_population;
+  bool has_logins = false;
   std::int64_t queued_connections = 0;  // accepted, waiting for a worker
 };
 

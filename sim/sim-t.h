@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "sim/email.h"
+#include "sim/profile.h"
+
 namespace gh::sim {
 
 using Nanos = std::int64_t;
@@ -18,9 +21,13 @@ enum class Behaviour : std::uint8_t {
   Newcomer,
   SignupFlood,
   CredentialStuffing,
-  SlowClient
+  SlowClient,
+  ApiResident  // logs in at POST /api/login once, then calls the API with a bearer token
 };
 enum class SlowMode : std::uint8_t { Head, Body };
+// Residents that move: a new address in another /24 of `sources` for every visit, or for every
+// connection, among the networks the device uses (PopulationConfig::roam_networks).
+enum class Roam : std::uint8_t { Off, Visit, Connection };
 
 // An address block: IPv4 (127.0.0.0/8 for bound sources) or, for X-Forwarded-For, IPv6 too.
 struct Cidr {
@@ -28,6 +35,11 @@ struct Cidr {
   std::array<std::uint8_t, 16> base{};  // network address, host bits zero; IPv4 in the first 4
   unsigned prefix = 32;
 };
+
+// A browser's form filling when the scenario names none: at least the 2 s a shield's page-view
+// check expects of a person.
+inline constexpr Nanos kDefaultFormFillMin = 2 * kSec;
+inline constexpr Nanos kDefaultFormFillMax = 6 * kSec;
 
 struct PopulationConfig {
   std::string name;  // [a-z0-9_-]{1,24}: also the X-Sim-Population header value
@@ -39,8 +51,13 @@ struct PopulationConfig {
   // Successive addresses in different /24s (a stride coprime to the block) instead of counting
   // up: people from many networks rather than one network's neighbours.
   bool spread = false;
-  std::uint32_t max_in_flight = 256;  // open loop: users at once; later arrivals wait (counted)
-  Nanos start_after = 0;              // offset into the run before the first arrival
+  std::uint32_t max_in_flight = 256;   // open loop: users at once; later arrivals wait (counted)
+  Profile profile = Profile::Default;  // the client's request heads (sim/profile.h)
+  unsigned tells = kDefaultHeadlessTells;  // profile headless: what gives it away
+  // resident, api-resident
+  Roam roam = Roam::Off;
+  std::uint32_t roam_networks = 3;  // networks (/24s) a device moves among: home and others
+  Nanos start_after = 0;            // offset into the run before the first arrival
   Nanos request_timeout = 30 * kSec;
   // resident
   std::uint32_t accounts = 0;  // created at setup: sim-<name>-<i>
@@ -49,6 +66,13 @@ struct PopulationConfig {
   // Returning users: each account logs in once through the target at setup, from its own
   // address, so its browser already holds what the target set (a shield's device cookie).
   bool prior_login = false;
+  // newcomer, signup-flood: GET /signup first (keeping its cookies), then wait the form-fill
+  // time (uniform in [form_fill_min, form_fill_max]) before the POST. That time is the person's
+  // own and is not counted in the time to register nor against give_up_after.
+  bool page_view = true;  // default: newcomer true, signup-flood false
+  // Default 0, or 2s..6s for a browser or perfect profile that views the page.
+  Nanos form_fill_min = 0, form_fill_max = 0;
+  EmailMix emails;
   // newcomer, signup-flood, credential-stuffing
   bool solve_challenges = true;
   bool wait_in_queue = true;
@@ -61,10 +85,19 @@ struct PopulationConfig {
   std::uint32_t list_size = 1000;
   double known_user_ratio = 0.5;  // of the list: resident usernames (the rest random)
   double valid_ratio = 0.0;       // of the list: the real password of a resident
+  bool api_login = false;         // POST /api/login (JSON) instead of the login form
   // slow-client
   SlowMode slow_mode = SlowMode::Head;
   Nanos trickle_interval = 1 * kSec;  // one byte per interval
   std::uint32_t body_bytes = 4096;    // announced Content-Length in body mode
+};
+
+// A network of the scenario's address space and the autonomous system it belongs to: what
+// `gatehouse sim asn-db` writes into a MaxMind DB for the shield's ASN conditions.
+struct Network {
+  Cidr cidr;
+  std::uint32_t asn = 0;
+  std::string org;
 };
 
 struct Scenario {
@@ -76,6 +109,7 @@ struct Scenario {
   std::uint32_t setup_concurrency = 4;
   std::uint64_t seed = 1;
   std::vector<PopulationConfig> populations;
+  std::vector<Network> networks;
 };
 
 // A parsed loopback target.
@@ -94,7 +128,8 @@ struct SimOptions {
   double drain_s = -1;      // >= 0 overrides the scenario's drain
   std::string report_path;  // JSON
   bool quiet = false;
-  bool via_xff = false;  // sources as X-Forwarded-For instead of bound 127.x addresses
+  bool via_xff = false;           // sources as X-Forwarded-For instead of bound 127.x addresses
+  std::vector<std::string> only;  // run these populations only (e.g. a calm baseline of a siege)
 };
 
 }  // namespace gh::sim

@@ -442,6 +442,7 @@ int demo_command(const DemoOptions& options) {
   app_options.port = app_addr->port;
   app_options.db_path = options.db_path;
   app_options.workers = options.app_workers;
+  app_options.jwt_key_path = options.jwt_key;
   demo::App app(app_options);
   std::string error;
   if (!app.start(&error)) {
@@ -453,6 +454,8 @@ int demo_command(const DemoOptions& options) {
   }
   client::SocketAddress upstream = *app_addr;
   upstream.port = app.port();
+  spdlog::info("demo app: API tokens (ES256) signed with {}; public key {}", options.jwt_key,
+               app.jwt_public_path());
 
   policy::LoadResult demo_policy = policy::load_config_string(
       demo_config_yaml(client::format_socket_address(*listen),
@@ -523,10 +526,11 @@ int demo_command(const DemoOptions& options) {
       "    log in                     %s/login\n"
       "  The demo app directly:       http://%s/  (unprotected, for comparison)\n"
       "  Accounts database:           %s\n"
+      "  API token public key:        %s  (POST /api/login issues ES256 tokens)\n"
       "%s\n"
       "Ctrl-C stops everything.\n\n",
       base.c_str(), base.c_str(), base.c_str(), client::format_socket_address(upstream).c_str(),
-      options.db_path.c_str(), dashboard.c_str());
+      options.db_path.c_str(), app.jwt_public_path().c_str(), dashboard.c_str());
   std::fflush(stdout);
   Supervision supervision(server);
   supervision.ready(serving_status(server, admin.get()));

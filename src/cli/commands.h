@@ -22,6 +22,7 @@ struct DemoOptions {
   std::string listen = "127.0.0.1:8080";
   std::string app = "127.0.0.1:3000";
   std::string db_path = "var/demo.db";
+  std::string jwt_key = "var/demo-jwt.pem";  // the demo API's token key; public key at .pub.pem
   unsigned app_workers = 4;
   unsigned workers = 0;
   std::string admin;  // as ProxyOptions::admin

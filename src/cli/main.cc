@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   demo->add_option("--app", demo_opts.app, "Demo app address (port 0 = any free port)")
       ->capture_default_str();
   demo->add_option("--db", demo_opts.db_path, "Demo app SQLite database")->capture_default_str();
+  demo->add_option("--jwt-key", demo_opts.jwt_key,
+                   "Demo API's ES256 token key (PEM; made when absent, mode 0600); its public key "
+                   "goes to FILE.pub.pem, for residents.app_token")
+      ->capture_default_str();
   demo->add_option("--app-workers", demo_opts.app_workers, "Demo app worker threads: its capacity")
       ->capture_default_str();
   demo->add_option("-w,--workers", demo_opts.workers, "Shield worker threads (0 = one per core)");

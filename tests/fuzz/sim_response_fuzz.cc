@@ -1,6 +1,7 @@
 // Fuzzes the simulator's own response reader (sim/response.h), its Set-Cookie parser and cookie
-// jar, and the challenge / queued JSON readers that act on what a target answers. Byte 0: bit 0
-// = answer to HEAD, the rest picks where the buffer is cut in two; the rest is the buffer.
+// jar, the body decoders (gzip, deflate, br), and the readers that act on what a target answers:
+// challenge and queue (JSON and the HTML pages), an API login's token, HTML attributes. Byte 0: bit
+// 0 = answer to HEAD, the rest picks where the buffer is cut in two; the rest is the buffer.
 // Invariants: a response read in one piece, in two, or byte by byte reads the same; what is
 // consumed never exceeds what was given; a complete response is within the parser's bounds; no
 // cookie can carry CR or LF into the requests the simulator sends back.
@@ -124,10 +125,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     gh::sim::Challenge ch;
     if (gh::sim::parse_challenge(r, &ch)) {
-      check(!ch.token.empty(), "a challenge has a token");
+      check(ch.wait || !ch.token.empty(), "a proof-of-work challenge has a token");
     }
     double retry = 0;
     (void)gh::sim::parse_queued(r, &retry);
+    if (auto token = gh::sim::parse_token(r)) {
+      check(!has_crlf(*token), "a bearer token cannot split the requests it goes into");
+    }
+    if (auto body = gh::sim::decoded_body(r)) {
+      check(body->size() <= ResponseParser::kMaxBody, "a decoded body within its bound");
+    }
+  }
+
+  // An HTML tag on its own: any bytes.
+  if (auto v = gh::sim::html_attribute(buf, "data-bits")) {
+    check(v->size() <= buf.size(), "an attribute within its tag");
   }
 
   // Set-Cookie on its own: any bytes.

@@ -60,10 +60,11 @@ TEST(Scenario, ErrorsNameThePlaceAndTheFix) {
             "request_timeout, accounts, accounts_file, pages, prior_login, solve_challenges, "
             "wait_in_queue, "
             "hashes_per_second, max_bits, max_retry_wait, give_up_after, max_rounds, list_size, "
-            "known_user_ratio, valid_ratio, slow_mode, trickle_interval, body_bytes)");
+            "known_user_ratio, valid_ratio, slow_mode, trickle_interval, body_bytes, profile, "
+            "tells, roam, roam_networks, page_view, form_fill, emails, api_login)");
   EXPECT_EQ(error_of("populations:\n  - name: a\n    behaviour: robot\n    arrival_rate: 1\n"),
-            "s.yaml:3:16: unknown behaviour 'robot' (known: resident, newcomer, signup-flood, "
-            "credential-stuffing, slow-client)");
+            "s.yaml:3:16: unknown behaviour 'robot' (known: resident, api-resident, newcomer, "
+            "signup-flood, credential-stuffing, slow-client)");
   EXPECT_EQ(error_of("populations:\n  - name: a\n    behaviour: newcomer\n"),
             "s.yaml:2:5: population 'a' needs exactly one of arrival_rate (open loop) or "
             "connections (closed loop)");
