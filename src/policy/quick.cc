@@ -1,5 +1,7 @@
 #include "policy/quick.h"
 
+#include "client/address.h"
+
 namespace gh::policy {
 
 SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client::SocketAddress& to,
@@ -11,14 +13,19 @@ SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client:
   config.listen.push_back(listen);
   UpstreamConfig upstream;
   upstream.name = "app";
-  upstream.servers.push_back(to);
+  net::UpstreamServer server;
+  server.host = client::format_ip(to.ip);
+  server.port = to.port;
+  server.literal = true;
+  server.addresses.push_back(to);
+  upstream.servers.push_back(std::move(server));
   config.upstreams.push_back(upstream);
   RouteConfig route;
   route.name = "default";
   route.upstream = "app";
   route.upstream_index = 0;
   config.routes.push_back(route);
-  config.bans.journal.clear();  // no ban actions in quick mode: write nothing to the disk
+  config.bans.journal.clear();      // no ban actions in quick mode: write nothing to the disk
   config.secrets.key_file.clear();  // an in-memory key: nothing signed needs to outlive the run
   return make_snapshot(std::move(config));
 }
