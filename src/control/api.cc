@@ -31,7 +31,8 @@ enum class Endpoint {
   Series,
   Reload,
   Revoke,
-  Dashboard
+  Dashboard,
+  Upstreams
 };
 
 struct Route {
@@ -50,6 +51,7 @@ Route route_of(const std::string& path) {
   if (path == "/v1/series") return {Endpoint::Series, {}};
   if (path == "/v1/reload") return {Endpoint::Reload, {}};
   if (path == "/v1/residents/revoke") return {Endpoint::Revoke, {}};
+  if (path == "/v1/upstreams") return {Endpoint::Upstreams, {}};
   if (path == "/" || path == "/dashboard" || path.starts_with("/dashboard/")) {
     return {Endpoint::Dashboard, {}};
   }
@@ -69,6 +71,7 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::Top:
     case Endpoint::Series:
     case Endpoint::Dashboard:
+    case Endpoint::Upstreams:
       return "GET, HEAD";
     case Endpoint::Bans:
     case Endpoint::SignupMode:
@@ -263,11 +266,12 @@ AdminApi::AdminApi(proxy::Server& server, Options options)
 std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::None) {
-    return error_response(404, "no such endpoint: " + quote(r.path) +
-                                   " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
-                                   "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
-                                   "/v1/bans/<cidr>, /v1/residents/revoke, /metrics, "
-                                   "/dashboard)");
+    return error_response(404,
+                          "no such endpoint: " + quote(r.path) +
+                              " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
+                              "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
+                              "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, /metrics, "
+                              "/dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res =
@@ -340,6 +344,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
       return reload(r);
     case Endpoint::Revoke:
       return revoke(r);
+    case Endpoint::Upstreams:
+      return upstreams();
     case Endpoint::Dashboard:
       break;
     case Endpoint::Status:
@@ -407,6 +413,7 @@ ApiResponse AdminApi::metrics() const {
       }
     }
   }
+  upstream_metrics(out);
   observe_metrics(out);
   ApiResponse res;
   res.text = std::move(out);

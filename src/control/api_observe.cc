@@ -56,8 +56,7 @@ std::string configured_mode(const policy::Snapshot& snapshot, const std::string&
   return "open";
 }
 
-json route_status_json(const gate::DefenceState::RouteStatus& s,
-                       const policy::Snapshot& snapshot) {
+json route_status_json(const gate::DefenceState::RouteStatus& s, const policy::Snapshot& snapshot) {
   return json{
       {"route", s.route},
       {"mode", std::string(admission::mode_name(s.mode))},
@@ -431,7 +430,9 @@ ApiResponse AdminApi::reload(const ApiRequest& r) {
     return error_response(422, "reload refused, the running config is kept: " + why);
   }
   ApiResponse res;
-  res.body = json{{"reloaded", true}, {"generation", server_.generation()}};
+  res.body = json{{"reloaded", true},
+                  {"generation", server_.generation()},
+                  {"changes", server_.reload_changes()}};
   return res;
 }
 

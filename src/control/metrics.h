@@ -53,6 +53,14 @@ void metric_header(std::string& out, std::string_view name);
   X(newcomers_admitted_total, "counter", "route", "newcomers admitted by a waiting room")          \
   X(upstream_concurrency_limit, "gauge", "upstream", "adaptive concurrency limit now")             \
   X(upstream_in_flight, "gauge", "upstream", "requests holding a slot of the limit")               \
+  X(upstream_server_up, "gauge", "upstream,server,address",                                        \
+    "1 when an upstream server's address is admitted (not down by health checks, not ejected)")    \
+  X(upstream_server_requests_total, "counter", "upstream,server,address",                          \
+    "requests sent to an upstream server's address (each try)")                                    \
+  X(upstream_server_failures_total, "counter", "upstream,server,address",                          \
+    "failures requests met at an upstream server's address (connect, timeout, bad answer)")        \
+  X(upstream_server_ejections_total, "counter", "upstream,server,address",                         \
+    "times an upstream server's address was ejected after failures")                               \
   X(signup_mode, "gauge", "route,mode", "1 for a sign-up route's current mode, 0 for the others")  \
   X(signup_mode_manual, "gauge", "route", "1 when the mode was set by hand")                       \
   X(events_total, "counter", "", "events recorded since start (mode changes, bans, reloads, ...)") \
