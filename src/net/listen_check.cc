@@ -70,8 +70,10 @@ bool wildcard(const client::IpAddress& ip) {
   return true;
 }
 
-// Inodes of listening sockets on `port` whose address overlaps `ip`.
-void listening_inodes(const char* file, const client::SocketAddress& addr,
+// Inodes of listening sockets on `port` whose address overlaps `ip`. `same_family`: IPv4 with
+// IPv4 only, since an IPv6-only wildcard ([::], as nginx binds it) does not overlap 0.0.0.0 and
+// /proc does not say which [::] sockets are IPv6-only.
+void listening_inodes(const char* file, const client::SocketAddress& addr, bool same_family,
                       std::set<unsigned long>& out) {
   std::ifstream in(file);
   std::string line;
@@ -94,39 +96,24 @@ void listening_inodes(const char* file, const client::SocketAddress& addr,
     client::IpAddress ip;
     std::uint16_t port = 0;
     if (!parse_local(fields[1], ip, port) || port != addr.port) continue;
+    if (same_family && ip.is_v4 != addr.ip.is_v4) continue;
     if (!(ip == addr.ip || wildcard(ip) || wildcard(addr.ip))) continue;
     out.insert(std::strtoul(std::string(fields[9]).c_str(), nullptr, 10));
   }
 }
 
-}  // namespace
-
-bool address_served(const client::SocketAddress& addr, std::vector<ListenerOwner>* owners) {
-  sockaddr_storage ss;
-  const socklen_t len = client::to_sockaddr(addr, ss);
-  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  int one = 1;
-  // SO_REUSEADDR (as the real listeners have) passes over TIME_WAIT leftovers; no SO_REUSEPORT,
-  // so any listener on the address refuses us.
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (!addr.ip.is_v4) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  const bool in_use = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno == EADDRINUSE;
-  ::close(fd);
-  if (!in_use || owners == nullptr) return in_use;
-
-  std::set<unsigned long> inodes;
-  listening_inodes("/proc/net/tcp", addr, inodes);
-  listening_inodes("/proc/net/tcp6", addr, inodes);
-  inodes.erase(0);
-  if (inodes.empty()) return true;
+// The processes holding one of `inodes` (as far as /proc shows them), but `skip`.
+void find_owners(const std::set<unsigned long>& inodes, pid_t skip,
+                 std::vector<ListenerOwner>* owners) {
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return true;
+  if (proc == nullptr) return;
   std::size_t processes = 0;
   std::size_t fds = 0;
   while (dirent* d = ::readdir(proc)) {
     if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
     if (++processes > kMaxProcesses || fds > kMaxFds) break;
+    const pid_t pid = static_cast<pid_t>(std::strtol(d->d_name, nullptr, 10));
+    if (pid == skip) continue;
     const std::string dir = std::string("/proc/") + d->d_name + "/fd";
     DIR* fdd = ::opendir(dir.c_str());
     if (fdd == nullptr) continue;  // another user's process
@@ -147,12 +134,62 @@ bool address_served(const client::SocketAddress& addr, std::vector<ListenerOwner
     ::closedir(fdd);
     if (!found) continue;
     ListenerOwner o;
-    o.pid = static_cast<pid_t>(std::strtol(d->d_name, nullptr, 10));
+    o.pid = pid;
     std::ifstream comm(std::string("/proc/") + d->d_name + "/comm");
     std::getline(comm, o.name);
     owners->push_back(std::move(o));
   }
   ::closedir(proc);
+}
+
+}  // namespace
+
+bool shared_with_another(const client::SocketAddress& addr, std::vector<ListenerOwner>* owners) {
+  std::set<unsigned long> inodes;
+  listening_inodes("/proc/net/tcp", addr, true, inodes);
+  listening_inodes("/proc/net/tcp6", addr, true, inodes);
+  inodes.erase(0);
+  if (inodes.empty()) return false;
+  // Ours (this listener's sockets, another of ours on an overlapping address) are no sharing.
+  if (DIR* self = ::opendir("/proc/self/fd")) {
+    while (dirent* f = ::readdir(self)) {
+      if (f->d_name[0] == '.') continue;
+      char target[64];
+      const std::string link = std::string("/proc/self/fd/") + f->d_name;
+      const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+      if (n <= 8) continue;
+      target[n] = '\0';
+      if (std::strncmp(target, "socket:[", 8) == 0) {
+        inodes.erase(std::strtoul(target + 8, nullptr, 10));
+      }
+    }
+    ::closedir(self);
+  }
+  if (inodes.empty()) return false;
+  if (owners != nullptr) find_owners(inodes, ::getpid(), owners);
+  return true;
+}
+
+bool address_served(const client::SocketAddress& addr, std::vector<ListenerOwner>* owners) {
+  sockaddr_storage ss;
+  const socklen_t len = client::to_sockaddr(addr, ss);
+  const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  // SO_REUSEADDR (as the real listeners have) passes over TIME_WAIT leftovers; no SO_REUSEPORT,
+  // so any listener on the address refuses us.
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (!addr.ip.is_v4) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  const bool in_use = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  if (!in_use || owners == nullptr) return in_use;
+
+  std::set<unsigned long> inodes;
+  listening_inodes("/proc/net/tcp", addr, false, inodes);
+  listening_inodes("/proc/net/tcp6", addr, false, inodes);
+  inodes.erase(0);
+  if (inodes.empty()) return true;
+  find_owners(inodes, 0, owners);
   return true;
 }
 

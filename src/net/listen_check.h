@@ -24,6 +24,11 @@ struct ListenerOwner {
 // same user's, or all when root): none found means "someone we cannot see".
 bool address_served(const client::SocketAddress& addr, std::vector<ListenerOwner>* owners);
 
+// After binding `addr` with SO_REUSEPORT: true when a listening socket on it is not this
+// process's, i.e. another process bound it at the same moment (the probe of address_served()
+// passed for both; each then refuses). `owners` as above, without this process.
+bool shared_with_another(const client::SocketAddress& addr, std::vector<ListenerOwner>* owners);
+
 // "pid 1234 (gatehouse)", "pids 1234 (gatehouse), 99 (nginx)", or "a process this user cannot
 // see" when the list is empty.
 std::string describe_owners(const std::vector<ListenerOwner>& owners);

@@ -307,6 +307,16 @@ bool Server::bind_listener(const policy::ListenConfig& l, std::vector<int>& fds,
     if (addr.port == 0) addr.port = net::local_address(fd).port;  // the others join that port
     fds.push_back(fd);
   }
+  if (l.address.port != 0) {
+    // Two instances started at the same moment both pass the probe above: each sees the other
+    // now, and both refuse rather than split the traffic.
+    std::vector<net::ListenerOwner> owners;
+    if (net::shared_with_another(addr, &owners)) {
+      for (int f : fds) ::close(f);
+      fds.clear();
+      return served(owners);
+    }
+  }
   port = addr.port;
   return true;
 }
