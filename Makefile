@@ -6,7 +6,7 @@ FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan demo bench mission fuzz format tidy clean help
+.PHONY: all build deps test unit asan demo package bench mission fuzz format tidy clean help
 
 all: build
 
@@ -14,6 +14,7 @@ help:
 	@echo "make            build $(BUILD)/gatehouse (Release)"
 	@echo "make demo       run Gatehouse on 127.0.0.1:8080 in front of the demo app"
 	@echo "make test       install test deps, build, run all tests (Release, then ASan+UBSan)"
+	@echo "make package    the Debian package (binary, systemd unit, config) in $(BUILD)/"
 	@echo "make bench      side-by-side benchmarks against nginx and HAProxy"
 	@echo "make mission    registration flood vs Gatehouse, nginx and HAProxy: one table (~6 min)"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
@@ -30,6 +31,10 @@ build: deps $(BUILD)/CMakeCache.txt
 
 demo: build
 	$(BUILD)/gatehouse demo
+
+# The .deb (cmake/package.cmake): CPack from the Release build tree.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # Release build first (fast feedback), then the whole suite again under ASan+UBSan.
 test:

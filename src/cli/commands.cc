@@ -15,18 +15,43 @@
 #include <thread>
 
 #include "cli/demo_config.h"
+#include "cli/files.h"
 #include "client/address.h"
+#include "config/document.h"       // absolute_path
 #include "control/admin_server.h"  // admin API
 #include "core/build_info.h"
+#include "core/log.h"
 #include "demo/app.h"
 #include "policy/config.h"
+#include "policy/paths.h"
 #include "policy/quick.h"
 #include "policy/snapshot.h"
 #include "proxy/server.h"
+#include "service/notify.h"  // systemd: readiness, reloads, stop
+#include "service/watchdog.h"
 
 namespace gh::cli {
 
 namespace {
+
+LogOverrides g_log_overrides;  // set once by main, before any thread
+
+// The log's format and level: the command line's, else the config's (at start, and on reload).
+void apply_logging(const policy::LogConfig& config, bool reload = false) {
+  const auto format = core::parse_log_format(g_log_overrides.format);
+  const auto level = core::parse_log_level(g_log_overrides.level);
+  const core::LogFormat f = format.value_or(config.format);
+  const core::LogLevel l = level.value_or(config.level);
+  if (f == core::log_format() && l == core::log_level()) return;
+  // A reload says so in the old format and level, so that the change itself is in the log; at
+  // start the first line is already in the configured format.
+  if (reload) {
+    core::log(spdlog::level::info,
+              {{"format", core::log_format_name(f)}, {"level", core::log_level_name(l)}},
+              "log: {} lines from level {} on", core::log_format_name(f), core::log_level_name(l));
+  }
+  core::configure_logging(f, l);
+}
 
 sigset_t handled_signals() {
   sigset_t set;
@@ -53,9 +78,12 @@ void log_listeners(const proxy::Server& server, const policy::Config& config) {
   for (std::size_t i = 0; i < config.listen.size(); ++i) {
     client::SocketAddress a = config.listen[i].address;
     a.port = ports[i];
-    spdlog::info("listening on {}{} ({} workers)", client::format_socket_address(a),
-                 config.listen[i].proxy_protocol ? " with PROXY protocol" : "",
-                 server.worker_count());
+    core::log(spdlog::level::info,
+              {{"address", client::format_socket_address(a)},
+               {"proxy_protocol", config.listen[i].proxy_protocol},
+               {"workers", server.worker_count()}},
+              "listening on {}{} ({} workers)", client::format_socket_address(a),
+              config.listen[i].proxy_protocol ? " with PROXY protocol" : "", server.worker_count());
   }
 }
 
@@ -77,13 +105,69 @@ bool start_admin(proxy::Server& server, const policy::AdminConfig& config, bool 
     spdlog::error("cannot start the admin API: {}", error);
     return false;
   }
-  spdlog::info("admin API on http://{}/v1/ ({})", client::format_socket_address(admin->address()),
-               config.token_file.empty() ? "read-only: set admin.token_file to allow changes"
-                                         : "changes need the token");
+  core::log(spdlog::level::info,
+            {{"address", client::format_socket_address(admin->address())},
+             {"changes", !config.token_file.empty()}},
+            "admin API on http://{}/v1/ ({})", client::format_socket_address(admin->address()),
+            config.token_file.empty() ? "read-only: set admin.token_file to allow changes"
+                                      : "changes need the token");
   out = std::move(admin);
   return true;
 }
 // ---- end admin API ----
+
+// One line for the service manager (systemctl status): where it serves, and the generation.
+std::string serving_status(const proxy::Server& server, const control::AdminServer* admin) {
+  const policy::Config& config = server.snapshot()->config;
+  const std::vector<std::uint16_t> ports = server.ports();
+  std::string s = "serving on ";
+  for (std::size_t i = 0; i < config.listen.size() && i < ports.size(); ++i) {
+    client::SocketAddress a = config.listen[i].address;
+    a.port = ports[i];
+    s += (i == 0 ? "" : ", ") + client::format_socket_address(a);
+  }
+  s += " (" + std::to_string(server.worker_count()) + " workers); admin API ";
+  s += admin != nullptr ? client::format_socket_address(admin->address()) : std::string("off");
+  s += "; config generation " + std::to_string(server.generation());
+  return s;
+}
+
+// What the service manager is told (service/notify.h); all of it does nothing outside systemd.
+// READY=1 once every listener is bound and the admin API answers; then the watchdog, which pings
+// only while every worker's event loop turns; STOPPING=1 when the stop begins.
+class Supervision {
+ public:
+  explicit Supervision(proxy::Server& server) : server_(server) {}
+  ~Supervision() { stop_watchdog(); }
+  Supervision(const Supervision&) = delete;
+  Supervision& operator=(const Supervision&) = delete;
+
+  void ready(const std::string& status) {
+    if (!service::supervised()) return;
+    service::ready(status);
+    spdlog::info("service manager told: ready ({})", status);
+    const auto interval = service::watchdog_interval();
+    if (!interval || watchdog_ != nullptr) return;
+    watchdog_ = std::make_unique<service::Watchdog>(
+        *interval,
+        service::Watchdog::Probe{[this] { return server_.ask_workers(); },
+                                 [this](std::uint64_t q) { return server_.silent_workers(q); }});
+    watchdog_->start();
+    spdlog::info("watchdog: a sign of life every {} ms while the event loops turn",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(*interval).count() / 4);
+  }
+  void stopping(const std::string& status) {
+    stop_watchdog();
+    service::stopping(status);
+  }
+
+ private:
+  void stop_watchdog() {
+    if (watchdog_ != nullptr) watchdog_->stop();
+  }
+  proxy::Server& server_;
+  std::unique_ptr<service::Watchdog> watchdog_;
+};
 
 // The one way the config is reloaded, from SIGHUP (the serve loop) and POST /v1/reload (an admin
 // thread): serialised, so two reloads never build at once.
@@ -92,8 +176,25 @@ class Reloader {
   Reloader(proxy::Server& server, std::function<policy::SnapshotPtr()> load)
       : server_(server), load_(std::move(load)) {}
   bool available() const { return static_cast<bool>(load_); }
+  // The service manager's status line once serving (serving_status).
+  void set_status(std::function<std::string()> status) {
+    std::lock_guard lock(mu_);
+    status_ = std::move(status);
+  }
   bool operator()(const std::string& by, std::string* error) {
     std::lock_guard lock(mu_);
+    // systemd: RELOADING=1 now, READY=1 after, whether the new config was taken or refused (the
+    // running one keeps serving either way). Only once READY=1 was sent (status_ set).
+    if (status_) service::reloading("reloading the configuration (" + by + ")");
+    const bool ok = reload(by, error);
+    if (status_) {
+      service::ready(status_() + (ok ? "" : "; last reload refused, see the log"));
+    }
+    return ok;
+  }
+
+ private:
+  bool reload(const std::string& by, std::string* error) {
     policy::SnapshotPtr snapshot = load_();
     if (snapshot == nullptr) {
       if (error != nullptr) *error = "the config file has errors (see the log)";
@@ -107,19 +208,22 @@ class Reloader {
       if (error != nullptr) *error = why;
       return false;
     }
-    spdlog::info("{}: config reloaded (generation {})", by, server_.generation());
+    apply_logging(snapshot->config.log, /*reload=*/true);
+    core::log(spdlog::level::info, {{"by", by}, {"generation", server_.generation()}},
+              "{}: config reloaded (generation {})", by, server_.generation());
     return true;
   }
 
- private:
   proxy::Server& server_;
   std::function<policy::SnapshotPtr()> load_;
+  std::function<std::string()> status_;
   std::mutex mu_;
 };
 
 // Waits for signals: SIGHUP reloads through `reload` (when given); SIGINT/SIGTERM stop
 // gracefully, and a second one forces the exit. The admin API (if any) stops before the proxy.
-int serve(proxy::Server& server, Reloader* reload, control::AdminServer* admin = nullptr) {
+int serve(proxy::Server& server, Reloader* reload, Supervision& supervision,
+          control::AdminServer* admin = nullptr) {
   sigset_t set = handled_signals();
   for (;;) {
     int sig = 0;
@@ -133,6 +237,8 @@ int serve(proxy::Server& server, Reloader* reload, control::AdminServer* admin =
       continue;
     }
     auto grace = server.snapshot()->config.limits.shutdown_grace;
+    supervision.stopping("stopping: requests in flight may finish for up to " +
+                         std::to_string(grace) + " ms");
     spdlog::info(
         "{}: stopping; requests in flight may finish for up to {} ms (send it again to force)",
         strsignal(sig), grace);
@@ -165,8 +271,8 @@ int start_and_serve(policy::SnapshotPtr snapshot,
   Reloader reloader(server, reload);
   std::unique_ptr<control::AdminServer> admin;  // admin API
   // Required when configured (a token file or an address of its own). Left at its defaults it is
-  // a read-only convenience, and 9090 is a popular port (Prometheus): a clash must not stop the
-  // shield, e.g. after an upgrade of a config without an admin section.
+  // a read-only convenience: a clash on its port must not stop the shield, e.g. after an upgrade
+  // of a config without an admin section.
   const policy::AdminConfig& ac = snapshot->config.admin;
   const bool admin_default = ac.token_file.empty() && ac.address == policy::AdminConfig{}.address;
   std::function<bool(const std::string&, std::string*)> admin_reload;
@@ -180,7 +286,10 @@ int start_and_serve(policy::SnapshotPtr snapshot,
     server.wait();
     return 1;
   }
-  return serve(server, &reloader, admin.get());
+  Supervision supervision(server);
+  reloader.set_status([&server, &admin] { return serving_status(server, admin.get()); });
+  supervision.ready(serving_status(server, admin.get()));
+  return serve(server, &reloader, supervision, admin.get());
 }
 
 // Creates `path` (0600, 32 random bytes as hex) unless it exists.
@@ -221,7 +330,34 @@ std::optional<client::SocketAddress> parse_address_arg(const std::string& text, 
   return a;
 }
 
+// --admin of the quick modes: "" keeps the default address, skipped with a warning when taken;
+// "off" turns the admin API off; an address is the operator's wish, so failing to bind it is
+// fatal. Sets `required`; false (after a message) for a usage error.
+bool apply_admin_arg(const std::string& arg, const client::SocketAddress& listener,
+                     const char* command, policy::Config& config, bool& required) {
+  required = false;
+  if (arg.empty()) return true;
+  if (arg == "off") {
+    config.admin.enabled = false;
+    return true;
+  }
+  auto address = parse_address_arg(arg, "--admin");
+  if (!address) return false;
+  if (address->port != 0 && *address == listener) {
+    std::fprintf(stderr, "gatehouse %s: --admin %s is the shield's own address: choose another\n",
+                 command, arg.c_str());
+    return false;
+  }
+  config.admin.address = *address;
+  required = true;
+  return true;
+}
+
 }  // namespace
+
+void set_log_overrides(const LogOverrides& overrides) {
+  g_log_overrides = overrides;
+}
 
 void block_signals() {
   sigset_t set = handled_signals();
@@ -243,6 +379,7 @@ int validate_command(const std::string& path) {
   const auto& c = r.snapshot->config;
   std::printf("ok: %s: %zu listeners, %zu upstreams, %zu routes\n", path.c_str(), c.listen.size(),
               c.upstreams.size(), c.routes.size());
+  print_files(files_of(c), stdout);
   return 0;
 }
 
@@ -261,6 +398,7 @@ int run_command(const RunOptions& options) {
     }
     return with_workers(next.snapshot, options.workers);
   };
+  apply_logging(r.snapshot->config.log);
   spdlog::info("gatehouse: config {}", options.config_path);
   proxy::ObserveOptions observe;
   observe.access_log = true;  // <state_dir>/access.log
@@ -271,11 +409,27 @@ int proxy_command(const ProxyOptions& options) {
   auto from = parse_address_arg(options.from, "--from");
   auto to = parse_address_arg(options.to, "--to");
   if (!from || !to) return 2;
-  spdlog::info("gatehouse proxy: {} -> {}", client::format_socket_address(*from),
-               client::format_socket_address(*to));
-  proxy::ObserveOptions observe;  // quick mode: no access log
-  return start_and_serve(policy::make_proxy_snapshot(*from, *to, options.workers), nullptr,
-                         /*admin_optional=*/true, observe);
+  apply_logging(policy::LogConfig{});
+  policy::Config config = policy::make_proxy_snapshot(*from, *to, options.workers)->config;
+  bool admin_required = false;
+  if (!apply_admin_arg(options.admin, *from, "proxy", config, admin_required)) return 2;
+  proxy::ObserveOptions observe;  // quick mode: nothing on disk, no access log ...
+  if (!options.state_dir.empty()) {
+    // ... unless asked: then the key (cookies outlive a restart), events, figures, reports and
+    // the access log go there.
+    config.state_dir = policy::absolute_path(options.state_dir);
+    while (config.state_dir.size() > 1 && config.state_dir.back() == '/')
+      config.state_dir.pop_back();
+    config.secrets.key_file = policy::path_under(config.state_dir, policy::kKeyFileName);
+    config.access_log.path = policy::path_under(config.state_dir, policy::kAccessLogName);
+    observe.access_log = true;
+  }
+  spdlog::info("gatehouse proxy: {} -> {}{}", client::format_socket_address(*from),
+               client::format_socket_address(*to),
+               config.state_dir.empty() ? " (nothing is written to the disk)"
+                                        : "; state in " + config.state_dir);
+  return start_and_serve(policy::make_snapshot(std::move(config)), nullptr,
+                         /*admin_optional=*/!admin_required, observe);
 }
 
 int demo_command(const DemoOptions& options) {
@@ -308,10 +462,17 @@ int demo_command(const DemoOptions& options) {
     print_errors(demo_policy.errors);  // a bug in the built-in policy, not the user's doing
     return 1;
   }
+  apply_logging(demo_policy.snapshot->config.log);
   // The dashboard needs the admin token to change anything: the demo makes one it keeps.
   policy::SnapshotPtr snapshot = demo_policy.snapshot;
-  std::string token_path;
+  bool admin_required = false;
   {
+    policy::Config config = snapshot->config;
+    if (!apply_admin_arg(options.admin, *listen, "demo", config, admin_required)) return 2;
+    snapshot = policy::make_snapshot(std::move(config));
+  }
+  std::string token_path;
+  if (snapshot->config.admin.enabled) {
     const std::string dir = snapshot->config.state_dir.empty() ? "var" : snapshot->config.state_dir;
     token_path = dir + "/admin.token";
     std::string why;
@@ -338,9 +499,16 @@ int demo_command(const DemoOptions& options) {
   shield.port = server.ports().at(0);
   const std::string base = "http://" + client::format_socket_address(shield);
   std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
-  start_admin(server, server.snapshot()->config.admin, /*optional=*/true, admin);
+  const policy::AdminConfig& ac = server.snapshot()->config.admin;
+  if (!start_admin(server, ac, /*optional=*/!admin_required, admin)) {
+    server.stop();
+    server.wait();
+    return 1;  // the app stops with it
+  }
   std::string dashboard =
-      "  Dashboard:                   (admin API not running: is 127.0.0.1:9090 taken?)\n";
+      ac.enabled ? "  Dashboard:                   (admin API not running: is " +
+                       client::format_socket_address(ac.address) + " taken? see --admin)\n"
+                 : std::string("  Dashboard:                   off (--admin off)\n");
   if (admin != nullptr) {
     dashboard = "  Dashboard:                   http://" +
                 client::format_socket_address(admin->address()) + "/dashboard\n";
@@ -360,7 +528,9 @@ int demo_command(const DemoOptions& options) {
       base.c_str(), base.c_str(), base.c_str(), client::format_socket_address(upstream).c_str(),
       options.db_path.c_str(), dashboard.c_str());
   std::fflush(stdout);
-  int rc = serve(server, nullptr, admin.get());
+  Supervision supervision(server);
+  supervision.ready(serving_status(server, admin.get()));
+  int rc = serve(server, nullptr, supervision, admin.get());
   app.stop();
   return rc;
 }

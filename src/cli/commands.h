@@ -14,6 +14,8 @@ struct ProxyOptions {
   std::string from;
   std::string to;
   unsigned workers = 0;
+  std::string admin;      // "" = the default address (optional); "off"; or an address (required)
+  std::string state_dir;  // "" = nothing written to the disk
 };
 
 struct DemoOptions {
@@ -22,7 +24,16 @@ struct DemoOptions {
   std::string db_path = "var/demo.db";
   unsigned app_workers = 4;
   unsigned workers = 0;
+  std::string admin;  // as ProxyOptions::admin
 };
+
+// --log-format and --log-level of run, proxy and demo: they win over the config's `log` section,
+// at start and on every reload. Empty: as configured.
+struct LogOverrides {
+  std::string format;
+  std::string level;
+};
+void set_log_overrides(const LogOverrides& overrides);
 
 void block_signals();
 int run_command(const RunOptions& options);

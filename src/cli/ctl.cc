@@ -15,6 +15,7 @@
 #include "control/text.h"
 #include "control/token.h"
 #include "core/duration.h"
+#include "policy/config-t.h"
 
 namespace gh::cli {
 
@@ -27,7 +28,7 @@ constexpr int kApiError = 1;
 constexpr int kUsage = 2;
 
 struct CtlOptions {
-  std::string admin = "127.0.0.1:9090";
+  std::string admin = "127.0.0.1:" + std::to_string(policy::kDefaultAdminPort);
   std::string token_file;
   bool json = false;
   std::string key;
@@ -535,7 +536,9 @@ int ctl_command(const std::vector<std::string>& args) {
   }
 
   auto address = client::parse_socket_address(o.admin);
-  if (!address) return usage_error("--admin: '" + o.admin + "' is not an address like 127.0.0.1:9090 or [::1]:9090");
+  if (!address)
+    return usage_error("--admin: '" + o.admin +
+                       "' is not an address like 127.0.0.1:7462 or [::1]:7462");
   if (*add || *remove) {
     if (!client::parse_cidr(o.key)) {
       return usage_error("'" + o.key + "' is not an address or CIDR (e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/48)");

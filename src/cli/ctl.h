@@ -1,6 +1,6 @@
 // `gatehouse ctl`: the admin API from the shell (docs/ADMIN.md).
 //
-//   gatehouse ctl [--admin 127.0.0.1:9090] [--token-file FILE] [--json]
+//   gatehouse ctl [--admin 127.0.0.1:7462] [--token-file FILE] [--json]
 //                 status | bans list | bans add KEY --for 1h [--reason TEXT] [--max 24h]
 //                 | bans remove KEY
 //

@@ -40,9 +40,7 @@ std::string demo_config_yaml(const std::string& listen, const std::string& app, 
          "        classes: [suspect, anonymous, verified]\n"
          "      - { name: login-per-ip, key: [client.ip], rate: 30/min }\n"
          "  - name: app\n"
-         "bans: { journal: var/bans.journal }\n"
-         "secrets: { key_file: var/secret.key }\n"
-         "state_dir: var\n";
+         "state_dir: var\n";  // the key, bans, events and access log, under the current directory
 }
 
 }  // namespace gh::cli

@@ -13,6 +13,7 @@
 #include "cli/ctl.h"     // admin API: `gatehouse ctl`
 #include "cli/report.h"  // `gatehouse report`: the incident report
 #include "core/build_info.h"
+#include "core/log.h"
 #include "sim/cli.h"  // the attack simulator: `gatehouse sim`
 
 // Exit codes, the same for every command: 0 done, 1 a runtime or configuration error, 2 a usage
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   // Signals are taken synchronously by the main thread (sigwait); every thread started later
   // inherits this mask, so no worker is ever interrupted by one.
   block_signals();
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  gh::core::configure_logging(gh::core::LogFormat::Text, gh::core::LogLevel::Info);
 
   CLI::App app{"Gatehouse: an L7 shield for sign-up and login surfaces.", "gatehouse"};
   app.require_subcommand(1);
@@ -53,6 +54,11 @@ int main(int argc, char** argv) {
       ->required();
   proxy->add_option("--to", proxy_opts.to, "Upstream address, e.g. 127.0.0.1:3000")->required();
   proxy->add_option("-w,--workers", proxy_opts.workers, "Worker threads (0 = one per core)");
+  proxy->add_option("--admin", proxy_opts.admin,
+                    "Admin API address, or 'off' (default 127.0.0.1:7462, skipped if taken)");
+  proxy->add_option("--state-dir", proxy_opts.state_dir,
+                    "Keep the signing key, events and the access log in this directory "
+                    "(default: nothing is written to the disk)");
 
   DemoOptions demo_opts;
   auto* demo =
@@ -64,6 +70,22 @@ int main(int argc, char** argv) {
   demo->add_option("--app-workers", demo_opts.app_workers, "Demo app worker threads: its capacity")
       ->capture_default_str();
   demo->add_option("-w,--workers", demo_opts.workers, "Shield worker threads (0 = one per core)");
+  demo->add_option("--admin", demo_opts.admin,
+                   "Admin API and dashboard address, or 'off' (default 127.0.0.1:7462, skipped "
+                   "if taken)");
+
+  // The log's format and level on the commands that serve (they win over the config's `log`).
+  LogOverrides log_opts;
+  for (CLI::App* serving : {run, proxy, demo}) {
+    serving
+        ->add_option("--log-format", log_opts.format,
+                     "Log lines as text or json (config: log.format)")
+        ->check(CLI::IsMember({"text", "json"}));
+    serving
+        ->add_option("--log-level", log_opts.level,
+                     "Least level logged: trace, debug, info, warn, error (config: log.level)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  }
 
   auto* ctl = add_ctl_subcommand(app);  // admin API: parses its own arguments
   gh::sim::add_sim_command(app);        // runs from its own callback
@@ -102,6 +124,7 @@ int main(int argc, char** argv) {
                  commands.c_str());
     return kUsage;
   }
+  set_log_overrides(log_opts);
   if (*run) return run_command(run_opts);
   if (*validate) return validate_command(validate_path);
   if (*proxy) return proxy_command(proxy_opts);

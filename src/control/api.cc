@@ -6,9 +6,12 @@
 
 #include "client/address.h"
 #include "control/metrics.h"
+#include "control/process_stats.h"
 #include "control/text.h"
+#include "core/build_info.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "proxy/server.h"
 #include "stages/lists/bans.h"
 
@@ -32,7 +35,9 @@ enum class Endpoint {
   Reload,
   Revoke,
   Dashboard,
-  Upstreams
+  Upstreams,
+  Healthz,
+  Readyz
 };
 
 struct Route {
@@ -42,6 +47,8 @@ struct Route {
 
 Route route_of(const std::string& path) {
   if (path == "/v1/status") return {Endpoint::Status, {}};
+  if (path == "/healthz") return {Endpoint::Healthz, {}};
+  if (path == "/readyz") return {Endpoint::Readyz, {}};
   if (path == "/metrics") return {Endpoint::Metrics, {}};
   if (path == "/v1/bans") return {Endpoint::Bans, {}};
   if (path == "/v1/routes") return {Endpoint::Routes, {}};
@@ -72,6 +79,8 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::Series:
     case Endpoint::Dashboard:
     case Endpoint::Upstreams:
+    case Endpoint::Healthz:
+    case Endpoint::Readyz:
       return "GET, HEAD";
     case Endpoint::Bans:
     case Endpoint::SignupMode:
@@ -266,12 +275,12 @@ AdminApi::AdminApi(proxy::Server& server, Options options)
 std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::None) {
-    return error_response(404,
-                          "no such endpoint: " + quote(r.path) +
-                              " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
-                              "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
-                              "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, /metrics, "
-                              "/dashboard)");
+    return error_response(404, "no such endpoint: " + quote(r.path) +
+                                   " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
+                                   "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
+                                   "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, "
+                                   "/metrics, "
+                                   "/healthz, /readyz, /dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res =
@@ -285,6 +294,11 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   // The page itself holds no data: it loads without a token (a browser cannot send one for a
   // page); what it reads and changes goes through the endpoints below, token and all.
   if (route.endpoint == Endpoint::Dashboard) return std::nullopt;
+  // Probes (a load balancer, Kubernetes, systemd units) carry no token, wherever they come from:
+  // the answers say only whether the process lives and what keeps it from serving.
+  if (route.endpoint == Endpoint::Healthz || route.endpoint == Endpoint::Readyz) {
+    return std::nullopt;
+  }
   if (!read && !options_.token) {
     return error_response(403, "admin changes disabled: set admin.token_file");
   }
@@ -328,6 +342,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
   if (auto refused = check_head(r)) return *refused;
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::Dashboard) return dashboard(r);
+  if (route.endpoint == Endpoint::Healthz) return healthz();
+  if (route.endpoint == Endpoint::Readyz) return readyz();
   if (server_.bans() == nullptr) return error_response(503, "the proxy is not running");
   switch (route.endpoint) {
     case Endpoint::Routes:
@@ -347,6 +363,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
     case Endpoint::Upstreams:
       return upstreams();
     case Endpoint::Dashboard:
+    case Endpoint::Healthz:
+    case Endpoint::Readyz:
       break;
     case Endpoint::Status:
       return status();
@@ -362,61 +380,109 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
   return error_response(404, "no such endpoint");
 }
 
-namespace {
-// HELP and TYPE come from the one table (control/metrics.h).
-void metric(std::string& out, std::string_view name, std::uint64_t value) {
-  metric_header(out, name);
-  out.append("gatehouse_").append(name).append(" ").append(std::to_string(value)).append("\n");
-}
-}  // namespace
-
 // Generated from the same declarations as /v1/status (GH_WORKER_STATS, BanStats, TableStats), so
-// the two cannot drift. Route and limit names are config names ([A-Za-z0-9_.-]): safe as labels.
+// the two cannot drift; the names and labels come from the one table (control/metrics.h).
 ApiResponse AdminApi::metrics() const {
-  std::string out;
-  out.reserve(8192);
-  const proxy::StatsTotals totals = server_.stats();
-#define GH_METRIC(name, help) metric(out, #name "_total", totals.name);
-  GH_WORKER_STATS(GH_METRIC)
-#undef GH_METRIC
-  const lists::BanStats b = server_.bans()->stats();
-  metric(out, "bans_live", b.live);
-  metric(out, "bans_capacity", b.capacity);
-  metric(out, "bans_total", b.bans);
-  metric(out, "bans_evicted_full_total", b.evicted_full);
-  metric(out, "ban_requests_dropped_total", server_.bans_dropped());
+  Exposition x;
+  x.family("gatehouse_build_info");
+  x.sample({{"version", core::version()},
+            {"commit", core::commit()},
+            {"build_type", core::build_type()}},
+           std::uint64_t{1});
+  x.family("gatehouse_config_generation");
+  x.sample(static_cast<std::uint64_t>(server_.generation()));
 
-  const gate::RuntimePtr rt = server_.runtime();
-  if (rt != nullptr) {
-    struct Series {
-      const char* name;
-      std::uint64_t ratelimit::TableStats::*field;
-    };
-    static constexpr Series kSeries[] = {
-        {"limit_keys_tracked", &ratelimit::TableStats::tracked},
-        {"limit_keys_capacity", &ratelimit::TableStats::capacity},
-        {"limit_evictions_expired_total", &ratelimit::TableStats::evictions_expired},
-        {"limit_evictions_least_limited_total", &ratelimit::TableStats::evictions_least_limited},
-        {"limit_table_full_total", &ratelimit::TableStats::table_full},
-    };
-    for (const Series& series : kSeries) {
-      metric_header(out, series.name);
-      for (const auto& route : rt->policy->routes.routes()) {
-        const ratelimit::RouteLimits* limits = rt->limits_for(&route);
-        if (limits == nullptr) continue;
-        limits->each([&](const policy::LimitConfig& limit, const ratelimit::Table& table) {
-          const ratelimit::TableStats st = table.stats();
-          out.append("gatehouse_").append(series.name).append("{route=\"").append(route.name);
-          out.append("\",limit=\"").append(limit.name).append("\"} ");
-          out.append(std::to_string(st.*series.field)).append("\n");
-        });
+  // Per-worker counters, family by family (several counters may share one, under a label).
+  const proxy::StatsTotals totals = server_.stats();
+  for (const MetricFamily& f : metric_families()) {
+    bool started = false;
+    for (const WorkerSeries& s : worker_series()) {
+      if (s.family != f.name) continue;
+      if (!started) started = x.family(f.name);
+      if (s.scale != 1) {
+        x.sample(static_cast<double>(totals.*s.field) * s.scale);
+      } else if (s.label_value.empty()) {
+        x.sample(totals.*s.field);
+      } else {
+        x.sample({{f.labels, s.label_value}}, totals.*s.field);
       }
     }
   }
-  upstream_metrics(out);
-  observe_metrics(out);
+
+  const lists::BanStats b = server_.bans()->stats();
+  x.family("gatehouse_bans_live");
+  x.sample(b.live);
+  x.family("gatehouse_bans_capacity");
+  x.sample(b.capacity);
+  x.family("gatehouse_bans_total");
+  x.sample(b.bans);
+  x.family("gatehouse_bans_evicted_full_total");
+  x.sample(b.evicted_full);
+  x.family("gatehouse_ban_requests_dropped_total");
+  x.sample(server_.bans_dropped());
+
+  // Every limit table of the running generation, one pass per family.
+  const gate::RuntimePtr rt = server_.runtime();
+  auto each_table = [&](auto&& fn) {
+    if (rt == nullptr) return;
+    for (const auto& route : rt->policy->routes.routes()) {
+      const ratelimit::RouteLimits* limits = rt->limits_for(&route);
+      if (limits == nullptr) continue;
+      limits->each([&](const policy::LimitConfig& limit, const ratelimit::Table& table) {
+        fn(route.name, limit.name, table.stats());
+      });
+    }
+  };
+  x.family("gatehouse_limit_keys_tracked");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.tracked);
+      });
+  x.family("gatehouse_limit_keys_capacity");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.capacity);
+      });
+  x.family("gatehouse_limit_evictions_total");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}, {"reason", "expired"}}, st.evictions_expired);
+        x.sample({{"route", route}, {"limit", limit}, {"reason", "least_limited"}},
+                 st.evictions_least_limited);
+      });
+  x.family("gatehouse_limit_table_full_total");
+  each_table(
+      [&](const std::string& route, const std::string& limit, const ratelimit::TableStats& st) {
+        x.sample({{"route", route}, {"limit", limit}}, st.table_full);
+      });
+
+  x.family("gatehouse_challenge_spent_ids");
+  x.sample(static_cast<std::uint64_t>(server_.defence().spent().size()));
+  x.family("gatehouse_challenge_spent_capacity");
+  x.sample(static_cast<std::uint64_t>(server_.defence().spent().capacity()));
+
+  upstream_metrics(x);
+  observe_metrics(x);
+  write_process_metrics(x);
   ApiResponse res;
-  res.text = std::move(out);
+  res.text = x.take();
+  return res;
+}
+
+// Alive: whoever can read this answer got it from a process that answers.
+ApiResponse AdminApi::healthz() const {
+  ApiResponse res;
+  res.text = "ok\n";
+  res.content_type = "text/plain; charset=utf-8";
+  return res;
+}
+
+// Ready: 200, or 503 with what is missing (listeners, a config, a healthy upstream server).
+ApiResponse AdminApi::readyz() const {
+  const std::vector<std::string> problems = server_.readiness();
+  ApiResponse res;
+  res.status = problems.empty() ? 200 : 503;
+  res.body = json{{"ready", problems.empty()}, {"problems", problems}};
   return res;
 }
 
@@ -534,10 +600,16 @@ ApiResponse AdminApi::add_ban(const ApiRequest& r) {
        {"duration_s", request->seconds},
        {"reason", request->reason},
        {"by", changed_by(r.user_agent)}});
-  spdlog::info("admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
-               ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
-               core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
-               ban.reason.view());
+  core::log(spdlog::level::info,
+            {{"cidr", client::format_cidr(ban.key)},
+             {"expiry",
+              ban.expiry == lists::kForever ? nlohmann::json(nullptr) : nlohmann::json(ban.expiry)},
+             {"duration_s", request->seconds},
+             {"reason", ban.reason.view()}},
+            "admin: banned {} until {} ({}), reason '{}'", client::format_cidr(ban.key),
+            ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
+            core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
+            ban.reason.view());
   ApiResponse res;
   res.status = 201;
   res.body = json{{"ban", ban_json(ban, now)}};
@@ -574,9 +646,9 @@ ApiResponse AdminApi::revoke(const ApiRequest& r) {
   const json& value = account ? body["account"] : body["device"];
   if (!value.is_string() || value.get<std::string>().empty() ||
       value.get<std::string>().size() > 256) {
-    return error_response(400, std::string(account ? "account" : "device") +
-                                   " must be a string of 1 to 256 bytes",
-                          account ? "account" : "device");
+    return error_response(
+        400, std::string(account ? "account" : "device") + " must be a string of 1 to 256 bytes",
+        account ? "account" : "device");
   }
   std::string error;
   const std::string text = value.get<std::string>();

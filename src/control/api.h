@@ -1,8 +1,10 @@
 // The admin API's logic, apart from the HTTP library: requests in, JSON responses out.
 // AdminServer (admin_server.h) adapts cpp-httplib to it. Paths are versioned (/v1/...).
 //
+//   GET    /healthz            "ok": the process answers (no token, for probes)
+//   GET    /readyz             200 {"ready": true}, or 503 with the problems (no token)
 //   GET    /v1/status          version, uptime, generation, workers, listeners, stats, bans
-//   GET    /metrics            the same counters, limiter tables and bans as Prometheus text
+//   GET    /metrics            the same figures in the Prometheus text format (control/metrics.h)
 //   GET    /v1/bans            live bans, soonest expiry first
 //   POST   /v1/bans            {"key", "duration", "reason"?, "max"?} -> 201 {"ban": {...}}
 //   GET    /v1/bans/<cidr>     one ban, or 404
@@ -39,6 +41,8 @@ class Server;
 }
 
 namespace gh::control {
+
+class Exposition;
 
 inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
 
@@ -103,6 +107,8 @@ class AdminApi {
   ApiResponse handle(const ApiRequest& request);
 
  private:
+  ApiResponse healthz() const;
+  ApiResponse readyz() const;
   ApiResponse status() const;
   ApiResponse metrics() const;
   ApiResponse list_bans() const;
@@ -117,10 +123,10 @@ class AdminApi {
   ApiResponse series(const ApiRequest& request) const;
   ApiResponse reload(const ApiRequest& request);
   ApiResponse revoke(const ApiRequest& request);
-  ApiResponse upstreams() const;                  // api_upstreams.cc
-  void upstream_metrics(std::string& out) const;  // api_upstreams.cc
+  ApiResponse upstreams() const;               // api_upstreams.cc
+  void upstream_metrics(Exposition& x) const;  // api_upstreams.cc
   ApiResponse dashboard(const ApiRequest& request) const;
-  void observe_metrics(std::string& out) const;
+  void observe_metrics(Exposition& x) const;
   nlohmann::json signup_json() const;
 
   proxy::Server& server_;

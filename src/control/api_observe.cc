@@ -111,38 +111,6 @@ std::string key_text(const std::vector<policy::KeyPart>& key) {
   return out.empty() ? "(global)" : out;
 }
 
-// "0.005" for 5 ms: Prometheus wants seconds.
-std::string seconds_text(std::uint32_t ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", ms / 1000.0);
-  return buf;
-}
-
-void histogram(std::string& out, std::string_view name,
-               const std::array<std::uint64_t, proxy::kLatencySlots>& counts,
-               std::uint64_t sum_ms) {
-  metric_header(out, name);
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < proxy::kLatencySlots; ++i) {
-    cumulative += counts[i];
-    out.append("gatehouse_").append(name).append("_bucket{le=\"");
-    out.append(i < proxy::kLatencyBoundsMs.size() ? seconds_text(proxy::kLatencyBoundsMs[i])
-                                                  : std::string("+Inf"));
-    out.append("\"} ").append(std::to_string(cumulative)).append("\n");
-  }
-  char sum[32];
-  std::snprintf(sum, sizeof sum, "%.3f", sum_ms / 1000.0);
-  out.append("gatehouse_").append(name).append("_sum ").append(sum).append("\n");
-  out.append("gatehouse_").append(name).append("_count ").append(std::to_string(cumulative));
-  out.append("\n");
-}
-
-void labelled(std::string& out, std::string_view name, std::string_view labels,
-              const std::string& value) {
-  out.append("gatehouse_").append(name).append("{").append(labels).append("} ");
-  out.append(value).append("\n");
-}
-
 }  // namespace
 
 json AdminApi::signup_json() const {
@@ -154,83 +122,79 @@ json AdminApi::signup_json() const {
   return list;
 }
 
-// Route and limit names are config names ([A-Za-z0-9_.-]): safe as label values.
-void AdminApi::observe_metrics(std::string& out) const {
+// Route, upstream and limit names come from the config: Exposition escapes them as label values.
+void AdminApi::observe_metrics(Exposition& x) const {
   const proxy::Observer& obs = server_.observer();
   const proxy::ObserveTotals t = obs.totals();
-  metric_header(out, "requests_total");
+  x.family("gatehouse_requests_total");
   for (std::size_t slot = 0; slot < t.routes.size(); ++slot) {
     for (std::size_t c = 0; c < observe::kClasses; ++c) {
       for (std::size_t v = 0; v < observe::kVerdicts; ++v) {
-        std::string labels = "route=\"" + t.routes[slot] + "\",class=\"" +
-                             std::string(observe::kClassNames[c]) + "\",verdict=\"" +
-                             std::string(observe::kVerdictNames[v]) + "\"";
-        labelled(out, "requests_total", labels, std::to_string(t.cell(slot, c, v)));
+        x.sample({{"route", t.routes[slot]},
+                  {"class", observe::kClassNames[c]},
+                  {"verdict", observe::kVerdictNames[v]}},
+                 t.cell(slot, c, v));
       }
     }
   }
-  histogram(out, "request_duration_seconds", t.client, t.client_sum_ms);
-  histogram(out, "upstream_latency_seconds", t.upstream, t.upstream_sum_ms);
+  // Bounds and sums in seconds (base units), from the millisecond buckets.
+  static const std::array<double, proxy::kLatencyBoundsMs.size()> kBounds = [] {
+    std::array<double, proxy::kLatencyBoundsMs.size()> b{};
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = proxy::kLatencyBoundsMs[i] / 1000.0;
+    return b;
+  }();
+  x.family("gatehouse_request_duration_seconds");
+  x.histogram({}, kBounds, t.client, static_cast<double>(t.client_sum_ms) / 1000.0);
+  x.family("gatehouse_upstream_latency_seconds");
+  x.histogram({}, kBounds, t.upstream, static_cast<double>(t.upstream_sum_ms) / 1000.0);
 
   const auto routes = server_.defence().routes_status();
-  metric_header(out, "queue_length");
-  out.append("gatehouse_queue_length ").append(std::to_string(obs.queue_length())).append("\n");
-  metric_header(out, "waitroom_queued");
-  for (const auto& r : routes) {
-    labelled(out, "waitroom_queued", "route=\"" + r.route + "\"", std::to_string(r.room.queued));
-  }
-  metric_header(out, "waitroom_active");
-  for (const auto& r : routes) {
-    labelled(out, "waitroom_active", "route=\"" + r.route + "\"", std::to_string(r.room.active));
-  }
-  metric_header(out, "admission_rate");
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%.3f", obs.admission_rate_per_s());
-  out.append("gatehouse_admission_rate ").append(rate).append("\n");
-  metric_header(out, "newcomers_admitted_total");
-  for (const auto& r : routes) {
-    labelled(out, "newcomers_admitted_total", "route=\"" + r.route + "\"",
-             std::to_string(r.room.admitted_total));
-  }
+  x.family("gatehouse_queue_length");
+  x.sample(obs.queue_length());
+  x.family("gatehouse_waitroom_queued");
+  for (const auto& r : routes) x.sample({{"route", r.route}}, r.room.queued);
+  x.family("gatehouse_waitroom_active");
+  for (const auto& r : routes) x.sample({{"route", r.route}}, r.room.active);
+  x.family("gatehouse_newcomers_admitted_total");
+  for (const auto& r : routes) x.sample({{"route", r.route}}, r.room.admitted_total);
   const auto upstreams = server_.defence().upstreams_status();
-  metric_header(out, "upstream_concurrency_limit");
-  for (const auto& u : upstreams) {
-    labelled(out, "upstream_concurrency_limit", "upstream=\"" + u.upstream + "\"",
-             std::to_string(u.limit));
-  }
-  metric_header(out, "upstream_in_flight");
-  for (const auto& u : upstreams) {
-    labelled(out, "upstream_in_flight", "upstream=\"" + u.upstream + "\"",
-             std::to_string(u.in_flight));
-  }
-  metric_header(out, "signup_mode");
+  x.family("gatehouse_upstream_concurrency_limit");
+  for (const auto& u : upstreams) x.sample({{"upstream", u.upstream}}, u.limit);
+  x.family("gatehouse_upstream_in_flight");
+  for (const auto& u : upstreams) x.sample({{"upstream", u.upstream}}, u.in_flight);
+  x.family("gatehouse_signup_mode");
   for (const auto& r : routes) {
     for (std::size_t m = 0; m < observe::kModeNames.size(); ++m) {
-      labelled(out, "signup_mode",
-               "route=\"" + r.route + "\",mode=\"" + std::string(observe::kModeNames[m]) + "\"",
-               static_cast<std::size_t>(r.mode) == m ? "1" : "0");
+      x.sample({{"route", r.route}, {"mode", observe::kModeNames[m]}},
+               static_cast<std::size_t>(r.mode) == m ? 1 : 0);
     }
   }
-  metric_header(out, "signup_mode_manual");
+  x.family("gatehouse_signup_mode_manual");
+  for (const auto& r : routes) x.sample({{"route", r.route}}, r.manual ? 1 : 0);
+  // Both series of every sign-up route, from 0: an alert on increase() sees the first change.
+  const auto changes = obs.mode_changes();
+  x.family("gatehouse_signup_mode_changes_total");
   for (const auto& r : routes) {
-    labelled(out, "signup_mode_manual", "route=\"" + r.route + "\"", r.manual ? "1" : "0");
+    for (const bool manual : {false, true}) {
+      std::uint64_t n = 0;
+      for (const auto& c : changes) {
+        if (c.route == r.route && c.manual == manual) n = c.count;
+      }
+      x.sample({{"route", r.route}, {"by", manual ? "manual" : "trigger"}}, n);
+    }
   }
-  metric_header(out, "events_total");
-  out.append("gatehouse_events_total ").append(std::to_string(obs.events_recorded())).append("\n");
-  metric_header(out, "incident_reports_total");
-  out.append("gatehouse_incident_reports_total ")
-      .append(std::to_string(obs.reports_written()))
-      .append("\n");
+  x.family("gatehouse_events_total");
+  x.sample(obs.events_recorded());
+  x.family("gatehouse_incident_reports_total");
+  x.sample(obs.reports_written());
   observe::AccessLogStats a;
-  if (const observe::AccessLog* log = server_.observer().access_log_const()) a = log->stats();
-  metric_header(out, "access_log_written_total");
-  out.append("gatehouse_access_log_written_total ").append(std::to_string(a.written)).append("\n");
-  metric_header(out, "access_log_dropped_total");
-  out.append("gatehouse_access_log_dropped_total ").append(std::to_string(a.dropped)).append("\n");
-  metric_header(out, "access_log_sampled_out_total");
-  out.append("gatehouse_access_log_sampled_out_total ")
-      .append(std::to_string(a.sampled_out))
-      .append("\n");
+  if (const observe::AccessLog* log = obs.access_log_const()) a = log->stats();
+  x.family("gatehouse_access_log_records_total");
+  x.sample({{"outcome", "written"}}, a.written);
+  x.sample({{"outcome", "dropped"}}, a.dropped);
+  x.sample({{"outcome", "sampled_out"}}, a.sampled_out);
+  x.family("gatehouse_access_log_write_errors_total");
+  x.sample(a.write_errors);
 }
 
 ApiResponse AdminApi::routes() const {

@@ -64,32 +64,30 @@ ApiResponse AdminApi::upstreams() const {
   return res;
 }
 
-// Upstream names are config names, servers host:port as written (letters, digits, "-_.:[]"):
-// safe as label values.
-void AdminApi::upstream_metrics(std::string& out) const {
+// One sample per address of each upstream, labelled upstream, server (as written) and address.
+void AdminApi::upstream_metrics(Exposition& x) const {
   const std::vector<net::GroupStatus> groups = server_.upstreams_status();
   struct Series {
-    const char* name;
+    const char* family;
     std::uint64_t (*value)(const net::EndpointStatus&);
   };
   static constexpr Series kSeries[] = {
-      {"upstream_server_up",
+      {"gatehouse_upstream_server_up",
        [](const net::EndpointStatus& e) -> std::uint64_t { return e.down || e.ejected ? 0 : 1; }},
-      {"upstream_server_requests_total",
+      {"gatehouse_upstream_server_requests_total",
        [](const net::EndpointStatus& e) -> std::uint64_t { return e.requests; }},
-      {"upstream_server_failures_total",
+      {"gatehouse_upstream_server_failures_total",
        [](const net::EndpointStatus& e) -> std::uint64_t { return e.failures; }},
-      {"upstream_server_ejections_total",
+      {"gatehouse_upstream_server_ejections_total",
        [](const net::EndpointStatus& e) -> std::uint64_t { return e.ejections; }},
   };
   for (const Series& series : kSeries) {
-    metric_header(out, series.name);
+    x.family(series.family);
     for (const net::GroupStatus& g : groups) {
       for (const net::EndpointStatus& e : g.endpoints) {
-        out.append("gatehouse_").append(series.name).append("{upstream=\"").append(g.name);
-        out.append("\",server=\"").append(e.server).append("\",address=\"");
-        out.append(client::format_socket_address(e.address)).append("\"} ");
-        out.append(std::to_string(series.value(e))).append("\n");
+        const std::string address = client::format_socket_address(e.address);
+        x.sample({{"upstream", g.name}, {"server", e.server}, {"address", address}},
+                 series.value(e));
       }
     }
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -24,10 +25,21 @@ class Buffer {
 
   void consume(std::size_t n) {
     begin_ += n;
+    consumed_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
   }
-  void commit(std::size_t n) { end_ += n; }
-  void clear() { begin_ = end_ = 0; }
+  void commit(std::size_t n) {
+    end_ += n;
+    added_ += n;
+  }
+  void clear() {
+    begin_ = end_ = 0;
+    added_ = consumed_ = 0;
+  }
+  // Bytes added (commit, append) and consumed since the buffer was acquired or cleared: what
+  // one exchange read or wrote is the difference between two readings (the access log).
+  std::uint64_t added_total() const { return added_; }
+  std::uint64_t consumed_total() const { return consumed_; }
 
   // Moves unread bytes to the front so the tail has room (a head must be contiguous).
   void compact() {
@@ -42,6 +54,7 @@ class Buffer {
     if (n == 0) return 0;  // an empty view may have a null data(): memcpy must not see it
     std::memcpy(write_ptr(), s.data(), n);
     end_ += n;
+    added_ += n;
     return n;
   }
 
@@ -50,6 +63,8 @@ class Buffer {
   std::size_t capacity_;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  std::uint64_t added_ = 0;
+  std::uint64_t consumed_ = 0;
 };
 
 // Not thread-safe: one pool per worker. Buffers are allocated on first demand and recycled;

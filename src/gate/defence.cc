@@ -154,6 +154,23 @@ bool DefenceState::check(const policy::Snapshot& snapshot, Defence& out, std::st
     }
     out.theme_css = css.str();
   }
+  const policy::AppTokenConfig& app = cfg.residents.app_token;
+  if (cfg.residents.enabled && app.from != policy::AppTokenConfig::From::None) {
+    std::string why;
+    auto keys = residents::load_jwt_keys(app.key_file, app.secret, why);
+    if (!keys) {
+      if (error != nullptr) {
+        *error = std::string("residents.app_token.") + (app.secret ? "secret_file" : "key_file") +
+                 ": " + why;
+      }
+      return false;
+    }
+    residents::JwtRules rules;
+    rules.issuer = app.issuer;
+    rules.audiences = app.audiences;
+    rules.leeway_s = app.leeway / 1000;
+    out.app_tokens = std::make_shared<const residents::JwtVerifier>(std::move(*keys), rules);
+  }
   return true;
 }
 
@@ -189,8 +206,11 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
   dg.period_ms = res.device_period;
   dg.burst = res.device_burst;
   dg.concurrency = res.device_concurrency;
+  dg.networks = res.device_networks;
+  dg.demote_ms = res.device_demote;
   const std::string dkey = std::to_string(dg.rate) + '|' + std::to_string(dg.period_ms) + '|' +
-                           std::to_string(dg.burst) + '|' + std::to_string(dg.concurrency);
+                           std::to_string(dg.burst) + '|' + std::to_string(dg.concurrency) + '|' +
+                           std::to_string(dg.networks) + '|' + std::to_string(dg.demote_ms);
   if (devices_ == nullptr || devices_key_ != dkey) {
     std::shared_ptr<residents::DeviceGuard> guard = residents::DeviceGuard::create(dg);
     if (guard == nullptr) {

@@ -23,6 +23,7 @@
 #include "stages/reputation/refusals.h"
 #include "stages/reputation/scorer.h"
 #include "stages/residents/device_guard.h"
+#include "stages/residents/jwt.h"
 #include "stages/residents/revocations.h"
 #include "stages/waitroom/room.h"
 
@@ -49,6 +50,8 @@ struct Defence {
   // Per device token rate and in-flight cap (residents). A request releases its place on the
   // guard it took it from: the generation it started on keeps that guard alive.
   std::shared_ptr<residents::DeviceGuard> devices;
+  // residents.app_token: checks the application's own JWTs (null when not configured).
+  std::shared_ptr<const residents::JwtVerifier> app_tokens;
 };
 
 struct ModeChange {

@@ -66,6 +66,11 @@ struct ExchangeState {
   std::uint64_t account_hash = 0;
   std::uint8_t clearance_len = 0;
   std::array<char, 32> clearance_id;
+  challenge::Token clearance;   // valid when clearance_len != 0
+  std::int32_t score = 0;       // the reputation score (0 when not scored)
+  bool score_deferred = false;  // a rule reads the body: scored when the body is read
+  bool secure = false;          // TLS, per a trusted proxy, or a loopback host (see Request)
+  std::uint8_t risk_bits = 0;   // the challenge's surcharge for this client's score
 
   // What was decided.
   stages::Verdict limit_verdict;  // the rate limits' decision (logs, metrics)

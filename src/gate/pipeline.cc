@@ -71,6 +71,27 @@ std::string_view field(const http::RequestHead& head, std::string_view name) {
   return {};
 }
 
+// Where browsers send their fetch metadata and client hints: a potentially trustworthy origin
+// (https, as a trusted proxy in front says, or a loopback host).
+bool secure_origin(const Exchange& x) {
+  if (x.peer_trusted && http::iequals(field(*x.head, "x-forwarded-proto"), "https")) return true;
+  std::string_view host = x.head->host;
+  if (const std::size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return http::iequals(host, "localhost") || host.starts_with("127.") || host == "[::1]";
+}
+
+bool submission(const Exchange& x) {
+  return x.method != http::Method::Get && x.method != http::Method::Head;
+}
+
+// The work a challenge of `bits` asks, in expected hashes.
+std::uint64_t hashes_of(std::uint8_t bits) {
+  return bits >= 63 ? std::uint64_t{1} << 63 : std::uint64_t{1} << bits;
+}
+
 }  // namespace
 
 Pipeline::Pipeline(Host host) : host_(std::move(host)), stats_(*host_.stats) {}
@@ -202,7 +223,8 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   const policy::ResidentsConfig& res = cfg.residents;
   const bool account_in_body = x.route->route_class == policy::RouteClass::Login && res.enabled &&
                                res.account.kind == policy::KeyPartKind::BodyField;
-  if (x.has_body && ((x.limits != nullptr && x.limits->needs_body()) || account_in_body)) {
+  if (x.has_body &&
+      ((x.limits != nullptr && x.limits->needs_body()) || account_in_body || x.score_deferred)) {
     // Body fields are read from the first bytes of the body, held back until the limits have
     // decided: a refused sign-up never reaches the upstream, not even partly.
     Decision d;
@@ -227,10 +249,21 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   // Sign-up is for newcomers: a device token opens nothing there (not a closed or queued
   // sign-up, not the challenge), so a stolen or shared one cannot register accounts.
   if (cfg.residents.enabled && !x.signup_route) {
-    const residents::Recognition r =
+    residents::Recognition r =
         residents::recognise(state.codec(), rt.defence.devices.get(), &state.revocations(),
                              cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
                              ns(now), cfg.residents.lifetime);
+    if (r.kind == residents::Recognition::Kind::None && rt.defence.app_tokens != nullptr) {
+      // The application's own login proof (API and mobile clients never see our cookie).
+      const policy::AppTokenConfig& app = cfg.residents.app_token;
+      const std::string_view text = app.from == policy::AppTokenConfig::From::Bearer
+                                        ? residents::bearer_token(*x.head)
+                                        : cookie(*x.head, app.cookie, buf);
+      r = residents::recognise_app_token(*rt.defence.app_tokens, rt.defence.devices.get(),
+                                         &state.revocations(), text, x.prefix, now.wall_ms,
+                                         ns(now));
+      if (r.kind == residents::Recognition::Kind::Resident) stats_.app_token_residents.add();
+    }
     if (r.kind == residents::Recognition::Kind::Resident) {
       x.cls = policy::ClientClass::Resident;
       x.device_subject = r.token.subject;
@@ -256,16 +289,48 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   }
   const std::string_view clearance = cookie(*x.head, cfg.challenge.cookie, buf);
   if (!clearance.empty()) {
-    x.clearance_len = static_cast<std::uint8_t>(challenge::clearance_id(
-        state.codec(), clearance, binding(x), x.signup_route, now.wall_ms, x.clearance_id));
+    x.clearance_len = static_cast<std::uint8_t>(
+        challenge::clearance_id(state.codec(), clearance, binding(x), x.signup_route, now.wall_ms,
+                                x.clearance_id, &x.clearance));
     if (x.clearance_len != 0 && x.cls != policy::ClientClass::Resident) {
       x.cls = policy::ClientClass::Verified;
     }
   }
   if (rt.defence.scorer != nullptr && !x.allow_listed && x.cls != policy::ClientClass::Resident) {
-    reputation::Request r{x.head, x.client, path};
+    x.secure = secure_origin(x);
+    // A rule that reads the sign-up's address waits for the body (limits() scores then).
+    if (rt.defence.scorer->uses_email() && x.signup_route && x.has_body && !x.decide) {
+      x.score_deferred = true;
+      return Decision{};
+    }
+    const Decision d = score(x, {}, now);
+    count_class(x);
+    return d;
+  }
+  count_class(x);
+  return Decision{};
+}
+
+// The reputation score of the request (`email_domain`: the sign-up's address, when read), and
+// what it decides: deny, allow, a challenge, the suspect class, the challenge's surcharge.
+Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) {
+  const Runtime& rt = *x.rt;
+  DefenceState& state = *rt.state;
+  const reputation::Scorer& scorer = *rt.defence.scorer;
+  reputation::Request r{x.head, x.client, x.path};
+  r.secure = x.secure;
+  r.email_domain = email_domain;
+  if (scorer.uses_page_view()) {
+    std::array<std::uint8_t, 257> buf;
+    r.page_view_age_ms = challenge::page_view_age(
+        state.codec(), cookie(*x.head, rt.policy->config.reputation.page_view.cookie, buf),
+        binding(x), now.wall_ms);
+  }
+  {
     const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
-    const reputation::Score score = rt.defence.scorer->score(r, recent);
+    const reputation::Score score = scorer.score(r, recent);
+    x.score = score.total;
+    x.risk_bits = challenge::risk_bits(rt.policy->config.challenge, score.total);
     switch (score.action) {
       case policy::ReputationAction::Deny:
         stats_.reputation_denied.add();
@@ -286,6 +351,10 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
       x.cls = policy::ClientClass::Suspect;
     }
   }
+  return Decision{};
+}
+
+void Pipeline::count_class(const Exchange& x) {
   switch (x.cls) {
     case policy::ClientClass::Resident:
       stats_.class_resident.add();
@@ -300,7 +369,6 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
       stats_.class_suspect.add();
       break;
   }
-  return Decision{};
 }
 
 Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clock now) {
@@ -313,6 +381,17 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   in.body = body;
   in.body_complete = complete;
   in.body_unseen = x.body_unseen;
+  if (x.score_deferred) {
+    // The score that reads the sign-up's address, now that the body is here.
+    x.score_deferred = false;
+    std::array<std::uint8_t, ratelimit::kMaxPartBytes + 1> buf;
+    std::string_view domain;
+    const policy::KeyPart part{policy::KeyPartKind::EmailDomain, cfg.reputation.email_field};
+    if (!ratelimit::part_value(part, in, buf, domain)) domain = {};
+    const Decision d = score(x, domain, now);
+    count_class(x);
+    if (d.step != Step::Forward) return d;
+  }
   const policy::ResidentsConfig& res = cfg.residents;
   if (x.route->route_class == policy::RouteClass::Login && res.enabled) {
     // The account this login names: a device token only vouches for its own account (a device
@@ -330,6 +409,9 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   }
   in.client_class = x.cls;
   in.clearance = {x.clearance_id.data(), x.clearance_len};
+  if (x.cls == policy::ClientClass::Resident) {
+    in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
+  }
   if (x.limits == nullptr) return gates(x, now);
   x.limit_verdict = x.limits->check(in, ns(now), x.pending);
   const stages::Verdict& v = x.limit_verdict;
@@ -355,22 +437,8 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
       d.step = Step::Drop;
       return d;
     }
-    case stages::Action::Challenge: {
-      http::FieldWriter w = answer_fields(x);
-      challenge::GateContext g{codec_of(x),
-                               cfg.challenge,
-                               x.rt->defence.theme_css,
-                               binding(x),
-                               x.json,
-                               now.wall_ms,
-                               x.page,
-                               w};
-      stats_.challenges_issued.add();
-      return respond(
-          challenge::challenge(g, v.challenge_level,
-                               challenge::bits_for(cfg.challenge, route_rate(x), v.challenge_level),
-                               x.signup_route, return_path(x)));
-    }
+    case stages::Action::Challenge:
+      return challenge(x, v.challenge_level, now);
     case stages::Action::Reject:
       break;
   }
@@ -406,6 +474,24 @@ Decision Pipeline::hold_over(Exchange& x, Clock now) {
   return refuse_limited(x, true);
 }
 
+// A challenge of ladder `level`: the route's pressure picks the base, the client's risk adds.
+Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
+  const policy::ChallengeConfig& c = x.rt->policy->config.challenge;
+  http::FieldWriter w = answer_fields(x);
+  challenge::GateContext g{codec_of(x), c, x.rt->defence.theme_css, binding(x), x.json, now.wall_ms,
+                           x.page,      w};
+  const std::uint8_t base = challenge::bits_for(c, route_rate(x), level);
+  const auto bits = static_cast<std::uint8_t>(std::min<int>(c.max_bits, base + x.risk_bits));
+  const auto risk = static_cast<std::uint8_t>(bits - base);
+  stats_.challenges_issued.add();
+  if (level != 0) {
+    if (risk != 0) stats_.challenges_risk_raised.add();
+    (risk != 0 ? stats_.challenge_hashes_risky : stats_.challenge_hashes_clean)
+        .add(hashes_of(bits));
+  }
+  return respond(challenge::challenge(g, level, bits, risk, x.signup_route, return_path(x)));
+}
+
 // The challenge, sign-up mode and admission gates, once per request, before the upstream.
 Decision Pipeline::gates(Exchange& x, Clock now) {
   if (x.gates_done) return admission(x, now);
@@ -415,22 +501,23 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
   if (!x.allow_listed && newcomer) {
     const policy::SignupMode mode =
         x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode() : policy::SignupMode::Open;
-    if (x.cls != policy::ClientClass::Verified &&
-        (x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge)) {
-      const std::uint8_t level = x.want_challenge ? x.challenge_level : 1;
-      http::FieldWriter w = answer_fields(x);
-      challenge::GateContext g{codec_of(x),
-                               cfg.challenge,
-                               x.rt->defence.theme_css,
-                               binding(x),
-                               x.json,
-                               now.wall_ms,
-                               x.page,
-                               w};
-      stats_.challenges_issued.add();
-      return respond(challenge::challenge(g, level,
-                                          challenge::bits_for(cfg.challenge, route_rate(x), level),
-                                          x.signup_route, return_path(x)));
+    const bool challenged =
+        x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge;
+    if (challenged && x.cls == policy::ClientClass::Verified && x.signup_route && submission(x) &&
+        cfg.challenge.signup_single_use) {
+      // One solve, one sign-up: the clearance opens this submission and no other, so each
+      // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
+      const auto claim =
+          x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
+                                     x.clearance.expiry_ms, now.wall_ms);
+      if (claim != challenge::SpentSet::Claim::Fresh) {
+        stats_.signup_clearances_reused.add();
+        x.cls = policy::ClientClass::Anonymous;
+        x.clearance_len = 0;
+      }
+    }
+    if (x.cls != policy::ClientClass::Verified && challenged) {
+      return challenge(x, x.want_challenge ? x.challenge_level : 1, now);
     }
     if (mode == policy::SignupMode::Closed) {
       stats_.signup_closed.add();
@@ -549,6 +636,7 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
   if (x.cls == policy::ClientClass::Resident) {
     (resp.status >= 500 ? stats_.resident_answers_failed : stats_.resident_answers_ok).add();
   }
+  if (x.signup_route && !x.decide) settle_signup(x, resp, now);
   // Only a POST logs in; a GET carrying a body (or any other method) mints nothing.
   if (x.has_account && x.method == http::Method::Post && x.route != nullptr &&
       x.route->route_class == policy::RouteClass::Login) {
@@ -562,6 +650,32 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
         stats_.device_tokens_issued.add();
       }
     }
+  }
+}
+
+// What a sign-up route's answer tells: an account made (and what it cost), or a page shown,
+// which starts the page-view clock a reputation rule may ask about.
+void Pipeline::settle_signup(Exchange& x, const http::ResponseHead& resp, Clock now) {
+  if (submission(x) && resp.status < 400) {
+    if (x.clearance_len == 0) {
+      stats_.signup_accounts_unpaid.add();
+    } else {
+      const challenge::SolveCost cost = challenge::solve_cost(x.clearance);
+      (cost.risk_bits != 0 ? stats_.signup_accounts_surcharged : stats_.signup_accounts_base).add();
+      (cost.risk_bits != 0 ? stats_.signup_pow_hashes_risky : stats_.signup_pow_hashes_clean)
+          .add(hashes_of(cost.bits));
+      stats_.signup_solve_ms.add(cost.solve_ms);
+    }
+    return;
+  }
+  const reputation::Scorer* scorer = x.rt->defence.scorer.get();
+  if (x.method == http::Method::Get && resp.status == 200 && scorer != nullptr &&
+      scorer->uses_page_view()) {
+    const policy::PageViewConfig& pv = x.rt->policy->config.reputation.page_view;
+    char line[512];
+    x.add_response_fields(
+        {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms,
+                                           pv.lifetime, false, line, sizeof line)});
   }
 }
 

@@ -67,9 +67,13 @@ class Pipeline {
   Decision admission(Exchange& x, Clock now);
   Decision gatehouse(Exchange& x, std::string_view body, Clock now);
   Decision classify(Exchange& x, std::string_view path, Clock now);
+  Decision score(Exchange& x, std::string_view email_domain, Clock now);
+  void count_class(const Exchange& x);
+  Decision challenge(Exchange& x, std::uint8_t level, Clock now);
   Decision respond(const stages::Answer& a);
   Decision refuse_limited(Exchange& x, bool close);
   void note_refusal(const Exchange& x, Clock now);
+  void settle_signup(Exchange& x, const http::ResponseHead& resp, Clock now);
   std::uint64_t binding(Exchange& x);
 
   Host host_;

@@ -53,12 +53,25 @@ struct Counter {
   X(challenges_issued, "challenges answered (page or JSON)")                                       \
   X(challenges_solved, "challenges solved: clearance issued")                                      \
   X(challenges_failed, "challenge answers refused: bad, expired, moved, replayed, early")          \
+  X(challenges_risk_raised, "challenges made harder by the client's reputation score")             \
+  X(challenge_hashes_clean, "expected hashes of the challenges issued without a risk surcharge")    \
+  X(challenge_hashes_risky, "expected hashes of the challenges issued with a risk surcharge")       \
+  X(signup_clearances_reused,                                                                      \
+    "sign-up submissions whose clearance had opened one already: challenged again")               \
+  X(signup_accounts_unpaid, "accepted sign-ups (status below 400) that came without a clearance")  \
+  X(signup_accounts_base, "accepted sign-ups that paid a challenge without a risk surcharge")      \
+  X(signup_accounts_surcharged, "accepted sign-ups that paid a challenge with a risk surcharge")   \
+  X(signup_pow_hashes_clean, "expected hashes paid for accepted sign-ups without a surcharge")     \
+  X(signup_pow_hashes_risky, "expected hashes paid for accepted sign-ups with a surcharge")        \
+  X(signup_solve_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")         \
   X(device_tokens_issued, "device tokens set after a successful login")                            \
   X(device_tokens_demoted,                                                                         \
     "requests with a valid device token served as anonymous: over its rate, in-flight or network " \
     "cap")                                                                                         \
   X(device_tokens_roaming,                                                                         \
     "device tokens demoted for coming from too many networks within an hour")                      \
+  X(app_token_residents,                                                                           \
+    "requests made residents by the application's own login token (residents.app_token)")         \
   X(signup_closed, "sign-up requests answered: registrations paused")                              \
   X(waitroom_queued, "sign-up requests answered with a place in the queue")                        \
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                         \

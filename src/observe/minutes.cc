@@ -24,6 +24,13 @@ json figures_json(const Figures& f) {
       {"login",
        {{"requests", f.login_requests}, {"failed", f.login_failed}, {"limited", f.login_limited}}},
       {"head_timeouts", f.head_timeouts},
+      {"signup",
+       {{"accounts_unpaid", f.signup_accounts[0]},
+        {"accounts_base", f.signup_accounts[1]},
+        {"accounts_surcharged", f.signup_accounts[2]},
+        {"hashes_base", f.signup_hashes[0]},
+        {"hashes_surcharged", f.signup_hashes[1]},
+        {"solve_ms", f.signup_solve_ms}}},
   };
 }
 
@@ -82,6 +89,14 @@ void figures_from_json(const json& j, Figures& f) {
     set_u64(*l, "limited", f.login_limited);
   }
   set_u64(j, "head_timeouts", f.head_timeouts);
+  if (const json* g = get_object(j, "signup")) {  // absent in minutes written before it existed
+    set_u64(*g, "accounts_unpaid", f.signup_accounts[0]);
+    set_u64(*g, "accounts_base", f.signup_accounts[1]);
+    set_u64(*g, "accounts_surcharged", f.signup_accounts[2]);
+    set_u64(*g, "hashes_base", f.signup_hashes[0]);
+    set_u64(*g, "hashes_surcharged", f.signup_hashes[1]);
+    set_u64(*g, "solve_ms", f.signup_solve_ms);
+  }
 }
 
 json offenders_json(const Offenders& o) {

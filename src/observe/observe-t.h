@@ -62,6 +62,11 @@ struct Figures {
   std::uint64_t login_failed = 0;        // of those, answered 401 or 403 by the app
   std::uint64_t login_limited = 0;       // of those, refused 429 by a limit
   std::uint64_t head_timeouts = 0;       // 408 on a head not sent in time (slow clients)
+  // Sign-ups the application accepted, by what they paid: none, base, surcharged (risk bits);
+  // the expected hashes they paid (base, surcharged) and their solve time.
+  std::array<std::uint64_t, 3> signup_accounts{};
+  std::array<std::uint64_t, 2> signup_hashes{};
+  std::uint64_t signup_solve_ms = 0;
 
   std::uint64_t requests() const {
     std::uint64_t n = 0;

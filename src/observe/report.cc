@@ -644,6 +644,21 @@ std::string write_report(const ReportInput& in) {
   line("| Requests shed (503) | " + num(t.verdict(Verdict::Shed)) + " |");
   line("| Peak rate | " + num(s.peak_rps) + " req/s |");
   line("| Upstream latency p99 (worst minute) | " + num(t.latency_p99_ms) + " ms |");
+  {
+    // What an account cost: the bots' price against a person's is the point of risk pricing.
+    const std::uint64_t paid = t.signup_accounts[1] + t.signup_accounts[2];
+    line("| Sign-ups accepted by the application | " + num(t.signup_accounts[0] + paid) + " (" +
+         num(t.signup_accounts[0]) + " without a challenge, " + num(t.signup_accounts[1]) +
+         " at the base price, " + num(t.signup_accounts[2]) + " with a risk surcharge) |");
+    auto per = [](std::uint64_t hashes, std::uint64_t accounts) {
+      return accounts == 0 ? std::string("n/a") : num(hashes / accounts);
+    };
+    line("| Work per account (expected hashes): base / surcharged | " +
+         per(t.signup_hashes[0], t.signup_accounts[1]) + " / " +
+         per(t.signup_hashes[1], t.signup_accounts[2]) + " |");
+    line("| Solve time per paid account | " +
+         (paid == 0 ? std::string("n/a") : num(t.signup_solve_ms / paid) + " ms") + " |");
+  }
   line();
   line("| Class | Requests | Served | Served % |");
   line("|---|---:|---:|---:|");

@@ -146,6 +146,12 @@ void accumulate(Figures& total, const Figures& f) {
   total.login_failed += f.login_failed;
   total.login_limited += f.login_limited;
   total.head_timeouts += f.head_timeouts;
+  for (std::size_t i = 0; i < f.signup_accounts.size(); ++i) {
+    total.signup_accounts[i] += f.signup_accounts[i];
+  }
+  for (std::size_t i = 0; i < f.signup_hashes.size(); ++i)
+    total.signup_hashes[i] += f.signup_hashes[i];
+  total.signup_solve_ms += f.signup_solve_ms;
   total.latency_p99_ms = std::max(total.latency_p99_ms, f.latency_p99_ms);
 }
 

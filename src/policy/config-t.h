@@ -9,6 +9,7 @@
 
 #include "client/address-t.h"
 #include "config/model-t.h"
+#include "core/log-t.h"
 #include "http/message-t.h"
 #include "net/upstream-t.h"
 #include "stages/admission/config-t.h"
@@ -38,9 +39,15 @@ struct ListenConfig {
   SourceMark mark;
 };
 
+// The admin API's default port: registered to no service (IANA) and used by no common tool
+// (Prometheus and its exporters hold 9090-9999, dev servers 3000, 5000, 8000-8888), below the
+// kernel's ephemeral range. docs/ADMIN.md says how it was chosen.
+inline constexpr std::uint16_t kDefaultAdminPort = 7462;
+
 struct AdminConfig {
   client::SocketAddress address{
-      client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true}, 9090};
+      client::IpAddress{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1}, true},
+      kDefaultAdminPort};
   std::string token_file;  // bearer token for changes; empty = admin changes disabled
   bool enabled = true;
 };
@@ -98,7 +105,8 @@ struct RouteConfig {
 // Keys for everything Gatehouse signs (device tokens, clearances, challenges, tickets).
 struct SecretsConfig {
   // 32+ random bytes; created (mode 0600) when missing so restarts keep cookies valid. Nodes of
-  // one cluster share the file. Empty (quick mode only) = a random key for this run.
+  // one cluster share the file. Empty (quick mode only) = a random key for this run. A loaded
+  // configuration names it inside state_dir unless absolute (policy/paths.h).
   std::string key_file = "var/secret.key";
 };
 
@@ -106,11 +114,17 @@ struct SecretsConfig {
 // refusals are sampled so the log never becomes the bottleneck.
 struct AccessLogConfig {
   bool enabled = true;                         // in `run` and `demo`; never in `gatehouse proxy`
-  std::string path;                            // empty = <state_dir>/access.log
+  std::string path;                            // in state_dir: <state_dir>/access.log
   std::uint32_t refusals_keep_per_s = 200;     // per worker and second, all logged ...
   std::uint32_t refusals_sample_one_in = 100;  // ... then one in this many
   std::uint64_t max_file_bytes = 64ull << 20;  // rotated beyond this size
   std::uint32_t max_files = 4;                 // rotated files kept
+};
+
+// The process log (core/log.h). A reload applies a changed level and format.
+struct LogConfig {
+  core::LogFormat format = core::LogFormat::Text;
+  core::LogLevel level = core::LogLevel::Info;
 };
 
 // Protocol limits and deadlines. Defaults are safe for a public listener.
@@ -164,8 +178,12 @@ struct Config {
   ResidentsConfig residents;
   ChallengeConfig challenge;
   ReputationConfig reputation;
-  std::string state_dir = "var";  // events, per-minute aggregates, access log
+  // Events, per-minute aggregates, reports, revocations, and by default the key, the ban journal
+  // and the access log. Relative to the configuration file's directory once loaded
+  // (policy/paths.h). Empty (quick mode): nothing is written to the disk.
+  std::string state_dir = "var";
   AccessLogConfig access_log;
+  LogConfig log;
 };
 
 // The immutable snapshot (Config + compiled routes) is policy/snapshot.h.

@@ -11,6 +11,7 @@
 #include "client/address.h"
 #include "config/document.h"
 #include "net/resolve.h"
+#include "policy/paths.h"
 #include "policy/route_table.h"
 #include "stages/admission/config.h"
 #include "stages/challenge/config.h"
@@ -31,17 +32,20 @@ constexpr std::size_t kMaxRoutes = 1024;
 constexpr std::string_view kTopKeys[] = {
     "include",   "server",     "listen",    "admin",      "clients", "limits",
     "upstreams", "routes",     "lists",     "bans",       "secrets", "residents",
-    "challenge", "reputation", "state_dir", "access_log", "routing"};
+    "challenge", "reputation", "state_dir", "access_log", "routing", "log"};
 // Sections that are one value (not lists to append to): at most one file may set each.
 constexpr std::string_view kSingleSections[] = {
-    "server",    "admin",     "clients",    "limits",    "bans",       "secrets",
-    "residents", "challenge", "reputation", "state_dir", "access_log", "routing"};
+    "server",    "admin",      "clients",   "limits",     "bans",    "secrets", "residents",
+    "challenge", "reputation", "state_dir", "access_log", "routing", "log"};
 constexpr std::string_view kSecretsKeys[] = {"key_file"};
 constexpr std::string_view kRoutingKeys[] = {"case_sensitive", "encoded_slashes"};
 constexpr std::string_view kEncodedSlashes[] = {"refuse", "keep"};
 constexpr std::string_view kAccessLogKeys[] = {
     "enabled",       "path",     "refusals_keep_per_s", "refusals_sample_one_in",
     "max_file_size", "max_files"};
+constexpr std::string_view kLogKeys[] = {"format", "level"};
+constexpr std::string_view kLogFormats[] = {"text", "json"};  // core::LogFormat order
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kServerKeys[] = {"workers"};
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide"};
 constexpr std::string_view kDecideHosts[] = {"nginx", "envoy", "traefik", "caddy"};
@@ -151,6 +155,7 @@ class Loader {
   void load_secrets(const Field& f);
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
+  void load_log(const Field& f);
   void load_routing(const Field& f);
   void check_decide();
   void check_all();
@@ -752,6 +757,19 @@ void Loader::load_access_log(const Field& f) {
                           });
 }
 
+void Loader::load_log(const Field& f) {
+  LogConfig& l = config_.log;
+  doc_.each_section_field(f, kLogKeys, "log", [&](const Field& e, const std::string& path) {
+    if (e.key == "format") {
+      if (auto i = doc_.read_choice(e, path, kLogFormats, "log format"))
+        l.format = static_cast<core::LogFormat>(*i);
+    } else if (e.key == "level") {
+      if (auto i = doc_.read_choice(e, path, kLogLevels, "log level"))
+        l.level = static_cast<core::LogLevel>(*i);
+    }
+  });
+}
+
 void Loader::finish() {
   if (!config_.routing.case_sensitive) {
     // Rules compare the canonical path, lowercased when routing ignores case.
@@ -859,7 +877,7 @@ void Loader::check_decide() {
     for (const LimitConfig& l : r.limits) {
       bool body = false;
       for (const KeyPart& p : l.key) {
-        body = body || p.kind == KeyPartKind::BodyField || p.kind == KeyPartKind::EmailDomain;
+        body = body || policy::body_part(p.kind);
       }
       if (body || !l.count_when_status.empty()) {
         doc_.error(l.mark,
@@ -907,6 +925,8 @@ void Loader::load_section(const Field& f) {
     load_access_log(f);
   } else if (f.key == "routing") {
     load_routing(f);
+  } else if (f.key == "log") {
+    load_log(f);
   }
 }
 
@@ -963,6 +983,8 @@ LoadResult Loader::run(std::string_view yaml, std::optional<FileId> id) {
     return result;
   }
   config_.source_files = doc_.source_files();
+  resolve_paths(config_, doc_.file(), !config_.source_path.empty(),
+                [this](const std::string& key) { return doc_.mark_of(key, SourceMark{}).file; });
   result.snapshot = make_snapshot(std::move(config_));
   return result;
 }

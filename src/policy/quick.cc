@@ -25,8 +25,12 @@ SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client:
   route.upstream = "app";
   route.upstream_index = 0;
   config.routes.push_back(route);
-  config.bans.journal.clear();      // no ban actions in quick mode: write nothing to the disk
-  config.secrets.key_file.clear();  // an in-memory key: nothing signed needs to outlive the run
+  // Quick mode writes nothing to the disk: no ban journal (it has no ban actions), an in-memory
+  // key (nothing signed needs to outlive the run), and no state directory, so events, per-minute
+  // figures, reports, revocations and the access log stay in memory or off.
+  config.bans.journal.clear();
+  config.secrets.key_file.clear();
+  config.state_dir.clear();
   return make_snapshot(std::move(config));
 }
 

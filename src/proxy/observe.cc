@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "gate/defence.h"
 #include "gate/runtime.h"
 #include "http/parser.h"
@@ -147,12 +148,67 @@ void LatencyHistogram::add(std::uint32_t ms) {
   sum_ms.add(ms);
 }
 
+void RequestText::set(const http::RequestHead& head) {
+  method.set(http::method_name(head.method));
+  path.set(head.path);
+  user_agent.set(user_agent_of(head));
+}
+
+namespace {
+
+void log_access(Worker& worker, const ExchangeInfo& x, Verdict verdict, std::size_t cls,
+                std::uint32_t duration_ms, std::uint32_t upstream_ms) {
+  observe::AccessLog* log = worker.server().observer().access_log();
+  if (log == nullptr) return;
+  observe::AccessRecord r;
+  r.at_ms = core::wall_ms();
+  if (x.client.is_v4) {
+    r.family = 4;
+    std::memcpy(r.address, x.client.bytes.data() + 12, 4);
+  } else {
+    r.family = 6;
+    std::memcpy(r.address, x.client.bytes.data(), 16);
+  }
+  r.status = static_cast<std::uint16_t>(x.status);
+  r.verdict = verdict;
+  r.client_class = static_cast<std::uint8_t>(cls);
+  r.duration_ms = duration_ms;
+  r.upstream_ms = upstream_ms;
+  r.bytes_in = x.bytes_in;
+  r.bytes_out = x.bytes_out;
+  if (x.route != nullptr) r.route.set(x.route->name);
+  if (x.text != nullptr) {
+    r.method = x.text->method;
+    r.path = x.text->path;
+    r.user_agent = x.text->user_agent;
+  }
+  if (x.device != nullptr) {
+    r.has_device = true;
+    std::memcpy(r.device, x.device->data(), sizeof r.device);
+  }
+  log->log(worker.index(), r);
+}
+
+std::uint32_t since_ms(Worker& worker, std::int64_t start_ms) {
+  return static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(worker.loop().now_ms() - start_ms, 0, 1 << 30));
+}
+
+}  // namespace
+
 void record_exchange(Worker& worker, const ExchangeInfo& x) {
   WorkerObserve& o = worker.observe();
   gate::WorkerStats& stats = worker.stats();
   if (x.runtime == nullptr) {
+    // An answer outside any exchange: a malformed head (400, 414, 431, 501, 505) or a head not
+    // sent in time (408). Not counted by route, but the access log says it happened.
     if (x.status == 408) o.head_timeouts.add();
     o.local_status = 0;
+    if (x.status != 0) {
+      log_access(worker, x, Verdict::Denied,
+                 static_cast<std::size_t>(policy::ClientClass::Anonymous),
+                 since_ms(worker, x.start_ms), 0);
+    }
     return;
   }
   const Verdict verdict = verdict_of(x, stats, o);
@@ -177,9 +233,7 @@ void record_exchange(Worker& worker, const ExchangeInfo& x) {
   }
   o.cells[cell_index(slot, cls, verdict)].add();
 
-  const std::int64_t now = worker.loop().now_ms();
-  const auto duration =
-      static_cast<std::uint32_t>(std::clamp<std::int64_t>(now - x.start_ms, 0, 1 << 30));
+  const std::uint32_t duration = since_ms(worker, x.start_ms);
   o.client.add(duration);
   std::uint32_t upstream_ms = 0;
   if (x.upstream_us >= 0) {
@@ -193,8 +247,7 @@ void record_exchange(Worker& worker, const ExchangeInfo& x) {
   }
   note_distinct(o, x.prefix);
 
-  const std::string_view ua =
-      x.head != nullptr && x.head_valid ? user_agent_of(*x.head) : std::string_view{};
+  const std::string_view ua = x.text != nullptr ? x.text->user_agent.view() : std::string_view{};
   // Heavy hitters: every refusal, and one in 16 of the rest (weighted 16, so counts stay
   // comparable): the lock is the worker's own, contended once a second at most.
   const bool refused = verdict != Verdict::Passed;
@@ -212,32 +265,7 @@ void record_exchange(Worker& worker, const ExchangeInfo& x) {
     }
   }
 
-  if (observe::AccessLog* log = worker.server().observer().access_log()) {
-    observe::AccessRecord r;
-    r.at_ms = core::wall_ms();
-    if (x.client.is_v4) {
-      r.family = 4;
-      std::memcpy(r.address, x.client.bytes.data() + 12, 4);
-    } else {
-      r.family = 6;
-      std::memcpy(r.address, x.client.bytes.data(), 16);
-    }
-    r.status = static_cast<std::uint16_t>(x.status);
-    r.verdict = verdict;
-    r.client_class = static_cast<std::uint8_t>(cls);
-    r.duration_ms = duration;
-    r.upstream_ms = upstream_ms;
-    r.bytes_in = x.bytes_in;
-    if (x.head != nullptr) r.method.set(http::method_name(x.head->method));
-    if (x.route != nullptr) r.route.set(x.route->name);
-    if (x.head != nullptr && x.head_valid) r.path.set(x.head->path);
-    r.user_agent.set(ua);
-    if (x.device != nullptr) {
-      r.has_device = true;
-      std::memcpy(r.device, x.device->data(), sizeof r.device);
-    }
-    log->log(worker.index(), r);
-  }
+  log_access(worker, x, verdict, cls, duration, upstream_ms);
 }
 
 // ---- Observer --------------------------------------------------------------------------------
@@ -301,10 +329,25 @@ void Observer::event(std::string kind, std::string route, std::string message,
   e.message = std::move(message);
   e.data = std::move(data);
   events_n_.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("event {}{}{}: {}", e.kind, e.route.empty() ? "" : " ", e.route, e.message);
+  {
+    core::LogFields fields = {{"event", e.kind}};
+    if (!e.route.empty()) fields["route"] = e.route;
+    if (e.data.is_object()) {
+      for (const auto& [k, v] : e.data.items()) fields[k] = v;
+    }
+    core::log(spdlog::level::info, fields, "event {}{}{}: {}", e.kind, e.route.empty() ? "" : " ",
+              e.route, e.message);
+  }
   if (events_ != nullptr && !events_->append(std::move(e))) {
     spdlog::warn("event log: cannot write: {}", events_->last_error());
   }
+}
+
+std::vector<Observer::ModeChanges> Observer::mode_changes() const {
+  std::lock_guard lock(mu_);
+  std::vector<ModeChanges> out;
+  for (const auto& [key, n] : mode_changes_) out.push_back({key.first, key.second, n});
+  return out;
 }
 
 std::vector<observe::Event> Observer::recent_events(std::size_t n) const {
@@ -333,6 +376,7 @@ void Observer::on_mode_change(const gate::ModeChange& c) {
     } else {
       by = "trigger";
     }
+    ++mode_changes_[{c.route, c.manual}];
     // The incident: from when a trigger took the route away from its configured mode until a
     // trigger brings it back. A manual change in between does not end it.
     if (!c.manual && c.from == configured && c.to != configured) {
@@ -523,6 +567,23 @@ void Observer::tick(std::int64_t wall_ms) {
     f.login_failed = login_failed - prev_.login_failed;
     f.login_limited = login_limited - prev_.login_limited;
     f.head_timeouts = head_timeouts - prev_.head_timeouts;
+    // What accepted sign-ups paid, from the pipeline's counters.
+    const StatsTotals st = server_.stats();
+    observe::Figures& was = prev_.signup;
+    const std::array<std::uint64_t, 3> accounts = {
+        st.signup_accounts_unpaid, st.signup_accounts_base, st.signup_accounts_surcharged};
+    const std::array<std::uint64_t, 2> hashes = {st.signup_pow_hashes_clean,
+                                                 st.signup_pow_hashes_risky};
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+      f.signup_accounts[i] = accounts[i] - was.signup_accounts[i];
+      was.signup_accounts[i] = accounts[i];
+    }
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      f.signup_hashes[i] = hashes[i] - was.signup_hashes[i];
+      was.signup_hashes[i] = hashes[i];
+    }
+    f.signup_solve_ms = st.signup_solve_ms - was.signup_solve_ms;
+    was.signup_solve_ms = st.signup_solve_ms;
   }
   prev_.cells = t.cells;
   prev_.upstream = t.upstream;

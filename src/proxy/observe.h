@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "client/address-t.h"
+#include "gate/stats.h"
 #include "http/message-t.h"
 #include "observe/access_log.h"
 #include "observe/events.h"
@@ -26,7 +27,6 @@
 #include "observe/series.h"
 #include "observe/top.h"
 #include "policy/config-t.h"
-#include "gate/stats.h"
 #include "stages/verdict-t.h"
 
 namespace gh::gate {
@@ -65,8 +65,8 @@ struct LatencyHistogram {
 // once a second to copy them.
 struct WorkerObserve {
   std::array<gate::Counter, kCells> cells;  // requests by route slot, class, verdict
-  LatencyHistogram client;            // head received -> answer written
-  LatencyHistogram upstream;          // request sent -> upstream response head
+  LatencyHistogram client;                  // head received -> answer written
+  LatencyHistogram upstream;                // request sent -> upstream response head
   gate::Counter login_requests, login_failed, login_limited, head_timeouts;
   // Distinct client prefixes per wall-clock minute (linear counting over 16384 bits); two
   // minutes alternate so the finished one is read while the next one fills.
@@ -86,9 +86,17 @@ struct WorkerObserve {
   std::uint32_t sample = 0;
 };
 
-// What the session knows when an exchange ends. `head_valid`: the request head's bytes are
-// still in the input buffer (false once a forwarded request's head was consumed: path and user
-// agent are then not logged).
+// What the access log names of a request, copied when its exchange begins: a forwarded
+// request's head is gone from the input buffer by the time the exchange ends. Cut to size.
+struct RequestText {
+  observe::FixedText<8> method;
+  observe::FixedText<256> path;  // without the query string, which may carry secrets
+  observe::FixedText<128> user_agent;
+  void set(const http::RequestHead& head);
+  void clear() { method.size = path.size = user_agent.size = 0; }
+};
+
+// What the session knows when an exchange ends.
 struct ExchangeInfo {
   const gate::Runtime* runtime = nullptr;  // null: no exchange had begun (e.g. a head timeout)
   const policy::RouteConfig* route = nullptr;
@@ -98,13 +106,13 @@ struct ExchangeInfo {
   stages::Action limit_action = stages::Action::Continue;
   client::IpAddress client;
   client::Cidr prefix;
-  const http::RequestHead* head = nullptr;
-  bool head_valid = false;
-  std::int64_t start_ms = 0;      // head started (loop clock)
-  std::int64_t upstream_us = -1;  // request sent -> response head; -1 when not sent
+  const RequestText* text = nullptr;  // null when no head was parsed (a malformed one)
+  std::int64_t start_ms = 0;          // head started (loop clock)
+  std::int64_t upstream_us = -1;      // request sent -> response head; -1 when not sent
   bool has_account = false;
   std::uint64_t account_hash = 0;
-  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_in = 0;   // request head and body bytes read from the client
+  std::uint64_t bytes_out = 0;  // answer bytes (head and body) produced towards the client
   const std::array<std::uint8_t, 16>* device = nullptr;  // a resident's device id, when one
 };
 
@@ -159,6 +167,13 @@ class Observer {
   std::uint16_t route_slot(const std::string& name);
   observe::AccessLog* access_log() { return access_.get(); }
   const observe::AccessLog* access_log_const() const { return access_.get(); }
+  // Sign-up mode changes since start, by route and by whom (a trigger, or by hand).
+  struct ModeChanges {
+    std::string route;
+    bool manual = false;
+    std::uint64_t count = 0;
+  };
+  std::vector<ModeChanges> mode_changes() const;
   std::uint64_t events_recorded() const { return events_n_.load(std::memory_order_relaxed); }
   // Writes <state_dir>/reports/incident-<time>.md for [since, until); the path, or empty.
   std::string write_incident_report(std::int64_t since_ms, std::int64_t until_ms);
@@ -170,6 +185,7 @@ class Observer {
     std::array<std::uint64_t, kLatencySlots> upstream{};
     std::uint64_t login_requests = 0, login_failed = 0, login_limited = 0, head_timeouts = 0;
     std::uint64_t admitted = 0;
+    observe::Figures signup;  // the sign-up cost counters, as totals
   };
   void fold_minute(std::int64_t minute_start_ms, std::int64_t wall_ms);
 
@@ -188,6 +204,7 @@ class Observer {
   observe::HeavyHitters top_prefixes_{kTopCapacity}, top_uas_{kTopCapacity},
       top_accounts_{kTopCapacity};
   std::map<std::string, std::int64_t> auto_since_;  // route -> when an automatic mode began
+  std::map<std::pair<std::string, bool>, std::uint64_t> mode_changes_;  // (route, manual)
   std::map<std::string, std::uint64_t> minute_routes_;
   std::uint64_t minute_distinct_ = 0;
 

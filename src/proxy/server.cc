@@ -188,6 +188,7 @@ bool Server::start(std::string* error) {
   for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
   housekeeper_ = std::thread([this] { housekeeping(); });
   monitor_->start();
+  started_.store(true, std::memory_order_release);
   observer_->event("start", "", "gatehouse started: " + std::to_string(n) + " workers",
                    {{"by", "operator"}, {"workers", n}});
   return true;
@@ -540,6 +541,48 @@ void Server::housekeeping() {
     }
     lock.lock();
   }
+}
+
+std::vector<std::string> Server::readiness() const {
+  std::vector<std::string> problems;
+  if (!started_.load(std::memory_order_acquire)) problems.push_back("listeners not bound");
+  if (stop_requested()) problems.push_back("stopping: requests in flight are finishing");
+  const gate::RuntimePtr rt = runtime();
+  if (rt == nullptr) {
+    problems.push_back("no configuration loaded");
+    return problems;
+  }
+  // Each upstream of the running config, in the monitor's words where it has some ("upstream app
+  // has no healthy server (2 addresses, all down or ejected)").
+  const std::vector<std::string> detail = upstream_problems();
+  for (const policy::UpstreamConfig& u : rt->policy->config.upstreams) {
+    if (upstream_ready(u)) continue;
+    const std::string prefix = "upstream " + u.name + " ";
+    auto it = std::find_if(detail.begin(), detail.end(),
+                           [&](const std::string& p) { return p.starts_with(prefix); });
+    problems.push_back(it != detail.end() ? *it : prefix + "has no healthy server");
+  }
+  return problems;
+}
+
+// An upstream is ready when one of its addresses is admitted: resolved, not down by the health
+// checks, not ejected. Without health checks, only passive ejection takes an address out.
+bool Server::upstream_ready(const policy::UpstreamConfig& upstream) const {
+  return upstream_healthy(upstream.name);
+}
+
+std::uint64_t Server::ask_workers() {
+  const std::uint64_t q = question_.fetch_add(1) + 1;
+  for (auto& w : workers_) w->ask(q);
+  return q;
+}
+
+std::vector<unsigned> Server::silent_workers(std::uint64_t question) const {
+  std::vector<unsigned> silent;
+  for (const auto& w : workers_) {
+    if (w->answered() < question) silent.push_back(w->index());
+  }
+  return silent;
 }
 
 StatsTotals Server::stats() const {

@@ -97,6 +97,15 @@ class Server {
   // it was refused.
   bool reload_logged(policy::SnapshotPtr snapshot, const std::string& by, std::string* error);
   StatsTotals stats() const;
+  // What keeps this server from serving, one line each (GET /readyz); empty when it is ready:
+  // started with every listener bound, not stopping, a config loaded, and every upstream with a
+  // server able to take requests.
+  std::vector<std::string> readiness() const;
+  // The service watchdog's probe of the event loops: ask_workers() puts a new question to every
+  // worker, answered on its loop's next turn; silent_workers(q) lists those that have not
+  // answered question q (or a later one). Between start() and stop().
+  std::uint64_t ask_workers();
+  std::vector<unsigned> silent_workers(std::uint64_t question) const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
   // Upstreams: the servers' health, as the monitor keeps it (net/upstream_monitor.h).
@@ -105,7 +114,7 @@ class Server {
   // upstream.
   bool upstream_healthy(const std::string& name) const;
   // One line per upstream without an admitted server, for a readiness check ("upstream app has
-  // no healthy server: 2 servers, all down or ejected"); empty when all can serve.
+  // no healthy server (2 addresses, all down or ejected)"); empty when all can serve.
   std::vector<std::string> upstream_problems() const;
   // For readiness (/readyz): every upstream has at least one admitted server.
   bool upstreams_healthy() const;
@@ -141,6 +150,8 @@ class Server {
   bool plan_listeners(const policy::Config& config, std::vector<Listener>& next,
                       std::vector<std::vector<ListenerOp>>& ops, std::string* error);
   UpstreamGroupsPtr configure_upstreams(const policy::Config& config);
+  // Whether /readyz counts `upstream` as able to serve: the monitor's health state.
+  bool upstream_ready(const policy::UpstreamConfig& upstream) const;
 
   mutable std::mutex mu_;
   policy::SnapshotPtr initial_;
@@ -154,6 +165,8 @@ class Server {
   AnswerStore answers_{4096, 10'000};
   std::atomic<std::uint64_t> generation_{1};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> started_{false};  // every listener bound, the workers running
+  std::atomic<std::uint64_t> question_{0};
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
   unsigned worker_target_ = 0;

@@ -305,6 +305,9 @@ bool Session::parse_head() {
 void Session::begin_exchange() {
   ++requests_;
   worker_.stats().requests.add();
+  text_.set(req_);  // the access log's view; the head's bytes may be gone at the end
+  in_mark_ = in_->consumed_total();
+  out_mark_ = out_ != nullptr ? out_->added_total() : 0;
   hold_ = worker_.hold();
   exchange_open_ = true;
   up_ = nullptr;
@@ -329,6 +332,7 @@ void Session::begin_exchange() {
   x_.reset();
   if (answer_fetch()) return;
   const http::RequestHead& original = describe_original();
+  if (subrequest_) text_.set(original);
   if (subrequest_ && original.target.empty()) {
     respond(stages::refusal(400, "the request the proxy describes is malformed"));
     return;
@@ -838,27 +842,29 @@ void Session::end_exchange() {
     worker_.pipeline().end(x_, allowed_ ? 0 : status, worker_.clock());
     // The operator's view (observe.h): counts, heavy hitters, the access log.
     record_exchange(
-        worker_,
-        {hold_->runtime.get(), x_.route, x_.cls, resp_head_done_, status, x_.limit_verdict.action,
-         x_.client, x_.prefix, subrequest_ ? &original_ : &req_, subrequest_ || head_len_ != 0,
-         head_start_ms_, x_.rtt_us, x_.has_account, x_.account_hash, req_body_bytes_,
-         x_.cls == policy::ClientClass::Resident ? &x_.device_id : nullptr});
+        worker_, {.runtime = hold_->runtime.get(),
+                  .route = x_.route,
+                  .client_class = x_.cls,
+                  .proxied = resp_head_done_,
+                  .status = status,
+                  .limit_action = x_.limit_verdict.action,
+                  .client = x_.client,
+                  .prefix = x_.prefix,
+                  .text = &text_,
+                  .start_ms = head_start_ms_,
+                  .upstream_us = x_.rtt_us,
+                  .has_account = x_.has_account,
+                  .account_hash = x_.account_hash,
+                  .bytes_in = (in_ != nullptr ? in_->consumed_total() - in_mark_ : 0) + head_len_,
+                  .bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_,
+                  .device = x_.cls == policy::ClientClass::Resident ? &x_.device_id : nullptr});
   } else if (local_status_ != 0) {  // an answer outside any exchange (a malformed head, 408)
-    record_exchange(worker_, {nullptr,
-                              nullptr,
-                              policy::ClientClass::Anonymous,
-                              false,
-                              local_status_,
-                              stages::Action::Continue,
-                              peer_.ip,
-                              {},
-                              &req_,
-                              false,
-                              head_start_ms_,
-                              -1,
-                              false,
-                              0,
-                              0});
+    record_exchange(worker_,
+                    {.status = local_status_,
+                     .client = peer_.ip,
+                     .start_ms = head_start_ms_,
+                     .bytes_in = in_ != nullptr ? in_->readable() : 0,
+                     .bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_});
   }
   local_status_ = 0;
   if (queued_for_ != nullptr) {
@@ -915,6 +921,7 @@ void Session::respond(const stages::Answer& answer) {
     linger_after_flush_ = true;
   }
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
+  if (!exchange_open_) out_mark_ = out_->added_total();  // a malformed head's answer, a 408
   send_continue_ = false;
   worker_.stats().responses_local.add();
   local_status_ = a.status;
@@ -1029,8 +1036,8 @@ void Session::close_now() {
   fd_ = -1;
   worker_.loop().timers().cancel(client_timer_);
   worker_.loop().timers().cancel(upstream_timer_);
+  end_exchange();  // counts the head still held in in_ (the access log's bytes_in)
   head_len_ = 0;
-  end_exchange();
   for (core::Buffer** b : {&in_, &out_, &up_in_, &up_out_}) {
     worker_.buffers().release(*b);
     *b = nullptr;

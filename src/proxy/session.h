@@ -20,6 +20,7 @@
 #include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "policy/config-t.h"
+#include "proxy/observe.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
 
@@ -165,6 +166,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
   http::RequestHead req_{};
   http::ResponseHead resp_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_
+  RequestText text_;                 // method, path and user agent, for the access log
+  std::uint64_t in_mark_ = 0;        // in_->consumed_total() when the exchange began
+  std::uint64_t out_mark_ = 0;       // out_->added_total() when the exchange (or answer) began
   std::uint64_t req_remaining_ = 0;  // Content-Length body bytes left to forward
   std::uint64_t req_body_bytes_ = 0;
   http::ChunkedDecoder req_chunked_;

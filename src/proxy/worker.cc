@@ -136,6 +136,7 @@ void Worker::run() {
 }
 
 void Worker::on_wake() {
+  answered_.store(asked_.load());
   const std::uint64_t generation = server_.generation();
   if (generation != generation_) {
     generation_ = generation;

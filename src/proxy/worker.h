@@ -56,6 +56,13 @@ class Worker {
   // Thread-safe requests from the server.
   void request_reload() { loop_.wake(); }
   void request_stop() { loop_.wake(); }
+  // The service watchdog's question (any thread): answered on the loop's next turn, so an answer
+  // proves the loop is turning, not merely that the thread exists.
+  void ask(std::uint64_t question) {
+    asked_.store(question);
+    loop_.wake();
+  }
+  std::uint64_t answered() const { return answered_.load(); }
 
   // For sessions.
   net::EventLoop& loop() { return loop_; }
@@ -106,6 +113,10 @@ class Worker {
   gate::Pipeline pipeline_;
   WorkerObserve observe_;
   std::atomic<std::uint64_t> waiting_{0};
+  // Sequentially consistent: a question stored while the loop is between reading its wake-up and
+  // running on_wake() is still seen there (EventLoop::wake coalesces wake-ups).
+  std::atomic<std::uint64_t> asked_{0};
+  std::atomic<std::uint64_t> answered_{0};
   void count_waiting();
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   // One balancer per upstream group, shared by the generations that name it.

@@ -217,8 +217,9 @@ TEST_F(Admin, MetricsInPrometheusTextFormat) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->get_header_value("Content-Type").find("text/plain; version=0.0.4"), std::string::npos);
-  EXPECT_NE(r->body.find("# TYPE gatehouse_requests_total counter\ngatehouse_requests_total 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r->body.find("# TYPE gatehouse_request_heads_total counter\ngatehouse_request_heads_total 1\n"),
+      std::string::npos)
       << r->body;
   EXPECT_NE(r->body.find("gatehouse_bans_live 0\n"), std::string::npos);
   EXPECT_EQ(client().Post("/metrics", "", "text/plain")->status, 405);
@@ -243,7 +244,10 @@ TEST(AdminMetrics, LimitTablesHaveOneSeriesPerRouteAndLimit) {
   EXPECT_NE(r->body.find("gatehouse_limit_keys_tracked{route=\"signup\",limit=\"per-ip\"} 2\n"),
             std::string::npos)
       << r->body;
-  EXPECT_NE(r->body.find("gatehouse_ratelimit_rejected_total 1\n"), std::string::npos);
+  EXPECT_NE(r->body.find("gatehouse_ratelimit_requests_total{outcome=\"rejected\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(r->body.find("gatehouse_ratelimit_requests_total{outcome=\"passed\"} 2\n"),
+            std::string::npos);
   admin.stop();
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -272,37 +273,51 @@ TEST_F(Observe, ReadsSeriesTopRoutesStatus) {
   EXPECT_NE(m.find("gatehouse_challenges_issued_total 0"), std::string::npos);
 }
 
-// Every family in the table is exposed and documented; nothing is exposed that is not in it.
+// Every family in the table is exposed (HELP and TYPE once) and documented; nothing is exposed
+// that is not in it.
 TEST_F(Observe, MetricsMatchTheTableAndTheDocs) {
   const std::string m = client().Get("/metrics")->body;
-  std::set<std::string> exposed;
-  std::regex type_line("# TYPE gatehouse_([a-z0-9_]+) ([a-z]+)");
+  std::map<std::string, int> types, helps;
+  std::regex type_line("# TYPE ([a-z0-9_]+) ([a-z]+)");
   for (auto it = std::sregex_iterator(m.begin(), m.end(), type_line); it != std::sregex_iterator();
        ++it) {
     const std::string name = (*it)[1];
-    exposed.insert(name);
+    ++types[name];
     const control::MetricFamily* f = control::find_metric_family(name);
     ASSERT_NE(f, nullptr) << name << " is exposed but not in control/metrics.h";
     EXPECT_EQ(f->type, (*it)[2].str()) << name;
   }
+  std::regex help_line("# HELP ([a-z0-9_]+) ");
+  for (auto it = std::sregex_iterator(m.begin(), m.end(), help_line); it != std::sregex_iterator();
+       ++it) {
+    ++helps[(*it)[1]];
+  }
   const std::string docs = read_file(std::string(GATEHOUSE_SOURCE_DIR) + "/docs/ADMIN.md");
   ASSERT_FALSE(docs.empty());
   for (const control::MetricFamily& f : control::metric_families()) {
-    EXPECT_TRUE(exposed.count(f.name)) << f.name << " is in the table but not exposed";
-    EXPECT_NE(docs.find("`gatehouse_" + f.name + "`"), std::string::npos)
-        << "docs/ADMIN.md does not list gatehouse_" << f.name;
+    EXPECT_EQ(types[f.name], 1) << f.name << ": TYPE once";
+    EXPECT_EQ(helps[f.name], 1) << f.name << ": HELP once";
+    EXPECT_NE(docs.find("| `" + f.name + "` | " + std::string(f.type) + " |"), std::string::npos)
+        << "docs/ADMIN.md does not list " << f.name << " (" << f.type << ")";
   }
-  // Each series line belongs to a declared family (histograms add _bucket, _sum, _count).
+  EXPECT_EQ(types.size(), control::metric_families().size());
+  // Each series line belongs to a declared family (histograms add _bucket, _sum, _count), and the
+  // families' lines are contiguous.
   std::istringstream lines(m);
-  std::string line;
+  std::string line, current;
+  std::set<std::string> done;
   while (std::getline(lines, line)) {
     if (line.empty() || line[0] == '#') continue;
-    std::string name = line.substr(10, line.find_first_of("{ ") - 10);
+    std::string name = line.substr(0, line.find_first_of("{ "));
     for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-      if (!exposed.count(name) && name.ends_with(suffix))
+      if (!types.count(name) && name.ends_with(suffix))
         name.resize(name.size() - std::strlen(suffix));
     }
-    EXPECT_TRUE(exposed.count(name)) << line;
+    EXPECT_TRUE(types.count(name)) << line;
+    if (name != current) {
+      EXPECT_TRUE(done.insert(name).second) << name << " is split: " << line;
+      current = name;
+    }
   }
 }
 

@@ -32,14 +32,21 @@ std::string TempDir::file(const std::string& name, const std::string& content) c
 }
 
 Child::Child(std::vector<std::string> args, const std::string& log_path,
-             const std::vector<std::string>& env)
+             const std::vector<std::string>& env, const std::string& cwd)
     : log_(log_path) {
   pid_ = fork();
   if (pid_ == 0) {
     FILE* f = std::fopen(log_path.c_str(), "w");
     dup2(fileno(f), 1);
     dup2(fileno(f), 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    for (const auto& e : env) {
+      if (e.find('=') == std::string::npos) {
+        unsetenv(e.c_str());
+      } else {
+        putenv(const_cast<char*>(e.c_str()));
+      }
+    }
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

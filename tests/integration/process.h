@@ -27,11 +27,12 @@ class TempDir {
 };
 
 // stdout and stderr go to `log_path`; `env` entries ("NAME=value") are added to the child's
-// environment. Killed (SIGKILL) on destruction if still running.
+// environment ("NAME" alone removes it); `cwd`, when given, is its working directory. Killed
+// (SIGKILL) on destruction if still running.
 class Child {
  public:
   Child(std::vector<std::string> args, const std::string& log_path,
-        const std::vector<std::string>& env = {});
+        const std::vector<std::string>& env = {}, const std::string& cwd = "");
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -260,7 +260,7 @@ TEST(Upstreams, AllServersDownIsA503WithRetryAfter) {
   control::ApiRequest req;
   req.method = "GET";
   req.path = "/v1/upstreams";
-  req.host = "127.0.0.1:9090";
+  req.host = "127.0.0.1:7462";
   const control::ApiResponse res = api.handle(req);
   ASSERT_EQ(res.status, 200);
   const auto& up = res.body["upstreams"][0];
@@ -271,6 +271,42 @@ TEST(Upstreams, AllServersDownIsA503WithRetryAfter) {
   EXPECT_EQ(up["servers"][0]["addresses"][0]["ejections"], 1);
   EXPECT_NE(up["servers"][0]["addresses"][0]["last_failure"].get<std::string>().find("refused"),
             std::string::npos);
+
+  // So does the readiness probe: a load balancer stops sending to a shield with nothing behind.
+  req.path = "/readyz";
+  const control::ApiResponse ready = api.handle(req);
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body["ready"], false);
+  ASSERT_EQ(ready.body["problems"].size(), 1u) << ready.body.dump();
+  EXPECT_EQ(ready.body["problems"][0],
+            "upstream app has no healthy server (2 addresses, all down or ejected)");
+}
+
+// /readyz follows the health checks both ways: 503 once the only server is down, 200 when it
+// answers again.
+TEST(Upstreams, ReadinessFollowsTheHealthChecks) {
+  const std::uint16_t port = free_port();
+  Shield shield(upstream(server(port),
+                         "    health_check: { path: /healthz, interval: 100ms, timeout: 100ms,\n"
+                         "                    unhealthy_threshold: 1, healthy_threshold: 1 }\n"));
+  control::AdminApi api(shield.server(), {});
+  control::ApiRequest req;
+  req.method = "GET";
+  req.path = "/readyz";
+  req.host = "127.0.0.1:7462";
+  EXPECT_TRUE(eventually([&] { return api.handle(req).status == 503; }, 5s));
+  const control::ApiResponse down = api.handle(req);
+  EXPECT_EQ(down.body["ready"], false);
+  ASSERT_EQ(down.body["problems"].size(), 1u) << down.body.dump();
+  EXPECT_EQ(down.body["problems"][0],
+            "upstream app has no healthy server (1 address, down or ejected)");
+  EXPECT_FALSE(shield.server().upstreams_healthy());
+
+  Origin back(named("back"), port);
+  EXPECT_TRUE(eventually([&] { return api.handle(req).status == 200; }, 5s));
+  EXPECT_EQ(api.handle(req).body, nlohmann::json::parse(R"({"ready": true, "problems": []})"));
+  EXPECT_TRUE(shield.server().upstreams_healthy());
+  EXPECT_EQ(roundtrip(shield.port(), get(shield.port())).body, "back");
 }
 
 TEST(Upstreams, AReloadChangesTheServersAndKeepsTheirHealth) {
@@ -322,7 +358,7 @@ TEST(Upstreams, ListedStatusesCountAsFailuresAndEject) {
   control::ApiRequest req;
   req.method = "GET";
   req.path = "/metrics";
-  req.host = "127.0.0.1:9090";
+  req.host = "127.0.0.1:7462";
   const std::string m = api.handle(req).text;
   const std::string sick_labels =
       "{upstream=\"app\",server=\"127.0.0.1:" + std::to_string(sick.port()) +

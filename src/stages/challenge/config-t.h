@@ -28,6 +28,13 @@ struct ChallengeConfig {
   // no one network fills the set for everyone; see docs/CONFIG.md for the choice of 64.
   std::uint32_t spent_per_prefix = 64;
   std::string theme_css_file;  // operator's CSS added to the pages
+  // Risk pricing: a client's reputation score adds one bit (twice the work) per this many
+  // points, at most risk_max_extra_bits; 0 turns it off.
+  std::uint32_t risk_score_per_bit = 10;
+  std::uint8_t risk_max_extra_bits = 8;
+  // A sign-up clearance opens one sign-up submission (then the next one solves again), so an
+  // account costs a proof of work, not a clearance's lifetime of accounts.
+  bool signup_single_use = true;
 };
 
 }  // namespace gh::policy

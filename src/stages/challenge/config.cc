@@ -32,7 +32,10 @@ constexpr std::string_view kChallengeKeys[] = {"levels",
                                                "signup_clearance_lifetime",
                                                "spent_max",
                                                "spent_per_prefix",
-                                               "theme_css_file"};
+                                               "theme_css_file",
+                                               "risk",
+                                               "signup_single_use"};
+constexpr std::string_view kRiskKeys[] = {"score_per_bit", "max_extra_bits"};
 constexpr std::string_view kLevelKeys[] = {"rate", "bits"};
 constexpr std::size_t kMaxLevels = 16;
 
@@ -92,32 +95,42 @@ void load_levels(Document& doc, const Field& f, const std::string& path, Challen
 }  // namespace
 
 void load_challenge(Document& doc, const Field& f, ChallengeConfig& c) {
-  doc.each_section_field(f, kChallengeKeys, "challenge",
-                         [&](const Field& e, const std::string& path) {
-                           if (e.key == "levels") {
-                             load_levels(doc, e, path, c);
-                           } else if (e.key == "max_bits") {
-                             doc.read_uint(e, path, 1, 32, c.max_bits);
-                           } else if (e.key == "refresh_wait") {
-                             doc.read_duration(e, path, kSecond, 5 * kMinute, c.refresh_wait);
-                           } else if (e.key == "lifetime") {
-                             doc.read_duration(e, path, 10 * kSecond, kHour, c.challenge_lifetime);
-                           } else if (e.key == "cookie") {
-                             doc.read_cookie_name(e, path, c.cookie);
-                           } else if (e.key == "clearance_lifetime") {
-                             doc.read_duration(e, path, kMinute, 30 * kDay, c.clearance_lifetime);
-                           } else if (e.key == "signup_clearance_lifetime") {
-                             doc.read_duration(e, path, kMinute, kDay, c.signup_clearance_lifetime);
-                           } else if (e.key == "spent_max") {
-                             doc.read_uint(e, path, 1'000, 50'000'000, c.spent_max);
-                           } else if (e.key == "spent_per_prefix") {
-                             doc.read_uint(e, path, 1, 50'000'000, c.spent_per_prefix);
-                           } else if (e.key == "theme_css_file") {
-                             if (auto name = doc.file_name(e.value, doc.value_mark(e), path)) {
-                               c.theme_css_file = *name;
-                             }
-                           }
-                         });
+  doc.each_section_field(
+      f, kChallengeKeys, "challenge", [&](const Field& e, const std::string& path) {
+        if (e.key == "levels") {
+          load_levels(doc, e, path, c);
+        } else if (e.key == "max_bits") {
+          doc.read_uint(e, path, 1, 32, c.max_bits);
+        } else if (e.key == "refresh_wait") {
+          doc.read_duration(e, path, kSecond, 5 * kMinute, c.refresh_wait);
+        } else if (e.key == "lifetime") {
+          doc.read_duration(e, path, 10 * kSecond, kHour, c.challenge_lifetime);
+        } else if (e.key == "cookie") {
+          doc.read_cookie_name(e, path, c.cookie);
+        } else if (e.key == "clearance_lifetime") {
+          doc.read_duration(e, path, kMinute, 30 * kDay, c.clearance_lifetime);
+        } else if (e.key == "signup_clearance_lifetime") {
+          doc.read_duration(e, path, kMinute, kDay, c.signup_clearance_lifetime);
+        } else if (e.key == "spent_max") {
+          doc.read_uint(e, path, 1'000, 50'000'000, c.spent_max);
+        } else if (e.key == "spent_per_prefix") {
+          doc.read_uint(e, path, 1, 50'000'000, c.spent_per_prefix);
+        } else if (e.key == "risk") {
+          doc.each_section_field(e, kRiskKeys, path, [&](const Field& r, const std::string& rp) {
+            if (r.key == "score_per_bit") {
+              doc.read_uint(r, rp, 0, 1'000'000, c.risk_score_per_bit);
+            } else {
+              doc.read_uint(r, rp, 0, 16, c.risk_max_extra_bits);
+            }
+          });
+        } else if (e.key == "signup_single_use") {
+          doc.read_bool(e, path, c.signup_single_use);
+        } else if (e.key == "theme_css_file") {
+          if (auto name = doc.file_name(e.value, doc.value_mark(e), path)) {
+            c.theme_css_file = *name;
+          }
+        }
+      });
   for (const ChallengeLevel& l : c.levels) {
     if (l.bits > c.max_bits) {
       doc.error(doc.key_mark(f), "challenge.levels: a level asks " + std::to_string(l.bits) +

@@ -27,14 +27,20 @@ EndpointAnswer refused(const GateContext& g, std::string_view why, std::uint16_t
 }
 
 // The clearance for a solved challenge: a cookie, and back to where the visitor was going.
-EndpointAnswer grant(const GateContext& g, std::uint32_t scope, std::string_view return_path) {
+EndpointAnswer grant(const GateContext& g, const Token& solved, std::string_view return_path) {
   const policy::ChallengeConfig& c = g.config;
+  const std::uint32_t scope = solved.scope;
   const std::int64_t lifetime =
       scope == kSignupScope ? c.signup_clearance_lifetime : c.clearance_lifetime;
   std::optional<Token> tok = new_token(TokenKind::Clearance, g.wall_ms, lifetime);
   if (!tok) return refused(g, "cannot issue a clearance now", 503);
   tok->scope = scope;
   tok->binding = g.binding;
+  // What it cost, carried for the report on accounts (clamped: a token lives minutes).
+  tok->bits = solved.bits;
+  const auto solve_ms = static_cast<std::uint64_t>(
+      std::clamp<std::int64_t>(g.wall_ms - solved.issued_ms, 0, std::int64_t{1} << 40));
+  tok->subject = solve_ms << 8 | (solved.subject & 0xff);
   std::array<char, kTokenTextSize> text;
   const std::string_view value{text.data(), g.codec.encode(*tok, text)};
   char cookie[512];
@@ -75,8 +81,14 @@ std::uint8_t bits_for(const policy::ChallengeConfig& c, std::uint32_t route_rate
   return static_cast<std::uint8_t>(std::min<int>(c.max_bits, bits + extra));
 }
 
-stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t bits, bool signup,
-                         std::string_view return_path) {
+std::uint8_t risk_bits(const policy::ChallengeConfig& c, std::int32_t score) {
+  if (c.risk_score_per_bit == 0 || score <= 0) return 0;
+  return static_cast<std::uint8_t>(
+      std::min<std::int64_t>(c.risk_max_extra_bits, score / c.risk_score_per_bit));
+}
+
+stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t bits,
+                         std::uint8_t risk, bool signup, std::string_view return_path) {
   const policy::ChallengeConfig& c = g.config;
   std::optional<Token> tok = new_token(TokenKind::Challenge, g.wall_ms, c.challenge_lifetime);
   if (!tok) return stages::refusal(503, "cannot issue a challenge now");
@@ -84,6 +96,7 @@ stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t 
   tok->binding = g.binding;
   tok->level = level;
   tok->bits = level == 0 ? 0 : bits;
+  tok->subject = level == 0 ? 0 : risk;
   std::array<char, kTokenTextSize> text;
   const std::size_t n = g.codec.encode(*tok, text);
   ChallengePage page;
@@ -106,7 +119,8 @@ stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t 
 }
 
 std::size_t clearance_id(const TokenCodec& codec, std::string_view cookie, std::uint64_t binding,
-                         bool signup_route, std::int64_t wall_ms, std::array<char, 32>& out) {
+                         bool signup_route, std::int64_t wall_ms, std::array<char, 32>& out,
+                         Token* token) {
   Token tok;
   if (cookie.empty() ||
       codec.decode(cookie, TokenKind::Clearance, wall_ms, binding, tok) != Check::Ok) {
@@ -119,7 +133,34 @@ std::size_t clearance_id(const TokenCodec& codec, std::string_view cookie, std::
     out[2 * i] = kHex[tok.id[i] >> 4];
     out[2 * i + 1] = kHex[tok.id[i] & 15];
   }
+  if (token != nullptr) *token = tok;
   return 2 * tok.id.size();
+}
+
+SolveCost solve_cost(const Token& clearance) {
+  return {clearance.bits, static_cast<std::uint8_t>(clearance.subject & 0xff),
+          clearance.subject >> 8};
+}
+
+std::size_t page_view_cookie(const TokenCodec& codec, std::string_view cookie,
+                             std::uint64_t binding, std::int64_t wall_ms, std::int64_t lifetime_ms,
+                             bool secure, char* out, std::size_t cap) {
+  std::optional<Token> tok = new_token(TokenKind::PageView, wall_ms, lifetime_ms);
+  if (!tok) return 0;
+  tok->binding = binding;
+  std::array<char, kTokenTextSize> text;
+  const std::string_view value{text.data(), codec.encode(*tok, text)};
+  return http::format_set_cookie(cookie, value, lifetime_ms / 1000, out, cap, secure);
+}
+
+std::int64_t page_view_age(const TokenCodec& codec, std::string_view value, std::uint64_t binding,
+                           std::int64_t wall_ms) {
+  Token tok;
+  if (value.empty() ||
+      codec.decode(value, TokenKind::PageView, wall_ms, binding, tok) != Check::Ok) {
+    return -1;
+  }
+  return std::max<std::int64_t>(0, wall_ms - tok.issued_ms);
 }
 
 EndpointAnswer endpoint(const GateContext& g, SpentSet& spent, const client::Cidr& prefix,
@@ -196,7 +237,7 @@ EndpointAnswer endpoint(const GateContext& g, SpentSet& spent, const client::Cid
     case SpentSet::Claim::Full:
       return refused(g, "too many challenges in flight, try again shortly", 503);
   }
-  return grant(g, tok.scope, sol.return_path());
+  return grant(g, tok, sol.return_path());
 }
 
 }  // namespace gh::challenge

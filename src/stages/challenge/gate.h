@@ -42,15 +42,39 @@ struct GateContext {
 std::uint8_t bits_for(const policy::ChallengeConfig& config, std::uint32_t route_rate,
                       std::uint8_t level);
 
-// A fresh signed challenge of `level` (0 = the no-JavaScript wait), as a page or JSON: 403.
-// `signup`: the clearance it leads to is of sign-up scope. A GET comes back to `return_path`.
-stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t bits, bool signup,
-                         std::string_view return_path);
+// The extra bits a client's reputation score asks for: one per `score_per_bit` points of a
+// positive score, at most `max_extra_bits` (0 when risk pricing is off).
+std::uint8_t risk_bits(const policy::ChallengeConfig& config, std::int32_t score);
 
-// The id (32 hex characters into `out`) of a valid clearance cookie, or 0 when there is none.
-// On a sign-up route only a sign-up clearance counts.
+// A fresh signed challenge of `level` (0 = the no-JavaScript wait), as a page or JSON: 403.
+// `bits` includes `risk` (kept in the token, then the clearance, to report what accounts cost).
+// `signup`: the clearance it leads to is of sign-up scope. A GET comes back to `return_path`.
+stages::Answer challenge(const GateContext& g, std::uint8_t level, std::uint8_t bits,
+                         std::uint8_t risk, bool signup, std::string_view return_path);
+
+// The id (32 hex characters into `out`) of a valid clearance cookie, or 0 when there is none;
+// `token` (when given) gets the clearance. On a sign-up route only a sign-up clearance counts.
 std::size_t clearance_id(const TokenCodec& codec, std::string_view cookie, std::uint64_t binding,
-                         bool signup_route, std::int64_t wall_ms, std::array<char, 32>& out);
+                         bool signup_route, std::int64_t wall_ms, std::array<char, 32>& out,
+                         Token* token = nullptr);
+
+// What a clearance says its solve cost: the bits, the seconds from challenge to answer, and the
+// bits added for risk.
+struct SolveCost {
+  std::uint8_t bits = 0;
+  std::uint8_t risk_bits = 0;
+  std::uint64_t solve_ms = 0;
+};
+SolveCost solve_cost(const Token& clearance);
+
+// "Set-Cookie: <cookie>=<page-view token>..." for a page of a sign-up route served now, bound to
+// `binding`; the bytes written into `out` (0 when none could be made).
+std::size_t page_view_cookie(const TokenCodec& codec, std::string_view cookie,
+                             std::uint64_t binding, std::int64_t wall_ms, std::int64_t lifetime_ms,
+                             bool secure, char* out, std::size_t cap);
+// The age in ms of a valid page-view cookie value for `binding`; negative when none is valid.
+std::int64_t page_view_age(const TokenCodec& codec, std::string_view value, std::uint64_t binding,
+                           std::int64_t wall_ms);
 
 enum class Outcome : std::uint8_t {
   Script,    // the solver script

@@ -14,8 +14,9 @@ enum class TokenKind : std::uint8_t {
   Device = 3,     // a resident's device token (OWASP device cookie)
   Ticket = 4,     // a waiting-room place
   Refresh = 5,
+  PageView = 6,  // a page of a sign-up route was served at issued_ms (page-view continuity)
 };
-inline constexpr std::uint8_t kTokenKindMax = 5;
+inline constexpr std::uint8_t kTokenKindMax = 6;
 
 using TokenId = std::array<std::uint8_t, 16>;
 
@@ -28,9 +29,11 @@ struct Token {
   std::int64_t expiry_ms = 0;  // not valid at or after this instant
   std::uint32_t scope = 0;     // scope_of(route name), 0 = any route; the caller checks it
   std::uint64_t binding = 0;   // binding_of(client prefix, user agent)
-  std::uint64_t subject = 0;   // Device: account_hash(account); free for the other kinds
-  std::uint8_t bits = 0;       // Challenge: required leading zero bits
-  std::uint8_t level = 0;      // ladder level (0 = wait, no JavaScript)
+  // Device: account_hash(account). Challenge: the bits its client's risk added. Clearance:
+  // solve time in ms << 8 | the risk bits (what an account cost, for the operator).
+  std::uint64_t subject = 0;
+  std::uint8_t bits = 0;   // Challenge: required leading zero bits; Clearance: the bits paid
+  std::uint8_t level = 0;  // ladder level (0 = wait, no JavaScript)
 
   friend bool operator==(const Token&, const Token&) = default;
 };

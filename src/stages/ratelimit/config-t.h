@@ -23,7 +23,15 @@ enum class KeyPartKind : std::uint8_t {
   Route,         // route — the matched route's name
   Method,        // method
   Clearance,     // clearance.id — the id of the request's valid challenge clearance
+  DeviceId,      // device.id — a resident's device (device token, or the app token's account)
+  Email,         // email.NAME — body field NAME as one mailbox: lowercased, "+tag" dropped,
+                 // dots dropped where the provider ignores them (gmail.com, googlemail.com)
 };
+
+// Parts read from the request body (held back until they are read).
+constexpr bool body_part(KeyPartKind k) {
+  return k == KeyPartKind::BodyField || k == KeyPartKind::EmailDomain || k == KeyPartKind::Email;
+}
 
 struct KeyPart {
   KeyPartKind kind = KeyPartKind::ClientIp;

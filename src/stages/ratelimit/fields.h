@@ -44,6 +44,7 @@ class ValueSink {
   bool same_value(const ValueSink& other) const;
 
   Mode mode() const { return mode_; }
+  std::uint8_t* data() const { return buf_; }
 
  private:
   std::uint8_t* buf_;

@@ -19,8 +19,8 @@ constexpr std::size_t kPartMax = kPartHeader + kMaxPartBytes;
 constexpr std::uint8_t kChained = 0xff;  // never a KeyPartKind, so a chained tuple is distinct
 // Kind byte of an unknown part (kUnknownPart | kind, zero length): never a real part's kind byte.
 constexpr std::uint8_t kUnknownPart = 0x80;
-static_assert(static_cast<std::uint8_t>(KeyPartKind::Clearance) < kUnknownPart &&
-              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::Clearance)) != kChained);
+static_assert(static_cast<std::uint8_t>(KeyPartKind::Email) < kUnknownPart &&
+              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::Email)) != kChained);
 constexpr std::size_t kChainBytes = 1 + 16;
 constexpr std::size_t kTupleBytes = kChainBytes + 4 * kPartMax;
 static_assert(kMaxPartBytes <= 0xffff);
@@ -70,6 +70,7 @@ class Tuple {
 ValueSink::Mode mode_of(KeyPartKind kind) {
   switch (kind) {
     case KeyPartKind::BodyField:
+    case KeyPartKind::Email:  // then canonical_email()
       return ValueSink::Mode::Folded;
     case KeyPartKind::EmailDomain:
       return ValueSink::Mode::Domain;
@@ -109,6 +110,10 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
       if (in.clearance.empty()) return Found::Absent;
       sink.put(in.clearance);
       return Found::Value;
+    case KeyPartKind::DeviceId:
+      if (in.device.empty()) return Found::Absent;
+      sink.put(in.device);
+      return Found::Value;
     default:
       break;
   }
@@ -123,7 +128,8 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
     case KeyPartKind::Query:
       return fields::find_param(head.query, part.name, sink);
     case KeyPartKind::BodyField:
-    case KeyPartKind::EmailDomain: {
+    case KeyPartKind::EmailDomain:
+    case KeyPartKind::Email: {
       if (in.body_unseen) return Found::Unknown;
       const bool complete = whole_body(in);
       // No body at all (known empty, or none announced): nothing to key on.
@@ -150,6 +156,31 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
 
 }  // namespace
 
+std::size_t canonical_email(std::uint8_t* p, std::size_t n) {
+  std::size_t at = n;
+  for (std::size_t i = n; i-- > 0;) {
+    if (p[i] == '@') {
+      at = i;
+      break;
+    }
+  }
+  if (at == n) return n;  // not an address: keyed as it is (the application will refuse it)
+  std::string_view domain(reinterpret_cast<const char*>(p + at + 1), n - at - 1);
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  // Google ignores dots in the local part and answers for googlemail.com as for gmail.com.
+  const bool gmail = domain == "gmail.com" || domain == "googlemail.com";
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < at; ++i) {
+    if (p[i] == '+') break;  // sub-addressing: "alice+x" is alice's mailbox (RFC 5233)
+    if (gmail && p[i] == '.') continue;
+    p[out++] = p[i];
+  }
+  p[out++] = '@';
+  if (gmail) domain = "gmail.com";
+  std::memmove(p + out, domain.data(), domain.size());
+  return out + domain.size();
+}
+
 KeyBuild build_key(std::span<const policy::KeyPart> parts, const KeyInputs& in,
                    const HashSeed& seed, Key& out, bool* unknown) {
   if (unknown != nullptr) *unknown = false;
@@ -161,6 +192,7 @@ KeyBuild build_key(std::span<const policy::KeyPart> parts, const KeyInputs& in,
     switch (read_part(part, in, sink)) {
       case Found::Value:
         if (!sink.finish(len)) return KeyBuild::Missing;
+        if (part.kind == KeyPartKind::Email) len = canonical_email(sink.data(), len);
         tuple.end_part(part.kind, len);
         break;
       case Found::Absent:
@@ -181,13 +213,14 @@ bool part_value(const policy::KeyPart& part, const KeyInputs& in,
   ValueSink sink(mode_of(part.kind), buf.data());
   std::size_t len = 0;
   if (read_part(part, in, sink) != Found::Value || !sink.finish(len) || len == 0) return false;
+  if (part.kind == KeyPartKind::Email) len = canonical_email(buf.data(), len);
   out = {reinterpret_cast<const char*>(buf.data()), len};
   return true;
 }
 
 bool needs_body(std::span<const policy::KeyPart> parts) {
   for (const policy::KeyPart& part : parts) {
-    if (part.kind == KeyPartKind::BodyField || part.kind == KeyPartKind::EmailDomain) return true;
+    if (policy::body_part(part.kind)) return true;
   }
   return false;
 }

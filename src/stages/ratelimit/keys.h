@@ -31,6 +31,7 @@ struct KeyInputs {
   bool body_unseen = false;
   policy::ClientClass client_class = policy::ClientClass::Anonymous;
   std::string_view clearance;  // id of a valid clearance the request holds; empty = none
+  std::string_view device;     // a resident's device id; empty = not a resident
 };
 
 enum class KeyBuild : std::uint8_t {
@@ -76,5 +77,11 @@ bool part_value(const policy::KeyPart& part, const KeyInputs& in,
                 std::array<std::uint8_t, kMaxPartBytes + 1>& buf, std::string_view& out);
 
 bool needs_body(std::span<const policy::KeyPart> parts);
+
+// The mailbox an address names, rewritten in place over its folded (lowercased, trimmed) bytes:
+// "+tag" dropped from the local part, and for Gmail (gmail.com, googlemail.com) its dots too and
+// the domain spelled gmail.com; one trailing '.' of the domain dropped. A value without '@' is
+// left as it is. Returns the new length (never longer).
+std::size_t canonical_email(std::uint8_t* p, std::size_t n);
 
 }  // namespace gh::ratelimit

@@ -26,6 +26,15 @@ struct ReputationRule {
   std::vector<client::Cidr> cidrs;
   std::vector<std::uint32_t> asns;
   std::uint32_t recent_refusals = 0;  // >= this many refusals of the prefix lately (0 = off)
+  std::string asns_file;  // more AS numbers, one per line (an operator's list of hosting ASNs)
+  // The user agent claims a browser the request does not look like (headers it always sends
+  // missing, or in an order it never uses, or a headless build).
+  bool browser_mismatch = false;
+  // The request comes without having been shown the page: no valid page-view cookie, or one
+  // younger than page_view.min_age (a form filled faster than a person can).
+  bool page_view_skipped = false;
+  // The sign-up body's address (email_field) is at a disposable-mail domain.
+  bool disposable_email = false;
   ReputationAction action = ReputationAction::Weigh;
   std::int32_t weight = 0;
   std::uint8_t level = 1;  // Challenge: ladder level
@@ -38,11 +47,23 @@ struct ReputationThreshold {
   std::uint8_t level = 1;  // 0 = meta refresh, 1.. = proof of work
 };
 
+// Page-view continuity: Gatehouse sets `cookie` (signed, bound to the client's network and user
+// agent, with the time) on every page of a sign-up route it forwards to a GET; a rule with
+// `page_view: skipped` matches a request without a valid one, or with one younger than min_age.
+struct PageViewConfig {
+  std::string cookie = "gh_view";
+  Millis min_age = 2'000;
+  Millis lifetime = 3'600'000;
+};
+
 struct ReputationConfig {
   std::vector<ReputationRule> rules;
   std::vector<ReputationThreshold> thresholds;  // highest score first after load
   std::int32_t suspect_score = 30;
   std::string asn_database;  // MaxMind-format .mmdb; empty = no ASN rules
+  PageViewConfig page_view;
+  std::string email_field = "email";    // body field of a sign-up holding the address
+  std::string disposable_domains_file;  // more disposable domains, one per line
 };
 
 }  // namespace gh::policy

@@ -24,11 +24,27 @@ using policy::SourceMark;
 using policy::type_name;
 using policy::valid_path;
 
-constexpr std::string_view kReputationKeys[] = {"rules", "thresholds", "suspect_score",
-                                                "asn_database"};
-constexpr std::string_view kRuleKeys[] = {
-    "name",  "user_agent", "path_prefix",     "methods", "headers_present", "headers_missing",
-    "cidrs", "asns",       "recent_refusals", "action",  "weight",          "level"};
+constexpr std::string_view kReputationKeys[] = {
+    "rules",     "thresholds",  "suspect_score",          "asn_database",
+    "page_view", "email_field", "disposable_domains_file"};
+constexpr std::string_view kPageViewKeys[] = {"cookie", "min_age", "lifetime"};
+constexpr std::string_view kRuleKeys[] = {"name",
+                                          "user_agent",
+                                          "path_prefix",
+                                          "methods",
+                                          "headers_present",
+                                          "headers_missing",
+                                          "cidrs",
+                                          "asns",
+                                          "asns_file",
+                                          "recent_refusals",
+                                          "browser_mismatch",
+                                          "page_view",
+                                          "disposable_email",
+                                          "action",
+                                          "weight",
+                                          "level"};
+constexpr std::string_view kPageViewStates[] = {"skipped"};
 constexpr std::string_view kThresholdKeys[] = {"score", "action", "level"};
 constexpr std::string_view kReputationActions[] = {"weigh", "allow", "deny", "challenge"};
 constexpr ReputationAction kReputationActionKinds[] = {
@@ -46,7 +62,7 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
     return;
   }
   bool has_name = false;
-  bool has_condition = false;
+  int conditions = 0;  // condition keys given, valid or not (one error is enough); a false one not
   bool has_weight = false;
   doc.each_field(node, kRuleKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "name") {
@@ -83,7 +99,7 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
       doc.read_uint(e, key_path, 0, 8, rule.level);
       return;
     }
-    has_condition = true;
+    ++conditions;
     if (e.key == "user_agent") {
       if (auto text = doc.scalar(e, key_path)) {
         RE2 re(*text, RE2::Quiet);
@@ -132,16 +148,28 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
           });
     } else if (e.key == "recent_refusals") {
       doc.read_uint(e, key_path, 1, 1'000'000, rule.recent_refusals);
+    } else if (e.key == "asns_file") {
+      if (auto name = doc.file_name(e.value, doc.value_mark(e), key_path)) rule.asns_file = *name;
+    } else if (e.key == "browser_mismatch") {
+      doc.read_bool(e, key_path, rule.browser_mismatch);
+      if (!rule.browser_mismatch) --conditions;
+    } else if (e.key == "page_view") {
+      if (doc.read_choice(e, key_path, kPageViewStates, "page view state")) {
+        rule.page_view_skipped = true;
+      }
+    } else if (e.key == "disposable_email") {
+      doc.read_bool(e, key_path, rule.disposable_email);
+      if (!rule.disposable_email) --conditions;
     }
   });
   if (!has_name) {
     doc.error(rule.mark, path + ": missing required key 'name'");
   }
-  if (!has_condition) {
+  if (conditions == 0) {
     doc.error(rule.mark, path +
                              ": a rule needs at least one condition (user_agent, path_prefix, "
-                             "methods, headers_present, headers_missing, cidrs, asns or "
-                             "recent_refusals)");
+                             "methods, headers_present, headers_missing, cidrs, asns, asns_file, "
+                             "recent_refusals, browser_mismatch, page_view or disposable_email)");
   }
   if (rule.action == ReputationAction::Weigh && !has_weight) {
     doc.error(rule.mark, path +
@@ -187,6 +215,13 @@ void load_threshold(Document& doc, const YAML::Node& node, const std::string& pa
 
 }  // namespace
 
+bool has_condition(const policy::ReputationRule& rule) {
+  return !rule.user_agent.empty() || !rule.path_prefix.empty() || !rule.methods.empty() ||
+         !rule.headers_present.empty() || !rule.headers_missing.empty() || !rule.cidrs.empty() ||
+         !rule.asns.empty() || !rule.asns_file.empty() || rule.recent_refusals > 0 ||
+         rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email;
+}
+
 void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {
   SourceMark asn_rule_mark;
   doc.each_section_field(
@@ -211,10 +246,34 @@ void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {
           if (auto name = doc.file_name(e.value, doc.value_mark(e), path)) {
             r.asn_database = *name;
           }
+        } else if (e.key == "page_view") {
+          doc.each_section_field(
+              e, kPageViewKeys, path, [&](const Field& p, const std::string& pp) {
+                if (p.key == "cookie") {
+                  doc.read_cookie_name(p, pp, r.page_view.cookie);
+                } else if (p.key == "min_age") {
+                  doc.read_duration(p, pp, 0, policy::kMinute, r.page_view.min_age);
+                } else if (p.key == "lifetime") {
+                  doc.read_duration(p, pp, policy::kMinute, policy::kDay, r.page_view.lifetime);
+                }
+              });
+        } else if (e.key == "email_field") {
+          if (auto text = doc.scalar(e, path)) {
+            if (text->empty() || text->size() > 64 || text->find(' ') != std::string::npos) {
+              doc.error(doc.value_mark(e),
+                        path + ": expected a body field name, got " + quote(*text));
+            } else {
+              r.email_field = *text;
+            }
+          }
+        } else if (e.key == "disposable_domains_file") {
+          if (auto name = doc.file_name(e.value, doc.value_mark(e), path)) {
+            r.disposable_domains_file = *name;
+          }
         }
       });
   for (const ReputationRule& rule : r.rules) {
-    if (!rule.asns.empty() && r.asn_database.empty()) {
+    if ((!rule.asns.empty() || !rule.asns_file.empty()) && r.asn_database.empty()) {
       doc.error(rule.mark, "reputation: rule " + quote(rule.name) +
                                " matches AS numbers, but no asn_database is set");
     }

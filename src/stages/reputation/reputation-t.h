@@ -18,6 +18,14 @@ struct Request {
   // The normalised path (http::canonical_path) so that "/%73ignup" cannot dodge a path rule;
   // empty: head->path is used.
   std::string_view path;
+  // The client reached us over TLS (directly, or per a trusted proxy) or on a loopback host:
+  // where browsers send their Sec-Fetch-* and client-hint fields.
+  bool secure = false;
+  // Age of the client's valid page-view cookie; negative: none (see PageViewConfig).
+  std::int64_t page_view_age_ms = -1;
+  // The lowercase domain of the sign-up body's address (reputation.email_field); empty: none
+  // read (no body yet, no such field, or not one value).
+  std::string_view email_domain;
 };
 
 // The scorer's answer. action Weigh means "no decision": the request goes on, the score travels

@@ -1,10 +1,13 @@
 #include "stages/reputation/scorer.h"
 
 #include <algorithm>
+#include <fstream>
 #include <limits>
 #include <utility>
 
 #include "http/parser.h"
+#include "http/text.h"
+#include "stages/reputation/config.h"
 
 namespace gh::reputation {
 
@@ -31,12 +34,6 @@ std::string where(const policy::ReputationRule& rule, std::size_t index) {
   return out;
 }
 
-bool has_condition(const policy::ReputationRule& rule) {
-  return !rule.user_agent.empty() || !rule.path_prefix.empty() || !rule.methods.empty() ||
-         !rule.headers_present.empty() || !rule.headers_missing.empty() || !rule.cidrs.empty() ||
-         !rule.asns.empty() || rule.recent_refusals > 0;
-}
-
 // Scratch reused by every score() call of a thread, so steady state allocates nothing: the
 // vectors only grow to the largest rule set seen.
 struct Scratch {
@@ -48,6 +45,47 @@ struct Scratch {
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
+}
+
+// Index of the first field named `name` (lowercase), or -1.
+int field_index(const http::RequestHead& head, std::string_view name) {
+  for (std::size_t i = 0; i < head.field_count; ++i) {
+    if (http::iequals(head.fields[i].name, name)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// AS numbers of an operator's file: one per line ("64500" or "AS64500"), '#' comments.
+bool read_asns_file(const std::string& path, std::vector<std::uint32_t>& out, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path;
+    return false;
+  }
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (const std::size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::string_view v = http::trim_ows(line);
+    if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
+    if (v.empty()) continue;
+    if (v.size() > 2 && (v.substr(0, 2) == "AS" || v.substr(0, 2) == "as")) v.remove_prefix(2);
+    std::uint64_t asn = 0;
+    bool ok = !v.empty() && v.size() <= 10;
+    for (const char c : v) {
+      ok = ok && c >= '0' && c <= '9';
+      asn = asn * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (!ok || asn > 0xffffffffu) {
+      error = path + ":" + std::to_string(n) + ": expected an AS number (64500 or AS64500)";
+      return false;
+    }
+    if (out.size() >= 1'000'000) {
+      error = path + ": over 1000000 AS numbers";
+      return false;
+    }
+    out.push_back(static_cast<std::uint32_t>(asn));
+  }
+  return true;
 }
 
 }  // namespace
@@ -94,6 +132,16 @@ class Scorer::Context {
     return state == 1;
   }
 
+  bool browser_mismatch() {
+    if (!mismatch_looked_up_) {
+      mismatch_ =
+          request_.head != nullptr && Scorer::browser_mismatch(*request_.head, request_.secure);
+      mismatch_looked_up_ = true;
+    }
+    return mismatch_;
+  }
+  const Request& request() const { return request_; }
+
   // nullopt: the database has no ASN for this address.
   std::optional<std::uint32_t> asn() {
     if (!asn_looked_up_) {
@@ -113,6 +161,8 @@ class Scorer::Context {
   lists::u128 ip_ = 0;
   bool headers_reset_ = false;
   bool asn_looked_up_ = false;
+  bool mismatch_looked_up_ = false;
+  bool mismatch_ = false;
   std::optional<std::uint32_t> asn_;
 };
 
@@ -143,6 +193,18 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     rule.level = in.action == ReputationAction::Challenge ? in.level : 0;
     rule.path_prefix = in.path_prefix;
     rule.recent_refusals = in.recent_refusals;
+    rule.browser_mismatch = in.browser_mismatch;
+    rule.page_view_skipped = in.page_view_skipped;
+    rule.disposable_email = in.disposable_email;
+    s->uses_page_view_ = s->uses_page_view_ || in.page_view_skipped;
+    if (in.disposable_email && s->disposable_ == nullptr) {
+      std::string why;
+      s->disposable_ = DisposableDomains::load(config.disposable_domains_file, why);
+      if (s->disposable_ == nullptr) {
+        error = "reputation.disposable_domains_file: " + why;
+        return nullptr;
+      }
+    }
 
     if (!in.user_agent.empty()) {
       std::string re_error;
@@ -211,6 +273,13 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     rule.ranges.count = static_cast<std::uint32_t>(s->ranges_.size()) - rule.ranges.begin;
 
     std::vector<std::uint32_t> asns = in.asns;
+    if (!in.asns_file.empty()) {
+      std::string why;
+      if (!read_asns_file(in.asns_file, asns, why)) {
+        error = where(in, i) + ": asns_file: " + why;
+        return nullptr;
+      }
+    }
     std::sort(asns.begin(), asns.end());
     asns.erase(std::unique(asns.begin(), asns.end()), asns.end());
     rule.asns =
@@ -243,12 +312,52 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     }
   }
 
+  s->page_view_min_age_ms_ = config.page_view.min_age;
   s->thresholds_ = config.thresholds;
   std::stable_sort(s->thresholds_.begin(), s->thresholds_.end(),
                    [](const policy::ReputationThreshold& a, const policy::ReputationThreshold& b) {
                      return a.score > b.score;
                    });
   return s;
+}
+
+bool Scorer::browser_mismatch(const http::RequestHead& head, bool secure) noexcept {
+  const int ua_at = field_index(head, "user-agent");
+  if (ua_at < 0) return false;
+  const std::string_view ua = head.fields[static_cast<std::size_t>(ua_at)].value;
+  if (ua.find("Mozilla/5.0") == std::string_view::npos) return false;
+  const bool chromium = ua.find("Chrome/") != std::string_view::npos;
+  const bool firefox = !chromium && ua.find("Firefox/") != std::string_view::npos;
+  const bool safari = !chromium && !firefox && ua.find("Safari/") != std::string_view::npos &&
+                      ua.find("Version/") != std::string_view::npos;
+  if (!chromium && !firefox && !safari) return false;  // no browser claimed: other rules judge
+  if (ua.find("HeadlessChrome") != std::string_view::npos ||
+      ua.find("PhantomJS") != std::string_view::npos) {
+    return true;
+  }
+  // Every current browser sends these on navigations, form posts and fetches alike.
+  if (field_index(head, "accept") < 0 || field_index(head, "accept-language") < 0 ||
+      field_index(head, "accept-encoding") < 0) {
+    return true;
+  }
+  // Fetch metadata (Chrome 76, Firefox 90, Safari 16.4) and Chromium's client hints (89) go to
+  // potentially trustworthy origins only: https, or a loopback host.
+  if (secure) {
+    if (field_index(head, "sec-fetch-mode") < 0 || field_index(head, "sec-fetch-site") < 0 ||
+        field_index(head, "sec-fetch-dest") < 0) {
+      return true;
+    }
+    if (chromium && field_index(head, "sec-ch-ua") < 0) return true;
+  }
+  // Order: Chromium sends its client hints before User-Agent; Firefox User-Agent right after
+  // Host. Libraries that copy a browser's fields rarely copy their order.
+  const int hints = field_index(head, "sec-ch-ua");
+  if (chromium && hints >= 0 && hints > ua_at) return true;
+  if (firefox) {
+    const int host = field_index(head, "host");
+    if (host >= 0 && ua_at != host + 1) return true;
+  }
+  return false;
 }
 
 bool Scorer::in_ranges(const Span& span, lists::u128 ip) const noexcept {
@@ -274,6 +383,15 @@ bool Scorer::matches(const Rule& rule, Context& ctx) const noexcept {
   for (std::uint32_t k = 0; k < rule.missing.count; ++k) {
     if (ctx.header_present(header_ids_[rule.missing.begin + k])) return false;
   }
+  if (rule.page_view_skipped) {
+    const std::int64_t age = ctx.request().page_view_age_ms;
+    if (age >= 0 && age >= page_view_min_age_ms_) return false;
+  }
+  if (rule.disposable_email) {
+    const std::string_view domain = ctx.request().email_domain;
+    if (disposable_ == nullptr || !disposable_->contains(domain)) return false;
+  }
+  if (rule.browser_mismatch && !ctx.browser_mismatch()) return false;
   if (rule.asns.count > 0) {
     const std::optional<std::uint32_t> asn = ctx.asn();
     if (!asn) return false;

@@ -18,6 +18,7 @@
 #include "stages/lists/key128.h"
 #include "stages/reputation/asn.h"
 #include "stages/reputation/config-t.h"
+#include "stages/reputation/disposable.h"
 #include "stages/reputation/reputation-t.h"
 
 namespace gh::reputation {
@@ -42,6 +43,13 @@ class Scorer {
   std::size_t rule_count() const noexcept { return rules_.size(); }
   std::size_t ua_pattern_count() const noexcept { return ua_rule_.size(); }
   bool uses_asn() const noexcept { return asn_ != nullptr; }
+  // Some rule reads the page-view cookie's age / the sign-up body's address: the caller fills
+  // Request::page_view_age_ms / email_domain only then.
+  bool uses_page_view() const noexcept { return uses_page_view_; }
+  bool uses_email() const noexcept { return disposable_ != nullptr; }
+  // Whether `user_agent` claims a browser whose request `head` does not look like (exposed for
+  // tests and for the sim's profiles to be checked against).
+  static bool browser_mismatch(const http::RequestHead& head, bool secure) noexcept;
   // RE2 gave up on a user agent (DFA out of memory); its UA conditions counted as not matching.
   std::uint64_t ua_match_failures() const noexcept {
     return ua_failures_.load(std::memory_order_relaxed);
@@ -65,6 +73,9 @@ class Scorer {
     Span ranges;   // into ranges_
     Span asns;     // into asns_, sorted
     std::uint32_t recent_refusals = 0;
+    bool browser_mismatch = false;
+    bool page_view_skipped = false;
+    bool disposable_email = false;
   };
   struct Range {
     lists::u128 first;
@@ -77,10 +88,13 @@ class Scorer {
   bool in_ranges(const Span& span, lists::u128 ip) const noexcept;
 
   std::vector<Rule> rules_;
-  std::vector<std::uint32_t> plain_rules_;  // rules without a user_agent condition, in order
-  std::vector<std::uint32_t> ua_rule_;      // RE2::Set pattern index -> rule index
-  std::unique_ptr<re2::RE2::Set> ua_set_;   // every rule's user_agent, matched in one pass
-  std::vector<std::string> header_names_;   // distinct, lowercased
+  bool uses_page_view_ = false;
+  std::int64_t page_view_min_age_ms_ = 0;
+  std::unique_ptr<DisposableDomains> disposable_;  // only when a rule asks
+  std::vector<std::uint32_t> plain_rules_;         // rules without a user_agent condition, in order
+  std::vector<std::uint32_t> ua_rule_;             // RE2::Set pattern index -> rule index
+  std::unique_ptr<re2::RE2::Set> ua_set_;          // every rule's user_agent, matched in one pass
+  std::vector<std::string> header_names_;          // distinct, lowercased
   std::vector<std::uint32_t> header_ids_;
   std::vector<Range> ranges_;  // per rule: sorted, merged
   std::vector<std::uint32_t> asns_;

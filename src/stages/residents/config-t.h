@@ -12,8 +12,21 @@
 
 namespace gh::policy {
 
-// Device tokens (OWASP device cookies): set when a login of class `login` succeeds, bound to the
-// account and the client prefix. Their holders are residents.
+// The application's own proof of login: a JWT it issued, in `Authorization: Bearer` or a cookie.
+// A valid one makes the client a resident with `sub` as the account (API and mobile clients,
+// which never see Gatehouse's cookie).
+struct AppTokenConfig {
+  enum class From : std::uint8_t { None, Bearer, Cookie } from = From::None;
+  std::string cookie;       // From::Cookie
+  std::string key_file;     // PEM public key or JWKS; or the HS256 secret when `secret`
+  bool secret = false;      // key_file holds an HS256 shared secret (secret_file:)
+  std::string issuer;       // required "iss"; empty: not checked
+  std::vector<std::string> audiences;  // "aud" must name one; empty: not checked
+  Millis leeway = 30'000;   // clock skew allowed on exp and nbf
+};
+
+// Device tokens (OWASP device cookies): set when a login of class `login` succeeds, naming the
+// account and a random device id, valid from any network. Their holders are residents.
 struct ResidentsConfig {
   bool enabled = true;
   std::string cookie = "gh_device";
@@ -30,6 +43,11 @@ struct ResidentsConfig {
   Millis device_period = 1'000;
   std::uint32_t device_burst = 100;
   std::uint32_t device_concurrency = 16;
+  // Distinct client networks per device within an hour; beyond, the device is served as anyone
+  // for `device_demote`.
+  std::uint32_t device_networks = 8;
+  Millis device_demote = 3'600'000;
+  AppTokenConfig app_token;
 };
 
 }  // namespace gh::policy

@@ -20,8 +20,66 @@ using policy::ResidentsConfig;
 using policy::valid_path;
 
 constexpr std::string_view kResidentsKeys[] = {
-    "enabled",          "cookie",         "lifetime",    "account",      "success_status",
-    "success_location", "success_cookie", "device_rate", "device_burst", "device_concurrency"};
+    "enabled",         "cookie",          "lifetime",       "account",
+    "success_status",  "success_location", "success_cookie", "device_rate",
+    "device_burst",    "device_concurrency", "device_networks", "device_demote",
+    "app_token"};
+constexpr std::string_view kAppTokenKeys[] = {"from",     "key_file", "secret_file",
+                                              "issuer",   "audience", "leeway"};
+
+void load_app_token(Document& doc, const Field& f, const std::string& path,
+                    policy::AppTokenConfig& t) {
+  bool has_from = false;
+  int key_sources = 0;
+  const bool map = doc.each_section_field(f, kAppTokenKeys, path, [&](const Field& e,
+                                                                       const std::string& key_path) {
+    if (e.key == "from") {
+      auto text = doc.scalar(e, key_path);
+      if (!text) return;
+      has_from = true;
+      if (*text == "bearer") {
+        t.from = policy::AppTokenConfig::From::Bearer;
+      } else if (text->starts_with("cookie.") && text->size() > 7 && text->size() <= 71 &&
+                 policy::valid_token(std::string_view(*text).substr(7))) {
+        t.from = policy::AppTokenConfig::From::Cookie;
+        t.cookie = text->substr(7);
+      } else {
+        doc.error(doc.value_mark(e), key_path +
+                                         ": expected 'bearer' (Authorization: Bearer) or "
+                                         "cookie.NAME, got " +
+                                         quote(*text));
+      }
+    } else if (e.key == "key_file" || e.key == "secret_file") {
+      ++key_sources;
+      if (auto name = doc.file_name(e.value, doc.value_mark(e), key_path)) {
+        t.key_file = *name;
+        t.secret = e.key == "secret_file";
+      }
+    } else if (e.key == "issuer") {
+      if (auto text = doc.scalar(e, key_path)) t.issuer = *text;
+    } else if (e.key == "audience") {
+      if (e.value.IsSequence()) {
+        doc.for_each_scalar(e.value, key_path,
+                            [&](const std::string& a, const std::string&, const policy::SourceMark&) {
+                              t.audiences.push_back(a);
+                            });
+      } else if (auto text = doc.scalar(e, key_path)) {
+        t.audiences.push_back(*text);
+      }
+    } else if (e.key == "leeway") {
+      doc.read_duration(e, key_path, 0, 10 * kMinute, t.leeway);
+    }
+  });
+  if (!map) return;
+  if (!has_from) doc.error(doc.key_mark(f), path + ": missing required key 'from'");
+  if (key_sources == 0) {
+    doc.error(doc.key_mark(f), path +
+                                   ": name the keys that check the tokens: key_file (a PEM "
+                                   "public key or a JWKS file) or secret_file (HS256)");
+  } else if (key_sources > 1) {
+    doc.error(doc.key_mark(f), path + ": key_file and secret_file exclude each other");
+  }
+}
 
 }  // namespace
 
@@ -86,6 +144,12 @@ void load_residents(Document& doc, const Field& f, ResidentsConfig& r) {
           doc.read_uint(e, path, 1, 1'000'000, r.device_burst);
         } else if (e.key == "device_concurrency") {
           doc.read_uint(e, path, 1, 10'000, r.device_concurrency);
+        } else if (e.key == "device_networks") {
+          doc.read_uint(e, path, 1, 16, r.device_networks);
+        } else if (e.key == "device_demote") {
+          doc.read_duration(e, path, kMinute, kDay, r.device_demote);
+        } else if (e.key == "app_token") {
+          load_app_token(doc, e, path, r.app_token);
         }
       });
 }

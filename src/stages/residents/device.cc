@@ -6,6 +6,7 @@
 #include "http/fields.h"
 #include "http/parser.h"
 #include "stages/challenge/binding.h"
+#include "stages/challenge/sha256.h"
 
 namespace gh::residents {
 namespace {
@@ -48,6 +49,21 @@ std::string_view location_path(std::string_view location) {
   return location;
 }
 
+// One token may not carry a crowd: over its rate, in-flight or network cap it is anyone. True
+// when r.token's device is admitted (r is then a Resident holding a place on `guard`).
+bool admit(DeviceGuard* guard, const client::Cidr& prefix, core::Nanos mono_ns, Recognition& r) {
+  const std::uint64_t network = challenge::binding_of(prefix, "network");
+  const DeviceGuard::Admit a = guard == nullptr ? DeviceGuard::Admit::RateExceeded
+                                                : guard->admit(r.token.id, network, mono_ns);
+  if (a != DeviceGuard::Admit::Ok) {
+    r.kind = Recognition::Kind::Demoted;
+    r.roaming_cap = a == DeviceGuard::Admit::TooManyNetworks;
+    return false;
+  }
+  r.kind = Recognition::Kind::Resident;
+  return true;
+}
+
 }  // namespace
 
 Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
@@ -64,18 +80,45 @@ Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
     return r;
   }
   if (revocations != nullptr && revocations->revoked(tok)) return r;
-  // One token may not carry a crowd: over its rate, in-flight or network cap it is anyone.
-  const std::uint64_t network = challenge::binding_of(prefix, "network");
-  const DeviceGuard::Admit admit =
-      guard == nullptr ? DeviceGuard::Admit::RateExceeded : guard->admit(tok.id, network, mono_ns);
-  if (admit != DeviceGuard::Admit::Ok) {
-    r.kind = Recognition::Kind::Demoted;
-    r.roaming_cap = admit == DeviceGuard::Admit::TooManyNetworks;
-    return r;
-  }
-  r.kind = Recognition::Kind::Resident;
-  r.renew = wall_ms > tok.issued_ms + lifetime_ms / 4;
+  if (admit(guard, prefix, mono_ns, r)) r.renew = wall_ms > tok.issued_ms + lifetime_ms / 4;
   return r;
+}
+
+Recognition recognise_app_token(const JwtVerifier& verifier, DeviceGuard* guard,
+                                const Revocations* revocations, std::string_view text,
+                                const client::Cidr& prefix, std::int64_t wall_ms,
+                                core::Nanos mono_ns) {
+  Recognition r;
+  if (text.empty()) return r;
+  std::string subject;
+  std::int64_t issued_s = 0;
+  if (verifier.verify(text, wall_ms / 1000, subject, &issued_s) != JwtCheck::Ok) return r;
+  // The account as device tokens name it: ASCII letters folded.
+  for (char& c : subject) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  challenge::Token& tok = r.token;
+  tok.kind = challenge::TokenKind::Device;
+  tok.subject = challenge::account_hash(subject);
+  tok.issued_ms = issued_s * 1000;
+  const challenge::Digest d =
+      challenge::sha256({std::string_view("gatehouse app token v1\0", 23), subject});
+  std::copy_n(d.begin(), tok.id.size(), tok.id.begin());
+  // Account revocation compares issue times; a token without "iat" counts as issued long ago.
+  if (revocations != nullptr && revocations->revoked(tok)) return r;
+  admit(guard, prefix, mono_ns, r);
+  return r;
+}
+
+std::string_view bearer_token(const http::RequestHead& head) {
+  for (std::uint16_t i = 0; i < head.field_count; ++i) {
+    if (!http::iequals(head.fields[i].name, "authorization")) continue;
+    std::string_view v = head.fields[i].value;
+    if (v.size() < 7 || !http::iequals(v.substr(0, 7), "bearer ")) return {};
+    v.remove_prefix(7);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    return v;
+  }
+  return {};
 }
 
 bool login_succeeded(const policy::ResidentsConfig& res, const http::ResponseHead& resp) {

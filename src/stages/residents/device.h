@@ -12,6 +12,7 @@
 #include "stages/challenge/token.h"
 #include "stages/residents/config-t.h"
 #include "stages/residents/device_guard.h"
+#include "stages/residents/jwt.h"
 #include "stages/residents/revocations.h"
 
 namespace gh::residents {
@@ -35,6 +36,20 @@ Recognition recognise(const challenge::TokenCodec& codec, DeviceGuard* guard,
                       const Revocations* revocations, std::string_view text,
                       const client::Cidr& prefix, std::int64_t wall_ms, core::Nanos mono_ns,
                       std::int64_t lifetime_ms);
+
+// The application's own proof of login (residents.app_token), `text` being the JWT (empty when
+// none). A valid, unexpired, unrevoked one is a resident whose subject is account_hash(sub); API
+// clients hold no device id of ours, so the account stands for the device: its requests share one
+// place on `guard` (rate, in flight, networks per hour) and revocation by account applies to
+// tokens issued ("iat") before it. The token's own expiry is the application's business: no
+// renewal.
+Recognition recognise_app_token(const JwtVerifier& verifier, DeviceGuard* guard,
+                                const Revocations* revocations, std::string_view text,
+                                const client::Cidr& prefix, std::int64_t wall_ms,
+                                core::Nanos mono_ns);
+
+// The credentials of `Authorization: Bearer <token>` (scheme case-insensitive), or empty.
+std::string_view bearer_token(const http::RequestHead& head);
 
 // "Set-Cookie: ..." renewing `token`: same account and device id, a new issue time and expiry.
 std::size_t renew(const challenge::TokenCodec& codec, const policy::ResidentsConfig& config,

@@ -293,6 +293,8 @@ std::string_view describe(JwtCheck c) {
       return "wrong audience";
     case JwtCheck::NoSubject:
       return "no subject";
+    case JwtCheck::NoExpiry:
+      return "no expiry";
   }
   return "?";
 }
@@ -348,8 +350,8 @@ JwtVerifier::~JwtVerifier() = default;
 JwtVerifier::JwtVerifier(JwtVerifier&&) noexcept = default;
 JwtVerifier& JwtVerifier::operator=(JwtVerifier&&) noexcept = default;
 
-JwtCheck JwtVerifier::verify(std::string_view token, std::int64_t now_s,
-                             std::string& subject) const {
+JwtCheck JwtVerifier::verify(std::string_view token, std::int64_t now_s, std::string& subject,
+                             std::int64_t* issued_s) const {
   if (token.empty() || token.size() > kMaxTokenBytes) return JwtCheck::Malformed;
   const std::size_t d1 = token.find('.');
   const std::size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
@@ -396,7 +398,9 @@ JwtCheck JwtVerifier::verify(std::string_view token, std::int64_t now_s,
   bool malformed = false;
   const auto exp = number(claims, "exp", malformed);
   const auto nbf = number(claims, "nbf", malformed);
+  const auto iat = number(claims, "iat", malformed);
   if (malformed) return JwtCheck::Malformed;
+  if (!exp) return JwtCheck::NoExpiry;
   if (exp && now_s > *exp + rules_.leeway_s) return JwtCheck::Expired;
   if (nbf && now_s + rules_.leeway_s < *nbf) return JwtCheck::NotYet;
   if (!rules_.issuer.empty()) {
@@ -429,6 +433,7 @@ JwtCheck JwtVerifier::verify(std::string_view token, std::int64_t now_s,
     return JwtCheck::NoSubject;
   }
   subject = sub->get<std::string>();
+  if (issued_s != nullptr) *issued_s = iat ? *iat : 0;
   return JwtCheck::Ok;
 }
 

@@ -53,6 +53,7 @@ enum class JwtCheck : std::uint8_t {
   WrongIssuer,
   WrongAudience,
   NoSubject,
+  NoExpiry,  // no "exp": a login proof that never expires is not accepted
 };
 
 std::string_view describe(JwtCheck c);
@@ -64,8 +65,9 @@ class JwtVerifier {
   JwtVerifier(JwtVerifier&&) noexcept;
   JwtVerifier& operator=(JwtVerifier&&) noexcept;
 
-  // `subject` gets the "sub" claim on Ok.
-  JwtCheck verify(std::string_view token, std::int64_t now_s, std::string& subject) const;
+  // `subject` gets the "sub" claim on Ok, `issued_s` (when given) "iat", or 0 without one.
+  JwtCheck verify(std::string_view token, std::int64_t now_s, std::string& subject,
+                  std::int64_t* issued_s = nullptr) const;
 
   std::size_t key_count() const { return keys_.size(); }
 

@@ -209,6 +209,40 @@ TEST_F(Head, ContentTypeAndLength) {
   EXPECT_EQ(status(a.check_head(r)), 401);
 }
 
+// Probes carry no token and may come from anywhere (a load balancer, the kubelet): /healthz and
+// /readyz answer them whatever the admin address, the token or the Host.
+TEST_F(Head, ProbesNeedNoToken) {
+  AdminApi remote = api(false, true);
+  for (const char* path : {"/healthz", "/readyz"}) {
+    ApiRequest r = request("GET", path);
+    r.host = "10.1.2.3:7462";
+    EXPECT_EQ(status(remote.check_head(r)), 0) << path;
+    r.host = "gatehouse.internal";
+    EXPECT_EQ(status(remote.check_head(r)), 0) << path;
+    EXPECT_EQ(status(remote.check_head(request("HEAD", path))), 0) << path;
+    auto refused = remote.check_head(request("POST", path, "Bearer tok"));
+    EXPECT_EQ(status(refused), 405) << path;
+    EXPECT_EQ(header(refused, "Allow"), "GET, HEAD");
+  }
+  // Other reads still need the token off loopback.
+  EXPECT_EQ(status(remote.check_head(request("GET", "/v1/status"))), 401);
+}
+
+// Not started: alive, and not ready, with the reasons.
+TEST_F(Head, ProbesBeforeStart) {
+  AdminApi a = api(true, true);
+  ApiResponse alive = a.handle(request("GET", "/healthz"));
+  EXPECT_EQ(alive.status, 200);
+  EXPECT_EQ(alive.text, "ok\n");
+  EXPECT_EQ(alive.content_type, "text/plain; charset=utf-8");
+  ApiResponse ready = a.handle(request("GET", "/readyz"));
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body["ready"], false);
+  const std::string problems = ready.body["problems"].dump();
+  EXPECT_NE(problems.find("listeners not bound"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("no configuration loaded"), std::string::npos) << problems;
+}
+
 TEST_F(Head, HandleBeforeStartIs503NotACrash) {
   AdminApi a = api(true, true);
   EXPECT_EQ(a.handle(request("GET", "/v1/bans")).status, 503);

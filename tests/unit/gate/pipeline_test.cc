@@ -23,7 +23,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr std::int64_t kT0 = 1'000'000;            // monotonic ms
+constexpr std::int64_t kT0 = 1'000'000;             // monotonic ms
 constexpr std::int64_t kWall0 = 1'760'000'000'000;  // wall ms
 
 // A request that owns its bytes (the head's views point into them).
@@ -143,10 +143,11 @@ TEST(Pipeline, DenyListAndBansComeBeforePathsAndRoutes) {
 }
 
 TEST(Pipeline, TrustedProxiesNameTheClient) {
-  Fixture f("clients: { trusted_proxies: [10.0.0.0/8] }\n"
-            "lists: { deny: [203.0.113.0/24] }\n");
+  Fixture f(
+      "clients: { trusted_proxies: [10.0.0.0/8] }\n"
+      "lists: { deny: [203.0.113.0/24] }\n");
   auto r = get("/", "X-Forwarded-For: 203.0.113.9\r\n");
-  EXPECT_EQ(f.begin(*r, "10.1.1.1").answer.status, 403);      // the client behind the proxy
+  EXPECT_EQ(f.begin(*r, "10.1.1.1").answer.status, 403);       // the client behind the proxy
   EXPECT_EQ(f.begin(*r, "198.51.100.1").step, Step::Forward);  // an untrusted claim
   EXPECT_FALSE(f.x.peer_trusted);
 }
@@ -154,8 +155,9 @@ TEST(Pipeline, TrustedProxiesNameTheClient) {
 // ---- rate limits -----------------------------------------------------------------------------
 
 TEST(Pipeline, LimitRefusesWithRetryAfterAndRateLimitFieldsThenRefills) {
-  Fixture f("routes:\n  - name: r\n    limits:\n"
-            "      - { name: per-ip, key: [client.ip], rate: 1/s, burst: 2 }\n");
+  Fixture f(
+      "routes:\n  - name: r\n    limits:\n"
+      "      - { name: per-ip, key: [client.ip], rate: 1/s, burst: 2 }\n");
   auto r = get("/");
   EXPECT_EQ(f.run(*r).step, Step::Forward);
   f.finish(200);
@@ -172,11 +174,12 @@ TEST(Pipeline, LimitRefusesWithRetryAfterAndRateLimitFieldsThenRefills) {
 }
 
 TEST(Pipeline, DelayHoldsThenForwardsAndTarpitHoldsThenRefuses) {
-  Fixture f("routes:\n"
-            "  - name: slow\n    match: { path: /slow }\n    limits:\n"
-            "      - { name: d, key: [], rate: 1/s, burst: 1, action: { delay: 5s } }\n"
-            "  - name: pit\n    match: { path: /pit }\n    limits:\n"
-            "      - { name: t, key: [], rate: 1/min, burst: 1, action: { tarpit: 3s } }\n");
+  Fixture f(
+      "routes:\n"
+      "  - name: slow\n    match: { path: /slow }\n    limits:\n"
+      "      - { name: d, key: [], rate: 1/s, burst: 1, action: { delay: 5s } }\n"
+      "  - name: pit\n    match: { path: /pit }\n    limits:\n"
+      "      - { name: t, key: [], rate: 1/min, burst: 1, action: { tarpit: 3s } }\n");
   EXPECT_EQ(f.run(*get("/slow")).step, Step::Forward);
   const Decision held = f.run(*get("/slow"));
   ASSERT_EQ(held.step, Step::Hold);
@@ -193,8 +196,9 @@ TEST(Pipeline, DelayHoldsThenForwardsAndTarpitHoldsThenRefuses) {
 }
 
 TEST(Pipeline, BodyKeyedLimitsAskForTheBodyFirst) {
-  Fixture f("routes:\n  - name: login\n    match: { path: /login }\n    limits:\n"
-            "      - { name: acct, key: [body.username], rate: 1/hour, burst: 1 }\n");
+  Fixture f(
+      "routes:\n  - name: login\n    match: { path: /login }\n    limits:\n"
+      "      - { name: acct, key: [body.username], rate: 1/hour, burst: 1 }\n");
   auto r = post("/login", "username=alice&password=x");
   const Decision ask = f.begin(*r);
   ASSERT_EQ(ask.step, Step::NeedBody);
@@ -207,10 +211,11 @@ TEST(Pipeline, BodyKeyedLimitsAskForTheBodyFirst) {
 }
 
 TEST(Pipeline, CountWhenIsChargedOnArrivalAndSettledByTheAnswer) {
-  Fixture f("residents: { enabled: false }\n"
-            "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n    limits:\n"
-            "      - { name: fails, key: [body.username], rate: 2/hour, "
-            "count_when: { status: [401] } }\n");
+  Fixture f(
+      "residents: { enabled: false }\n"
+      "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n    limits:\n"
+      "      - { name: fails, key: [body.username], rate: 2/hour, "
+      "count_when: { status: [401] } }\n");
   auto r = post("/login", "username=alice");
   const http::ResponseHead ok = response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
   const http::ResponseHead no = response("HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\n");
@@ -234,9 +239,10 @@ TEST(Pipeline, CountWhenIsChargedOnArrivalAndSettledByTheAnswer) {
 }
 
 TEST(Pipeline, BanActionAsksTheHostForABan) {
-  Fixture f("routes:\n  - name: r\n    limits:\n"
-            "      - { name: flood, key: [client.ip], rate: 2/hour, burst: 2, "
-            "action: { ban: 10m } }\n");
+  Fixture f(
+      "routes:\n  - name: r\n    limits:\n"
+      "      - { name: flood, key: [client.ip], rate: 2/hour, burst: 2, "
+      "action: { ban: 10m } }\n");
   auto r = get("/");
   f.run(*r);
   f.run(*r);
@@ -295,7 +301,7 @@ TEST(Pipeline, ChallengeThenTheWaitAnswerThenAClearancePasses) {
   std::string url = body.substr(at, body.find('"', at) - at);
   for (std::size_t p; (p = url.find("&amp;")) != std::string::npos;) url.replace(p, 5, "&");
   EXPECT_EQ(f.run(*get(url)).answer.status, 429);  // too early
-  f.now.wall_ms += 2'000 * 2 + 1;  // level 1: refresh_wait x 2
+  f.now.wall_ms += 2'000 * 2 + 1;                  // level 1: refresh_wait x 2
   const Decision solved = f.run(*get(url));
   ASSERT_EQ(solved.step, Step::Respond) << solved.answer.detail;
   EXPECT_EQ(solved.answer.status, 303);
@@ -307,9 +313,9 @@ TEST(Pipeline, ChallengeThenTheWaitAnswerThenAClearancePasses) {
   EXPECT_EQ(f.x.cls, policy::ClientClass::Verified);
   EXPECT_EQ(f.x.clearance_len, 32);
   // Moved to another network or browser: worth nothing.
-  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + clearance + "\r\n"), {}, "198.51.100.1")
-                .answer.status,
-            403);
+  EXPECT_EQ(
+      f.run(*get("/signup", "Cookie: " + clearance + "\r\n"), {}, "198.51.100.1").answer.status,
+      403);
   EXPECT_EQ(f.stats.challenges_solved.get(), 1u);
 }
 
@@ -331,14 +337,14 @@ TEST(Pipeline, ProofOfWorkAnswerIsCheckedAndGranted) {
   f.begin(*answer);
   EXPECT_EQ(f.pipeline->body(f.x, form, true, f.now).answer.status, 403) << "replayed";
   f.begin(*answer);
-  EXPECT_EQ(f.pipeline->body(f.x, "token=" + token + "&nonce=x", true, f.now).answer.status,
-            400);
+  EXPECT_EQ(f.pipeline->body(f.x, "token=" + token + "&nonce=x", true, f.now).answer.status, 400);
 }
 
 TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
-  Fixture f("routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
-            "    signup:\n      mode: queue\n"
-            "      waiting_room: { new_users_per_minute: 1, max_active: 10 }\n");
+  Fixture f(
+      "routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+      "    signup:\n      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 1, max_active: 10 }\n");
   // Calm: the first newcomer goes straight in, its ticket added to the upstream's answer.
   EXPECT_EQ(f.run(*get("/signup")).step, Step::Forward);
   const std::string ticket = cookie_in(f.x.response_fields(), "gh_ticket");
@@ -355,7 +361,8 @@ TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
 // ---- admission -------------------------------------------------------------------------------
 
 TEST(Pipeline, AdmissionReservesResidentsAndQueuesTheRest) {
-  Fixture f("    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50% }\n");
+  Fixture f(
+      "    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50% }\n");
   ASSERT_EQ(f.run(*get("/a")).step, Step::Forward);  // one anonymous slot
   Exchange holder = f.x;
   ASSERT_NE(holder.slot, nullptr);
@@ -370,14 +377,14 @@ TEST(Pipeline, AdmissionReservesResidentsAndQueuesTheRest) {
 // ---- residents -------------------------------------------------------------------------------
 
 TEST(Pipeline, ALoginTheAppConfirmsMakesAResidentButNotOnSignup) {
-  Fixture f("residents: { success_cookie: sid }\n"
-            "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n"
-            "  - name: signup\n    match: { path: /signup }\n    class: signup\n"
-            "    signup: { mode: closed }\n  - name: app\n");
+  Fixture f(
+      "residents: { success_cookie: sid }\n"
+      "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n"
+      "  - name: signup\n    match: { path: /signup }\n    class: signup\n"
+      "    signup: { mode: closed }\n  - name: app\n");
   auto login = post("/login", "username=alice&password=x");
   ASSERT_EQ(f.run(*login, "username=alice&password=x").step, Step::Forward);
-  f.pipeline->settle(f.x, response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 1'000,
-                     f.now);
+  f.pipeline->settle(f.x, response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 1'000, f.now);
   EXPECT_EQ(f.x.response_fields(), "") << "a bare 200 is no login";
   f.finish(200);
   ASSERT_EQ(f.run(*login, "username=alice&password=x").step, Step::Forward);
@@ -393,6 +400,130 @@ TEST(Pipeline, ALoginTheAppConfirmsMakesAResidentButNotOnSignup) {
   const Decision closed = f.run(*get("/signup", "Cookie: " + device + "\r\n"));
   EXPECT_EQ(closed.answer.status, 503);
   EXPECT_EQ(f.x.cls, policy::ClientClass::Anonymous);
+}
+
+// ---- bots pay by reputation ------------------------------------------------------------------
+
+// The bits of a JSON challenge answer.
+int bits_in(const Decision& d) {
+  const std::string json(d.answer.body);
+  const std::size_t at = json.find("\"bits\":");
+  return at == std::string::npos ? -1 : std::stoi(json.substr(at + 7));
+}
+
+// Solves the JSON challenge `c` (a few bits) and returns the clearance cookie pair.
+std::string solve(Fixture& f, const Decision& c) {
+  const std::string json(c.answer.body);
+  const std::size_t t = json.find("\"token\":\"") + 9;
+  const std::string token = json.substr(t, json.find('"', t) - t);
+  const std::optional<std::string> nonce =
+      challenge::pow_solve(token, static_cast<std::uint8_t>(bits_in(c)), 100'000'000);
+  EXPECT_TRUE(nonce.has_value());
+  const std::string form = "token=" + token + "&nonce=" + nonce.value_or("");
+  auto answer = post("/.gatehouse/challenge", form);
+  f.begin(*answer);
+  const Decision solved = f.pipeline->body(f.x, form, true, f.now);
+  EXPECT_EQ(solved.answer.status, 303) << solved.answer.detail;
+  return cookie_in(solved.answer.fields, "gh_clearance");
+}
+
+// A sign-up route in `mode`, with a challenge section of its own and more sections.
+std::string signup_with(const std::string& mode, const std::string& more) {
+  return "routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+         "    signup: { mode: " +
+         mode + " }\n  - name: app\n" + more;
+}
+
+const char* kRisky =
+    "challenge:\n  levels: [{rate: 0, bits: 4}]\n  risk: { score_per_bit: 10, max_extra_bits: 4 }\n"
+    "reputation:\n  rules:\n    - { name: scripted, user_agent: '^Test/', weight: 25 }\n";
+
+TEST(Pipeline, RiskyClientsPayMoreBits) {
+  Fixture f(signup_with("challenge", kRisky));
+  const Decision risky = f.run(*get("/signup", "Accept: application/json\r\n"));
+  EXPECT_EQ(bits_in(risky), 4 + 2);  // 25 points: two bits more, 4x the work
+  EXPECT_EQ(f.x.risk_bits, 2);
+  auto clean = parse(
+      "GET /signup HTTP/1.1\r\nHost: a\r\nUser-Agent: Browser/1\r\n"
+      "Accept: application/json\r\n\r\n");
+  EXPECT_EQ(bits_in(f.run(*clean)), 4);
+  EXPECT_EQ(f.stats.challenges_risk_raised.get(), 1u);
+  EXPECT_EQ(f.stats.challenge_hashes_risky.get(), 64u);
+  EXPECT_EQ(f.stats.challenge_hashes_clean.get(), 16u);
+}
+
+TEST(Pipeline, ASignupClearanceOpensOneSignupAndItsCostIsCounted) {
+  Fixture f(signup_with("challenge", kRisky));
+  const std::string clearance = solve(f, f.run(*get("/signup", "Accept: application/json\r\n")));
+  ASSERT_FALSE(clearance.empty());
+  const std::string with = "Cookie: " + clearance + "\r\n";
+  // Browsing the sign-up page with it is free; the first submission is let through ...
+  EXPECT_EQ(f.run(*get("/signup", with)).step, Step::Forward);
+  auto first = post("/signup", "u=a", with);
+  EXPECT_EQ(f.run(*first, "u=a").step, Step::Forward);
+  f.pipeline->settle(f.x, response("HTTP/1.1 303 See Other\r\nLocation: /welcome\r\n\r\n"), 1000,
+                     f.now);
+  f.finish(303);
+  EXPECT_EQ(f.stats.signup_accounts_unpaid.get(), 0u);
+  EXPECT_EQ(f.stats.signup_accounts_base.get(), 0u);
+  EXPECT_EQ(f.stats.signup_accounts_surcharged.get(), 1u);
+  EXPECT_EQ(f.stats.signup_pow_hashes_risky.get(), 64u);  // 6 bits
+  // ... and the second one with the same clearance solves again.
+  auto second = post("/signup", "u=b", with);
+  const Decision again = f.run(*second, "u=b");
+  ASSERT_EQ(again.step, Step::Respond);
+  EXPECT_EQ(again.answer.status, 403);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 1u);
+}
+
+TEST(Pipeline, ReusableSignupClearanceWhenSingleUseIsOff) {
+  Fixture f(signup_with(
+      "challenge", "challenge:\n  levels: [{rate: 0, bits: 2}]\n  signup_single_use: false\n"));
+  const std::string clearance = solve(f, f.run(*get("/signup", "Accept: application/json\r\n")));
+  const std::string with = "Cookie: " + clearance + "\r\n";
+  for (const char* body : {"u=a", "u=b", "u=c"}) {
+    auto p = post("/signup", body, with);
+    EXPECT_EQ(f.run(*p, body).step, Step::Forward) << body;
+  }
+}
+
+TEST(Pipeline, ADisposableAddressIsScoredOnceTheBodyIsRead) {
+  Fixture f(signup_with(
+      "challenge",
+      "challenge:\n  levels: [{rate: 0, bits: 4}]\n"
+      "reputation:\n  rules:\n    - { name: throwaway, disposable_email: true, weight: 30 }\n"));
+  auto throwaway = post("/signup", "email=x%40mailinator.com", "Accept: application/json\r\n");
+  const Decision ask = f.begin(*throwaway);
+  ASSERT_EQ(ask.step, Step::NeedBody);  // the score waits for the address
+  const Decision d = f.pipeline->body(f.x, "email=x%40mailinator.com", true, f.now);
+  EXPECT_EQ(f.x.score, 30);
+  EXPECT_EQ(bits_in(d), 4 + 3);
+  auto clean = post("/signup", "email=x%40example.com", "Accept: application/json\r\n");
+  EXPECT_EQ(bits_in(f.run(*clean, "email=x%40example.com")), 4);
+  EXPECT_EQ(f.x.score, 0);
+}
+
+TEST(Pipeline, APageViewCookieStartsTheFormClock) {
+  Fixture f(signup_with(
+      "open",
+      "reputation:\n  page_view: { min_age: 3s }\n"
+      "  rules:\n    - { name: skipped, page_view: skipped, methods: [POST], weight: 40 }\n"));
+  // The page is served: its answer carries the page-view cookie.
+  EXPECT_EQ(f.run(*get("/signup")).step, Step::Forward);
+  f.pipeline->settle(f.x, response("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 100, f.now);
+  const std::string view = cookie_in(f.x.response_fields(), "gh_view");
+  ASSERT_FALSE(view.empty());
+  f.finish(200);
+  const std::string with = "Cookie: " + view + "\r\n";
+  auto p = post("/signup", "u=a", with);
+  f.run(*p, "u=a");
+  EXPECT_EQ(f.x.score, 40) << "posted a second after the page";
+  f.now.wall_ms += 3'000;
+  f.run(*p, "u=a");
+  EXPECT_EQ(f.x.score, 0);
+  auto bare = post("/signup", "u=a");
+  f.run(*bare, "u=a");
+  EXPECT_EQ(f.x.score, 40) << "never shown the page";
 }
 
 }  // namespace

@@ -172,7 +172,7 @@ TEST(LoadConfig, MinimalUsesDefaults) {
   ASSERT_TRUE(r.ok());
   const Config& c = r.snapshot->config;
   EXPECT_EQ(c.server.workers, 0u);
-  EXPECT_EQ(client::format_socket_address(c.admin.address), "127.0.0.1:9090");
+  EXPECT_EQ(client::format_socket_address(c.admin.address), "127.0.0.1:7462");
   EXPECT_TRUE(c.admin.enabled);
   EXPECT_TRUE(c.admin.token_file.empty());
   EXPECT_TRUE(c.clients.trusted_proxies.empty());

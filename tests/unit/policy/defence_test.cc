@@ -230,6 +230,45 @@ TEST(DefenceConfig, DeviceLimits) {
               ElementsAre(HasSubstr("residents.device_concurrency")));
   EXPECT_THAT(with_base("residents: { success_cookie: \"a;b\" }\n"),
               ElementsAre(HasSubstr("invalid cookie name")));
+  EXPECT_EQ(d.residents.device_networks, 8u);
+  EXPECT_EQ(d.residents.device_demote, 3'600'000u);
+  Config n = load_ok("residents: { device_networks: 3, device_demote: 20m }\n");
+  EXPECT_EQ(n.residents.device_networks, 3u);
+  EXPECT_EQ(n.residents.device_demote, 1'200'000u);
+  EXPECT_THAT(with_base("residents: { device_networks: 17 }\n"),
+              ElementsAre(HasSubstr("residents.device_networks")));
+  EXPECT_THAT(with_base("residents: { device_demote: 10s }\n"),
+              ElementsAre(HasSubstr("residents.device_demote")));
+}
+
+TEST(DefenceConfig, AppToken) {
+  EXPECT_EQ(load_ok("").residents.app_token.from, AppTokenConfig::From::None);
+  Config b = load_ok(
+      "residents:\n  app_token: { from: bearer, key_file: app.pem, issuer: https://app, "
+      "audience: [api, web], leeway: 5s }\n");
+  const AppTokenConfig& t = b.residents.app_token;
+  EXPECT_EQ(t.from, AppTokenConfig::From::Bearer);
+  EXPECT_EQ(t.key_file, "app.pem");
+  EXPECT_FALSE(t.secret);
+  EXPECT_EQ(t.issuer, "https://app");
+  EXPECT_THAT(t.audiences, ElementsAre("api", "web"));
+  EXPECT_EQ(t.leeway, 5'000u);
+  Config c = load_ok(
+      "residents:\n  app_token: { from: cookie.session, secret_file: s.key, audience: api }\n");
+  EXPECT_EQ(c.residents.app_token.from, AppTokenConfig::From::Cookie);
+  EXPECT_EQ(c.residents.app_token.cookie, "session");
+  EXPECT_TRUE(c.residents.app_token.secret);
+  EXPECT_THAT(c.residents.app_token.audiences, ElementsAre("api"));
+  EXPECT_THAT(with_base("residents:\n  app_token: { key_file: a.pem }\n"),
+              ElementsAre(HasSubstr("residents.app_token: missing required key 'from'")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer }\n"),
+              ElementsAre(HasSubstr("name the keys that check the tokens")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer, key_file: a, secret_file: b }\n"),
+              ElementsAre(HasSubstr("key_file and secret_file exclude each other")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: header.x, key_file: a }\n"),
+              ElementsAre(HasSubstr("residents.app_token.from: expected 'bearer'")));
+  EXPECT_THAT(with_base("residents:\n  app_token: { from: bearer, key_file: a, alg: none }\n"),
+              ElementsAre(HasSubstr("unknown key 'alg'")));
 }
 
 TEST(DefenceConfig, SignupsPerTicket) {
@@ -279,6 +318,58 @@ TEST(DecideConfig, ListenersAndWhatADecisionServiceCannotDo) {
                         "  - name: login\n    class: login\n    limits:\n"
                         "      - { name: acct, key: [body.username], rate: 5/min }\n"),
               IsEmpty());
+}
+
+}  // namespace
+}  // namespace gh::policy
+
+namespace gh::policy {
+namespace {
+
+TEST(DefenceConfig, RiskPricingAndSignupSingleUse) {
+  Config d = load_ok("");
+  EXPECT_EQ(d.challenge.risk_score_per_bit, 10u);
+  EXPECT_EQ(d.challenge.risk_max_extra_bits, 8u);
+  EXPECT_TRUE(d.challenge.signup_single_use);
+  Config c = load_ok(
+      "challenge:\n  risk: { score_per_bit: 0, max_extra_bits: 12 }\n  signup_single_use: false\n");
+  EXPECT_EQ(c.challenge.risk_score_per_bit, 0u);
+  EXPECT_EQ(c.challenge.risk_max_extra_bits, 12u);
+  EXPECT_FALSE(c.challenge.signup_single_use);
+  EXPECT_THAT(with_base("challenge:\n  risk: { max_extra_bits: 17 }\n"),
+              ElementsAre(HasSubstr("challenge.risk.max_extra_bits")));
+  EXPECT_THAT(with_base("challenge:\n  risk: { per_bit: 3 }\n"),
+              ElementsAre(HasSubstr("unknown key 'per_bit'")));
+}
+
+TEST(DefenceConfig, RiskSignals) {
+  Config d = load_ok("");
+  EXPECT_EQ(d.reputation.page_view.cookie, "gh_view");
+  EXPECT_EQ(d.reputation.page_view.min_age, 2'000u);
+  EXPECT_EQ(d.reputation.email_field, "email");
+  Config c = load_ok(
+      "reputation:\n  page_view: { cookie: seen, min_age: 4s, lifetime: 2h }\n"
+      "  email_field: mail\n  disposable_domains_file: extra.txt\n  rules:\n"
+      "    - { name: fake, browser_mismatch: true, weight: 40 }\n"
+      "    - { name: fast, page_view: skipped, methods: [POST], weight: 30 }\n"
+      "    - { name: throwaway, disposable_email: true, weight: 30 }\n");
+  EXPECT_EQ(c.reputation.page_view.cookie, "seen");
+  EXPECT_EQ(c.reputation.page_view.min_age, 4'000u);
+  EXPECT_EQ(c.reputation.page_view.lifetime, 7'200'000u);
+  EXPECT_EQ(c.reputation.email_field, "mail");
+  EXPECT_EQ(c.reputation.disposable_domains_file, "extra.txt");
+  ASSERT_EQ(c.reputation.rules.size(), 3u);
+  EXPECT_TRUE(c.reputation.rules[0].browser_mismatch);
+  EXPECT_TRUE(c.reputation.rules[1].page_view_skipped);
+  EXPECT_TRUE(c.reputation.rules[2].disposable_email);
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: r, page_view: seen, weight: 1 }\n"),
+              ElementsAre(HasSubstr("unknown page view state 'seen'")));
+  // A condition switched off is no condition.
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: r, browser_mismatch: false, weight: 1 }\n"),
+      ElementsAre(HasSubstr("a rule needs at least one condition")));
+  EXPECT_THAT(with_base("reputation:\n  rules:\n    - { name: r, asns_file: h.txt, weight: 1 }\n"),
+              ElementsAre(HasSubstr("matches AS numbers, but no asn_database is set")));
 }
 
 }  // namespace

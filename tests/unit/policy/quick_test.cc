@@ -30,7 +30,11 @@ TEST(QuickSnapshot, ProxyMode) {
   EXPECT_EQ(c.routes[0].upstream_index, 0u);
   EXPECT_EQ(c.limits.max_head_bytes, LimitsConfig{}.max_head_bytes);
   EXPECT_EQ(c.limits.head_timeout, LimitsConfig{}.head_timeout);
-  EXPECT_EQ(client::format_socket_address(c.admin.address), "127.0.0.1:9090");
+  EXPECT_EQ(client::format_socket_address(c.admin.address), "127.0.0.1:7462");
+  // Nothing on disk: no state directory, no key file, no ban journal.
+  EXPECT_TRUE(c.state_dir.empty());
+  EXPECT_TRUE(c.secrets.key_file.empty());
+  EXPECT_TRUE(c.bans.journal.empty());
   const RouteConfig* r = s->routes.match("anything", http::Method::Delete, "/x/y");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->name, "default");

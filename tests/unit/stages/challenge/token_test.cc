@@ -210,7 +210,7 @@ TEST(TokenCodec, KindByteSwapWithTheSameTagIsBadSignature) {
 TEST(TokenCodec, UnknownVersionOrKindIsMalformed) {
   const TokenCodec c = codec();
   const Token t = sample();
-  for (std::uint8_t header : {0x01, 0x21, 0xf1, 0x10, 0x16, 0x1f}) {
+  for (std::uint8_t header : {0x01, 0x21, 0xf1, 0x10, 0x17, 0x1f}) {
     std::vector<std::uint8_t> raw = b64_decode(c.encode(t));
     raw[0] = header;
     Token out;
@@ -289,7 +289,7 @@ TEST(TokenCodec, EncodeRefusesSmallBuffersAndUnknownKinds) {
   EXPECT_EQ(c.encode(t, buf), kTokenTextSize);
   t.kind = static_cast<TokenKind>(0);
   EXPECT_EQ(c.encode(t, buf), 0u);
-  t.kind = static_cast<TokenKind>(6);
+  t.kind = static_cast<TokenKind>(7);
   EXPECT_EQ(c.encode(t, buf), 0u);
   EXPECT_TRUE(c.encode(t).empty());
 }

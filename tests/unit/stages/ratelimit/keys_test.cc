@@ -635,6 +635,38 @@ TEST(BuildKey, EmailDomain) {
               "form cut");
 }
 
+// One mailbox, one key: the spellings a farm uses to open many accounts on one inbox.
+TEST(BuildKey, Email) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"alice@example.com", "alice@example.com"},
+      {" Alice@Example.COM ", "alice@example.com"},
+      {"alice+promo@example.com", "alice@example.com"},
+      {"alice+a+b@example.com.", "alice@example.com"},
+      {"a.l.i.c.e@example.com", "a.l.i.c.e@example.com"},  // dots matter elsewhere
+      {"A.L.I.C.E+x@Gmail.com", "alice@gmail.com"},
+      {"a.lice@googlemail.com", "alice@gmail.com"},
+      {"+x@gmail.com", "@gmail.com"},
+      {"not-an-address", "not-an-address"},
+      {"a@b@example.com", "a@b@example.com"},
+  };
+  for (const auto& [email, want] : cases) {
+    const auto r = post(kJson, "{\"email\":\"" + email + "\"}");
+    EXPECT_EQ(key_of({{K::Email, "email"}}, r->in), one(K::Email, want)) << email;
+  }
+  const auto form = post(kForm, "email=Bob%2Btag%40Example.org");
+  EXPECT_EQ(key_of({{K::Email, "email"}}, form->in), one(K::Email, "bob@example.org"));
+  EXPECT_TRUE(needs_body(std::vector<KeyPart>{{K::Email, "email"}}));
+  expect_part(K::Email, "email", post(kForm, "email=a@x.com&e", false)->in, kUnknown, "form cut");
+}
+
+TEST(BuildKey, DeviceId) {
+  const auto r = post(kForm, "x=1");
+  EXPECT_EQ(key_of({{K::DeviceId, ""}}, r->in), std::nullopt);  // not a resident
+  KeyInputs in = r->in;
+  in.device = "0123456789abcdef";
+  EXPECT_EQ(key_of({{K::DeviceId, ""}}, in), one(K::DeviceId, "0123456789abcdef"));
+}
+
 // Each way of hiding a value from us while the application still sees one lands in the one
 // unknown bucket of the limit: a flood of such requests is limited as a whole, and never shares a
 // bucket with a real value.

@@ -77,7 +77,8 @@ const char* kCurl =
     "GET /signup HTTP/1.1\nHost: example.com\nUser-Agent: curl/8.5.0\nAccept: */*\n";
 
 TEST(Scorer, EmptyConfigScoresNothing) {
-  auto s = build(ReputationConfig{});
+  const ReputationConfig empty;
+  auto s = build(empty);
   ASSERT_NE(s, nullptr);
   const Score out = score(*s, req(kCurl));
   EXPECT_EQ(out.total, 0);

@@ -5,12 +5,14 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "client/address.h"
 #include "http/parser.h"
 #include "stages/challenge/binding.h"
+#include "stages/challenge/sha256.h"
 
 namespace gh::residents {
 namespace {
@@ -158,6 +160,76 @@ TEST(Recognise, RevokedByAccountOrDevice) {
   ASSERT_EQ(revoked.revoke_device(r.token.id, kWall + 3'600'000, kWall + 6),
             Revocations::Result::Ok);
   EXPECT_EQ(t.see(other, "192.0.2.7", kWall + 7, &revoked).kind, Recognition::Kind::None);
+}
+
+// An HS256 JWT for the app-token tests, signed with challenge's HMAC (what the verifier checks
+// is OpenSSL's, so the two implementations check each other).
+std::string hs256(const std::string& secret, const std::string& claims) {
+  const std::string input = base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(claims);
+  const challenge::HmacSha256 mac(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size()));
+  const challenge::Digest d = mac.mac(std::span<const std::uint8_t>(
+      reinterpret_cast<const std::uint8_t*>(input.data()), input.size()));
+  return input + "." + base64url({reinterpret_cast<const char*>(d.data()), d.size()});
+}
+
+TEST(RecogniseAppToken, TheApplicationsOwnJwtMakesAResident) {
+  Tokens t;
+  const std::string secret(40, 's');
+  std::string error;
+  auto keys = parse_jwt_keys(secret, true, error);
+  ASSERT_TRUE(keys) << error;
+  JwtRules rules;
+  rules.audiences = {"api"};
+  const JwtVerifier v(std::move(*keys), rules);
+  const std::int64_t now_s = kWall / 1000;
+  auto claims = [&](const std::string& sub, std::int64_t exp, const std::string& aud) {
+    return R"({"sub":")" + sub + R"(","aud":")" + aud + R"(","iat":)" + std::to_string(now_s - 10) +
+           R"(,"exp":)" + std::to_string(exp) + "}";
+  };
+  const client::Cidr prefix = client::prefix_of(*client::parse_ip("192.0.2.7"), 24, 64);
+  auto see = [&](const std::string& token, const Revocations* revoked = nullptr) {
+    Recognition r = recognise_app_token(v, t.guard.get(), revoked, token, prefix, kWall, 1'000);
+    if (r.kind == Recognition::Kind::Resident) t.guard->release(r.token.id);
+    return r;
+  };
+  const std::string good = hs256(secret, claims("Alice", now_s + 600, "api"));
+  const Recognition r = see(good);
+  ASSERT_EQ(r.kind, Recognition::Kind::Resident);
+  EXPECT_EQ(r.token.subject, challenge::account_hash("alice"));  // as a device token names it
+  EXPECT_FALSE(r.renew);
+  EXPECT_EQ(see(hs256(secret, claims("alice", now_s + 600, "api"))).token.id, r.token.id);
+  EXPECT_NE(see(hs256(secret, claims("bob", now_s + 600, "api"))).token.id, r.token.id);
+  EXPECT_EQ(see(hs256(secret, claims("alice", now_s - 600, "api"))).kind, Recognition::Kind::None);
+  EXPECT_EQ(see(hs256(secret, claims("alice", now_s + 600, "web"))).kind, Recognition::Kind::None);
+  EXPECT_EQ(see(hs256(std::string(40, 'x'), claims("alice", now_s + 600, "api"))).kind,
+            Recognition::Kind::None);
+  EXPECT_EQ(see("").kind, Recognition::Kind::None);
+  // "Log out everywhere" reaches the application's tokens issued before it.
+  Revocations revoked;
+  ASSERT_EQ(revoked.revoke_account(challenge::account_hash("alice"), kWall, kWall),
+            Revocations::Result::Ok);
+  EXPECT_EQ(see(good, &revoked).kind, Recognition::Kind::None);
+  // One account's token shared by a crowd: the per-device guard (in flight 1 here) demotes it.
+  const Recognition held =
+      recognise_app_token(v, t.guard.get(), nullptr, good, prefix, kWall, 1'000);
+  ASSERT_EQ(held.kind, Recognition::Kind::Resident);
+  EXPECT_EQ(see(good).kind, Recognition::Kind::Demoted);
+  t.guard->release(held.token.id);
+}
+
+TEST(BearerToken, SchemeAndSpaces) {
+  auto head_with = [](const std::string& fields) {
+    auto raw = std::make_unique<std::string>("GET / HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
+    auto head = std::make_unique<http::RequestHead>();
+    EXPECT_EQ(http::parse_request(*raw, {}, *head).status, http::ParseStatus::Complete) << *raw;
+    return std::make_pair(std::move(raw), std::move(head));
+  };
+  EXPECT_EQ(bearer_token(*head_with("Authorization: Bearer abc.def.ghi\r\n").second),
+            "abc.def.ghi");
+  EXPECT_EQ(bearer_token(*head_with("authorization: bearer   abc \r\n").second), "abc");
+  EXPECT_EQ(bearer_token(*head_with("Authorization: Basic dXNlcjpwdw==\r\n").second), "");
+  EXPECT_EQ(bearer_token(*head_with("X-Other: Bearer abc\r\n").second), "");
 }
 
 TEST(Revocations, BoundedAndKeptAsText) {

@@ -141,6 +141,13 @@ TEST_P(EachAlgorithm, ValidTokensPassAndEveryFlawIsRefused) {
   json no_sub = claims();
   no_sub.erase("sub");
   EXPECT_EQ(v.verify(token(alg, key.get(), kSecret, no_sub), kNow, sub), JwtCheck::NoSubject);
+  // A login proof that never expires is not one.
+  json no_exp = claims();
+  no_exp.erase("exp");
+  EXPECT_EQ(v.verify(token(alg, key.get(), kSecret, no_exp), kNow, sub), JwtCheck::NoExpiry);
+  std::int64_t iat = -1;
+  EXPECT_EQ(v.verify(token(alg, key.get(), kSecret, claims()), kNow, sub, &iat), JwtCheck::Ok);
+  EXPECT_EQ(iat, kNow - 60);
   // Another key of the same kind.
   Pkey other = keygen(alg);
   EXPECT_EQ(v.verify(token(alg, other.get(), kSecret + "x", claims()), kNow, sub),
