@@ -462,6 +462,9 @@ int reload(AdminClient& admin, const CtlOptions& o) {
   }
   return handle(admin.request("POST", "/v1/reload", "{}"), 200, o, admin, [](const json& r) {
     std::printf("config reloaded (generation %s)\n", text_of(r.value("generation", json())).c_str());
+    if (const auto c = r.find("changes"); c != r.end() && c->is_array()) {
+      for (const json& line : *c) std::printf("  %s\n", text_of(line).c_str());
+    }
     return kOk;
   });
 }

@@ -35,6 +35,7 @@ enum class Endpoint {
   Reload,
   Revoke,
   Dashboard,
+  Upstreams,
   Healthz,
   Readyz
 };
@@ -57,6 +58,7 @@ Route route_of(const std::string& path) {
   if (path == "/v1/series") return {Endpoint::Series, {}};
   if (path == "/v1/reload") return {Endpoint::Reload, {}};
   if (path == "/v1/residents/revoke") return {Endpoint::Revoke, {}};
+  if (path == "/v1/upstreams") return {Endpoint::Upstreams, {}};
   if (path == "/" || path == "/dashboard" || path.starts_with("/dashboard/")) {
     return {Endpoint::Dashboard, {}};
   }
@@ -76,6 +78,7 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::Top:
     case Endpoint::Series:
     case Endpoint::Dashboard:
+    case Endpoint::Upstreams:
     case Endpoint::Healthz:
     case Endpoint::Readyz:
       return "GET, HEAD";
@@ -275,7 +278,8 @@ std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
     return error_response(404, "no such endpoint: " + quote(r.path) +
                                    " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
                                    "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
-                                   "/v1/bans/<cidr>, /v1/residents/revoke, /metrics, "
+                                   "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, "
+                                   "/metrics, "
                                    "/healthz, /readyz, /dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
@@ -356,6 +360,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
       return reload(r);
     case Endpoint::Revoke:
       return revoke(r);
+    case Endpoint::Upstreams:
+      return upstreams();
     case Endpoint::Dashboard:
     case Endpoint::Healthz:
     case Endpoint::Readyz:
@@ -455,6 +461,7 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_challenge_spent_capacity");
   x.sample(static_cast<std::uint64_t>(server_.defence().spent().capacity()));
 
+  upstream_metrics(x);
   observe_metrics(x);
   write_process_metrics(x);
   ApiResponse res;

@@ -16,6 +16,7 @@
 //   GET    /v1/top             ?n=N (1..64, default 10): heaviest prefixes, user agents, accounts
 //   GET    /v1/series          ?seconds=N (1..600, default 300): the per-second columns
 //   POST   /v1/reload          reloads the config file, as SIGHUP does
+//   GET    /v1/upstreams       every upstream's servers, addresses and their health
 //   GET    /, /dashboard/...   the dashboard (static files; no token needed to load them)
 //
 // Errors are {"error": "...", "field": "..."} (field when one field of the request is at fault).
@@ -122,6 +123,8 @@ class AdminApi {
   ApiResponse series(const ApiRequest& request) const;
   ApiResponse reload(const ApiRequest& request);
   ApiResponse revoke(const ApiRequest& request);
+  ApiResponse upstreams() const;               // api_upstreams.cc
+  void upstream_metrics(Exposition& x) const;  // api_upstreams.cc
   ApiResponse dashboard(const ApiRequest& request) const;
   void observe_metrics(Exposition& x) const;
   nlohmann::json signup_json() const;

@@ -394,7 +394,9 @@ ApiResponse AdminApi::reload(const ApiRequest& r) {
     return error_response(422, "reload refused, the running config is kept: " + why);
   }
   ApiResponse res;
-  res.body = json{{"reloaded", true}, {"generation", server_.generation()}};
+  res.body = json{{"reloaded", true},
+                  {"generation", server_.generation()},
+                  {"changes", server_.reload_changes()}};
   return res;
 }
 

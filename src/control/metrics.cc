@@ -28,7 +28,10 @@ namespace {
   X(upstream_connect_failures, "gatehouse_upstream_errors_total", "connect")            \
   X(upstream_busy, "gatehouse_upstream_errors_total", "pool_full")                      \
   X(upstream_timeouts, "gatehouse_upstream_errors_total", "timeout")                    \
+  X(upstream_unavailable, "gatehouse_upstream_errors_total", "unavailable")             \
   X(upstream_retries, "gatehouse_upstream_retries_total", "")                           \
+  X(upstream_retried_elsewhere, "gatehouse_upstream_failovers_total", "")               \
+  X(upstream_ejections, "gatehouse_upstream_ejections_total", "")                       \
   X(client_timeouts, "gatehouse_client_timeouts_total", "")                             \
   X(ratelimit_passed, "gatehouse_ratelimit_requests_total", "passed")                   \
   X(ratelimit_rejected, "gatehouse_ratelimit_requests_total", "rejected")               \

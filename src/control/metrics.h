@@ -125,9 +125,14 @@ void append_value(std::string& out, double value);
     "responses: written by gatehouse itself, or relayed from an upstream")                         \
   X(gatehouse_upstream_errors_total, "counter", "reason",                                          \
     "upstream failures: connect (502), pool_full (503, max_connections reached), timeout (504 "    \
-    "or a cut response)")                                                                          \
+    "or a cut response), unavailable (503, no server of the upstream admitted)")                   \
   X(gatehouse_upstream_retries_total, "counter", "",                                               \
     "idempotent requests retried on a fresh connection")                                           \
+  X(gatehouse_upstream_failovers_total, "counter", "",                                             \
+    "requests sent to another server of their upstream after a failed connect")                    \
+  X(gatehouse_upstream_ejections_total, "counter", "",                                             \
+    "upstream server addresses ejected after failures (per address: "                              \
+    "gatehouse_upstream_server_ejections_total)")                                                  \
   X(gatehouse_client_timeouts_total, "counter", "",                                                \
     "client head, body, send and keep-alive timeouts")                                             \
   X(gatehouse_ratelimit_requests_total, "counter", "outcome",                                      \
@@ -153,7 +158,7 @@ void append_value(std::string& out, double value);
   X(gatehouse_challenges_risk_raised_total, "counter", "",                                         \
     "challenges made harder by the client's reputation score (challenge.risk)")                    \
   X(gatehouse_challenge_work_hashes_total, "counter", "risk",                                      \
-    "expected hashes of the proof-of-work challenges issued: base (the route's pressure only) or "          \
+    "expected hashes of the proof-of-work challenges issued: base (the route's pressure only) or " \
     "surcharged (bits added for the client's risk)")                                               \
   X(gatehouse_signup_clearances_reused_total, "counter", "",                                       \
     "sign-up submissions whose clearance had opened one already: challenged again")                \
@@ -207,6 +212,14 @@ void append_value(std::string& out, double value);
     "newcomers admitted by a waiting room")                                                        \
   X(gatehouse_upstream_concurrency_limit, "gauge", "upstream", "adaptive concurrency limit now")   \
   X(gatehouse_upstream_in_flight, "gauge", "upstream", "requests holding a slot of the limit")     \
+  X(gatehouse_upstream_server_up, "gauge", "upstream,server,address",                              \
+    "1 when an upstream server's address is admitted (not down by health checks, not ejected)")    \
+  X(gatehouse_upstream_server_requests_total, "counter", "upstream,server,address",                \
+    "requests sent to an upstream server's address (each try)")                                    \
+  X(gatehouse_upstream_server_failures_total, "counter", "upstream,server,address",                \
+    "failures requests met at an upstream server's address (connect, timeout, bad answer)")        \
+  X(gatehouse_upstream_server_ejections_total, "counter", "upstream,server,address",               \
+    "times an upstream server's address was ejected after failures")                               \
   X(gatehouse_signup_mode, "gauge", "route,mode",                                                  \
     "1 for a sign-up route's current mode, 0 for the others")                                      \
   X(gatehouse_signup_mode_manual, "gauge", "route", "1 when the mode was set by hand")             \

@@ -28,6 +28,9 @@ struct Counter {
   X(upstream_busy, "requests refused because the upstream pool was full")                          \
   X(upstream_timeouts, "upstream connect / first-byte / idle timeouts")                            \
   X(upstream_retries, "idempotent requests retried on a fresh connection")                         \
+  X(upstream_retried_elsewhere, "requests sent to another server after a failed connect")          \
+  X(upstream_unavailable, "requests answered 503: no server of their upstream admitted")           \
+  X(upstream_ejections, "upstream servers ejected after failures, seen here")            \
   X(client_timeouts, "client head / body / send / keep-alive timeouts")                            \
   X(connections_refused_banned, "connections closed at accept: peer address banned")               \
   X(requests_denied_list, "requests refused: client in a deny list")                               \

@@ -42,9 +42,12 @@ ServerPool& UpstreamPool::server_for(const client::SocketAddress& addr) {
   return *s;
 }
 
-UpstreamPool::Acquire UpstreamPool::acquire(const client::SocketAddress& addr, std::uint32_t max_open,
-                                            UpstreamUser* user, UpstreamConn** out, std::string* error) {
+UpstreamPool::Acquire UpstreamPool::acquire(const client::SocketAddress& addr,
+                                            std::uint32_t max_open, UpstreamUser* user,
+                                            UpstreamConn** out, std::string* error) {
   ServerPool& server = server_for(addr);
+  // No balancer names it (a request of an older endpoint set): use once, pool nothing.
+  if (server.refs == 0) server.retired = true;
   if (!server.idle.empty()) {
     UpstreamConn* c = server.idle.back();
     server.idle.pop_back();
@@ -82,9 +85,10 @@ UpstreamPool::Acquire UpstreamPool::acquire(const client::SocketAddress& addr, s
   return Acquire::Ok;
 }
 
-void UpstreamPool::release(UpstreamConn* c, bool reusable, std::uint32_t max_idle, std::int64_t idle_ms) {
+void UpstreamPool::release(UpstreamConn* c, bool reusable, std::uint32_t max_idle,
+                           std::int64_t idle_ms) {
   ServerPool& server = *c->server;
-  if (!reusable || !c->connected || server.idle.size() >= max_idle) {
+  if (!reusable || !c->connected || server.idle.size() >= max_idle || server.retired) {
     close(c);
     return;
   }
@@ -111,9 +115,38 @@ void UpstreamPool::close(UpstreamConn* c) {
   ::close(c->fd);
   c->fd = -1;
   c->user = nullptr;
-  --c->server->open;
+  ServerPool& server = *c->server;
+  --server.open;
+  c->server = nullptr;
+  forget_if_drained(server);
   // Recycle only after the current epoll batch: it may still carry an event for this object.
   loop_.defer([this, c] { spare_.push_back(c); });
+}
+
+void UpstreamPool::ref(const client::SocketAddress& addr) {
+  ServerPool& server = server_for(addr);
+  ++server.refs;
+  server.retired = false;
+}
+
+void UpstreamPool::unref(const client::SocketAddress& addr) {
+  ServerPool& server = server_for(addr);
+  if (server.refs > 0) --server.refs;
+  if (server.refs != 0) return;
+  while (!server.idle.empty()) close(server.idle.back());
+  server.retired = true;  // busy connections close when released; then it is forgotten
+  forget_if_drained(server);
+}
+
+void UpstreamPool::forget_if_drained(ServerPool& server) {
+  if (!server.retired || server.open != 0 || server.refs != 0) return;
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    if (servers_[i] == &server) {
+      servers_.erase(servers_.begin() + static_cast<std::ptrdiff_t>(i));
+      delete &server;
+      return;
+    }
+  }
 }
 
 void UpstreamPool::on_idle_timeout(void* owner) {

@@ -31,7 +31,7 @@ class UpstreamConn final : public Handler {
   bool reused = false;     // served a request before this one
   bool readable = false;   // edge-triggered readiness, cleared on EAGAIN
   bool writable = false;
-  bool hangup = false;     // RDHUP/HUP/ERR seen
+  bool hangup = false;           // RDHUP/HUP/ERR seen
   UpstreamUser* user = nullptr;  // null while idle in the pool
   ServerPool* server = nullptr;
   UpstreamPool* pool = nullptr;
@@ -43,6 +43,8 @@ struct ServerPool {
   client::SocketAddress address;
   std::vector<UpstreamConn*> idle;  // LIFO: the warmest connection first
   std::uint32_t open = 0;           // idle + in use
+  std::uint32_t refs = 0;           // balancer peers naming this address (ref/unref)
+  bool retired = false;             // named once, by no peer now: drained, then forgotten
 };
 
 class UpstreamPool {
@@ -61,14 +63,21 @@ class UpstreamPool {
   // Closes a connection (error, or response not read to its end).
   void close(UpstreamConn* conn);
   void close_idle();
+  // A balancer names `addr` (ref) or stops naming it (unref). An address no peer names is
+  // drained: its idle connections close now, busy ones when their exchange ends, then its
+  // entry is forgotten (addresses come and go with DNS).
+  void ref(const client::SocketAddress& addr);
+  void unref(const client::SocketAddress& addr);
 
   std::size_t idle_count() const;
   std::size_t open_count() const;
+  std::size_t server_count() const { return servers_.size(); }
 
  private:
   friend class UpstreamConn;
   ServerPool& server_for(const client::SocketAddress& addr);
   void remove_idle(UpstreamConn* conn);
+  void forget_if_drained(ServerPool& server);
   static void on_idle_timeout(void* owner);
 
   EventLoop& loop_;

@@ -11,6 +11,7 @@
 #include "config/model-t.h"
 #include "core/log-t.h"
 #include "http/message-t.h"
+#include "net/upstream-t.h"
 #include "stages/admission/config-t.h"
 #include "stages/challenge/config-t.h"
 #include "stages/client_class-t.h"
@@ -60,7 +61,11 @@ struct ClientsConfig {
 
 struct UpstreamConfig {
   std::string name;
-  std::vector<client::SocketAddress> servers;
+  // Names (resolved at load, then every resolve_interval) or IP addresses, with weights.
+  std::vector<net::UpstreamServer> servers;
+  Millis resolve_interval = 30'000;
+  net::HealthCheckConfig health_check;      // active checks, off unless configured
+  net::EjectionConfig ejection;             // passive: on by default
   std::uint32_t max_connections = 256;      // per worker and server, open to the upstream
   std::uint32_t max_idle_connections = 64;  // kept alive in the pool per worker and server
   Millis connect_timeout = 2'000;

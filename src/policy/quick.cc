@@ -1,5 +1,7 @@
 #include "policy/quick.h"
 
+#include "client/address.h"
+
 namespace gh::policy {
 
 SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client::SocketAddress& to,
@@ -11,7 +13,12 @@ SnapshotPtr make_proxy_snapshot(const client::SocketAddress& from, const client:
   config.listen.push_back(listen);
   UpstreamConfig upstream;
   upstream.name = "app";
-  upstream.servers.push_back(to);
+  net::UpstreamServer server;
+  server.host = client::format_ip(to.ip);
+  server.port = to.port;
+  server.literal = true;
+  server.addresses.push_back(to);
+  upstream.servers.push_back(std::move(server));
   config.upstreams.push_back(upstream);
   RouteConfig route;
   route.name = "default";

@@ -17,6 +17,7 @@
 #include "gate/runtime.h"
 #include "gate/stats.h"
 #include "net/connection_counter.h"
+#include "net/upstream_monitor.h"
 #include "policy/snapshot.h"
 #include "proxy/answer_store.h"
 #include "proxy/observe.h"
@@ -26,6 +27,20 @@
 namespace gh::proxy {
 
 class Worker;
+
+// The upstream groups of one config generation, by upstream index (the config's order).
+using UpstreamGroups = std::vector<std::shared_ptr<net::UpstreamGroup>>;
+using UpstreamGroupsPtr = std::shared_ptr<const UpstreamGroups>;
+
+// A change to one worker's listeners, carried out by the worker on its own thread.
+struct ListenerOp {
+  enum class Kind : std::uint8_t { Add, Remove, Update };
+  Kind kind = Kind::Add;
+  std::uint64_t id = 0;
+  int fd = -1;  // Add: this worker's socket, bound and listening
+  bool proxy_protocol = false;
+  policy::DecideFor decide = policy::DecideFor::None;
+};
 
 struct StatsTotals {
 #define GH_DECLARE(name, help) std::uint64_t name = 0;
@@ -41,19 +56,28 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Builds the runtime (reads list files), opens the ban journal (replaying it), binds every
-  // listener in every worker and starts the threads. False with a reason on any failure.
+  // listener in every worker and starts the threads. False with a reason on any failure; an
+  // address another process already serves is one ("already served by pid N (name)").
   bool start(std::string* error);
   // Swaps in a new config; requests in flight finish on the one they started with. False (and
-  // the running config kept) when the new one cannot be used, e.g. an unreadable list file.
-  // Listener addresses, connection caps and the ban journal are fixed at start.
+  // the running config kept) when the new one cannot be used: an unreadable list file, or a new
+  // listener address that cannot be bound. Listeners added are bound in every worker before
+  // the swap; listeners removed stop accepting and their connections close after their current
+  // exchange. Connection caps, the worker count and the ban journal are fixed at start (the log
+  // says so when a reload changes them).
   bool reload(policy::SnapshotPtr snapshot, std::string* error = nullptr);
+  // What the last successful reload changed, one line each ("listening on 127.0.0.1:8443",
+  // "upstream app: server app.internal:3000 added", "server.workers takes effect at restart;
+  // ..."); empty when it changed no listener or upstream server.
+  std::vector<std::string> reload_changes() const;
   // Stops accepting, lets requests in flight finish up to limits.shutdown_grace, then returns
   // from wait(). Safe to call from any thread, more than once.
   void stop();
   void wait();
 
-  std::vector<std::uint16_t> ports() const { return ports_; }  // bound port of each listener
-  gate::RuntimePtr runtime() const;                            // null before start()
+  // The bound port of each listener of the running config, in its order.
+  std::vector<std::uint16_t> ports() const;
+  gate::RuntimePtr runtime() const;  // null before start()
   policy::SnapshotPtr snapshot() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
@@ -84,6 +108,21 @@ class Server {
   std::vector<unsigned> silent_workers(std::uint64_t question) const;
   unsigned worker_count() const { return static_cast<unsigned>(workers_.size()); }
 
+  // Upstreams: the servers' health, as the monitor keeps it (net/upstream_monitor.h).
+  std::vector<net::GroupStatus> upstreams_status() const;
+  // False when no server of upstream `name` is admitted (all down or ejected), or no such
+  // upstream.
+  bool upstream_healthy(const std::string& name) const;
+  // One line per upstream without an admitted server, for a readiness check ("upstream app has
+  // no healthy server (2 addresses, all down or ejected)"); empty when all can serve.
+  std::vector<std::string> upstream_problems() const;
+  // For readiness (/readyz): every upstream has at least one admitted server.
+  bool upstreams_healthy() const;
+
+  // For workers: the runtime and upstream groups to adopt, and this worker's listener changes.
+  void current(gate::RuntimePtr* runtime, UpstreamGroupsPtr* groups) const;
+  std::vector<ListenerOp> take_listener_ops(unsigned worker);
+
   // From workers: asks the housekeeping thread to ban `client` (the journal write is disk I/O,
   // which no worker may wait for). Bounded: when the queue is full the request is dropped and
   // counted; the client is still refused by the limit that asked for the ban.
@@ -99,6 +138,19 @@ class Server {
     std::array<char, 48> rule{};
   };
   void housekeeping();
+  struct Listener {
+    std::uint64_t id = 0;
+    policy::ListenConfig config;
+    std::uint16_t port = 0;  // bound
+  };
+  // Binds `l` once per worker (fds, all or none) unless another process serves it.
+  bool bind_listener(const policy::ListenConfig& l, std::vector<int>& fds, std::uint16_t& port,
+                     std::string* error) const;
+  // The listeners of `config` against those running: binds the new ones, queues the changes.
+  bool plan_listeners(const policy::Config& config, std::vector<Listener>& next,
+                      std::vector<std::vector<ListenerOp>>& ops, std::string* error);
+  UpstreamGroupsPtr configure_upstreams(const policy::Config& config);
+  // Whether /readyz counts `upstream` as able to serve: the monitor's health state.
   bool upstream_ready(const policy::UpstreamConfig& upstream) const;
 
   mutable std::mutex mu_;
@@ -117,8 +169,15 @@ class Server {
   std::atomic<std::uint64_t> question_{0};
   net::ConnectionCounter counter_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  unsigned worker_target_ = 0;
   std::vector<std::thread> threads_;
-  std::vector<std::uint16_t> ports_;
+  std::mutex reload_mu_;             // one reload (or the start) at a time
+  std::vector<Listener> listeners_;  // running config's order; under mu_
+  std::uint64_t next_listener_id_ = 1;
+  std::vector<std::vector<ListenerOp>> listener_ops_;  // per worker, under mu_
+  std::unique_ptr<net::UpstreamMonitor> monitor_;
+  UpstreamGroupsPtr groups_;                 // under mu_
+  std::vector<std::string> reload_changes_;  // under mu_
 
   std::mutex ban_mu_;
   std::condition_variable ban_cv_;

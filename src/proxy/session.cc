@@ -105,9 +105,8 @@ void Session::on_upstream_events(std::uint32_t events) {
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable = true;
   if (!up_->connected) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-    if (net::connect_error(up_->fd) != 0) {
-      worker_.stats().upstream_connect_failures.add();
-      fail_upstream(502, "cannot connect to upstream");
+    if (const int err = net::connect_error(up_->fd); err != 0) {
+      connect_failed(std::strerror(err), 502);
       drive();
       return;
     }
@@ -314,6 +313,7 @@ void Session::begin_exchange() {
   up_ = nullptr;
   req_done_ = resp_head_done_ = resp_done_ = resp_chunked_out_ = false;
   upstream_eof_ = retried_ = send_continue_ = continue_sent_ = linger_after_flush_ = false;
+  moved_ = false;
   deciding_ = false;
   local_status_ = 0;
   req_body_bytes_ = 0;
@@ -482,24 +482,76 @@ void Session::maybe_send_continue() {
   continue_sent_ = true;
 }
 
-bool Session::connect_upstream() {
-  const auto& servers = x_.upstream->servers;
-  const client::SocketAddress& addr = servers[worker_.next_round_robin() % servers.size()];
+bool Session::connect_upstream(net::Balancer::Peer* to) {
+  const std::int64_t now = worker_.loop().now_ms();
+  if (balancer_ == nullptr) {
+    const std::size_t index = x_.route->upstream_index;
+    if (index >= hold_->balancers.size()) {
+      fail_upstream(502, "no upstream for this route");
+      return false;
+    }
+    balancer_ = hold_->balancers[index];
+  }
+  net::Balancer::Peer* peer = to != nullptr ? to : balancer_->pick(now);
+  if (peer == nullptr) {
+    // Every server is down or ejected: one clear answer with a time to come back, not a 502
+    // per request. The upstream's name stays in the log and the events, not in the answer.
+    worker_.stats().upstream_unavailable.add();
+    fail_upstream(503,
+                  "no server of this service is available right now (all are down or failing); "
+                  "retry after the time in Retry-After",
+                  balancer_->retry_after_s(now));
+    return false;
+  }
+  drop_peer();
+  balancer_->use(peer);
+  chosen_ = peer;
+  peer->endpoint->requests.fetch_add(1, std::memory_order_relaxed);
   std::string error;
-  auto r = worker_.upstreams().acquire(addr, x_.upstream->max_connections, this, &up_, &error);
+  auto r = worker_.upstreams().acquire(peer->endpoint->address, x_.upstream->max_connections, this,
+                                       &up_, &error);
   if (r == net::UpstreamPool::Acquire::Busy) {
     worker_.stats().upstream_busy.add();
     fail_upstream(503, "upstream at its connection limit", 1);
     return false;
   }
-  if (r == net::UpstreamPool::Acquire::Failed) {
-    worker_.stats().upstream_connect_failures.add();
-    fail_upstream(502, "cannot connect to upstream");
-    return false;
-  }
-  upstream_progress_ms_ = worker_.loop().now_ms();
+  if (r == net::UpstreamPool::Acquire::Failed) return connect_failed(error, 502);
+  upstream_progress_ms_ = now;
   request_sent_ms_ = 0;
   return true;
+}
+
+bool Session::connect_failed(std::string_view why, int status) {
+  worker_.stats().upstream_connect_failures.add();
+  blame_upstream(why);
+  if (up_ != nullptr) {
+    worker_.upstreams().close(up_);
+    up_ = nullptr;
+  }
+  // Nothing was sent (we write only once connected): any request may go elsewhere, once.
+  net::Balancer::Peer* other =
+      moved_ || balancer_ == nullptr ? nullptr : balancer_->pick(worker_.loop().now_ms(), chosen_);
+  if (other == nullptr) {
+    fail_upstream(status,
+                  status == 504 ? "upstream connect timed out" : "cannot connect to upstream");
+    return false;
+  }
+  moved_ = true;
+  worker_.stats().upstream_retried_elsewhere.add();
+  return connect_upstream(other);
+}
+
+void Session::blame_upstream(std::string_view why) {
+  if (chosen_ == nullptr || balancer_ == nullptr) return;
+  if (balancer_->group().failed(*chosen_->endpoint, worker_.loop().now_ms(), why)) {
+    worker_.stats().upstream_ejections.add();
+  }
+}
+
+void Session::drop_peer() {
+  if (chosen_ == nullptr) return;
+  balancer_->release(chosen_);
+  chosen_ = nullptr;
 }
 
 bool Session::pump_request_body() {
@@ -623,6 +675,9 @@ bool Session::parse_response_head() {
         write_request_head(req_, ctx, *up_out_);
         return connect_upstream();
       }
+      // A fresh connection closed unanswered is the server's doing; a reused one may simply
+      // have met the server's keep-alive timeout.
+      if (up_ != nullptr && !up_->reused) blame_upstream("closed the connection without answering");
       fail_upstream(502, "upstream closed the connection without answering");
     }
     return false;
@@ -634,13 +689,17 @@ bool Session::parse_response_head() {
   limits.max_target_bytes = lim.max_target_bytes;
   http::ParseResult r = http::parse_response(up_in_->view(), limits, req_.method, resp_);
   if (r.status == http::ParseStatus::NeedMore) {
-    if (upstream_eof_)
+    if (upstream_eof_) {
+      blame_upstream("closed the connection mid-head");
       fail_upstream(502, "upstream closed the connection mid-head");
-    else if (up_in_->writable() == 0)
+    } else if (up_in_->writable() == 0) {
+      blame_upstream("response head too large");
       fail_upstream(502, "upstream response head too large");
+    }
     return false;
   }
   if (r.status == http::ParseStatus::Error) {
+    blame_upstream(http::describe(r.error));
     fail_upstream(502, http::describe(r.error));
     return false;
   }
@@ -660,6 +719,14 @@ bool Session::parse_response_head() {
     const gate::Clock now = worker_.clock();
     const std::int64_t latency = request_sent_ms_ != 0 ? now.mono_ms - request_sent_ms_ : 0;
     worker_.pipeline().settle(x_, resp_, latency * 1000, now);
+    if (chosen_ != nullptr) {
+      const auto& counted = x_.upstream->ejection.statuses;
+      if (std::find(counted.begin(), counted.end(), resp_.status) != counted.end()) {
+        blame_upstream("answered " + std::to_string(resp_.status));
+      } else {
+        balancer_->group().succeeded(*chosen_->endpoint, now.mono_ms);
+      }
+    }
   }
   // The client connection ends after this response when either side asked, when the body is
   // delimited by close, or when the client's request body was not read to its end.
@@ -1083,8 +1150,12 @@ void Session::on_upstream_timer(void* self) {
   auto* s = static_cast<Session*>(self);
   if (s->fd_ < 0 || s->up_ == nullptr) return;
   s->worker_.stats().upstream_timeouts.add();
-  s->fail_upstream(
-      504, s->up_->connected ? "upstream did not answer in time" : "upstream connect timed out");
+  if (!s->up_->connected) {
+    s->connect_failed("connect timed out", 504);
+  } else {
+    s->blame_upstream(s->resp_head_done_ ? "idle mid-response" : "no answer in time");
+    s->fail_upstream(504, "upstream did not answer in time");
+  }
   if (s->fd_ >= 0) s->drive();
 }
 

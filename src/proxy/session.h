@@ -17,6 +17,7 @@
 #include "http/parser.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
+#include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "policy/config-t.h"
 #include "proxy/observe.h"
@@ -58,6 +59,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Intrusive list of the worker's live sessions.
   Session* prev = nullptr;
   Session* next = nullptr;
+  std::uint64_t listener = 0;  // the listener it came from (a removed one drains its sessions)
 
  private:
   enum class Phase : std::uint8_t {
@@ -88,7 +90,15 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void redrive_soon();
   void on_hold_expired();
   void maybe_send_continue();
-  bool connect_upstream();
+  // Picks a server of the exchange's upstream (`to`, or the balancer's next) and connects; a
+  // 503 when none is admitted.
+  bool connect_upstream(net::Balancer::Peer* to = nullptr);
+  // A connect failed or timed out before a byte was sent: blamed on the server, and the request
+  // goes to another one, once; else `status`.
+  bool connect_failed(std::string_view why, int status);
+  // A transport failure of the server (passive ejection counts them).
+  void blame_upstream(std::string_view why);
+  void drop_peer();
   bool pump_request_body();
   bool pump_response();
   bool parse_response_head();
@@ -150,6 +160,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
   admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
   int local_status_ = 0;                      // the status of an answer Gatehouse wrote
   net::UpstreamConn* up_ = nullptr;
+  net::Balancer* balancer_ = nullptr;      // the exchange's upstream, as this worker balances it
+  net::Balancer::Peer* chosen_ = nullptr;  // the server it went to (a use held until the end)
+  bool moved_ = false;                     // went to another server after a failed connect
   http::RequestHead req_{};
   http::ResponseHead resp_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_

@@ -18,7 +18,6 @@ namespace gh::proxy {
 
 namespace {
 constexpr int kAcceptBatch = 64;  // per wake-up, so one listener cannot starve the others
-constexpr int kBacklog = 4096;
 
 std::size_t buffer_size_for(const policy::Config& cfg) {
   // A head must fit whole, plus room for what we add when forwarding it.
@@ -28,19 +27,20 @@ std::size_t buffer_size_for(const policy::Config& cfg) {
 
 class Worker::Acceptor final : public net::Handler {
  public:
-  Acceptor(Worker& w, int fd, bool proxy_protocol, policy::DecideFor decide)
-      : worker(w), fd(fd), proxy_protocol(proxy_protocol), decide(decide) {}
+  Acceptor(Worker& w, std::uint64_t id, int fd, bool proxy_protocol, policy::DecideFor decide)
+      : worker(w), id(id), fd(fd), proxy_protocol(proxy_protocol), decide(decide) {}
   ~Acceptor() override {
     if (fd >= 0) ::close(fd);
   }
-  void on_events(std::uint32_t) override { worker.accept_from(fd, proxy_protocol, decide); }
+  void on_events(std::uint32_t) override { worker.accept_from(*this); }
   Worker& worker;
+  std::uint64_t id;  // the server's listener id
   int fd;
   bool proxy_protocol;
   policy::DecideFor decide;
 };
 
-Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
+Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime, UpstreamGroupsPtr groups)
     : server_(server),
       index_(index),
       buffers_(buffer_size_for(runtime->policy->config)),
@@ -53,7 +53,7 @@ Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime)
                        server.observer().event(std::string(kind), "", std::move(message));
                      }}) {
   generation_ = server.generation();
-  adopt(std::move(runtime));
+  adopt(std::move(runtime), std::move(groups));
   admit_timer_.owner = this;
   admit_timer_.callback = [](void* self) {
     // Slots freed on other workers are not announced here: poll while anyone waits.
@@ -77,6 +77,7 @@ Worker::~Worker() {
   while (sessions_ != nullptr) sessions_->force_close();
   acceptors_.clear();
   loop_.timers().cancel(stop_timer_);
+  balancers_.clear();  // before the pool they name, while the loop can still run what it defers
   upstreams_.close_idle();
   loop_.run_deferred();  // recycling lambdas name members that die before the loop does
   for (Session* s : spare_sessions_) delete s;
@@ -93,27 +94,37 @@ net::ConnectionCounter& Worker::counter() {
   return server_.counter();
 }
 
-bool Worker::listen(std::vector<std::uint16_t>& ports, std::string* error) {
-  const auto& listeners = current_->snapshot->config.listen;
-  ports.resize(listeners.size(), 0);
-  for (std::size_t i = 0; i < listeners.size(); ++i) {
-    client::SocketAddress addr = listeners[i].address;
-    if (ports[i] != 0) addr.port = ports[i];
-    int fd = net::listen_tcp(addr, true, kBacklog, error);
-    if (fd < 0) {
-      if (error) *error = client::format_socket_address(addr) + ": " + *error;
-      return false;
+void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
+  for (ListenerOp& op : ops) {
+    if (op.kind == ListenerOp::Kind::Add) {
+      if (stopping_) {
+        ::close(op.fd);  // a reload raced the stop: nobody will accept here
+        continue;
+      }
+      auto acceptor = std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide);
+      op.fd = -1;
+      if (!loop_.add(acceptor->fd, acceptor.get(), EPOLLIN)) continue;  // closes it
+      acceptors_.push_back(std::move(acceptor));
+      continue;
     }
-    ports[i] = net::local_address(fd).port;
-    auto acceptor =
-        std::make_unique<Acceptor>(*this, fd, listeners[i].proxy_protocol, listeners[i].decide);
-    if (!loop_.add(fd, acceptor.get(), EPOLLIN)) {
-      if (error) *error = "epoll_ctl failed for a listener";
-      return false;
+    auto it = std::find_if(acceptors_.begin(), acceptors_.end(),
+                           [&](const auto& a) { return a->id == op.id; });
+    if (it == acceptors_.end()) continue;
+    if (op.kind == ListenerOp::Kind::Update) {
+      (*it)->proxy_protocol = op.proxy_protocol;
+      (*it)->decide = op.decide;
+      continue;
     }
-    acceptors_.push_back(std::move(acceptor));
+    // Remove: no new connections from now on; those it accepted finish their exchange, then
+    // close (an idle keep-alive one at once).
+    loop_.remove((*it)->fd);
+    acceptors_.erase(it);
+    std::vector<Session*> live;
+    for (Session* s = sessions_; s != nullptr; s = s->next) {
+      if (s->listener == op.id) live.push_back(s);
+    }
+    for (Session* s : live) s->begin_shutdown();
   }
-  return true;
 }
 
 void Worker::run() {
@@ -129,15 +140,26 @@ void Worker::on_wake() {
   const std::uint64_t generation = server_.generation();
   if (generation != generation_) {
     generation_ = generation;
-    adopt(server_.runtime());
+    gate::RuntimePtr runtime;
+    UpstreamGroupsPtr groups;
+    server_.current(&runtime, &groups);
+    adopt(std::move(runtime), std::move(groups));
+    apply_listener_ops(server_.take_listener_ops(index_));
   }
   if (server_.stop_requested() && !stopping_) begin_stop();
 }
 
-void Worker::adopt(gate::RuntimePtr runtime) {
+void Worker::adopt(gate::RuntimePtr runtime, UpstreamGroupsPtr groups) {
   if (runtime == nullptr) return;
   const policy::Snapshot* snapshot = runtime->policy.get();
   auto* hold = new SnapshotHold{std::move(runtime), snapshot};
+  if (groups != nullptr) {
+    for (const auto& g : *groups) {
+      auto& b = balancers_[g.get()];
+      if (b == nullptr) b = std::make_unique<net::Balancer>(g, upstreams_);
+      hold->balancers.push_back(b.get());
+    }
+  }
   buffers_.set_buffer_size(buffer_size_for(snapshot->config));
   if (current_ != nullptr) {
     current_->retired = true;
@@ -148,6 +170,17 @@ void Worker::adopt(gate::RuntimePtr runtime) {
     }
   }
   current_ = hold;
+  // Balancers of groups no generation here names any more (an upstream renamed or removed) go
+  // once their last request has ended.
+  for (auto it = balancers_.begin(); it != balancers_.end();) {
+    bool named = false;
+    for (const SnapshotHold* h : retired_) {
+      named = named || std::count(h->balancers.begin(), h->balancers.end(), it->second.get()) != 0;
+    }
+    named = named || std::count(current_->balancers.begin(), current_->balancers.end(),
+                                it->second.get()) != 0;
+    it = named || it->second->in_use() ? std::next(it) : balancers_.erase(it);
+  }
 }
 
 void Worker::unhold(SnapshotHold* hold) {
@@ -169,7 +202,10 @@ void Worker::begin_stop() {
                      loop_.now_ms() + current_->snapshot->config.limits.shutdown_grace);
 }
 
-void Worker::accept_from(int listen_fd, bool proxy_protocol, policy::DecideFor decide) {
+void Worker::accept_from(const Acceptor& acceptor) {
+  const int listen_fd = acceptor.fd;
+  const bool proxy_protocol = acceptor.proxy_protocol;
+  const policy::DecideFor decide = acceptor.decide;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -225,6 +261,7 @@ void Worker::accept_from(int listen_fd, bool proxy_protocol, policy::DecideFor d
     if (sessions_ != nullptr) sessions_->prev = s;
     sessions_ = s;
     ++session_count_;
+    s->listener = acceptor.id;
     s->start(fd, *peer, proxy_protocol, per_client, decide);
   }
 }

@@ -17,6 +17,7 @@
 #include "gate/stats.h"
 #include "net/connection_counter.h"
 #include "net/event_loop.h"
+#include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "policy/snapshot.h"
 #include "proxy/observe.h"
@@ -26,26 +27,30 @@ namespace gh::proxy {
 
 class Server;
 class Session;
+struct ListenerOp;
+using UpstreamGroupsPtr = std::shared_ptr<const std::vector<std::shared_ptr<net::UpstreamGroup>>>;
 
 // A config generation as one worker sees it. Sessions count themselves in `users` (worker-local,
 // no atomics) so an old snapshot lives exactly as long as the requests that started on it.
 struct SnapshotHold {
   gate::RuntimePtr runtime;
   const policy::Snapshot* snapshot = nullptr;  // runtime->policy, for brevity
+  std::vector<net::Balancer*> balancers;       // by upstream index; the worker's
   std::uint32_t users = 0;
   bool retired = false;
 };
 
 class Worker {
  public:
-  Worker(Server& server, unsigned index, gate::RuntimePtr runtime);
+  Worker(Server& server, unsigned index, gate::RuntimePtr runtime, UpstreamGroupsPtr groups);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Binds this worker's listeners; `ports` gives the port for each listener (0 = any) and is
-  // updated with what was bound, so later workers join the same port.
-  bool listen(std::vector<std::uint16_t>& ports, std::string* error);
+  // Adds, removes or updates this worker's listeners (the server binds them; see Server::reload).
+  // A removed listener stops accepting at once; its connections close after their exchange.
+  // On the worker's thread, or before it starts.
+  void apply_listener_ops(std::vector<ListenerOp> ops);
   void run();  // thread body; returns when stopped and drained
 
   // Thread-safe requests from the server.
@@ -95,8 +100,8 @@ class Worker {
  private:
   class Acceptor;
   void on_wake();
-  void accept_from(int listen_fd, bool proxy_protocol, policy::DecideFor decide);
-  void adopt(gate::RuntimePtr runtime);
+  void accept_from(const Acceptor& acceptor);
+  void adopt(gate::RuntimePtr runtime, UpstreamGroupsPtr groups);
   void begin_stop();
 
   Server& server_;
@@ -114,6 +119,8 @@ class Worker {
   std::atomic<std::uint64_t> answered_{0};
   void count_waiting();
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  // One balancer per upstream group, shared by the generations that name it.
+  std::map<const net::UpstreamGroup*, std::unique_ptr<net::Balancer>> balancers_;
   SnapshotHold* current_ = nullptr;
   std::vector<SnapshotHold*> retired_;
   std::uint64_t generation_ = 0;

@@ -1,11 +1,15 @@
 // Arbitrary text into the config loader: it must never crash, throw out, or succeed without a
 // snapshot; every error must carry a file name (the given one, or an `include`d file's). A
-// success must survive route matching.
+// success must survive route matching. Server names never reach a real resolver: names ending in
+// ".invalid" fail, others resolve to 127.0.0.1 (a fuzzer must not send DNS queries).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
+#include "client/address.h"
 #include "http/path.h"
 #include "policy/config.h"
 
@@ -13,7 +17,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   gh::policy::LoadResult r;
   try {
-    r = gh::policy::load_config_string(text, "fuzz.yaml");
+    gh::policy::LoadOptions options;
+    options.resolve = [](const std::string& host, std::uint16_t port,
+                         std::vector<gh::client::SocketAddress>& out, std::string* error) {
+      if (host.ends_with(".invalid")) {
+        *error = "Name or service not known";
+        return false;
+      }
+      out = {gh::client::SocketAddress{gh::client::make_ipv4(127, 0, 0, 1), port}};
+      return true;
+    };
+    r = gh::policy::load_config_string(text, "fuzz.yaml", options);
   } catch (...) {
     std::abort();
   }
@@ -28,6 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (s.config.listen.empty() || s.config.upstreams.empty() ||
         s.routes.size() != s.config.routes.size()) {
       std::abort();
+    }
+    for (const auto& u : s.config.upstreams) {
+      if (u.servers.empty()) std::abort();
+      for (const auto& server : u.servers) {
+        if (server.addresses.empty() || server.port == 0 || server.weight == 0) std::abort();
+      }
     }
     for (const auto& route : s.config.routes) {
       if (route.upstream_index >= s.config.upstreams.size()) std::abort();

@@ -45,13 +45,14 @@ bool receive_more(int fd, std::string& buf) {
   return true;
 }
 
-int listen_loopback(std::uint16_t* port) {
+int listen_loopback(std::uint16_t* port) {  // *port: wanted (0 = any), then bound
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(*port);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0) {
     throw std::runtime_error("origin: bind/listen failed");
   }
@@ -176,7 +177,10 @@ std::size_t OriginRequest::count(const std::string& name) const {
       std::count_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; }));
 }
 
-Origin::Origin(Handler handler) : handler_(std::move(handler)) {
+Origin::Origin(Handler handler) : Origin(std::move(handler), 0) {}
+
+Origin::Origin(Handler handler, std::uint16_t port) : handler_(std::move(handler)) {
+  port_ = port;
   listen_fd_ = listen_loopback(&port_);
   acceptor_ = std::thread([this] { accept_loop(); });
 }

@@ -47,6 +47,8 @@ class Origin {
  public:
   using Handler = std::function<OriginReply(const OriginRequest&)>;
   explicit Origin(Handler handler = {});
+  // On a given port (one an earlier origin had: a server that comes back).
+  Origin(Handler handler, std::uint16_t port);
   ~Origin();
   std::uint16_t port() const { return port_; }
   std::vector<OriginRequest> requests() const;

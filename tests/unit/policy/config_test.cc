@@ -1,5 +1,6 @@
 #include "policy/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <fstream>
 
 #include "client/address.h"
+#include "net/resolve.h"
 #include "test_util.h"
 
 namespace gh::policy {
@@ -121,8 +123,14 @@ TEST(LoadConfig, FullConfigSetsEveryField) {
   const UpstreamConfig& app = c.upstreams[0];
   EXPECT_EQ(app.name, "app");
   ASSERT_EQ(app.servers.size(), 3u);
-  EXPECT_EQ(client::format_socket_address(app.servers[1]), "[::1]:3001");
-  EXPECT_EQ(client::format_socket_address(app.servers[2]), "127.0.0.1:3002");
+  EXPECT_EQ(net::server_text(app.servers[1]), "[::1]:3001");
+  ASSERT_EQ(app.servers[1].addresses.size(), 1u);
+  EXPECT_EQ(client::format_socket_address(app.servers[1].addresses[0]), "[::1]:3001");
+  // localhost is a name, resolved by the system (/etc/hosts): 127.0.0.1 and perhaps ::1.
+  EXPECT_EQ(net::server_text(app.servers[2]), "localhost:3002");
+  EXPECT_FALSE(app.servers[2].literal);
+  EXPECT_THAT(app.servers[2].addresses,
+              testing::Contains(client::SocketAddress{client::make_ipv4(127, 0, 0, 1), 3002}));
   EXPECT_EQ(app.max_connections, 100u);
   EXPECT_EQ(app.max_idle_connections, 10u);
   EXPECT_EQ(app.connect_timeout, 250u);

@@ -22,7 +22,8 @@ TEST(QuickSnapshot, ProxyMode) {
   ASSERT_EQ(c.upstreams.size(), 1u);
   EXPECT_EQ(c.upstreams[0].name, "app");
   ASSERT_EQ(c.upstreams[0].servers.size(), 1u);
-  EXPECT_EQ(c.upstreams[0].servers[0], to);
+  EXPECT_TRUE(c.upstreams[0].servers[0].literal);
+  EXPECT_EQ(c.upstreams[0].servers[0].addresses, std::vector<client::SocketAddress>{to});
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].name, "default");
   EXPECT_EQ(c.routes[0].upstream, "app");
