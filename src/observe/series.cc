@@ -42,6 +42,11 @@ json SecondSeries::json(std::size_t seconds) const {
   };
   nlohmann::json t = column(), requests = column(), p50 = column(), p99 = column(),
                  queue = column(), admitted = column();
+  // What accepted sign-ups paid: accounts by proof (none, base, surcharged), hashes by risk.
+  std::array<nlohmann::json, 3> accounts;
+  std::array<nlohmann::json, 2> hashes;
+  for (auto& c : accounts) c = column();
+  for (auto& c : hashes) c = column();
   std::array<nlohmann::json, kVerdicts> verdicts;
   std::array<nlohmann::json, kClasses> classes, served;
   for (auto& c : verdicts) c = column();
@@ -74,6 +79,8 @@ json SecondSeries::json(std::size_t seconds) const {
     p99.push_back(f.latency_p99_ms);
     queue.push_back(f.queue_length);
     admitted.push_back(f.newcomers_admitted);
+    for (std::size_t i = 0; i < accounts.size(); ++i) accounts[i].push_back(f.signup_accounts[i]);
+    for (std::size_t i = 0; i < hashes.size(); ++i) hashes[i].push_back(f.signup_hashes[i]);
     for (std::size_t r = 0; r < routes.size(); ++r) {
       auto it = std::find_if(s.modes.begin(), s.modes.end(),
                              [&](const RouteMode& m) { return m.route == routes[r]; });
@@ -96,6 +103,11 @@ json SecondSeries::json(std::size_t seconds) const {
   out["latency_p99_ms"] = std::move(p99);
   out["queue_length"] = std::move(queue);
   out["admitted"] = std::move(admitted);
+  out["signup_accounts_unpaid"] = std::move(accounts[0]);
+  out["signup_accounts_base"] = std::move(accounts[1]);
+  out["signup_accounts_surcharged"] = std::move(accounts[2]);
+  out["signup_hashes_base"] = std::move(hashes[0]);
+  out["signup_hashes_surcharged"] = std::move(hashes[1]);
   nlohmann::json mode_columns = nlohmann::json::object();
   for (std::size_t r = 0; r < routes.size(); ++r) mode_columns[routes[r]] = std::move(modes[r]);
   out["modes"] = std::move(mode_columns);

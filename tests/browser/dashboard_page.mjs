@@ -42,6 +42,10 @@ function series(now, passed, routesMode) {
     anonymous: col(() => passed), anonymous_served: col(() => passed), suspect: col(() => 2), suspect_served: col(() => 0),
     latency_p50_ms: col((i) => 5 + (i % 5)), latency_p99_ms: col((i) => 40 + (i % 17)),
     queue_length: col((i) => i), admitted: col(() => 1),
+    // One sign-up at the base price every second, one with a surcharge every other second.
+    signup_accounts_unpaid: col(() => 0), signup_accounts_base: col(() => 1),
+    signup_accounts_surcharged: col((i) => i % 2), signup_hashes_base: col(() => 65536),
+    signup_hashes_surcharged: col((i) => (i % 2) * 1048576),
     modes: { signup: col((i) => (i < 200 ? 0 : routesMode)) },
     mode_names: ['open', 'challenge', 'queue', 'closed'],
   };
@@ -107,6 +111,10 @@ export default async function ({ browser, screenshotDir, log, check }) {
     }
     check((await page.textContent('#fig-passed')).trim() === '123', 'last-second passed figure');
     check((await page.textContent('#fig60-passed')).trim() === String(123 * 60), '60 s passed figure');
+    check((await page.textContent('#fig60-signup_accounts_base')).trim() === '60', '60 s base-price sign-ups');
+    check((await page.textContent('#fig60-signup_accounts_surcharged')).trim() === '30', '60 s surcharged sign-ups');
+    check((await page.textContent('#fig60-hashes-base')).trim() === '65536', 'hashes per base-price account');
+    check((await page.textContent('#fig60-hashes-surcharged')).trim() === '1048576', 'hashes per surcharged account');
     check((await page.locator('#events-body tr').count()) === 2, 'two events listed');
     check((await page.textContent('#events-body tr:first-child')).includes('203.0.113.0/24'), 'newest event first');
     check((await page.textContent('#modes-body')).includes('queue'), 'current mode shown');

@@ -98,20 +98,34 @@
     for (let i = Math.max(0, arr.length - n); i < arr.length; i++) t += arr[i] || 0;
     return t;
   }
+  function figureRow(body, label, id, last, minute) {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = label;
+    tr.appendChild(th);
+    cell(tr, last, true).id = 'fig-' + id;
+    cell(tr, minute, true).id = 'fig60-' + id;
+    body.appendChild(tr);
+  }
   function drawNow(s) {
     const body = $('now-body');
     body.textContent = '';
-    const rows = [['requests', 'requests']].concat(VERDICTS.map((v) => [v, v]), CLASSES.map((c) => [c + ' (class)', c]));
+    const rows = [['requests', 'requests']].concat(VERDICTS.map((v) => [v, v]), CLASSES.map((c) => [c + ' (class)', c]),
+      // What accepted sign-ups paid: a bot's account against a person's is what risk pricing sets.
+      [['sign-ups accepted, no challenge', 'signup_accounts_unpaid'],
+        ['sign-ups accepted, base price', 'signup_accounts_base'],
+        ['sign-ups accepted, risk surcharge', 'signup_accounts_surcharged']]);
     for (const [label, name] of rows) {
-      const tr = document.createElement('tr');
-      const th = document.createElement('th');
-      th.scope = 'row';
-      th.textContent = label;
-      tr.appendChild(th);
       const c = col(s, name);
-      cell(tr, c.length ? c[c.length - 1] : 0, true).id = 'fig-' + name;
-      cell(tr, sumLast(c, 60), true).id = 'fig60-' + name;
-      body.appendChild(tr);
+      figureRow(body, label, name, c.length ? c[c.length - 1] : 0, sumLast(c, 60));
+    }
+    for (const risk of ['base', 'surcharged']) {
+      const perAccount = (n) => {
+        const a = sumLast(col(s, 'signup_accounts_' + risk), n);
+        return a ? Math.round(sumLast(col(s, 'signup_hashes_' + risk), n) / a) : '–';
+      };
+      figureRow(body, 'hashes per account, ' + risk, 'hashes-' + risk, perAccount(1), perAccount(60));
     }
   }
   function drawModes(s) {

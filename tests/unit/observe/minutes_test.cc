@@ -27,6 +27,9 @@ Minute sample(std::int64_t at) {
   m.figures.login_failed = 4;
   m.figures.login_limited = 3;
   m.figures.head_timeouts = 2;
+  m.figures.signup_accounts = {1, 6, 2};
+  m.figures.signup_hashes = {393216, 2097152};
+  m.figures.signup_solve_ms = 7300;
   m.peak_rps = 42;
   m.distinct_prefixes = 31;
   m.routes = {{"signup", 60}, {"login", 49}};
@@ -49,7 +52,10 @@ bool same(const Minute& a, const Minute& b) {
          a.figures.login_requests == b.figures.login_requests &&
          a.figures.login_failed == b.figures.login_failed &&
          a.figures.login_limited == b.figures.login_limited &&
-         a.figures.head_timeouts == b.figures.head_timeouts && a.peak_rps == b.peak_rps &&
+         a.figures.head_timeouts == b.figures.head_timeouts &&
+         a.figures.signup_accounts == b.figures.signup_accounts &&
+         a.figures.signup_hashes == b.figures.signup_hashes &&
+         a.figures.signup_solve_ms == b.figures.signup_solve_ms && a.peak_rps == b.peak_rps &&
          a.distinct_prefixes == b.distinct_prefixes && a.routes == b.routes && a.modes == b.modes &&
          a.top == b.top;
 }

@@ -34,6 +34,27 @@ TEST(SecondSeries, ColumnsOldestFirstAndBoundedToTheRequest) {
   EXPECT_EQ(s.json(100)["t"].size(), 10u);
 }
 
+TEST(SecondSeries, WhatSignupsPaidIsAColumnAndAddsIntoTheMinute) {
+  SecondSeries s;
+  for (int i = 1; i <= 4; ++i) {
+    Second x = at(2000 + i, 1);
+    x.figures.signup_accounts = {0, 1, static_cast<std::uint64_t>(i % 2)};
+    x.figures.signup_hashes = {65536, static_cast<std::uint64_t>(i % 2) * 1048576};
+    x.figures.signup_solve_ms = 900;
+    s.push(x);
+  }
+  const auto j = s.json(4);
+  EXPECT_EQ(j["signup_accounts_base"], (nlohmann::json{1, 1, 1, 1}));
+  EXPECT_EQ(j["signup_accounts_surcharged"], (nlohmann::json{1, 0, 1, 0}));
+  EXPECT_EQ(j["signup_hashes_surcharged"], (nlohmann::json{1048576, 0, 1048576, 0}));
+  EXPECT_EQ(j["signup_accounts_unpaid"], (nlohmann::json{0, 0, 0, 0}));
+  const Minute m = s.fold(2001'000, 2005'000);
+  EXPECT_EQ(m.figures.signup_accounts[1], 4u);
+  EXPECT_EQ(m.figures.signup_accounts[2], 2u);
+  EXPECT_EQ(m.figures.signup_hashes[1], 2u * 1048576);
+  EXPECT_EQ(m.figures.signup_solve_ms, 3600u);
+}
+
 TEST(SecondSeries, KeepsTheLast600Seconds) {
   SecondSeries s;
   for (int i = 0; i < 1000; ++i) s.push(at(i, 1));
