@@ -74,7 +74,7 @@ std::string_view field(const http::RequestHead& head, std::string_view name) {
 // Where browsers send their fetch metadata and client hints: a potentially trustworthy origin
 // (https, as a trusted proxy in front says, or a loopback host).
 bool secure_origin(const Exchange& x) {
-  if (x.peer_trusted && http::iequals(field(*x.head, "x-forwarded-proto"), "https")) return true;
+  if (x.over_tls) return true;
   std::string_view host = x.head->host;
   if (const std::size_t colon = host.rfind(':');
       colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
@@ -143,6 +143,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
   x.client = peer;
   x.peer_trusted = rt.trust.trusted(peer);
+  x.over_tls = false;
   if (x.peer_trusted) {
     std::array<std::string_view, 16> xff;
     std::size_t n = 0;
@@ -150,6 +151,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
       if (http::iequals(head.fields[i].name, "x-forwarded-for")) xff[n++] = head.fields[i].value;
     }
     if (n != 0) x.client = client::resolve_client(peer, {xff.data(), n}, rt.trust);
+    x.over_tls = http::iequals(field(head, "x-forwarded-proto"), "https");
   }
   x.prefix = client::prefix_of(x.client, cfg.clients.ipv4_prefix, cfg.clients.ipv6_prefix);
   x.json = waitroom::wants_json(field(head, "accept"));
@@ -272,7 +274,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
       if (r.renew) {  // sliding expiry: the same device, a fresh lifetime
         char line[512];
         x.add_response_fields({line, residents::renew(state.codec(), cfg.residents, r.token,
-                                                      now.wall_ms, false, line, sizeof line)});
+                                                      now.wall_ms, x.over_tls, line, sizeof line)});
       }
     } else if (r.kind == residents::Recognition::Kind::Demoted) {
       stats_.device_tokens_demoted.add();
@@ -644,7 +646,7 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
     if (residents::login_succeeded(res, resp)) {
       char line[512];
       const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, now.wall_ms,
-                                             false, line, sizeof line);
+                                             x.over_tls, line, sizeof line);
       if (n != 0) {
         x.add_response_fields({line, n});
         stats_.device_tokens_issued.add();
@@ -675,7 +677,7 @@ void Pipeline::settle_signup(Exchange& x, const http::ResponseHead& resp, Clock 
     char line[512];
     x.add_response_fields(
         {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms,
-                                           pv.lifetime, false, line, sizeof line)});
+                                           pv.lifetime, x.over_tls, line, sizeof line)});
   }
 }
 

@@ -402,6 +402,33 @@ TEST(Pipeline, ALoginTheAppConfirmsMakesAResidentButNotOnSignup) {
   EXPECT_EQ(f.x.cls, policy::ClientClass::Anonymous);
 }
 
+TEST(Pipeline, DeviceCookiesAreSecureWhenTheClientCameOverTls) {
+  Fixture f(
+      "clients: { trusted_proxies: [10.0.0.0/8] }\n"
+      "residents: { success_cookie: sid }\n"
+      "routes:\n  - name: login\n    match: { path: /login }\n    class: login\n  - name: app\n");
+  const auto login_from = [&](const std::string& fields, const char* peer) {
+    auto login = post("/login", "username=alice&password=x", fields);
+    EXPECT_EQ(f.run(*login, "username=alice&password=x", peer).step, Step::Forward);
+    f.pipeline->settle(
+        f.x, response("HTTP/1.1 200 OK\r\nSet-Cookie: sid=1; Path=/\r\nContent-Length: 0\r\n\r\n"),
+        1'000, f.now);
+    std::string fields_out(f.x.response_fields());
+    f.finish(200);
+    return fields_out;
+  };
+  const std::string tls =
+      login_from("X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n", "10.1.1.1");
+  ASSERT_NE(tls.find("gh_device="), std::string::npos) << tls;
+  EXPECT_NE(tls.find("; Secure"), std::string::npos) << tls;
+  // Clear text, or a claim of https from a peer that is not a trusted proxy: no Secure.
+  const std::string plain = login_from("", "192.0.2.10");
+  ASSERT_NE(plain.find("gh_device="), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("; Secure"), std::string::npos) << plain;
+  const std::string claimed = login_from("X-Forwarded-Proto: https\r\n", "198.51.100.7");
+  EXPECT_EQ(claimed.find("; Secure"), std::string::npos) << claimed;
+}
+
 // ---- bots pay by reputation ------------------------------------------------------------------
 
 // The bits of a JSON challenge answer.
