@@ -3,7 +3,7 @@
 // at the demo app. A second, JavaScript-less context takes the meta-refresh path and also gets
 // through. Saves challenge-page.png and challenge-registered.png.
 import path from 'node:path';
-import { startDemoApp, startShield, stopAll, tempDir, accountsCreated } from './lib/gatehouse.mjs';
+import { startDemoApp, startShield, stopAll, tempDir, accountsCreated, solveAndRegister } from './lib/gatehouse.mjs';
 
 const policy = `challenge: { levels: [{rate: 0, bits: 12}], refresh_wait: 1s }
 routes:
@@ -32,17 +32,7 @@ export default async function ({ browser, screenshotDir, log, check }) {
     // The page itself, fetched apart: the browser may already have solved and moved on.
     const html = await (await fetch(`${base}/signup`, { headers: { Accept: 'text/html' } })).text();
     check(html.includes('<h1') && html.includes('challenge.js'), 'a page with a heading and the solver');
-    await page.waitForURL(`${base}/signup`, { timeout: 30000, waitUntil: 'load' });
-    await page.locator('input[name=username]').waitFor({ timeout: 30000 });
-    const cookies = await context.cookies();
-    check(cookies.some((c) => c.name === 'gh_clearance' && c.httpOnly), 'clearance cookie set');
-    const user = 'chromium' + Date.now() % 100000;
-    await page.fill('input[name=username]', user);
-    await page.fill('input[name=email]', `${user}@example.test`);
-    await page.fill('input[name=password]', 'correct horse battery');
-    await Promise.all([page.waitForURL(`${base}/account`, { timeout: 30000 }),
-                       page.click('button[type=submit]')]);
-    check((await page.content()).includes(user), 'the account page names the new user');
+    const user = await solveAndRegister({ page, context, base, prefix: 'chromium', check });
     await page.screenshot({ path: path.join(screenshotDir, 'challenge-registered.png') });
     check(errors.length === 0, 'no script errors: ' + errors.join('; '));
     const after = (await accountsCreated(appPort)).accounts_total;

@@ -3,7 +3,7 @@
 // solves it in the page, and registers at the demo app, which nginx proxies to directly.
 // Saves decide-nginx-registered.png.
 import path from 'node:path';
-import { startDemoApp, startDecide, startNginx, stopAll, tempDir, accountsCreated }
+import { startDemoApp, startDecide, startNginx, stopAll, tempDir, accountsCreated, solveAndRegister }
   from './lib/gatehouse.mjs';
 
 const policy = `residents: { success_cookie: demo_session, success_location: /account }
@@ -35,17 +35,7 @@ export default async function ({ browser, screenshotDir, log, check }) {
     const first = await page.goto(`${base}/signup`);
     check(first.status() === 403, 'nginx answers the challenge with 403, got ' + first.status());
     check((first.headers()['server'] || '').startsWith('nginx'), 'the answer came through nginx');
-    await page.waitForURL(`${base}/signup`, { timeout: 30000, waitUntil: 'load' });
-    await page.locator('input[name=username]').waitFor({ timeout: 30000 });
-    const cookies = await context.cookies();
-    check(cookies.some((c) => c.name === 'gh_clearance' && c.httpOnly), 'clearance cookie set');
-    const user = 'nginx' + Date.now() % 100000;
-    await page.fill('input[name=username]', user);
-    await page.fill('input[name=email]', `${user}@example.test`);
-    await page.fill('input[name=password]', 'correct horse battery');
-    await Promise.all([page.waitForURL(`${base}/account`, { timeout: 30000 }),
-                       page.click('button[type=submit]')]);
-    check((await page.content()).includes(user), 'the account page names the new user');
+    const user = await solveAndRegister({ page, context, base, prefix: 'nginx', check });
     await page.screenshot({ path: path.join(screenshotDir, 'decide-nginx-registered.png') });
     check(errors.length === 0, 'no script errors: ' + errors.join('; '));
     const after = (await accountsCreated(appPort)).accounts_total;

@@ -170,3 +170,21 @@ export async function accountsCreated(appPort) {
   const j = await r.json();
   return j;
 }
+
+// After the challenge page at `base`/signup: waits for the browser to solve it and come back to
+// the form, checks the clearance cookie, registers a new user named `prefix`NNNNN and checks the
+// account page names them. Returns the user name.
+export async function solveAndRegister({ page, context, base, prefix, check }) {
+  await page.waitForURL(`${base}/signup`, { timeout: 30000, waitUntil: 'load' });
+  await page.locator('input[name=username]').waitFor({ timeout: 30000 });
+  const cookies = await context.cookies();
+  check(cookies.some((c) => c.name === 'gh_clearance' && c.httpOnly), 'clearance cookie set');
+  const user = prefix + Date.now() % 100000;
+  await page.fill('input[name=username]', user);
+  await page.fill('input[name=email]', `${user}@example.test`);
+  await page.fill('input[name=password]', 'correct horse battery');
+  await Promise.all([page.waitForURL(`${base}/account`, { timeout: 30000 }),
+                     page.click('button[type=submit]')]);
+  check((await page.content()).includes(user), 'the account page names the new user');
+  return user;
+}
