@@ -328,30 +328,28 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
         state.codec(), cookie(*x.head, rt.policy->config.reputation.page_view.cookie, buf),
         binding(x), now.wall_ms);
   }
-  {
-    const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
-    const reputation::Score score = scorer.score(r, recent);
-    x.score = score.total;
-    x.risk_bits = challenge::risk_bits(rt.policy->config.challenge, score.total);
-    switch (score.action) {
-      case policy::ReputationAction::Deny:
-        stats_.reputation_denied.add();
-        note_refusal(x, now);
-        return respond(stages::refusal(403, "refused by the bot policy"));
-      case policy::ReputationAction::Allow:
-        stats_.reputation_allowed.add();
-        x.allow_listed = true;  // known good clients: no limits, no challenges
-        break;
-      case policy::ReputationAction::Challenge:
-        x.want_challenge = true;
-        x.challenge_level = score.level;
-        break;
-      case policy::ReputationAction::Weigh:
-        break;
-    }
-    if (score.suspect && x.cls == policy::ClientClass::Anonymous) {
-      x.cls = policy::ClientClass::Suspect;
-    }
+  const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
+  const reputation::Score score = scorer.score(r, recent);
+  x.score = score.total;
+  x.risk_bits = challenge::risk_bits(rt.policy->config.challenge, score.total);
+  switch (score.action) {
+    case policy::ReputationAction::Deny:
+      stats_.reputation_denied.add();
+      note_refusal(x, now);
+      return respond(stages::refusal(403, "refused by the bot policy"));
+    case policy::ReputationAction::Allow:
+      stats_.reputation_allowed.add();
+      x.allow_listed = true;  // known good clients: no limits, no challenges
+      break;
+    case policy::ReputationAction::Challenge:
+      x.want_challenge = true;
+      x.challenge_level = score.level;
+      break;
+    case policy::ReputationAction::Weigh:
+      break;
+  }
+  if (score.suspect && x.cls == policy::ClientClass::Anonymous) {
+    x.cls = policy::ClientClass::Suspect;
   }
   return Decision{};
 }
