@@ -93,6 +93,12 @@ struct ExchangeState {
 struct Exchange : ExchangeState {
   void reset() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
 
+  // The JA4 of the connection's TLS ClientHello (tls/ja4.h), read by the `tls.ja4` key part and
+  // the reputation rules' ja4 conditions; empty on clear text. A property of the connection, not
+  // of one request: reset() keeps it, and the transport sets it (or clears it) whenever the
+  // exchange starts serving another connection. It views storage the connection owns.
+  std::string_view ja4;
+
   // Set-Cookie lines for the forwarded response (device token, a fresh queue ticket).
   std::string_view response_fields() const {
     return {response_fields_buf.data(), response_fields_len};

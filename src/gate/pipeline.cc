@@ -409,6 +409,7 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   }
   in.client_class = x.cls;
   in.clearance = {x.clearance_id.data(), x.clearance_len};
+  in.ja4 = x.ja4;
   if (x.cls == policy::ClientClass::Resident) {
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }

@@ -26,6 +26,7 @@ enum class KeyPartKind : std::uint8_t {
   DeviceId,      // device.id — a resident's device (device token, or the app token's account)
   Email,         // email.NAME — body field NAME as one mailbox: lowercased, "+tag" dropped,
                  // dots dropped where the provider ignores them (gmail.com, googlemail.com)
+  TlsJa4,        // tls.ja4 — the JA4 fingerprint of the client's TLS ClientHello
 };
 
 // Parts read from the request body (held back until they are read).

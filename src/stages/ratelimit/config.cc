@@ -48,11 +48,11 @@ constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban
 constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
                                              "delay",  "tarpit", "ban"};
 constexpr std::string_view kCountWhenKeys[] = {"status"};
-constexpr std::string_view kFixedKeyParts[] = {"client.ip", "client.prefix", "route",
-                                               "method",    "clearance.id",  "device.id"};
-constexpr KeyPartKind kFixedKeyKinds[] = {KeyPartKind::ClientIp,  KeyPartKind::ClientPrefix,
-                                          KeyPartKind::Route,     KeyPartKind::Method,
-                                          KeyPartKind::Clearance, KeyPartKind::DeviceId};
+constexpr std::string_view kFixedKeyParts[] = {"client.ip",    "client.prefix", "route",  "method",
+                                               "clearance.id", "device.id",     "tls.ja4"};
+constexpr KeyPartKind kFixedKeyKinds[] = {
+    KeyPartKind::ClientIp,  KeyPartKind::ClientPrefix, KeyPartKind::Route, KeyPartKind::Method,
+    KeyPartKind::Clearance, KeyPartKind::DeviceId,     KeyPartKind::TlsJa4};
 // Parts that take a name after the dot.
 constexpr std::string_view kNamedKeyParts[] = {"header", "cookie",       "query",
                                                "body",   "email_domain", "email"};
@@ -393,8 +393,8 @@ std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
     return KeyPart{kind, std::string(name)};
   }
   why = "unknown key part " + quote(text) +
-        ": use client.ip, client.prefix, route, method, clearance.id, device.id, header.NAME, "
-        "cookie.NAME, query.NAME, body.NAME, email.NAME or email_domain.NAME";
+        ": use client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, "
+        "header.NAME, cookie.NAME, query.NAME, body.NAME, email.NAME or email_domain.NAME";
   std::string_view best = closest(head, kNamedKeyParts);
   if (dot != std::string_view::npos && !best.empty()) {
     // "headers.x" -> "header.x": name the whole part, not just the word before the dot.

@@ -19,8 +19,8 @@ constexpr std::size_t kPartMax = kPartHeader + kMaxPartBytes;
 constexpr std::uint8_t kChained = 0xff;  // never a KeyPartKind, so a chained tuple is distinct
 // Kind byte of an unknown part (kUnknownPart | kind, zero length): never a real part's kind byte.
 constexpr std::uint8_t kUnknownPart = 0x80;
-static_assert(static_cast<std::uint8_t>(KeyPartKind::Email) < kUnknownPart &&
-              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::Email)) != kChained);
+static_assert(static_cast<std::uint8_t>(KeyPartKind::TlsJa4) < kUnknownPart &&
+              (kUnknownPart | static_cast<std::uint8_t>(KeyPartKind::TlsJa4)) != kChained);
 constexpr std::size_t kChainBytes = 1 + 16;
 constexpr std::size_t kTupleBytes = kChainBytes + 4 * kPartMax;
 static_assert(kMaxPartBytes <= 0xffff);
@@ -113,6 +113,10 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
     case KeyPartKind::DeviceId:
       if (in.device.empty()) return Found::Absent;
       sink.put(in.device);
+      return Found::Value;
+    case KeyPartKind::TlsJa4:
+      if (in.ja4.empty()) return Found::Absent;
+      sink.put(in.ja4);
       return Found::Value;
     default:
       break;

@@ -32,6 +32,7 @@ struct KeyInputs {
   policy::ClientClass client_class = policy::ClientClass::Anonymous;
   std::string_view clearance;  // id of a valid clearance the request holds; empty = none
   std::string_view device;     // a resident's device id; empty = not a resident
+  std::string_view ja4;        // the connection's JA4 (tls/ja4.h); empty = not TLS
 };
 
 enum class KeyBuild : std::uint8_t {

@@ -303,6 +303,22 @@ TEST(RouteLimitErrors, NamesUniqueWithinARoute) {
                           "letters, digits, '_', '-' or '.'"));
 }
 
+TEST(RouteLimits, TlsJa4KeyPart) {
+  auto r =
+      load_config_string(std::string(kBase) + "routes:\n  - name: r\n    limits:\n" +
+                             "      - {name: per-ja4, key: [tls.ja4, client.prefix], rate: 5/s}\n",
+                         "test.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].to_string();
+  const auto& key = r.snapshot->config.routes[0].limits[0].key;
+  ASSERT_EQ(key.size(), 2u);
+  EXPECT_EQ(key[0].kind, KeyPartKind::TlsJa4);
+  EXPECT_EQ(key[1].kind, KeyPartKind::ClientPrefix);
+  EXPECT_THAT(with_limit("      - {name: l, rate: 1/s, key: [tls.ja3]}\n"),
+              ElementsAre(testing::HasSubstr("unknown key part 'tls.ja3'")));
+  EXPECT_THAT(with_limit("      - {name: l, rate: 1/s, key: [tls.ja3]}\n"),
+              ElementsAre(testing::HasSubstr("(did you mean 'tls.ja4'?)")));
+}
+
 TEST(RouteLimitErrors, KeyParts) {
   EXPECT_THAT(
       with_limit("      - name: l\n        rate: 1/s\n"
@@ -321,13 +337,13 @@ TEST(RouteLimitErrors, KeyParts) {
           "test.yaml:11:56: routes[0].limits[0].key[4]: invalid body name '\"x y\"': use 1-64 "
           "printable characters without spaces",
           "test.yaml:11:68: routes[0].limits[0].key[5]: unknown key part 'host': use client.ip, "
-          "client.prefix, route, method, clearance.id, device.id, header.NAME, cookie.NAME, query.NAME, "
+          "client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME",
           "test.yaml:12:15: routes[0].limits[0].key[6]: unknown key part 'client.pi': use "
-          "client.ip, client.prefix, route, method, clearance.id, device.id, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME (did you mean 'client.ip'?)",
           "test.yaml:12:26: routes[0].limits[0].key[7]: unknown key part 'headers.x-user': use "
-          "client.ip, client.prefix, route, method, clearance.id, device.id, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME (did you mean 'header.x-user'?)",
           "test.yaml:15:15: routes[0].limits[1].key[0]: key part 'header' needs a name: "
           "header.NAME",

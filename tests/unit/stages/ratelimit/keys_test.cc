@@ -667,6 +667,22 @@ TEST(BuildKey, DeviceId) {
   EXPECT_EQ(key_of({{K::DeviceId, ""}}, in), one(K::DeviceId, "0123456789abcdef"));
 }
 
+TEST(BuildKey, TlsJa4) {
+  const auto r = post(kForm, "x=1");
+  EXPECT_EQ(key_of({{K::TlsJa4, ""}}, r->in), std::nullopt);  // clear text: the limit skips it
+  KeyInputs in = r->in;
+  in.ja4 = "t13d1517h2_8daaf6152771_cb7bf5808d99";
+  EXPECT_EQ(key_of({{K::TlsJa4, ""}}, in), one(K::TlsJa4, "t13d1517h2_8daaf6152771_cb7bf5808d99"));
+  // Byte-exact (JA4 is case-sensitive only in its ALPN characters), and its own kind: the same
+  // text as a device id is another key.
+  KeyInputs other = in;
+  other.ja4 = "t13d1517H2_8daaf6152771_cb7bf5808d99";
+  EXPECT_NE(key_of({{K::TlsJa4, ""}}, other), key_of({{K::TlsJa4, ""}}, in));
+  KeyInputs device = r->in;
+  device.device = in.ja4;
+  EXPECT_NE(key_of({{K::DeviceId, ""}}, device), key_of({{K::TlsJa4, ""}}, in));
+}
+
 // Each way of hiding a value from us while the application still sees one lands in the one
 // unknown bucket of the limit: a flood of such requests is limited as a whole, and never shares a
 // bucket with a real value.
