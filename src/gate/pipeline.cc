@@ -322,6 +322,7 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
   reputation::Request r{x.head, x.client, x.path};
   r.secure = x.secure;
   r.email_domain = email_domain;
+  r.ja4 = x.ja4;
   if (scorer.uses_page_view()) {
     std::array<std::uint8_t, 257> buf;
     r.page_view_age_ms = challenge::page_view_age(

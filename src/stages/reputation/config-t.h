@@ -35,6 +35,12 @@ struct ReputationRule {
   bool page_view_skipped = false;
   // The sign-up body's address (email_field) is at a disposable-mail domain.
   bool disposable_email = false;
+  // The connection's JA4 (TLS ClientHello fingerprint) matches one of these; `*` matches any run
+  // of characters ("t13d*_8daaf6152771_*"). Never matches a request that came without TLS.
+  std::vector<std::string> ja4;
+  // The user agent claims a browser (Chrome, Firefox, Safari) but the connection's JA4 matches
+  // none of reputation.browser_ja4. Never matches without TLS.
+  bool ja4_mismatch = false;
   ReputationAction action = ReputationAction::Weigh;
   std::int32_t weight = 0;
   std::uint8_t level = 1;  // Challenge: ladder level
@@ -64,6 +70,9 @@ struct ReputationConfig {
   PageViewConfig page_view;
   std::string email_field = "email";    // body field of a sign-up holding the address
   std::string disposable_domains_file;  // more disposable domains, one per line
+  // The JA4 fingerprints (patterns as in ReputationRule::ja4) of the browsers the site expects:
+  // what `ja4_mismatch` compares a claimed browser's connection with.
+  std::vector<std::string> browser_ja4;
 };
 
 }  // namespace gh::policy

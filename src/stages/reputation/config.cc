@@ -25,8 +25,8 @@ using policy::type_name;
 using policy::valid_path;
 
 constexpr std::string_view kReputationKeys[] = {
-    "rules",     "thresholds",  "suspect_score",          "asn_database",
-    "page_view", "email_field", "disposable_domains_file"};
+    "rules",     "thresholds",  "suspect_score",           "asn_database",
+    "page_view", "email_field", "disposable_domains_file", "browser_ja4"};
 constexpr std::string_view kPageViewKeys[] = {"cookie", "min_age", "lifetime"};
 constexpr std::string_view kRuleKeys[] = {"name",
                                           "user_agent",
@@ -41,6 +41,8 @@ constexpr std::string_view kRuleKeys[] = {"name",
                                           "browser_mismatch",
                                           "page_view",
                                           "disposable_email",
+                                          "ja4",
+                                          "ja4_mismatch",
                                           "action",
                                           "weight",
                                           "level"};
@@ -51,6 +53,34 @@ constexpr ReputationAction kReputationActionKinds[] = {
     ReputationAction::Weigh, ReputationAction::Allow, ReputationAction::Deny,
     ReputationAction::Challenge};
 constexpr std::size_t kMaxRules = 1'000;
+constexpr std::size_t kMaxJa4Pattern = 64;
+
+// A JA4 or a pattern of one: its characters, and `*`.
+void read_ja4_patterns(Document& doc, const Field& f, const std::string& path,
+                       std::vector<std::string>& out) {
+  if (!doc.check_list(f, path, "a list of JA4 fingerprints", out.size(), kMaxListEntries,
+                      "fingerprints")) {
+    return;
+  }
+  doc.for_each_scalar(
+      f.value, path,
+      [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+        const bool ok = !text.empty() && text.size() <= kMaxJa4Pattern &&
+                        std::all_of(text.begin(), text.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 (c >= '0' && c <= '9') || c == '_' || c == '*';
+                        });
+        if (!ok) {
+          doc.error(at,
+                    item_path +
+                        ": expected a JA4 fingerprint (e.g. t13d1516h2_8daaf6152771_e5627efa2ab1,"
+                        " '*' for any characters), got " +
+                        quote(text));
+          return;
+        }
+        out.push_back(text);
+      });
+}
 constexpr std::size_t kMaxThresholds = 16;
 
 void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
@@ -160,6 +190,11 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
     } else if (e.key == "disposable_email") {
       doc.read_bool(e, key_path, rule.disposable_email);
       if (!rule.disposable_email) --conditions;
+    } else if (e.key == "ja4") {
+      read_ja4_patterns(doc, e, key_path, rule.ja4);
+    } else if (e.key == "ja4_mismatch") {
+      doc.read_bool(e, key_path, rule.ja4_mismatch);
+      if (!rule.ja4_mismatch) --conditions;
     }
   });
   if (!has_name) {
@@ -169,7 +204,8 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
     doc.error(rule.mark, path +
                              ": a rule needs at least one condition (user_agent, path_prefix, "
                              "methods, headers_present, headers_missing, cidrs, asns, asns_file, "
-                             "recent_refusals, browser_mismatch, page_view or disposable_email)");
+                             "recent_refusals, browser_mismatch, page_view, disposable_email, ja4 "
+                             "or ja4_mismatch)");
   }
   if (rule.action == ReputationAction::Weigh && !has_weight) {
     doc.error(rule.mark, path +
@@ -219,7 +255,8 @@ bool has_condition(const policy::ReputationRule& rule) {
   return !rule.user_agent.empty() || !rule.path_prefix.empty() || !rule.methods.empty() ||
          !rule.headers_present.empty() || !rule.headers_missing.empty() || !rule.cidrs.empty() ||
          !rule.asns.empty() || !rule.asns_file.empty() || rule.recent_refusals > 0 ||
-         rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email;
+         rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email ||
+         !rule.ja4.empty() || rule.ja4_mismatch;
 }
 
 void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {
@@ -270,12 +307,18 @@ void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {
           if (auto name = doc.file_name(e.value, doc.value_mark(e), path)) {
             r.disposable_domains_file = *name;
           }
+        } else if (e.key == "browser_ja4") {
+          read_ja4_patterns(doc, e, path, r.browser_ja4);
         }
       });
   for (const ReputationRule& rule : r.rules) {
     if ((!rule.asns.empty() || !rule.asns_file.empty()) && r.asn_database.empty()) {
       doc.error(rule.mark, "reputation: rule " + quote(rule.name) +
                                " matches AS numbers, but no asn_database is set");
+    }
+    if (rule.ja4_mismatch && r.browser_ja4.empty()) {
+      doc.error(rule.mark, "reputation: rule " + quote(rule.name) +
+                               " has ja4_mismatch, but no browser_ja4 lists the browsers' JA4");
     }
   }
   std::stable_sort(

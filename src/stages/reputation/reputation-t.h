@@ -26,6 +26,8 @@ struct Request {
   // The lowercase domain of the sign-up body's address (reputation.email_field); empty: none
   // read (no body yet, no such field, or not one value).
   std::string_view email_domain;
+  // The JA4 of the client's TLS connection (tls/ja4.h); empty: not TLS, or not known.
+  std::string_view ja4;
 };
 
 // The scorer's answer. action Weigh means "no decision": the request goes on, the score travels

@@ -132,6 +132,18 @@ class Scorer::Context {
     return state == 1;
   }
 
+  // A claimed browser on a TLS connection whose JA4 is none of the browsers'.
+  bool ja4_mismatch() {
+    if (!ja4_looked_up_) {
+      const std::string_view ja4 = request_.ja4;
+      ja4_mismatch_ = !ja4.empty() && request_.head != nullptr &&
+                      Scorer::claims_browser(*request_.head) &&
+                      !scorer_.ja4_in(scorer_.browser_ja4_, ja4);
+      ja4_looked_up_ = true;
+    }
+    return ja4_mismatch_;
+  }
+
   bool browser_mismatch() {
     if (!mismatch_looked_up_) {
       mismatch_ =
@@ -163,6 +175,8 @@ class Scorer::Context {
   bool asn_looked_up_ = false;
   bool mismatch_looked_up_ = false;
   bool mismatch_ = false;
+  bool ja4_looked_up_ = false;
+  bool ja4_mismatch_ = false;
   std::optional<std::uint32_t> asn_;
 };
 
@@ -196,6 +210,14 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     rule.browser_mismatch = in.browser_mismatch;
     rule.page_view_skipped = in.page_view_skipped;
     rule.disposable_email = in.disposable_email;
+    rule.ja4 = Span{static_cast<std::uint32_t>(s->ja4_patterns_.size()),
+                    static_cast<std::uint32_t>(in.ja4.size())};
+    s->ja4_patterns_.insert(s->ja4_patterns_.end(), in.ja4.begin(), in.ja4.end());
+    rule.ja4_mismatch = in.ja4_mismatch;
+    if (in.ja4_mismatch && config.browser_ja4.empty()) {
+      error = where(in, i) + ": ja4_mismatch needs reputation.browser_ja4 (the browsers' JA4)";
+      return nullptr;
+    }
     s->uses_page_view_ = s->uses_page_view_ || in.page_view_skipped;
     if (in.disposable_email && s->disposable_ == nullptr) {
       std::string why;
@@ -312,6 +334,10 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     }
   }
 
+  s->browser_ja4_ = Span{static_cast<std::uint32_t>(s->ja4_patterns_.size()),
+                         static_cast<std::uint32_t>(config.browser_ja4.size())};
+  s->ja4_patterns_.insert(s->ja4_patterns_.end(), config.browser_ja4.begin(),
+                          config.browser_ja4.end());
   s->page_view_min_age_ms_ = config.page_view.min_age;
   s->thresholds_ = config.thresholds;
   std::stable_sort(s->thresholds_.begin(), s->thresholds_.end(),
@@ -319,6 +345,46 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
                      return a.score > b.score;
                    });
   return s;
+}
+
+bool Scorer::claims_browser(const http::RequestHead& head) noexcept {
+  const int ua_at = field_index(head, "user-agent");
+  if (ua_at < 0) return false;
+  const std::string_view ua = head.fields[static_cast<std::size_t>(ua_at)].value;
+  if (ua.find("Mozilla/5.0") == std::string_view::npos) return false;
+  return ua.find("Chrome/") != std::string_view::npos ||
+         ua.find("Firefox/") != std::string_view::npos ||
+         (ua.find("Safari/") != std::string_view::npos &&
+          ua.find("Version/") != std::string_view::npos);
+}
+
+bool Scorer::glob_match(std::string_view pattern, std::string_view text) noexcept {
+  // Greedy with one backtrack point (the last '*'): linear in practice, O(n*m) at worst, and
+  // both are short (a JA4 is 36 characters, a pattern at most 64).
+  std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (p < pattern.size() && pattern[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool Scorer::ja4_in(const Span& span, std::string_view ja4) const noexcept {
+  for (std::uint32_t k = 0; k < span.count; ++k) {
+    if (glob_match(ja4_patterns_[span.begin + k], ja4)) return true;
+  }
+  return false;
 }
 
 bool Scorer::browser_mismatch(const http::RequestHead& head, bool secure) noexcept {
@@ -392,6 +458,11 @@ bool Scorer::matches(const Rule& rule, Context& ctx) const noexcept {
     if (disposable_ == nullptr || !disposable_->contains(domain)) return false;
   }
   if (rule.browser_mismatch && !ctx.browser_mismatch()) return false;
+  if (rule.ja4.count > 0) {
+    const std::string_view ja4 = ctx.request().ja4;
+    if (ja4.empty() || !ja4_in(rule.ja4, ja4)) return false;
+  }
+  if (rule.ja4_mismatch && !ctx.ja4_mismatch()) return false;
   if (rule.asns.count > 0) {
     const std::optional<std::uint32_t> asn = ctx.asn();
     if (!asn) return false;

@@ -50,6 +50,10 @@ class Scorer {
   // Whether `user_agent` claims a browser whose request `head` does not look like (exposed for
   // tests and for the sim's profiles to be checked against).
   static bool browser_mismatch(const http::RequestHead& head, bool secure) noexcept;
+  // Whether the user agent claims Chrome (or another Chromium), Firefox or Safari.
+  static bool claims_browser(const http::RequestHead& head) noexcept;
+  // `text` matches `pattern`, where `*` matches any run of characters (JA4 patterns).
+  static bool glob_match(std::string_view pattern, std::string_view text) noexcept;
   // RE2 gave up on a user agent (DFA out of memory); its UA conditions counted as not matching.
   std::uint64_t ua_match_failures() const noexcept {
     return ua_failures_.load(std::memory_order_relaxed);
@@ -76,6 +80,8 @@ class Scorer {
     bool browser_mismatch = false;
     bool page_view_skipped = false;
     bool disposable_email = false;
+    Span ja4;  // into ja4_patterns_
+    bool ja4_mismatch = false;
   };
   struct Range {
     lists::u128 first;
@@ -86,6 +92,7 @@ class Scorer {
   Scorer() = default;
   bool matches(const Rule& rule, Context& ctx) const noexcept;
   bool in_ranges(const Span& span, lists::u128 ip) const noexcept;
+  bool ja4_in(const Span& span, std::string_view ja4) const noexcept;
 
   std::vector<Rule> rules_;
   bool uses_page_view_ = false;
@@ -98,6 +105,8 @@ class Scorer {
   std::vector<std::uint32_t> header_ids_;
   std::vector<Range> ranges_;  // per rule: sorted, merged
   std::vector<std::uint32_t> asns_;
+  std::vector<std::string> ja4_patterns_;                // every rule's, then browser_ja4
+  Span browser_ja4_;                                     // into ja4_patterns_
   std::vector<policy::ReputationThreshold> thresholds_;  // highest score first
   std::int32_t suspect_score_ = 0;
   std::unique_ptr<AsnDatabase> asn_;

@@ -173,6 +173,44 @@ TEST(Pipeline, LimitRefusesWithRetryAfterAndRateLimitFieldsThenRefills) {
   EXPECT_EQ(f.run(*r).step, Step::Forward);
 }
 
+// The transport puts the connection's JA4 on the exchange; begin() keeps it for every request.
+TEST(Pipeline, TheConnectionsJa4KeysLimitsAndFeedsReputation) {
+  Fixture f(
+      "reputation:\n  browser_ja4: ['t13d*_8daaf6152771_*']\n  rules:\n"
+      "    - { name: curl-tls, ja4: [t13d3112h2_e8f1e7e78f70_b26ce05bbdd6], action: deny }\n"
+      "    - { name: fake-browser, ja4_mismatch: true, weight: 50 }\n"
+      "  thresholds:\n    - { score: 50, action: challenge, level: 0 }\n"
+      "routes:\n  - name: r\n    limits:\n"
+      "      - { name: per-ja4, key: [tls.ja4], rate: 1/min, burst: 1 }\n");
+  const std::string chrome_ua =
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 "
+      "Safari/537.36";
+  auto browser = parse("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: " + chrome_ua + "\r\n\r\n");
+  // Clear text: no fingerprint, so no ja4 rule and no tls.ja4 limit applies.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(f.run(*browser).step, Step::Forward) << i;
+    f.finish(200);
+  }
+  // Chromium's own hello: one request per minute per fingerprint, then 429.
+  f.x.ja4 = "t13d1517h2_8daaf6152771_cb7bf5808d99";
+  EXPECT_EQ(f.run(*browser).step, Step::Forward);
+  f.finish(200);
+  EXPECT_EQ(f.x.ja4, "t13d1517h2_8daaf6152771_cb7bf5808d99");  // kept across requests
+  EXPECT_EQ(f.run(*browser).answer.status, 429);
+  f.finish(429);
+  // Another fingerprint has its own bucket; claiming Chrome with it earns the challenge.
+  f.x.ja4 = "t13d1715h2_5b57614c22b0_3d5424432f57";
+  const Decision fake = f.run(*browser);
+  EXPECT_EQ(f.x.score, 50);
+  EXPECT_TRUE(f.x.want_challenge);
+  EXPECT_NE(fake.answer.status, 429);
+  f.finish(200);
+  // A listed tool's fingerprint is refused, whatever its user agent says.
+  f.x.ja4 = "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6";
+  EXPECT_EQ(f.run(*browser).answer.status, 403);
+  EXPECT_EQ(f.run(*get("/")).answer.status, 403);
+}
+
 TEST(Pipeline, DelayHoldsThenForwardsAndTarpitHoldsThenRefuses) {
   Fixture f(
       "routes:\n"

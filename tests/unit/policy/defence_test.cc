@@ -372,5 +372,34 @@ TEST(DefenceConfig, RiskSignals) {
               ElementsAre(HasSubstr("matches AS numbers, but no asn_database is set")));
 }
 
+TEST(DefenceConfig, Ja4Conditions) {
+  Config c = load_ok(
+      "reputation:\n  browser_ja4: [t13d*_8daaf6152771_*, t13d1717h2_5b57614c22b0_3cbfd9057e0d]\n"
+      "  rules:\n"
+      "    - { name: fake, ja4_mismatch: true, weight: 40 }\n"
+      "    - { name: tools, ja4: [t13d3112h2_e8f1e7e78f70_b26ce05bbdd6, 't12*'], weight: 30 }\n");
+  EXPECT_THAT(c.reputation.browser_ja4,
+              ElementsAre("t13d*_8daaf6152771_*", "t13d1717h2_5b57614c22b0_3cbfd9057e0d"));
+  ASSERT_EQ(c.reputation.rules.size(), 2u);
+  EXPECT_TRUE(c.reputation.rules[0].ja4_mismatch);
+  EXPECT_THAT(c.reputation.rules[1].ja4,
+              ElementsAre("t13d3112h2_e8f1e7e78f70_b26ce05bbdd6", "t12*"));
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: r, ja4: ['t13 d', ''], weight: 1 }\n"),
+      ElementsAre(
+          "test.yaml:8:24: reputation.rules[0].ja4[0]: expected a JA4 fingerprint (e.g. "
+          "t13d1516h2_8daaf6152771_e5627efa2ab1, '*' for any characters), got 't13 d'",
+          HasSubstr("test.yaml:8:33: reputation.rules[0].ja4[1]: expected a JA4 fingerprint")));
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: r, ja4_mismatch: true, weight: 1 }\n"),
+      ElementsAre(HasSubstr("has ja4_mismatch, but no browser_ja4")));
+  EXPECT_THAT(
+      with_base("reputation:\n  rules:\n    - { name: r, ja4_mismatch: false, weight: 1 }\n"),
+      ElementsAre(HasSubstr("a rule needs at least one condition")));
+  EXPECT_THAT(
+      with_base("reputation:\n  browser_ja4: t13d\n"),
+      ElementsAre(HasSubstr("reputation.browser_ja4: expected a list of JA4 fingerprints")));
+}
+
 }  // namespace
 }  // namespace gh::policy

@@ -2,6 +2,7 @@
 // challenge floors), thresholds, the suspect flag, build errors and one-pass UA matching.
 #include "stages/reputation/scorer.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
@@ -75,6 +76,72 @@ const char* kBrowser =
     "Accept-Language: en-GB,en;q=0.9\nAccept-Encoding: gzip, br\n";
 const char* kCurl =
     "GET /signup HTTP/1.1\nHost: example.com\nUser-Agent: curl/8.5.0\nAccept: */*\n";
+
+constexpr std::string_view kChromeJa4 = "t13d1517h2_8daaf6152771_cb7bf5808d99";
+constexpr std::string_view kCurlJa4 = "t13d3112h2_e8f1e7e78f70_b26ce05bbdd6";
+
+Score score_ja4(const Scorer& s, const Req& r, std::string_view ja4) {
+  Request v = r.view();
+  v.ja4 = ja4;
+  return s.score(v, 0);
+}
+
+TEST(Scorer, Ja4GlobMatch) {
+  EXPECT_TRUE(Scorer::glob_match(kChromeJa4, kChromeJa4));
+  EXPECT_FALSE(Scorer::glob_match(kChromeJa4, kCurlJa4));
+  EXPECT_TRUE(Scorer::glob_match("*", kCurlJa4));
+  EXPECT_TRUE(Scorer::glob_match("t13d*_8daaf6152771_*", kChromeJa4));
+  EXPECT_FALSE(Scorer::glob_match("t13d*_8daaf6152771_*", kCurlJa4));
+  EXPECT_TRUE(Scorer::glob_match("*_b26ce05bbdd6", kCurlJa4));
+  EXPECT_TRUE(Scorer::glob_match("t1*d*h2_*", kCurlJa4));
+  EXPECT_FALSE(Scorer::glob_match("t12*", kCurlJa4));
+  EXPECT_FALSE(Scorer::glob_match("t13d1517h2", kChromeJa4));  // whole text, not a prefix
+  EXPECT_FALSE(Scorer::glob_match("*x*", kChromeJa4));
+  EXPECT_TRUE(Scorer::glob_match("a*b*c", "aXbYbZc"));
+  EXPECT_FALSE(Scorer::glob_match("a*b*c", "aXbYbZ"));
+}
+
+TEST(Scorer, Ja4ListMatchesOnlyTlsConnections) {
+  ReputationConfig c;
+  ReputationRule r = rule("tools", 40);
+  r.ja4 = {std::string(kCurlJa4), "t12*"};
+  c.rules.push_back(r);
+  auto s = build(c);
+  const Req browser = req(kBrowser);
+  EXPECT_EQ(score_ja4(*s, browser, kCurlJa4).total, 40);
+  EXPECT_EQ(score_ja4(*s, browser, "t12d2807h1_d943125447b4_a44c6288192a").total, 40);
+  EXPECT_EQ(score_ja4(*s, browser, kChromeJa4).total, 0);
+  EXPECT_EQ(score_ja4(*s, browser, "").total, 0);  // clear text: no fingerprint, no match
+  EXPECT_EQ(score(*s, browser).total, 0);
+}
+
+TEST(Scorer, Ja4MismatchIsAClaimedBrowserWithAnotherFingerprint) {
+  ReputationConfig c;
+  ReputationRule r = rule("fake-browser", 50);
+  r.ja4_mismatch = true;
+  c.rules.push_back(r);
+  c.browser_ja4 = {"t13d*_8daaf6152771_*",
+                   "t13d*_5b57614c22b0_*"};  // Chromium's, Firefox's ciphers
+  auto s = build(c);
+  const Req browser = req(kBrowser);
+  EXPECT_EQ(score_ja4(*s, browser, kChromeJa4).total, 0);  // a browser's handshake
+  EXPECT_EQ(score_ja4(*s, browser, kCurlJa4).total, 50);   // a library claiming to be Chrome
+  EXPECT_EQ(score_ja4(*s, browser, "").total, 0);          // clear text: nothing to compare
+  // A tool that says what it is does not claim a browser: other rules judge it.
+  EXPECT_EQ(score_ja4(*s, req(kCurl), kCurlJa4).total, 0);
+  const Req firefox = req(
+      "GET / HTTP/1.1\nHost: example.com\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) "
+      "Gecko/20100101 Firefox/128.0\n");
+  EXPECT_EQ(score_ja4(*s, firefox, kCurlJa4).total, 50);
+  EXPECT_EQ(score_ja4(*s, firefox, "t13d1717h2_5b57614c22b0_3cbfd9057e0d").total, 0);
+  EXPECT_TRUE(Scorer::claims_browser(browser.parsed->head));
+  EXPECT_TRUE(Scorer::claims_browser(firefox.parsed->head));
+  EXPECT_FALSE(Scorer::claims_browser(req(kCurl).parsed->head));
+
+  // ja4_mismatch without the browsers' list cannot judge anything: refused at build.
+  c.browser_ja4.clear();
+  EXPECT_THAT(build_error(c), ::testing::HasSubstr("ja4_mismatch needs reputation.browser_ja4"));
+}
 
 TEST(Scorer, EmptyConfigScoresNothing) {
   const ReputationConfig empty;
