@@ -227,6 +227,12 @@ HelloResult parse_client_hello(std::span<const std::uint8_t> in, ClientHello& ou
     declared += len;
     // The hello must end with its last record: another message in it would be a second flight.
     if (need != 0 && declared > need) return error(HelloError::TrailingData);
+    // The rest needs one more record at least: refuse now what cannot fit, so that
+    // kMaxHelloBytes of input always gives an answer (the caller's buffer needs no more).
+    if (need != 0 && declared < need &&
+        pos + 2 * kRecordHeaderBytes + len + (need - declared) > kMaxHelloBytes) {
+      return error(HelloError::TooLarge);
+    }
     if (avail < len) return {};
     pos += kRecordHeaderBytes + len;
   }

@@ -17,7 +17,10 @@
 namespace gh::tls {
 
 // Fills `out` (its previous content is discarded). Each call reads the records from the start:
-// the caller passes everything received so far. Record headers are walked first and the hello
+// the caller passes everything received so far. kMaxHelloBytes of input always give Complete or
+// Error, never NeedMore: a transport's buffer of that size suffices. A transport should refuse
+// a connection whose hello is an Error (OpenSSL refuses most of them too), or a client could
+// send a malformed hello to go without a fingerprint. Record headers are walked first and the hello
 // is copied and parsed only once its last byte has arrived, so a client that trickles bytes
 // costs a few header reads per call.
 HelloResult parse_client_hello(std::span<const std::uint8_t> bytes, ClientHello& out);

@@ -2,7 +2,7 @@
 // Invariants: never crash or read outside the input; Complete consumes whole records within
 // kMaxHelloBytes and only then; every list within its cap and every byte range within the
 // message; a Complete result does not change when more bytes follow, and every shorter prefix
-// of it is NeedMore; JA4 is 36 characters of the
+// of it is NeedMore; kMaxHelloBytes of input are never NeedMore; JA4 is 36 characters of the
 // right alphabet, and its raw form starts with the same 10.
 #include <cstddef>
 #include <cstdint>
@@ -57,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(r.error == HelloError::None, "no error unless Error");
   if (r.status == HelloStatus::NeedMore) {
     check(r.consumed == 0, "need more consumes nothing");
+    check(size < kMaxHelloBytes, "kMaxHelloBytes of input always give an answer");
     return 0;
   }
   check(r.consumed > kRecordHeaderBytes && r.consumed <= kMaxHelloBytes, "bounded hello");

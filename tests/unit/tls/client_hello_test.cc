@@ -228,6 +228,30 @@ TEST(ClientHello, OversizedAcrossRecords) {
   EXPECT_EQ(p.r.status, HelloStatus::Complete) << describe(p.r.error);
 }
 
+TEST(ClientHello, SixteenKibibytesAlwaysGiveAnAnswer) {
+  // Two records filling 16 KiB exactly, the hello announcing more than they carry: the rest
+  // would need another record beyond the cap, so the answer is TooLarge, not NeedMore.
+  Bytes b = {22, 3, 1, 0x20, 0x00, 1, 0x00, 0x3f, 0xf7};  // 4 + 16375: the largest that fits
+  b.resize(5 + 0x2000, 0);
+  std::size_t second = kMaxHelloBytes - b.size() - 5;
+  b.insert(b.end(),
+           {22, 3, 1, static_cast<std::uint8_t>(second >> 8), static_cast<std::uint8_t>(second)});
+  b.resize(kMaxHelloBytes, 0);
+  EXPECT_EQ(error_of(b), HelloError::TooLarge);
+  // Refused as soon as the first record's header and the hello's length are in.
+  EXPECT_EQ(error_of(Bytes(b.begin(), b.begin() + 9)), HelloError::TooLarge);
+  // One record of the largest hello that fits is read.
+  HelloSpec s;
+  s.extensions = {{0xff00, {}}};
+  std::size_t base = test::message(s).size();
+  s.extensions[0].data.assign(kMaxHelloBytes - kRecordHeaderBytes - base, 0);
+  Bytes whole = test::hello(s);
+  ASSERT_EQ(whole.size(), kMaxHelloBytes);
+  EXPECT_EQ(parse(whole).r.status, HelloStatus::Complete);
+  // The same in two records is one record header too many.
+  EXPECT_EQ(error_of(test::records(test::message(s), {100})), HelloError::TooLarge);
+}
+
 TEST(ClientHello, MalformedFieldsSayWhich) {
   HelloSpec s = full_spec();
   s.session_id = Bytes(33, 1);
