@@ -421,6 +421,46 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_ban_requests_dropped_total");
   x.sample(server_.bans_dropped());
 
+  // The fleet: zeros when this node is alone (every family is always exposed).
+  const fleet::Fleet* fleet = server_.fleet();
+  const fleet::FleetStats* fs = fleet != nullptr ? &fleet->stats() : nullptr;
+  auto fleet_value = [&](const std::atomic<std::uint64_t> fleet::FleetStats::*field) {
+    return fs != nullptr ? (fs->*field).load(std::memory_order_relaxed) : 0;
+  };
+  x.family("gatehouse_fleet_configured");
+  x.sample(fleet != nullptr ? 1 : 0);
+  x.family("gatehouse_fleet_up");
+  x.sample(fs != nullptr && fs->up.load() ? 1 : 0);
+  x.family("gatehouse_fleet_down_seconds");
+  const std::int64_t down_since = fs != nullptr ? fs->down_since_ms.load() : 0;
+  x.sample(down_since > 0 ? std::max<std::int64_t>(0, core::wall_ms() - down_since) / 1000 : 0);
+  x.family("gatehouse_fleet_breaker");
+  const std::uint8_t breaker = fs != nullptr ? fs->breaker.load() : 0;
+  constexpr std::string_view kBreakerStates[] = {"closed", "open", "half_open"};
+  for (std::size_t i = 0; i < std::size(kBreakerStates); ++i) {
+    x.sample({{"state", kBreakerStates[i]}}, fleet != nullptr && breaker == i ? 1 : 0);
+  }
+  x.family("gatehouse_fleet_connects_total");
+  x.sample(fleet_value(&fleet::FleetStats::connects));
+  x.family("gatehouse_fleet_failures_total");
+  x.sample(fleet_value(&fleet::FleetStats::failures));
+  x.family("gatehouse_fleet_breaker_opens_total");
+  x.sample(fleet_value(&fleet::FleetStats::breaker_opens));
+  x.family("gatehouse_fleet_published_total");
+  x.sample(fleet_value(&fleet::FleetStats::published));
+  x.family("gatehouse_fleet_pending");
+  x.sample(fleet_value(&fleet::FleetStats::pending));
+  x.family("gatehouse_fleet_dropped_total");
+  x.sample(fleet_value(&fleet::FleetStats::dropped));
+  x.family("gatehouse_fleet_received_total");
+  x.sample(fleet_value(&fleet::FleetStats::received));
+  x.family("gatehouse_fleet_malformed_total");
+  x.sample(fleet_value(&fleet::FleetStats::malformed));
+  x.family("gatehouse_fleet_resyncs_total");
+  x.sample(fleet_value(&fleet::FleetStats::resyncs));
+  x.family("gatehouse_fleet_spent_conflicts_total");
+  x.sample(fleet_value(&fleet::FleetStats::spent_conflicts));
+
   // Every limit table of the running generation, one pass per family.
   const gate::RuntimePtr rt = server_.runtime();
   auto each_table = [&](auto&& fn) {
@@ -544,6 +584,24 @@ ApiResponse AdminApi::status() const {
   const proxy::Observer& obs = server_.observer();
   res.body["queue"] = {{"length", obs.queue_length()},
                        {"admission_rate_per_s", obs.admission_rate_per_s()}};
+  // The fleet: null when this node is alone.
+  if (const fleet::Fleet* f = server_.fleet()) {
+    const fleet::FleetStats& fs = f->stats();
+    const std::int64_t down_since = fs.down_since_ms.load();
+    const policy::ClusterSeed& seed = f->config().seeds.front();
+    res.body["fleet"] = {
+        {"node", f->node()},
+        {"redis", seed.host + ":" + std::to_string(seed.port)},
+        {"up", fs.up.load()},
+        {"down_since_ms", down_since > 0 ? json(down_since) : json(nullptr)},
+        {"pending", fs.pending.load()},
+        {"published", fs.published.load()},
+        {"received", fs.received.load()},
+        {"failures", fs.failures.load()},
+    };
+  } else {
+    res.body["fleet"] = nullptr;
+  }
   return res;
 }
 
@@ -610,6 +668,7 @@ ApiResponse AdminApi::add_ban(const ApiRequest& r) {
             ban.expiry == lists::kForever ? std::string("forever") : std::to_string(ban.expiry),
             core::format_duration(request->seconds * 1000, core::DurationStyle::Config),
             ban.reason.view());
+  server_.share_ban(ban);  // the other nodes of a fleet refuse it too
   ApiResponse res;
   res.status = 201;
   res.body = json{{"ban", ban_json(ban, now)}};
@@ -626,6 +685,7 @@ ApiResponse AdminApi::remove_ban(const std::string& key_text) {
   server_.observer().event("unban", "", "ban on " + client::format_cidr(*key) + " removed",
                            {{"cidr", client::format_cidr(*key)}, {"by", "admin"}});
   spdlog::info("admin: removed the ban on {}", client::format_cidr(*key));
+  server_.share_unban(*key);
   ApiResponse res;
   res.body = json{{"removed", true}, {"key", client::format_cidr(*key)}};
   return res;

@@ -335,6 +335,7 @@ ApiResponse AdminApi::set_signup_mode(const ApiRequest& r) {
   server_.observer().note_manual(route, "");
   if (!ok) return error_response(404, "no sign-up route " + quote(route), "route");
   spdlog::info("admin: sign-up mode of {} set to {} ({})", route, mode_text, by);
+  server_.share_mode(route, mode_text, reason, core::wall_ms());  // the fleet's other nodes
   const auto snapshot = server_.snapshot();
   for (const auto& s : server_.defence().routes_status()) {
     if (s.route == route) {

@@ -190,6 +190,33 @@ void append_value(std::string& out, double value);
   X(gatehouse_bans_evicted_full_total, "counter", "", "bans dropped because the table was full")   \
   X(gatehouse_ban_requests_dropped_total, "counter", "",                                           \
     "ban actions dropped because the housekeeping queue was full")                                 \
+  X(gatehouse_fleet_configured, "gauge", "",                                                       \
+    "1 when a cluster: section is set (a fleet on Redis)")                                         \
+  X(gatehouse_fleet_up, "gauge", "",                                                               \
+    "1 while Redis answers; 0 alone or fail-static (bans and modes kept as last known)")           \
+  X(gatehouse_fleet_down_seconds, "gauge", "",                                                     \
+    "seconds since Redis last answered; 0 while it does")                                          \
+  X(gatehouse_fleet_breaker, "gauge", "state",                                                     \
+    "the Redis circuit breaker: 1 for its state (closed, open, half_open)")                        \
+  X(gatehouse_fleet_connects_total, "counter", "", "connections to Redis attempted")               \
+  X(gatehouse_fleet_failures_total, "counter", "",                                                 \
+    "Redis failures: refused or timed-out connects, commands past command_timeout, lost "          \
+    "connections")                                                                                 \
+  X(gatehouse_fleet_breaker_opens_total, "counter", "", "times the circuit breaker opened")        \
+  X(gatehouse_fleet_published_total, "counter", "",                                                \
+    "bans, removals and modes written to Redis and published")                                     \
+  X(gatehouse_fleet_pending, "gauge", "", "changes of this node waiting for Redis")                \
+  X(gatehouse_fleet_dropped_total, "counter", "",                                                  \
+    "changes dropped, oldest first, from a full queue (max_pending)")                              \
+  X(gatehouse_fleet_received_total, "counter", "",                                                 \
+    "changes of other nodes received (messages and reads of the shared state)")                    \
+  X(gatehouse_fleet_malformed_total, "counter", "",                                                \
+    "replies and messages from Redis refused as malformed")                                        \
+  X(gatehouse_fleet_resyncs_total, "counter", "",                                                  \
+    "reads of the shared bans and modes (on connect and periodically)")                            \
+  X(gatehouse_fleet_spent_conflicts_total, "counter", "",                                          \
+    "challenge ids claimed here that another node had claimed first (a replay faster than the "    \
+    "news)")                                                                                       \
   X(gatehouse_limit_keys_tracked, "gauge", "route,limit", "keys a limit's table holds")            \
   X(gatehouse_limit_keys_capacity, "gauge", "route,limit",                                         \
     "a limit's table size (max_keys, rounded up)")                                                 \

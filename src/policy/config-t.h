@@ -10,6 +10,7 @@
 #include "client/address-t.h"
 #include "config/model-t.h"
 #include "core/log-t.h"
+#include "fleet/config-t.h"
 #include "http/message-t.h"
 #include "net/upstream-t.h"
 #include "stages/admission/config-t.h"
@@ -178,6 +179,7 @@ struct Config {
   ResidentsConfig residents;
   ChallengeConfig challenge;
   ReputationConfig reputation;
+  ClusterConfig cluster;  // the fleet; absent: this node decides alone
   // Events, per-minute aggregates, reports, revocations, and by default the key, the ban journal
   // and the access log. Relative to the configuration file's directory once loaded
   // (policy/paths.h). Empty (quick mode): nothing is written to the disk.

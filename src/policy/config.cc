@@ -10,6 +10,7 @@
 
 #include "client/address.h"
 #include "config/document.h"
+#include "fleet/config.h"
 #include "net/resolve.h"
 #include "policy/paths.h"
 #include "policy/route_table.h"
@@ -30,13 +31,13 @@ constexpr std::size_t kMaxServers = 256;
 constexpr std::size_t kMaxRoutes = 1024;
 
 constexpr std::string_view kTopKeys[] = {
-    "include",   "server",     "listen",    "admin",      "clients", "limits",
-    "upstreams", "routes",     "lists",     "bans",       "secrets", "residents",
-    "challenge", "reputation", "state_dir", "access_log", "routing", "log"};
+    "include",   "server",     "listen",  "admin",   "clients",   "limits",    "upstreams",
+    "routes",    "lists",      "bans",    "secrets", "residents", "challenge", "reputation",
+    "state_dir", "access_log", "routing", "log",     "cluster"};
 // Sections that are one value (not lists to append to): at most one file may set each.
 constexpr std::string_view kSingleSections[] = {
     "server",    "admin",      "clients",   "limits",     "bans",    "secrets", "residents",
-    "challenge", "reputation", "state_dir", "access_log", "routing", "log"};
+    "challenge", "reputation", "state_dir", "access_log", "routing", "log",     "cluster"};
 constexpr std::string_view kSecretsKeys[] = {"key_file"};
 constexpr std::string_view kRoutingKeys[] = {"case_sensitive", "encoded_slashes"};
 constexpr std::string_view kEncodedSlashes[] = {"refuse", "keep"};
@@ -927,6 +928,8 @@ void Loader::load_section(const Field& f) {
     load_routing(f);
   } else if (f.key == "log") {
     load_log(f);
+  } else if (f.key == "cluster") {
+    fleet::load_cluster(doc_, f, config_.cluster);
   }
 }
 

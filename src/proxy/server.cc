@@ -17,6 +17,7 @@
 #include "net/listen_check.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
+#include "stages/admission/mode_controller.h"
 
 namespace gh::proxy {
 
@@ -185,6 +186,7 @@ bool Server::start(std::string* error) {
   for (const std::string& w : observer_->open(initial_->config, observe_options_, n)) {
     spdlog::warn("{}", w);
   }
+  if (!start_fleet(error)) return false;
   for (auto& w : workers_) threads_.emplace_back([worker = w.get()] { worker->run(); });
   housekeeper_ = std::thread([this] { housekeeping(); });
   monitor_->start();
@@ -228,6 +230,18 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
   if (next_config.server.workers != started.server.workers) {
     changes.push_back("server.workers takes effect at restart; running with " +
                       std::to_string(workers_.size()) + " workers");
+  }
+  const policy::ClusterConfig& cn = next_config.cluster;
+  const policy::ClusterConfig& cs = started.cluster;
+  auto same_seeds = [](const policy::ClusterConfig& a, const policy::ClusterConfig& b) {
+    return std::equal(
+        a.seeds.begin(), a.seeds.end(), b.seeds.begin(), b.seeds.end(),
+        [](const auto& x, const auto& y) { return x.host == y.host && x.port == y.port; });
+  };
+  if (cn.enabled != cs.enabled || !same_seeds(cn, cs) || cn.node != cs.node ||
+      cn.prefix != cs.prefix || cn.user != cs.user || cn.password_file != cs.password_file) {
+    changes.push_back(std::string("cluster takes effect at restart; running ") +
+                      (cs.enabled ? "as node " + cs.node + " of a fleet" : "alone"));
   }
   UpstreamGroupsPtr groups = configure_upstreams(next_config);
   {
@@ -477,6 +491,7 @@ void Server::wait() {
   }
   ban_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
+  if (fleet_ != nullptr) fleet_->stop();  // its sinks write the bans and modes
   // The housekeeping thread reads the workers' figures: they go after it.
   if (!waited_ && !workers_.empty()) {
     waited_ = true;
@@ -531,6 +546,9 @@ void Server::housekeeping() {
       lists::BanDuration d{std::max<lists::Seconds>(1, r.duration_ms / 1000),
                            std::max<lists::Seconds>(1, r.max_ms / 1000)};
       bans_->ban(key, d, "rate limit exceeded", std::string_view(r.rule.data()), now);
+      if (fleet_ != nullptr) {
+        if (auto made = bans_->find(key, now)) share_ban(*made);
+      }
     }
     batch.clear();
     if (std::chrono::steady_clock::now() - last_maintain >= std::chrono::seconds(1)) {
@@ -594,6 +612,128 @@ StatsTotals Server::stats() const {
 #undef GH_SUM
   }
   return t;
+}
+
+// ---- the fleet ------------------------------------------------------------------------------
+
+bool Server::start_fleet(std::string* error) {
+  const policy::ClusterConfig& cc = initial_->config.cluster;
+  if (!cc.enabled) return true;
+  fleet::FleetSinks sinks;
+  sinks.ban = [this](const fleet::BanRecord& r) { fleet_ban(r); };
+  sinks.unban = [this](const fleet::BanRecord& r) { fleet_unban(r); };
+  sinks.mode = [this](const fleet::ModeRecord& m) { fleet_mode(m); };
+  sinks.state = [this](bool up, const std::string& why) { fleet_state(up, why); };
+  sinks.spent = [this](const fleet::SpentRecord& r) { fleet_spent(r); };
+  fleet_ = std::make_unique<fleet::Fleet>(cc, std::move(sinks));
+  if (!fleet_->start(error)) {
+    fleet_.reset();
+    return false;
+  }
+  // A challenge solved or a sign-up clearance used here is refused on the other nodes too.
+  defence_.spent().on_claim([this](const challenge::TokenId& id, std::int64_t expiry_ms) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    fleet::SpentRecord r;
+    r.id.reserve(32);
+    for (std::uint8_t b : id) {
+      r.id.push_back(kHex[b >> 4]);
+      r.id.push_back(kHex[b & 15]);
+    }
+    r.expiry_ms = expiry_ms;
+    fleet_->publish_spent(std::move(r));
+  });
+  spdlog::info("fleet: node {} on Redis {}:{} (prefix {})", cc.node, cc.seeds.front().host,
+               cc.seeds.front().port, cc.prefix);
+  return true;
+}
+
+void Server::share_ban(const lists::BanInfo& ban) {
+  if (fleet_ == nullptr) return;
+  fleet::BanRecord r;
+  r.cidr = client::format_cidr(ban.key);
+  r.start = ban.start;
+  r.expiry = ban.expiry == lists::kForever ? fleet::kNoExpiry : ban.expiry;
+  r.level = ban.level;
+  r.reason = std::string(ban.reason.view());
+  r.source = std::string(ban.source.view());
+  fleet_->publish_ban(std::move(r));
+}
+
+void Server::share_unban(const client::Cidr& key) {
+  if (fleet_ != nullptr) fleet_->publish_unban(client::format_cidr(key));
+}
+
+void Server::share_mode(const std::string& route, const std::string& mode,
+                        const std::string& reason, std::int64_t at_ms) {
+  if (fleet_ == nullptr) return;
+  fleet::ModeRecord m;
+  m.route = route;
+  m.mode = mode;
+  m.reason = reason;
+  m.at_ms = at_ms;
+  fleet_->publish_mode(std::move(m));
+}
+
+void Server::fleet_ban(const fleet::BanRecord& r) {
+  auto key = client::parse_cidr(r.cidr);
+  if (!key) return;
+  lists::BanInfo info;
+  info.key = *key;
+  info.start = r.start;
+  info.expiry = r.expiry == fleet::kNoExpiry ? lists::kForever : r.expiry;
+  info.level = static_cast<std::uint8_t>(std::min<std::uint32_t>(r.level, 255));
+  info.reason = lists::ShortText<lists::kReasonMax>::from(r.reason);
+  info.source = lists::ShortText<lists::kSourceMax>::from(r.source);
+  if (!bans_->import(info, wall_now())) return;  // held already, or over
+  observer_->event("ban", "", r.cidr + " banned by node " + r.node + " (" + r.reason + ")",
+                   {{"cidr", r.cidr}, {"node", r.node}, {"by", "fleet"}});
+  spdlog::info("fleet: {} banned by node {} ({})", r.cidr, r.node, r.reason);
+}
+
+void Server::fleet_unban(const fleet::BanRecord& r) {
+  auto key = client::parse_cidr(r.cidr);
+  if (!key || !bans_->unban(*key)) return;
+  observer_->event("unban", "", "ban on " + r.cidr + " removed by node " + r.node,
+                   {{"cidr", r.cidr}, {"node", r.node}, {"by", "fleet"}});
+  spdlog::info("fleet: ban on {} removed by node {}", r.cidr, r.node);
+}
+
+void Server::fleet_mode(const fleet::ModeRecord& m) {
+  std::optional<policy::SignupMode> mode;
+  if (m.mode != "auto") {
+    mode = admission::parse_mode(m.mode);
+    if (!mode) return;
+  }
+  const std::string reason = m.reason + " (node " + m.node + ")";
+  if (!defence_.set_mode(m.route, mode, reason, core::wall_ms())) {
+    spdlog::warn("fleet: node {} set the mode of {}, which this node does not have", m.node,
+                 m.route);
+  }
+}
+
+void Server::fleet_spent(const fleet::SpentRecord& r) {
+  challenge::TokenId id{};
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  for (std::size_t i = 0; i < id.size() && 2 * i + 1 < r.id.size(); ++i) {
+    id[i] = static_cast<std::uint8_t>(nibble(r.id[2 * i]) << 4 | nibble(r.id[2 * i + 1]));
+  }
+  defence_.spent().mark(id, r.expiry_ms, core::wall_ms());
+}
+
+void Server::fleet_state(bool up, const std::string& why) {
+  const fleet::Fleet* f = fleet_.get();
+  const std::string node = f != nullptr ? f->node() : std::string();
+  if (up) {
+    observer_->event("fleet", "", "fleet: Redis reached (" + why + "); shared state read again",
+                     {{"up", true}, {"node", node}});
+    spdlog::info("fleet: Redis reached ({})", why);
+  } else {
+    observer_->event(
+        "fleet", "",
+        "fleet: Redis unreachable (" + why + "); fail-static: bans and modes kept as last known",
+        {{"up", false}, {"node", node}, {"why", why}});
+    spdlog::warn("fleet: Redis unreachable ({}); fail-static", why);
+  }
 }
 
 }  // namespace gh::proxy

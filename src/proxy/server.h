@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "client/address-t.h"
+#include "fleet/fleet.h"
 #include "gate/runtime.h"
 #include "gate/stats.h"
 #include "net/connection_counter.h"
@@ -130,6 +131,15 @@ class Server {
                    std::string_view rule);
   std::uint64_t bans_dropped() const { return bans_dropped_.load(std::memory_order_relaxed); }
 
+  // The fleet (`cluster:`): null when this node is alone. What this node does that the others
+  // must do too is handed to it here (thread-safe, never waits for Redis).
+  const fleet::Fleet* fleet() const { return fleet_.get(); }
+  void share_ban(const lists::BanInfo& ban);
+  void share_unban(const client::Cidr& key);
+  // `mode`: open, challenge, queue, closed, or auto.
+  void share_mode(const std::string& route, const std::string& mode, const std::string& reason,
+                  std::int64_t at_ms);
+
  private:
   struct BanRequest {
     client::IpAddress client;
@@ -138,6 +148,13 @@ class Server {
     std::array<char, 48> rule{};
   };
   void housekeeping();
+  // What other nodes did, from the fleet's thread.
+  bool start_fleet(std::string* error);
+  void fleet_ban(const fleet::BanRecord& r);
+  void fleet_unban(const fleet::BanRecord& r);
+  void fleet_mode(const fleet::ModeRecord& m);
+  void fleet_state(bool up, const std::string& why);
+  void fleet_spent(const fleet::SpentRecord& r);
   struct Listener {
     std::uint64_t id = 0;
     policy::ListenConfig config;
@@ -186,6 +203,7 @@ class Server {
   std::atomic<std::uint64_t> bans_dropped_{0};
   bool housekeeping_stop_ = false;
   std::thread housekeeper_;
+  std::unique_ptr<fleet::Fleet> fleet_;
 };
 
 }  // namespace gh::proxy

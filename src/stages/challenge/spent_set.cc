@@ -134,6 +134,20 @@ void SpentSet::forget_expired(std::int64_t now_ms) {
 SpentSet::Claim SpentSet::claim(const TokenId& id, const client::Cidr& prefix,
                                 std::uint32_t per_prefix, std::int64_t expiry_ms,
                                 std::int64_t now_ms, std::int64_t* free_at_ms) {
+  const Claim c = claim_locked(id, prefix, per_prefix, expiry_ms, now_ms, free_at_ms);
+  if (c == Claim::Fresh && on_claim_) on_claim_(id, expiry_ms);
+  return c;
+}
+
+bool SpentSet::mark(const TokenId& id, std::int64_t expiry_ms, std::int64_t now_ms) {
+  // ::/0: a network no client prefix is counted under (network_of never widens past /48).
+  static const client::Cidr kFleet{client::IpAddress{}, 0};
+  return claim_locked(id, kFleet, 0xffff'ffff, expiry_ms, now_ms, nullptr) == Claim::Fresh;
+}
+
+SpentSet::Claim SpentSet::claim_locked(const TokenId& id, const client::Cidr& prefix,
+                                       std::uint32_t per_prefix, std::int64_t expiry_ms,
+                                       std::int64_t now_ms, std::int64_t* free_at_ms) {
   std::uint64_t a = 0;
   std::uint64_t b = 0;
   std::memcpy(&a, id.data(), 8);

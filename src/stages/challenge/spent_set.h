@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -44,6 +45,16 @@ class SpentSet {
   Claim claim(const TokenId& id, const client::Cidr& prefix, std::uint32_t per_prefix,
               std::int64_t expiry_ms, std::int64_t now_ms, std::int64_t* free_at_ms = nullptr);
 
+  // Records an id another node of a fleet claimed, until expiry_ms, so that it is refused here
+  // too. Counted under one network of its own, without quota (the set's capacity still holds).
+  // False when it was held already or the set is full. Does not call the claim hook.
+  bool mark(const TokenId& id, std::int64_t expiry_ms, std::int64_t now_ms);
+
+  // Called after every Fresh claim, on the claiming thread, outside the set's lock (the fleet
+  // tells the other nodes). Set before the workers start; never changed while they run.
+  using OnClaim = std::function<void(const TokenId& id, std::int64_t expiry_ms)>;
+  void on_claim(OnClaim f) { on_claim_ = std::move(f); }
+
   std::size_t size() const;
   std::size_t networks() const;  // networks holding at least one id
   std::size_t capacity() const { return capacity_; }
@@ -56,6 +67,10 @@ class SpentSet {
 
  private:
   static constexpr std::uint32_t kNone = 0xffff'ffff;
+
+  Claim claim_locked(const TokenId& id, const client::Cidr& prefix, std::uint32_t per_prefix,
+                     std::int64_t expiry_ms, std::int64_t now_ms, std::int64_t* free_at_ms);
+  OnClaim on_claim_;
 
   struct Entry {
     std::uint64_t a = 0;  // id bytes 0-7

@@ -413,6 +413,38 @@ bool BanTable::unban(const client::Cidr& key, bool forget_history) {
   return slot.has_value();
 }
 
+std::optional<BanInfo> BanTable::find(const client::Cidr& key, Seconds now) const {
+  const auto p = to_prefix128(key);
+  if (!p) return std::nullopt;
+  std::lock_guard lock(mu_);
+  const auto slot = find_slot(key_of(*p));
+  if (!slot) return std::nullopt;
+  BanInfo info = read_record(ld(index_[*slot * kSlotWords + kMeta]) >> 8);
+  if (info.expiry <= now) return std::nullopt;
+  return info;
+}
+
+bool BanTable::import(const BanInfo& ban, Seconds now) {
+  const auto p = to_prefix128(ban.key);
+  if (!p || ban.expiry <= now || ban.expiry <= ban.start) return false;
+  std::lock_guard lock(mu_);
+  last_now_ = std::max(last_now_, now);
+  const Key k = key_of(*p);
+  BanInfo info = ban;
+  info.key = to_cidr(*p);
+  if (const auto slot = find_slot(k)) {
+    // As ban() does for a key still banned: the later expiry holds, so nodes converge whatever
+    // order the news arrives in.
+    const BanInfo held = read_record(ld(index_[*slot * kSlotWords + kMeta]) >> 8);
+    if (held == info || (held.expiry > now && held.expiry >= info.expiry)) return false;
+  }
+  store(k, info, now, true);
+  remember(k, info.level + 1u, end_of(info), now);
+  counters_.bans.fetch_add(1, std::memory_order_relaxed);
+  maybe_compact(now);
+  return true;
+}
+
 std::vector<BanInfo> BanTable::list(Seconds now) const {
   std::lock_guard lock(mu_);
   std::vector<BanInfo> out;

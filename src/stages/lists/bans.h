@@ -52,6 +52,14 @@ class BanTable {
   // several, the one that lasts longest (then the longest prefix). Lock-free, allocation-free.
   std::optional<BanInfo> is_banned(const client::IpAddress& ip, Seconds now) const noexcept;
 
+  // The live ban stored under exactly `key` (not a prefix covering it), to tell other nodes.
+  std::optional<BanInfo> find(const client::Cidr& key, Seconds now) const;
+
+  // Stores `ban` as given (another node's, read from the fleet's store) and journals it. False,
+  // and nothing written, when it is over at `now`, its key is invalid, or a live ban on the key
+  // lasts as long or longer (an echo, the store read again after a reconnect, or older news).
+  bool import(const BanInfo& ban, Seconds now);
+
   // Live bans at `now`, soonest expiry first (admin API).
   std::vector<BanInfo> list(Seconds now) const;
 

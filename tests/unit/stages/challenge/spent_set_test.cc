@@ -48,6 +48,30 @@ TEST(SpentSet, SecondClaimIsReplay) {
   EXPECT_EQ(s.size(), 2u);
 }
 
+// A fleet: fresh claims are announced (and only they), and ids other nodes claimed are refused
+// here without counting against any client network's quota.
+TEST(SpentSet, FreshClaimsAreAnnouncedAndMarkedIdsRefused) {
+  SpentSet s(16);
+  std::vector<std::pair<TokenId, std::int64_t>> told;
+  s.on_claim([&](const TokenId& id, std::int64_t expiry) { told.emplace_back(id, expiry); });
+  EXPECT_EQ(s.claim(id_of(1), kNet, 1, 5000, 0), Claim::Fresh);
+  EXPECT_EQ(s.claim(id_of(1), kNet, 1, 5000, 0), Claim::Replay);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].first, id_of(1));
+  EXPECT_EQ(told[0].second, 5000);
+
+  EXPECT_TRUE(s.mark(id_of(2), 5000, 0));
+  EXPECT_FALSE(s.mark(id_of(2), 5000, 0));
+  EXPECT_EQ(told.size(), 1u);  // a mark is not announced back
+  const client::Cidr other = *client::parse_cidr("203.0.113.0/24");
+  EXPECT_EQ(s.claim(id_of(2), other, 1, 5000, 10), Claim::Replay);
+  // Marks take no client network's quota: that network still claims its one id.
+  for (std::uint64_t i = 3; i < 10; ++i) EXPECT_TRUE(s.mark(id_of(i), 5000, 0));
+  EXPECT_EQ(s.claim(id_of(100), other, 1, 5000, 10), Claim::Fresh);
+  // Forgotten at expiry like any other id.
+  EXPECT_EQ(s.claim(id_of(2), other, 8, 9000, 5000), Claim::Fresh);
+}
+
 TEST(SpentSet, IdsDifferingInOneHalfAreDistinct) {
   SpentSet s(10);
   TokenId a{};

@@ -183,6 +183,41 @@ TEST(Bans, FullTableDropsTheEarliestExpiryAndCountsIt) {
   EXPECT_TRUE(t->is_banned(ip("10.0.0.1"), kT0 + 250));
 }
 
+// A fleet: a node tells the others the ban it stored exactly (find), and stores theirs as given
+// (import): the same ban twice is one, an expired one or a bad key none.
+TEST(Bans, FindAndImportCarryABanExactly) {
+  auto a = table();
+  ASSERT_TRUE(a->ban(cidr("192.0.2.0/24"), {600, 600}, "flood", "signup", kT0));
+  EXPECT_FALSE(a->find(cidr("192.0.2.7"), kT0));  // exact key only, not a covering prefix
+  const auto made = a->find(cidr("192.0.2.0/24"), kT0 + 1);
+  ASSERT_TRUE(made);
+  EXPECT_EQ(made->expiry, kT0 + 600);
+  EXPECT_FALSE(a->find(cidr("192.0.2.0/24"), kT0 + 600));  // over
+
+  auto b = table();
+  EXPECT_TRUE(b->import(*made, kT0 + 2));
+  EXPECT_FALSE(b->import(*made, kT0 + 3));  // held already: an echo changes nothing
+  EXPECT_EQ(b->stats().bans, 1u);
+  const auto held = b->is_banned(ip("192.0.2.9"), kT0 + 3);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(*held, *made);  // start, expiry, level, reason and source as made
+  BanInfo later = *made;
+  later.expiry += 600;
+  EXPECT_TRUE(b->import(later, kT0 + 3));  // a change (a longer ban) is taken
+  EXPECT_EQ(b->find(cidr("192.0.2.0/24"), kT0 + 3)->expiry, kT0 + 1200);
+  EXPECT_FALSE(b->import(*made, kT0 + 4));  // older news: the later expiry holds
+  EXPECT_EQ(b->find(cidr("192.0.2.0/24"), kT0 + 4)->expiry, kT0 + 1200);
+
+  BanInfo over = *made;
+  over.key = cidr("198.51.100.1");
+  EXPECT_FALSE(b->import(over, kT0 + 600));
+  BanInfo bad = *made;
+  bad.key.prefix_len = 33;
+  EXPECT_FALSE(b->import(bad, kT0));
+  // An imported ban escalates the next one like a ban made here.
+  EXPECT_EQ(b->next_level(cidr("192.0.2.0/24"), kT0 + 1300), 1);
+}
+
 TEST(Bans, HistoryIsBounded) {
   auto t = BanTable::create(BansConfig{10, 86'400, 4});
   for (int i = 0; i < 10; ++i) {

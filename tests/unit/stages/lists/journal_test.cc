@@ -367,6 +367,32 @@ TEST(Journal, ReplayAfterCleanClose) {
   EXPECT_EQ(t->next_level(key(1), kT0 + 10), 0);
 }
 
+// Another node's ban, imported, is in this node's journal: a restart without Redis keeps it.
+TEST(Journal, ImportedBansAreJournaled) {
+  TempDir dir;
+  const std::string path = dir.file("j");
+  BanInfo theirs;
+  theirs.key = *client::parse_cidr("198.51.100.0/24");
+  theirs.start = kT0 - 5;
+  theirs.expiry = kT0 + 600;
+  theirs.level = 2;
+  theirs.reason = ShortText<kReasonMax>::from("flood seen on edge-2");
+  theirs.source = ShortText<kSourceMax>::from("signup-per-ip");
+  {
+    auto t = table();
+    ASSERT_TRUE(t->open_journal(path, fast(), kT0).ok);
+    ASSERT_TRUE(t->import(theirs, kT0));
+    EXPECT_EQ(t->stats().journal_records, 1u);
+    EXPECT_FALSE(t->import(theirs, kT0 + 1));  // the echo writes nothing
+    EXPECT_EQ(t->stats().journal_records, 1u);
+  }
+  auto t = table();
+  ASSERT_TRUE(t->open_journal(path, fast(), kT0 + 10).ok);
+  const auto held = t->is_banned(*client::parse_ip("198.51.100.77"), kT0 + 10);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(*held, theirs);
+}
+
 TEST(Journal, ExpiredBansAreSkippedOnReplay) {
   TempDir dir;
   const std::string path = dir.file("j");

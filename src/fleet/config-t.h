@@ -1,0 +1,36 @@
+// Plain types of the `cluster:` section: the Redis a fleet of Gatehouse nodes shares. Absent, the
+// node is alone (enabled false) and nothing of the fleet runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/model-t.h"
+
+namespace gh::policy {
+
+struct ClusterSeed {
+  std::string host;  // a name or an IP address (no brackets)
+  std::uint16_t port = 6379;
+};
+
+struct ClusterConfig {
+  bool enabled = false;            // the section is present
+  std::vector<ClusterSeed> seeds;  // standalone: one; Cluster: any of its nodes
+  std::string user;                // ACL user; empty: AUTH with the password alone
+  std::string password_file;       // absolute once loaded; empty: no AUTH
+  Millis connect_timeout = 250;
+  // No command may wait longer: then the connection is dropped and counted as a failure.
+  Millis command_timeout = 20;
+  std::string node;  // this node's name in the fleet; the host name when not given
+  Millis sync_interval = 200;
+  std::string prefix = "gh:";  // before every key and channel: fleets may share one Redis
+  // The circuit breaker: open after this many failures in a row, probe again after open_for.
+  std::uint32_t breaker_failures = 3;
+  Millis breaker_open_for = 1000;
+  // Changes made while Redis is away, kept to be written when it returns; the oldest go first.
+  std::uint32_t max_pending = 4096;
+};
+
+}  // namespace gh::policy

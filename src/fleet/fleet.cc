@@ -1,0 +1,423 @@
+#include "fleet/fleet.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/clock.h"
+#include "fleet/redis.h"
+#include "net/event_loop.h"
+#include "net/timer.h"
+
+namespace gh::fleet {
+namespace {
+
+constexpr std::size_t kMaxRoutesSeen = 4096;
+constexpr std::int64_t kTickMs = net::TimerWheel::kTickMs;
+
+std::int64_t wall_s() {
+  return core::wall_ms() / 1000;
+}
+
+}  // namespace
+
+Fleet::Fleet(policy::ClusterConfig config, FleetSinks sinks)
+    : config_(std::move(config)),
+      sinks_(std::move(sinks)),
+      breaker_(config_.breaker_failures, config_.breaker_open_for) {}
+
+Fleet::~Fleet() {
+  stop();
+}
+
+bool Fleet::start(std::string* error) {
+  if (config_.seeds.empty()) {
+    if (error) *error = "cluster: no seeds";
+    return false;
+  }
+  user_ = config_.user;
+  if (!config_.password_file.empty()) {
+    std::ifstream in(config_.password_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in) {
+      if (error) *error = "cluster.password_file " + config_.password_file + ": cannot read it";
+      return false;
+    }
+    password_ = ss.str();
+    while (!password_.empty() && (password_.back() == '\n' || password_.back() == '\r')) {
+      password_.pop_back();
+    }
+    if (password_.empty()) {
+      if (error) *error = "cluster.password_file " + config_.password_file + ": empty";
+      return false;
+    }
+  }
+  stats_.down_since_ms.store(core::wall_ms());
+  loop_ = std::make_unique<net::EventLoop>();
+  thread_ = std::thread([this] { run(); });
+  return true;
+}
+
+void Fleet::stop() {
+  if (!thread_.joinable()) return;
+  stop_.store(true);
+  loop_->wake();
+  thread_.join();
+}
+
+void Fleet::run() {
+  RedisConnection::Options o;
+  o.connect_timeout_ms = config_.connect_timeout;
+  o.command_timeout_ms = config_.command_timeout;
+  cmd_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
+  sub_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
+  net::Timer timer;
+  timer.owner = this;
+  timer.callback = [](void* owner) {
+    auto* self = static_cast<Fleet*>(owner);
+    self->tick();
+  };
+  loop_->set_wake_hook([this] {
+    if (up_) flush();
+  });
+  tick();
+  while (!stop_.load()) {
+    loop_->timers().arm(timer, loop_->now_ms() + kTickMs);
+    loop_->run([this, &timer] { return !stop_.load() && timer.armed; });
+  }
+  loop_->timers().cancel(timer);
+  up_ = connecting_ = false;  // the closes below report nothing
+  cmd_->close();
+  sub_->close();
+  loop_->run_deferred();
+  cmd_.reset();
+  sub_.reset();
+  stats_.up.store(false);
+}
+
+void Fleet::tick() {
+  const std::int64_t now = loop_->now_ms();
+  cmd_->check(now);
+  sub_->check(now);
+  if (!up_ && !connecting_ && breaker_.allow(now)) try_connect();
+  if (up_) {
+    flush();
+    if (now >= next_resync_ms_) resync();
+  }
+  stats_.breaker.store(static_cast<std::uint8_t>(breaker_.state(now)));
+  std::lock_guard lock(mu_);
+  stats_.pending.store(outbox_.size() + inflight_.size());
+}
+
+void Fleet::auth(RedisConnection& c, std::function<void(bool)> then) {
+  std::vector<std::string> argv;
+  if (password_.empty()) {
+    argv = {"PING"};
+  } else if (user_.empty()) {
+    argv = {"AUTH", password_};
+  } else {
+    argv = {"AUTH", user_, password_};
+  }
+  c.command(argv, [this, then = std::move(then)](const Reply* r) {
+    if (r == nullptr) {
+      on_down("no answer to " + std::string(password_.empty() ? "PING" : "AUTH"));
+      return;
+    }
+    if (r->type == Reply::Type::Error) {
+      on_down("refused: " + r->str.substr(0, 200));
+      return;
+    }
+    then(true);
+  });
+}
+
+void Fleet::try_connect() {
+  const policy::ClusterSeed& seed = config_.seeds[seed_ % config_.seeds.size()];
+  // The old connections go first, while their last callbacks can change nothing.
+  cmd_.reset();
+  sub_.reset();
+  connecting_ = true;
+  cmd_ready_ = sub_ready_ = false;
+  RedisConnection::Options o;
+  o.host = seed.host;
+  o.port = seed.port;
+  o.connect_timeout_ms = config_.connect_timeout;
+  o.command_timeout_ms = config_.command_timeout;
+  cmd_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
+  sub_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
+  std::string error;
+  if (!cmd_->connect(&error) || !sub_->connect(&error)) {
+    on_down(error);
+    return;
+  }
+  stats_.connects.fetch_add(1, std::memory_order_relaxed);
+  auth(*cmd_, [this](bool) {
+    cmd_ready_ = true;
+    if (sub_ready_) became_up();
+  });
+  auth(*sub_, [this](bool) {
+    sub_->subscribe(
+        key("events"), [this](std::string_view, std::string_view payload) { on_message(payload); },
+        [this](const Reply* r) {
+          if (r == nullptr || r->type == Reply::Type::Error) {
+            on_down("SUBSCRIBE refused");
+            return;
+          }
+          sub_ready_ = true;
+          if (cmd_ready_) became_up();
+        });
+  });
+}
+
+void Fleet::on_down(const std::string& why) {
+  if (!up_ && !connecting_) return;  // already counted (a close calls back every command)
+  const bool was_up = up_;
+  up_ = connecting_ = false;
+  cmd_ready_ = sub_ready_ = false;
+  const std::int64_t now = loop_->now_ms();
+  const std::uint64_t opens = breaker_.opens();
+  breaker_.failure(now);
+  if (breaker_.opens() != opens) stats_.breaker_opens.fetch_add(1, std::memory_order_relaxed);
+  stats_.failures.fetch_add(1, std::memory_order_relaxed);
+  ++seed_;
+  {
+    // Written but not confirmed: written again when Redis is back (writes are idempotent).
+    std::lock_guard lock(mu_);
+    while (!inflight_.empty()) {
+      outbox_.push_front(std::move(inflight_.back()));
+      inflight_.pop_back();
+    }
+    while (outbox_.size() > config_.max_pending) {
+      outbox_.pop_front();
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // Closed later, off whichever hiredis callback brought us here.
+  loop_->defer([this] {
+    if (up_ || connecting_) return;
+    cmd_->close();
+    sub_->close();
+  });
+  if (was_up || !down_reported_) {
+    down_reported_ = true;
+    stats_.up.store(false);
+    stats_.down_since_ms.store(core::wall_ms());
+    if (sinks_.state) sinks_.state(false, why);
+  }
+}
+
+void Fleet::became_up() {
+  up_ = true;
+  connecting_ = false;
+  down_reported_ = false;
+  breaker_.success();
+  stats_.up.store(true);
+  stats_.down_since_ms.store(0);
+  if (sinks_.state)
+    sinks_.state(true, "connected to " + config_.seeds[seed_ % config_.seeds.size()].host);
+  flush();
+  resync();
+}
+
+void Fleet::enqueue(Write w) {
+  {
+    std::lock_guard lock(mu_);
+    if (outbox_.size() >= config_.max_pending) {
+      outbox_.pop_front();
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    outbox_.push_back(std::move(w));
+  }
+  if (loop_) loop_->wake();
+}
+
+void Fleet::publish_ban(BanRecord ban) {
+  ban.node = config_.node;
+  Message m;
+  m.kind = Message::Kind::Ban;
+  m.ban = ban;
+  enqueue({{"HSET", key("bans"), ban.cidr, encode_ban(ban)}, encode_message(m), {}, 0, false});
+}
+
+void Fleet::publish_unban(const std::string& cidr) {
+  Message m;
+  m.kind = Message::Kind::Unban;
+  m.ban.cidr = cidr;
+  m.ban.node = config_.node;
+  enqueue({{"HDEL", key("bans"), cidr}, encode_message(m), {}, 0, false});
+}
+
+void Fleet::publish_mode(ModeRecord mode) {
+  mode.node = config_.node;
+  Message m;
+  m.kind = Message::Kind::Mode;
+  m.mode = mode;
+  // Stored only when newer than what the hash holds: a node writing back a change it queued
+  // while cut off must not overwrite a later one (every node applies the latest at_ms).
+  static constexpr const char* kSetIfNewer =
+      "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+      "if cur then "
+      "  local ok, j = pcall(cjson.decode, cur) "
+      "  if ok and type(j) == 'table' and tonumber(j.at_ms) and "
+      "     tonumber(j.at_ms) >= tonumber(ARGV[3]) then return 0 end "
+      "end "
+      "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1";
+  enqueue({{"EVAL", kSetIfNewer, "1", key("modes"), mode.route, encode_mode(mode),
+            std::to_string(mode.at_ms)},
+           encode_message(m),
+           mode.route,
+           mode.at_ms,
+           false});
+}
+
+void Fleet::publish_spent(SpentRecord spent) {
+  spent.node = config_.node;
+  const std::int64_t ttl = std::max<std::int64_t>(1, spent.expiry_ms - core::wall_ms());
+  Message m;
+  m.kind = Message::Kind::Spent;
+  m.spent = spent;
+  Write w{{"SET", key("spent:" + spent.id), config_.node, "NX", "PX", std::to_string(ttl)},
+          encode_message(m),
+          {},
+          0,
+          true};
+  enqueue(std::move(w));
+}
+
+void Fleet::flush() {
+  std::deque<Write> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(outbox_);
+  }
+  // Pipelined: every write and its message go out in one batch; the replies come in order.
+  for (Write& w : batch) {
+    if (!w.route.empty() && mode_seen_.size() < kMaxRoutesSeen) {
+      auto& seen = mode_seen_[w.route];
+      seen = std::max(seen, w.at_ms);
+    }
+    const bool ok_store = cmd_->command(w.store, [this, spent = w.spent](const Reply* r) {
+      if (r == nullptr) {
+        on_down("no reply to a write");
+        return;
+      }
+      if (spent && r->type == Reply::Type::Nil) {
+        stats_.spent_conflicts.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+    const bool ok_pub =
+        ok_store && cmd_->command({"PUBLISH", key("events"), w.message}, [this](const Reply* r) {
+          if (r == nullptr) {
+            on_down("no reply to PUBLISH");
+            return;
+          }
+          std::lock_guard lock(mu_);
+          if (!inflight_.empty()) inflight_.pop_front();
+          stats_.published.fetch_add(1, std::memory_order_relaxed);
+        });
+    std::lock_guard lock(mu_);
+    if (ok_pub) {
+      inflight_.push_back(std::move(w));
+    } else {
+      outbox_.push_front(std::move(w));
+    }
+  }
+}
+
+void Fleet::resync() {
+  const std::int64_t now = loop_->now_ms();
+  next_resync_ms_ = now + std::max<std::int64_t>(1000, std::int64_t{25} * config_.sync_interval);
+  stats_.resyncs.fetch_add(1, std::memory_order_relaxed);
+  cmd_->command({"HGETALL", key("bans")}, [this](const Reply* r) {
+    if (r == nullptr) {
+      on_down("no reply to HGETALL");
+      return;
+    }
+    if (r->type != Reply::Type::Array || r->elements.size() % 2 != 0) {
+      stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const std::int64_t now_s = wall_s();
+    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
+      const Reply& field = r->elements[i];
+      const Reply& value = r->elements[i + 1];
+      std::optional<BanRecord> b;
+      if (value.is_string()) b = decode_ban(value.str);
+      if (!b) {
+        stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (b->expiry != kNoExpiry && b->expiry <= now_s) {
+        // Over: whichever node sees it first takes it out (a hash field has no expiry of its own).
+        if (field.is_string()) cmd_->command({"HDEL", key("bans"), field.str}, nullptr);
+        continue;
+      }
+      stats_.received.fetch_add(1, std::memory_order_relaxed);
+      if (sinks_.ban) sinks_.ban(*b);
+    }
+  });
+  cmd_->command({"HGETALL", key("modes")}, [this](const Reply* r) {
+    if (r == nullptr) {
+      on_down("no reply to HGETALL");
+      return;
+    }
+    if (r->type != Reply::Type::Array || r->elements.size() % 2 != 0) {
+      stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    for (std::size_t i = 1; i < r->elements.size(); i += 2) {
+      std::optional<ModeRecord> m;
+      if (r->elements[i].is_string()) m = decode_mode(r->elements[i].str);
+      if (!m) {
+        stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      deliver_mode(*m);
+    }
+  });
+}
+
+void Fleet::on_message(std::string_view payload) {
+  std::optional<Message> m = decode_message(payload);
+  if (!m) {
+    stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::string& from = m->kind == Message::Kind::Mode    ? m->mode.node
+                            : m->kind == Message::Kind::Spent ? m->spent.node
+                                                              : m->ban.node;
+  if (from == config_.node) return;  // ours, applied when made
+  deliver(*m);
+}
+
+void Fleet::deliver(const Message& m) {
+  stats_.received.fetch_add(1, std::memory_order_relaxed);
+  switch (m.kind) {
+    case Message::Kind::Ban:
+      if (sinks_.ban) sinks_.ban(m.ban);
+      break;
+    case Message::Kind::Unban:
+      if (sinks_.unban) sinks_.unban(m.ban);
+      break;
+    case Message::Kind::Mode:
+      deliver_mode(m.mode);
+      break;
+    case Message::Kind::Spent:
+      if (sinks_.spent) sinks_.spent(m.spent);
+      break;
+  }
+}
+
+void Fleet::deliver_mode(const ModeRecord& m) {
+  auto it = mode_seen_.find(m.route);
+  if (it == mode_seen_.end()) {
+    if (mode_seen_.size() >= kMaxRoutesSeen) return;
+    it = mode_seen_.emplace(m.route, -1).first;
+  }
+  if (m.at_ms <= it->second) return;  // applied already, or older than what we hold
+  it->second = m.at_ms;
+  if (sinks_.mode) sinks_.mode(m);
+}
+
+}  // namespace gh::fleet

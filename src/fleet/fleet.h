@@ -1,0 +1,123 @@
+// The fleet: what this node shares with the others through Redis (`cluster:`). Bans and manual
+// sign-up modes are written to hashes and published on a channel; every node subscribes, reads
+// the hashes when it (re)connects and every resync, and hands what others did to its sinks.
+//
+// Everything Redis runs on the fleet's own thread and event loop: the request path never waits
+// for it. Redis slow or gone (a connect or a command past its timeout, a refused connection) is
+// counted by a circuit breaker; meanwhile the node is fail-static — it keeps its bans and the
+// last known modes, queues its own changes (bounded: the oldest go) and writes them, then reads
+// the shared state again, when Redis is back.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "fleet/breaker.h"
+#include "fleet/config-t.h"
+#include "fleet/messages.h"
+#include "fleet/reply-t.h"
+
+namespace gh::net {
+class EventLoop;
+}
+
+namespace gh::fleet {
+
+class RedisConnection;
+
+struct FleetSinks {
+  std::function<void(const BanRecord&)> ban;    // another node's ban (or one read from the store)
+  std::function<void(const BanRecord&)> unban;  // cidr and node
+  std::function<void(const ModeRecord&)> mode;
+  std::function<void(const SpentRecord&)> spent;  // another node's claim of a challenge id
+  std::function<void(bool up, const std::string& why)> state;  // Redis reached / lost
+};
+
+struct FleetStats {
+  std::atomic<bool> up{false};
+  std::atomic<std::uint64_t> connects{0}, failures{0}, breaker_opens{0}, published{0}, dropped{0},
+      received{0}, malformed{0}, resyncs{0},
+      // A challenge id claimed here that another node had claimed first (SET NX refused): a
+      // replay that reached two nodes faster than the news of the first claim.
+      spent_conflicts{0};
+  std::atomic<std::uint64_t> pending{0};
+  std::atomic<std::int64_t> down_since_ms{0};  // wall clock; 0 when up or never connected
+  std::atomic<std::uint8_t> breaker{0};        // Breaker::State
+};
+
+class Fleet {
+ public:
+  Fleet(policy::ClusterConfig config, FleetSinks sinks);
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Reads the password file and starts the thread; Redis need not be up (the node then starts
+  // fail-static and connects when it can). False with a reason when the file cannot be read.
+  bool start(std::string* error);
+  void stop();
+
+  // Thread-safe, never blocks on Redis: queued for the fleet's thread.
+  void publish_ban(BanRecord ban);
+  void publish_unban(const std::string& cidr);
+  void publish_mode(ModeRecord mode);
+  // A challenge id (16 bytes, as hex) claimed here, until expiry_ms: SET NX PX on it, and the
+  // other nodes told.
+  void publish_spent(SpentRecord spent);
+
+  const std::string& node() const { return config_.node; }
+  const FleetStats& stats() const { return stats_; }
+  bool up() const { return stats_.up.load(std::memory_order_relaxed); }
+  const policy::ClusterConfig& config() const { return config_; }
+
+ private:
+  struct Write {
+    std::vector<std::string> store;  // HSET/HDEL
+    std::string message;             // published after it
+    std::string route;               // a mode's: remembered as applied when written
+    std::int64_t at_ms = 0;
+    bool spent = false;  // the store command is a SET NX: a nil reply is a conflict
+  };
+  void run();
+  void tick();
+  void try_connect();
+  void on_down(const std::string& why);
+  void became_up();
+  void flush();
+  void resync();
+  void on_message(std::string_view payload);
+  void deliver(const Message& m);
+  void deliver_mode(const ModeRecord& m);
+  void enqueue(Write w);
+  std::string key(std::string_view name) const { return config_.prefix + std::string(name); }
+  void auth(RedisConnection& c, std::function<void(bool)> then);
+
+  policy::ClusterConfig config_;
+  FleetSinks sinks_;
+  std::string user_, password_;
+  FleetStats stats_;
+  Breaker breaker_;
+  std::unique_ptr<net::EventLoop> loop_;
+  std::unique_ptr<RedisConnection> cmd_, sub_;
+  std::size_t seed_ = 0;  // which seed the next connect tries
+  bool cmd_ready_ = false, sub_ready_ = false, up_ = false, connecting_ = false;
+  std::int64_t next_resync_ms_ = 0;
+  std::unordered_map<std::string, std::int64_t> mode_seen_;  // route -> at_ms applied (bounded)
+  bool down_reported_ = false;
+
+  std::mutex mu_;
+  std::deque<Write> outbox_;    // under mu_, at most config_.max_pending
+  std::deque<Write> inflight_;  // under mu_: sent, their PUBLISH not yet answered
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace gh::fleet

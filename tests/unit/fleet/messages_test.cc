@@ -1,0 +1,100 @@
+// The records nodes exchange: they read back as written, and anything else is refused.
+#include "fleet/messages.h"
+
+#include <gtest/gtest.h>
+
+namespace gh::fleet {
+namespace {
+
+BanRecord sample_ban() {
+  BanRecord b;
+  b.cidr = "203.0.113.7/32";
+  b.start = 1'700'000'000;
+  b.expiry = 1'700'000'600;
+  b.level = 2;
+  b.reason = "rate limit exceeded";
+  b.source = "signup-per-ip";
+  b.node = "edge-1";
+  return b;
+}
+
+TEST(Messages, RoundTrip) {
+  const BanRecord b = sample_ban();
+  EXPECT_EQ(decode_ban(encode_ban(b)), b);
+  BanRecord forever = b;
+  forever.expiry = kNoExpiry;
+  EXPECT_EQ(decode_ban(encode_ban(forever)), forever);
+
+  ModeRecord m{"signup", "queue", "set by ops", "edge-2", 1'700'000'000'123};
+  EXPECT_EQ(decode_mode(encode_mode(m)), m);
+
+  for (Message::Kind k :
+       {Message::Kind::Ban, Message::Kind::Unban, Message::Kind::Mode, Message::Kind::Spent}) {
+    Message msg;
+    msg.kind = k;
+    if (k == Message::Kind::Spent) {
+      msg.spent = {"00112233445566778899aabbccddeeff", 1'700'000'000'000, "edge-4"};
+    } else if (k == Message::Kind::Mode) {
+      msg.mode = m;
+    } else if (k == Message::Kind::Ban) {
+      msg.ban = b;
+    } else {
+      msg.ban.cidr = "2001:db8::/32";
+      msg.ban.node = "edge-3";
+    }
+    EXPECT_EQ(decode_message(encode_message(msg)), msg) << encode_message(msg);
+  }
+}
+
+TEST(Messages, CidrIsCanonical) {
+  auto b = decode_ban(
+      R"({"cidr":"10.1.2.3/8","start":1,"expiry":2,"level":0,"reason":"","source":"","node":"n"})");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->cidr, "10.0.0.0/8");
+}
+
+TEST(Messages, RefusesWhatIsNotARecord) {
+  for (const char* text : {
+           "",
+           "null",
+           "[]",
+           "{",
+           "{\"cidr\":\"1.2.3.4/32\"}",
+           // bad address, node, level, times
+           R"({"cidr":"1.2.3.400/32","start":1,"expiry":2,"level":0,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":1,"expiry":2,"level":0,"node":"a b"})",
+           R"({"cidr":"1.2.3.4/32","start":1,"expiry":2,"level":256,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":5,"expiry":2,"level":0,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":-1,"expiry":2,"level":0,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":1,"level":0,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":1,"expiry":18446744073709551615,"level":0,"node":"n"})",
+           R"({"cidr":"1.2.3.4/32","start":1.5,"expiry":2,"level":0,"node":"n"})",
+           R"({"cidr":7,"start":1,"expiry":2,"level":0,"node":"n"})",
+       }) {
+    EXPECT_FALSE(decode_ban(text)) << text;
+  }
+  EXPECT_FALSE(decode_mode(R"({"route":"s","mode":"shut","node":"n","at_ms":1})"));
+  EXPECT_FALSE(decode_mode(R"({"route":"","mode":"open","node":"n","at_ms":1})"));
+  EXPECT_FALSE(decode_message(R"({"type":"reboot","node":"n"})"));
+  EXPECT_FALSE(decode_message(R"({"type":"spent","id":"00112233","expiry_ms":1,"node":"n"})"));
+  EXPECT_FALSE(decode_message(
+      R"({"type":"spent","id":"00112233445566778899AABBCCDDEEFF","expiry_ms":1,"node":"n"})"));
+  EXPECT_FALSE(decode_message(
+      R"({"type":"spent","id":"00112233445566778899aabbccddeeff","expiry_ms":0,"node":"n"})"));
+  EXPECT_FALSE(decode_message(R"({"type":"unban","cidr":"x","node":"n"})"));
+  EXPECT_FALSE(decode_message(std::string(kMaxMessage + 1, ' ')));
+  std::string long_reason = R"({"cidr":"1.2.3.4/32","start":1,"expiry":2,"level":0,"node":"n",)";
+  long_reason += R"("reason":")" + std::string(kMaxText + 1, 'x') + "\"}";
+  EXPECT_FALSE(decode_ban(long_reason));
+}
+
+TEST(Messages, InvalidUtf8IsReplacedNotThrown) {
+  BanRecord b = sample_ban();
+  b.reason = "bad \xff byte";
+  auto back = decode_ban(encode_ban(b));
+  ASSERT_TRUE(back);
+  EXPECT_NE(back->reason, b.reason);
+}
+
+}  // namespace
+}  // namespace gh::fleet
