@@ -93,6 +93,10 @@ struct ExchangeState {
 struct Exchange : ExchangeState {
   void reset() { static_cast<ExchangeState&>(*this) = ExchangeState{}; }
 
+  // Set by the transport before begin() and kept by reset(): the HTTP/2 connection's
+  // fingerprint (proxy/h2_session.h), empty over HTTP/1.1. Limit key part `h2.fingerprint`.
+  std::string_view h2_fingerprint;
+
   // Set-Cookie lines for the forwarded response (device token, a fresh queue ticket).
   std::string_view response_fields() const {
     return {response_fields_buf.data(), response_fields_len};

@@ -322,6 +322,7 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
   reputation::Request r{x.head, x.client, x.path};
   r.secure = x.secure;
   r.email_domain = email_domain;
+  r.h2_fingerprint = x.h2_fingerprint;
   if (scorer.uses_page_view()) {
     std::array<std::uint8_t, 257> buf;
     r.page_view_age_ms = challenge::page_view_age(
@@ -409,6 +410,7 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   }
   in.client_class = x.cls;
   in.clearance = {x.clearance_id.data(), x.clearance_len};
+  in.h2_fingerprint = x.h2_fingerprint;
   if (x.cls == policy::ClientClass::Resident) {
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }

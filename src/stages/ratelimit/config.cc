@@ -48,11 +48,13 @@ constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban
 constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
                                              "delay",  "tarpit", "ban"};
 constexpr std::string_view kCountWhenKeys[] = {"status"};
-constexpr std::string_view kFixedKeyParts[] = {"client.ip", "client.prefix", "route",
-                                               "method",    "clearance.id",  "device.id"};
+constexpr std::string_view kFixedKeyParts[] = {"client.ip",    "client.prefix", "route",
+                                               "method",       "clearance.id",  "device.id",
+                                               "h2.fingerprint"};
 constexpr KeyPartKind kFixedKeyKinds[] = {KeyPartKind::ClientIp,  KeyPartKind::ClientPrefix,
                                           KeyPartKind::Route,     KeyPartKind::Method,
-                                          KeyPartKind::Clearance, KeyPartKind::DeviceId};
+                                          KeyPartKind::Clearance, KeyPartKind::DeviceId,
+                                          KeyPartKind::H2Fingerprint};
 // Parts that take a name after the dot.
 constexpr std::string_view kNamedKeyParts[] = {"header", "cookie",       "query",
                                                "body",   "email_domain", "email"};
@@ -393,7 +395,8 @@ std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
     return KeyPart{kind, std::string(name)};
   }
   why = "unknown key part " + quote(text) +
-        ": use client.ip, client.prefix, route, method, clearance.id, device.id, header.NAME, "
+        ": use client.ip, client.prefix, route, method, clearance.id, device.id, h2.fingerprint, "
+        "header.NAME, "
         "cookie.NAME, query.NAME, body.NAME, email.NAME or email_domain.NAME";
   std::string_view best = closest(head, kNamedKeyParts);
   if (dot != std::string_view::npos && !best.empty()) {

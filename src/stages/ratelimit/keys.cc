@@ -114,6 +114,10 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
       if (in.device.empty()) return Found::Absent;
       sink.put(in.device);
       return Found::Value;
+    case KeyPartKind::H2Fingerprint:
+      if (in.h2_fingerprint.empty()) return Found::Absent;
+      sink.put(in.h2_fingerprint);
+      return Found::Value;
     default:
       break;
   }

@@ -32,6 +32,7 @@ struct KeyInputs {
   policy::ClientClass client_class = policy::ClientClass::Anonymous;
   std::string_view clearance;  // id of a valid clearance the request holds; empty = none
   std::string_view device;     // a resident's device id; empty = not a resident
+  std::string_view h2_fingerprint;  // the HTTP/2 connection's fingerprint; empty = HTTP/1.1
 };
 
 enum class KeyBuild : std::uint8_t {

@@ -35,6 +35,8 @@ struct ReputationRule {
   bool page_view_skipped = false;
   // The sign-up body's address (email_field) is at a disposable-mail domain.
   bool disposable_email = false;
+  // The request came over HTTP/2 with one of these connection fingerprints (h2.fingerprint).
+  std::vector<std::string> h2_fingerprints;
   ReputationAction action = ReputationAction::Weigh;
   std::int32_t weight = 0;
   std::uint8_t level = 1;  // Challenge: ladder level

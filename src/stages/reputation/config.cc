@@ -41,6 +41,7 @@ constexpr std::string_view kRuleKeys[] = {"name",
                                           "browser_mismatch",
                                           "page_view",
                                           "disposable_email",
+                                          "h2_fingerprints",
                                           "action",
                                           "weight",
                                           "level"};
@@ -160,6 +161,15 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
     } else if (e.key == "disposable_email") {
       doc.read_bool(e, key_path, rule.disposable_email);
       if (!rule.disposable_email) --conditions;
+    } else if (e.key == "h2_fingerprints") {
+      if (!doc.check_list(e, key_path, "a list of HTTP/2 fingerprints", 1, 10'000,
+                          "fingerprints")) {
+        return;
+      }
+      doc.for_each_scalar(e.value, key_path,
+                          [&](const std::string& text, const std::string&, const SourceMark&) {
+                            rule.h2_fingerprints.push_back(text);
+                          });
     }
   });
   if (!has_name) {
@@ -219,7 +229,8 @@ bool has_condition(const policy::ReputationRule& rule) {
   return !rule.user_agent.empty() || !rule.path_prefix.empty() || !rule.methods.empty() ||
          !rule.headers_present.empty() || !rule.headers_missing.empty() || !rule.cidrs.empty() ||
          !rule.asns.empty() || !rule.asns_file.empty() || rule.recent_refusals > 0 ||
-         rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email;
+         rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email ||
+         !rule.h2_fingerprints.empty();
 }
 
 void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {

@@ -26,6 +26,8 @@ struct Request {
   // The lowercase domain of the sign-up body's address (reputation.email_field); empty: none
   // read (no body yet, no such field, or not one value).
   std::string_view email_domain;
+  // The HTTP/2 connection's fingerprint; empty over HTTP/1.1.
+  std::string_view h2_fingerprint;
 };
 
 // The scorer's answer. action Weigh means "no decision": the request goes on, the score travels

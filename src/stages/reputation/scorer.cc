@@ -196,6 +196,8 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
     rule.browser_mismatch = in.browser_mismatch;
     rule.page_view_skipped = in.page_view_skipped;
     rule.disposable_email = in.disposable_email;
+    rule.h2_fingerprints = in.h2_fingerprints;
+    std::sort(rule.h2_fingerprints.begin(), rule.h2_fingerprints.end());
     s->uses_page_view_ = s->uses_page_view_ || in.page_view_skipped;
     if (in.disposable_email && s->disposable_ == nullptr) {
       std::string why;
@@ -392,6 +394,13 @@ bool Scorer::matches(const Rule& rule, Context& ctx) const noexcept {
     if (disposable_ == nullptr || !disposable_->contains(domain)) return false;
   }
   if (rule.browser_mismatch && !ctx.browser_mismatch()) return false;
+  if (!rule.h2_fingerprints.empty()) {
+    const std::string_view fp = ctx.request().h2_fingerprint;
+    if (fp.empty() || !std::binary_search(rule.h2_fingerprints.begin(),
+                                          rule.h2_fingerprints.end(), fp)) {
+      return false;
+    }
+  }
   if (rule.asns.count > 0) {
     const std::optional<std::uint32_t> asn = ctx.asn();
     if (!asn) return false;

@@ -76,6 +76,7 @@ class Scorer {
     bool browser_mismatch = false;
     bool page_view_skipped = false;
     bool disposable_email = false;
+    std::vector<std::string> h2_fingerprints;  // sorted
   };
   struct Range {
     lists::u128 first;
