@@ -52,9 +52,11 @@ Session::~Session() {
 }
 
 void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-                    policy::DecideFor decide) {
+                    policy::DecideFor decide, bool http2) {
+  h2_.reset();
   fd_ = fd;
   decide_ = decide;
+  http2_ = http2;
   peer_ = peer;
   counted_ip_ = peer.ip;
   counted_ = counted;
@@ -70,7 +72,33 @@ void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protoc
     close_now();
     return;
   }
+  if (http2_ && !proxy_protocol) {
+    start_h2();
+    return;
+  }
   update_timers();
+}
+
+void Session::start_h2(std::string_view preread) {
+  worker_.loop().timers().cancel(client_timer_);
+  h2_ = std::make_unique<H2Session>(worker_, *this, peer_);
+  if (!h2_->start(preread)) close_now();
+}
+
+ssize_t Session::transport_read(char* p, std::size_t n) {
+  return ::recv(fd_, p, n, 0);
+}
+
+ssize_t Session::transport_write(const char* p, std::size_t n) {
+  return ::send(fd_, p, n, MSG_NOSIGNAL);
+}
+
+void Session::transport_shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void Session::transport_close() {
+  close_now();
 }
 
 void Session::on_events(std::uint32_t events) {
@@ -78,6 +106,11 @@ void Session::on_events(std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  if (h2_ != nullptr) {
+    h2_->on_io(client_readable_, client_writable_, client_hangup_);
+    client_readable_ = client_writable_ = false;  // the H2 session keeps its own edge state
+    return;
+  }
   drive();
 }
 
@@ -86,6 +119,7 @@ void Session::upstream_progress() {
 }
 
 void Session::drive() {
+  if (h2_ != nullptr) return;
   int steps = 0;
   while (fd_ >= 0 && step()) {
     if (++steps == kMaxSteps) {
@@ -95,10 +129,11 @@ void Session::drive() {
       break;
     }
   }
-  if (fd_ >= 0) update_timers();
+  if (fd_ >= 0 && h2_ == nullptr) update_timers();
 }
 
 bool Session::step() {
+  if (h2_ != nullptr) return false;  // an HTTP/2 connection: H2Session drives it
   bool progress = false;
   switch (phase_) {
     case Phase::ProxyHeader:
@@ -233,6 +268,16 @@ bool Session::parse_proxy_header() {
   if (!r.local) peer_ = r.source;
   in_->consume(r.consumed);
   phase_ = Phase::Head;
+  if (http2_) {
+    // What followed the PROXY header is the start of the HTTP/2 preface.
+    const std::string rest(in_->view());
+    worker_.buffers().release(in_);
+    in_ = nullptr;
+    client_readable_ = true;  // more may wait in the socket: the H2 session reads on
+    start_h2(rest);
+    if (h2_ != nullptr && h2_->open()) h2_->on_io(true, true, client_hangup_);
+    return false;
+  }
   return true;
 }
 
@@ -715,6 +760,10 @@ bool Session::linger_read() {
 
 void Session::begin_shutdown() {
   shutting_down_ = true;
+  if (h2_ != nullptr) {
+    h2_->begin_shutdown();
+    return;
+  }
   if (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
       (out_ == nullptr || out_->empty())) {
     close_now();
@@ -725,6 +774,11 @@ void Session::begin_shutdown() {
 
 void Session::close_now() {
   if (fd_ < 0) return;
+  // The H2 session closes its streams first, then calls transport_close(), back here.
+  if (h2_ != nullptr && h2_->open()) {
+    h2_->close();
+    return;
+  }
   ux_.close();
   worker_.loop().remove(fd_);
   ::close(fd_);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,8 +21,10 @@
 #include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "policy/config-t.h"
+#include "proxy/h2_session.h"
 #include "proxy/observe.h"
 #include "proxy/upstream_exchange.h"
+#include "proxy/worker.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
 
@@ -34,7 +37,10 @@ namespace gh::proxy {
 class Worker;
 struct SnapshotHold;
 
-class Session final : public net::Handler, public UpstreamExchange::Owner {
+class Session final : public net::Handler,
+                      public UpstreamExchange::Owner,
+                      public SlotWaiter,
+                      public ClientTransport {
  public:
   explicit Session(Worker& worker);
   ~Session() override;
@@ -44,16 +50,25 @@ class Session final : public net::Handler, public UpstreamExchange::Owner {
   // Takes ownership of an accepted, non-blocking socket.
   // `counted`: the connection holds a slot in the per-client counter, released on close.
   // `decide`: the listener answers a proxy in front instead of forwarding (decide.cc).
+  // `http2`: the listener speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
   void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-             policy::DecideFor decide = policy::DecideFor::None);
+             policy::DecideFor decide = policy::DecideFor::None, bool http2 = false);
+  // From now on this connection speaks HTTP/2 (h2_session.h): prior knowledge on an h2c
+  // listener, or TLS whose ALPN chose "h2". `preread`: bytes already read past the handshake.
+  void start_h2(std::string_view preread = {});
   void on_events(std::uint32_t events) override;
   // Graceful stop: close now when idle, otherwise after the current response.
   void begin_shutdown();
   void force_close() { close_now(); }
   // Admission control (from the worker): a slot was granted to this waiting request, or the
   // request is shed (queue timeout, or evicted by a higher class).
-  void admission_granted(admission::Limiter* limiter, admission::Priority p);
-  void admission_shed();
+  void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
+  void admission_shed() override;
+  // The client transport (plain socket here) for an HTTP/2 session.
+  ssize_t transport_read(char* p, std::size_t n) override;
+  ssize_t transport_write(const char* p, std::size_t n) override;
+  void transport_shutdown_write() override;
+  void transport_close() override;
   bool open() const { return fd_ >= 0; }
 
   // Intrusive list of the worker's live sessions.
@@ -130,6 +145,9 @@ class Session final : public net::Handler, public UpstreamExchange::Owner {
 
   // Decision service: the listener's proxy, and the original request a subrequest describes.
   policy::DecideFor decide_ = policy::DecideFor::None;
+  bool http2_ = false;
+  // An HTTP/2 connection: the session only carries its bytes. Freed at the next start().
+  std::unique_ptr<H2Session> h2_;
   bool subrequest_ = false;  // the request carried X-Original-* / X-Forwarded-Method/Uri
   bool allowed_ = false;     // answered "pass": the application's answer is not ours to count
   std::string original_text_;

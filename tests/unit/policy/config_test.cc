@@ -25,6 +25,7 @@ listen:
     proxy_protocol: true
   - address: "[::]:8443"
     proxy_protocol: false
+    http2: true
 admin:
   address: 127.0.0.1:9191
   token_file: /etc/gatehouse/admin.token
@@ -96,6 +97,8 @@ TEST(LoadConfig, FullConfigSetsEveryField) {
   EXPECT_EQ(c.listen[0].mark.column, 5);
   EXPECT_EQ(client::format_socket_address(c.listen[1].address), "[::]:8443");
   EXPECT_FALSE(c.listen[1].proxy_protocol);
+  EXPECT_FALSE(c.listen[0].http2);
+  EXPECT_TRUE(c.listen[1].http2);
   EXPECT_EQ(client::format_socket_address(c.admin.address), "127.0.0.1:9191");
   EXPECT_EQ(c.admin.token_file, "/etc/gatehouse/admin.token");
   EXPECT_FALSE(c.admin.enabled);
