@@ -628,6 +628,7 @@ void Session::end_exchange() {
     worker_.leave_slot_queue(queued_for_, this);
     queued_for_ = nullptr;
   }
+  ux_.end();
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
     head_len_ = 0;

@@ -50,6 +50,9 @@ UpstreamExchange::~UpstreamExchange() {
 }
 
 void UpstreamExchange::reset() {
+  // Each exchange picks from its own route's upstream, in the generation it started on.
+  drop_peer();
+  balancer_ = nullptr;
   up_ = nullptr;
   req_ = nullptr;
   replayable_ = false;
