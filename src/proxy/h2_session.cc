@@ -96,6 +96,10 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   std::string pseudo_order;  // e.g. "masp", for the fingerprint
   bool regular_seen = false;
   bool head_error = false;
+  // HPACK lets a few bytes name a large table entry again and again: what the head decodes to
+  // is counted, and past limits.max_head_bytes nothing more is kept (431).
+  std::size_t head_bytes = 0;
+  bool head_too_large = false;
   http::RequestHead req{};
   bool chunked = false;   // no content-length: the upstream gets a chunked body
   bool end_seen = false;  // END_STREAM received
@@ -116,12 +120,21 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   std::string local;             // our own answer's body
   std::size_t local_off = 0;
   bool deferred = false;  // the data provider said DEFERRED: resume when bytes come
+  // Answered before the request ended: RST_STREAM(NO_ERROR) once the answer is out (sent any
+  // earlier, nghttp2 would put it ahead of the answer's frames).
+  bool rst_after_answer = false;
   bool head_only = false;
   std::uint64_t bytes_out = 0;
   net::Timer hold_timer;
 
   // -- head -----------------------------------------------------------------------------------
   void header(std::string_view name, std::string_view value) {
+    head_bytes += name.size() + value.size() + 4;
+    if (head_too_large ||
+        head_bytes > conn.worker().current().snapshot->config.limits.max_head_bytes) {
+      head_too_large = true;
+      return;
+    }
     if (!name.empty() && name[0] == ':') {
       if (regular_seen) head_error = true;  // nghttp2 refuses this already; belt and braces
       if (name == ":method") {
@@ -164,6 +177,11 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   // Builds the HTTP/1.1 head and parses it with src/http's rules. False: refused (answered).
   bool convert(bool end_stream) {
     end_seen = end_stream;
+    if (head_too_large) {
+      conn.worker().stats().requests_refused_parse.add();
+      answer_now(stages::refusal(431, http::describe(http::ParseError::HeadTooLarge)));
+      return false;
+    }
     if (head_error || method.empty() || path.empty() || scheme.empty()) {
       nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
       return false;
@@ -427,10 +445,8 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     if (ux.done()) {
       ux.finish(req_done);
       state = State::Answered;
-      if (!req_done) {
-        // The answer came before the whole body: the rest is not wanted (RFC 9113 8.1).
-        nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
-      }
+      // The answer came before the whole body: the rest is not wanted (RFC 9113 8.1).
+      if (!req_done) rst_after_answer = true;
     }
     ux.update_timer(state == State::Upstream);
     return progress;
@@ -554,10 +570,8 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     submit(head, !local.empty(), false);
     w.buffers().release(tmp);
     give_back_body();
-    if (!end_seen) {
-      // The request body is not wanted after our answer.
-      nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
-    }
+    // The request body is not wanted after our answer (RFC 9113 8.1).
+    if (!end_seen) rst_after_answer = true;
     end_exchange(a.status);
     state = State::Answered;
   }
@@ -891,6 +905,15 @@ int H2Session::on_frame_send(const void* f) {
   // Every stream we reset with an error was provoked by the client (a malformed head, a stream
   // over the concurrency limit, a flow-control error, a body longer than announced): whoever
   // provokes them by the hundred is making us do work for nothing ("MadeYouReset").
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    auto* s =
+        static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(ng_, frame->hd.stream_id));
+    if (s != nullptr && s->rst_after_answer && !s->end_seen) {
+      s->rst_after_answer = false;
+      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+  }
   // INTERNAL_ERROR (an upstream failed mid-answer) and CANCEL are ours, not provoked.
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     const std::uint32_t code = frame->rst_stream.error_code;

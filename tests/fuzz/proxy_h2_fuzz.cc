@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "client/address.h"
+#include "policy/config.h"
 #include "policy/snapshot.h"
 #include "proxy/h2_session.h"
 #include "proxy/server.h"

@@ -186,7 +186,8 @@ TEST(Http2, SignupAndLoginThroughTheDemoApp) {
                           "  - name: login\n"
                           "    match: { path: /api/login }\n"
                           "    class: login\n"
-                          "  - name: app\n"));
+                          "  - name: app\n"
+                          "residents: { enabled: false }\n"));
   const std::vector<std::string> json_headers = {"Content-Type: application/json",
                                                  "Accept: application/json"};
   CurlResult up = curl_h2(
