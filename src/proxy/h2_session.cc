@@ -34,6 +34,7 @@ constexpr std::uint32_t kInitialWindow = 65535;         // per stream: bounds a 
 constexpr std::int32_t kConnectionWindow = 256 * 1024;  // all streams' unread bodies together
 constexpr std::int64_t kLingerMs = 1'000;               // after GOAWAY: drain, then close
 constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::uint64_t kDiscardBytes = 64 * 1024;  // request body read after our answer
 // Client RST_STREAMs: 200 at once, then 20/s (nghttp2's own limit, 1,000 then 33/s, stays on).
 constexpr double kClientResetBurst = 200, kClientResetRate = 20;
 // Streams we reset (malformed head, refused stream, oversized body): "MadeYouReset".
@@ -120,9 +121,11 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   std::string local;             // our own answer's body
   std::size_t local_off = 0;
   bool deferred = false;  // the data provider said DEFERRED: resume when bytes come
-  // Answered before the request ended: RST_STREAM(NO_ERROR) once the answer is out (sent any
-  // earlier, nghttp2 would put it ahead of the answer's frames).
-  bool rst_after_answer = false;
+  // Answered before the request ended: the rest of the body is read and dropped, up to
+  // kDiscardBytes, then the stream is reset with NO_ERROR (RFC 9113 8.1). Not at once: nghttp2
+  // would send the reset ahead of the answer, and curl 7.88 drops an answer whose stream is
+  // reset while it still uploads.
+  std::uint64_t discarded = 0;
   bool head_only = false;
   std::uint64_t bytes_out = 0;
   net::Timer hold_timer;
@@ -445,8 +448,6 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     if (ux.done()) {
       ux.finish(req_done);
       state = State::Answered;
-      // The answer came before the whole body: the rest is not wanted (RFC 9113 8.1).
-      if (!req_done) rst_after_answer = true;
     }
     ux.update_timer(state == State::Upstream);
     return progress;
@@ -570,8 +571,7 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     submit(head, !local.empty(), false);
     w.buffers().release(tmp);
     give_back_body();
-    // The request body is not wanted after our answer (RFC 9113 8.1).
-    if (!end_seen) rst_after_answer = true;
+
     end_exchange(a.status);
     state = State::Answered;
   }
@@ -874,6 +874,12 @@ int H2Session::on_data_chunk(std::int32_t id, std::string_view data) {
   if (s == nullptr || s->state == H2Stream::State::Closed ||
       s->state == H2Stream::State::Answered) {
     nghttp2_session_consume(ng_, id, data.size());  // not wanted: the window goes back
+    if (s != nullptr && s->state == H2Stream::State::Answered) {
+      s->discarded += data.size();
+      if (s->discarded > kDiscardBytes && s->discarded - data.size() <= kDiscardBytes) {
+        nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+      }
+    }
     return 0;
   }
   s->body_total += data.size();
@@ -905,15 +911,6 @@ int H2Session::on_frame_send(const void* f) {
   // Every stream we reset with an error was provoked by the client (a malformed head, a stream
   // over the concurrency limit, a flow-control error, a body longer than announced): whoever
   // provokes them by the hundred is making us do work for nothing ("MadeYouReset").
-  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-    auto* s =
-        static_cast<H2Stream*>(nghttp2_session_get_stream_user_data(ng_, frame->hd.stream_id));
-    if (s != nullptr && s->rst_after_answer && !s->end_seen) {
-      s->rst_after_answer = false;
-      nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
-    }
-  }
   // INTERNAL_ERROR (an upstream failed mid-answer) and CANCEL are ours, not provoked.
   if (frame->hd.type == NGHTTP2_RST_STREAM) {
     const std::uint32_t code = frame->rst_stream.error_code;
@@ -1218,7 +1215,9 @@ void H2Session::update_timer() {
     deadline = progress_ms_ + lim.body_idle_timeout;
     for (H2Stream* s = streams_; s != nullptr; s = s->next) {
       // A stream waiting for its upstream or its hold is not the client's delay.
-      if (s->state != H2Stream::State::Head && s->state != H2Stream::State::Deciding) {
+      // Answered: what is left is the client's body (or its reading our answer).
+      if (s->state != H2Stream::State::Head && s->state != H2Stream::State::Deciding &&
+          s->state != H2Stream::State::Answered) {
         deadline = 0;
         break;
       }
