@@ -68,7 +68,16 @@ namespace {
   X(waitroom_admitted, "gatehouse_signup_requests_total", "admitted")                   \
   X(waitroom_full, "gatehouse_signup_requests_total", "full")                           \
   X(admission_queued, "gatehouse_admission_queued_total", "")                           \
-  X(admission_shed, "gatehouse_admission_shed_total", "")
+  X(admission_shed, "gatehouse_admission_shed_total", "")                               \
+  X(h2_connections, "gatehouse_h2_connections_total", "")                               \
+  X(h2_streams, "gatehouse_h2_streams_total", "")                                       \
+  X(h2_client_resets, "gatehouse_h2_resets_total", "client")                            \
+  X(h2_server_resets, "gatehouse_h2_resets_total", "server")                            \
+  X(h2_cut_rapid_reset, "gatehouse_h2_connections_cut_total", "rapid_reset")            \
+  X(h2_cut_server_resets, "gatehouse_h2_connections_cut_total", "server_resets")        \
+  X(h2_cut_control_flood, "gatehouse_h2_connections_cut_total", "control_flood")        \
+  X(h2_cut_stream_burst, "gatehouse_h2_connections_cut_total", "stream_burst")          \
+  X(h2_cut_protocol_error, "gatehouse_h2_connections_cut_total", "protocol_error")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;

@@ -184,6 +184,15 @@ void append_value(std::string& out, double value);
     "full)")                                                                                       \
   X(gatehouse_admission_queued_total, "counter", "", "requests that waited for an upstream slot")  \
   X(gatehouse_admission_shed_total, "counter", "", "requests shed with 503 by admission control")  \
+  X(gatehouse_h2_connections_total, "counter", "", "HTTP/2 connections started")                   \
+  X(gatehouse_h2_streams_total, "counter", "", "HTTP/2 streams that reached the pipeline")          \
+  X(gatehouse_h2_resets_total, "counter", "by",                                                    \
+    "HTTP/2 streams reset: by the client (RST_STREAM received), or by the server with an error "   \
+    "(malformed or refused streams; the MadeYouReset budget counts these)")                        \
+  X(gatehouse_h2_connections_cut_total, "counter", "reason",                                       \
+    "HTTP/2 connections closed with GOAWAY for a flood: rapid_reset, server_resets, "              \
+    "control_flood (SETTINGS, PING, PRIORITY, WINDOW_UPDATE, empty frames), stream_burst (new "    \
+    "streams in one read), protocol_error (incl. CONTINUATION floods)")                            \
   X(gatehouse_bans_live, "gauge", "", "bans held now (expired ones not yet swept included)")       \
   X(gatehouse_bans_capacity, "gauge", "", "bans.max_entries")                                      \
   X(gatehouse_bans_total, "counter", "", "bans that took effect")                                  \

@@ -98,6 +98,9 @@ struct Exchange : ExchangeState {
   // of one request: reset() keeps it, and the transport sets it (or clears it) whenever the
   // exchange starts serving another connection. It views storage the connection owns.
   std::string_view ja4;
+  // Set by the transport before begin() and kept by reset(): the HTTP/2 connection's
+  // fingerprint (proxy/h2_session.h), empty over HTTP/1.1. Limit key part `h2.fingerprint`.
+  std::string_view h2_fingerprint;
 
   // Set-Cookie lines for the forwarded response (device token, a fresh queue ticket).
   std::string_view response_fields() const {

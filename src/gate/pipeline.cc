@@ -323,6 +323,7 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
   r.secure = x.secure;
   r.email_domain = email_domain;
   r.ja4 = x.ja4;
+  r.h2_fingerprint = x.h2_fingerprint;
   if (scorer.uses_page_view()) {
     std::array<std::uint8_t, 257> buf;
     r.page_view_age_ms = challenge::page_view_age(
@@ -411,6 +412,7 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   in.client_class = x.cls;
   in.clearance = {x.clearance_id.data(), x.clearance_len};
   in.ja4 = x.ja4;
+  in.h2_fingerprint = x.h2_fingerprint;
   if (x.cls == policy::ClientClass::Resident) {
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }

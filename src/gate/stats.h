@@ -77,7 +77,16 @@ struct Counter {
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                         \
   X(waitroom_full, "sign-up requests refused: queue or prefix share full")                         \
   X(admission_queued, "requests that waited for an upstream slot")                                 \
-  X(admission_shed, "requests shed with 503 by admission control")
+  X(admission_shed, "requests shed with 503 by admission control")                                \
+  X(h2_connections, "HTTP/2 connections started")                                                  \
+  X(h2_streams, "HTTP/2 streams that reached the pipeline")                                        \
+  X(h2_client_resets, "HTTP/2 RST_STREAM frames received from clients")                            \
+  X(h2_server_resets, "HTTP/2 streams reset by Gatehouse with an error")                           \
+  X(h2_cut_rapid_reset, "HTTP/2 connections cut: client resets over budget")                       \
+  X(h2_cut_server_resets, "HTTP/2 connections cut: server-provoked resets over budget")             \
+  X(h2_cut_control_flood, "HTTP/2 connections cut: control frames over budget")                    \
+  X(h2_cut_stream_burst, "HTTP/2 connections cut: too many new streams in one read")               \
+  X(h2_cut_protocol_error, "HTTP/2 connections cut: protocol error")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

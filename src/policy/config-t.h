@@ -37,6 +37,7 @@ struct ListenConfig {
   client::SocketAddress address;
   bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
   DecideFor decide = DecideFor::None;
+  bool http2 = false;  // HTTP/2 with prior knowledge (h2c): no HTTP/1.1 on this listener
   SourceMark mark;
 };
 

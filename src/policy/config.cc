@@ -48,7 +48,7 @@ constexpr std::string_view kLogKeys[] = {"format", "level"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};  // core::LogFormat order
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kServerKeys[] = {"workers"};
-constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide"};
+constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide", "http2"};
 constexpr std::string_view kDecideHosts[] = {"nginx", "envoy", "traefik", "caddy"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
 constexpr std::string_view kClientsKeys[] = {"trusted_proxies", "ipv4_prefix", "ipv6_prefix"};
@@ -218,10 +218,16 @@ void Loader::load_listen(const Field& f) {
             if (auto i = doc_.read_choice(e, path + ".decide", kDecideHosts, "proxy")) {
               listen.decide = static_cast<DecideFor>(*i + 1);
             }
+          } else if (e.key == "http2") {
+            doc_.read_bool(e, path + ".http2", listen.http2);
           }
         });
         if (!has_address) {
           doc_.error(at, path + ": missing required key 'address'");
+        }
+        if (listen.http2 && listen.decide != DecideFor::None) {
+          doc_.error(at, path + ": a decide listener answers its proxy over HTTP/1.1; remove "
+                         "'http2' or 'decide'");
         }
         if (address_ok) {
           check_not_listened(listen.address, address_mark, path + ".address", false);

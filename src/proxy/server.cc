@@ -254,7 +254,7 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
       if (old == listeners_.end()) {
         changes.push_back("listening on " + client::format_socket_address(a));
       } else if (old->config.proxy_protocol != l.config.proxy_protocol ||
-                 old->config.decide != l.config.decide) {
+                 old->config.decide != l.config.decide || old->config.http2 != l.config.http2) {
         changes.push_back("listener " + client::format_socket_address(a) + " updated");
       }
     }
@@ -356,9 +356,10 @@ bool Server::plan_listeners(const policy::Config& config, std::vector<Listener>&
     if (match < running.size()) {
       kept[match] = true;
       Listener keep = running[match];
-      if (keep.config.proxy_protocol != l.proxy_protocol || keep.config.decide != l.decide) {
+      if (keep.config.proxy_protocol != l.proxy_protocol || keep.config.decide != l.decide ||
+          keep.config.http2 != l.http2) {
         for (auto& w : ops) {
-          w.push_back({ListenerOp::Kind::Update, keep.id, -1, l.proxy_protocol, l.decide});
+          w.push_back({ListenerOp::Kind::Update, keep.id, -1, l.proxy_protocol, l.decide, l.http2});
         }
       }
       keep.config = l;
@@ -378,7 +379,7 @@ bool Server::plan_listeners(const policy::Config& config, std::vector<Listener>&
     }
     const std::uint64_t id = next_listener_id_++;
     for (std::size_t w = 0; w < ops.size(); ++w) {
-      ops[w].push_back({ListenerOp::Kind::Add, id, fds[w], l.proxy_protocol, l.decide});
+      ops[w].push_back({ListenerOp::Kind::Add, id, fds[w], l.proxy_protocol, l.decide, l.http2});
     }
     next.push_back({id, l, port});
   }

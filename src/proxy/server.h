@@ -41,6 +41,7 @@ struct ListenerOp {
   int fd = -1;  // Add: this worker's socket, bound and listening
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
+  bool http2 = false;
 };
 
 struct StatsTotals {

@@ -30,24 +30,9 @@ constexpr std::uint32_t kClientEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLE
 constexpr int kMaxSteps = 256;
 constexpr std::int64_t kLingerMs = 2'000;
 constexpr std::size_t kLingerBytes = 256 * 1024;
-// Room kept in up_out_/out_ for a chunk header and its CRLF.
+// Room kept in the upstream buffer for a chunk header and its CRLF.
 constexpr std::size_t kChunkOverhead = 24;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-// A request may go to a second connection only if sending it twice is harmless (RFC 9110 9.2.2)
-// and it has no body: an admitted sign-up must reach the app once.
-bool retryable(const http::RequestHead& req) {
-  if (req.body != http::BodyKind::None) return false;
-  switch (req.method) {
-    case http::Method::Get:
-    case http::Method::Head:
-    case http::Method::Options:
-    case http::Method::Trace:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // The transport's own refusals (framing, timeouts): the connection cannot carry on after them.
 stages::Answer closing_refusal(std::uint16_t status, std::string_view detail) {
@@ -57,11 +42,9 @@ stages::Answer closing_refusal(std::uint16_t status, std::string_view detail) {
 }
 }  // namespace
 
-Session::Session(Worker& worker) : worker_(worker) {
+Session::Session(Worker& worker) : worker_(worker), ux_(worker, *this) {
   client_timer_.owner = this;
   client_timer_.callback = &Session::on_client_timer;
-  upstream_timer_.owner = this;
-  upstream_timer_.callback = &Session::on_upstream_timer;
 }
 
 Session::~Session() {
@@ -69,9 +52,11 @@ Session::~Session() {
 }
 
 void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-                    policy::DecideFor decide) {
+                    policy::DecideFor decide, bool http2) {
+  h2_.reset();
   fd_ = fd;
   decide_ = decide;
+  http2_ = http2;
   peer_ = peer;
   counted_ip_ = peer.ip;
   counted_ = counted;
@@ -87,7 +72,33 @@ void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protoc
     close_now();
     return;
   }
+  if (http2_ && !proxy_protocol) {
+    start_h2();
+    return;
+  }
   update_timers();
+}
+
+void Session::start_h2(std::string_view preread) {
+  worker_.loop().timers().cancel(client_timer_);
+  h2_ = std::make_unique<H2Session>(worker_, *this, peer_);
+  if (!h2_->start(preread)) close_now();
+}
+
+ssize_t Session::transport_read(char* p, std::size_t n) {
+  return ::recv(fd_, p, n, 0);
+}
+
+ssize_t Session::transport_write(const char* p, std::size_t n) {
+  return ::send(fd_, p, n, MSG_NOSIGNAL);
+}
+
+void Session::transport_shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void Session::transport_close() {
+  close_now();
 }
 
 void Session::on_events(std::uint32_t events) {
@@ -95,28 +106,20 @@ void Session::on_events(std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
-  drive();
-}
-
-void Session::on_upstream_events(std::uint32_t events) {
-  if (fd_ < 0 || up_ == nullptr) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->readable = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_->hangup = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_->writable = true;
-  if (!up_->connected) {
-    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
-    if (const int err = net::connect_error(up_->fd); err != 0) {
-      connect_failed(std::strerror(err), 502);
-      drive();
-      return;
-    }
-    up_->connected = true;
-    upstream_progress_ms_ = worker_.loop().now_ms();
+  if (h2_ != nullptr) {
+    h2_->on_io(client_readable_, client_writable_, client_hangup_);
+    client_readable_ = client_writable_ = false;  // the H2 session keeps its own edge state
+    return;
   }
   drive();
 }
 
+void Session::upstream_progress() {
+  if (fd_ >= 0) drive();
+}
+
 void Session::drive() {
+  if (h2_ != nullptr) return;
   int steps = 0;
   while (fd_ >= 0 && step()) {
     if (++steps == kMaxSteps) {
@@ -126,10 +129,11 @@ void Session::drive() {
       break;
     }
   }
-  if (fd_ >= 0) update_timers();
+  if (fd_ >= 0 && h2_ == nullptr) update_timers();
 }
 
 bool Session::step() {
+  if (h2_ != nullptr) return false;  // an HTTP/2 connection: H2Session drives it
   bool progress = false;
   switch (phase_) {
     case Phase::ProxyHeader:
@@ -153,10 +157,10 @@ bool Session::step() {
       }
       progress |= pump_request_body();
       if (phase_ != Phase::Upstream) break;
-      progress |= write_upstream();
-      progress |= read_upstream();
+      progress |= ux_.write(req_done_);
+      progress |= ux_.read();
       progress |= pump_response();
-      if (phase_ == Phase::Upstream && resp_done_) {
+      if (phase_ == Phase::Upstream && ux_.done()) {
         finish_exchange();
         progress = true;
       }
@@ -264,6 +268,16 @@ bool Session::parse_proxy_header() {
   if (!r.local) peer_ = r.source;
   in_->consume(r.consumed);
   phase_ = Phase::Head;
+  if (http2_) {
+    // What followed the PROXY header is the start of the HTTP/2 preface.
+    const std::string rest(in_->view());
+    worker_.buffers().release(in_);
+    in_ = nullptr;
+    client_readable_ = true;  // more may wait in the socket: the H2 session reads on
+    start_h2(rest);
+    if (h2_ != nullptr && h2_->open()) h2_->on_io(true, true, client_hangup_);
+    return false;
+  }
   return true;
 }
 
@@ -310,15 +324,13 @@ void Session::begin_exchange() {
   out_mark_ = out_ != nullptr ? out_->added_total() : 0;
   hold_ = worker_.hold();
   exchange_open_ = true;
-  up_ = nullptr;
-  req_done_ = resp_head_done_ = resp_done_ = resp_chunked_out_ = false;
-  upstream_eof_ = retried_ = send_continue_ = continue_sent_ = linger_after_flush_ = false;
-  moved_ = false;
+  ux_.reset();
+  req_done_ = resp_chunked_out_ = false;
+  send_continue_ = continue_sent_ = linger_after_flush_ = false;
   deciding_ = false;
   local_status_ = 0;
   req_body_bytes_ = 0;
   req_chunked_.reset();
-  resp_chunked_.reset();
   head_only_ = req_.method == http::Method::Head;
   if (!req_.keep_alive || shutting_down_ || worker_.stopping()) close_after_ = true;
   req_remaining_ = req_.body == http::BodyKind::ContentLength ? req_.content_length : 0;
@@ -444,14 +456,12 @@ void Session::on_hold_expired() {
 }
 
 void Session::forward() {
-  if (up_out_ == nullptr) up_out_ = worker_.buffers().acquire();
-  up_out_->clear();
-  ForwardContext ctx{peer_.ip, x_.peer_trusted};
-  if (!write_request_head(req_, ctx, *up_out_)) {
+  const bool has_body = x_.has_body;
+  // Without a body the head stays in in_ until the exchange ends: a retry can send it again.
+  if (!ux_.forward_head(x_, hold_, req_, ForwardContext{peer_.ip, x_.peer_trusted}, !has_body)) {
     respond(closing_refusal(431, "request head too large to forward"));
     return;
   }
-  const bool has_body = x_.has_body;
   send_continue_ = send_continue_ ||
                    (req_.expect_continue && has_body && req_.version_minor == 1 && !continue_sent_);
   if (has_body) {
@@ -466,7 +476,7 @@ void Session::forward() {
   } else {
     req_done_ = true;  // the head stays in in_ until the response starts, for a possible retry
   }
-  connect_upstream();
+  ux_.connect();
 }
 
 void Session::maybe_send_continue() {
@@ -482,78 +492,6 @@ void Session::maybe_send_continue() {
   continue_sent_ = true;
 }
 
-bool Session::connect_upstream(net::Balancer::Peer* to) {
-  const std::int64_t now = worker_.loop().now_ms();
-  if (balancer_ == nullptr) {
-    const std::size_t index = x_.route->upstream_index;
-    if (index >= hold_->balancers.size()) {
-      fail_upstream(502, "no upstream for this route");
-      return false;
-    }
-    balancer_ = hold_->balancers[index];
-  }
-  net::Balancer::Peer* peer = to != nullptr ? to : balancer_->pick(now);
-  if (peer == nullptr) {
-    // Every server is down or ejected: one clear answer with a time to come back, not a 502
-    // per request. The upstream's name stays in the log and the events, not in the answer.
-    worker_.stats().upstream_unavailable.add();
-    fail_upstream(503,
-                  "no server of this service is available right now (all are down or failing); "
-                  "retry after the time in Retry-After",
-                  balancer_->retry_after_s(now));
-    return false;
-  }
-  drop_peer();
-  balancer_->use(peer);
-  chosen_ = peer;
-  peer->endpoint->requests.fetch_add(1, std::memory_order_relaxed);
-  std::string error;
-  auto r = worker_.upstreams().acquire(peer->endpoint->address, x_.upstream->max_connections, this,
-                                       &up_, &error);
-  if (r == net::UpstreamPool::Acquire::Busy) {
-    worker_.stats().upstream_busy.add();
-    fail_upstream(503, "upstream at its connection limit", 1);
-    return false;
-  }
-  if (r == net::UpstreamPool::Acquire::Failed) return connect_failed(error, 502);
-  upstream_progress_ms_ = now;
-  request_sent_ms_ = 0;
-  return true;
-}
-
-bool Session::connect_failed(std::string_view why, int status) {
-  worker_.stats().upstream_connect_failures.add();
-  blame_upstream(why);
-  if (up_ != nullptr) {
-    worker_.upstreams().close(up_);
-    up_ = nullptr;
-  }
-  // Nothing was sent (we write only once connected): any request may go elsewhere, once.
-  net::Balancer::Peer* other =
-      moved_ || balancer_ == nullptr ? nullptr : balancer_->pick(worker_.loop().now_ms(), chosen_);
-  if (other == nullptr) {
-    fail_upstream(status,
-                  status == 504 ? "upstream connect timed out" : "cannot connect to upstream");
-    return false;
-  }
-  moved_ = true;
-  worker_.stats().upstream_retried_elsewhere.add();
-  return connect_upstream(other);
-}
-
-void Session::blame_upstream(std::string_view why) {
-  if (chosen_ == nullptr || balancer_ == nullptr) return;
-  if (balancer_->group().failed(*chosen_->endpoint, worker_.loop().now_ms(), why)) {
-    worker_.stats().upstream_ejections.add();
-  }
-}
-
-void Session::drop_peer() {
-  if (chosen_ == nullptr) return;
-  balancer_->release(chosen_);
-  chosen_ = nullptr;
-}
-
 bool Session::pump_request_body() {
   if (req_done_) return false;
   if (client_eof_ && (in_ == nullptr || in_->empty())) {
@@ -563,23 +501,24 @@ bool Session::pump_request_body() {
   maybe_send_continue();
   if (in_ == nullptr || in_->empty()) return false;
   bool progress = false;
+  core::Buffer& up_out = ux_.request_out();
   if (req_.body == http::BodyKind::ContentLength) {
     std::size_t n = std::min<std::uint64_t>(req_remaining_, in_->readable());
-    n = std::min(n, up_out_->writable());
+    n = std::min(n, up_out.writable());
     if (n == 0) return false;
-    up_out_->append({in_->read_ptr(), n});
+    up_out.append({in_->read_ptr(), n});
     in_->consume(n);
     req_remaining_ -= n;
     if (req_remaining_ == 0) req_done_ = true;
     return true;
   }
   // Chunked: decode strictly, re-chunk what we forward (extensions and trailers are dropped).
-  while (!in_->empty() && up_out_->writable() > kChunkOverhead) {
-    std::string_view feed = in_->view().substr(0, up_out_->writable() - kChunkOverhead);
+  while (!in_->empty() && up_out.writable() > kChunkOverhead) {
+    std::string_view feed = in_->view().substr(0, up_out.writable() - kChunkOverhead);
     http::ChunkedDecoder::Step s = req_chunked_.step(feed);
     if (s.status == http::ParseStatus::Error) {
       worker_.stats().requests_refused_parse.add();
-      if (!resp_head_done_) {
+      if (!ux_.head_done()) {
         respond(closing_refusal(400, http::describe(s.error)));
       } else {
         close_now();
@@ -589,21 +528,21 @@ bool Session::pump_request_body() {
     if (!s.data.empty()) {
       req_body_bytes_ += s.data.size();
       if (req_body_bytes_ > x_.body_limit) {
-        if (!resp_head_done_) {
+        if (!ux_.head_done()) {
           respond(closing_refusal(413, "request body exceeds the limit of this route"));
         } else {
           close_now();
         }
         return false;
       }
-      write_chunk_header(s.data.size(), *up_out_);
-      up_out_->append(s.data);
-      up_out_->append("\r\n");
+      write_chunk_header(s.data.size(), up_out);
+      up_out.append(s.data);
+      up_out.append("\r\n");
     }
     in_->consume(s.consumed);
     progress |= s.consumed > 0;
     if (s.status == http::ParseStatus::Complete) {
-      up_out_->append("0\r\n\r\n");
+      up_out.append("0\r\n\r\n");
       req_done_ = true;
       break;
     }
@@ -612,223 +551,41 @@ bool Session::pump_request_body() {
   return progress;
 }
 
-// ---- upstream socket ------------------------------------------------------------------------
+// ---- the upstream's answer ------------------------------------------------------------------
 
-bool Session::write_upstream() {
-  if (up_ == nullptr || !up_->connected || !up_->writable || up_out_ == nullptr || up_out_->empty())
-    return false;
-  ssize_t n = ::send(up_->fd, up_out_->read_ptr(), up_out_->readable(), MSG_NOSIGNAL);
-  if (n > 0) {
-    up_out_->consume(static_cast<std::size_t>(n));
-    upstream_progress_ms_ = worker_.loop().now_ms();
-    if (up_out_->empty() && req_done_) request_sent_ms_ = upstream_progress_ms_;
-    return true;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    up_->writable = false;
-    return false;
-  }
-  if (n < 0 && errno == EINTR) return true;
-  // The upstream went away while we were sending: maybe it already answered (e.g. 413).
-  upstream_eof_ = true;
-  up_->writable = false;
-  return true;
-}
-
-bool Session::read_upstream() {
-  if (up_ == nullptr || !up_->connected || !up_->readable || upstream_eof_) return false;
-  if (up_in_ == nullptr) up_in_ = worker_.buffers().acquire();
-  if (up_in_->writable() == 0) {
-    up_in_->compact();
-    if (up_in_->writable() == 0) return false;
-  }
-  const std::size_t want = up_in_->writable();
-  ssize_t n = ::recv(up_->fd, up_in_->write_ptr(), want, 0);
-  if (n > 0) {
-    up_in_->commit(static_cast<std::size_t>(n));
-    if (static_cast<std::size_t>(n) < want && !up_->hangup) up_->readable = false;  // as above
-    upstream_progress_ms_ = worker_.loop().now_ms();
-    return true;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    up_->readable = false;
-    return false;
-  }
-  if (n < 0 && errno == EINTR) return true;
-  upstream_eof_ = true;  // FIN or reset: what is buffered is all there will be
-  return true;
-}
-
-bool Session::parse_response_head() {
-  if (up_in_ == nullptr || up_in_->empty()) {
-    if (upstream_eof_) {
-      // Closed before answering. A reused keep-alive connection may have been closed by the
-      // upstream just as we sent: one retry on a fresh connection, for retryable requests only.
-      if (up_ != nullptr && up_->reused && !retried_ && retryable(req_) && head_len_ != 0) {
-        worker_.stats().upstream_retries.add();
-        retried_ = true;
-        worker_.upstreams().close(up_);
-        up_ = nullptr;
-        upstream_eof_ = false;
-        up_out_->clear();
-        ForwardContext ctx{peer_.ip, x_.peer_trusted};
-        write_request_head(req_, ctx, *up_out_);
-        return connect_upstream();
-      }
-      // A fresh connection closed unanswered is the server's doing; a reused one may simply
-      // have met the server's keep-alive timeout.
-      if (up_ != nullptr && !up_->reused) blame_upstream("closed the connection without answering");
-      fail_upstream(502, "upstream closed the connection without answering");
-    }
-    return false;
-  }
-  const policy::LimitsConfig& lim = hold_->snapshot->config.limits;
-  http::HeadLimits limits;
-  limits.max_head_bytes = lim.max_head_bytes;
-  limits.max_fields = lim.max_header_fields;
-  limits.max_target_bytes = lim.max_target_bytes;
-  http::ParseResult r = http::parse_response(up_in_->view(), limits, req_.method, resp_);
-  if (r.status == http::ParseStatus::NeedMore) {
-    if (upstream_eof_) {
-      blame_upstream("closed the connection mid-head");
-      fail_upstream(502, "upstream closed the connection mid-head");
-    } else if (up_in_->writable() == 0) {
-      blame_upstream("response head too large");
-      fail_upstream(502, "upstream response head too large");
-    }
-    return false;
-  }
-  if (r.status == http::ParseStatus::Error) {
-    blame_upstream(http::describe(r.error));
-    fail_upstream(502, http::describe(r.error));
-    return false;
-  }
-  if (resp_.status < 200) {
-    if (resp_.status == 101) {
-      fail_upstream(502, "upstream switched protocols");
-      return false;
-    }
-    up_in_->consume(r.consumed);  // interim responses: 100-continue is answered by us
-    return true;
-  }
+bool Session::upstream_head(const http::ResponseHead& resp) {
   // A bodyless request's head stays in in_ until the exchange ends (end_exchange consumes it):
   // nothing more is read from the client meanwhile, and the access log can still name its path
-  // and user agent. The pipeline settles what depends on the answer (count_when limits, the
-  // device token of a login, admission feedback).
-  {
-    const gate::Clock now = worker_.clock();
-    const std::int64_t latency = request_sent_ms_ != 0 ? now.mono_ms - request_sent_ms_ : 0;
-    worker_.pipeline().settle(x_, resp_, latency * 1000, now);
-    if (chosen_ != nullptr) {
-      const auto& counted = x_.upstream->ejection.statuses;
-      if (std::find(counted.begin(), counted.end(), resp_.status) != counted.end()) {
-        blame_upstream("answered " + std::to_string(resp_.status));
-      } else {
-        balancer_->group().succeeded(*chosen_->endpoint, now.mono_ms);
-      }
-    }
-  }
+  // and user agent.
   // The client connection ends after this response when either side asked, when the body is
   // delimited by close, or when the client's request body was not read to its end.
-  if (resp_.body == http::BodyKind::UntilClose || !req_done_) close_after_ = true;
-  if (resp_.body == http::BodyKind::Chunked && req_.version_minor == 0) close_after_ = true;
+  if (resp.body == http::BodyKind::UntilClose || !req_done_) close_after_ = true;
+  if (resp.body == http::BodyKind::Chunked && req_.version_minor == 0) close_after_ = true;
   if (!req_done_) linger_after_flush_ = true;
-  resp_chunked_out_ = resp_.body == http::BodyKind::Chunked && req_.version_minor == 1;
+  resp_chunked_out_ = resp.body == http::BodyKind::Chunked && req_.version_minor == 1;
   if (out_ == nullptr) out_ = worker_.buffers().acquire();
   send_continue_ = false;
-  if (!write_response_head(resp_, req_.version_minor, close_after_, *out_, x_.response_fields())) {
+  if (!write_response_head(resp, req_.version_minor, close_after_, *out_, x_.response_fields())) {
     // The answer to an earlier pipelined request may still fill out_: retry once it has left.
-    if (!out_->empty()) return false;
-    fail_upstream(502, "upstream response head too large");
+    if (out_->empty()) upstream_failed(502, "upstream response head too large", 0);
     return false;
-  }
-  up_in_->consume(r.consumed);
-  resp_head_done_ = true;
-  worker_.stats().responses_proxied.add();
-  resp_remaining_ = resp_.body == http::BodyKind::ContentLength ? resp_.content_length : 0;
-  if (resp_.body == http::BodyKind::None ||
-      (resp_.body == http::BodyKind::ContentLength && resp_remaining_ == 0)) {
-    resp_done_ = true;
   }
   return true;
 }
 
 bool Session::pump_response() {
   bool progress = false;
-  if (!resp_head_done_) {
-    progress = parse_response_head();
-    if (!resp_head_done_ || phase_ != Phase::Upstream) return progress;
+  if (!ux_.head_done()) {
+    progress = ux_.pump_head();
+    if (!ux_.head_done() || phase_ != Phase::Upstream) return progress;
   }
-  if (resp_done_ || up_in_ == nullptr) return progress;
-  switch (resp_.body) {
-    case http::BodyKind::ContentLength: {
-      std::size_t n = std::min<std::uint64_t>(resp_remaining_, up_in_->readable());
-      n = std::min(n, out_->writable());
-      if (n > 0) {
-        out_->append({up_in_->read_ptr(), n});
-        up_in_->consume(n);
-        resp_remaining_ -= n;
-        progress = true;
-      }
-      if (resp_remaining_ == 0) resp_done_ = true;
-      break;
-    }
-    case http::BodyKind::Chunked:
-      while (!up_in_->empty() && out_->writable() > kChunkOverhead) {
-        std::string_view feed = up_in_->view().substr(0, out_->writable() - kChunkOverhead);
-        http::ChunkedDecoder::Step s = resp_chunked_.step(feed);
-        if (s.status == http::ParseStatus::Error) {
-          close_after_ = true;  // the head is out: all we can do is cut the response short
-          resp_done_ = true;
-          upstream_eof_ = true;
-          return true;
-        }
-        if (!s.data.empty()) {
-          if (resp_chunked_out_) write_chunk_header(s.data.size(), *out_);
-          out_->append(s.data);
-          if (resp_chunked_out_) out_->append("\r\n");
-        }
-        up_in_->consume(s.consumed);
-        progress |= s.consumed > 0;
-        if (s.status == http::ParseStatus::Complete) {
-          if (resp_chunked_out_) out_->append("0\r\n\r\n");
-          resp_done_ = true;
-          break;
-        }
-        if (s.consumed == 0) break;
-      }
-      break;
-    case http::BodyKind::UntilClose: {
-      std::size_t n = std::min(up_in_->readable(), out_->writable());
-      if (n > 0) {
-        out_->append({up_in_->read_ptr(), n});
-        up_in_->consume(n);
-        progress = true;
-      }
-      if (upstream_eof_ && up_in_->empty()) resp_done_ = true;
-      break;
-    }
-    case http::BodyKind::None:
-      resp_done_ = true;
-      break;
-  }
-  if (!resp_done_ && upstream_eof_ && up_in_->empty()) {
-    // Truncated by the upstream: pass on what came, then close so the client sees it short.
-    close_after_ = true;
-    resp_done_ = true;
-    progress = true;
-  }
+  progress |= ux_.pump_body(*out_, resp_chunked_out_);
+  if (ux_.cut_short()) close_after_ = true;
   return progress;
 }
 
 void Session::finish_exchange() {
-  // Bytes after the response (a body behind a 204, a second answer) must not reach the next
-  // client: a connection that became readable again since our last short read is not reused.
-  const bool reusable =
-      resp_.keep_alive && req_done_ && !upstream_eof_ && resp_.body != http::BodyKind::UntilClose &&
-      (up_out_ == nullptr || up_out_->empty()) && (up_in_ == nullptr || up_in_->empty()) &&
-      (up_ == nullptr || !up_->readable);
-  release_upstream(reusable);
+  ux_.finish(req_done_);
   if (!req_done_) close_after_ = true;
   end_exchange();
   phase_ = Phase::Flush;
@@ -837,7 +594,7 @@ void Session::finish_exchange() {
 void Session::end_exchange() {
   if (exchange_open_) {
     exchange_open_ = false;
-    const int status = resp_head_done_ ? resp_.status : local_status_;
+    const int status = ux_.head_done() ? ux_.response().status : local_status_;
     // A decision service's "pass" is not the application's answer: nothing to settle by it.
     worker_.pipeline().end(x_, allowed_ ? 0 : status, worker_.clock());
     // The operator's view (observe.h): counts, heavy hitters, the access log.
@@ -845,7 +602,7 @@ void Session::end_exchange() {
         worker_, {.runtime = hold_->runtime.get(),
                   .route = x_.route,
                   .client_class = x_.cls,
-                  .proxied = resp_head_done_,
+                  .proxied = ux_.head_done(),
                   .status = status,
                   .limit_action = x_.limit_verdict.action,
                   .client = x_.client,
@@ -871,6 +628,7 @@ void Session::end_exchange() {
     worker_.leave_slot_queue(queued_for_, this);
     queued_for_ = nullptr;
   }
+  ux_.end();
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
     head_len_ = 0;
@@ -881,19 +639,8 @@ void Session::end_exchange() {
   }
 }
 
-void Session::release_upstream(bool reusable) {
-  if (up_ == nullptr) return;
-  worker_.upstreams().release(up_, reusable, x_.upstream->max_idle_connections,
-                              x_.upstream->keepalive_timeout);
-  up_ = nullptr;
-}
-
-void Session::fail_upstream(int status, std::string_view detail, std::uint32_t retry_after) {
-  if (up_ != nullptr) {
-    worker_.upstreams().close(up_);
-    up_ = nullptr;
-  }
-  if (resp_head_done_) {
+void Session::upstream_failed(int status, std::string_view detail, std::uint32_t retry_after) {
+  if (ux_.head_done()) {
     close_now();  // part of the response is out: cutting the connection is the only signal left
     return;
   }
@@ -906,11 +653,8 @@ void Session::respond(const stages::Answer& answer) {
   // A decision service's refusal travels in the form its proxy understands (decide.cc).
   const stages::Answer a =
       decide_ != policy::DecideFor::None && !allowed_ && exchange_open_ ? for_host(answer) : answer;
-  if (up_ != nullptr) {
-    worker_.upstreams().close(up_);
-    up_ = nullptr;
-  }
-  if (up_out_ != nullptr) up_out_->clear();
+  ux_.close();
+  ux_.clear_request();
   // An unread request body may still be arriving: close after the answer, and drain the client
   // meanwhile so the answer is not lost to a RST.
   const bool body_left = exchange_open_ && !req_done_ &&
@@ -1017,6 +761,10 @@ bool Session::linger_read() {
 
 void Session::begin_shutdown() {
   shutting_down_ = true;
+  if (h2_ != nullptr) {
+    h2_->begin_shutdown();
+    return;
+  }
   if (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
       (out_ == nullptr || out_->empty())) {
     close_now();
@@ -1027,21 +775,24 @@ void Session::begin_shutdown() {
 
 void Session::close_now() {
   if (fd_ < 0) return;
-  if (up_ != nullptr) {
-    worker_.upstreams().close(up_);
-    up_ = nullptr;
+  // The H2 session closes its streams first, then calls transport_close(), back here.
+  if (h2_ != nullptr && h2_->open()) {
+    h2_->close();
+    return;
   }
+  ux_.close();
   worker_.loop().remove(fd_);
   ::close(fd_);
   fd_ = -1;
   worker_.loop().timers().cancel(client_timer_);
-  worker_.loop().timers().cancel(upstream_timer_);
+  ux_.update_timer(false);
   end_exchange();  // counts the head still held in in_ (the access log's bytes_in)
   head_len_ = 0;
-  for (core::Buffer** b : {&in_, &out_, &up_in_, &up_out_}) {
+  for (core::Buffer** b : {&in_, &out_}) {
     worker_.buffers().release(*b);
     *b = nullptr;
   }
+  ux_.release_buffers();
   if (counted_) {
     worker_.counter().release(counted_ip_);
     counted_ = false;
@@ -1052,12 +803,13 @@ void Session::close_now() {
 void Session::release_idle_buffers() {
   // Between requests a connection keeps no buffer it does not need: idle keep-alive connections
   // then cost a few hundred bytes each, not tens of KiB.
-  for (core::Buffer** b : {&in_, &out_, &up_in_, &up_out_}) {
+  for (core::Buffer** b : {&in_, &out_}) {
     if (*b != nullptr && (*b)->empty()) {
       worker_.buffers().release(*b);
       *b = nullptr;
     }
   }
+  ux_.release_idle_buffers();
 }
 
 // ---- deadlines ------------------------------------------------------------------------------
@@ -1104,23 +856,7 @@ void Session::update_timers() {
     wheel.arm(client_timer_, client_deadline);
   }
 
-  std::int64_t upstream_deadline = 0;
-  const policy::UpstreamConfig* upstream = x_.upstream;
-  if (phase_ == Phase::Upstream && up_ != nullptr && upstream != nullptr) {
-    if (!up_->connected) {
-      upstream_deadline = upstream_progress_ms_ + upstream->connect_timeout;
-    } else if (!resp_head_done_ && request_sent_ms_ != 0) {
-      upstream_deadline = request_sent_ms_ + upstream->first_byte_timeout;
-    } else if (!(up_in_ != nullptr && up_in_->writable() == 0)) {
-      // A full up_in_ means the client is slow; the client's send deadline governs then.
-      upstream_deadline = upstream_progress_ms_ + upstream->idle_timeout;
-    }
-  }
-  if (upstream_deadline == 0) {
-    wheel.cancel(upstream_timer_);
-  } else if (!upstream_timer_.armed || upstream_timer_.deadline_ms != upstream_deadline) {
-    wheel.arm(upstream_timer_, upstream_deadline);
-  }
+  ux_.update_timer(phase_ == Phase::Upstream);
 }
 
 void Session::on_client_timer(void* self) {
@@ -1134,7 +870,7 @@ void Session::on_client_timer(void* self) {
   s->worker_.stats().client_timeouts.add();
   const bool partial_head = s->phase_ == Phase::Head && s->in_ != nullptr && !s->in_->empty() &&
                             (s->out_ == nullptr || s->out_->empty());
-  const bool body_stalled = s->phase_ == Phase::Upstream && !s->req_done_ && !s->resp_head_done_;
+  const bool body_stalled = s->phase_ == Phase::Upstream && !s->req_done_ && !s->ux_.head_done();
   if (partial_head || body_stalled) {
     s->head_only_ = false;
     s->respond(closing_refusal(
@@ -1144,19 +880,6 @@ void Session::on_client_timer(void* self) {
     return;
   }
   s->close_now();
-}
-
-void Session::on_upstream_timer(void* self) {
-  auto* s = static_cast<Session*>(self);
-  if (s->fd_ < 0 || s->up_ == nullptr) return;
-  s->worker_.stats().upstream_timeouts.add();
-  if (!s->up_->connected) {
-    s->connect_failed("connect timed out", 504);
-  } else {
-    s->blame_upstream(s->resp_head_done_ ? "idle mid-response" : "no answer in time");
-    s->fail_upstream(504, "upstream did not answer in time");
-  }
-  if (s->fd_ >= 0) s->drive();
 }
 
 }  // namespace gh::proxy

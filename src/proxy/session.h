@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,7 +21,10 @@
 #include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "policy/config-t.h"
+#include "proxy/h2_session.h"
 #include "proxy/observe.h"
+#include "proxy/upstream_exchange.h"
+#include "proxy/worker.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
 
@@ -33,7 +37,10 @@ namespace gh::proxy {
 class Worker;
 struct SnapshotHold;
 
-class Session final : public net::Handler, public net::UpstreamUser {
+class Session final : public net::Handler,
+                      public UpstreamExchange::Owner,
+                      public SlotWaiter,
+                      public ClientTransport {
  public:
   explicit Session(Worker& worker);
   ~Session() override;
@@ -43,17 +50,25 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Takes ownership of an accepted, non-blocking socket.
   // `counted`: the connection holds a slot in the per-client counter, released on close.
   // `decide`: the listener answers a proxy in front instead of forwarding (decide.cc).
+  // `http2`: the listener speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
   void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-             policy::DecideFor decide = policy::DecideFor::None);
+             policy::DecideFor decide = policy::DecideFor::None, bool http2 = false);
+  // From now on this connection speaks HTTP/2 (h2_session.h): prior knowledge on an h2c
+  // listener, or TLS whose ALPN chose "h2". `preread`: bytes already read past the handshake.
+  void start_h2(std::string_view preread = {});
   void on_events(std::uint32_t events) override;
-  void on_upstream_events(std::uint32_t events) override;
   // Graceful stop: close now when idle, otherwise after the current response.
   void begin_shutdown();
   void force_close() { close_now(); }
   // Admission control (from the worker): a slot was granted to this waiting request, or the
   // request is shed (queue timeout, or evicted by a higher class).
-  void admission_granted(admission::Limiter* limiter, admission::Priority p);
-  void admission_shed();
+  void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
+  void admission_shed() override;
+  // The client transport (plain socket here) for an HTTP/2 session.
+  ssize_t transport_read(char* p, std::size_t n) override;
+  ssize_t transport_write(const char* p, std::size_t n) override;
+  void transport_shutdown_write() override;
+  void transport_close() override;
   bool open() const { return fd_ >= 0; }
 
   // Intrusive list of the worker's live sessions.
@@ -75,8 +90,6 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool step();
   bool read_client();
   bool write_client();
-  bool read_upstream();
-  bool write_upstream();
   bool parse_proxy_header();
   bool parse_head();
   void begin_exchange();
@@ -90,22 +103,14 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void redrive_soon();
   void on_hold_expired();
   void maybe_send_continue();
-  // Picks a server of the exchange's upstream (`to`, or the balancer's next) and connects; a
-  // 503 when none is admitted.
-  bool connect_upstream(net::Balancer::Peer* to = nullptr);
-  // A connect failed or timed out before a byte was sent: blamed on the server, and the request
-  // goes to another one, once; else `status`.
-  bool connect_failed(std::string_view why, int status);
-  // A transport failure of the server (passive ejection counts them).
-  void blame_upstream(std::string_view why);
-  void drop_peer();
   bool pump_request_body();
   bool pump_response();
-  bool parse_response_head();
+  // The upstream side (upstream_exchange.h) reports here.
+  void upstream_progress() override;
+  bool upstream_head(const http::ResponseHead& resp) override;
+  void upstream_failed(int status, std::string_view detail, std::uint32_t retry_after) override;
   void finish_exchange();
   void end_exchange();
-  void fail_upstream(int status, std::string_view detail, std::uint32_t retry_after = 0);
-  void release_upstream(bool reusable);
   // The decision service (decide.cc): the request the proxy in front asks about, the answer
   // that lets it pass, a refusal in the form that proxy understands, and nginx's fetch of it.
   const http::RequestHead& describe_original();
@@ -118,7 +123,6 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void update_timers();
   void release_idle_buffers();
   static void on_client_timer(void* self);
-  static void on_upstream_timer(void* self);
 
   Worker& worker_;
   int fd_ = -1;
@@ -136,13 +140,14 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool shutting_down_ = false;
   std::uint32_t requests_ = 0;
 
-  core::Buffer* in_ = nullptr;      // client -> us
-  core::Buffer* out_ = nullptr;     // us -> client
-  core::Buffer* up_in_ = nullptr;   // upstream -> us
-  core::Buffer* up_out_ = nullptr;  // us -> upstream
+  core::Buffer* in_ = nullptr;   // client -> us
+  core::Buffer* out_ = nullptr;  // us -> client
 
   // Decision service: the listener's proxy, and the original request a subrequest describes.
   policy::DecideFor decide_ = policy::DecideFor::None;
+  bool http2_ = false;
+  // An HTTP/2 connection: the session only carries its bytes. Freed at the next start().
+  std::unique_ptr<H2Session> h2_;
   bool subrequest_ = false;  // the request carried X-Original-* / X-Forwarded-Method/Uri
   bool allowed_ = false;     // answered "pass": the application's answer is not ours to count
   std::string original_text_;
@@ -159,12 +164,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   std::int64_t hold_until_ms_ = 0;
   admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
   int local_status_ = 0;                      // the status of an answer Gatehouse wrote
-  net::UpstreamConn* up_ = nullptr;
-  net::Balancer* balancer_ = nullptr;      // the exchange's upstream, as this worker balances it
-  net::Balancer::Peer* chosen_ = nullptr;  // the server it went to (a use held until the end)
-  bool moved_ = false;                     // went to another server after a failed connect
+  UpstreamExchange ux_;                       // the upstream side of a forwarded request
   http::RequestHead req_{};
-  http::ResponseHead resp_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_
   RequestText text_;                 // method, path and user agent, for the access log
   std::uint64_t in_mark_ = 0;        // in_->consumed_total() when the exchange began
@@ -172,14 +173,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   std::uint64_t req_remaining_ = 0;  // Content-Length body bytes left to forward
   std::uint64_t req_body_bytes_ = 0;
   http::ChunkedDecoder req_chunked_;
-  http::ChunkedDecoder resp_chunked_;
-  std::uint64_t resp_remaining_ = 0;
-  bool req_done_ = false;        // whole request copied to up_out_
-  bool resp_head_done_ = false;  // response head sent towards the client
-  bool resp_done_ = false;       // whole response copied to out_
+  bool req_done_ = false;  // whole request copied to the upstream's buffer
   bool resp_chunked_out_ = false;
-  bool upstream_eof_ = false;
-  bool retried_ = false;
   bool send_continue_ = false;
   bool continue_sent_ = false;
   bool head_only_ = false;           // HEAD request: our own responses carry no body
@@ -188,12 +183,9 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Deadlines.
   std::int64_t head_start_ms_ = 0;
   std::int64_t client_progress_ms_ = 0;
-  std::int64_t upstream_progress_ms_ = 0;
-  std::int64_t request_sent_ms_ = 0;
   std::int64_t linger_until_ms_ = 0;
   std::size_t linger_budget_ = 0;
   net::Timer client_timer_;
-  net::Timer upstream_timer_;
 };
 
 }  // namespace gh::proxy

@@ -27,8 +27,9 @@ std::size_t buffer_size_for(const policy::Config& cfg) {
 
 class Worker::Acceptor final : public net::Handler {
  public:
-  Acceptor(Worker& w, std::uint64_t id, int fd, bool proxy_protocol, policy::DecideFor decide)
-      : worker(w), id(id), fd(fd), proxy_protocol(proxy_protocol), decide(decide) {}
+  Acceptor(Worker& w, std::uint64_t id, int fd, bool proxy_protocol, policy::DecideFor decide,
+           bool http2)
+      : worker(w), id(id), fd(fd), proxy_protocol(proxy_protocol), decide(decide), http2(http2) {}
   ~Acceptor() override {
     if (fd >= 0) ::close(fd);
   }
@@ -38,6 +39,7 @@ class Worker::Acceptor final : public net::Handler {
   int fd;
   bool proxy_protocol;
   policy::DecideFor decide;
+  bool http2;
 };
 
 Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime, UpstreamGroupsPtr groups)
@@ -101,7 +103,8 @@ void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
         ::close(op.fd);  // a reload raced the stop: nobody will accept here
         continue;
       }
-      auto acceptor = std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide);
+      auto acceptor =
+          std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide, op.http2);
       op.fd = -1;
       if (!loop_.add(acceptor->fd, acceptor.get(), EPOLLIN)) continue;  // closes it
       acceptors_.push_back(std::move(acceptor));
@@ -113,6 +116,7 @@ void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
     if (op.kind == ListenerOp::Kind::Update) {
       (*it)->proxy_protocol = op.proxy_protocol;
       (*it)->decide = op.decide;
+      (*it)->http2 = op.http2;
       continue;
     }
     // Remove: no new connections from now on; those it accepted finish their exchange, then
@@ -206,6 +210,7 @@ void Worker::accept_from(const Acceptor& acceptor) {
   const int listen_fd = acceptor.fd;
   const bool proxy_protocol = acceptor.proxy_protocol;
   const policy::DecideFor decide = acceptor.decide;
+  const bool http2 = acceptor.http2;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
@@ -262,11 +267,11 @@ void Worker::accept_from(const Acceptor& acceptor) {
     sessions_ = s;
     ++session_count_;
     s->listener = acceptor.id;
-    s->start(fd, *peer, proxy_protocol, per_client, decide);
+    s->start(fd, *peer, proxy_protocol, per_client, decide, http2);
   }
 }
 
-Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter, Session* s,
+Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter, SlotWaiter* s,
                                                     admission::Priority p,
                                                     const policy::AdmissionConfig& cfg) {
   auto& q = slot_queues_[limiter];
@@ -275,7 +280,7 @@ Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter,
     q = std::make_unique<AdmissionQueue>(std::max<std::size_t>(1, cfg.queue_max / workers), cfg);
   }
   const std::int64_t now = loop_.now_ms();
-  Session* evicted = nullptr;
+  SlotWaiter* evicted = nullptr;
   AdmissionQueue::Push r = q->push(s, p, now, &evicted);
   if (r == AdmissionQueue::Push::QueuedEvicting && evicted != nullptr) {
     evicted->admission_shed();  // a lower class gives way (it is shed before any higher one)
@@ -295,7 +300,7 @@ void Worker::count_waiting() {
   waiting_.store(n, std::memory_order_relaxed);
 }
 
-void Worker::leave_slot_queue(admission::Limiter* limiter, Session* s) {
+void Worker::leave_slot_queue(admission::Limiter* limiter, SlotWaiter* s) {
   auto it = slot_queues_.find(limiter);
   if (it != slot_queues_.end()) it->second->remove(s);
   count_waiting();
@@ -306,7 +311,7 @@ void Worker::admit_waiting(admission::Limiter* limiter) {
   if (it == slot_queues_.end()) return;
   AdmissionQueue& q = *it->second;
   const std::int64_t now = loop_.now_ms();
-  q.expire(now, [](Session* s) { s->admission_shed(); });
+  q.expire(now, [](SlotWaiter* s) { s->admission_shed(); });
   // Highest priority first: the one pop() returns is the highest class present.
   while (!q.empty()) {
     admission::Priority top = admission::Priority::Suspect;
@@ -317,7 +322,7 @@ void Worker::admit_waiting(admission::Limiter* limiter) {
       }
     }
     if (!limiter->try_acquire(top)) break;
-    std::optional<Session*> s = q.pop(now);
+    std::optional<SlotWaiter*> s = q.pop(now);
     if (!s) {
       limiter->release(top, -1, true, now);
       break;
@@ -329,6 +334,24 @@ void Worker::admit_waiting(admission::Limiter* limiter) {
 
 void Worker::arm_admit_timer() {
   if (!admit_timer_.armed) loop_.timers().arm(admit_timer_, loop_.now_ms() + 1);
+}
+
+void Worker::h2_cut_event(std::string_view reason, const client::IpAddress& client) {
+  // One event per second per worker at most: a flood of flooding connections must not become a
+  // flood of events. The counters (/metrics) count every one.
+  ++h2_cuts_since_event_;
+  const std::int64_t now = loop_.now_ms();
+  if (now - h2_last_event_ms_ < 1000) return;
+  h2_last_event_ms_ = now;
+  server_.observer().event("h2_cut", "",
+                           "HTTP/2 connection from " + client::format_ip(client) +
+                               " closed with GOAWAY: " + std::string(reason) + " (" +
+                               std::to_string(h2_cuts_since_event_) +
+                               " connection(s) cut on this worker since the previous h2_cut event)",
+                           {{"reason", std::string(reason)},
+                            {"client", client::format_ip(client)},
+                            {"cut", h2_cuts_since_event_}});
+  h2_cuts_since_event_ = 0;
 }
 
 void Worker::session_closed(Session* s) {

@@ -27,6 +27,17 @@ namespace gh::proxy {
 
 class Server;
 class Session;
+
+// Who waits for an admission slot: an HTTP/1.1 session, or one HTTP/2 stream.
+class SlotWaiter {
+ public:
+  // A slot was granted to this waiting request, or it is shed (queue timeout, evicted).
+  virtual void admission_granted(admission::Limiter* limiter, admission::Priority p) = 0;
+  virtual void admission_shed() = 0;
+
+ protected:
+  ~SlotWaiter() = default;
+};
 struct ListenerOp;
 using UpstreamGroupsPtr = std::shared_ptr<const std::vector<std::shared_ptr<net::UpstreamGroup>>>;
 
@@ -90,10 +101,13 @@ class Worker {
 
   // Admission control: requests waiting for a slot of an upstream's concurrency limit, per worker
   // (no lock). push() answers as WaitQueue does; a session it evicts is shed by the worker.
-  using AdmissionQueue = admission::WaitQueue<Session*>;
-  AdmissionQueue::Push queue_for_slot(admission::Limiter* limiter, Session* s,
+  using AdmissionQueue = admission::WaitQueue<SlotWaiter*>;
+  AdmissionQueue::Push queue_for_slot(admission::Limiter* limiter, SlotWaiter* s,
                                       admission::Priority p, const policy::AdmissionConfig& cfg);
-  void leave_slot_queue(admission::Limiter* limiter, Session* s);
+  void leave_slot_queue(admission::Limiter* limiter, SlotWaiter* s);
+  // An HTTP/2 connection was cut with GOAWAY for a flood (counted by the caller): an event,
+  // at most one a second.
+  void h2_cut_event(std::string_view reason, const client::IpAddress& client);
   // A slot was freed (here, or anywhere: polled while requests wait): grants slots to waiters.
   void admit_waiting(admission::Limiter* limiter);
 
@@ -130,6 +144,8 @@ class Worker {
   bool stopping_ = false;
   net::Timer stop_timer_;
   std::uint32_t round_robin_ = 0;
+  std::int64_t h2_last_event_ms_ = -1'000'000;
+  std::uint64_t h2_cuts_since_event_ = 0;
   std::map<admission::Limiter*, std::unique_ptr<AdmissionQueue>> slot_queues_;
   net::Timer admit_timer_;
   void arm_admit_timer();

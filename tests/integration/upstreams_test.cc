@@ -215,6 +215,35 @@ TEST(Upstreams, WeightsAreHonoured) {
   EXPECT_NEAR(bodies["light"], 50, 10);
 }
 
+// Two requests on one keep-alive connection for routes of two upstreams: each goes to its own
+// route's upstream (the second must not reuse the first one's choice).
+TEST(Upstreams, EachRequestOfAConnectionGoesToItsOwnRoutesUpstream) {
+  Origin a(named("a")), b(named("b"));
+  Shield shield(
+      "server: { workers: 1 }\n"
+      "listen:\n  - address: 127.0.0.1:0\n"
+      "upstreams:\n"
+      "  one: { servers: [127.0.0.1:" +
+      std::to_string(a.port()) +
+      "] }\n"
+      "  two: { servers: [127.0.0.1:" +
+      std::to_string(b.port()) +
+      "] }\n"
+      "routes:\n"
+      "  - { name: b, match: { path_prefix: /b }, upstream: two }\n"
+      "  - { name: rest, upstream: one }\n");
+  RawClient c(shield.port());
+  const std::string ua = "User-Agent: " + std::string(kBrowserUa) + "\r\n";
+  for (const char* path : {"/a", "/b", "/a", "/b"}) {
+    ASSERT_TRUE(c.send(std::string("GET ") + path + " HTTP/1.1\r\nHost: app\r\n" + ua + "\r\n"));
+    const ClientResponse r = c.read_response();
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, path + 1) << path;
+  }
+  EXPECT_EQ(a.request_count(), 2u);
+  EXPECT_EQ(b.request_count(), 2u);
+}
+
 TEST(Upstreams, LocalhostIsANameThatResolvesAndServes) {
   Origin origin(named("origin"));
   Shield shield(upstream("      - localhost:" + std::to_string(origin.port()) + "\n"));

@@ -24,6 +24,7 @@ enum class KeyPartKind : std::uint8_t {
   Method,        // method
   Clearance,     // clearance.id — the id of the request's valid challenge clearance
   DeviceId,      // device.id — a resident's device (device token, or the app token's account)
+  H2Fingerprint,  // h2.fingerprint — the HTTP/2 connection's fingerprint; absent over HTTP/1.1
   Email,         // email.NAME — body field NAME as one mailbox: lowercased, "+tag" dropped,
                  // dots dropped where the provider ignores them (gmail.com, googlemail.com)
   TlsJa4,        // tls.ja4 — the JA4 fingerprint of the client's TLS ClientHello

@@ -48,11 +48,13 @@ constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban
 constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
                                              "delay",  "tarpit", "ban"};
 constexpr std::string_view kCountWhenKeys[] = {"status"};
-constexpr std::string_view kFixedKeyParts[] = {"client.ip",    "client.prefix", "route",  "method",
-                                               "clearance.id", "device.id",     "tls.ja4"};
-constexpr KeyPartKind kFixedKeyKinds[] = {
-    KeyPartKind::ClientIp,  KeyPartKind::ClientPrefix, KeyPartKind::Route, KeyPartKind::Method,
-    KeyPartKind::Clearance, KeyPartKind::DeviceId,     KeyPartKind::TlsJa4};
+constexpr std::string_view kFixedKeyParts[] = {"client.ip",    "client.prefix", "route",
+                                               "method",       "clearance.id",  "device.id",
+                                               "tls.ja4",      "h2.fingerprint"};
+constexpr KeyPartKind kFixedKeyKinds[] = {KeyPartKind::ClientIp,  KeyPartKind::ClientPrefix,
+                                          KeyPartKind::Route,     KeyPartKind::Method,
+                                          KeyPartKind::Clearance, KeyPartKind::DeviceId,
+                                          KeyPartKind::TlsJa4,    KeyPartKind::H2Fingerprint};
 // Parts that take a name after the dot.
 constexpr std::string_view kNamedKeyParts[] = {"header", "cookie",       "query",
                                                "body",   "email_domain", "email"};
@@ -394,7 +396,8 @@ std::optional<KeyPart> parse_key_part(std::string_view text, std::string& why) {
   }
   why = "unknown key part " + quote(text) +
         ": use client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, "
-        "header.NAME, cookie.NAME, query.NAME, body.NAME, email.NAME or email_domain.NAME";
+        "h2.fingerprint, header.NAME, cookie.NAME, query.NAME, body.NAME, email.NAME or "
+        "email_domain.NAME";
   std::string_view best = closest(head, kNamedKeyParts);
   if (dot != std::string_view::npos && !best.empty()) {
     // "headers.x" -> "header.x": name the whole part, not just the word before the dot.

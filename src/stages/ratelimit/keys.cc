@@ -118,6 +118,10 @@ Found read_part(const policy::KeyPart& part, const KeyInputs& in, ValueSink& sin
       if (in.ja4.empty()) return Found::Absent;
       sink.put(in.ja4);
       return Found::Value;
+    case KeyPartKind::H2Fingerprint:
+      if (in.h2_fingerprint.empty()) return Found::Absent;
+      sink.put(in.h2_fingerprint);
+      return Found::Value;
     default:
       break;
   }

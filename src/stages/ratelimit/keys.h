@@ -33,6 +33,7 @@ struct KeyInputs {
   std::string_view clearance;  // id of a valid clearance the request holds; empty = none
   std::string_view device;     // a resident's device id; empty = not a resident
   std::string_view ja4;        // the connection's JA4 (tls/ja4.h); empty = not TLS
+  std::string_view h2_fingerprint;  // the HTTP/2 connection's fingerprint; empty = HTTP/1.1
 };
 
 enum class KeyBuild : std::uint8_t {

@@ -41,6 +41,8 @@ struct ReputationRule {
   // The user agent claims a browser (Chrome, Firefox, Safari) but the connection's JA4 matches
   // none of reputation.browser_ja4. Never matches without TLS.
   bool ja4_mismatch = false;
+  // The request came over HTTP/2 with one of these connection fingerprints (h2.fingerprint).
+  std::vector<std::string> h2_fingerprints;
   ReputationAction action = ReputationAction::Weigh;
   std::int32_t weight = 0;
   std::uint8_t level = 1;  // Challenge: ladder level

@@ -43,6 +43,7 @@ constexpr std::string_view kRuleKeys[] = {"name",
                                           "disposable_email",
                                           "ja4",
                                           "ja4_mismatch",
+                                          "h2_fingerprints",
                                           "action",
                                           "weight",
                                           "level"};
@@ -195,6 +196,15 @@ void load_rule(Document& doc, const YAML::Node& node, const std::string& path,
     } else if (e.key == "ja4_mismatch") {
       doc.read_bool(e, key_path, rule.ja4_mismatch);
       if (!rule.ja4_mismatch) --conditions;
+    } else if (e.key == "h2_fingerprints") {
+      if (!doc.check_list(e, key_path, "a list of HTTP/2 fingerprints", 1, 10'000,
+                          "fingerprints")) {
+        return;
+      }
+      doc.for_each_scalar(e.value, key_path,
+                          [&](const std::string& text, const std::string&, const SourceMark&) {
+                            rule.h2_fingerprints.push_back(text);
+                          });
     }
   });
   if (!has_name) {
@@ -256,7 +266,7 @@ bool has_condition(const policy::ReputationRule& rule) {
          !rule.headers_present.empty() || !rule.headers_missing.empty() || !rule.cidrs.empty() ||
          !rule.asns.empty() || !rule.asns_file.empty() || rule.recent_refusals > 0 ||
          rule.browser_mismatch || rule.page_view_skipped || rule.disposable_email ||
-         !rule.ja4.empty() || rule.ja4_mismatch;
+         !rule.ja4.empty() || rule.ja4_mismatch || !rule.h2_fingerprints.empty();
 }
 
 void load_reputation(Document& doc, const Field& f, ReputationConfig& r) {

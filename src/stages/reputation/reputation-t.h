@@ -28,6 +28,8 @@ struct Request {
   std::string_view email_domain;
   // The JA4 of the client's TLS connection (tls/ja4.h); empty: not TLS, or not known.
   std::string_view ja4;
+  // The HTTP/2 connection's fingerprint; empty over HTTP/1.1.
+  std::string_view h2_fingerprint;
 };
 
 // The scorer's answer. action Weigh means "no decision": the request goes on, the score travels

@@ -218,6 +218,8 @@ std::unique_ptr<Scorer> Scorer::build(const policy::ReputationConfig& config, st
       error = where(in, i) + ": ja4_mismatch needs reputation.browser_ja4 (the browsers' JA4)";
       return nullptr;
     }
+    rule.h2_fingerprints = in.h2_fingerprints;
+    std::sort(rule.h2_fingerprints.begin(), rule.h2_fingerprints.end());
     s->uses_page_view_ = s->uses_page_view_ || in.page_view_skipped;
     if (in.disposable_email && s->disposable_ == nullptr) {
       std::string why;
@@ -463,6 +465,13 @@ bool Scorer::matches(const Rule& rule, Context& ctx) const noexcept {
     if (ja4.empty() || !ja4_in(rule.ja4, ja4)) return false;
   }
   if (rule.ja4_mismatch && !ctx.ja4_mismatch()) return false;
+  if (!rule.h2_fingerprints.empty()) {
+    const std::string_view fp = ctx.request().h2_fingerprint;
+    if (fp.empty() || !std::binary_search(rule.h2_fingerprints.begin(),
+                                          rule.h2_fingerprints.end(), fp)) {
+      return false;
+    }
+  }
   if (rule.asns.count > 0) {
     const std::optional<std::uint32_t> asn = ctx.asn();
     if (!asn) return false;

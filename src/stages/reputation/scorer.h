@@ -82,6 +82,7 @@ class Scorer {
     bool disposable_email = false;
     Span ja4;  // into ja4_patterns_
     bool ja4_mismatch = false;
+    std::vector<std::string> h2_fingerprints;  // sorted
   };
   struct Range {
     lists::u128 first;

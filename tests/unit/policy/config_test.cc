@@ -80,6 +80,17 @@ routes:
 residents: { success_cookie: session }
 )";
 
+TEST(LoadConfig, Http2IsPerListenerAndOffByDefault) {
+  auto r = load_config_string(
+      "listen:\n  - address: 127.0.0.1:8080\n  - address: 127.0.0.1:8081\n    http2: true\n"
+      "upstreams:\n  app: { servers: [127.0.0.1:3000] }\n",
+      "h2.yaml");
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  ASSERT_EQ(r.snapshot->config.listen.size(), 2u);
+  EXPECT_FALSE(r.snapshot->config.listen[0].http2);
+  EXPECT_TRUE(r.snapshot->config.listen[1].http2);
+}
+
 TEST(LoadConfig, FullConfigSetsEveryField) {
   auto r = load_config_string(kFull, "full.yaml");
   ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].to_string());

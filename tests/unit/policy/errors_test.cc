@@ -117,6 +117,22 @@ TEST(ConfigErrors, Addresses) {
       ElementsAre("test.yaml:7:12: admin.address: 127.0.0.1:8080 is already used by listen[0]"));
 }
 
+TEST(ConfigErrors, Http2ListenerIsNotADecisionService) {
+  EXPECT_THAT(errors_of("listen:\n"
+                        "  - address: 127.0.0.1:8080\n"
+                        "    http2: true\n"
+                        "    decide: nginx\n"
+                        "  - address: 127.0.0.1:8081\n"
+                        "    http2: yes please\n"
+                        "upstreams:\n"
+                        "  a: {servers: [1.1.1.1:1]}\n"
+                        "trusted_proxies: [127.0.0.1/32]\n"
+                        "routes:\n"
+                        "  - name: r\n"),
+              ::testing::Contains(::testing::HasSubstr(
+                  "test.yaml:2:5: listen[0]: a decide listener answers its proxy over HTTP/1.1")));
+}
+
 TEST(ConfigErrors, ListenersAndUpstreams) {
   EXPECT_THAT(
       errors_of("listen:\n"

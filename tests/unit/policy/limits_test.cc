@@ -337,13 +337,13 @@ TEST(RouteLimitErrors, KeyParts) {
           "test.yaml:11:56: routes[0].limits[0].key[4]: invalid body name '\"x y\"': use 1-64 "
           "printable characters without spaces",
           "test.yaml:11:68: routes[0].limits[0].key[5]: unknown key part 'host': use client.ip, "
-          "client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
+          "client.prefix, route, method, clearance.id, device.id, tls.ja4, h2.fingerprint, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME",
           "test.yaml:12:15: routes[0].limits[0].key[6]: unknown key part 'client.pi': use "
-          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, h2.fingerprint, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME (did you mean 'client.ip'?)",
           "test.yaml:12:26: routes[0].limits[0].key[7]: unknown key part 'headers.x-user': use "
-          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, header.NAME, cookie.NAME, query.NAME, "
+          "client.ip, client.prefix, route, method, clearance.id, device.id, tls.ja4, h2.fingerprint, header.NAME, cookie.NAME, query.NAME, "
           "body.NAME, email.NAME or email_domain.NAME (did you mean 'header.x-user'?)",
           "test.yaml:15:15: routes[0].limits[1].key[0]: key part 'header' needs a name: "
           "header.NAME",

@@ -683,6 +683,15 @@ TEST(BuildKey, TlsJa4) {
   EXPECT_NE(key_of({{K::DeviceId, ""}}, device), key_of({{K::TlsJa4, ""}}, in));
 }
 
+TEST(BuildKey, H2Fingerprint) {
+  const auto r = post(kForm, "x=1");
+  EXPECT_EQ(key_of({{K::H2Fingerprint, ""}}, r->in), std::nullopt);  // HTTP/1.1
+  KeyInputs in = r->in;
+  in.h2_fingerprint = "1:65536;4:131072|12517377|0|m,a,s,p";
+  EXPECT_EQ(key_of({{K::H2Fingerprint, ""}}, in),
+            one(K::H2Fingerprint, "1:65536;4:131072|12517377|0|m,a,s,p"));
+}
+
 // Each way of hiding a value from us while the application still sees one lands in the one
 // unknown bucket of the limit: a flood of such requests is limited as a whole, and never shares a
 // bucket with a real value.

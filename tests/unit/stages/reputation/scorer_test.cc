@@ -55,8 +55,13 @@ struct Req {
   std::unique_ptr<testing::Parsed> parsed;
   client::IpAddress client = testing::ip("203.0.113.7");
   std::string path;  // empty: the head's
+  std::string h2_fingerprint;
 
-  Request view() const { return Request{&parsed->head, client, path}; }
+  Request view() const {
+    Request r{&parsed->head, client, path};
+    r.h2_fingerprint = h2_fingerprint;
+    return r;
+  }
 };
 
 Req req(std::string_view head_text, std::string_view from = "203.0.113.7") {
@@ -180,6 +185,20 @@ TEST(Scorer, MissingUserAgentIsMatchedAsEmpty) {
   EXPECT_EQ(score(*s, req(kCurl)).total, 0);
   // No head at all (defensive): no fields, method Other.
   EXPECT_EQ(s->score(Request{nullptr, ip("192.0.2.1"), "/"}, 0).total, 25);
+}
+
+TEST(Scorer, H2FingerprintsMatchOnlyTheirConnections) {
+  ReputationConfig c;
+  ReputationRule r = rule("h2-tool", 30);
+  r.h2_fingerprints = {"3:100;4:10485760;2:0|1048510465|0|m,p,s,a", "1:65536|0|0|m,s,p,a"};
+  c.rules.push_back(r);
+  auto s = build(c);
+  Req q = req(kCurl);
+  EXPECT_EQ(score(*s, q).total, 0);  // HTTP/1.1: no fingerprint, no match
+  q.h2_fingerprint = "1:65536|0|0|m,s,p,a";
+  EXPECT_EQ(score(*s, q).total, 30);
+  q.h2_fingerprint = "1:65536|0|0|m,a,s,p";  // another pseudo-header order is another client
+  EXPECT_EQ(score(*s, q).total, 0);
 }
 
 TEST(Scorer, PathPrefixReadsTheNormalisedPath) {
