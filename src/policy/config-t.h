@@ -19,6 +19,7 @@
 #include "stages/ratelimit/config-t.h"
 #include "stages/reputation/config-t.h"
 #include "stages/residents/config-t.h"
+#include "tls/config-t.h"
 
 namespace gh::policy {
 
@@ -36,6 +37,7 @@ struct ListenConfig {
   client::SocketAddress address;
   bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
   DecideFor decide = DecideFor::None;
+  TlsConfig tls;  // tls.enabled: TLS is terminated here (tls/config-t.h)
   SourceMark mark;
 };
 
