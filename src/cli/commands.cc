@@ -82,8 +82,9 @@ void log_listeners(const proxy::Server& server, const policy::Config& config) {
               {{"address", client::format_socket_address(a)},
                {"proxy_protocol", config.listen[i].proxy_protocol},
                {"workers", server.worker_count()}},
-              "listening on {}{} ({} workers)", client::format_socket_address(a),
-              config.listen[i].proxy_protocol ? " with PROXY protocol" : "", server.worker_count());
+              "listening on {}{}{} ({} workers)", client::format_socket_address(a),
+              config.listen[i].proxy_protocol ? " with PROXY protocol" : "",
+              config.listen[i].tls.enabled ? " with TLS" : "", server.worker_count());
   }
 }
 

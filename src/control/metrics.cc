@@ -68,7 +68,14 @@ namespace {
   X(waitroom_admitted, "gatehouse_signup_requests_total", "admitted")                   \
   X(waitroom_full, "gatehouse_signup_requests_total", "full")                           \
   X(admission_queued, "gatehouse_admission_queued_total", "")                           \
-  X(admission_shed, "gatehouse_admission_shed_total", "")
+  X(admission_shed, "gatehouse_admission_shed_total", "")                               \
+  X(tls_handshakes_refused, "gatehouse_connections_refused_total", "handshake_cap")     \
+  X(tls_handshakes_started, "gatehouse_tls_handshakes_started_total", "")               \
+  X(tls_handshakes_ok, "gatehouse_tls_handshakes_total", "ok")                          \
+  X(tls_handshakes_failed, "gatehouse_tls_handshakes_total", "failed")                  \
+  X(tls_handshakes_timed_out, "gatehouse_tls_handshakes_total", "timed_out")            \
+  X(tls_resumed, "gatehouse_tls_resumed_total", "")                                     \
+  X(tls_ktls_send, "gatehouse_tls_ktls_connections_total", "")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;

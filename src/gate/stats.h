@@ -77,7 +77,14 @@ struct Counter {
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                         \
   X(waitroom_full, "sign-up requests refused: queue or prefix share full")                         \
   X(admission_queued, "requests that waited for an upstream slot")                                 \
-  X(admission_shed, "requests shed with 503 by admission control")
+  X(admission_shed, "requests shed with 503 by admission control")                                 \
+  X(tls_handshakes_started, "TLS handshakes begun (connections accepted on TLS listeners)")        \
+  X(tls_handshakes_ok, "TLS handshakes completed")                                                 \
+  X(tls_handshakes_failed, "TLS handshakes failed (not TLS, no common cipher, peer gone)")         \
+  X(tls_handshakes_timed_out, "TLS handshakes cut at tls.handshake_timeout")                       \
+  X(tls_handshakes_refused, "TLS connections closed at accept: tls.max_handshakes in progress")    \
+  X(tls_resumed, "TLS handshakes that resumed a session (ticket)")                                 \
+  X(tls_ktls_send, "TLS connections whose sends go through kernel TLS")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,7 @@
 #include "proxy/observe.h"
 #include "stages/lists/bans.h"
 #include "stages/ratelimit/stage.h"
+#include "tls/context.h"
 
 namespace gh::proxy {
 
@@ -40,6 +42,7 @@ struct ListenerOp {
   int fd = -1;  // Add: this worker's socket, bound and listening
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
+  tls::ServerContextPtr tls;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
 };
 
 struct StatsTotals {
@@ -174,6 +177,9 @@ class Server {
   std::mutex reload_mu_;             // one reload (or the start) at a time
   std::vector<Listener> listeners_;  // running config's order; under mu_
   std::uint64_t next_listener_id_ = 1;
+  // Session ticket keys made in memory, by rotation period; kept across reloads so tickets
+  // issued before one still resume after it. Under reload_mu_.
+  std::map<std::int64_t, std::shared_ptr<tls::TicketKeys>> ticket_keys_;
   std::vector<std::vector<ListenerOp>> listener_ops_;  // per worker, under mu_
   std::unique_ptr<net::UpstreamMonitor> monitor_;
   UpstreamGroupsPtr groups_;                 // under mu_

@@ -23,6 +23,7 @@
 #include "proxy/observe.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
+#include "tls/conn.h"
 
 namespace gh::admission {
 class Limiter;
@@ -43,8 +44,10 @@ class Session final : public net::Handler, public net::UpstreamUser {
   // Takes ownership of an accepted, non-blocking socket.
   // `counted`: the connection holds a slot in the per-client counter, released on close.
   // `decide`: the listener answers a proxy in front instead of forwarding (decide.cc).
+  // `tls`: the listener terminates TLS with these contexts (the handshake comes first).
   void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-             policy::DecideFor decide = policy::DecideFor::None);
+             policy::DecideFor decide = policy::DecideFor::None,
+             tls::ServerContextPtr tls = nullptr);
   void on_events(std::uint32_t events) override;
   void on_upstream_events(std::uint32_t events) override;
   // Graceful stop: close now when idle, otherwise after the current response.
@@ -55,6 +58,8 @@ class Session final : public net::Handler, public net::UpstreamUser {
   void admission_granted(admission::Limiter* limiter, admission::Priority p);
   void admission_shed();
   bool open() const { return fd_ >= 0; }
+  // The TLS side of the connection (ClientHello, ALPN, SNI), or nullptr over clear text.
+  const tls::TlsConn* tls() const { return tls_on_ ? &tls_ : nullptr; }
 
   // Intrusive list of the worker's live sessions.
   Session* prev = nullptr;
@@ -64,6 +69,7 @@ class Session final : public net::Handler, public net::UpstreamUser {
  private:
   enum class Phase : std::uint8_t {
     ProxyHeader,  // waiting for a PROXY protocol header
+    Handshake,    // TLS handshake (tls.handshake_timeout)
     Head,         // reading a request head (idle keep-alive when nothing is buffered)
     Upstream,     // deciding (a pipeline that asked for the body waits for it), then the exchange
     Hold,         // the pipeline holds the request (delay, tarpit) or it waits for a slot
@@ -78,6 +84,11 @@ class Session final : public net::Handler, public net::UpstreamUser {
   bool read_upstream();
   bool write_upstream();
   bool parse_proxy_header();
+  bool handshake();
+  void end_handshake(bool ok);
+  // The client socket, through TLS when the listener terminates it; recv/send conventions.
+  ssize_t client_recv(void* buf, std::size_t len);
+  ssize_t client_send(const void* buf, std::size_t len);
   bool parse_head();
   void begin_exchange();
   // The pipeline's decision, carried out on this connection.
@@ -122,6 +133,10 @@ class Session final : public net::Handler, public net::UpstreamUser {
 
   Worker& worker_;
   int fd_ = -1;
+  tls::TlsConn tls_;
+  bool tls_on_ = false;
+  bool handshaking_ = false;  // counted in the worker's handshakes in progress
+  std::int64_t handshake_timeout_ms_ = 0;
   Phase phase_ = Phase::Head;
   client::SocketAddress peer_;    // socket peer, or the PROXY protocol source
   client::IpAddress counted_ip_;  // the address counted at accept
