@@ -12,12 +12,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <string>
 #include <thread>
 
 #include "common/tls_certs.h"
 #include "process.h"
+#include "stages/challenge/pow.h"
 #include "support.h"
 
 namespace gh::test {
@@ -298,6 +302,86 @@ TEST_F(TlsTest, SighupSwapsTheCertificateWhileAnOpenConnectionKeepsWorking) {
   EXPECT_NE(still.subject().find("CN=a.test renewed"), std::string::npos);
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(10s), 0) << c.log();
+}
+
+// `gatehouse demo` over HTTPS with the local CA it makes, driven by curl as a person's browser
+// would be: the sign-up challenge, its answer, the sign-up, a login, and the login limit.
+TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
+  TempDir dir;
+  Child demo({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--https", "127.0.0.1:0",
+              "--app", "127.0.0.1:0", "--admin", "off", "--workers", "1", "--app-workers", "2"},
+             dir.path() + "/demo.log", {}, dir.path());
+  ASSERT_TRUE(eventually([&] { return demo.log().find("Over HTTPS") != std::string::npos; }, 30s))
+      << demo.log();
+  const std::uint16_t port =
+      demo.port_from_log(std::regex(R"(Over HTTPS: +https://127\.0\.0\.1:(\d+)/)"));
+  ASSERT_NE(port, 0) << demo.log();
+  const std::string ca = dir.path() + "/var/tls/ca.pem";
+  EXPECT_NE(demo.log().find("var/tls/ca.pem  (made now)"), std::string::npos) << demo.log();
+  ASSERT_TRUE(std::ifstream(ca).good());
+  const std::string base = "https://127.0.0.1:" + std::to_string(port);
+  const std::string jar = dir.path() + "/cookies.txt";
+  // One request with curl: the status line, the head and the body as curl saw them.
+  auto curl = [&](const std::string& args) {
+    const std::string out =
+        capture("curl --http1.1 -sS -i --max-time 20 --cacert " + ca + " -b " + jar + " -c " + jar +
+                " -A '" + kBrowserUa + "' " + args + " 2>&1");
+    ClientResponse r;
+    const std::size_t end = out.find("\r\n\r\n");
+    if (out.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) {
+      r.body = out;
+      return r;
+    }
+    r.status = std::stoi(out.substr(9, 3));
+    r.head = out.substr(0, end + 2);
+    r.body = out.substr(end + 4);
+    return r;
+  };
+  const std::string json = "-H 'Accept: application/json' ";
+
+  ClientResponse challenge = curl(json + base + "/signup");
+  ASSERT_EQ(challenge.status, 403) << challenge.head << challenge.body;
+  auto j = nlohmann::json::parse(challenge.body);
+  const std::string token = j["challenge"]["token"].get<std::string>();
+  auto nonce = challenge::pow_solve(token, j["challenge"]["bits"].get<std::uint8_t>(), 1u << 26);
+  ASSERT_TRUE(nonce.has_value());
+  ClientResponse cleared = curl(json + "--data 'token=" + token + "&nonce=" + *nonce +
+                                "&return=/signup' " + base + "/.gatehouse/challenge");
+  ASSERT_EQ(cleared.status, 200) << cleared.head << cleared.body;
+  // Over TLS the clearance cookie is Secure.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(cleared.head, m, std::regex("Set-Cookie: gh_clearance=[^\r]*")))
+      << cleared.head;
+  EXPECT_NE(m.str().find("; Secure"), std::string::npos) << m.str();
+
+  ClientResponse signup = curl(
+      "--data 'username=tlsuser&email=tlsuser%40example.test&password="
+      "correct-horse-battery' " +
+      base + "/signup");
+  ASSERT_EQ(signup.status, 303) << signup.head << signup.body;
+
+  ClientResponse login =
+      curl("--data 'username=tlsuser&password=correct-horse-battery' " + base + "/login");
+  ASSERT_EQ(login.status, 303) << login.head << login.body;
+  ASSERT_TRUE(std::regex_search(login.head, m, std::regex("Set-Cookie: gh_device=[^\r]*")))
+      << login.head;
+  EXPECT_NE(m.str().find("; Secure"), std::string::npos) << m.str();
+
+  // Failed logins for one account are limited (5 per 15 minutes), over TLS as over clear text;
+  // from a fresh cookie jar, so the device token does not make this client a resident.
+  std::remove(jar.c_str());
+  int last = 0;
+  for (int i = 0; i < 6; ++i) {
+    last =
+        curl("--data 'username=victim&password=wrong" + std::to_string(i) + "' " + base + "/login")
+            .status;
+    if (i < 5) {
+      EXPECT_EQ(last, 401) << i;
+    }
+  }
+  EXPECT_EQ(last, 429);
+  demo.signal(SIGTERM);
+  EXPECT_EQ(demo.wait(15s), 0) << demo.log();
 }
 
 }  // namespace
