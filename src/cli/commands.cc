@@ -527,7 +527,7 @@ int demo_command(const DemoOptions& options) {
     s.port = server.ports().at(1);
     // The certificate names localhost, 127.0.0.1 and ::1.
     over_https = "  Over HTTPS:                  https://" + client::format_socket_address(s) +
-                 "/\n    trust the local CA          " + certs->ca_cert +
+                 "/\n    trust the local CA         " + certs->ca_cert +
                  (certs->made ? "  (made now)" : "") + "\n";
   }
   std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
