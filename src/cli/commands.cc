@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cli/demo_config.h"
@@ -29,6 +30,7 @@
 #include "proxy/server.h"
 #include "service/notify.h"  // systemd: readiness, reloads, stop
 #include "service/watchdog.h"
+#include "tls/local_ca.h"  // the demo's HTTPS certificates
 
 namespace gh::cli {
 
@@ -82,8 +84,9 @@ void log_listeners(const proxy::Server& server, const policy::Config& config) {
               {{"address", client::format_socket_address(a)},
                {"proxy_protocol", config.listen[i].proxy_protocol},
                {"workers", server.worker_count()}},
-              "listening on {}{} ({} workers)", client::format_socket_address(a),
-              config.listen[i].proxy_protocol ? " with PROXY protocol" : "", server.worker_count());
+              "listening on {}{}{} ({} workers)", client::format_socket_address(a),
+              config.listen[i].proxy_protocol ? " with PROXY protocol" : "",
+              config.listen[i].tls.enabled ? " with TLS" : "", server.worker_count());
   }
 }
 
@@ -436,6 +439,21 @@ int demo_command(const DemoOptions& options) {
   auto listen = parse_address_arg(options.listen, "--listen");
   auto app_addr = parse_address_arg(options.app, "--app");
   if (!listen || !app_addr) return 2;
+  std::optional<client::SocketAddress> https;
+  std::optional<tls::LocalCertificates> certs;
+  if (options.https != "off") {
+    https = parse_address_arg(options.https, "--https");
+    if (!https) return 2;
+    std::string why;
+    certs = tls::ensure_local_certificates("var/tls", &why);
+    if (!certs) {
+      std::fprintf(stderr,
+                   "gatehouse demo: cannot make the local certificates: %s\n(--https off serves "
+                   "the demo over http only)\n",
+                   why.c_str());
+      return 1;
+    }
+  }
 
   demo::Options app_options;
   app_options.host = client::format_ip(app_addr->ip);
@@ -459,7 +477,9 @@ int demo_command(const DemoOptions& options) {
 
   policy::LoadResult demo_policy = policy::load_config_string(
       demo_config_yaml(client::format_socket_address(*listen),
-                       client::format_socket_address(upstream), options.workers),
+                       client::format_socket_address(upstream), options.workers,
+                       https ? client::format_socket_address(*https) : "", certs ? certs->cert : "",
+                       certs ? certs->key : ""),
       "demo");
   if (!demo_policy.errors.empty()) {
     print_errors(demo_policy.errors);  // a bug in the built-in policy, not the user's doing
@@ -501,6 +521,15 @@ int demo_command(const DemoOptions& options) {
   client::SocketAddress shield = *listen;
   shield.port = server.ports().at(0);
   const std::string base = "http://" + client::format_socket_address(shield);
+  std::string over_https;
+  if (https) {
+    client::SocketAddress s = *https;
+    s.port = server.ports().at(1);
+    // The certificate names localhost, 127.0.0.1 and ::1.
+    over_https = "  Over HTTPS:                  https://" + client::format_socket_address(s) +
+                 "/\n    trust the local CA         " + certs->ca_cert +
+                 (certs->made ? "  (made now)" : "") + "\n";
+  }
   std::unique_ptr<control::AdminServer> admin;  // admin API, optional as in quick mode
   const policy::AdminConfig& ac = server.snapshot()->config.admin;
   if (!start_admin(server, ac, /*optional=*/!admin_required, admin)) {
@@ -524,13 +553,15 @@ int demo_command(const DemoOptions& options) {
       "  Open the protected service:  %s/\n"
       "    sign up                    %s/signup\n"
       "    log in                     %s/login\n"
+      "%s"
       "  The demo app directly:       http://%s/  (unprotected, for comparison)\n"
       "  Accounts database:           %s\n"
       "  API token public key:        %s  (POST /api/login issues ES256 tokens)\n"
       "%s\n"
       "Ctrl-C stops everything.\n\n",
-      base.c_str(), base.c_str(), base.c_str(), client::format_socket_address(upstream).c_str(),
-      options.db_path.c_str(), app.jwt_public_path().c_str(), dashboard.c_str());
+      base.c_str(), base.c_str(), base.c_str(), over_https.c_str(),
+      client::format_socket_address(upstream).c_str(), options.db_path.c_str(),
+      app.jwt_public_path().c_str(), dashboard.c_str());
   std::fflush(stdout);
   Supervision supervision(server);
   supervision.ready(serving_status(server, admin.get()));

@@ -21,6 +21,8 @@ struct ProxyOptions {
 struct DemoOptions {
   std::string listen = "127.0.0.1:8080";
   std::string app = "127.0.0.1:3000";
+  // The demo over HTTPS too, with a local CA made at first start under var/tls; "off": none.
+  std::string https = "127.0.0.1:8443";
   std::string db_path = "var/demo.db";
   std::string jwt_key = "var/demo-jwt.pem";  // the demo API's token key; public key at .pub.pem
   unsigned app_workers = 4;

@@ -4,9 +4,15 @@ namespace gh::cli {
 
 // The demo's policy is the one examples/signup-shield.yaml explains line by line; keep the two
 // in step.
-std::string demo_config_yaml(const std::string& listen, const std::string& app, unsigned workers) {
+std::string demo_config_yaml(const std::string& listen, const std::string& app, unsigned workers,
+                             const std::string& https, const std::string& cert,
+                             const std::string& key) {
+  const std::string tls_listener =
+      https.empty() ? ""
+                    : "  - address: " + https + "\n    tls:\n      certificates:\n        - cert: \"" +
+                          cert + "\"\n          key: \"" + key + "\"\n";
   return "server: { workers: " + std::to_string(workers) + " }\n"
-         "listen:\n  - address: " + listen + "\n"
+         "listen:\n  - address: " + listen + "\n" + tls_listener +
          "upstreams:\n"
          "  app:\n"
          "    servers: [" + app + "]\n"

@@ -6,6 +6,9 @@
 
 namespace gh::cli {
 
-std::string demo_config_yaml(const std::string& listen, const std::string& app, unsigned workers);
+// `https`: a second listener terminating TLS with `cert` and `key` ("" = none).
+std::string demo_config_yaml(const std::string& listen, const std::string& app, unsigned workers,
+                             const std::string& https = "", const std::string& cert = "",
+                             const std::string& key = "");
 
 }  // namespace gh::cli

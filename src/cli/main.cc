@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
   auto* demo =
       app.add_subcommand("demo", "Run the built-in demo sign-up/login app behind the shield");
   demo->add_option("--listen", demo_opts.listen, "Shield address")->capture_default_str();
+  demo->add_option("--https", demo_opts.https,
+                   "Shield address for HTTPS, with a local CA made under var/tls at first start "
+                   "(off = none)")
+      ->capture_default_str();
   demo->add_option("--app", demo_opts.app, "Demo app address (port 0 = any free port)")
       ->capture_default_str();
   demo->add_option("--db", demo_opts.db_path, "Demo app SQLite database")->capture_default_str();

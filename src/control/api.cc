@@ -409,6 +409,14 @@ ApiResponse AdminApi::metrics() const {
     }
   }
 
+  x.family("gatehouse_tls_handshakes_in_progress");
+  {
+    // Read unsynchronised across workers: a handshake may end between two reads, never below 0.
+    const std::uint64_t ended =
+        totals.tls_handshakes_ok + totals.tls_handshakes_failed + totals.tls_handshakes_timed_out;
+    x.sample(totals.tls_handshakes_started > ended ? totals.tls_handshakes_started - ended : 0);
+  }
+
   const lists::BanStats b = server_.bans()->stats();
   x.family("gatehouse_bans_live");
   x.sample(b.live);

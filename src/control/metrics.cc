@@ -77,7 +77,14 @@ namespace {
   X(h2_cut_server_resets, "gatehouse_h2_connections_cut_total", "server_resets")        \
   X(h2_cut_control_flood, "gatehouse_h2_connections_cut_total", "control_flood")        \
   X(h2_cut_stream_burst, "gatehouse_h2_connections_cut_total", "stream_burst")          \
-  X(h2_cut_protocol_error, "gatehouse_h2_connections_cut_total", "protocol_error")
+  X(h2_cut_protocol_error, "gatehouse_h2_connections_cut_total", "protocol_error")      \
+  X(tls_handshakes_refused, "gatehouse_connections_refused_total", "handshake_cap")     \
+  X(tls_handshakes_started, "gatehouse_tls_handshakes_started_total", "")               \
+  X(tls_handshakes_ok, "gatehouse_tls_handshakes_total", "ok")                          \
+  X(tls_handshakes_failed, "gatehouse_tls_handshakes_total", "failed")                  \
+  X(tls_handshakes_timed_out, "gatehouse_tls_handshakes_total", "timed_out")            \
+  X(tls_resumed, "gatehouse_tls_resumed_total", "")                                     \
+  X(tls_ktls_send, "gatehouse_tls_ktls_connections_total", "")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;

@@ -116,7 +116,18 @@ void append_value(std::string& out, double value);
   X(gatehouse_connections_accepted_total, "counter", "", "client connections accepted")            \
   X(gatehouse_connections_refused_total, "counter", "reason",                                      \
     "client connections closed at accept: connection_cap (the process cap), client_cap (the "      \
-    "per-client cap), banned (the peer address is banned)")                                        \
+    "per-client cap), banned (the peer address is banned), handshake_cap (a TLS listener's "       \
+    "tls.max_handshakes in progress on the worker)")                                               \
+  X(gatehouse_tls_handshakes_started_total, "counter", "",                                         \
+    "TLS handshakes begun: connections accepted on TLS listeners")                                 \
+  X(gatehouse_tls_handshakes_total, "counter", "result",                                           \
+    "TLS handshakes ended: ok, failed (not TLS, no common protocol or cipher, peer gone), "        \
+    "timed_out (cut at tls.handshake_timeout)")                                                    \
+  X(gatehouse_tls_handshakes_in_progress, "gauge", "", "TLS handshakes begun and not yet ended")   \
+  X(gatehouse_tls_resumed_total, "counter", "",                                                    \
+    "TLS handshakes that resumed a session with a ticket (no certificate work)")                   \
+  X(gatehouse_tls_ktls_connections_total, "counter", "",                                           \
+    "TLS connections whose sends go through kernel TLS (0 while the kernel offers none)")          \
   X(gatehouse_request_heads_total, "counter", "", "request heads parsed")                          \
   X(gatehouse_requests_refused_total, "counter", "reason",                                         \
     "requests refused before the route's limits: malformed (400, 414, 431, 501, 505), "            \

@@ -41,7 +41,8 @@ struct ExchangeState {
   client::IpAddress peer;    // the socket peer (or PROXY source)
   client::Cidr prefix;
   bool peer_trusted = false;  // the peer is a trusted proxy (its forwarding fields are kept)
-  // The client came over TLS, as that proxy says (X-Forwarded-Proto: https): cookies get Secure.
+  // The client came over TLS: ours, or as that proxy says (X-Forwarded-Proto: https): cookies
+  // get Secure.
   // Read at begin(): the head is gone when the answer is settled.
   bool over_tls = false;
   // The request head: valid until the transport carries out Forward (gates and holds read it).

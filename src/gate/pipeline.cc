@@ -118,7 +118,7 @@ void Pipeline::note_refusal(const Exchange& x, Clock now) {
 }
 
 Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead& head,
-                         const client::IpAddress& peer, Clock now, Via via) {
+                         const client::IpAddress& peer, Clock now, Via via, bool tls) {
   x.reset();
   x.rt = &rt;
   x.head = &head;
@@ -143,7 +143,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   // Who is asking: the socket peer, or what a trusted proxy in front of us says it saw.
   x.client = peer;
   x.peer_trusted = rt.trust.trusted(peer);
-  x.over_tls = false;
+  x.over_tls = tls;
   if (x.peer_trusted) {
     std::array<std::string_view, 16> xff;
     std::size_t n = 0;
@@ -151,7 +151,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
       if (http::iequals(head.fields[i].name, "x-forwarded-for")) xff[n++] = head.fields[i].value;
     }
     if (n != 0) x.client = client::resolve_client(peer, {xff.data(), n}, rt.trust);
-    x.over_tls = http::iequals(field(head, "x-forwarded-proto"), "https");
+    x.over_tls = tls || http::iequals(field(head, "x-forwarded-proto"), "https");
   }
   x.prefix = client::prefix_of(x.client, cfg.clients.ipv4_prefix, cfg.clients.ipv6_prefix);
   x.json = waitroom::wants_json(field(head, "accept"));
@@ -482,8 +482,9 @@ Decision Pipeline::hold_over(Exchange& x, Clock now) {
 Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
   const policy::ChallengeConfig& c = x.rt->policy->config.challenge;
   http::FieldWriter w = answer_fields(x);
-  challenge::GateContext g{codec_of(x), c, x.rt->defence.theme_css, binding(x), x.json, now.wall_ms,
-                           x.page,      w};
+  challenge::GateContext g{codec_of(x), c,      x.rt->defence.theme_css,
+                           binding(x),  x.json, now.wall_ms,
+                           x.page,      w,      x.over_tls};
   const std::uint8_t base = challenge::bits_for(c, route_rate(x), level);
   const auto bits = static_cast<std::uint8_t>(std::min<int>(c.max_bits, base + x.risk_bits));
   const auto risk = static_cast<std::uint8_t>(bits - base);
@@ -542,7 +543,8 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
                                 now.wall_ms,
                                 cookie(*x.head, waitroom::kTicketCookie, buf),
                                 x.page,
-                                w};
+                                w,
+                                x.over_tls};
       const waitroom::TicketAnswer a = waitroom::pass(t);
       if (!a.admitted) {
         if (a.kind == waitroom::Answer::Kind::Waiting) {
@@ -604,7 +606,8 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
                            x.json,
                            now.wall_ms,
                            x.page,
-                           w};
+                           w,
+                           x.over_tls};
   const challenge::EndpointAnswer e =
       challenge::endpoint(g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
   switch (e.outcome) {

@@ -42,9 +42,10 @@ class Pipeline {
   explicit Pipeline(Host host);
 
   // A request head has arrived from `peer` (the socket peer, or the PROXY protocol source).
-  // `x` is reset here; `rt` and `head` must outlive the exchange.
+  // `x` is reset here; `rt` and `head` must outlive the exchange. `tls`: it came over TLS that
+  // Gatehouse terminated (a trusted proxy in front may say so too, by X-Forwarded-Proto).
   Decision begin(Exchange& x, const Runtime& rt, const http::RequestHead& head,
-                 const client::IpAddress& peer, Clock now, Via via = Via::Inline);
+                 const client::IpAddress& peer, Clock now, Via via = Via::Inline, bool tls = false);
   // After NeedBody: the first bytes of the body (de-chunked), `complete` when that is all of it.
   Decision body(Exchange& x, std::string_view prefix, bool complete, Clock now);
   // After Hold: the hold is over.

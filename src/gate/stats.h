@@ -30,7 +30,7 @@ struct Counter {
   X(upstream_retries, "idempotent requests retried on a fresh connection")                         \
   X(upstream_retried_elsewhere, "requests sent to another server after a failed connect")          \
   X(upstream_unavailable, "requests answered 503: no server of their upstream admitted")           \
-  X(upstream_ejections, "upstream servers ejected after failures, seen here")            \
+  X(upstream_ejections, "upstream servers ejected after failures, seen here")                      \
   X(client_timeouts, "client head / body / send / keep-alive timeouts")                            \
   X(connections_refused_banned, "connections closed at accept: peer address banned")               \
   X(requests_denied_list, "requests refused: client in a deny list")                               \
@@ -54,16 +54,16 @@ struct Counter {
   X(challenges_solved, "challenges solved: clearance issued")                                      \
   X(challenges_failed, "challenge answers refused: bad, expired, moved, replayed, early")          \
   X(challenges_risk_raised, "challenges made harder by the client's reputation score")             \
-  X(challenge_hashes_clean, "expected hashes of the challenges issued without a risk surcharge")    \
-  X(challenge_hashes_risky, "expected hashes of the challenges issued with a risk surcharge")       \
+  X(challenge_hashes_clean, "expected hashes of the challenges issued without a risk surcharge")   \
+  X(challenge_hashes_risky, "expected hashes of the challenges issued with a risk surcharge")      \
   X(signup_clearances_reused,                                                                      \
-    "sign-up submissions whose clearance had opened one already: challenged again")               \
+    "sign-up submissions whose clearance had opened one already: challenged again")                \
   X(signup_accounts_unpaid, "accepted sign-ups (status below 400) that came without a clearance")  \
   X(signup_accounts_base, "accepted sign-ups that paid a challenge without a risk surcharge")      \
   X(signup_accounts_surcharged, "accepted sign-ups that paid a challenge with a risk surcharge")   \
   X(signup_pow_hashes_clean, "expected hashes paid for accepted sign-ups without a surcharge")     \
   X(signup_pow_hashes_risky, "expected hashes paid for accepted sign-ups with a surcharge")        \
-  X(signup_solve_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")         \
+  X(signup_solve_ms, "milliseconds from challenge to answer, summed over accepted sign-ups")       \
   X(device_tokens_issued, "device tokens set after a successful login")                            \
   X(device_tokens_demoted,                                                                         \
     "requests with a valid device token served as anonymous: over its rate, in-flight or network " \
@@ -71,22 +71,29 @@ struct Counter {
   X(device_tokens_roaming,                                                                         \
     "device tokens demoted for coming from too many networks within an hour")                      \
   X(app_token_residents,                                                                           \
-    "requests made residents by the application's own login token (residents.app_token)")         \
+    "requests made residents by the application's own login token (residents.app_token)")          \
   X(signup_closed, "sign-up requests answered: registrations paused")                              \
   X(waitroom_queued, "sign-up requests answered with a place in the queue")                        \
   X(waitroom_admitted, "sign-up requests of admitted newcomers forwarded")                         \
   X(waitroom_full, "sign-up requests refused: queue or prefix share full")                         \
   X(admission_queued, "requests that waited for an upstream slot")                                 \
-  X(admission_shed, "requests shed with 503 by admission control")                                \
+  X(admission_shed, "requests shed with 503 by admission control")                                 \
   X(h2_connections, "HTTP/2 connections started")                                                  \
   X(h2_streams, "HTTP/2 streams that reached the pipeline")                                        \
   X(h2_client_resets, "HTTP/2 RST_STREAM frames received from clients")                            \
   X(h2_server_resets, "HTTP/2 streams reset by Gatehouse with an error")                           \
   X(h2_cut_rapid_reset, "HTTP/2 connections cut: client resets over budget")                       \
-  X(h2_cut_server_resets, "HTTP/2 connections cut: server-provoked resets over budget")             \
+  X(h2_cut_server_resets, "HTTP/2 connections cut: server-provoked resets over budget")            \
   X(h2_cut_control_flood, "HTTP/2 connections cut: control frames over budget")                    \
   X(h2_cut_stream_burst, "HTTP/2 connections cut: too many new streams in one read")               \
-  X(h2_cut_protocol_error, "HTTP/2 connections cut: protocol error")
+  X(h2_cut_protocol_error, "HTTP/2 connections cut: protocol error")                               \
+  X(tls_handshakes_started, "TLS handshakes begun (connections accepted on TLS listeners)")        \
+  X(tls_handshakes_ok, "TLS handshakes completed")                                                 \
+  X(tls_handshakes_failed, "TLS handshakes failed (not TLS, no common cipher, peer gone)")         \
+  X(tls_handshakes_timed_out, "TLS handshakes cut at tls.handshake_timeout")                       \
+  X(tls_handshakes_refused, "TLS connections closed at accept: tls.max_handshakes in progress")    \
+  X(tls_resumed, "TLS handshakes that resumed a session (ticket)")                                 \
+  X(tls_ktls_send, "TLS connections whose sends go through kernel TLS")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

@@ -20,6 +20,7 @@
 #include "stages/ratelimit/config-t.h"
 #include "stages/reputation/config-t.h"
 #include "stages/residents/config-t.h"
+#include "tls/config-t.h"
 
 namespace gh::policy {
 
@@ -38,6 +39,7 @@ struct ListenConfig {
   bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
   DecideFor decide = DecideFor::None;
   bool http2 = false;  // HTTP/2 with prior knowledge (h2c): no HTTP/1.1 on this listener
+  TlsConfig tls;  // tls.enabled: TLS is terminated here (tls/config-t.h)
   SourceMark mark;
 };
 

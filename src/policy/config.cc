@@ -20,6 +20,7 @@
 #include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
 #include "stages/residents/config.h"
+#include "tls/config.h"
 
 namespace gh::policy {
 namespace {
@@ -48,7 +49,7 @@ constexpr std::string_view kLogKeys[] = {"format", "level"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};  // core::LogFormat order
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
 constexpr std::string_view kServerKeys[] = {"workers"};
-constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide", "http2"};
+constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide", "http2", "tls"};
 constexpr std::string_view kDecideHosts[] = {"nginx", "envoy", "traefik", "caddy"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
 constexpr std::string_view kClientsKeys[] = {"trusted_proxies", "ipv4_prefix", "ipv6_prefix"};
@@ -206,6 +207,7 @@ void Loader::load_listen(const Field& f) {
         bool has_address = false;
         bool address_ok = false;
         SourceMark address_mark = at;
+        SourceMark tls_mark = at;
         doc_.each_field(item, kListenKeys, path, [&](const Field& e, const std::string& key_path) {
           if (e.key == "address") {
             has_address = true;
@@ -220,14 +222,23 @@ void Loader::load_listen(const Field& f) {
             }
           } else if (e.key == "http2") {
             doc_.read_bool(e, path + ".http2", listen.http2);
+          } else if (e.key == "tls") {
+            tls_mark = doc_.key_mark(e);
+            tls::load_tls(doc_, e, path + ".tls", listen.tls);
           }
         });
+        if (listen.tls.enabled && listen.proxy_protocol) {
+          // The PROXY header is read ahead of the handshake into the HTTP buffer, which the TLS
+          // layer does not read from: refused rather than half working.
+          doc_.error(tls_mark, path + ": tls with proxy_protocol is not supported yet");
+        }
         if (!has_address) {
           doc_.error(at, path + ": missing required key 'address'");
         }
         if (listen.http2 && listen.decide != DecideFor::None) {
-          doc_.error(at, path + ": a decide listener answers its proxy over HTTP/1.1; remove "
-                         "'http2' or 'decide'");
+          doc_.error(at, path +
+                             ": a decide listener answers its proxy over HTTP/1.1; remove "
+                             "'http2' or 'decide'");
         }
         if (address_ok) {
           check_not_listened(listen.address, address_mark, path + ".address", false);

@@ -240,7 +240,8 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     head_only = req.method == http::Method::Head;
     ux.reset();
     state = State::Deciding;
-    carry(w.pipeline().begin(x, *hold->runtime, req, conn.peer().ip, w.clock()));
+    carry(w.pipeline().begin(x, *hold->runtime, req, conn.peer().ip, w.clock(), gate::Via::Inline,
+                             conn.over_tls()));
   }
 
   void carry(const gate::Decision& d) {
@@ -342,7 +343,7 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   }
 
   void forward() {
-    ForwardContext ctx{conn.peer().ip, x.peer_trusted};
+    ForwardContext ctx{conn.peer().ip, x.peer_trusted, conn.over_tls()};
     if (!ux.forward_head(x, hold, req, ctx, !x.has_body)) {
       respond(stages::refusal(431, "request head too large to forward"));
       return;
@@ -862,6 +863,7 @@ int H2Session::on_frame_recv(const void* f) {
     }
     if (!s->convert(end_stream)) return 0;
     s->x.h2_fingerprint = fingerprint_;
+    s->x.ja4 = ja4();
     s->begin();
     return 0;
   }

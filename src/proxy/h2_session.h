@@ -38,6 +38,10 @@ class ClientTransport {
   virtual void transport_shutdown_write() = 0;
   // The connection is over: the transport closes and releases what it holds.
   virtual void transport_close() = 0;
+  // Over TLS (X-Forwarded-Proto: https, Secure cookies), and the ClientHello's JA4 (empty on
+  // clear text): properties of the connection every stream carries.
+  virtual bool transport_tls() const { return false; }
+  virtual std::string_view transport_ja4() const { return {}; }
 
  protected:
   ~ClientTransport() = default;
@@ -77,6 +81,8 @@ class H2Session {
   // For streams (h2_session.cc).
   Worker& worker() { return worker_; }
   const client::SocketAddress& peer() const { return peer_; }
+  bool over_tls() const { return transport_.transport_tls(); }
+  std::string_view ja4() const { return transport_.transport_ja4(); }
   nghttp2_session* ng() { return ng_; }
   void drive();
   void drive_soon();          // from the loop, after the current work (safe if the session is gone)

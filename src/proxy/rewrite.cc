@@ -123,7 +123,10 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
     if (listed(f.name, kRoutingOverrides)) continue;
     if (listed(f.name, kClientClaims)) {
       if (!ctx.peer_trusted) continue;
-      if (http::iequals(f.name, "x-forwarded-proto")) saw_proto = true;
+      if (http::iequals(f.name, "x-forwarded-proto")) {
+        if (ctx.tls) continue;  // we terminated TLS: the scheme is known, not claimed
+        saw_proto = true;
+      }
     }
     if (http::iequals(f.name, "host")) saw_host = true;
     if (http::iequals(f.name, "expect")) continue;  // Gatehouse answers 100-continue itself
@@ -135,7 +138,7 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
     w.put_ip(ctx.peer);
     w.put("\r\n");
   }
-  if (!saw_proto) w.put("X-Forwarded-Proto: http\r\n");
+  if (!saw_proto) w.put(ctx.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
   w.put("Via: 1.");
   w.put(req.version_minor == 0 ? "0" : "1");
   w.put(" gatehouse\r\n");

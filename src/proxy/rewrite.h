@@ -15,6 +15,7 @@ namespace gh::proxy {
 struct ForwardContext {
   client::IpAddress peer;     // the connection's peer (or PROXY protocol source)
   bool peer_trusted = false;  // peer is a trusted proxy: its X-Forwarded-* are kept and extended
+  bool tls = false;           // the client came over TLS Gatehouse terminated: https, whoever says
 };
 
 // Request head for the upstream: always HTTP/1.1, origin-form target, hop-by-hop fields removed,

@@ -254,8 +254,12 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
       if (old == listeners_.end()) {
         changes.push_back("listening on " + client::format_socket_address(a));
       } else if (old->config.proxy_protocol != l.config.proxy_protocol ||
-                 old->config.decide != l.config.decide || old->config.http2 != l.config.http2) {
+                 old->config.decide != l.config.decide || old->config.http2 != l.config.http2 ||
+                 old->config.tls.enabled != l.config.tls.enabled) {
         changes.push_back("listener " + client::format_socket_address(a) + " updated");
+      } else if (l.config.tls.enabled) {
+        changes.push_back("listener " + client::format_socket_address(a) +
+                          ": TLS certificates and keys read again");
       }
     }
     for (const Listener& o : listeners_) {
@@ -346,6 +350,23 @@ bool Server::plan_listeners(const policy::Config& config, std::vector<Listener>&
   std::vector<bool> kept(running.size(), false);
   for (std::size_t i = 0; i < config.listen.size(); ++i) {
     const policy::ListenConfig& l = config.listen[i];
+    // Certificates and keys are read again on every reload: a renewed certificate is taken up
+    // by new connections, while open ones keep the context their SSL object holds.
+    tls::ServerContextPtr tls_ctx;
+    if (l.tls.enabled) {
+      auto& keys = ticket_keys_[l.tls.ticket_key_rotation];
+      if (keys == nullptr) keys = std::make_shared<tls::TicketKeys>(l.tls.ticket_key_rotation);
+      std::string why;
+      tls_ctx = tls::ServerContext::build(l.tls, keys, &why, l.http2);
+      if (tls_ctx == nullptr) {
+        close_added(ops);
+        if (error) {
+          *error = "listen[" + std::to_string(i) + "].tls: " + why +
+                   (running.empty() ? "" : "; the running config is kept");
+        }
+        return false;
+      }
+    }
     std::size_t match = running.size();
     for (std::size_t j = 0; j < running.size(); ++j) {
       if (!kept[j] && running[j].config.address == l.address) {
@@ -357,9 +378,10 @@ bool Server::plan_listeners(const policy::Config& config, std::vector<Listener>&
       kept[match] = true;
       Listener keep = running[match];
       if (keep.config.proxy_protocol != l.proxy_protocol || keep.config.decide != l.decide ||
-          keep.config.http2 != l.http2) {
+          keep.config.http2 != l.http2 || keep.config.tls.enabled || l.tls.enabled) {
         for (auto& w : ops) {
-          w.push_back({ListenerOp::Kind::Update, keep.id, -1, l.proxy_protocol, l.decide, l.http2});
+          w.push_back({ListenerOp::Kind::Update, keep.id, -1, l.proxy_protocol, l.decide, l.http2,
+                       tls_ctx});
         }
       }
       keep.config = l;
@@ -379,7 +401,8 @@ bool Server::plan_listeners(const policy::Config& config, std::vector<Listener>&
     }
     const std::uint64_t id = next_listener_id_++;
     for (std::size_t w = 0; w < ops.size(); ++w) {
-      ops[w].push_back({ListenerOp::Kind::Add, id, fds[w], l.proxy_protocol, l.decide, l.http2});
+      ops[w].push_back(
+          {ListenerOp::Kind::Add, id, fds[w], l.proxy_protocol, l.decide, l.http2, tls_ctx});
     }
     next.push_back({id, l, port});
   }

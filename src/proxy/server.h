@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,7 @@
 #include "proxy/observe.h"
 #include "stages/lists/bans.h"
 #include "stages/ratelimit/stage.h"
+#include "tls/context.h"
 
 namespace gh::proxy {
 
@@ -42,6 +44,7 @@ struct ListenerOp {
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
   bool http2 = false;
+  tls::ServerContextPtr tls;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
 };
 
 struct StatsTotals {
@@ -192,6 +195,9 @@ class Server {
   std::mutex reload_mu_;             // one reload (or the start) at a time
   std::vector<Listener> listeners_;  // running config's order; under mu_
   std::uint64_t next_listener_id_ = 1;
+  // Session ticket keys made in memory, by rotation period; kept across reloads so tickets
+  // issued before one still resume after it. Under reload_mu_.
+  std::map<std::int64_t, std::shared_ptr<tls::TicketKeys>> ticket_keys_;
   std::vector<std::vector<ListenerOp>> listener_ops_;  // per worker, under mu_
   std::unique_ptr<net::UpstreamMonitor> monitor_;
   UpstreamGroupsPtr groups_;                 // under mu_

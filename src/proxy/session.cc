@@ -1,11 +1,13 @@
 #include "proxy/session.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +23,7 @@
 #include "proxy/server.h"
 #include "proxy/worker.h"
 #include "stages/admission/limiter.h"
+#include "tls/client_hello.h"
 
 namespace gh::proxy {
 
@@ -52,8 +55,10 @@ Session::~Session() {
 }
 
 void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-                    policy::DecideFor decide, bool http2) {
+                    policy::DecideFor decide, bool http2, tls::ServerContextPtr tls) {
   h2_.reset();
+  ja4_len_ = false;
+  x_.ja4 = {};  // the exchange outlives connections: a fingerprint belongs to one
   fd_ = fd;
   decide_ = decide;
   http2_ = http2;
@@ -68,11 +73,23 @@ void Session::start(int fd, const client::SocketAddress& peer, bool proxy_protoc
   ++serial_;
   const std::int64_t now = worker_.loop().now_ms();
   head_start_ms_ = client_progress_ms_ = now;
+  tls_on_ = tls != nullptr;
+  if (tls_on_) {
+    // Counted from accept: a connection that never sends a byte holds a handshake place too.
+    handshaking_ = true;
+    worker_.handshake_begun();
+    handshake_timeout_ms_ = tls->config().handshake_timeout;
+    phase_ = Phase::Handshake;
+    if (!tls_.start(std::move(tls), fd_)) {
+      close_now();
+      return;
+    }
+  }
   if (!worker_.loop().add(fd_, this, kClientEvents)) {
     close_now();
     return;
   }
-  if (http2_ && !proxy_protocol) {
+  if (http2_ && !proxy_protocol && !tls_on_) {
     start_h2();
     return;
   }
@@ -86,14 +103,15 @@ void Session::start_h2(std::string_view preread) {
 }
 
 ssize_t Session::transport_read(char* p, std::size_t n) {
-  return ::recv(fd_, p, n, 0);
+  return client_recv(p, n);
 }
 
 ssize_t Session::transport_write(const char* p, std::size_t n) {
-  return ::send(fd_, p, n, MSG_NOSIGNAL);
+  return client_send(p, n);
 }
 
 void Session::transport_shutdown_write() {
+  if (tls_on_) tls_.shutdown();  // close_notify before the FIN
   ::shutdown(fd_, SHUT_WR);
 }
 
@@ -106,6 +124,8 @@ void Session::on_events(std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  // A TLS read may wait for the socket to take its answer (a TLS 1.3 key update).
+  if (tls_on_ && (events & EPOLLOUT) && tls_.read_wants_write()) client_readable_ = true;
   if (h2_ != nullptr) {
     h2_->on_io(client_readable_, client_writable_, client_hangup_);
     client_readable_ = client_writable_ = false;  // the H2 session keeps its own edge state
@@ -139,6 +159,9 @@ bool Session::step() {
     case Phase::ProxyHeader:
       progress |= read_client();
       progress |= parse_proxy_header();
+      break;
+    case Phase::Handshake:
+      progress |= handshake();
       break;
     case Phase::Head:
       // Pipelined requests are answered in order. The next head is taken while the previous
@@ -209,12 +232,15 @@ bool Session::read_client() {
   }
   const bool was_empty = in_->empty();
   const std::size_t want = in_->writable();
-  ssize_t n = ::recv(fd_, in_->write_ptr(), want, 0);
+  ssize_t n = client_recv(in_->write_ptr(), want);
   if (n > 0) {
     in_->commit(static_cast<std::size_t>(n));
     // A short read drained the socket: the next byte raises a new edge, so the recv that would
-    // only say EAGAIN is skipped. Not after a hang-up, whose edge is already consumed.
-    if (static_cast<std::size_t>(n) < want && !client_hangup_) client_readable_ = false;
+    // only say EAGAIN is skipped. Not after a hang-up, whose edge is already consumed, nor over
+    // TLS, which returns one record at a time.
+    if (static_cast<std::size_t>(n) < want && !client_hangup_ && !tls_on_) {
+      client_readable_ = false;
+    }
     client_progress_ms_ = worker_.loop().now_ms();
     if (phase_ == Phase::Head && was_empty && requests_ > 0) head_start_ms_ = client_progress_ms_;
     return true;
@@ -232,9 +258,79 @@ bool Session::read_client() {
   return false;
 }
 
+// ---- TLS ------------------------------------------------------------------------------------
+
+bool Session::handshake() {
+  switch (tls_.handshake()) {
+    case tls::TlsConn::Step::Done: {
+      // The fingerprint is read from the raw hello (OpenSSL's view hides GREASE and extensions
+      // it does not know). A hello our reader finds malformed is refused: otherwise a client
+      // could go unfingerprinted by sending one that OpenSSL tolerates.
+      thread_local tls::ClientHello hello;
+      const tls::HelloResult parsed = tls::parse_client_hello(tls_.client_hello(), hello);
+      if (parsed.status == tls::HelloStatus::Error) break;
+      if (parsed.status == tls::HelloStatus::Complete) {
+        if (auto j = tls::ja4(hello)) {
+          ja4_ = *j;
+          ja4_len_ = true;
+          x_.ja4 = ja4_.view();
+        }
+      }
+      end_handshake(true);
+      phase_ = Phase::Head;
+      head_start_ms_ = client_progress_ms_ = worker_.loop().now_ms();
+      if (http2_ && tls_.alpn() == "h2") {
+        client_readable_ = true;  // the preface may already sit in OpenSSL's buffer
+        start_h2();
+        if (h2_ != nullptr && h2_->open()) h2_->on_io(true, true, client_hangup_);
+        return false;
+      }
+      return true;
+    }
+    case tls::TlsConn::Step::WantRead:
+      client_readable_ = false;
+      return false;
+    case tls::TlsConn::Step::WantWrite:
+      client_writable_ = false;
+      return false;
+    case tls::TlsConn::Step::Failed:
+      break;
+  }
+  close_now();  // counted as failed there
+  return false;
+}
+
+void Session::end_handshake(bool ok) {
+  handshaking_ = false;
+  worker_.handshake_ended();
+  gate::WorkerStats& st = worker_.stats();
+  if (!ok) {
+    st.tls_handshakes_failed.add();
+    return;
+  }
+  st.tls_handshakes_ok.add();
+  if (tls_.resumed()) st.tls_resumed.add();
+  const bool ktls = tls_.ktls_send();
+  if (ktls) st.tls_ktls_send.add();
+  // Whether the kernel took the record layer over is known only once a handshake is done.
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true, std::memory_order_relaxed)) {
+    spdlog::info("tls: first handshake done ({}); kernel TLS for sends: {}", tls_.version(),
+                 ktls ? "on" : "off (the kernel offers none here, or tls.ktls is false)");
+  }
+}
+
+ssize_t Session::client_recv(void* buf, std::size_t len) {
+  return tls_on_ ? tls_.read(buf, len) : ::recv(fd_, buf, len, 0);
+}
+
+ssize_t Session::client_send(const void* buf, std::size_t len) {
+  return tls_on_ ? tls_.write(buf, len) : ::send(fd_, buf, len, MSG_NOSIGNAL);
+}
+
 bool Session::write_client() {
   if (out_ == nullptr || out_->empty() || !client_writable_) return false;
-  ssize_t n = ::send(fd_, out_->read_ptr(), out_->readable(), MSG_NOSIGNAL);
+  ssize_t n = client_send(out_->read_ptr(), out_->readable());
   if (n > 0) {
     out_->consume(static_cast<std::size_t>(n));
     client_progress_ms_ = worker_.loop().now_ms();
@@ -337,7 +433,8 @@ void Session::begin_exchange() {
   phase_ = Phase::Upstream;
   allowed_ = subrequest_ = false;
   if (decide_ == policy::DecideFor::None) {
-    carry(worker_.pipeline().begin(x_, *hold_->runtime, req_, peer_.ip, worker_.clock()));
+    carry(worker_.pipeline().begin(x_, *hold_->runtime, req_, peer_.ip, worker_.clock(),
+                                   gate::Via::Inline, tls_on_));
     return;
   }
   // The decision service (decide.cc): decide on the request the proxy in front describes.
@@ -350,7 +447,7 @@ void Session::begin_exchange() {
     return;
   }
   carry(worker_.pipeline().begin(x_, *hold_->runtime, original, peer_.ip, worker_.clock(),
-                                 gate::Via::Decide));
+                                 gate::Via::Decide, tls_on_));
 }
 
 void Session::carry(const gate::Decision& d) {
@@ -458,7 +555,8 @@ void Session::on_hold_expired() {
 void Session::forward() {
   const bool has_body = x_.has_body;
   // Without a body the head stays in in_ until the exchange ends: a retry can send it again.
-  if (!ux_.forward_head(x_, hold_, req_, ForwardContext{peer_.ip, x_.peer_trusted}, !has_body)) {
+  if (!ux_.forward_head(x_, hold_, req_, ForwardContext{peer_.ip, x_.peer_trusted, tls_on_},
+                        !has_body)) {
     respond(closing_refusal(431, "request head too large to forward"));
     return;
   }
@@ -737,6 +835,7 @@ void Session::admission_shed() {
 // ---- closing --------------------------------------------------------------------------------
 
 void Session::start_linger() {
+  if (tls_on_) tls_.shutdown();  // close_notify before the FIN
   ::shutdown(fd_, SHUT_WR);
   phase_ = Phase::Linger;
   linger_until_ms_ = worker_.loop().now_ms() + kLingerMs;
@@ -746,7 +845,7 @@ void Session::start_linger() {
 bool Session::linger_read() {
   if (!client_readable_) return false;
   char sink[4096];
-  ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+  ssize_t n = client_recv(sink, sizeof sink);
   if (n > 0 && static_cast<std::size_t>(n) < linger_budget_) {
     linger_budget_ -= static_cast<std::size_t>(n);
     return true;
@@ -765,8 +864,9 @@ void Session::begin_shutdown() {
     h2_->begin_shutdown();
     return;
   }
-  if (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
-      (out_ == nullptr || out_->empty())) {
+  // Mid-handshake there is no request to finish.
+  if (phase_ == Phase::Handshake || (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
+                                     (out_ == nullptr || out_->empty()))) {
     close_now();
     return;
   }
@@ -781,6 +881,12 @@ void Session::close_now() {
     return;
   }
   ux_.close();
+  if (handshaking_) end_handshake(false);
+  if (tls_on_) {
+    tls_.shutdown();
+    tls_.reset();
+    tls_on_ = false;
+  }
   worker_.loop().remove(fd_);
   ::close(fd_);
   fd_ = -1;
@@ -822,6 +928,9 @@ void Session::update_timers() {
   switch (phase_) {
     case Phase::ProxyHeader:
       client_deadline = head_start_ms_ + lim.head_timeout;
+      break;
+    case Phase::Handshake:
+      client_deadline = head_start_ms_ + handshake_timeout_ms_;
       break;
     case Phase::Head:
       if (sending) {
@@ -865,6 +974,14 @@ void Session::on_client_timer(void* self) {
   if (s->phase_ == Phase::Hold) {
     s->on_hold_expired();
     if (s->fd_ >= 0) s->drive();
+    return;
+  }
+  if (s->phase_ == Phase::Handshake) {
+    // A stalled handshake is cut without a word: there is no channel to answer on yet.
+    s->worker_.stats().tls_handshakes_timed_out.add();
+    s->handshaking_ = false;
+    s->worker_.handshake_ended();
+    s->close_now();
     return;
   }
   s->worker_.stats().client_timeouts.add();

@@ -27,6 +27,8 @@
 #include "proxy/worker.h"
 #include "stages/admission/priority-t.h"
 #include "stages/answer-t.h"
+#include "tls/conn.h"
+#include "tls/ja4.h"
 
 namespace gh::admission {
 class Limiter;
@@ -50,9 +52,12 @@ class Session final : public net::Handler,
   // Takes ownership of an accepted, non-blocking socket.
   // `counted`: the connection holds a slot in the per-client counter, released on close.
   // `decide`: the listener answers a proxy in front instead of forwarding (decide.cc).
-  // `http2`: the listener speaks HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1.
+  // `http2`: the listener speaks HTTP/2 (h2c with prior knowledge on clear text; over TLS, when
+  // ALPN chose "h2").
+  // `tls`: the listener terminates TLS with these contexts (the handshake comes first).
   void start(int fd, const client::SocketAddress& peer, bool proxy_protocol, bool counted,
-             policy::DecideFor decide = policy::DecideFor::None, bool http2 = false);
+             policy::DecideFor decide = policy::DecideFor::None, bool http2 = false,
+             tls::ServerContextPtr tls = nullptr);
   // From now on this connection speaks HTTP/2 (h2_session.h): prior knowledge on an h2c
   // listener, or TLS whose ALPN chose "h2". `preread`: bytes already read past the handshake.
   void start_h2(std::string_view preread = {});
@@ -69,7 +74,13 @@ class Session final : public net::Handler,
   ssize_t transport_write(const char* p, std::size_t n) override;
   void transport_shutdown_write() override;
   void transport_close() override;
+  bool transport_tls() const override { return tls_on_; }
+  std::string_view transport_ja4() const override {
+    return ja4_len_ ? ja4_.view() : std::string_view();
+  }
   bool open() const { return fd_ >= 0; }
+  // The TLS side of the connection (ClientHello, ALPN, SNI), or nullptr over clear text.
+  const tls::TlsConn* tls() const { return tls_on_ ? &tls_ : nullptr; }
 
   // Intrusive list of the worker's live sessions.
   Session* prev = nullptr;
@@ -79,6 +90,7 @@ class Session final : public net::Handler,
  private:
   enum class Phase : std::uint8_t {
     ProxyHeader,  // waiting for a PROXY protocol header
+    Handshake,    // TLS handshake (tls.handshake_timeout)
     Head,         // reading a request head (idle keep-alive when nothing is buffered)
     Upstream,     // deciding (a pipeline that asked for the body waits for it), then the exchange
     Hold,         // the pipeline holds the request (delay, tarpit) or it waits for a slot
@@ -91,6 +103,11 @@ class Session final : public net::Handler,
   bool read_client();
   bool write_client();
   bool parse_proxy_header();
+  bool handshake();
+  void end_handshake(bool ok);
+  // The client socket, through TLS when the listener terminates it; recv/send conventions.
+  ssize_t client_recv(void* buf, std::size_t len);
+  ssize_t client_send(const void* buf, std::size_t len);
   bool parse_head();
   void begin_exchange();
   // The pipeline's decision, carried out on this connection.
@@ -126,6 +143,12 @@ class Session final : public net::Handler,
 
   Worker& worker_;
   int fd_ = -1;
+  tls::TlsConn tls_;
+  bool tls_on_ = false;
+  bool handshaking_ = false;  // counted in the worker's handshakes in progress
+  tls::Ja4 ja4_{};            // the ClientHello's fingerprint, once the handshake is done
+  bool ja4_len_ = false;      // ja4_ holds this connection's
+  std::int64_t handshake_timeout_ms_ = 0;
   Phase phase_ = Phase::Head;
   client::SocketAddress peer_;    // socket peer, or the PROXY protocol source
   client::IpAddress counted_ip_;  // the address counted at accept

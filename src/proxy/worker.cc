@@ -28,8 +28,14 @@ std::size_t buffer_size_for(const policy::Config& cfg) {
 class Worker::Acceptor final : public net::Handler {
  public:
   Acceptor(Worker& w, std::uint64_t id, int fd, bool proxy_protocol, policy::DecideFor decide,
-           bool http2)
-      : worker(w), id(id), fd(fd), proxy_protocol(proxy_protocol), decide(decide), http2(http2) {}
+           bool http2, tls::ServerContextPtr tls)
+      : worker(w),
+        id(id),
+        fd(fd),
+        proxy_protocol(proxy_protocol),
+        decide(decide),
+        http2(http2),
+        tls(std::move(tls)) {}
   ~Acceptor() override {
     if (fd >= 0) ::close(fd);
   }
@@ -40,6 +46,7 @@ class Worker::Acceptor final : public net::Handler {
   bool proxy_protocol;
   policy::DecideFor decide;
   bool http2;
+  tls::ServerContextPtr tls;  // a TLS listener's contexts (replaced on reload)
 };
 
 Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime, UpstreamGroupsPtr groups)
@@ -103,8 +110,8 @@ void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
         ::close(op.fd);  // a reload raced the stop: nobody will accept here
         continue;
       }
-      auto acceptor =
-          std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide, op.http2);
+      auto acceptor = std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide,
+                                                 op.http2, op.tls);
       op.fd = -1;
       if (!loop_.add(acceptor->fd, acceptor.get(), EPOLLIN)) continue;  // closes it
       acceptors_.push_back(std::move(acceptor));
@@ -117,6 +124,7 @@ void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
       (*it)->proxy_protocol = op.proxy_protocol;
       (*it)->decide = op.decide;
       (*it)->http2 = op.http2;
+      (*it)->tls = op.tls;  // new connections see the new certificates; open ones keep theirs
       continue;
     }
     // Remove: no new connections from now on; those it accepted finish their exchange, then
@@ -240,6 +248,13 @@ void Worker::accept_from(const Acceptor& acceptor) {
       net::close_reset(fd);
       continue;
     }
+    // A handshake is the costly part of a TLS connection: beyond the cap, new ones are shed
+    // before OpenSSL sees a byte.
+    if (acceptor.tls != nullptr && handshakes_ >= acceptor.tls->config().max_handshakes) {
+      stats_.tls_handshakes_refused.add();
+      net::close_reset(fd);
+      continue;
+    }
     auto admit = per_client
                      ? counter().acquire(peer->ip)
                      : (counter().total() >= current_->snapshot->config.limits.max_connections
@@ -267,7 +282,7 @@ void Worker::accept_from(const Acceptor& acceptor) {
     sessions_ = s;
     ++session_count_;
     s->listener = acceptor.id;
-    s->start(fd, *peer, proxy_protocol, per_client, decide, http2);
+    s->start(fd, *peer, proxy_protocol, per_client, decide, http2, acceptor.tls);
   }
 }
 

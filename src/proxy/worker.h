@@ -98,6 +98,13 @@ class Worker {
   bool stopping() const { return stopping_; }
   std::uint32_t next_round_robin() { return round_robin_++; }
   void session_closed(Session* s);
+  // TLS handshakes in progress on this worker (a listener's tls.max_handshakes caps them).
+  void handshake_begun() {
+    ++handshakes_;
+    stats_.tls_handshakes_started.add();
+  }
+  void handshake_ended() { --handshakes_; }
+  std::uint32_t handshakes() const { return handshakes_; }
 
   // Admission control: requests waiting for a slot of an upstream's concurrency limit, per worker
   // (no lock). push() answers as WaitQueue does; a session it evicts is shed by the worker.
@@ -146,6 +153,7 @@ class Worker {
   std::uint32_t round_robin_ = 0;
   std::int64_t h2_last_event_ms_ = -1'000'000;
   std::uint64_t h2_cuts_since_event_ = 0;
+  std::uint32_t handshakes_ = 0;
   std::map<admission::Limiter*, std::unique_ptr<AdmissionQueue>> slot_queues_;
   net::Timer admit_timer_;
   void arm_admit_timer();

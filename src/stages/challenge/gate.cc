@@ -45,7 +45,8 @@ EndpointAnswer grant(const GateContext& g, const Token& solved, std::string_view
   const std::string_view value{text.data(), g.codec.encode(*tok, text)};
   char cookie[512];
   const std::string_view set_cookie{
-      cookie, http::format_set_cookie(c.cookie, value, lifetime / 1000, cookie, sizeof cookie)};
+      cookie,
+      http::format_set_cookie(c.cookie, value, lifetime / 1000, cookie, sizeof cookie, g.secure)};
   g.fields.put(set_cookie);
   if (g.json) {
     g.page = "{\"clearance\":\"";

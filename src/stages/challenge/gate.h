@@ -35,6 +35,7 @@ struct GateContext {
   std::int64_t wall_ms = 0;
   std::string& page;
   http::FieldWriter& fields;
+  bool secure = false;  // the client came over TLS: the clearance cookie is Secure
 };
 
 // Leading zero bits for ladder `level`: the route's request rate picks the base (mCaptcha's

@@ -58,8 +58,9 @@ TicketAnswer pass(const TicketContext& t) {
     std::array<char, challenge::kTokenTextSize> text;
     const std::size_t n = t.codec.encode(tok, text);
     char line[256];
-    const std::size_t len = http::format_set_cookie(
-        kTicketCookie, {text.data(), n}, t.config.ticket_lifetime / 1000, line, sizeof line);
+    const std::size_t len =
+        http::format_set_cookie(kTicketCookie, {text.data(), n}, t.config.ticket_lifetime / 1000,
+                                line, sizeof line, t.secure);
     const std::size_t at = t.fields.len;
     t.fields.put({line, len});
     cookie = t.fields.view().substr(at);

@@ -46,6 +46,7 @@ struct TicketContext {
   std::string_view ticket;  // the client's gh_ticket cookie, empty when none
   std::string& page;
   http::FieldWriter& fields;
+  bool secure = false;  // the client came over TLS: the ticket cookie is Secure
 };
 
 struct TicketAnswer {
