@@ -20,6 +20,14 @@ std::uint32_t ceil_seconds(Nanos ns) {
   return static_cast<std::uint32_t>((ns + kNsPerS - 1) / kNsPerS);
 }
 
+// Parts known when the route is matched, and cheap to read (no header, cookie or query scan).
+bool early_key(const std::vector<policy::KeyPart>& parts) {
+  return std::all_of(parts.begin(), parts.end(), [](const policy::KeyPart& p) {
+    return p.kind == policy::KeyPartKind::ClientIp || p.kind == policy::KeyPartKind::ClientPrefix ||
+           p.kind == policy::KeyPartKind::Route || p.kind == policy::KeyPartKind::Method;
+  });
+}
+
 std::string identity(std::string_view route, const policy::LimitConfig& limit) {
   return std::string(route) + '\n' + limit.name + '\n' + std::to_string(limit.rate) + '/' +
          std::to_string(limit.period) + '\n' + std::to_string(limit.burst) + '\n' +
@@ -69,7 +77,7 @@ RouteLimits::RouteLimits(std::string_view route, const std::vector<policy::Limit
     if (!gcra) continue;  // the loader refuses such limits; never reached with a loaded config
     std::shared_ptr<Table> table = registry.table_for(route, limit, *gcra);
     if (table == nullptr) continue;
-    limits_.push_back({&limit, std::move(table)});
+    limits_.push_back({&limit, std::move(table), early_key(limit.key)});
     needs_body_ = needs_body_ || ratelimit::needs_body(limit.key);
   }
 }
@@ -199,6 +207,16 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     return v;  // the first refusal wins; later limits are not charged for it
   }
   return v;
+}
+
+void RouteLimits::prefetch(const KeyInputs& in) const {
+  std::size_t n = 0;
+  for (const Compiled& c : limits_) {
+    if (!c.early) continue;
+    Key key;
+    if (build_key(c.config->key, in, process_seed(), key) == KeyBuild::Ok) c.table->locate(key);
+    if (++n == kMaxPrefetch) break;
+  }
 }
 
 void RouteLimits::settle(PendingCounts& pending, std::uint16_t status, Nanos now) {

@@ -81,6 +81,12 @@ class RouteLimits {
   // (see PendingCounts). When a limit refuses, the count_when limits this call charged are
   // refunded and dequeued: the request never reaches the application, so it is no failure.
   stages::Verdict check(const KeyInputs& in, Nanos now, PendingCounts& pending) const;
+  // Starts fetching the table buckets of the limits whose key is known as soon as the route is
+  // (client.ip, client.prefix, route, method), so that the cache miss of a cold key overlaps
+  // the work done before check() (classification, tokens). Changes nothing: no key is tracked or
+  // charged. At most kMaxPrefetch limits, the route's first ones.
+  void prefetch(const KeyInputs& in) const;
+  static constexpr std::size_t kMaxPrefetch = 4;
   // Once the exchange has a status, from the upstream or answered locally after the limits passed
   // (502, 503, ...): keeps or refunds each charge and counts what was owed on a matching status,
   // then empties `pending`, so a second call does nothing.
@@ -97,6 +103,7 @@ class RouteLimits {
   struct Compiled {
     const policy::LimitConfig* config;
     std::shared_ptr<Table> table;
+    bool early;  // the key needs nothing but the address, route and method (prefetch)
   };
   std::vector<Compiled> limits_;
   bool needs_body_ = false;
