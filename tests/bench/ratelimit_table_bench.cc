@@ -211,8 +211,8 @@ void BM_DecideColdAfterWork(benchmark::State& state) {
 BENCHMARK(BM_DecideColdAfterWork)->Arg(128)->Arg(512)->UseRealTime();
 
 // The same with locate() as soon as the key is known, as the pipeline does now
-// (RouteLimits::prefetch when the route is matched): the miss overlaps the work. The ticket is
-// dropped and the decision hashes the key again, as RouteLimits::check does.
+// (RouteLimits::prefetch when the route is matched): the miss overlaps the work, and the
+// decision takes the ticket, as RouteLimits::check does.
 void BM_DecideColdLocateEarly(benchmark::State& state) {
   Table& t = cold_table();
   Nanos now = clock_start();
@@ -220,10 +220,9 @@ void BM_DecideColdLocateEarly(benchmark::State& state) {
   std::uint64_t x = 1;
   for (auto _ : state) {
     now += 997;
-    const Key key{cold_index(++i), 1};
-    benchmark::DoNotOptimize(t.locate(key));
+    const Ticket ticket = t.locate(Key{cold_index(++i), 1});
     x = other_work(x, state.range(0));
-    benchmark::DoNotOptimize(t.decide(key, now));  // check() builds and hashes the key again
+    benchmark::DoNotOptimize(t.decide(ticket, now));  // check() uses prefetch's ticket
   }
   clock_stop(now);
   cursor_stop(state);

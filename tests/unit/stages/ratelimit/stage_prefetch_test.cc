@@ -72,7 +72,9 @@ TEST(Prefetch, TracksAndChargesNothing) {
   ASSERT_EQ(route.rl->tables().size(), 4u);
   for (std::uint8_t ip = 1; ip <= 50; ++ip) {
     const Request r(ip);
-    for (int i = 0; i < 10; ++i) route.rl->prefetch(r.in);
+    EarlyTickets early;
+    for (int i = 0; i < 10; ++i) route.rl->prefetch(r.in, early);
+    EXPECT_EQ(early.size, 3u);  // the three early limits, not the header one
   }
   EXPECT_EQ(route.occupied(), 0u);
 }
@@ -82,10 +84,11 @@ TEST(Prefetch, DecisionsAreTheSameWithAndWithoutIt) {
   const Request a(7), b(8);
   for (int i = 0; i < 6; ++i) {
     for (const Request* r : {&a, &b}) {
-      with.rl->prefetch(r->in);
-      with.rl->prefetch(r->in);
+      EarlyTickets early;
+      with.rl->prefetch(r->in, early);
+      with.rl->prefetch(r->in, early);
       PendingCounts pw{}, po{};
-      const stages::Verdict vw = with.rl->check(r->in, kT0 + i, pw);
+      const stages::Verdict vw = with.rl->check(r->in, kT0 + i, pw, &early);
       const stages::Verdict vo = without.rl->check(r->in, kT0 + i, po);
       EXPECT_EQ(vw.action, vo.action) << "request " << i;
       EXPECT_EQ(vw.outcome, vo.outcome) << "request " << i;
@@ -98,6 +101,20 @@ TEST(Prefetch, DecisionsAreTheSameWithAndWithoutIt) {
   PendingCounts p{};
   EXPECT_EQ(with.rl->check(a.in, kT0 + 10, p).action, stages::Action::Reject);
   EXPECT_EQ(with.occupied(), without.occupied());
+}
+
+// Tickets are only good for the RouteLimits that made them: another route's (or a reloaded
+// config's) check builds its own keys and charges its own tables.
+TEST(Prefetch, TicketsOfAnotherRouteAreIgnored) {
+  Route a, b;
+  const Request r(9);
+  EarlyTickets early;
+  a.rl->prefetch(r.in, early);
+  PendingCounts p{};
+  const stages::Verdict v = b.rl->check(r.in, kT0, p, &early);
+  EXPECT_EQ(v.action, stages::Action::Continue);
+  EXPECT_EQ(a.occupied(), 0u);  // a's tables untouched
+  EXPECT_EQ(b.occupied(), 4u);  // b charged its own four limits
 }
 
 }  // namespace
