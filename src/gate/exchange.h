@@ -81,6 +81,7 @@ struct ExchangeState {
   bool hold_forwards = false;     // Hold: forward at its end (delay) or answer (tarpit)
   bool gates_done = false;
   ratelimit::PendingCounts pending;  // count_when limits, settled on the answer's status
+  ratelimit::EarlyTickets early;     // keys of the route's limits, built when it was matched
   bool settled = false;
   admission::Limiter* slot = nullptr;  // holds a slot of this limiter
   admission::Priority priority = admission::Priority::AnonymousOther;

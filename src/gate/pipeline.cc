@@ -211,6 +211,19 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   x.rdef = &rt.defence.routes[rt.route_index(x.route)];
   x.signup_route = x.route->route_class == policy::RouteClass::Signup;
   x.rdef->window->record_request(now.mono_ms);
+  x.early = {};
+  if (!x.allow_listed) {
+    // The limiter's buckets of a new client are cold: start loading them now, so that the
+    // miss overlaps classification instead of stalling check() (~100 ns over a large table).
+    if (const ratelimit::RouteLimits* l = rt.limits_for(x.route); l != nullptr) {
+      ratelimit::KeyInputs early;
+      early.client = x.client;
+      early.client_prefix = x.prefix;
+      early.head = x.head;
+      early.route_name = x.route->name;
+      l->prefetch(early, x.early);
+    }
+  }
   if (Decision d = classify(x, path, now); d.step != Step::Forward) return d;
 
   x.body_limit = x.route->max_body_bytes != 0 ? x.route->max_body_bytes : cfg.limits.max_body_bytes;
@@ -417,7 +430,7 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }
   if (x.limits == nullptr) return gates(x, now);
-  x.limit_verdict = x.limits->check(in, ns(now), x.pending);
+  x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early);
   const stages::Verdict& v = x.limit_verdict;
   if (v.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
   switch (v.action) {

@@ -168,6 +168,7 @@ bool Server::start(std::string* error) {
     }
     spdlog::info("ban journal {}: {} bans live after replay", bc.journal, r.bans_live);
   }
+  if (bc.kernel_drop.enabled && !start_kernel_drop(listeners, error)) return false;
 
   monitor_ = std::make_unique<net::UpstreamMonitor>([this](const net::UpstreamEvent& e) {
     observer_->event(e.kind, "", e.message, event_data(e));
@@ -193,6 +194,44 @@ bool Server::start(std::string* error) {
   started_.store(true, std::memory_order_release);
   observer_->event("start", "", "gatehouse started: " + std::to_string(n) + " workers",
                    {{"by", "operator"}, {"workers", n}});
+  return true;
+}
+
+// Repeat offenders (the from_ban-th ban of a chain, and manual bans) are dropped by the kernel
+// until their ban ends: the live bans of the journal now, and each new one through the table's
+// observer (the housekeeping thread and the admin API are its writers, never a worker).
+bool Server::start_kernel_drop(const std::vector<Listener>& listeners, std::string* error) {
+  const policy::KernelDropConfig& kc = initial_->config.bans.kernel_drop;
+  std::vector<std::uint16_t> ports;
+  for (const Listener& l : listeners) ports.push_back(l.port);
+  kernel_drop_ = net::KernelDrop::open(
+      net::KernelDropConfig{kc.table, initial_->config.bans.max_entries}, ports, error);
+  if (kernel_drop_ == nullptr) return false;
+  const std::uint32_t from_ban = kc.from_ban;
+  const auto drops = [from_ban](const lists::BanInfo& b) {
+    return b.source.view() == "manual" || b.level + 1u >= from_ban;
+  };
+  const lists::Seconds now = wall_now();
+  std::size_t restored = 0;
+  for (const lists::BanInfo& b : bans_->list(now)) {
+    if (drops(b) && kernel_drop_->add(b.key, b.expiry - now)) ++restored;
+  }
+  std::string port_list;
+  for (std::uint16_t port : ports)
+    port_list += (port_list.empty() ? "" : ",") + std::to_string(port);
+  spdlog::info("kernel drop: nftables table inet {} for ports {}, {} bans restored", kc.table,
+               port_list, restored);
+  bans_->set_observer([this, drops](const lists::BanInfo& b, bool banned) {
+    if (!banned) {
+      kernel_drop_->remove(b.key);
+      return;
+    }
+    std::string why;
+    if (drops(b) && !kernel_drop_->add(b.key, b.expiry - wall_now(), &why)) {
+      spdlog::warn("kernel drop of {}: {} (still refused at accept)", client::format_cidr(b.key),
+                   why);
+    }
+  });
   return true;
 }
 
@@ -276,6 +315,12 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
     runtime_ = std::move(next);
     groups_ = std::move(groups);
     listeners_ = std::move(listeners);
+    if (kernel_drop_ != nullptr) {
+      std::vector<std::uint16_t> ports;
+      for (const Listener& l : listeners_) ports.push_back(l.port);
+      std::string why;
+      if (!kernel_drop_->set_ports(ports, &why)) spdlog::warn("kernel drop: ports: {}", why);
+    }
     for (std::size_t w = 0; w < ops.size() && w < listener_ops_.size(); ++w) {
       for (ListenerOp& op : ops[w]) listener_ops_[w].push_back(op);
     }

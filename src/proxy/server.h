@@ -19,6 +19,7 @@
 #include "gate/runtime.h"
 #include "gate/stats.h"
 #include "net/connection_counter.h"
+#include "net/kernel_drop.h"
 #include "net/upstream_monitor.h"
 #include "policy/snapshot.h"
 #include "proxy/answer_store.h"
@@ -168,6 +169,7 @@ class Server {
   bool bind_listener(const policy::ListenConfig& l, std::vector<int>& fds, std::uint16_t& port,
                      std::string* error) const;
   // The listeners of `config` against those running: binds the new ones, queues the changes.
+  bool start_kernel_drop(const std::vector<Listener>& listeners, std::string* error);
   bool plan_listeners(const policy::Config& config, std::vector<Listener>& next,
                       std::vector<std::vector<ListenerOp>>& ops, std::string* error);
   UpstreamGroupsPtr configure_upstreams(const policy::Config& config);
@@ -182,6 +184,7 @@ class Server {
   std::unique_ptr<Observer> observer_;
   ObserveOptions observe_options_;
   bool waited_ = false;
+  std::unique_ptr<net::KernelDrop> kernel_drop_;  // before bans_: its observer uses this
   std::unique_ptr<lists::BanTable> bans_;
   AnswerStore answers_{4096, 10'000};
   std::atomic<std::uint64_t> generation_{1};

@@ -171,6 +171,65 @@ void BM_DecideColdLocateAhead(benchmark::State& state) {
 BENCHMARK(BM_DecideColdLocateAhead)->UseRealTime();
 BENCHMARK(BM_DecideColdLocateAhead)->Threads(2)->UseRealTime();
 
+// The request path between the moment the key is known (route matched) and the limiter's
+// decision: classification, cookies, tokens. A dependent chain of multiply-adds stands for it:
+// no memory traffic of its own, and long enough (3 instructions a step) to exceed the core's
+// out-of-order window, as the real path (thousands of instructions) does.
+std::uint64_t other_work(std::uint64_t x, std::int64_t steps) {
+  for (std::int64_t i = 0; i < steps; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    benchmark::DoNotOptimize(x);
+  }
+  return x;
+}
+
+void BM_RequestWork(benchmark::State& state) {
+  std::uint64_t x = 1;
+  for (auto _ : state) x = other_work(x, state.range(0));
+  benchmark::DoNotOptimize(x);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RequestWork)->Arg(128)->Arg(512);
+
+// The request path without an early prefetch: the work, then a cold decision. Minus
+// BM_RequestWork of the same argument = what the cold lookup adds to a request.
+void BM_DecideColdAfterWork(benchmark::State& state) {
+  Table& t = cold_table();
+  Nanos now = clock_start();
+  std::uint64_t i = cursor_start(state);
+  std::uint64_t x = 1;
+  for (auto _ : state) {
+    now += 997;
+    const Key key{cold_index(++i), 1};
+    x = other_work(x, state.range(0));
+    benchmark::DoNotOptimize(t.decide(key, now));
+  }
+  clock_stop(now);
+  cursor_stop(state);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecideColdAfterWork)->Arg(128)->Arg(512)->UseRealTime();
+
+// The same with locate() as soon as the key is known, as the pipeline does now
+// (RouteLimits::prefetch when the route is matched): the miss overlaps the work, and the
+// decision takes the ticket, as RouteLimits::check does.
+void BM_DecideColdLocateEarly(benchmark::State& state) {
+  Table& t = cold_table();
+  Nanos now = clock_start();
+  std::uint64_t i = cursor_start(state);
+  std::uint64_t x = 1;
+  for (auto _ : state) {
+    now += 997;
+    const Ticket ticket = t.locate(Key{cold_index(++i), 1});
+    x = other_work(x, state.range(0));
+    benchmark::DoNotOptimize(t.decide(ticket, now));  // check() uses prefetch's ticket
+  }
+  clock_stop(now);
+  cursor_stop(state);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecideColdLocateEarly)->Arg(128)->Arg(512)->UseRealTime();
+
 // Not a timing: the memory cost of a tracked key, reported as counters.
 void BM_BytesPerKey(benchmark::State& state) {
   Table& t = cold_table();

@@ -391,7 +391,13 @@ std::optional<Seconds> BanTable::ban(const client::Cidr& key, BanDuration durati
   remember(k, count, end_of(info), now);
   counters_.bans.fetch_add(1, std::memory_order_relaxed);
   maybe_compact(now);
+  if (observer_) observer_(info, true);
   return info.expiry;
+}
+
+void BanTable::set_observer(Observer fn) {
+  std::lock_guard lock(mu_);
+  observer_ = std::move(fn);
 }
 
 bool BanTable::unban(const client::Cidr& key, bool forget_history) {
@@ -407,6 +413,7 @@ bool BanTable::unban(const client::Cidr& key, bool forget_history) {
   if (slot) {
     remove_slot(*slot);
     counters_.unbans.fetch_add(1, std::memory_order_relaxed);
+    if (observer_) observer_(key_only(to_cidr(*p)), false);
   }
   if (forget_history) forget(k);
   maybe_compact(last_now_);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,13 @@ class BanTable {
   // Rewrites the journal with the live state now. False without a journal or on I/O error.
   bool compact(Seconds now);
   std::string journal_error() const;
+
+  // Told of every ban that takes effect (banned = true, with its level and expiry) and every
+  // ban lifted by unban() (banned = false, the key only), under the table's writer lock: the
+  // kernel-level drops follow the table this way. Not told of replayed, expired or evicted bans.
+  // Set before the table is shared.
+  using Observer = std::function<void(const BanInfo& info, bool banned)>;
+  void set_observer(Observer fn);
 
   // Applies one journal record as replay does, without journaling it (tests and fuzzers).
   void apply(const JournalRecord& record, Seconds now);
@@ -162,6 +170,7 @@ class BanTable {
         journal_records{0}, journal_errors{0}, compactions{0};
   };
   mutable Counters counters_;
+  Observer observer_;
 };
 
 }  // namespace gh::lists

@@ -19,11 +19,19 @@ struct ListsConfig {
   std::vector<std::string> deny_files;
 };
 
+// Repeat offenders dropped by the kernel (nftables), before any accept.
+struct KernelDropConfig {
+  bool enabled = false;
+  std::uint32_t from_ban = 2;       // the n-th ban of a chain (escalation_window) and later ones
+  std::string table = "gatehouse";  // `table inet NAME`, owned by Gatehouse: replaced at start
+};
+
 struct BansConfig {
   std::string journal = "var/bans.journal";  // bans survive restarts and crashes through it
   std::uint32_t max_entries = 100'000;       // when full, the ban ending first is dropped
   // Repeats within this window double the duration. Milliseconds, 64-bit: up to 365 days.
   std::uint64_t escalation_window = 24 * 3'600'000;
+  KernelDropConfig kernel_drop;
 };
 
 }  // namespace gh::policy

@@ -27,7 +27,9 @@ using policy::relative_to;
 using policy::SourceMark;
 
 constexpr std::string_view kListsKeys[] = {"allow", "deny", "allow_files", "deny_files"};
-constexpr std::string_view kBansKeys[] = {"journal", "max_entries", "escalation_window"};
+constexpr std::string_view kBansKeys[] = {"journal", "max_entries", "escalation_window",
+                                          "kernel_drop"};
+constexpr std::string_view kKernelDropKeys[] = {"enabled", "from_ban", "table"};
 constexpr std::size_t kMaxListFiles = 64;
 
 // List files are parsed by the lists stage; here they are only resolved and checked readable,
@@ -96,6 +98,31 @@ void load_bans(Document& doc, const Field& f, BansConfig& b) {
       doc.read_uint(e, path, 16, 10'000'000, b.max_entries);
     } else if (e.key == "escalation_window") {
       doc.read_duration(e, path, kSecond, 365 * kDay, b.escalation_window);
+    } else if (e.key == "kernel_drop") {
+      policy::KernelDropConfig& k = b.kernel_drop;
+      doc.each_section_field(e, kKernelDropKeys, path, [&](const Field& g, const std::string& p) {
+        if (g.key == "enabled") {
+          doc.read_bool(g, p, k.enabled);
+        } else if (g.key == "from_ban") {
+          doc.read_uint(g, p, 1, 64, k.from_ban);
+        } else if (g.key == "table") {
+          if (auto name = doc.scalar(g, p)) {
+            const bool ok = !name->empty() && name->size() <= 32 &&
+                            name->find_first_not_of(
+                                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+                                "WXYZ0123456789_-") == std::string::npos;
+            if (ok) {
+              k.table = *name;
+            } else {
+              doc.error(doc.value_mark(g),
+                        p +
+                            ": expected an nftables table name (1 to 32 letters, "
+                            "digits, '_' or '-'), got '" +
+                            *name + "'");
+            }
+          }
+        }
+      });
     }
   });
 }

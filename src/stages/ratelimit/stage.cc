@@ -20,6 +20,14 @@ std::uint32_t ceil_seconds(Nanos ns) {
   return static_cast<std::uint32_t>((ns + kNsPerS - 1) / kNsPerS);
 }
 
+// Parts known when the route is matched, and cheap to read (no header, cookie or query scan).
+bool early_key(const std::vector<policy::KeyPart>& parts) {
+  return std::all_of(parts.begin(), parts.end(), [](const policy::KeyPart& p) {
+    return p.kind == policy::KeyPartKind::ClientIp || p.kind == policy::KeyPartKind::ClientPrefix ||
+           p.kind == policy::KeyPartKind::Route || p.kind == policy::KeyPartKind::Method;
+  });
+}
+
 std::string identity(std::string_view route, const policy::LimitConfig& limit) {
   return std::string(route) + '\n' + limit.name + '\n' + std::to_string(limit.rate) + '/' +
          std::to_string(limit.period) + '\n' + std::to_string(limit.burst) + '\n' +
@@ -69,7 +77,7 @@ RouteLimits::RouteLimits(std::string_view route, const std::vector<policy::Limit
     if (!gcra) continue;  // the loader refuses such limits; never reached with a loaded config
     std::shared_ptr<Table> table = registry.table_for(route, limit, *gcra);
     if (table == nullptr) continue;
-    limits_.push_back({&limit, std::move(table)});
+    limits_.push_back({&limit, std::move(table), early_key(limit.key)});
     needs_body_ = needs_body_ || ratelimit::needs_body(limit.key);
   }
 }
@@ -96,7 +104,10 @@ void enqueue(PendingCounts& pending, Table& table, const Ticket& ticket,
 
 }  // namespace
 
-stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts& pending) const {
+stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts& pending,
+                                   const EarlyTickets* early) const {
+  if (early != nullptr && early->owner != this) early = nullptr;
+  std::uint8_t next_early = 0;  // tickets are in limit order
   stages::Verdict v;
   const std::uint8_t first_new = pending.size;
   // A refusal undoes what this call queued: refunds its charges, forgets its owed counts.
@@ -107,8 +118,13 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     }
     pending.size = first_new;
   };
-  for (const Compiled& c : limits_) {
+  for (std::size_t index = 0; index < limits_.size(); ++index) {
+    const Compiled& c = limits_[index];
     const policy::LimitConfig& cfg = *c.config;
+    const Ticket* prefetched = nullptr;
+    if (early != nullptr && next_early < early->size && early->limit[next_early] == index) {
+      prefetched = &early->tickets[next_early++];
+    }
     const bool count_when = !cfg.count_when_status.empty();
     const bool in_class = (cfg.classes & (1u << static_cast<unsigned>(in.client_class))) != 0;
     // A plain limit ignores the classes it leaves out; a count_when one still counts their
@@ -117,9 +133,14 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     // A challenge limit asks for a clearance; clients holding one are past it (a limit keyed on
     // clearance.id is what stops one solve being spread over a flood).
     if (cfg.action.kind == policy::ActionKind::Challenge && !in.clearance.empty()) continue;
-    Key key;
-    if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
-    const Ticket ticket = c.table->locate(key);
+    Ticket ticket;
+    if (prefetched != nullptr) {
+      ticket = *prefetched;
+    } else {
+      Key key;
+      if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
+      ticket = c.table->locate(key);
+    }
     if (!in_class) {
       // Not checked and not charged now, but a matching status is: a failed login proves nothing
       // about the class of its sender (a botnet can hold one resident's device token), and the
@@ -199,6 +220,22 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     return v;  // the first refusal wins; later limits are not charged for it
   }
   return v;
+}
+
+void RouteLimits::prefetch(const KeyInputs& in, EarlyTickets& out) const {
+  out.owner = this;
+  out.size = 0;
+  for (std::size_t i = 0; i < limits_.size() && i < 256; ++i) {
+    const Compiled& c = limits_[i];
+    if (!c.early) continue;
+    Key key;
+    // Early parts are never absent (an address, a route, a method): a Missing key is only
+    // skipped, and check() then builds it itself.
+    if (build_key(c.config->key, in, process_seed(), key) != KeyBuild::Ok) continue;
+    out.tickets[out.size] = c.table->locate(key);
+    out.limit[out.size] = static_cast<std::uint8_t>(i);
+    if (++out.size == EarlyTickets::kMax) break;
+  }
 }
 
 void RouteLimits::settle(PendingCounts& pending, std::uint16_t status, Nanos now) {

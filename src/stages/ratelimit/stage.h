@@ -59,6 +59,18 @@ struct PendingCounts {
   void clear() { size = 0; }
 };
 
+class RouteLimits;
+
+// The tickets RouteLimits::prefetch made, kept for check(): the early keys are built and hashed
+// once per request, not twice. Fixed size, lives in the exchange.
+struct EarlyTickets {
+  static constexpr std::size_t kMax = 4;
+  const RouteLimits* owner = nullptr;  // the RouteLimits that made them; others ignore them
+  std::array<Ticket, kMax> tickets{};
+  std::array<std::uint8_t, kMax> limit{};  // index of the limit each ticket is for
+  std::uint8_t size = 0;
+};
+
 class RouteLimits {
  public:
   // `limits` are the route's and must outlive this (they are the config snapshot's).
@@ -80,7 +92,16 @@ class RouteLimits {
   // client's class is subject to consumes now; count_when limits are also queued in `pending`
   // (see PendingCounts). When a limit refuses, the count_when limits this call charged are
   // refunded and dequeued: the request never reaches the application, so it is no failure.
-  stages::Verdict check(const KeyInputs& in, Nanos now, PendingCounts& pending) const;
+  // `early`, when made by prefetch() on this RouteLimits for the same request, stands for the
+  // keys it holds (they are not built again).
+  stages::Verdict check(const KeyInputs& in, Nanos now, PendingCounts& pending,
+                        const EarlyTickets* early = nullptr) const;
+  // Builds the keys of the limits known as soon as the route is (client.ip, client.prefix,
+  // route, method) and starts fetching their table buckets, so that the cache miss of a cold
+  // key overlaps the work done before check() (classification, tokens); the tickets go to
+  // `out` for check(). Changes nothing: no key is tracked or charged. At most
+  // EarlyTickets::kMax limits, the route's first ones.
+  void prefetch(const KeyInputs& in, EarlyTickets& out) const;
   // Once the exchange has a status, from the upstream or answered locally after the limits passed
   // (502, 503, ...): keeps or refunds each charge and counts what was owed on a matching status,
   // then empties `pending`, so a second call does nothing.
@@ -97,6 +118,7 @@ class RouteLimits {
   struct Compiled {
     const policy::LimitConfig* config;
     std::shared_ptr<Table> table;
+    bool early;  // the key needs nothing but the address, route and method (prefetch)
   };
   std::vector<Compiled> limits_;
   bool needs_body_ = false;

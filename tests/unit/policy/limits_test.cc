@@ -544,5 +544,36 @@ TEST_F(ListFiles, ResolvedAgainstTheConfigFileAndChecked) {
                                        "is not a regular file"));
 }
 
+TEST(ListsAndBans, KernelDrop) {
+  {
+    auto r = load_config_string(std::string(kBase) +
+                                    "bans:\n  kernel_drop: { enabled: true, from_ban: 3, "
+                                    "table: gh_edge }\n",
+                                "t.yaml");
+    ASSERT_TRUE(r.ok()) << r.errors[0].to_string();
+    const auto& k = r.snapshot->config.bans.kernel_drop;
+    EXPECT_TRUE(k.enabled);
+    EXPECT_EQ(k.from_ban, 3u);
+    EXPECT_EQ(k.table, "gh_edge");
+  }
+  {
+    auto r = load_config_string(std::string(kBase) + "routes:\n  - name: r\n", "t.yaml");
+    ASSERT_TRUE(r.ok());
+    const auto& k = r.snapshot->config.bans.kernel_drop;
+    EXPECT_FALSE(k.enabled);  // off by default
+    EXPECT_EQ(k.from_ban, 2u);
+    EXPECT_EQ(k.table, "gatehouse");
+  }
+  EXPECT_THAT(
+      with_base("bans:\n  kernel_drop:\n    enabled: maybe\n    from_ban: 0\n    table: 'a b'\n"
+                "    tabel: x\n"),
+      ElementsAre("test.yaml:8:14: bans.kernel_drop.enabled: expected true or false, got 'maybe'",
+                  "test.yaml:9:15: bans.kernel_drop.from_ban: must be between 1 and 64, got 0",
+                  "test.yaml:10:12: bans.kernel_drop.table: expected an nftables table name (1 to "
+                  "32 letters, digits, '_' or '-'), got 'a b'",
+                  "test.yaml:11:5: unknown key 'tabel' in bans.kernel_drop (did you mean "
+                  "'table'?)"));
+}
+
 }  // namespace
 }  // namespace gh::policy

@@ -381,3 +381,40 @@ TEST(BansConcurrency, ReadersSeeAConsistentTableWhileAWriterChurns) {
 
 }  // namespace
 }  // namespace gh::lists
+
+namespace gh::lists {
+namespace {
+
+// The observer (what the kernel-level drops follow): each ban that takes effect with its level,
+// each unban; nothing for an unban of a key that was not banned.
+TEST(BansObserver, ToldOfBansWithTheirLevelAndOfUnbans) {
+  auto t = BanTable::create(BansConfig{16, 3600, 0});
+  struct Seen {
+    std::string key;
+    bool banned;
+    std::uint8_t level;
+    Seconds expiry;
+  };
+  std::vector<Seen> seen;
+  t->set_observer([&](const BanInfo& b, bool banned) {
+    seen.push_back({client::format_cidr(b.key), banned, b.level, b.expiry});
+  });
+  const Seconds t0 = 1'000'000;
+  ASSERT_TRUE(t->ban(*client::parse_cidr("192.0.2.1"), {60, 600}, "r", "rule", t0));
+  ASSERT_TRUE(t->ban(*client::parse_cidr("192.0.2.1"), {60, 600}, "r", "rule", t0 + 61));  // repeat
+  EXPECT_TRUE(t->unban(*client::parse_cidr("192.0.2.1")));
+  EXPECT_FALSE(t->unban(*client::parse_cidr("198.51.100.0/24")));
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].key, "192.0.2.1/32");
+  EXPECT_TRUE(seen[0].banned);
+  EXPECT_EQ(seen[0].level, 0);
+  EXPECT_EQ(seen[0].expiry, t0 + 60);
+  EXPECT_TRUE(seen[1].banned);
+  EXPECT_EQ(seen[1].level, 1);  // the second ban of the chain: doubled
+  EXPECT_EQ(seen[1].expiry, t0 + 61 + 120);
+  EXPECT_EQ(seen[2].key, "192.0.2.1/32");
+  EXPECT_FALSE(seen[2].banned);
+}
+
+}  // namespace
+}  // namespace gh::lists
