@@ -47,9 +47,13 @@ bool EventLoop::modify(int fd, Handler* handler, std::uint32_t events) {
   return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
-void EventLoop::update_time() { now_ms_ = core::monotonic_ms(); }
+void EventLoop::update_time() {
+  now_ms_ = core::monotonic_ms();
+}
 
 void EventLoop::wake() {
   if (woken_.exchange(true)) return;
@@ -64,17 +68,21 @@ void EventLoop::run(const std::function<bool()>& keep_running) {
     int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
     update_time();
     if (n < 0 && errno != EINTR) break;
+    bool woken = false;
     for (int i = 0; i < n; ++i) {
       auto* h = static_cast<Handler*>(events[i].data.ptr);
       if (h == kWakeTag) {
         std::uint64_t v;
         [[maybe_unused]] auto r = read(wake_fd_, &v, sizeof v);
         woken_.store(false);
-        if (wake_hook_) wake_hook_();
+        woken = true;
         continue;
       }
       h->on_events(events[i].events);
     }
+    // After the batch, never inside it: the hook may free handlers (a reload removes a
+    // listener's acceptor) whose events are still queued later in this same batch.
+    if (woken && wake_hook_) wake_hook_();
     timers_.advance(now_ms_);
     run_deferred();
   }
