@@ -997,7 +997,11 @@ bool H2Session::read() {
   char buf[kReadChunk];
   const ssize_t n = transport_.transport_read(buf, sizeof buf);
   if (n > 0) {
-    if (static_cast<std::size_t>(n) < sizeof buf && !hangup_) readable_ = false;
+    // A short read drains a socket, but not TLS: one record comes out per read, and what
+    // OpenSSL already holds raises no epoll event.
+    if (static_cast<std::size_t>(n) < sizeof buf && !hangup_ && !transport_.transport_tls()) {
+      readable_ = false;
+    }
     progress_ms_ = worker_.loop().now_ms();
     const ssize_t r = nghttp2_session_mem_recv(ng_, reinterpret_cast<std::uint8_t*>(buf),
                                                static_cast<std::size_t>(n));

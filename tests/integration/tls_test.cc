@@ -187,6 +187,51 @@ TEST_F(TlsTest, CurlOverTlsReachesTheUpstreamAsHttps) {
   EXPECT_NE(curl(shield.port(), "a.test", "/", "--tls-max 1.1").substr(0, 3), "200");
 }
 
+// A listener with `http2: true` offers h2 by ALPN: a client that offers it speaks HTTP/2 through
+// TLS, every stream decided like a request (limits here); one that offers only http/1.1 gets
+// that; a listener without http2 never chooses h2.
+TEST_F(TlsTest, AlpnChoosesHttp2WhereTheListenerServesIt) {
+  const std::string routes =
+      "routes:\n"
+      "  - name: signup\n"
+      "    match: { path: /signup }\n"
+      "    limits:\n"
+      "      - { name: per-ip, key: [client.ip], rate: 2/min, burst: 2 }\n"
+      "  - name: app\n";
+  std::string both = config("", routes);
+  both.replace(both.find("    tls:\n"), 9, "    http2: true\n    tls:\n");
+  Shield shield(both);
+  const std::uint16_t port = shield.port();
+  EXPECT_EQ(curl(port, "a.test", "/hello", "--http2"), "200 2 HTTPS");
+  ASSERT_EQ(origin.request_count(), 1u);
+  EXPECT_EQ(origin.requests().at(0).header("x-forwarded-proto"), "https");
+  EXPECT_EQ(curl(port, "a.test", "/signup", "--http2"), "200 2 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/signup", "--http2"), "200 2 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/signup", "--http2"), "429 2 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/hello"), "200 1.1 HTTPS");  // http/1.1 offered alone
+  EXPECT_EQ(shield.server().stats().h2_connections, 4u);
+
+  Shield only_h1(config());
+  EXPECT_EQ(curl(only_h1.port(), "a.test", "/hello", "--http2"), "200 1.1 HTTPS");
+}
+
+// The JA4 of each connection's ClientHello reaches the rules and limits, over HTTP/1.1 and
+// HTTP/2 alike: curl's TLS 1.3 hello ("t13d...") is denied by a pattern, the same curl held to
+// TLS 1.2 ("t12d...") is not.
+TEST_F(TlsTest, TheConnectionsJa4ReachesTheRules) {
+  std::string c = config("",
+                         "reputation:\n  rules:\n"
+                         "    - { name: tls13-tool, ja4: ['t13d*'], action: deny }\n");
+  c.replace(c.find("    tls:\n"), 9, "    http2: true\n    tls:\n");
+  Shield shield(c);
+  const std::uint16_t port = shield.port();
+  EXPECT_EQ(curl(port, "a.test", "/hello"), "403 1.1 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/hello", "--http2"), "403 2 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/hello", "--tls-max 1.2"), "200 1.1 HTTPS");
+  EXPECT_EQ(curl(port, "a.test", "/hello", "--http2 --tls-max 1.2"), "200 2 HTTPS");
+  EXPECT_EQ(origin.request_count(), 2u);
+}
+
 TEST_F(TlsTest, SniPicksTheCertificate) {
   Shield shield(config());
   EXPECT_NE(subject_seen(shield.port(), "b.test").find("CN = b.test"), std::string::npos);
