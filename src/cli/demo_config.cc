@@ -9,7 +9,7 @@ std::string demo_config_yaml(const std::string& listen, const std::string& app, 
                              const std::string& key) {
   const std::string tls_listener =
       https.empty() ? ""
-                    : "  - address: " + https + "\n    tls:\n      certificates:\n        - cert: \"" +
+                    : "  - address: " + https + "\n    http2: true\n    tls:\n      certificates:\n        - cert: \"" +
                           cert + "\"\n          key: \"" + key + "\"\n";
   return "server: { workers: " + std::to_string(workers) + " }\n"
          "listen:\n  - address: " + listen + "\n" + tls_listener +

@@ -70,11 +70,12 @@ export async function startDemoApp(dir) {
 }
 
 // A shield with `policy` (YAML after listen/upstreams), in front of 127.0.0.1:appPort.
-export async function startShield(dir, appPort, policy) {
+// `listen`: more keys of the listener (YAML lines indented by four spaces), e.g. its tls section.
+export async function startShield(dir, appPort, policy, listen = '') {
   const port = await freePort();
   const file = path.join(dir, `shield-${port}.yaml`);
   writeFileSync(file,
-    `server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:${port}\n` +
+    `server: { workers: 1 }\nlisten:\n  - address: 127.0.0.1:${port}\n` + listen +
     `admin: { enabled: false }\n` +
     `upstreams:\n  app: { servers: [127.0.0.1:${appPort}] }\n` +
     `secrets: { key_file: ${dir}/secret.key }\nstate_dir: ${dir}/state\n` +
