@@ -332,7 +332,10 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
   const Runtime& rt = *x.rt;
   DefenceState& state = *rt.state;
   const reputation::Scorer& scorer = *rt.defence.scorer;
-  reputation::Request r{x.head, x.client, x.path};
+  reputation::Request r;
+  r.head = x.head;
+  r.client = x.client;
+  r.path = x.path;
   r.secure = x.secure;
   r.email_domain = email_domain;
   r.ja4 = x.ja4;

@@ -45,7 +45,7 @@ struct ListenerOp {
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
   bool http2 = false;
-  tls::ServerContextPtr tls;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
+  tls::ServerContextPtr tls = nullptr;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
 };
 
 struct StatsTotals {

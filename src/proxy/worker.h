@@ -46,7 +46,7 @@ using UpstreamGroupsPtr = std::shared_ptr<const std::vector<std::shared_ptr<net:
 struct SnapshotHold {
   gate::RuntimePtr runtime;
   const policy::Snapshot* snapshot = nullptr;  // runtime->policy, for brevity
-  std::vector<net::Balancer*> balancers;       // by upstream index; the worker's
+  std::vector<net::Balancer*> balancers{};     // by upstream index; the worker's
   std::uint32_t users = 0;
   bool retired = false;
 };
