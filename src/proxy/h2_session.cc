@@ -597,22 +597,10 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     exchange_open = false;
     const int st = ux.head_done() ? ux.response().status : status;
     w.pipeline().end(x, st, w.clock());
-    record_exchange(w, {.runtime = hold->runtime.get(),
-                        .route = x.route,
-                        .client_class = x.cls,
-                        .proxied = ux.head_done(),
-                        .status = st,
-                        .limit_action = x.limit_verdict.action,
-                        .client = x.client,
-                        .prefix = x.prefix,
-                        .text = &rtext,
-                        .start_ms = start_ms,
-                        .upstream_us = x.rtt_us,
-                        .has_account = x.has_account,
-                        .account_hash = x.account_hash,
-                        .bytes_in = text.size() + body_total,
-                        .bytes_out = bytes_out,
-                        .device = x.cls == policy::ClientClass::Resident ? &x.device_id : nullptr});
+    ExchangeInfo info = exchange_info(x, hold->runtime.get(), ux.head_done(), st, &rtext, start_ms);
+    info.bytes_in = text.size() + body_total;
+    info.bytes_out = bytes_out;
+    record_exchange(w, info);
     w.unhold(hold);
     hold = nullptr;
   }

@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "gate/defence.h"
+#include "gate/exchange.h"
 #include "gate/runtime.h"
 #include "http/parser.h"
 #include "observe/jsonl.h"
@@ -195,6 +196,24 @@ std::uint32_t since_ms(Worker& worker, std::int64_t start_ms) {
 }
 
 }  // namespace
+
+ExchangeInfo exchange_info(const gate::Exchange& x, const gate::Runtime* runtime, bool proxied,
+                           int status, const RequestText* text, std::int64_t start_ms) {
+  return {.runtime = runtime,
+          .route = x.route,
+          .client_class = x.cls,
+          .proxied = proxied,
+          .status = status,
+          .limit_action = x.limit_verdict.action,
+          .client = x.client,
+          .prefix = x.prefix,
+          .text = text,
+          .start_ms = start_ms,
+          .upstream_us = x.rtt_us,
+          .has_account = x.has_account,
+          .account_hash = x.account_hash,
+          .device = x.cls == policy::ClientClass::Resident ? &x.device_id : nullptr};
+}
 
 void record_exchange(Worker& worker, const ExchangeInfo& x) {
   WorkerObserve& o = worker.observe();

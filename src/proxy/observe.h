@@ -30,6 +30,7 @@
 #include "stages/verdict-t.h"
 
 namespace gh::gate {
+struct Exchange;
 struct Runtime;
 struct ModeChange;
 }  // namespace gh::gate
@@ -119,6 +120,10 @@ struct ExchangeInfo {
 // The session hook: counts, samples the heavy hitters and writes the access record. No
 // allocation except when the worker first sees a new config generation.
 void record_exchange(Worker& worker, const ExchangeInfo& x);
+// What an exchange that began tells of itself (route, class, verdict, client, account, device),
+// the same for every transport; the transport adds the bytes it moved.
+ExchangeInfo exchange_info(const gate::Exchange& x, const gate::Runtime* runtime, bool proxied,
+                           int status, const RequestText* text, std::int64_t start_ms);
 
 // The figures summed over workers, for /metrics.
 struct ObserveTotals {

@@ -696,23 +696,11 @@ void Session::end_exchange() {
     // A decision service's "pass" is not the application's answer: nothing to settle by it.
     worker_.pipeline().end(x_, allowed_ ? 0 : status, worker_.clock());
     // The operator's view (observe.h): counts, heavy hitters, the access log.
-    record_exchange(
-        worker_, {.runtime = hold_->runtime.get(),
-                  .route = x_.route,
-                  .client_class = x_.cls,
-                  .proxied = ux_.head_done(),
-                  .status = status,
-                  .limit_action = x_.limit_verdict.action,
-                  .client = x_.client,
-                  .prefix = x_.prefix,
-                  .text = &text_,
-                  .start_ms = head_start_ms_,
-                  .upstream_us = x_.rtt_us,
-                  .has_account = x_.has_account,
-                  .account_hash = x_.account_hash,
-                  .bytes_in = (in_ != nullptr ? in_->consumed_total() - in_mark_ : 0) + head_len_,
-                  .bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_,
-                  .device = x_.cls == policy::ClientClass::Resident ? &x_.device_id : nullptr});
+    ExchangeInfo info =
+        exchange_info(x_, hold_->runtime.get(), ux_.head_done(), status, &text_, head_start_ms_);
+    info.bytes_in = (in_ != nullptr ? in_->consumed_total() - in_mark_ : 0) + head_len_;
+    info.bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_;
+    record_exchange(worker_, info);
   } else if (local_status_ != 0) {  // an answer outside any exchange (a malformed head, 408)
     record_exchange(worker_,
                     {.status = local_status_,

@@ -3,16 +3,9 @@
 // at the demo app. A second, JavaScript-less context takes the meta-refresh path and also gets
 // through. Saves challenge-page.png and challenge-registered.png.
 import path from 'node:path';
-import { startDemoApp, startShield, stopAll, tempDir, accountsCreated, solveAndRegister } from './lib/gatehouse.mjs';
+import { startDemoApp, startShield, stopAll, tempDir, accountsCreated, solveAndRegister, challengePolicy } from './lib/gatehouse.mjs';
 
-const policy = `challenge: { levels: [{rate: 0, bits: 12}], refresh_wait: 1s }
-routes:
-  - name: signup
-    match: { path_prefix: /signup }
-    class: signup
-    signup: { mode: challenge }
-  - name: app
-`;
+const policy = challengePolicy;
 
 export default async function ({ browser, screenshotDir, log, check }) {
   try {

@@ -5,16 +5,9 @@
 // test's own (certificate checks themselves are tested with curl in tests/integration/tls_test.cc).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { startDemoApp, startShield, stopAll, tempDir, accountsCreated, solveAndRegister } from './lib/gatehouse.mjs';
+import { startDemoApp, startShield, stopAll, tempDir, accountsCreated, solveAndRegister, challengePolicy } from './lib/gatehouse.mjs';
 
-const policy = `challenge: { levels: [{rate: 0, bits: 12}], refresh_wait: 1s }
-routes:
-  - name: signup
-    match: { path_prefix: /signup }
-    class: signup
-    signup: { mode: challenge }
-  - name: app
-`;
+const policy = challengePolicy;
 
 export default async function ({ browser, screenshotDir, log, check }) {
   try {

@@ -175,6 +175,16 @@ export async function accountsCreated(appPort) {
 // After the challenge page at `base`/signup: waits for the browser to solve it and come back to
 // the form, checks the clearance cookie, registers a new user named `prefix`NNNNN and checks the
 // account page names them. Returns the user name.
+// Sign-up behind a proof of work (12 bits: a browser solves it at once), the rest open.
+export const challengePolicy = `challenge: { levels: [{rate: 0, bits: 12}], refresh_wait: 1s }
+routes:
+  - name: signup
+    match: { path_prefix: /signup }
+    class: signup
+    signup: { mode: challenge }
+  - name: app
+`;
+
 export async function solveAndRegister({ page, context, base, prefix, check }) {
   await page.waitForURL(`${base}/signup`, { timeout: 30000, waitUntil: 'load' });
   await page.locator('input[name=username]').waitFor({ timeout: 30000 });
