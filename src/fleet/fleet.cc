@@ -329,35 +329,34 @@ void Fleet::resync() {
   const std::int64_t now = loop_->now_ms();
   next_resync_ms_ = now + std::max<std::int64_t>(1000, std::int64_t{25} * config_.sync_interval);
   stats_.resyncs.fetch_add(1, std::memory_order_relaxed);
-  cmd_->command({"HGETALL", key("bans")}, [this](const Reply* r) {
-    if (r == nullptr) {
-      on_down("no reply to HGETALL");
-      return;
-    }
-    if (r->type != Reply::Type::Array || r->elements.size() % 2 != 0) {
+  read_hash("bans", [this](const Reply& field, const Reply& value) {
+    std::optional<BanRecord> b;
+    if (value.is_string()) b = decode_ban(value.str);
+    if (!b) {
       stats_.malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    const std::int64_t now_s = wall_s();
-    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
-      const Reply& field = r->elements[i];
-      const Reply& value = r->elements[i + 1];
-      std::optional<BanRecord> b;
-      if (value.is_string()) b = decode_ban(value.str);
-      if (!b) {
-        stats_.malformed.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (b->expiry != kNoExpiry && b->expiry <= now_s) {
-        // Over: whichever node sees it first takes it out (a hash field has no expiry of its own).
-        if (field.is_string()) cmd_->command({"HDEL", key("bans"), field.str}, nullptr);
-        continue;
-      }
-      stats_.received.fetch_add(1, std::memory_order_relaxed);
-      if (sinks_.ban) sinks_.ban(*b);
+    if (b->expiry != kNoExpiry && b->expiry <= wall_s()) {
+      // Over: whichever node sees it first takes it out (a hash field has no expiry of its own).
+      if (field.is_string()) cmd_->command({"HDEL", key("bans"), field.str}, nullptr);
+      return;
     }
+    stats_.received.fetch_add(1, std::memory_order_relaxed);
+    if (sinks_.ban) sinks_.ban(*b);
   });
-  cmd_->command({"HGETALL", key("modes")}, [this](const Reply* r) {
+  read_hash("modes", [this](const Reply&, const Reply& value) {
+    std::optional<ModeRecord> m;
+    if (value.is_string()) m = decode_mode(value.str);
+    if (!m) {
+      stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    deliver_mode(*m);
+  });
+}
+
+void Fleet::read_hash(const char* name, std::function<void(const Reply&, const Reply&)> each) {
+  cmd_->command({"HGETALL", key(name)}, [this, each = std::move(each)](const Reply* r) {
     if (r == nullptr) {
       on_down("no reply to HGETALL");
       return;
@@ -366,15 +365,8 @@ void Fleet::resync() {
       stats_.malformed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    for (std::size_t i = 1; i < r->elements.size(); i += 2) {
-      std::optional<ModeRecord> m;
-      if (r->elements[i].is_string()) m = decode_mode(r->elements[i].str);
-      if (!m) {
-        stats_.malformed.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      deliver_mode(*m);
-    }
+    for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2)
+      each(r->elements[i], r->elements[i + 1]);
   });
 }
 

@@ -93,6 +93,9 @@ class Fleet {
   void became_up();
   void flush();
   void resync();
+  // HGETALL of one of our hashes, each field and value to `each`; no reply takes the node down,
+  // a malformed one is counted.
+  void read_hash(const char* name, std::function<void(const Reply&, const Reply&)> each);
   void on_message(std::string_view payload);
   void deliver(const Message& m);
   void deliver_mode(const ModeRecord& m);
