@@ -14,23 +14,14 @@
 #include "sim/engine.h"
 #include "sim/scenario.h"
 #include "sim/setup.h"
+#include "unit/sim/temp_dir.h"
 
 namespace gh::sim {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/gh-sim-api-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using simtest::TempDir;
 
 class ApiResident : public ::testing::Test {
  protected:

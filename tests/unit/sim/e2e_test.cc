@@ -21,23 +21,14 @@
 #include "sim/pow.h"
 #include "sim/scenario.h"
 #include "unit/sim/loopback_server.h"
+#include "unit/sim/temp_dir.h"
 
 namespace gh::sim {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/gh-sim-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using simtest::TempDir;
 
 TEST(SimEndToEnd, BaselineAgainstTheDemoAppCountsWhatTheAppCounts) {
   TempDir dir;

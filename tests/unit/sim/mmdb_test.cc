@@ -13,25 +13,14 @@
 
 #include "sim/cli.h"
 #include "sim/scenario.h"
+#include "unit/sim/temp_dir.h"
 
 namespace gh::sim {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "gh_sim_mmdb_XXXXXX").string();
-    if (mkdtemp(t.data()) == nullptr) ADD_FAILURE() << "mkdtemp";
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using simtest::TempDir;
 
 struct Found {
   std::optional<std::uint32_t> asn;

@@ -16,21 +16,14 @@
 
 #include "sim/scenario.h"
 #include "sim/setup.h"
+#include "unit/sim/addresses.h"
 #include "unit/sim/loopback_server.h"
 
 namespace gh::sim {
 namespace {
 
-std::string addr_of(const Cidr& c, std::uint64_t i) {
-  sockaddr_storage a;
-  socklen_t len;
-  cidr_address(c, i, &a, &len);
-  return address_text(a);
-}
-
-std::string slash24(const std::string& a) {
-  return a.substr(0, a.rfind('.'));
-}
+using simtest::addr_of;
+using simtest::slash24;
 
 TEST(Spread, SuccessivePeopleComeFromDifferentNetworks) {
   PopulationConfig p;

@@ -10,21 +10,14 @@
 
 #include "sim/engine.h"
 #include "sim/scenario.h"
+#include "unit/sim/addresses.h"
 #include "unit/sim/loopback_server.h"
 
 namespace gh::sim {
 namespace {
 
-std::string addr_of(const Cidr& c, std::uint64_t i) {
-  sockaddr_storage a;
-  socklen_t len;
-  cidr_address(c, i, &a, &len);
-  return address_text(a);
-}
-
-std::string slash24(const std::string& a) {
-  return a.substr(0, a.rfind('.'));
-}
+using simtest::addr_of;
+using simtest::slash24;
 
 PopulationConfig roaming(const char* sources, std::uint32_t networks) {
   PopulationConfig p;
