@@ -51,6 +51,10 @@ void EventLoop::remove(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
+void EventLoop::close(int fd) {
+  ::close(fd);
+}
+
 void EventLoop::update_time() {
   now_ms_ = core::monotonic_ms();
 }

@@ -28,6 +28,9 @@ class EventLoop {
   bool add(int fd, Handler* handler, std::uint32_t events);
   bool modify(int fd, Handler* handler, std::uint32_t events);
   void remove(int fd);
+  // Closes a registered descriptor. No EPOLL_CTL_DEL: closing the last descriptor of a file takes
+  // it out of the epoll set, and Gatehouse never forks nor dups its sockets.
+  static void close(int fd);
 
   // Runs until stop() is called and `keep_running` (checked after every batch) returns false.
   void run(const std::function<bool()>& keep_running);

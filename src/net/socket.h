@@ -10,7 +10,8 @@
 namespace gh::net {
 
 // A listening socket; with `reuse_port` every worker binds its own (SO_REUSEPORT) and the kernel
-// spreads connections across them. Returns -1 and fills `error` on failure.
+// spreads connections across them. Accepted sockets inherit its TCP_NODELAY. Returns -1 and
+// fills `error` on failure.
 int listen_tcp(const client::SocketAddress& addr, bool reuse_port, int backlog, std::string* error);
 // Starts a non-blocking connect; completion is signalled by EPOLLOUT (then check connect_error()).
 int connect_tcp(const client::SocketAddress& addr, std::string* error);

@@ -111,8 +111,7 @@ void UpstreamPool::remove_idle(UpstreamConn* c) {
 void UpstreamPool::close(UpstreamConn* c) {
   if (c->user == nullptr) remove_idle(c);
   loop_.timers().cancel(c->idle_timer);
-  loop_.remove(c->fd);
-  ::close(c->fd);
+  net::EventLoop::close(c->fd);
   c->fd = -1;
   c->user = nullptr;
   ServerPool& server = *c->server;

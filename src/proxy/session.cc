@@ -875,8 +875,7 @@ void Session::close_now() {
     tls_.reset();
     tls_on_ = false;
   }
-  worker_.loop().remove(fd_);
-  ::close(fd_);
+  net::EventLoop::close(fd_);
   fd_ = -1;
   worker_.loop().timers().cancel(client_timer_);
   ux_.update_timer(false);

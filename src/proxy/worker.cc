@@ -267,8 +267,7 @@ void Worker::accept_from(const Acceptor& acceptor) {
       net::close_reset(fd);  // shedding must cost less than serving
       continue;
     }
-    stats_.connections_accepted.add();
-    net::set_nodelay(fd);
+    stats_.connections_accepted.add();  // TCP_NODELAY comes from the listening socket
     Session* s;
     if (!spare_sessions_.empty()) {
       s = spare_sessions_.back();

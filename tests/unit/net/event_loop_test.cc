@@ -47,5 +47,30 @@ TEST(EventLoop, TheWakeHookRunsAfterTheBatchSoItMayFreeHandlersOfThatBatch) {
   ::close(fds[1]);
 }
 
+// EventLoop::close() skips EPOLL_CTL_DEL: the kernel must have dropped the registration, or the
+// next descriptor with the same number could not be added (EEXIST) and the old one would fire.
+TEST(EventLoop, ClosingADescriptorTakesItOutOfTheSetWithoutARemove) {
+  EventLoop loop;
+  int first[2];
+  ASSERT_EQ(::pipe2(first, O_NONBLOCK | O_CLOEXEC), 0);
+  std::vector<std::string> order;
+  Reader old_reader(first[0], order);
+  ASSERT_TRUE(loop.add(first[0], &old_reader, EPOLLIN));
+  const int number = first[0];
+  EventLoop::close(first[0]);
+  int second[2];
+  ASSERT_EQ(::pipe2(second, O_NONBLOCK | O_CLOEXEC), 0);
+  ASSERT_EQ(second[0], number);  // the lowest free number comes back
+  Reader new_reader(second[0], order);
+  EXPECT_TRUE(loop.add(second[0], &new_reader, EPOLLIN));
+  ASSERT_EQ(::write(second[1], "x", 1), 1);
+  int passes = 0;
+  loop.run([&] { return order.empty() && ++passes < 100; });
+  EXPECT_EQ(order, (std::vector<std::string>{"reader"}));
+  ::close(first[1]);
+  ::close(second[0]);
+  ::close(second[1]);
+}
+
 }  // namespace
 }  // namespace gh::net
