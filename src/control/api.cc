@@ -429,6 +429,18 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_ban_requests_dropped_total");
   x.sample(server_.bans_dropped());
 
+  // Kernel drops: zeros when off. The packet count is a netlink round trip, fine for a scrape.
+  net::KernelDrop* kd = server_.kernel_drop();
+  const net::KernelDropStats kds = kd != nullptr ? kd->stats() : net::KernelDropStats{};
+  x.family("gatehouse_kernel_drop_enabled");
+  x.sample(kd != nullptr ? 1 : 0);
+  x.family("gatehouse_kernel_drop_elements_total");
+  x.sample({{"op", "added"}}, kds.added);
+  x.sample({{"op", "removed"}}, kds.removed);
+  x.sample({{"op", "failed"}}, kds.failed);
+  x.family("gatehouse_kernel_drop_packets_total");
+  x.sample(kd != nullptr ? kd->dropped_packets() : 0);
+
   // The fleet: zeros when this node is alone (every family is always exposed).
   const fleet::Fleet* fleet = server_.fleet();
   const fleet::FleetStats* fs = fleet != nullptr ? &fleet->stats() : nullptr;

@@ -210,6 +210,13 @@ void append_value(std::string& out, double value);
   X(gatehouse_bans_evicted_full_total, "counter", "", "bans dropped because the table was full")   \
   X(gatehouse_ban_requests_dropped_total, "counter", "",                                           \
     "ban actions dropped because the housekeeping queue was full")                                 \
+  X(gatehouse_kernel_drop_enabled, "gauge", "",                                                   \
+    "1 when bans.kernel_drop is on and the nftables table is in place")                           \
+  X(gatehouse_kernel_drop_elements_total, "counter", "op",                                        \
+    "kernel drop set elements: added (or refreshed), removed (a ban lifted early), failed (the "  \
+    "kernel refused an add: set full, overlapping prefix)")                                       \
+  X(gatehouse_kernel_drop_packets_total, "counter", "",                                           \
+    "packets the kernel dropped for banned clients (the drop rules' counters)")                   \
   X(gatehouse_fleet_configured, "gauge", "",                                                       \
     "1 when a cluster: section is set (a fleet on Redis)")                                         \
   X(gatehouse_fleet_up, "gauge", "",                                                               \

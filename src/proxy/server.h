@@ -89,6 +89,8 @@ class Server {
   bool stop_requested() const { return stop_.load(std::memory_order_acquire); }
   net::ConnectionCounter& counter() { return counter_; }
   lists::BanTable* bans() { return bans_.get(); }
+  // The nftables drops of banned clients (bans.kernel_drop): null when off.
+  net::KernelDrop* kernel_drop() { return kernel_drop_.get(); }
   // Refusals of decide listeners for nginx, fetched by id right after (answer_store.h).
   AnswerStore& answers() { return answers_; }
   gate::DefenceState& defence() { return defence_; }

@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "client/address.h"
+#include "control/api.h"
+#include "control/token.h"
 #include "support.h"
 
 namespace gh::test {
@@ -101,6 +103,19 @@ void in_fresh_netns(const std::function<void()>& body) {
   sh("ip netns del " + ns, &out);
 }
 
+std::string metrics_of(Shield& shield) {
+  control::AdminApi::Options o;
+  o.token = control::BearerToken::from_string("kernel-drop-test");
+  control::AdminApi api(shield.server(), o);
+  control::ApiRequest r;
+  r.method = "GET";
+  r.path = "/metrics";
+  r.authorization = "Bearer kernel-drop-test";
+  r.authorization_count = 1;
+  r.host = "127.0.0.1";
+  return api.handle(r).text;
+}
+
 TEST(KernelDrop, RepeatOffendersAreDroppedByTheKernelAndRestoredAfterRestart) {
   const std::string dir = [] {
     char tmpl[] = "/tmp/gatehouse-kdrop-XXXXXX";
@@ -132,6 +147,14 @@ TEST(KernelDrop, RepeatOffendersAreDroppedByTheKernelAndRestoredAfterRestart) {
       EXPECT_EQ(try_connect(port, stubborn, 500ms), Connect::TimedOut);
       EXPECT_EQ(shield.server().stats().connections_refused_banned, 0u);
       EXPECT_EQ(status_of(port, "/short", "127.0.0.88"), 200);  // others are served
+      // And /metrics says so: the two elements added, the SYNs of both connects dropped.
+      const std::string metrics = metrics_of(shield);
+      EXPECT_NE(metrics.find("\ngatehouse_kernel_drop_enabled 1\n"), std::string::npos) << metrics;
+      EXPECT_NE(metrics.find("\ngatehouse_kernel_drop_elements_total{op=\"added\"} 2\n"),
+                std::string::npos)
+          << metrics;
+      EXPECT_EQ(metrics.find("\ngatehouse_kernel_drop_packets_total 0\n"), std::string::npos)
+          << metrics;
       // The 2 s ban ends: the kernel lets the address through again.
       EXPECT_TRUE(
           eventually([&] { return try_connect(port, quick, 300ms) == Connect::Connected; }, 6s));
