@@ -265,8 +265,8 @@ TEST(QuickMode, AdminFlag) {
 TEST(Demo, AdminFlag) {
   TempDir dir;
   {
-    Child c({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--app", "127.0.0.1:0", "--db",
-             dir.path() + "/app.db", "--admin", "127.0.0.1:0", "-w", "1"},
+    Child c({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--https", "off", "--app",
+             "127.0.0.1:0", "--db", dir.path() + "/app.db", "--admin", "127.0.0.1:0", "-w", "1"},
             dir.path() + "/demo.log", {}, dir.path());
     const std::uint16_t admin =
         c.port_from_log(std::regex("Dashboard: +http://127\\.0\\.0\\.1:([0-9]+)/dashboard"));
@@ -276,8 +276,9 @@ TEST(Demo, AdminFlag) {
     c.signal(SIGTERM);
     EXPECT_EQ(c.wait(15s), 0) << c.log();
   }
-  Child c({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--app", "127.0.0.1:0", "--db",
-           dir.path() + "/app.db", "--admin", "off", "-w", "1"},
+  // --https off: the demo's default HTTPS port (8443) may be taken by another demo running.
+  Child c({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--https", "off", "--app",
+           "127.0.0.1:0", "--db", dir.path() + "/app.db", "--admin", "off", "-w", "1"},
           dir.path() + "/demo2.log", {}, dir.path());
   ASSERT_NE(c.port_from_log(std::regex("protected service: +http://127\\.0\\.0\\.1:([0-9]+)/")), 0)
       << c.log();
