@@ -6,7 +6,7 @@ FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 20
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan demo package bench mission fuzz format tidy clean help
+.PHONY: all build deps test unit asan demo package bench mission mission-fleet fuzz format tidy clean help
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make package    the Debian package (binary, systemd unit, config) in $(BUILD)/"
 	@echo "make bench      side-by-side benchmarks against nginx and HAProxy"
 	@echo "make mission    registration flood vs Gatehouse, nginx and HAProxy: one table (~6 min)"
+	@echo "make mission-fleet  3 nodes behind HAProxy under the flood, with and without cluster: (~3 min)"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
 	@echo "make format     clang-format the tree; make tidy: clang-tidy over src/"
 
@@ -61,6 +62,15 @@ mission:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS) --target gatehouse
 	scripts/mission $(BUILD)
+
+# The fleet mission (docs/MISSION.md, "The fleet"): 3 nodes behind HAProxy (PROXY protocol v2) under
+# the registration flood, sharing one redis-server, then without cluster:; the issue's targets as
+# pass/fail. FLEET_* variables (scripts/mission-fleet --help) shorten or select.
+mission-fleet:
+	@scripts/install-deps mission
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS) --target gatehouse
+	scripts/mission-fleet $(BUILD)
 
 fuzz:
 	@scripts/install-deps test
