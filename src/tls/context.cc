@@ -99,7 +99,10 @@ int on_ticket(SSL* ssl, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_
                      : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
   OPENSSL_cleanse(&key, sizeof key);
   if (ok != 1) return -1;
-  return is_current ? 1 : 2;  // 2: decrypted with an older key, so a fresh ticket is issued
+  // 2 = renew: a fresh ticket is issued after this resumption. Always under TLS 1.3, where
+  // OpenSSL otherwise sends none and clients use a ticket once (RFC 8446 C.4): a browser's
+  // every third handshake would be a full one. Under TLS 1.2 only when an older key decrypted it.
+  return is_current && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
 }
 
 std::string lower(std::string_view s) {
