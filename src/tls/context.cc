@@ -311,6 +311,11 @@ std::shared_ptr<const ServerContext> ServerContext::build(const policy::TlsConfi
     SSL_CTX_set_options(ctx, options);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
+    // One read() takes every record the socket holds, not a 5-byte header then the record
+    // (measured on HTTP/2: 2.07 reads per request before, as nginx, which sets it too, 0.2).
+    // Safe because the transports read a TLS connection until EAGAIN: records OpenSSL holds
+    // raise no epoll event but are consumed before that.
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_use_certificate_chain_file(ctx, c.cert_file.c_str()) != 1) {
       return fail("certificate " + c.cert_file + ": " + openssl_error());
     }
