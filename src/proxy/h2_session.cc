@@ -393,7 +393,9 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   }
 
   // -- the upstream's side ---------------------------------------------------------------------
-  void upstream_progress() override { conn.drive(); }
+  // After the loop's batch, not now: the answers of several streams that arrive in one batch
+  // then leave in one TLS record and one write (one each per answer before).
+  void upstream_progress() override { conn.drive_soon(); }
 
   bool upstream_head(const http::ResponseHead& h) override {
     // The head as HTTP/1.1 (hop-by-hop removed, Via and the pipeline's fields added), then as
@@ -1150,9 +1152,14 @@ void H2Session::linger() {
 }
 
 void H2Session::drive_soon() {
+  if (drive_queued_) return;
+  drive_queued_ = true;
   // The session may be gone by the time the loop runs this: the weak token says.
   worker_.loop().defer([alive = std::weak_ptr<H2Session*>(alive_)] {
-    if (auto p = alive.lock()) (*p)->drive();
+    if (auto p = alive.lock()) {
+      (*p)->drive_queued_ = false;  // first: the drive may ask for the next batch
+      (*p)->drive();
+    }
   });
 }
 
