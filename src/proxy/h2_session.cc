@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -392,7 +393,9 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   }
 
   // -- the upstream's side ---------------------------------------------------------------------
-  void upstream_progress() override { conn.drive(); }
+  // After the loop's batch, not now: the answers of several streams that arrive in one batch
+  // then leave in one TLS record and one write (one each per answer before).
+  void upstream_progress() override { conn.drive_soon(); }
 
   bool upstream_head(const http::ResponseHead& h) override {
     // The head as HTTP/1.1 (hop-by-hop removed, Via and the pipeline's fields added), then as
@@ -507,37 +510,36 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     http::HeadLimits limits;
     limits.max_head_bytes = head_text.size() + 1;
     http::ParseResult r = http::parse_response(head_text, limits, http::Method::Get, h);
-    std::vector<nghttp2_nv> nv;
-    std::vector<std::string> names;  // lowercased names, alive until the submit
+    // The fields on the stack and their lowercased names in one reused buffer (names are parts
+    // of the head, so the head's size bounds them): nghttp2 copies both before it returns, and
+    // no allocation is left per response (the profile had vector growth and strings here).
+    std::array<nghttp2_nv, http::kMaxHeaderFields + 1> nv;
+    std::size_t count = 0;
+    thread_local std::string lowered;
+    if (lowered.size() < head_text.size()) lowered.resize(head_text.size());
     // Three digits (the parser accepts only 100-999); a failed parse is our 502.
     const unsigned code = r.status == http::ParseStatus::Complete ? h.status % 1000u : 502u;
     char status[4] = {static_cast<char>('0' + code / 100), static_cast<char>('0' + code / 10 % 10),
                       static_cast<char>('0' + code % 10), '\0'};
-    nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status")),
-                  reinterpret_cast<std::uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
-    names.reserve(h.field_count);
+    nv[count++] = {reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status")),
+                   reinterpret_cast<std::uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE};
     if (r.status == http::ParseStatus::Complete) {
+      char* out = lowered.data();
       for (std::uint16_t i = 0; i < h.field_count; ++i) {
         const http::Field& f = h.fields[i];
         if (hop_by_hop(f.name)) continue;
-        names.push_back(lower(f.name));
-      }
-      std::size_t k = 0;
-      for (std::uint16_t i = 0; i < h.field_count; ++i) {
-        const http::Field& f = h.fields[i];
-        if (hop_by_hop(f.name)) continue;
-        const std::string& n = names[k++];
-        nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(n.data())),
-                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())), n.size(),
-                      f.value.size(), NGHTTP2_NV_FLAG_NONE});
+        char* name = out;
+        for (char c : f.name) *out++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+        nv[count++] = {reinterpret_cast<std::uint8_t*>(name),
+                       reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
+                       f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE};
       }
     }
     (void)from_upstream;
     nghttp2_data_provider prd;
     prd.source.ptr = this;
     prd.read_callback = &H2Stream::on_read_body;
-    if (nghttp2_submit_response(conn.ng(), id, nv.data(), nv.size(), has_body ? &prd : nullptr) !=
-        0) {
+    if (nghttp2_submit_response(conn.ng(), id, nv.data(), count, has_body ? &prd : nullptr) != 0) {
       nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
     }
   }
@@ -1150,9 +1152,14 @@ void H2Session::linger() {
 }
 
 void H2Session::drive_soon() {
+  if (drive_queued_) return;
+  drive_queued_ = true;
   // The session may be gone by the time the loop runs this: the weak token says.
   worker_.loop().defer([alive = std::weak_ptr<H2Session*>(alive_)] {
-    if (auto p = alive.lock()) (*p)->drive();
+    if (auto p = alive.lock()) {
+      (*p)->drive_queued_ = false;  // first: the drive may ask for the next batch
+      (*p)->drive();
+    }
   });
 }
 

@@ -125,7 +125,8 @@ class H2Session {
   bool eof_ = false;
   bool driving_ = false;
   bool again_ = false;
-  bool cutting_ = false;  // GOAWAY queued: flush it, then close
+  bool drive_queued_ = false;  // a drive_soon() is pending: one per batch is enough
+  bool cutting_ = false;       // GOAWAY queued: flush it, then close
   bool shutting_down_ = false;
   core::Buffer* out_ = nullptr;  // frames nghttp2 produced, not yet written
   std::string spill_;            // a frame that did not fit while the client was not reading

@@ -1,18 +1,27 @@
 #!/usr/bin/python3
-"""HTTP/2 flood probes against a Gatehouse h2c listener (loopback only).
+"""HTTP/2 flood probes against an HTTP/2 server on loopback: Gatehouse in
+tests/integration/h2_test.cc (h2c), and Gatehouse, nginx and HAProxy over TLS in scripts/bench
+(scenario h2-probes).
 
-Usage: h2_probes.py HOST PORT
+Usage: h2_probes.py [--tls] HOST PORT
+  --tls: TLS with ALPN h2 (the certificate is not verified), else h2c with prior knowledge.
 
 Each probe opens its own connection and floods it: rapid reset (CVE-2023-44487), server-provoked
 resets ("MadeYouReset", CVE-2025-8671), a CONTINUATION flood (CVE-2024-28182), a SETTINGS flood
 and a PING flood. A probe passes when the server sends GOAWAY on that connection before the
 probe's frame budget is spent. Meanwhile a legitimate client on another connection sends GET
 requests one after another; at least 99 % of them must be served (status 200). Every loop is
-bounded in count and time. Prints "PASS name" / "FAIL name ..." and exits 1 on any failure.
+bounded in count and time. Prints "PASS name" / "FAIL name ..." and exits 1 on any failure, and
+for scripts/bench one line per probe and one for the legitimate client:
+  RESULT name cut=goaway|closed|no code=N frames=N seconds=S
+  RESULT legit served=N total=N
+(frames: sent before the server cut the connection or the probe gave up; seconds: from the
+first frame to the GOAWAY or close, or to giving up).
 Frames are written by hand (RFC 9113 section 4.1), with hpack for header blocks: the python-h2
 state machine would refuse to send most of these.
 """
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -27,6 +36,32 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = range(10)
 END_STREAM, END_HEADERS = 0x1, 0x4
 DEADLINE_S = 15  # per probe
+TLS = False  # --tls
+SCHEME = "http"
+
+
+def connect(host, port):
+    """A TCP connection, wrapped in TLS with ALPN h2 under --tls."""
+    sock = socket.create_connection((host, port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if not TLS:
+        return sock
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["h2"])
+    tls = ctx.wrap_socket(sock, server_hostname="localhost")
+    if tls.selected_alpn_protocol() != "h2":
+        raise ConnectionError("the server did not choose h2 by ALPN")
+    return tls
+
+
+def count_frames(data):
+    n = 0
+    while len(data) >= 9:
+        n += 1
+        data = data[9 + int.from_bytes(data[:3], "big"):]
+    return n
 
 
 def frame(ftype, flags, stream, payload=b""):
@@ -35,7 +70,7 @@ def frame(ftype, flags, stream, payload=b""):
 
 def header_block(host, port, path="/", extra=()):
     enc = hpack.Encoder()
-    return enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "%s:%d" % (host, port)),
+    return enc.encode([(":method", "GET"), (":scheme", SCHEME), (":authority", "%s:%d" % (host, port)),
                        (":path", path), ("user-agent", "probe/1.0")] + list(extra))
 
 
@@ -43,11 +78,11 @@ class Wire:
     """A raw HTTP/2 client connection that notices GOAWAY and EOF."""
 
     def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = connect(host, port)
         self.buf = b""
         self.goaway = None  # error code of the GOAWAY received
         self.closed = False
+        self.cut_at = None  # when the GOAWAY or the close was first seen
         self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
 
     def poll(self, wait=0.0):
@@ -61,11 +96,13 @@ class Wire:
                 self.buf += chunk
                 self._parse()
                 self.sock.settimeout(0.0001)
-        except (socket.timeout, BlockingIOError):
+        except (socket.timeout, BlockingIOError, ssl.SSLWantReadError):
             pass
         except OSError:
             self.closed = True
         self._parse()
+        if self.cut_at is None and self.cut():
+            self.cut_at = time.monotonic()
 
     def _parse(self):
         while len(self.buf) >= 9:
@@ -84,30 +121,42 @@ class Wire:
             return True
         except OSError:
             self.closed = True
+            if self.cut_at is None:
+                self.cut_at = time.monotonic()
             return False
 
     def cut(self):
         return self.goaway is not None or self.closed
 
 
+class Outcome:
+    def __init__(self, goaway, closed, batches, frames, seconds):
+        self.goaway, self.closed, self.batches = goaway, closed, batches
+        self.frames, self.seconds = frames, seconds
+
+
 def flood(host, port, name, make_batch, batches):
-    """Sends batches until the server cuts the connection; returns (goaway_code, batches_sent)."""
+    """Sends batches until the server cuts the connection (or the budget or DEADLINE_S is
+    spent), then waits up to 3 s for a GOAWAY or the close."""
     w = Wire(host, port)
     w.poll(0.2)
     start = time.monotonic()
-    sent = 0
+    sent = frames = 0
     for i in range(batches):
         if w.cut() or time.monotonic() - start > DEADLINE_S:
             break
-        if not w.send(make_batch(i)):
+        batch = make_batch(i)
+        if not w.send(batch):
             break
         sent += 1
+        frames += count_frames(batch)
         w.poll()
     end = time.monotonic() + 3
     while w.goaway is None and not w.closed and time.monotonic() < end:
         w.poll(0.05)
     w.sock.close()
-    return w.goaway, sent
+    seconds = (w.cut_at if w.cut_at is not None else time.monotonic()) - start
+    return Outcome(w.goaway, w.closed, sent, frames, seconds)
 
 
 def rapid_reset(host, port):
@@ -156,6 +205,12 @@ def ping_flood(host, port):
     return flood(host, port, "ping_flood", batch, 400)
 
 
+class Retry(Exception):
+    """A graceful GOAWAY (NO_ERROR) that left our stream unprocessed: a client retries it on a
+    new connection (RFC 9113 6.8). Servers send one after N requests per connection (nginx's
+    keepalive_requests, Gatehouse's 1,000); it is not a refusal."""
+
+
 class Legit(threading.Thread):
     """A well-behaved client: one GET after another on its own connection."""
 
@@ -167,7 +222,7 @@ class Legit(threading.Thread):
         self.errors = []
 
     def connect(self):
-        sock = socket.create_connection((self.host, self.port), timeout=5)
+        sock = connect(self.host, self.port)
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
         conn.initiate_connection()
         sock.sendall(conn.data_to_send())
@@ -175,7 +230,7 @@ class Legit(threading.Thread):
 
     def one(self, sock, conn):
         sid = conn.get_next_available_stream_id()
-        conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"),
+        conn.send_headers(sid, [(":method", "GET"), (":scheme", SCHEME),
                                 (":authority", "%s:%d" % (self.host, self.port)), (":path", "/legit"),
                                 ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) Legit/1.0")],
                           end_stream=True)
@@ -196,6 +251,9 @@ class Legit(threading.Thread):
                     if out:
                         sock.sendall(out)
                     return status == b"200"
+                elif (isinstance(ev, h2.events.ConnectionTerminated) and ev.error_code == 0
+                      and ev.last_stream_id is not None and sid > ev.last_stream_id):
+                    raise Retry()
                 elif isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
                     raise ConnectionError(repr(ev))
             out = conn.data_to_send()
@@ -214,6 +272,9 @@ class Legit(threading.Thread):
                     self.ok += 1
                 else:
                     self.failed += 1
+            except Retry:
+                sock.close()
+                sock = None
             except Exception as e:  # noqa: BLE001 - any failure counts against the client
                 self.failed += 1
                 self.errors.append(repr(e))
@@ -226,7 +287,15 @@ class Legit(threading.Thread):
 
 
 def main():
-    host, port = sys.argv[1], int(sys.argv[2])
+    global TLS, SCHEME
+    args = sys.argv[1:]
+    if args and args[0] == "--tls":
+        TLS, SCHEME = True, "https"
+        args = args[1:]
+    if len(args) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    host, port = args[0], int(args[1])
     legit = Legit(host, port)
     legit.start()
     time.sleep(0.3)
@@ -234,17 +303,27 @@ def main():
     for name, probe in [("rapid_reset", rapid_reset), ("server_resets", server_resets),
                         ("continuation", continuation), ("settings_flood", settings_flood),
                         ("ping_flood", ping_flood)]:
-        code, sent = probe(host, port)
-        if code is not None:
-            print("PASS %s: GOAWAY (error %d) after %d batches" % (name, code, sent), flush=True)
+        try:
+            o = probe(host, port)
+        except OSError as e:  # the probe's connection itself failed
+            print("FAIL %s: %r" % (name, e), flush=True)
+            failed = True
+            continue
+        cut = "goaway" if o.goaway is not None else "closed" if o.closed else "no"
+        print("RESULT %s cut=%s code=%s frames=%d seconds=%.3f" % (
+            name, cut, "-" if o.goaway is None else o.goaway, o.frames, o.seconds), flush=True)
+        if o.goaway is not None:
+            print("PASS %s: GOAWAY (error %d) after %d batches" % (name, o.goaway, o.batches),
+                  flush=True)
         else:
-            print("FAIL %s: no GOAWAY after %d batches" % (name, sent), flush=True)
+            print("FAIL %s: no GOAWAY after %d batches" % (name, o.batches), flush=True)
             failed = True
     time.sleep(0.3)
     legit.stop.set()
     legit.join(10)
     total = legit.ok + legit.failed
     share = legit.ok / total if total else 0.0
+    print("RESULT legit served=%d total=%d" % (legit.ok, total), flush=True)
     print("legitimate client: %d of %d served (%.2f %%) %s" % (legit.ok, total, 100 * share,
                                                               legit.errors[:3]), flush=True)
     if total < 20 or share < 0.99:
