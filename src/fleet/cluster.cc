@@ -398,12 +398,13 @@ void ClusterClient::maybe_refresh(std::int64_t now_ms) {
   refresh_inflight_ = true;
   next_refresh_ms_ = now_ms + backoff_ms_;
   backoff_ms_ = std::min(kMaxBackoffMs, backoff_ms_ * 2);
-  c->command({"CLUSTER", "SLOTS"}, [this, to](const Reply* r) { on_map(to, r); });
+  c->command({"CLUSTER", "SLOTS"},
+             [this, to, epoch = map_epoch_](const Reply* r) { on_map(to, epoch, r); });
 }
 
-void ClusterClient::on_map(const NodeAddress& from, const Reply* r) {
+void ClusterClient::on_map(const NodeAddress& from, std::uint64_t epoch, const Reply* r) {
   refresh_inflight_ = false;
-  if (closing_) return;
+  if (closing_ || epoch != map_epoch_) return;
   std::optional<SlotMap> map;
   std::string why;
   if (r != nullptr && r->type == Reply::Type::Array) {

@@ -90,7 +90,12 @@ class ClusterClient {
   std::size_t connections() const { return conns_.size(); }
   std::size_t waiting() const { return ops_.size(); }
   // Tests: route with this map from now on (e.g. a stale one, to provoke MOVED).
-  void set_map_for_test(const SlotMap& map) { map_ = map; }
+  // A refresh already asked for or in flight does not overwrite it.
+  void set_map_for_test(const SlotMap& map) {
+    map_ = map;
+    refresh_wanted_ = false;
+    ++map_epoch_;
+  }
 
  private:
   struct Op;
@@ -108,7 +113,7 @@ class ClusterClient {
   void schedule_pump();
   void refresh_soon() { refresh_wanted_ = true; }
   void maybe_refresh(std::int64_t now_ms);
-  void on_map(const NodeAddress& from, const Reply* reply);
+  void on_map(const NodeAddress& from, std::uint64_t epoch, const Reply* reply);
   void learn(const SlotMap& map);
   void discovered(const NodeAddress& from, const Reply* reply);
   void start_failed(const std::string& why);
@@ -132,6 +137,7 @@ class ClusterClient {
   std::int64_t next_refresh_ms_ = 0;
   std::int64_t backoff_ms_ = kMinBackoffMs;
   std::size_t refresh_rr_ = 0;
+  std::uint64_t map_epoch_ = 0;  // a refresh answered after a test set the map is dropped
   Stats stats_;
 
   static constexpr std::int64_t kMinBackoffMs = 50;
