@@ -480,6 +480,13 @@ ApiResponse AdminApi::metrics() const {
   x.sample(fleet_value(&fleet::FleetStats::resyncs));
   x.family("gatehouse_fleet_spent_conflicts_total");
   x.sample(fleet_value(&fleet::FleetStats::spent_conflicts));
+  x.family("gatehouse_fleet_cluster");
+  x.sample(fs != nullptr && fs->cluster.load() ? 1 : 0);
+  x.family("gatehouse_fleet_redirects_total");
+  x.sample({{"kind", "moved"}}, fleet_value(&fleet::FleetStats::moved));
+  x.sample({{"kind", "ask"}}, fleet_value(&fleet::FleetStats::asked));
+  x.family("gatehouse_fleet_map_refreshes_total");
+  x.sample(fleet_value(&fleet::FleetStats::map_refreshes));
 
   // Every limit table of the running generation, one pass per family.
   const gate::RuntimePtr rt = server_.runtime();

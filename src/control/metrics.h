@@ -244,6 +244,14 @@ void append_value(std::string& out, double value);
   X(gatehouse_fleet_spent_conflicts_total, "counter", "",                                          \
     "challenge ids claimed here that another node had claimed first (a replay faster than the "    \
     "news)")                                                                                       \
+  X(gatehouse_fleet_cluster, "gauge", "",                                                          \
+    "1 when the shared store is a Redis Cluster (0 standalone, or alone)")                         \
+  X(gatehouse_fleet_redirects_total, "counter", "kind",                                            \
+    "Redis Cluster redirections followed: moved (the slot map was stale), ask (a slot being "      \
+    "migrated)")                                                                                   \
+  X(gatehouse_fleet_map_refreshes_total, "counter", "",                                            \
+    "Redis Cluster slot maps read again (after a redirection, a lost master, CLUSTERDOWN or "      \
+    "TRYAGAIN)")                                                                                   \
   X(gatehouse_limit_keys_tracked, "gauge", "route,limit", "keys a limit's table holds")            \
   X(gatehouse_limit_keys_capacity, "gauge", "route,limit",                                         \
     "a limit's table size (max_keys, rounded up)")                                                 \

@@ -15,11 +15,16 @@ struct ClusterSeed {
   std::uint16_t port = 6379;
 };
 
+// How the seeds are spoken to: Auto asks CLUSTER SLOTS and uses a Redis that answers "cluster
+// support disabled" (or any other refusal of it) as a standalone one.
+enum class ClusterMode : std::uint8_t { Auto, Standalone, Cluster };
+
 struct ClusterConfig {
   bool enabled = false;            // the section is present
   std::vector<ClusterSeed> seeds;  // standalone: one; Cluster: any of its nodes
-  std::string user;                // ACL user; empty: AUTH with the password alone
-  std::string password_file;       // absolute once loaded; empty: no AUTH
+  ClusterMode mode = ClusterMode::Auto;
+  std::string user;           // ACL user; empty: AUTH with the password alone
+  std::string password_file;  // absolute once loaded; empty: no AUTH
   Millis connect_timeout = 250;
   // No command may wait longer: then the connection is dropped and counted as a failure.
   Millis command_timeout = 20;

@@ -24,7 +24,8 @@ using policy::SourceMark;
 
 constexpr std::string_view kClusterKeys[] = {
     "seeds",         "user",   "password_file",    "connect_timeout",  "command_timeout", "node",
-    "sync_interval", "prefix", "breaker_failures", "breaker_open_for", "max_pending"};
+    "sync_interval", "prefix", "breaker_failures", "breaker_open_for", "max_pending",     "mode"};
+constexpr std::string_view kModes[] = {"auto", "standalone", "cluster"};
 constexpr std::size_t kMaxSeeds = 64;
 constexpr std::size_t kMaxPrefix = 64;
 
@@ -141,6 +142,10 @@ void load_cluster(Document& doc, const Field& f, ClusterConfig& c) {
       doc.read_uint(e, path, 1, 1000, c.breaker_failures);
     } else if (e.key == "breaker_open_for") {
       doc.read_duration(e, path, 10, 10 * kMinute, c.breaker_open_for);
+    } else if (e.key == "mode") {
+      if (auto i = doc.read_choice(e, path, kModes, "mode")) {
+        c.mode = static_cast<policy::ClusterMode>(*i);
+      }
     } else if (e.key == "max_pending") {
       doc.read_uint(e, path, 16, 1'000'000, c.max_pending);
     }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "fleet/cluster.h"
 #include "fleet/redis.h"
 #include "net/event_loop.h"
 #include "net/timer.h"
@@ -17,6 +18,25 @@ constexpr std::int64_t kTickMs = net::TimerWheel::kTickMs;
 
 std::int64_t wall_s() {
   return core::wall_ms() / 1000;
+}
+
+// The key a command is routed by in a Cluster: EVAL's first key, else the first argument.
+const std::string& routing_key(const std::vector<std::string>& argv) {
+  static const std::string kNone;
+  if ((argv[0] == "EVAL" || argv[0] == "EVALSHA") && argv.size() > 3) return argv[3];
+  return argv.size() > 1 ? argv[1] : kNone;
+}
+
+ClusterClient::Mode client_mode(policy::ClusterMode m) {
+  switch (m) {
+    case policy::ClusterMode::Standalone:
+      return ClusterClient::Mode::Standalone;
+    case policy::ClusterMode::Cluster:
+      return ClusterClient::Mode::Cluster;
+    case policy::ClusterMode::Auto:
+      break;
+  }
+  return ClusterClient::Mode::Auto;
 }
 
 }  // namespace
@@ -67,11 +87,19 @@ void Fleet::stop() {
 }
 
 void Fleet::run() {
-  RedisConnection::Options o;
+  ClusterClient::Options o;
+  for (const policy::ClusterSeed& seed : config_.seeds) o.seeds.push_back({seed.host, seed.port});
+  o.mode = client_mode(config_.mode);
   o.connect_timeout_ms = config_.connect_timeout;
   o.command_timeout_ms = config_.command_timeout;
-  cmd_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
-  sub_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
+  // Room for a redirection or two and a retry after a lost master, and no more: a command that
+  // cannot be placed by then takes the node fail-static, as a timeout does.
+  o.deadline_ms = std::max<std::int64_t>(100, 4 * config_.command_timeout);
+  o.max_commands = std::size_t{2} * config_.max_pending + 1024;
+  o.user = user_;
+  o.password = password_;
+  client_ =
+      std::make_unique<ClusterClient>(*loop_, o, [this](const std::string& w) { on_down(w); });
   net::Timer timer;
   timer.owner = this;
   timer.callback = [](void* owner) {
@@ -88,18 +116,22 @@ void Fleet::run() {
   }
   loop_->timers().cancel(timer);
   up_ = connecting_ = false;  // the closes below report nothing
-  cmd_->close();
-  sub_->close();
+  client_->close();
+  if (sub_) sub_->close();
   loop_->run_deferred();
-  cmd_.reset();
+  client_.reset();
   sub_.reset();
   stats_.up.store(false);
 }
 
 void Fleet::tick() {
   const std::int64_t now = loop_->now_ms();
-  cmd_->check(now);
-  sub_->check(now);
+  client_->check(now);
+  if (sub_) sub_->check(now);
+  const ClusterClient::Stats& cs = client_->stats();
+  stats_.moved.store(cs.moved, std::memory_order_relaxed);
+  stats_.asked.store(cs.asked, std::memory_order_relaxed);
+  stats_.map_refreshes.store(cs.refreshes, std::memory_order_relaxed);
   if (!up_ && !connecting_ && breaker_.allow(now)) try_connect();
   if (up_) {
     flush();
@@ -133,29 +165,35 @@ void Fleet::auth(RedisConnection& c, std::function<void(bool)> then) {
 }
 
 void Fleet::try_connect() {
-  const policy::ClusterSeed& seed = config_.seeds[seed_ % config_.seeds.size()];
-  // The old connections go first, while their last callbacks can change nothing.
-  cmd_.reset();
+  // The old subscriber goes first, while its last callbacks can change nothing.
   sub_.reset();
   connecting_ = true;
   cmd_ready_ = sub_ready_ = false;
+  stats_.connects.fetch_add(1, std::memory_order_relaxed);
+  client_->start([this](bool ok, const std::string& why) {
+    if (!ok) {
+      on_down(why);
+      return;
+    }
+    stats_.cluster.store(client_->is_cluster(), std::memory_order_relaxed);
+    cmd_ready_ = true;
+    // PUBLISH reaches every node of a Cluster: any node, the one that answered, will do.
+    connect_subscriber(client_->node().host, client_->node().port);
+  });
+}
+
+void Fleet::connect_subscriber(const std::string& host, std::uint16_t port) {
   RedisConnection::Options o;
-  o.host = seed.host;
-  o.port = seed.port;
+  o.host = host;
+  o.port = port;
   o.connect_timeout_ms = config_.connect_timeout;
   o.command_timeout_ms = config_.command_timeout;
-  cmd_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
   sub_ = std::make_unique<RedisConnection>(*loop_, o, [this](const std::string& w) { on_down(w); });
   std::string error;
-  if (!cmd_->connect(&error) || !sub_->connect(&error)) {
+  if (!sub_->connect(&error)) {
     on_down(error);
     return;
   }
-  stats_.connects.fetch_add(1, std::memory_order_relaxed);
-  auth(*cmd_, [this](bool) {
-    cmd_ready_ = true;
-    if (sub_ready_) became_up();
-  });
   auth(*sub_, [this](bool) {
     sub_->subscribe(
         key("events"), [this](std::string_view, std::string_view payload) { on_message(payload); },
@@ -180,7 +218,7 @@ void Fleet::on_down(const std::string& why) {
   breaker_.failure(now);
   if (breaker_.opens() != opens) stats_.breaker_opens.fetch_add(1, std::memory_order_relaxed);
   stats_.failures.fetch_add(1, std::memory_order_relaxed);
-  ++seed_;
+  client_->rotate();  // the next attempt asks the next node
   {
     // Written but not confirmed: written again when Redis is back (writes are idempotent).
     std::lock_guard lock(mu_);
@@ -196,8 +234,8 @@ void Fleet::on_down(const std::string& why) {
   // Closed later, off whichever hiredis callback brought us here.
   loop_->defer([this] {
     if (up_ || connecting_) return;
-    cmd_->close();
-    sub_->close();
+    client_->close();
+    if (sub_) sub_->close();
   });
   if (was_up || !down_reported_) {
     down_reported_ = true;
@@ -215,7 +253,9 @@ void Fleet::became_up() {
   stats_.up.store(true);
   stats_.down_since_ms.store(0);
   if (sinks_.state)
-    sinks_.state(true, "connected to " + config_.seeds[seed_ % config_.seeds.size()].host);
+    sinks_.state(true, std::string("connected to ") +
+                           (client_->is_cluster() ? "Redis Cluster through " : "Redis at ") +
+                           client_->node().text());
   flush();
   resync();
 }
@@ -297,17 +337,20 @@ void Fleet::flush() {
       auto& seen = mode_seen_[w.route];
       seen = std::max(seen, w.at_ms);
     }
-    const bool ok_store = cmd_->command(w.store, [this, spent = w.spent](const Reply* r) {
-      if (r == nullptr) {
-        on_down("no reply to a write");
-        return;
-      }
-      if (spent && r->type == Reply::Type::Nil) {
-        stats_.spent_conflicts.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
+    const bool ok_store =
+        client_->command(routing_key(w.store), w.store, [this, spent = w.spent](const Reply* r) {
+          if (r == nullptr) {
+            on_down("no reply to a write");
+            return;
+          }
+          if (spent && r->type == Reply::Type::Nil) {
+            stats_.spent_conflicts.fetch_add(1, std::memory_order_relaxed);
+          }
+        });
+    const std::string channel = key("events");
     const bool ok_pub =
-        ok_store && cmd_->command({"PUBLISH", key("events"), w.message}, [this](const Reply* r) {
+        ok_store &&
+        client_->command(channel, {"PUBLISH", channel, w.message}, [this](const Reply* r) {
           if (r == nullptr) {
             on_down("no reply to PUBLISH");
             return;
@@ -338,7 +381,10 @@ void Fleet::resync() {
     }
     if (b->expiry != kNoExpiry && b->expiry <= wall_s()) {
       // Over: whichever node sees it first takes it out (a hash field has no expiry of its own).
-      if (field.is_string()) cmd_->command({"HDEL", key("bans"), field.str}, nullptr);
+      if (field.is_string()) {
+        const std::string bans = key("bans");
+        client_->command(bans, {"HDEL", bans, field.str}, nullptr);
+      }
       return;
     }
     stats_.received.fetch_add(1, std::memory_order_relaxed);
@@ -356,7 +402,8 @@ void Fleet::resync() {
 }
 
 void Fleet::read_hash(const char* name, std::function<void(const Reply&, const Reply&)> each) {
-  cmd_->command({"HGETALL", key(name)}, [this, each = std::move(each)](const Reply* r) {
+  const std::string hash = key(name);
+  client_->command(hash, {"HGETALL", hash}, [this, each = std::move(each)](const Reply* r) {
     if (r == nullptr) {
       on_down("no reply to HGETALL");
       return;

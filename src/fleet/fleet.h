@@ -31,6 +31,7 @@ class EventLoop;
 
 namespace gh::fleet {
 
+class ClusterClient;
 class RedisConnection;
 
 struct FleetSinks {
@@ -51,6 +52,10 @@ struct FleetStats {
   std::atomic<std::uint64_t> pending{0};
   std::atomic<std::int64_t> down_since_ms{0};  // wall clock; 0 when up or never connected
   std::atomic<std::uint8_t> breaker{0};        // Breaker::State
+  // Redis Cluster: whether the store is one (else standalone), redirections followed, maps read
+  // again after a redirection or a lost node.
+  std::atomic<bool> cluster{false};
+  std::atomic<std::uint64_t> moved{0}, asked{0}, map_refreshes{0};
 };
 
 class Fleet {
@@ -89,6 +94,7 @@ class Fleet {
   void run();
   void tick();
   void try_connect();
+  void connect_subscriber(const std::string& host, std::uint16_t port);
   void on_down(const std::string& why);
   void became_up();
   void flush();
@@ -109,8 +115,10 @@ class Fleet {
   FleetStats stats_;
   Breaker breaker_;
   std::unique_ptr<net::EventLoop> loop_;
-  std::unique_ptr<RedisConnection> cmd_, sub_;
-  std::size_t seed_ = 0;  // which seed the next connect tries
+  // Commands go through the cluster client (one connection standalone, one per master in a
+  // Cluster); the subscriber connects to the node the client discovered from.
+  std::unique_ptr<ClusterClient> client_;
+  std::unique_ptr<RedisConnection> sub_;
   bool cmd_ready_ = false, sub_ready_ = false, up_ = false, connecting_ = false;
   std::int64_t next_resync_ms_ = 0;
   std::unordered_map<std::string, std::int64_t> mode_seen_;  // route -> at_ms applied (bounded)

@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -141,6 +142,7 @@ void RedisConnection::on_connect(const redisAsyncContext* ac, int status) {
   if (self == nullptr) return;
   if (status == REDIS_OK) {
     self->established_ = true;
+    self->established_ms_ = self->loop_.now_ms();
     return;
   }
   // hiredis frees the context after this returns.
@@ -180,7 +182,10 @@ void RedisConnection::check(std::int64_t now_ms) {
     fail("connect timed out after " + std::to_string(options_.connect_timeout_ms) + " ms");
     return;
   }
-  if (!sent_ms_.empty() && now_ms - sent_ms_.front() > options_.command_timeout_ms) {
+  // A command queued while connecting (the cluster client opens connections for the command at
+  // hand) is timed from the connect: until then connect_timeout is the bound.
+  if (established_ && !sent_ms_.empty() &&
+      now_ms - std::max(sent_ms_.front(), established_ms_) > options_.command_timeout_ms) {
     fail("no reply within " + std::to_string(options_.command_timeout_ms) + " ms");
   }
 }

@@ -86,6 +86,7 @@ class RedisConnection : public net::Handler {
   bool established_ = false;
   bool closing_ = false;  // close() in progress: on_down is not called
   std::int64_t connect_started_ms_ = 0;
+  std::int64_t established_ms_ = 0;
   std::deque<std::int64_t> sent_ms_;  // send time of each command awaiting its reply, in order
 };
 

@@ -1,7 +1,9 @@
 // Arbitrary bytes as Redis's side of the connection: hiredis's reader parses them, every reply is
 // copied within bounds (fleet/reply.h), and the fleet's decoders read it as it reads a real
-// reply — an HGETALL of bans or modes (field/value pairs), a pushed message. Never crashes;
-// whatever decodes encodes back to a record that decodes to the same.
+// reply — an HGETALL of bans or modes (field/value pairs), a pushed message, a CLUSTER SLOTS
+// answer, a MOVED/ASK error. Never crashes; whatever decodes encodes back to a record that
+// decodes to the same; a map routes every slot to a master it names, a redirection names a slot
+// and an address that can be used.
 #include <hiredis/hiredis.h>
 
 #include <cstddef>
@@ -10,6 +12,7 @@
 
 #include "fleet/messages.h"
 #include "fleet/reply.h"
+#include "fleet/slots.h"
 #include "fuzz_check.h"
 
 using namespace gh::fleet;
@@ -28,12 +31,42 @@ void read_value(std::string_view text) {
   }
 }
 
+void read_redirect(std::string_view text) {
+  auto r = parse_redirect(text);
+  if (!r) return;
+  gh::fuzz::check(r->slot < kSlotCount, "redirect slot in range");
+  gh::fuzz::check(r->to.port != 0, "redirect port");
+  gh::fuzz::check(r->to.host.empty() || valid_host(r->to.host), "redirect host");
+  gh::fuzz::check(classify_error(text) == ClusterError::Redirect, "redirect classified");
+}
+
+void read_map(const Reply& r) {
+  const NodeAddress asked{"127.0.0.1", 7000};
+  std::string why;
+  auto map = parse_cluster_slots(r, asked, &why);
+  if (!map) {
+    gh::fuzz::check(!why.empty(), "a refused map says why");
+    return;
+  }
+  gh::fuzz::check(map->masters.size() <= kMaxClusterNodes, "masters bounded");
+  gh::fuzz::check(map->replicas.size() <= kMaxClusterNodes, "replicas bounded");
+  for (const NodeAddress& m : map->masters) {
+    gh::fuzz::check(valid_host(m.host) && m.port != 0, "master address usable");
+  }
+  for (std::uint16_t o : map->owner) {
+    gh::fuzz::check(o == SlotMap::kNone || o < map->masters.size(), "slot owner named");
+  }
+}
+
 void read_reply(const Reply& r) {
   if (r.is_string()) read_value(r.str);
+  if (r.type == Reply::Type::Error) read_redirect(r.str);
+  read_map(r);
   if (r.type != Reply::Type::Array) return;
   // A pushed message: ["message", channel, payload]; an HGETALL: field, value, ...
   for (const Reply& e : r.elements) {
     if (e.is_string()) read_value(e.str);
+    if (e.is_string() || e.type == Reply::Type::Error) read_redirect(e.str);
   }
 }
 

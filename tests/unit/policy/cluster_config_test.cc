@@ -39,7 +39,8 @@ TEST(ClusterConfig, ReadsEveryKey) {
                                               "  prefix: 'shop:{gh}:'\n"
                                               "  breaker_failures: 5\n"
                                               "  breaker_open_for: 2s\n"
-                                              "  max_pending: 100\n",
+                                              "  max_pending: 100\n"
+                                              "  mode: cluster\n",
                                           "test.yaml");
   ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
   const ClusterConfig& c = r.snapshot->config.cluster;
@@ -58,6 +59,7 @@ TEST(ClusterConfig, ReadsEveryKey) {
   EXPECT_EQ(c.breaker_failures, 5u);
   EXPECT_EQ(c.breaker_open_for, 2000u);
   EXPECT_EQ(c.max_pending, 100u);
+  EXPECT_EQ(c.mode, ClusterMode::Cluster);
 }
 
 TEST(ClusterConfig, DefaultsAreForTheRequestPath) {
@@ -71,6 +73,7 @@ TEST(ClusterConfig, DefaultsAreForTheRequestPath) {
   EXPECT_EQ(c.node, fleet::default_node_name());
   EXPECT_FALSE(c.node.empty());
   EXPECT_TRUE(c.password_file.empty());
+  EXPECT_EQ(c.mode, ClusterMode::Auto);
 }
 
 TEST(ClusterConfig, Errors) {
@@ -89,6 +92,9 @@ TEST(ClusterConfig, Errors) {
               ElementsAre(HasSubstr("test.yaml:8:9: cluster.node")));
   EXPECT_THAT(errors_of(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  prefix: 'a b'\n"),
               ElementsAre(HasSubstr("test.yaml:8:11: cluster.prefix: expected 1-64 letters")));
+  EXPECT_THAT(errors_of(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  mode: clustr\n"),
+              ElementsAre("test.yaml:8:9: cluster.mode: unknown mode 'clustr': use auto, "
+                          "standalone or cluster (did you mean 'cluster'?)"));
   EXPECT_THAT(errors_of(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  seed: [a:1]\n"),
               ElementsAre(HasSubstr("did you mean 'seeds'")));
   EXPECT_THAT(
