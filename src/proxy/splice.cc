@@ -15,6 +15,8 @@ void Splice::start(core::Buffer* to_upstream, core::Buffer* to_client, std::uint
                    std::uint64_t client_early, const SpliceLimits& limits, std::int64_t now_ms) {
   up_ = Flow{.buf = to_upstream, .read = upstream_early};
   down_ = Flow{.buf = to_client, .read = client_early};
+  head_bytes_ =
+      to_client->readable() - std::min<std::uint64_t>(client_early, to_client->readable());
   limits_ = limits;
   outcome_ = SpliceOutcome::Open;
   last_progress_ms_ = now_ms;

@@ -50,9 +50,11 @@ class Splice {
   bool active() const { return outcome_ == SpliceOutcome::Open; }
   SpliceOutcome outcome() const { return outcome_; }
   std::int64_t deadline_ms() const { return last_progress_ms_ + limits_.idle_timeout_ms; }
-  // Bytes delivered, per direction.
+  // Bytes of the new protocol delivered, per direction (the 101 head ahead of them is not).
   std::uint64_t bytes_to_upstream() const { return up_.written; }
-  std::uint64_t bytes_to_client() const { return down_.written; }
+  std::uint64_t bytes_to_client() const {
+    return down_.written > head_bytes_ ? down_.written - head_bytes_ : 0;
+  }
 
  private:
   struct Flow {
@@ -63,8 +65,9 @@ class Splice {
   };
   bool flow(Flow& f, SplicePeer& from, SplicePeer& to);
 
-  Flow up_{};    // client -> upstream
-  Flow down_{};  // upstream -> client
+  Flow up_{};                     // client -> upstream
+  Flow down_{};                   // upstream -> client
+  std::uint64_t head_bytes_ = 0;  // what to_client held ahead of the upstream's early bytes
   SpliceLimits limits_{};
   SpliceOutcome outcome_ = SpliceOutcome::Open;
   std::int64_t last_progress_ms_ = 0;

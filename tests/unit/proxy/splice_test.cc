@@ -76,6 +76,7 @@ TEST(Splice, CopiesBothWaysIncludingEarlyBytes) {
   EXPECT_EQ(r.upstream.received, "earlyhello");
   EXPECT_EQ(r.client.received, "HTTP/1.1 101 Switching Protocols\r\n\r\nworld");
   EXPECT_EQ(r.splice.bytes_to_upstream(), 10u);
+  EXPECT_EQ(r.splice.bytes_to_client(), 5u);  // the 101 head is no spliced byte
 }
 
 TEST(Splice, BackPressureStopsReadingTheFastSide) {
