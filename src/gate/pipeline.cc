@@ -135,8 +135,13 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
   const policy::Config& cfg = rt.policy->config;
 
   // Tunnels would carry bytes no stage could inspect; a proxy in front tunnels for itself. An
-  // Upgrade is let through on routes that opt into its protocol (checked once the route is known).
-  if (!x.decide && head.method == http::Method::Connect) {
+  // Upgrade is let through on routes that opt into its protocol (checked once the route is known);
+  // without any such route it is refused here, before any other work.
+  if (!x.decide && (head.method == http::Method::Connect ||
+                    (head.upgrade && std::none_of(cfg.routes.begin(), cfg.routes.end(),
+                                                  [](const policy::RouteConfig& r) {
+                                                    return !r.upgrade.empty();
+                                                  })))) {
     stages::Answer a = stages::refusal(501, "tunnels and protocol upgrades are not supported");
     a.close = true;
     return respond(a);
