@@ -121,7 +121,8 @@ bool take_frame(std::string& buf, int& opcode, std::string& payload) {
 
 // A WebSocket echo server: 101 with the right Sec-WebSocket-Accept to an Upgrade request, then
 // every frame echoed (a Close echoed and the connection closed). A request whose path holds
-// "plain", or that asks for no upgrade, gets `200 plain` and the connection serves on.
+// "plain", or that asks for no upgrade, gets `200 plain` and the connection serves on; one whose
+// path holds "switch-anyway" gets a 101 it did not ask for (to h2c when it asked for WebSocket).
 class WsOrigin {
  public:
   WsOrigin() {
@@ -180,6 +181,15 @@ class WsOrigin {
             heads_.push_back(head);
           }
           const std::string key = header_of(head, "sec-websocket-key");
+          const std::string line = head.substr(0, head.find("\r\n"));
+          if (line.find("switch-anyway") != std::string::npos) {
+            // A broken or hostile origin: a switch nobody asked for, or to another protocol.
+            reply(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: " +
+                          std::string(key.empty() ? "websocket" : "h2c") +
+                          "\r\nConnection: Upgrade\r\n\r\nbytes of another protocol");
+            ws = true;
+            continue;
+          }
           if (head.substr(0, head.find("\r\n")).find("plain") != std::string::npos || key.empty()) {
             reply(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain");
           } else {
@@ -466,6 +476,23 @@ TEST(WebSocket, AnOrdinaryAnswerStaysHttp) {
   ASSERT_TRUE(s.write(request("GET", "/rest", "")));
   const std::string second = s.read_head();
   EXPECT_EQ(second.substr(0, 12), "HTTP/1.1 200") << second;
+  EXPECT_EQ(shield.server().stats().upgrade_splices, 0u);
+}
+
+TEST(WebSocket, ASwitchNobodyAskedForIs502) {
+  WsOrigin origin;
+  Shield shield(basic_config(origin.port(), routes()));
+  // A plain request answered with 101: nothing is spliced, the client gets 502.
+  const ClientResponse plain = roundtrip(shield.port(), request("GET", "/ws/switch-anyway", ""));
+  EXPECT_EQ(plain.status, 502) << plain.head;
+  EXPECT_NE(plain.body.find("upstream switched protocols unasked"), std::string::npos);
+  // A WebSocket request answered with a switch to another protocol: 502 as well.
+  Stream s(shield.port());
+  ASSERT_TRUE(s.write(upgrade_request("/ws/switch-anyway")));
+  const std::string head = s.read_head();
+  EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 502") << head;
+  EXPECT_NE(head.find("another protocol than asked for"), std::string::npos);
+  EXPECT_EQ(head.find("bytes of another protocol"), std::string::npos);
   EXPECT_EQ(shield.server().stats().upgrade_splices, 0u);
 }
 
