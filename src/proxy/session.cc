@@ -706,9 +706,12 @@ void Session::start_splice() {
   // the connection ends hours later (ARCHITECTURE.md, "Upgraded connections"). The exchange is
   // recorded at the end, once, with the bytes of the whole connection.
   worker_.pipeline().end(x_, 101, now);
+  worker_.stats().upgrade_splices.add();  // before any way out below: open = started - ended
   if (head_len_ != 0) {
     in_->consume(head_len_);  // what follows the head is the client's first bytes of the protocol
     head_len_ = 0;
+    x_.head = nullptr;  // its views are gone with it
+    x_.upgrade = {};
   }
   // The upstream's bytes behind its 101 follow the 101 to the client.
   std::uint64_t early = 0;
@@ -728,7 +731,6 @@ void Session::start_splice() {
                 SpliceLimits{route.upgrade_idle_timeout, route.upgrade_max_bytes}, now.mono_ms);
   splice_up_counted_ = splice_down_counted_ = 0;
   phase_ = Phase::Splice;
-  worker_.stats().upgrade_splices.add();
   if (!splice_.active()) end_splice();
 }
 
