@@ -138,7 +138,8 @@ TEST(Pipeline, UpgradesPassOnlyOnRoutesThatOptIn) {
       "    limits: [{ name: handshakes, key: [client.ip], rate: 1/min }]\n"
       "  - name: rest\n");
   const std::string ws = "Connection: Upgrade\r\nUpgrade: WebSocket\r\n";
-  Decision d = f.begin(*get("/ws/room", ws), "198.51.100.1");
+  const auto up = get("/ws/room", ws);  // x.upgrade points into it
+  Decision d = f.begin(*up, "198.51.100.1");
   ASSERT_EQ(d.step, Step::Forward);
   EXPECT_EQ(f.x.upgrade, "WebSocket");
   f.finish(101);
@@ -158,7 +159,8 @@ TEST(Pipeline, UpgradesPassOnlyOnRoutesThatOptIn) {
     EXPECT_TRUE(f.x.upgrade.empty());
   }
   // A plain request on the opted-in route carries no upgrade.
-  ASSERT_EQ(f.begin(*get("/ws/plain"), "198.51.100.3").step, Step::Forward);
+  const auto plain = get("/ws/plain");
+  ASSERT_EQ(f.begin(*plain, "198.51.100.3").step, Step::Forward);
   EXPECT_TRUE(f.x.upgrade.empty());
 }
 
