@@ -84,7 +84,15 @@ namespace {
   X(tls_handshakes_failed, "gatehouse_tls_handshakes_total", "failed")                  \
   X(tls_handshakes_timed_out, "gatehouse_tls_handshakes_total", "timed_out")            \
   X(tls_resumed, "gatehouse_tls_resumed_total", "")                                     \
-  X(tls_ktls_send, "gatehouse_tls_ktls_connections_total", "")
+  X(tls_ktls_send, "gatehouse_tls_ktls_connections_total", "")                          \
+  X(upgrade_splices, "gatehouse_upgrade_splices_total", "")                             \
+  X(upgrade_ended_closed, "gatehouse_upgrade_splices_ended_total", "closed")            \
+  X(upgrade_ended_idle, "gatehouse_upgrade_splices_ended_total", "idle")                \
+  X(upgrade_ended_limit, "gatehouse_upgrade_splices_ended_total", "byte_limit")         \
+  X(upgrade_ended_error, "gatehouse_upgrade_splices_ended_total", "error")              \
+  X(upgrade_ended_shutdown, "gatehouse_upgrade_splices_ended_total", "shutdown")        \
+  X(upgrade_bytes_to_upstream, "gatehouse_upgrade_bytes_total", "to_upstream")          \
+  X(upgrade_bytes_to_client, "gatehouse_upgrade_bytes_total", "to_client")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;

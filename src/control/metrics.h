@@ -128,6 +128,13 @@ void append_value(std::string& out, double value);
     "TLS handshakes that resumed a session with a ticket (no certificate work)")                   \
   X(gatehouse_tls_ktls_connections_total, "counter", "",                                           \
     "TLS connections whose sends go through kernel TLS (0 while the kernel offers none)")          \
+  X(gatehouse_upgrade_splices_total, "counter", "",                                                \
+    "upgraded connections (WebSocket) spliced to their upstream after its 101")                    \
+  X(gatehouse_upgrade_splices_ended_total, "counter", "reason",                                    \
+    "splices ended: closed (a side closed, its bytes delivered), idle (upgrade_idle_timeout), "    \
+    "byte_limit (upgrade_max_size in one direction), error (socket error or reset), shutdown")     \
+  X(gatehouse_upgrade_bytes_total, "counter", "direction",                                         \
+    "bytes spliced on upgraded connections: to_upstream, to_client")                               \
   X(gatehouse_request_heads_total, "counter", "", "request heads parsed")                          \
   X(gatehouse_requests_refused_total, "counter", "reason",                                         \
     "requests refused before the route's limits: malformed (400, 414, 431, 501, 505), "            \
@@ -196,7 +203,7 @@ void append_value(std::string& out, double value);
   X(gatehouse_admission_queued_total, "counter", "", "requests that waited for an upstream slot")  \
   X(gatehouse_admission_shed_total, "counter", "", "requests shed with 503 by admission control")  \
   X(gatehouse_h2_connections_total, "counter", "", "HTTP/2 connections started")                   \
-  X(gatehouse_h2_streams_total, "counter", "", "HTTP/2 streams that reached the pipeline")          \
+  X(gatehouse_h2_streams_total, "counter", "", "HTTP/2 streams that reached the pipeline")         \
   X(gatehouse_h2_resets_total, "counter", "by",                                                    \
     "HTTP/2 streams reset: by the client (RST_STREAM received), or by the server with an error "   \
     "(malformed or refused streams; the MadeYouReset budget counts these)")                        \

@@ -53,6 +53,9 @@ struct ExchangeState {
   bool body_unseen = false;  // a body exists that the decision service is not shown
   bool has_body = false;
   std::uint64_t body_limit = 0;  // the route's max_body_size (the transport enforces it)
+  // An Upgrade the route opted into (the head's Upgrade value): forwarded with it, and a 101
+  // naming it makes the transport splice the connection to the upstream.
+  std::string_view upgrade;
 
   // Who is asking.
   policy::ClientClass cls = policy::ClientClass::Anonymous;

@@ -10,6 +10,7 @@
 #include "http/fields.h"
 #include "http/parser.h"
 #include "http/path.h"
+#include "http/upgrade.h"
 #include "policy/snapshot.h"
 #include "stages/admission/limiter.h"
 #include "stages/challenge/binding.h"
@@ -133,8 +134,14 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
                   head.method != http::Method::Head && head.method != http::Method::Options;
   const policy::Config& cfg = rt.policy->config;
 
-  // Tunnels would carry bytes no stage could inspect; a proxy in front tunnels for itself.
-  if (!x.decide && (head.method == http::Method::Connect || head.upgrade)) {
+  // Tunnels would carry bytes no stage could inspect; a proxy in front tunnels for itself. An
+  // Upgrade is let through on routes that opt into its protocol (checked once the route is known);
+  // without any such route it is refused here, before any other work.
+  if (!x.decide && (head.method == http::Method::Connect ||
+                    (head.upgrade && std::none_of(cfg.routes.begin(), cfg.routes.end(),
+                                                  [](const policy::RouteConfig& r) {
+                                                    return !r.upgrade.empty();
+                                                  })))) {
     stages::Answer a = stages::refusal(501, "tunnels and protocol upgrades are not supported");
     a.close = true;
     return respond(a);
@@ -223,6 +230,24 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
       early.route_name = x.route->name;
       l->prefetch(early, x.early);
     }
+  }
+  if (!x.decide && head.upgrade) {
+    // Only a bodiless HTTP/1.1 request naming one protocol the route lists: a body before the
+    // switch, or a choice left to the upstream, would splice something the route did not opt into.
+    const std::string_view protocol = http::upgrade_protocol(head);
+    const auto& allowed = x.route->upgrade;
+    const bool listed = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& p) {
+      return http::iequals(p, protocol);
+    });
+    if (!listed || x.has_body || head.version_minor != 1) {
+      stages::Answer a = stages::refusal(
+          501, allowed.empty() ? "protocol upgrades are not enabled on this route"
+                               : "this upgrade is not enabled on this route (one protocol the "
+                                 "route lists, HTTP/1.1, no body)");
+      a.close = true;
+      return respond(a);
+    }
+    x.upgrade = protocol;
   }
   if (Decision d = classify(x, path, now); d.step != Step::Forward) return d;
 

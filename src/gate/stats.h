@@ -93,7 +93,15 @@ struct Counter {
   X(tls_handshakes_timed_out, "TLS handshakes cut at tls.handshake_timeout")                       \
   X(tls_handshakes_refused, "TLS connections closed at accept: tls.max_handshakes in progress")    \
   X(tls_resumed, "TLS handshakes that resumed a session (ticket)")                                 \
-  X(tls_ktls_send, "TLS connections whose sends go through kernel TLS")
+  X(tls_ktls_send, "TLS connections whose sends go through kernel TLS")                            \
+  X(upgrade_splices, "upgraded connections spliced to their upstream (it answered 101)")           \
+  X(upgrade_ended_closed, "splices ended: a side closed and its bytes were delivered")             \
+  X(upgrade_ended_idle, "splices ended: no byte either way for the route's upgrade_idle_timeout")  \
+  X(upgrade_ended_limit, "splices ended: a direction over the route's upgrade_max_size")           \
+  X(upgrade_ended_error, "splices ended: a socket error or reset")                                 \
+  X(upgrade_ended_shutdown, "splices ended: Gatehouse stopping")                                   \
+  X(upgrade_bytes_to_upstream, "bytes spliced from clients to upstreams")                          \
+  X(upgrade_bytes_to_client, "bytes spliced from upstreams to clients")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

@@ -39,7 +39,7 @@ struct ListenConfig {
   bool proxy_protocol = false;  // expect a PROXY v1/v2 header first on each connection
   DecideFor decide = DecideFor::None;
   bool http2 = false;  // HTTP/2 with prior knowledge (h2c): no HTTP/1.1 on this listener
-  TlsConfig tls;  // tls.enabled: TLS is terminated here (tls/config-t.h)
+  TlsConfig tls;       // tls.enabled: TLS is terminated here (tls/config-t.h)
   SourceMark mark;
 };
 
@@ -103,6 +103,11 @@ struct RouteConfig {
   std::uint32_t body_key_bytes = 4096;
   bool require_clearance = false;  // every non-resident needs a challenge clearance
   SignupConfig signup;             // routes of class signup
+  // Protocols a request of this route may switch to (`upgrade: [websocket]`, lower case); empty:
+  // an Upgrade request gets 501. A switched connection is spliced to the upstream (proxy/splice.h).
+  std::vector<std::string> upgrade;
+  Millis upgrade_idle_timeout = 120'000;           // no byte either way for this long: closed
+  std::uint64_t upgrade_max_bytes = 256ull << 20;  // per direction, over the connection's life
   SourceMark mark;
 };
 

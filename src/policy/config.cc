@@ -74,10 +74,21 @@ constexpr std::string_view kHealthCheckKeys[] = {
     "expect"};
 constexpr std::string_view kEjectionKeys[] = {"consecutive_failures", "window", "duration",
                                               "max_duration", "statuses"};
-constexpr std::string_view kRouteKeys[] = {
-    "name",          "match",          "class",  "upstream",
-    "max_body_size", "body_key_bytes", "limits", "require_clearance",
-    "signup"};
+constexpr std::string_view kRouteKeys[] = {"name",
+                                           "match",
+                                           "class",
+                                           "upstream",
+                                           "max_body_size",
+                                           "body_key_bytes",
+                                           "limits",
+                                           "require_clearance",
+                                           "signup",
+                                           "upgrade",
+                                           "upgrade_idle_timeout",
+                                           "upgrade_max_size"};
+// Protocols a route may let requests switch to. h2c is left out on purpose: an h2c upgrade
+// through a proxy opens HTTP/2 to the upstream past every stage (h2c smuggling).
+constexpr std::string_view kUpgradeProtocols[] = {"websocket"};
 constexpr std::string_view kMatchKeys[] = {"host", "methods", "path", "path_prefix", "path_regex"};
 constexpr std::string_view kClassNames[] = {"login", "signup", "api", "static", "other"};
 constexpr RouteClass kClasses[] = {RouteClass::Login, RouteClass::Signup, RouteClass::Api,
@@ -154,6 +165,7 @@ class Loader {
   void load_routes(const Field& f);
   void load_route(const YAML::Node& node, const std::string& path);
   void load_match(const Field& f, const std::string& path, RouteConfig& route);
+  void load_upgrade(const Field& f, const std::string& path, RouteConfig& route);
   void load_secrets(const Field& f);
   void load_state_dir(const Field& f);
   void load_access_log(const Field& f);
@@ -587,6 +599,7 @@ void Loader::load_route(const YAML::Node& node, const std::string& path) {
   }
   bool has_name = false;
   const Field* signup = nullptr;  // read after `class`, whatever the order in the file
+  const Field* upgrade_limit = nullptr;
   const std::vector<Field> route_fields = doc_.fields(node, kRouteKeys, path);
   for (const Field& e : route_fields) {
     const std::string key_path = path + "." + e.key;
@@ -629,8 +642,21 @@ void Loader::load_route(const YAML::Node& node, const std::string& path) {
         doc_.read_bool(e, key_path, route.require_clearance);
       } else if (e.key == "signup") {
         signup = &e;
+      } else if (e.key == "upgrade") {
+        load_upgrade(e, key_path, route);
+      } else if (e.key == "upgrade_idle_timeout") {
+        upgrade_limit = &e;
+        doc_.read_duration(e, key_path, 1'000, 86'400'000, route.upgrade_idle_timeout);
+      } else if (e.key == "upgrade_max_size") {
+        upgrade_limit = &e;
+        doc_.read_size(e, key_path, kKiB, 1024 * kGiB, route.upgrade_max_bytes);
       }
     }();
+  }
+  if (upgrade_limit != nullptr && route.upgrade.empty()) {
+    doc_.error(doc_.key_mark(*upgrade_limit),
+               path + "." + upgrade_limit->key +
+                   ": applies to upgraded connections only; set `upgrade` on this route too");
   }
   if (signup != nullptr) {
     if (route.route_class != RouteClass::Signup) {
@@ -646,6 +672,30 @@ void Loader::load_route(const YAML::Node& node, const std::string& path) {
   route_paths_.push_back(path);
   config_.routes.push_back(std::move(route));
   route_refs_.push_back(RouteRef{path, upstream_mark});
+}
+
+void Loader::load_upgrade(const Field& f, const std::string& path, RouteConfig& route) {
+  if (!doc_.check_list(f, path, "a list of protocols (websocket)", 0, 8, "protocols",
+                       "leave the key out to refuse upgrades (501)")) {
+    return;
+  }
+  doc_.for_each_scalar(
+      f.value, path,
+      [&](const std::string& text, const std::string& item_path, const SourceMark& at) {
+        std::string name = text;
+        for (char& c : name) c = lower(c);
+        if (std::find(std::begin(kUpgradeProtocols), std::end(kUpgradeProtocols), name) ==
+            std::end(kUpgradeProtocols)) {
+          const std::string why = name == "h2c"
+                                      ? ": an h2c upgrade would open HTTP/2 to the upstream past "
+                                        "every stage; serve HTTP/2 with `listen[].http2` instead"
+                                      : ": the protocols a route may switch to are: websocket" +
+                                            suggest(name, kUpgradeProtocols);
+          doc_.error(at, item_path + ": unknown protocol " + quote(text) + why);
+          return;
+        }
+        doc_.add_unique(route.upgrade, name, at, item_path, "protocol " + quote(text));
+      });
 }
 
 void Loader::load_match(const Field& f, const std::string& path, RouteConfig& route) {

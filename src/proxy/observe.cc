@@ -253,7 +253,7 @@ void record_exchange(Worker& worker, const ExchangeInfo& x) {
   o.cells[cell_index(slot, cls, verdict)].add();
 
   const std::uint32_t duration = since_ms(worker, x.start_ms);
-  o.client.add(duration);
+  if (!x.spliced) o.client.add(duration);
   std::uint32_t upstream_ms = 0;
   if (x.upstream_us >= 0) {
     upstream_ms = static_cast<std::uint32_t>(std::min<std::int64_t>(x.upstream_us / 1000, 1 << 30));

@@ -115,6 +115,7 @@ struct ExchangeInfo {
   std::uint64_t bytes_in = 0;   // request head and body bytes read from the client
   std::uint64_t bytes_out = 0;  // answer bytes (head and body) produced towards the client
   const std::array<std::uint8_t, 16>* device = nullptr;  // a resident's device id, when one
+  bool spliced = false;  // an upgraded connection: its hours are no latency of the route
 };
 
 // The session hook: counts, samples the heavy hitters and writes the access record. No

@@ -143,7 +143,29 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
   w.put(req.version_minor == 0 ? "0" : "1");
   w.put(" gatehouse\r\n");
   if (req.body == http::BodyKind::Chunked) w.put("Transfer-Encoding: chunked\r\n");
+  if (!ctx.upgrade.empty()) {
+    w.put("Connection: upgrade\r\nUpgrade: ");
+    w.put(ctx.upgrade);
+    w.put("\r\n");
+  }
   w.put("\r\n");
+  return w.commit(out);
+}
+
+bool write_switch_head(const http::ResponseHead& resp, std::string_view protocol,
+                       core::Buffer& out) {
+  Writer w(out);
+  w.put("HTTP/1.1 101 ");
+  w.put(resp.reason.empty() ? reason_phrase(101) : resp.reason);
+  w.put("\r\n");
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    const http::Field& f = resp.fields[i];
+    if (hop_by_hop(resp, f.name)) continue;
+    w.field(f.name, f.value);
+  }
+  w.put("Via: 1.1 gatehouse\r\nConnection: upgrade\r\nUpgrade: ");
+  w.put(protocol);
+  w.put("\r\n\r\n");
   return w.commit(out);
 }
 

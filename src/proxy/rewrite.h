@@ -16,6 +16,9 @@ struct ForwardContext {
   client::IpAddress peer;     // the connection's peer (or PROXY protocol source)
   bool peer_trusted = false;  // peer is a trusted proxy: its X-Forwarded-* are kept and extended
   bool tls = false;           // the client came over TLS Gatehouse terminated: https, whoever says
+  // The protocol of an Upgrade the route opted into: sent as `Connection: upgrade` + `Upgrade`,
+  // the only hop-by-hop fields ever forwarded. Empty: none.
+  std::string_view upgrade{};
 };
 
 // Request head for the upstream: always HTTP/1.1, origin-form target, hop-by-hop fields removed,
@@ -28,6 +31,11 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
 // `extra_fields` (complete "Name: value\r\n" lines, e.g. Set-Cookie) are added as is.
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
                          bool close, core::Buffer& out, std::string_view extra_fields = {});
+
+// The upstream's 101 for the client: its end-to-end fields (Sec-WebSocket-Accept, ...), Via, and
+// `Connection: upgrade` + `Upgrade: <protocol>`; the bytes after it belong to the new protocol.
+bool write_switch_head(const http::ResponseHead& resp, std::string_view protocol,
+                       core::Buffer& out);
 
 // Gatehouse's own response with a short text body, e.g. 400, 408, 413, 429, 502, 503, 504.
 // `retry_after_s` > 0 adds Retry-After; `extra_fields` (complete "Name: value\r\n" lines) is

@@ -183,6 +183,10 @@ bool Session::step() {
       progress |= ux_.write(req_done_);
       progress |= ux_.read();
       progress |= pump_response();
+      if (phase_ == Phase::Upstream && ux_.switched()) {
+        start_splice();
+        return fd_ >= 0;
+      }
       if (phase_ == Phase::Upstream && ux_.done()) {
         finish_exchange();
         progress = true;
@@ -194,6 +198,8 @@ bool Session::step() {
     case Phase::Linger:
       progress |= linger_read();
       break;
+    case Phase::Splice:
+      return pump_splice();  // the splice writes the client itself
   }
   if (fd_ < 0) return false;
   // Send once nothing more can be produced now (answers to pipelined requests then share one
@@ -555,7 +561,8 @@ void Session::on_hold_expired() {
 void Session::forward() {
   const bool has_body = x_.has_body;
   // Without a body the head stays in in_ until the exchange ends: a retry can send it again.
-  if (!ux_.forward_head(x_, hold_, req_, ForwardContext{peer_.ip, x_.peer_trusted, tls_on_},
+  if (!ux_.forward_head(x_, hold_, req_,
+                        ForwardContext{peer_.ip, x_.peer_trusted, tls_on_, x_.upgrade},
                         !has_body)) {
     respond(closing_refusal(431, "request head too large to forward"));
     return;
@@ -652,6 +659,15 @@ bool Session::pump_request_body() {
 // ---- the upstream's answer ------------------------------------------------------------------
 
 bool Session::upstream_head(const http::ResponseHead& resp) {
+  if (resp.status == 101) {
+    // The switch the route opted into (upstream_exchange.cc checked it names x_.upgrade).
+    if (out_ == nullptr) out_ = worker_.buffers().acquire();
+    if (!write_switch_head(resp, x_.upgrade, *out_)) {
+      if (out_->empty()) upstream_failed(502, "upstream response head too large", 0);
+      return false;
+    }
+    return true;
+  }
   // A bodyless request's head stays in in_ until the exchange ends (end_exchange consumes it):
   // nothing more is read from the client meanwhile, and the access log can still name its path
   // and user agent.
@@ -682,6 +698,94 @@ bool Session::pump_response() {
   return progress;
 }
 
+// ---- an upgraded connection ------------------------------------------------------------------
+
+void Session::start_splice() {
+  const gate::Clock now = worker_.clock();
+  // The 101 is the request's answer: its admission slot and device place go back now, not when
+  // the connection ends hours later (ARCHITECTURE.md, "Upgraded connections"). The exchange is
+  // recorded at the end, once, with the bytes of the whole connection.
+  worker_.pipeline().end(x_, 101, now);
+  worker_.stats().upgrade_splices.add();  // before any way out below: open = started - ended
+  if (head_len_ != 0) {
+    in_->consume(head_len_);  // what follows the head is the client's first bytes of the protocol
+    head_len_ = 0;
+    x_.head = nullptr;  // its views are gone with it
+    x_.upgrade = {};
+  }
+  // The upstream's bytes behind its 101 follow the 101 to the client.
+  std::uint64_t early = 0;
+  if (core::Buffer* b = ux_.response_buffer(); b != nullptr && !b->empty()) {
+    if (b->readable() > out_->writable()) out_->compact();
+    if (b->readable() > out_->writable()) {
+      worker_.stats().upgrade_ended_error.add();
+      close_now();
+      return;
+    }
+    early = b->readable();
+    out_->append(b->view());
+    b->clear();
+  }
+  const policy::RouteConfig& route = *x_.route;
+  splice_.start(in_, out_, in_->readable(), early,
+                SpliceLimits{route.upgrade_idle_timeout, route.upgrade_max_bytes}, now.mono_ms);
+  splice_up_counted_ = splice_down_counted_ = 0;
+  phase_ = Phase::Splice;
+  if (!splice_.active()) end_splice();
+}
+
+bool Session::pump_splice() {
+  const bool progress = splice_.pump(*this, ux_, worker_.loop().now_ms());
+  gate::WorkerStats& st = worker_.stats();
+  st.upgrade_bytes_to_upstream.add(splice_.bytes_to_upstream() - splice_up_counted_);
+  st.upgrade_bytes_to_client.add(splice_.bytes_to_client() - splice_down_counted_);
+  splice_up_counted_ = splice_.bytes_to_upstream();
+  splice_down_counted_ = splice_.bytes_to_client();
+  if (!splice_.active()) {
+    end_splice();
+    return false;
+  }
+  return progress;
+}
+
+void Session::end_splice() {
+  gate::WorkerStats& st = worker_.stats();
+  switch (splice_.outcome()) {
+    case SpliceOutcome::Open:
+      return;
+    case SpliceOutcome::Closed:
+      st.upgrade_ended_closed.add();
+      break;
+    case SpliceOutcome::Idle:
+      st.upgrade_ended_idle.add();
+      break;
+    case SpliceOutcome::Limit:
+      st.upgrade_ended_limit.add();
+      break;
+    case SpliceOutcome::Error:
+      st.upgrade_ended_error.add();
+      break;
+    case SpliceOutcome::Shutdown:
+      st.upgrade_ended_shutdown.add();
+      break;
+  }
+  close_now();  // both sides; the upstream connection carried another protocol: never pooled
+}
+
+ssize_t Session::splice_read(char* p, std::size_t n) {
+  if (client_eof_) return 0;
+  const ssize_t r = client_recv(p, n);
+  if (r == 0) client_eof_ = true;
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) client_readable_ = false;
+  return r;
+}
+
+ssize_t Session::splice_write(const char* p, std::size_t n) {
+  const ssize_t r = client_send(p, n);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) client_writable_ = false;
+  return r;
+}
+
 void Session::finish_exchange() {
   ux_.finish(req_done_);
   if (!req_done_) close_after_ = true;
@@ -700,6 +804,7 @@ void Session::end_exchange() {
         exchange_info(x_, hold_->runtime.get(), ux_.head_done(), status, &text_, head_start_ms_);
     info.bytes_in = (in_ != nullptr ? in_->consumed_total() - in_mark_ : 0) + head_len_;
     info.bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_;
+    info.spliced = phase_ == Phase::Splice;
     record_exchange(worker_, info);
   } else if (local_status_ != 0) {  // an answer outside any exchange (a malformed head, 408)
     record_exchange(worker_,
@@ -852,6 +957,12 @@ void Session::begin_shutdown() {
     h2_->begin_shutdown();
     return;
   }
+  if (phase_ == Phase::Splice) {
+    // An upgraded connection has no end of exchange to wait for: the client reconnects.
+    splice_.stop();
+    end_splice();
+    return;
+  }
   // Mid-handshake there is no request to finish.
   if (phase_ == Phase::Handshake || (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
                                      (out_ == nullptr || out_->empty()))) {
@@ -944,6 +1055,9 @@ void Session::update_timers() {
     case Phase::Linger:
       client_deadline = linger_until_ms_;
       break;
+    case Phase::Splice:
+      client_deadline = splice_.deadline_ms();
+      break;
   }
   net::TimerWheel& wheel = worker_.loop().timers();
   if (client_deadline == 0) {
@@ -961,6 +1075,14 @@ void Session::on_client_timer(void* self) {
   if (s->phase_ == Phase::Hold) {
     s->on_hold_expired();
     if (s->fd_ >= 0) s->drive();
+    return;
+  }
+  if (s->phase_ == Phase::Splice) {
+    if (s->splice_.expire(s->worker_.loop().now_ms())) {
+      s->end_splice();
+    } else {
+      s->update_timers();  // bytes moved since the timer was set: the deadline moved with them
+    }
     return;
   }
   if (s->phase_ == Phase::Handshake) {

@@ -23,6 +23,7 @@
 #include "policy/config-t.h"
 #include "proxy/h2_session.h"
 #include "proxy/observe.h"
+#include "proxy/splice.h"
 #include "proxy/upstream_exchange.h"
 #include "proxy/worker.h"
 #include "stages/admission/priority-t.h"
@@ -42,7 +43,8 @@ struct SnapshotHold;
 class Session final : public net::Handler,
                       public UpstreamExchange::Owner,
                       public SlotWaiter,
-                      public ClientTransport {
+                      public ClientTransport,
+                      public SplicePeer {
  public:
   explicit Session(Worker& worker);
   ~Session() override;
@@ -78,6 +80,11 @@ class Session final : public net::Handler,
   std::string_view transport_ja4() const override {
     return ja4_len_ ? ja4_.view() : std::string_view();
   }
+  // The client side of a splice (an upgraded connection), through TLS when the listener has it.
+  bool splice_readable() const override { return client_readable_; }
+  bool splice_writable() const override { return client_writable_; }
+  ssize_t splice_read(char* p, std::size_t n) override;
+  ssize_t splice_write(const char* p, std::size_t n) override;
   bool open() const { return fd_ >= 0; }
   // The TLS side of the connection (ClientHello, ALPN, SNI), or nullptr over clear text.
   const tls::TlsConn* tls() const { return tls_on_ ? &tls_ : nullptr; }
@@ -96,6 +103,7 @@ class Session final : public net::Handler,
     Hold,         // the pipeline holds the request (delay, tarpit) or it waits for a slot
     Flush,        // response fully buffered: send it, then keep alive or close
     Linger,       // response sent and write side shut: drain the client before close
+    Splice,       // the upstream switched protocols (101): bytes copied both ways until either ends
   };
 
   void drive();
@@ -127,6 +135,9 @@ class Session final : public net::Handler,
   bool upstream_head(const http::ResponseHead& resp) override;
   void upstream_failed(int status, std::string_view detail, std::uint32_t retry_after) override;
   void finish_exchange();
+  void start_splice();
+  bool pump_splice();
+  void end_splice();
   void end_exchange();
   // The decision service (decide.cc): the request the proxy in front asks about, the answer
   // that lets it pass, a refusal in the form that proxy understands, and nginx's fetch of it.
@@ -188,6 +199,9 @@ class Session final : public net::Handler,
   admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
   int local_status_ = 0;                      // the status of an answer Gatehouse wrote
   UpstreamExchange ux_;                       // the upstream side of a forwarded request
+  Splice splice_;                             // Phase::Splice: in_ to the upstream, out_ to us
+  std::uint64_t splice_up_counted_ = 0;       // bytes already added to the worker's counters
+  std::uint64_t splice_down_counted_ = 0;
   http::RequestHead req_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_
   RequestText text_;                 // method, path and user agent, for the access log

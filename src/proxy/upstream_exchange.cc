@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "gate/pipeline.h"
+#include "http/upgrade.h"
 #include "net/socket.h"
 #include "policy/snapshot.h"
 #include "proxy/worker.h"
@@ -56,7 +57,7 @@ void UpstreamExchange::reset() {
   up_ = nullptr;
   req_ = nullptr;
   replayable_ = false;
-  head_done_ = done_ = eof_ = cut_short_ = false;
+  head_done_ = done_ = eof_ = cut_short_ = switched_ = false;
   retried_ = moved_ = false;
   chunked_.reset();
   remaining_ = 0;
@@ -269,11 +270,15 @@ bool UpstreamExchange::pump_head() {
     fail(502, http::describe(r.error));
     return false;
   }
-  if (resp_.status < 200) {
-    if (resp_.status == 101) {
-      fail(502, "upstream switched protocols");
+  if (resp_.status == 101) {
+    // Only the switch the route opted into and the client asked for; anything else would splice
+    // a protocol nobody chose.
+    if (x_->upgrade.empty() || !http::switch_accepted(resp_, x_->upgrade)) {
+      fail(502, x_->upgrade.empty() ? "upstream switched protocols unasked"
+                                    : "upstream switched to another protocol than asked for");
       return false;
     }
+  } else if (resp_.status < 200) {
     in_->consume(r.consumed);  // interim responses: 100-continue is answered by us
     return true;
   }
@@ -296,6 +301,10 @@ bool UpstreamExchange::pump_head() {
   in_->consume(r.consumed);
   head_done_ = true;
   worker_.stats().responses_proxied.add();
+  if (resp_.status == 101) {
+    switched_ = true;  // no body: what follows is the new protocol's, spliced by the owner
+    return true;
+  }
   remaining_ = resp_.body == http::BodyKind::ContentLength ? resp_.content_length : 0;
   if (resp_.body == http::BodyKind::None ||
       (resp_.body == http::BodyKind::ContentLength && remaining_ == 0)) {
@@ -306,7 +315,7 @@ bool UpstreamExchange::pump_head() {
 
 bool UpstreamExchange::pump_body(core::Buffer& sink, bool rechunk) {
   bool progress = false;
-  if (!head_done_ || done_ || in_ == nullptr) return false;
+  if (!head_done_ || done_ || switched_ || in_ == nullptr) return false;
   switch (resp_.body) {
     case http::BodyKind::ContentLength: {
       std::size_t n = std::min<std::uint64_t>(remaining_, in_->readable());
@@ -378,6 +387,41 @@ void UpstreamExchange::finish(bool request_done) {
   worker_.upstreams().release(up_, reusable, x_->upstream->max_idle_connections,
                               x_->upstream->keepalive_timeout);
   up_ = nullptr;
+}
+
+bool UpstreamExchange::splice_readable() const {
+  return up_ != nullptr && up_->readable;
+}
+
+bool UpstreamExchange::splice_writable() const {
+  return up_ != nullptr && up_->writable;
+}
+
+ssize_t UpstreamExchange::splice_read(char* p, std::size_t n) {
+  if (up_ == nullptr || eof_) return 0;
+  const ssize_t r = ::recv(up_->fd, p, n, 0);
+  if (r == 0) eof_ = true;
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) up_->readable = false;
+  return r;
+}
+
+ssize_t UpstreamExchange::splice_write(const char* p, std::size_t n) {
+  if (up_ == nullptr) {
+    errno = EPIPE;
+    return -1;
+  }
+  // Request bytes a short send left behind go before anything of the new protocol.
+  while (out_ != nullptr && !out_->empty()) {
+    const ssize_t r = ::send(up_->fd, out_->read_ptr(), out_->readable(), MSG_NOSIGNAL);
+    if (r <= 0) {
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) up_->writable = false;
+      return r < 0 ? r : 0;
+    }
+    out_->consume(static_cast<std::size_t>(r));
+  }
+  const ssize_t r = ::send(up_->fd, p, n, MSG_NOSIGNAL);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) up_->writable = false;
+  return r;
 }
 
 void UpstreamExchange::close() {

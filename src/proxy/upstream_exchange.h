@@ -17,13 +17,14 @@
 #include "net/upstream_group.h"
 #include "net/upstream_pool.h"
 #include "proxy/rewrite.h"
+#include "proxy/splice.h"
 
 namespace gh::proxy {
 
 class Worker;
 struct SnapshotHold;
 
-class UpstreamExchange final : public net::UpstreamUser {
+class UpstreamExchange final : public net::UpstreamUser, public SplicePeer {
  public:
   class Owner {
    public:
@@ -78,6 +79,15 @@ class UpstreamExchange final : public net::UpstreamUser {
   // The body ended early (truncated or malformed): the client must see it cut short.
   bool cut_short() const { return cut_short_; }
   const http::ResponseHead& response() const { return resp_; }
+  // The upstream answered 101 to the Upgrade the exchange asked for: the connection now carries
+  // that protocol, read and written raw (SplicePeer) and closed at the end, never pooled.
+  bool switched() const { return switched_; }
+  // Bytes the upstream sent behind its 101 head (the new protocol's first).
+  core::Buffer* response_buffer() { return in_; }
+  bool splice_readable() const override;
+  bool splice_writable() const override;
+  ssize_t splice_read(char* p, std::size_t n) override;
+  ssize_t splice_write(const char* p, std::size_t n) override;
 
   void on_upstream_events(std::uint32_t events) override;
 
@@ -110,6 +120,7 @@ class UpstreamExchange final : public net::UpstreamUser {
   bool done_ = false;
   bool eof_ = false;
   bool cut_short_ = false;
+  bool switched_ = false;
   std::int64_t progress_ms_ = 0;
   std::int64_t request_sent_ms_ = 0;
   net::Timer timer_;

@@ -10,6 +10,7 @@
 #include "fuzz_check.h"
 #include "http/parser.h"
 #include "http/text.h"
+#include "http/upgrade.h"
 #include "http_fuzz.h"
 
 namespace {
@@ -82,6 +83,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             list.remove_prefix(comma == list.size() ? comma : comma + 1);
           }
         }
+      }
+      // The protocol an upgrade names is written into the forwarded head: a token, never a
+      // line break or a list, and only for an upgrade request.
+      if (const std::string_view p = upgrade_protocol(h); !p.empty()) {
+        check(h.upgrade && inside(head, p), "an upgrade protocol comes from an upgrade head");
+        check(p.find_first_of("\r\n ,;\t") == std::string_view::npos, "one token");
       }
       gh::fuzz::check_head_alone(head, r, parse);
       break;

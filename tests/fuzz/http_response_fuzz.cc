@@ -8,6 +8,7 @@
 
 #include "fuzz_check.h"
 #include "http/parser.h"
+#include "http/upgrade.h"
 #include "http_fuzz.h"
 
 using namespace gh::http;
@@ -62,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A 1xx or 204 announcing a body may send one: its connection must not be reused.
     check(!(h.status < 200 || h.status == 204) || !framing || !h.keep_alive,
           "a bodyless status with framing is never kept alive");
+    check(!switch_accepted(h, "websocket") || h.status == 101, "only a 101 switches");
     gh::fuzz::check_head_alone(head, r, parse);
   }
   return 0;

@@ -126,6 +126,44 @@ TEST(Pipeline, TunnelsAreRefusedFirst) {
   EXPECT_TRUE(d.answer.close);
 }
 
+// A route that opts into WebSocket: the upgrade is an ordinary request of it for every stage, and
+// the exchange names the protocol the transport may splice; elsewhere it is still 501.
+TEST(Pipeline, UpgradesPassOnlyOnRoutesThatOptIn) {
+  Fixture f(
+      "lists: { deny: [192.0.2.0/24] }\n"
+      "routes:\n"
+      "  - name: chat\n"
+      "    match: { path_prefix: /ws/ }\n"
+      "    upgrade: [websocket]\n"
+      "    limits: [{ name: handshakes, key: [client.ip], rate: 1/min }]\n"
+      "  - name: rest\n");
+  const std::string ws = "Connection: Upgrade\r\nUpgrade: WebSocket\r\n";
+  const auto up = get("/ws/room", ws);  // x.upgrade points into it
+  Decision d = f.begin(*up, "198.51.100.1");
+  ASSERT_EQ(d.step, Step::Forward);
+  EXPECT_EQ(f.x.upgrade, "WebSocket");
+  f.finish(101);
+  // The route's limit applies to upgrades like any request.
+  EXPECT_EQ(f.begin(*get("/ws/room", ws), "198.51.100.1").answer.status, 429);
+  // Lists come first, as for any request.
+  EXPECT_EQ(f.begin(*get("/ws/room", ws)).answer.status, 403);
+  // Another route, another protocol, several protocols, a body, HTTP/1.0: 501 and close.
+  for (const auto& r :
+       {get("/other", ws), get("/ws/a", "Connection: upgrade\r\nUpgrade: h2c\r\n"),
+        get("/ws/b", "Connection: upgrade\r\nUpgrade: websocket, foo\r\n"),
+        parse("POST /ws/c HTTP/1.1\r\nHost: a\r\n" + ws + "Content-Length: 1\r\n\r\n"),
+        parse("GET /ws/d HTTP/1.0\r\nHost: a\r\n" + ws + "\r\n")}) {
+    d = f.begin(*r, "198.51.100.2");
+    EXPECT_EQ(d.answer.status, 501) << r->raw;
+    EXPECT_TRUE(d.answer.close);
+    EXPECT_TRUE(f.x.upgrade.empty());
+  }
+  // A plain request on the opted-in route carries no upgrade.
+  const auto plain = get("/ws/plain");
+  ASSERT_EQ(f.begin(*plain, "198.51.100.3").step, Step::Forward);
+  EXPECT_TRUE(f.x.upgrade.empty());
+}
+
 TEST(Pipeline, DenyListAndBansComeBeforePathsAndRoutes) {
   Fixture f("lists: { deny: [192.0.2.0/24] }\nroutes:\n  - name: only\n    match: { path: /x }\n");
   auto bad_path = get("/%u0073ignup");
