@@ -59,4 +59,18 @@ const HashSeed& process_seed() {
   return seed;
 }
 
+namespace {
+HashSeed fleet_key_seed;
+bool fleet_key_seed_set = false;
+}  // namespace
+
+const HashSeed& key_seed() {
+  return fleet_key_seed_set ? fleet_key_seed : process_seed();
+}
+
+void set_key_seed(const HashSeed& seed) {
+  fleet_key_seed = seed;
+  fleet_key_seed_set = true;
+}
+
 }  // namespace gh::ratelimit
