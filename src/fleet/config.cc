@@ -23,8 +23,9 @@ using policy::quote;
 using policy::SourceMark;
 
 constexpr std::string_view kClusterKeys[] = {
-    "seeds",         "user",   "password_file",    "connect_timeout",  "command_timeout", "node",
-    "sync_interval", "prefix", "breaker_failures", "breaker_open_for", "max_pending"};
+    "seeds",       "user",          "password_file", "connect_timeout",  "command_timeout",
+    "node",        "sync_interval", "prefix",        "breaker_failures", "breaker_open_for",
+    "max_pending", "limit_shards",  "max_sync_keys"};
 constexpr std::size_t kMaxSeeds = 64;
 constexpr std::size_t kMaxPrefix = 64;
 
@@ -143,6 +144,10 @@ void load_cluster(Document& doc, const Field& f, ClusterConfig& c) {
       doc.read_duration(e, path, 10, 10 * kMinute, c.breaker_open_for);
     } else if (e.key == "max_pending") {
       doc.read_uint(e, path, 16, 1'000'000, c.max_pending);
+    } else if (e.key == "limit_shards") {
+      doc.read_uint(e, path, 1, 1024, c.limit_shards);
+    } else if (e.key == "max_sync_keys") {
+      doc.read_uint(e, path, 16, 1'000'000, c.max_sync_keys);
     }
   });
   if (!has_seeds && f.value.IsMap()) {

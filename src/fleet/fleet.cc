@@ -80,6 +80,7 @@ void Fleet::run() {
   };
   loop_->set_wake_hook([this] {
     if (up_) flush();
+    if (limits_ && limits_->is_urgent()) limits_->tick(loop_->now_ms(), up_);
   });
   tick();
   while (!stop_.load()) {
@@ -105,9 +106,25 @@ void Fleet::tick() {
     flush();
     if (now >= next_resync_ms_) resync();
   }
+  if (limits_) limits_->tick(now, up_);
   stats_.breaker.store(static_cast<std::uint8_t>(breaker_.state(now)));
   std::lock_guard lock(mu_);
   stats_.pending.store(outbox_.size() + inflight_.size());
+}
+
+void Fleet::share_limits(LimitsSync::Hooks hooks) {
+  // Every call goes through cmd_, the connection of the moment; `key` is for a Cluster router.
+  limits_ = std::make_unique<LimitsSync>(
+      config_, std::move(hooks),
+      [this](const std::string&, const std::vector<std::string>& argv, LimitsSync::Callback cb) {
+        return up_ && cmd_ != nullptr && cmd_->command(argv, std::move(cb));
+      });
+}
+
+void Fleet::limits_urgent() {
+  if (limits_ == nullptr) return;
+  limits_->urgent();
+  if (loop_) loop_->wake();
 }
 
 void Fleet::auth(RedisConnection& c, std::function<void(bool)> then) {
