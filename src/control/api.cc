@@ -469,6 +469,32 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_fleet_spent_conflicts_total");
   x.sample(fleet_value(&fleet::FleetStats::spent_conflicts));
 
+  // Shared limits (fleet/limits_sync.h): zeros when this node is alone.
+  const fleet::LimitsStats* ls = fleet != nullptr ? fleet->limits_stats() : nullptr;
+  auto limits_value = [&](const std::atomic<std::uint64_t> fleet::LimitsStats::*field) {
+    return ls != nullptr ? (ls->*field).load(std::memory_order_relaxed) : 0;
+  };
+  x.family("gatehouse_fleet_limit_syncs_total");
+  x.sample(limits_value(&fleet::LimitsStats::syncs));
+  x.family("gatehouse_fleet_limit_keys_synced_total");
+  x.sample(limits_value(&fleet::LimitsStats::keys_synced));
+  x.family("gatehouse_fleet_limit_keys_dropped_total");
+  x.sample(limits_value(&fleet::LimitsStats::keys_dropped));
+  x.family("gatehouse_fleet_limit_deltas_dropped_total");
+  x.sample(server_.limit_deltas_dropped());
+  x.family("gatehouse_fleet_limit_calls_failed_total");
+  x.sample(limits_value(&fleet::LimitsStats::calls_failed));
+  x.family("gatehouse_fleet_limit_noscript_total");
+  x.sample(limits_value(&fleet::LimitsStats::noscript));
+  x.family("gatehouse_fleet_limit_local_share");
+  x.sample(ls != nullptr && ls->local_share.load() ? 1 : 0);
+  x.family("gatehouse_fleet_limit_local_rounds_total");
+  x.sample(limits_value(&fleet::LimitsStats::local_rounds));
+  x.family("gatehouse_fleet_limit_live_nodes");
+  x.sample(ls != nullptr ? ls->live_nodes.load() : 0);
+  x.family("gatehouse_fleet_limit_sync_seconds");
+  x.sample(ls != nullptr ? static_cast<double>(ls->last_sync_us.load()) / 1e6 : 0.0);
+
   // Every limit table of the running generation, one pass per family.
   const gate::RuntimePtr rt = server_.runtime();
   auto each_table = [&](auto&& fn) {
