@@ -174,8 +174,17 @@ void Fleet::try_connect() {
     if (sub_ready_) became_up();
   });
   auth(*sub_, [this](bool) {
+    // One handler for both channels: shared limits' exact figures, and everything else.
+    auto on_msg = [this](std::string_view channel, std::string_view payload) {
+      if (limits_ && channel == limits_->channel()) {
+        limits_->on_published(payload);
+      } else {
+        on_message(payload);
+      }
+    };
+    if (limits_) sub_->subscribe(limits_->channel(), on_msg, [](const Reply*) {});
     sub_->subscribe(
-        key("events"), [this](std::string_view, std::string_view payload) { on_message(payload); },
+        key("events"), on_msg,
         [this](const Reply* r) {
           if (r == nullptr || r->type == Reply::Type::Error) {
             on_down("SUBSCRIBE refused");

@@ -104,33 +104,105 @@ std::vector<ShardGroup> group_by_shard(const std::vector<LimitDelta>& batch, std
   return groups;
 }
 
-void DeltaSums::add(const LimitKey& key, std::int64_t ns) {
+void DeltaSums::add(const LimitKey& key, std::int64_t ns, bool exact) {
   auto it = sums_.find(key);
   if (it == sums_.end()) {
     if (sums_.size() >= max_keys_) {
       ++dropped_;
       return;
     }
-    it = sums_.emplace(key, 0).first;
+    it = sums_.emplace(key, Sum{}).first;
   }
   // Saturating: a sum never leaves the range the script and the tables accept.
-  it->second = std::clamp<std::int64_t>(it->second + std::clamp(ns, -kMaxDebtNs, kMaxDebtNs),
-                                        -kMaxDebtNs, kMaxDebtNs);
+  it->second.ns = std::clamp<std::int64_t>(it->second.ns + std::clamp(ns, -kMaxDebtNs, kMaxDebtNs),
+                                           -kMaxDebtNs, kMaxDebtNs);
+  it->second.exact = it->second.exact || exact;
 }
 
 std::int64_t DeltaSums::get(const LimitKey& key) const {
   auto it = sums_.find(key);
-  return it == sums_.end() ? 0 : it->second;
+  return it == sums_.end() ? 0 : it->second.ns;
 }
 
 std::vector<LimitDelta> DeltaSums::take() {
   std::vector<LimitDelta> out;
   out.reserve(sums_.size());
-  for (const auto& [k, ns] : sums_) {
-    if (ns != 0) out.push_back({k, ns});
+  for (const auto& [k, sum] : sums_) {
+    if (sum.ns != 0) out.push_back({k, sum.ns, sum.exact});
   }
   sums_.clear();
   return out;
+}
+
+std::string encode_published(const std::string& node, const std::vector<LimitDelta>& figures) {
+  std::string out = "gl1 " + node + "\n";
+  for (const LimitDelta& f : figures) {
+    hex64(out, f.key.limit);
+    out.push_back(' ');
+    hex64(out, f.key.hi);
+    hex64(out, f.key.lo);
+    out.push_back(' ');
+    out += std::to_string(std::max<std::int64_t>(0, f.ns) / 1000);
+    out.push_back('\n');
+  }
+  return out;
+}
+
+namespace {
+
+bool parse_hex64(std::string_view s, std::uint64_t& out) {
+  if (s.size() != 16) return false;
+  out = 0;
+  for (char c : s) {
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    out = out << 4 | static_cast<std::uint64_t>(v);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Published> decode_published(std::string_view payload) {
+  if (!payload.starts_with("gl1 ")) return std::nullopt;
+  std::size_t nl = payload.find('\n');
+  if (nl == std::string_view::npos) return std::nullopt;
+  Published p;
+  p.node = std::string(payload.substr(4, nl - 4));
+  if (p.node.empty() || p.node.size() > 64) return std::nullopt;
+  for (char c : p.node) {
+    const bool name = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-' || c == '.';
+    if (!name) return std::nullopt;  // config's node names
+  }
+  payload.remove_prefix(nl + 1);
+  while (!payload.empty()) {
+    nl = payload.find('\n');
+    if (nl == std::string_view::npos || p.figures.size() >= kMaxPublished) return std::nullopt;
+    const std::string_view line = payload.substr(0, nl);
+    payload.remove_prefix(nl + 1);
+    // 16 hex, space, 32 hex, space, 1..16 digits
+    if (line.size() < 16 + 1 + 32 + 2 || line.size() > 16 + 1 + 32 + 1 + 16 || line[16] != ' ' ||
+        line[49] != ' ') {
+      return std::nullopt;
+    }
+    LimitDelta f;
+    if (!parse_hex64(line.substr(0, 16), f.key.limit) ||
+        !parse_hex64(line.substr(17, 16), f.key.hi) ||
+        !parse_hex64(line.substr(33, 16), f.key.lo)) {
+      return std::nullopt;
+    }
+    std::int64_t us = 0;
+    for (char c : line.substr(50)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      us = us * 10 + (c - '0');  // at most 16 digits: no overflow
+    }
+    if (us > kMaxDebtNs / 1000) return std::nullopt;
+    f.ns = us * 1000;
+    f.exact = true;
+    p.figures.push_back(f);
+  }
+  return p;
 }
 
 std::int64_t folded_debt(std::int64_t global_ns, std::int64_t since_push_ns) {
@@ -152,7 +224,7 @@ LimitsSync::LimitsSync(const policy::ClusterConfig& config, Hooks hooks, Send se
 void LimitsSync::collect() {
   drained_.clear();
   if (hooks_.drain) hooks_.drain(drained_);
-  for (const LimitDelta& d : drained_) sums_.add(d.key, d.ns);
+  for (const LimitDelta& d : drained_) sums_.add(d.key, d.ns, d.exact);
   stats_.keys_dropped.store(sums_.dropped(), std::memory_order_relaxed);
 }
 
@@ -178,7 +250,7 @@ void LimitsSync::local_share() {
   std::vector<LimitDelta> figures = sums_.take();
   for (LimitDelta& f : figures) f.ns = local_share_extra(f.ns, live);
   std::erase_if(figures, [](const LimitDelta& f) { return f.ns <= 0; });
-  if (!figures.empty() && hooks_.apply) hooks_.apply(figures, false);
+  if (!figures.empty() && hooks_.apply) hooks_.apply(figures, Fold::Add);
 }
 
 void LimitsSync::push() {
@@ -231,22 +303,46 @@ void LimitsSync::answered(const ShardGroup& group, const std::vector<LimitDelta>
     // What this node added since the push is not in the answer: drained now, added on top, and
     // pushed with the next round.
     collect();
-    std::vector<LimitDelta> figures;
+    std::vector<LimitDelta> figures, exact;
     figures.reserve(group.entries.size());
     for (std::size_t j = 0; j < group.entries.size(); ++j) {
-      const LimitKey& k = batch[group.entries[j]].key;
-      figures.push_back({k, folded_debt(r->elements[j].integer * 1000, sums_.get(k))});
+      const LimitDelta& pushed = batch[group.entries[j]];
+      const std::int64_t global = r->elements[j].integer * 1000;
+      figures.push_back({pushed.key, folded_debt(global, sums_.get(pushed.key))});
+      if (pushed.exact && exact.size() < kMaxPublished) exact.push_back({pushed.key, global, true});
     }
     stats_.keys_synced.fetch_add(figures.size(), std::memory_order_relaxed);
-    if (hooks_.apply) hooks_.apply(figures, true);
+    if (hooks_.apply) hooks_.apply(figures, Fold::Set);
+    // The others learn an exact key's figure now, before they next push it themselves.
+    if (!exact.empty()) {
+      const std::string ch = channel();
+      if (send_(ch, {"PUBLISH", ch, encode_published(config_.node, exact)}, [](const Reply*) {})) {
+        stats_.published.fetch_add(exact.size(), std::memory_order_relaxed);
+      }
+    }
   }
   finish_one();
+}
+
+void LimitsSync::on_published(std::string_view payload) {
+  std::optional<Published> p = decode_published(payload);
+  if (!p) {
+    stats_.malformed.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (p->node == config_.node || p->figures.empty()) return;  // ours: applied when answered
+  collect();  // what this node added and has not pushed goes on top
+  for (LimitDelta& f : p->figures) f.ns = folded_debt(f.ns, sums_.get(f.key));
+  stats_.received.fetch_add(p->figures.size(), std::memory_order_relaxed);
+  if (hooks_.apply) hooks_.apply(p->figures, Fold::AtLeast);
 }
 
 void LimitsSync::finish_one() {
   if (inflight_ > 0 && --inflight_ == 0) {
     stats_.last_sync_us.store(core::monotonic_ns() / 1000 - round_started_us_,
                               std::memory_order_relaxed);
+    // An exact key changed while this round was out: its round starts now, not at the next tick.
+    if (is_urgent()) tick(core::monotonic_ms(), true);
   }
 }
 

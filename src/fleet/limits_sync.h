@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,7 +40,12 @@ struct LimitKey {
 struct LimitDelta {
   LimitKey key;
   std::int64_t ns = 0;
+  bool exact = false;  // an exact limit's key: its global figure is published to the others
 };
+
+// How the stages take figures: the key's debt set to it, grown by it (local share), or raised to
+// at least it (another node's published figure, which may arrive after a newer one).
+enum class Fold : std::uint8_t { Set, Add, AtLeast };
 
 struct LimitKeyHash {
   std::size_t operator()(const LimitKey& k) const;
@@ -62,7 +68,7 @@ std::vector<ShardGroup> group_by_shard(const std::vector<LimitDelta>& batch, std
 class DeltaSums {
  public:
   explicit DeltaSums(std::size_t max_keys) : max_keys_(max_keys) {}
-  void add(const LimitKey& key, std::int64_t ns);
+  void add(const LimitKey& key, std::int64_t ns, bool exact = false);
   // The sum of `key` since the last take(), 0 when none.
   std::int64_t get(const LimitKey& key) const;
   // Every non-zero sum, and empties the sums.
@@ -72,7 +78,11 @@ class DeltaSums {
 
  private:
   std::size_t max_keys_;
-  std::unordered_map<LimitKey, std::int64_t, LimitKeyHash> sums_;
+  struct Sum {
+    std::int64_t ns = 0;
+    bool exact = false;
+  };
+  std::unordered_map<LimitKey, Sum, LimitKeyHash> sums_;
   std::uint64_t dropped_ = 0;
 };
 
@@ -80,6 +90,17 @@ class DeltaSums {
 // µs) and its SHA-1, for EVALSHA.
 extern const std::string_view kLimitScript;
 const std::string& limit_script_sha();
+
+// Exact limits' figures, published by the node that pushed them: "gl1 <node>\n", then per key
+// "<limit> <hi><lo> <debt µs>\n" (hex, hex, decimal). nullopt when malformed (from the network:
+// every byte checked, at most kMaxPublished keys).
+inline constexpr std::size_t kMaxPublished = 4096;
+struct Published {
+  std::string node;
+  std::vector<LimitDelta> figures;  // ns
+};
+std::string encode_published(const std::string& node, const std::vector<LimitDelta>& figures);
+std::optional<Published> decode_published(std::string_view payload);
 
 // The debt a node holds after a sync: the global debt (as of the script) plus what the node
 // added since it pushed, never below 0.
@@ -97,6 +118,9 @@ struct LimitsStats {
   std::atomic<bool> local_share{false};        // the last sync could not reach Redis
   std::atomic<std::uint32_t> live_nodes{1};    // as last seen
   std::atomic<std::int64_t> last_sync_us{0};   // the last round's time, push to last answer
+  std::atomic<std::uint64_t> published{0};     // exact figures published to the other nodes
+  std::atomic<std::uint64_t> received{0};      // exact figures taken from the other nodes
+  std::atomic<std::uint64_t> malformed{0};     // published messages refused
 };
 
 class LimitsSync {
@@ -108,8 +132,7 @@ class LimitsSync {
                                   Callback cb)>;
   struct Hooks {
     std::function<void(std::vector<LimitDelta>& out)> drain;  // appends the local changes
-    // global: set each key's debt to the figure; else add the figure to it (local share).
-    std::function<void(const std::vector<LimitDelta>& figures, bool global)> apply;
+    std::function<void(const std::vector<LimitDelta>& figures, Fold how)> apply;
   };
 
   LimitsSync(const policy::ClusterConfig& config, Hooks hooks, Send send);
@@ -122,6 +145,9 @@ class LimitsSync {
   // The live nodes of the fleet as last seen (>= 1).
   std::uint32_t live_nodes() const { return stats_.live_nodes.load(std::memory_order_relaxed); }
   const LimitsStats& stats() const { return stats_; }
+  // The channel exact figures are published on, and a message received on it.
+  std::string channel() const { return config_.prefix + "limits"; }
+  void on_published(std::string_view payload);
 
  private:
   void collect();

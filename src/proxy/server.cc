@@ -728,9 +728,9 @@ bool Server::start_fleet(std::string* error) {
       buf.clear();
       registry_.drain(buf);
       for (const ratelimit::DeltaEntry& e : buf)
-        out.push_back({{e.limit, e.key.lo, e.key.hi}, e.delta});
+        out.push_back({{e.limit, e.key.lo, e.key.hi}, e.delta, e.exact});
     };
-    hooks.apply = [this](const std::vector<fleet::LimitDelta>& figures, bool global) {
+    hooks.apply = [this](const std::vector<fleet::LimitDelta>& figures, fleet::Fold how) {
       std::vector<ratelimit::Registry::Figure> f;
       f.reserve(figures.size());
       for (const fleet::LimitDelta& d : figures)
@@ -738,10 +738,12 @@ bool Server::start_fleet(std::string* error) {
       std::sort(f.begin(), f.end(), [](const auto& a, const auto& b) { return a.limit < b.limit; });
       // The workers' clock (pipeline.cc: the loop's milliseconds).
       const core::Nanos now = core::monotonic_ms() * 1'000'000;
-      if (global) {
+      if (how == fleet::Fold::Set) {
         registry_.set_debts(f, now);
-      } else {
+      } else if (how == fleet::Fold::Add) {
         registry_.add_debts(f, now);
+      } else {
+        registry_.raise_debts(f, now);
       }
     };
     fleet_->share_limits(std::move(hooks));

@@ -18,7 +18,7 @@ void DeltaLog::record(std::uint64_t limit, const Key& key, Nanos delta, bool urg
     if (r.busy.exchange(true, std::memory_order_acquire)) continue;  // another worker's turn
     const std::uint64_t head = r.head.load(std::memory_order_relaxed);
     if (head - r.tail.load(std::memory_order_acquire) < kRingEntries) {
-      r.entries[head % kRingEntries] = {limit, key, delta};
+      r.entries[head % kRingEntries] = {limit, key, delta, urgent};
       r.head.store(head + 1, std::memory_order_release);
       done = true;
     }

@@ -19,7 +19,8 @@ namespace gh::ratelimit {
 struct DeltaEntry {
   std::uint64_t limit = 0;  // the limit's fleet-wide id (Registry)
   Key key;
-  Nanos delta = 0;  // change of the key's debt: emissions × T, negative for a refund
+  Nanos delta = 0;     // change of the key's debt: emissions × T, negative for a refund
+  bool exact = false;  // an exact limit's: its figure is published to the other nodes
 };
 
 class DeltaLog {

@@ -109,12 +109,8 @@ void Registry::add_debts(const std::vector<Figure>& figures, Nanos now) {
   each_figure(figures, [now](Table& t, const Figure& f) { t.add_debt(f.key, now, f.value); });
 }
 
-bool Registry::shape(std::uint64_t limit, Limit& out) const {
-  std::lock_guard lock(mu_);
-  auto it = shared_.find(limit);
-  if (it == shared_.end()) return false;
-  out = it->second->limit();
-  return true;
+void Registry::raise_debts(const std::vector<Figure>& figures, Nanos now) {
+  each_figure(figures, [now](Table& t, const Figure& f) { t.raise_debt(f.key, now, f.value); });
 }
 
 void Registry::retain_only(const std::vector<std::shared_ptr<Table>>& in_use) {

@@ -47,8 +47,7 @@ class Registry {
   };
   void set_debts(const std::vector<Figure>& figures, Nanos now);
   void add_debts(const std::vector<Figure>& figures, Nanos now);
-  // The emission interval and the largest debt of a shared limit; false when it is gone.
-  bool shape(std::uint64_t limit, Limit& out) const;
+  void raise_debts(const std::vector<Figure>& figures, Nanos now);
 
  private:
   template <typename F>

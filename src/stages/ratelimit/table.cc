@@ -316,6 +316,14 @@ void Table::add_debt(const Key& key, Nanos now, Nanos extra) {
   }
 }
 
+void Table::raise_debt(const Key& key, Nanos now, Nanos debt) {
+  if (debt <= 0) return;
+  const Ticket p = place(key);
+  debt = std::min(debt, kMaxDebt);
+  BucketLock guard(*p.bucket);
+  if (Slot* s = slot_for(p, now, true)) s->tat = std::max(s->tat, now + debt);
+}
+
 TableStats Table::stats() const {
   TableStats out;
   out.capacity = capacity();

@@ -73,6 +73,9 @@ class Table {
   // slot is free; otherwise nothing happens.
   void set_debt(const Key& key, Nanos now, Nanos debt);
   void add_debt(const Key& key, Nanos now, Nanos extra);
+  // Never lowers: the debt becomes at least `debt` (a figure another node published, which may
+  // arrive after a newer one).
+  void raise_debt(const Key& key, Nanos now, Nanos debt);
 
   const Limit& limit() const { return limit_; }
   FullPolicy full_policy() const { return policy_; }

@@ -57,13 +57,15 @@ struct Sim {
           raw->registry.drain(buf);
           for (const auto& e : buf) out.push_back({{e.limit, e.key.lo, e.key.hi}, e.delta});
         };
-        hooks.apply = [raw, this](const std::vector<LimitDelta>& f, bool global) {
+        hooks.apply = [raw, this](const std::vector<LimitDelta>& f, Fold how) {
           std::vector<ratelimit::Registry::Figure> figs;
           for (const auto& d : f) figs.push_back({d.key.limit, {d.key.lo, d.key.hi}, d.ns});
-          if (global) {
+          if (how == Fold::Set) {
             raw->registry.set_debts(figs, now_ns());
-          } else {
+          } else if (how == Fold::Add) {
             raw->registry.add_debts(figs, now_ns());
+          } else {
+            raw->registry.raise_debts(figs, now_ns());
           }
         };
         cc.node = "n" + std::to_string(i);
@@ -118,10 +120,11 @@ TEST(LimitsBound, TwoNodesAdmitTheRateWithinOneIntervalOfError) {
   const std::uint64_t alone_admitted = alone.flood(10'000, 1);
   const double allowed = 50.0 * 10 + 10;  // rate × t + burst
   const double bound = allowed + 1 * (10 + 50 * 0.1);
-  std::printf("2 nodes, 50/s burst 10, 10 s of 1000/s, sync 100 ms: shared %llu (%.3fx), "
-              "alone %llu (%.3fx), bound %.0f\n",
-              static_cast<unsigned long long>(admitted), admitted / allowed,
-              static_cast<unsigned long long>(alone_admitted), alone_admitted / allowed, bound);
+  std::printf(
+      "2 nodes, 50/s burst 10, 10 s of 1000/s, sync 100 ms: shared %llu (%.3fx), "
+      "alone %llu (%.3fx), bound %.0f\n",
+      static_cast<unsigned long long>(admitted), admitted / allowed,
+      static_cast<unsigned long long>(alone_admitted), alone_admitted / allowed, bound);
   EXPECT_LE(admitted, bound);
   EXPECT_LE(admitted, 1.1 * allowed);
   EXPECT_GE(admitted, 50u * 10);  // no under-admission either
@@ -134,9 +137,10 @@ TEST(LimitsBound, ThreeNodesAndALongerInterval) {
   const std::uint64_t admitted = shared.flood(10'000, 3);
   const double allowed = 100.0 * 10 + 20;
   const double bound = allowed + 2 * (20 + 100 * 0.25);
-  std::printf("3 nodes, 100/s burst 20, 10 s of 3000/s, sync 250 ms: shared %llu (%.3fx), "
-              "bound %.0f\n",
-              static_cast<unsigned long long>(admitted), admitted / allowed, bound);
+  std::printf(
+      "3 nodes, 100/s burst 20, 10 s of 3000/s, sync 250 ms: shared %llu (%.3fx), "
+      "bound %.0f\n",
+      static_cast<unsigned long long>(admitted), admitted / allowed, bound);
   EXPECT_LE(admitted, bound);
   EXPECT_GE(admitted, 100u * 10);
 }

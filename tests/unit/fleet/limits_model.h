@@ -20,7 +20,6 @@ struct ScriptModel {
   std::uint64_t calls = 0;
   std::int64_t live = 1;  // the heartbeat's answer
 
-
   fleet::Reply run(const std::vector<std::string>& argv, std::int64_t elapsed_us) {
     ++calls;
     const std::int64_t now = now_us + elapsed_us;

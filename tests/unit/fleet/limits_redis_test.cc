@@ -35,9 +35,9 @@ struct Node {
       out.insert(out.end(), to_push.begin(), to_push.end());
       to_push.clear();
     };
-    h.apply = [this](const std::vector<LimitDelta>& f, bool global) {
+    h.apply = [this](const std::vector<LimitDelta>& f, Fold how) {
       std::lock_guard l(mu);
-      if (global) figures.insert(figures.end(), f.begin(), f.end());
+      if (how == Fold::Set) figures.insert(figures.end(), f.begin(), f.end());
     };
     fleet->share_limits(std::move(h));
   }
@@ -65,7 +65,8 @@ struct Node {
 };
 
 bool wait_up(Fleet& f) {
-  for (int i = 0; i < 400 && !f.up(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 400 && !f.up(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   return f.up();
 }
 

@@ -98,32 +98,33 @@ TEST(LimitsSync, PushesPerShardFoldsGlobalPlusSinceAndReloadsAForgottenScript) {
   cc.sync_interval = 100;
   std::vector<LimitDelta> local;  // what the "stages" reported
   std::vector<LimitDelta> applied;
-  bool applied_global = false;
+  Fold applied_how = Fold::Add;
   LimitsSync::Hooks hooks;
   hooks.drain = [&](std::vector<LimitDelta>& out) {
     out.insert(out.end(), local.begin(), local.end());
     local.clear();
   };
-  hooks.apply = [&](const std::vector<LimitDelta>& f, bool global) {
+  hooks.apply = [&](const std::vector<LimitDelta>& f, Fold how) {
     applied.insert(applied.end(), f.begin(), f.end());
-    applied_global = global;
+    applied_how = how;
   };
   std::vector<std::vector<std::string>> calls;
-  LimitsSync sync(cc, hooks, [&](const std::string& key, const std::vector<std::string>& argv,
-                                 LimitsSync::Callback cb) {
-    if (argv[1].find("ZADD") != std::string::npos) {  // the heartbeat
-      Reply r = redis.run(argv, 0);
-      cb(&r);
-      return true;
-    }
-    calls.push_back(argv);
-    EXPECT_EQ(key, argv[3]);
-    // Another node's request arrives while ours is on the wire; then ours is answered.
-    local.push_back({{9, 1, 1}, 3'000'000});
-    Reply r = redis.run(argv, 0);
-    cb(&r);
-    return true;
-  });
+  LimitsSync sync(
+      cc, hooks,
+      [&](const std::string& key, const std::vector<std::string>& argv, LimitsSync::Callback cb) {
+        if (argv[1].find("ZADD") != std::string::npos) {  // the heartbeat
+          Reply r = redis.run(argv, 0);
+          cb(&r);
+          return true;
+        }
+        calls.push_back(argv);
+        EXPECT_EQ(key, argv[3]);
+        // Another node's request arrives while ours is on the wire; then ours is answered.
+        local.push_back({{9, 1, 1}, 3'000'000});
+        Reply r = redis.run(argv, 0);
+        cb(&r);
+        return true;
+      });
   // Another node's debt on key 1: 10 ms.
   redis.tat_us[redis_key("gh:", shard_of({9, 1, 1}, 4), {9, 1, 1})] = redis.now_us + 10'000;
   local.push_back({{9, 1, 1}, 2'000'000});
@@ -137,7 +138,7 @@ TEST(LimitsSync, PushesPerShardFoldsGlobalPlusSinceAndReloadsAForgottenScript) {
   bool eval_seen = false;
   for (const auto& c : calls) eval_seen = eval_seen || c[0] == "EVAL";
   EXPECT_TRUE(eval_seen);
-  ASSERT_TRUE(applied_global);
+  ASSERT_EQ(applied_how, Fold::Set);
   std::map<std::uint64_t, std::int64_t> by_key;
   for (const LimitDelta& d : applied) by_key[d.key.lo] = d.ns;
   // Key 1: 10 ms elsewhere + our 4 ms in Redis, plus 3 ms per call made since (not yet pushed).
@@ -163,28 +164,123 @@ TEST(LimitsSync, RedisAwayChargesTheLocalShare) {
   policy::ClusterConfig cc;
   std::vector<LimitDelta> local{{{1, 1, 1}, 1'000}, {{1, 2, 2}, -500}};
   std::vector<LimitDelta> applied;
-  bool global = true;
+  Fold how = Fold::Set;
   LimitsSync::Hooks hooks;
   hooks.drain = [&](std::vector<LimitDelta>& out) {
     out.insert(out.end(), local.begin(), local.end());
     local.clear();
   };
-  hooks.apply = [&](const std::vector<LimitDelta>& f, bool g) {
+  hooks.apply = [&](const std::vector<LimitDelta>& f, Fold h) {
     applied = f;
-    global = g;
+    how = h;
   };
   int sends = 0;
-  LimitsSync sync(cc, hooks, [&](const std::string&, const std::vector<std::string>&,
-                                 LimitsSync::Callback) {
-    ++sends;
-    return false;
-  });
+  LimitsSync sync(cc, hooks,
+                  [&](const std::string&, const std::vector<std::string>&, LimitsSync::Callback) {
+                    ++sends;
+                    return false;
+                  });
   sync.tick(0, false);
   EXPECT_EQ(sends, 0);
   // Live nodes as last seen: 1 (never heard of another): nothing more to charge.
   EXPECT_TRUE(applied.empty());
   EXPECT_TRUE(sync.stats().local_share.load());
   EXPECT_EQ(sync.stats().local_rounds.load(), 1u);
+  EXPECT_EQ(how, Fold::Set);  // not called
+}
+
+TEST(LimitsSync, PublishedFiguresRoundTripAndRefuseMalformed) {
+  const std::vector<LimitDelta> figs{{{0xabc, 1, 2}, 5'000'000, true},
+                                     {{~0ull, ~0ull, 0}, 0, true}};
+  const std::string msg = encode_published("edge-1", figs);
+  auto p = decode_published(msg);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->node, "edge-1");
+  ASSERT_EQ(p->figures.size(), 2u);
+  EXPECT_EQ(p->figures[0].key, figs[0].key);
+  EXPECT_EQ(p->figures[0].ns, 5'000'000);
+  EXPECT_EQ(p->figures[1].key, figs[1].key);
+  EXPECT_FALSE(decode_published(""));
+  EXPECT_FALSE(decode_published("gl1 \n"));                       // no node
+  EXPECT_FALSE(decode_published(msg.substr(0, msg.size() - 1)));  // a line without its end
+  std::string bad = msg;
+  bad[msg.find('\n') + 3] = 'G';  // not hex
+  EXPECT_FALSE(decode_published(bad));
+  bad = msg;
+  bad[6] = ' ';  // not a node name
+  EXPECT_FALSE(decode_published(bad));
+  EXPECT_FALSE(
+      decode_published("gl1 a\n0000000000000001 0000000000000000000000000000000"
+                       "1 99999999999999999\n"));  // 17 digits
+  std::string many = "gl1 a\n";
+  for (std::size_t i = 0; i <= kMaxPublished; ++i) {
+    many += "0000000000000001 00000000000000000000000000000001 1\n";
+  }
+  EXPECT_FALSE(decode_published(many));
+}
+
+TEST(LimitsSync, ExactKeysArePublishedAndOthersRaiseTheirView) {
+  test::ScriptModel redis;
+  policy::ClusterConfig cc;
+  cc.node = "a";
+  std::vector<LimitDelta> local{{{1, 1, 1}, 2'000, true}, {{1, 2, 2}, 3'000, false}};
+  std::vector<std::vector<std::string>> published;
+  LimitsSync::Hooks hooks;
+  hooks.drain = [&](std::vector<LimitDelta>& out) {
+    out.insert(out.end(), local.begin(), local.end());
+    local.clear();
+  };
+  hooks.apply = [](const std::vector<LimitDelta>&, Fold) {};
+  LimitsSync a(
+      cc, hooks,
+      [&](const std::string&, const std::vector<std::string>& argv, LimitsSync::Callback cb) {
+        if (argv[0] == "PUBLISH") {
+          published.push_back(argv);
+        } else {
+          Reply r = redis.run(argv, 0);
+          cb(&r);
+        }
+        return true;
+      });
+  a.urgent();
+  a.tick(0, true);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0][1], "gh:limits");
+  auto p = decode_published(published[0][2]);
+  ASSERT_TRUE(p.has_value());
+  ASSERT_EQ(p->figures.size(), 1u);  // only the exact key
+  EXPECT_EQ(p->figures[0].key, (LimitKey{1, 1, 1}));
+  EXPECT_EQ(a.stats().published.load(), 1u);
+
+  // Node b takes it, with what it has added and not pushed on top; its own message it skips.
+  policy::ClusterConfig cb_cfg;
+  cb_cfg.node = "b";
+  std::vector<LimitDelta> b_local{{{1, 1, 1}, 1'000'000, true}};
+  std::vector<LimitDelta> b_applied;
+  Fold b_how = Fold::Set;
+  LimitsSync::Hooks bh;
+  bh.drain = [&](std::vector<LimitDelta>& out) {
+    out.insert(out.end(), b_local.begin(), b_local.end());
+    b_local.clear();
+  };
+  bh.apply = [&](const std::vector<LimitDelta>& f, Fold h) {
+    b_applied = f;
+    b_how = h;
+  };
+  LimitsSync b(cb_cfg, bh,
+               [](const std::string&, const std::vector<std::string>&, LimitsSync::Callback) {
+                 return false;
+               });
+  b.on_published(published[0][2]);
+  ASSERT_EQ(b_applied.size(), 1u);
+  EXPECT_EQ(b_how, Fold::AtLeast);
+  EXPECT_EQ(b_applied[0].ns, 2'000 / 1000 * 1000 + 1'000'000);
+  EXPECT_EQ(b.stats().received.load(), 1u);
+  b_applied.clear();
+  b.on_published(encode_published("b", {{{1, 1, 1}, 5'000, true}}));
+  EXPECT_TRUE(b_applied.empty());
+  b.on_published("junk");
+  EXPECT_EQ(b.stats().malformed.load(), 1u);
 }
 
 }  // namespace

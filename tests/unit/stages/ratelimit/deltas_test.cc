@@ -86,6 +86,8 @@ TEST(SharedTable, ExactLimitsCallTheUrgentHookOncePerDrain) {
   EXPECT_EQ(urgent, 1);
   std::vector<DeltaEntry> out;
   reg.drain(out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].exact);
   t->decide(Key{3, 1}, kT0);
   EXPECT_EQ(urgent, 2);
 }
@@ -110,6 +112,11 @@ TEST(SharedTable, FiguresSetOrAddTheDebtWithoutReportingBack) {
   EXPECT_TRUE(out.empty());
   reg.set_debts({{t->fleet_id(), k, 0}}, kT0);
   EXPECT_EQ(t->peek(k, kT0).remaining, 2u);
+  // Raised, never lowered: an older figure arriving after a newer one changes nothing.
+  reg.raise_debts({{t->fleet_id(), k, 150 * kMs}}, kT0);
+  reg.raise_debts({{t->fleet_id(), k, 50 * kMs}}, kT0);
+  EXPECT_FALSE(t->peek(k, kT0 + 40 * kMs).allowed);
+  EXPECT_TRUE(t->peek(k, kT0 + 50 * kMs).allowed);
 }
 
 TEST(DeltaLog, ManyThreadsHandOverEveryEntryWhileDrained) {
