@@ -463,14 +463,15 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_fleet_received_total");
   x.sample(fleet_value(&fleet::FleetStats::received));
   x.family("gatehouse_fleet_malformed_total");
-  x.sample(fleet_value(&fleet::FleetStats::malformed));
+  // Shared limits' published figures count here too: both come from whoever can write to Redis.
+  const fleet::LimitsStats* ls = fleet != nullptr ? fleet->limits_stats() : nullptr;
+  x.sample(fleet_value(&fleet::FleetStats::malformed) + (ls != nullptr ? ls->malformed.load() : 0));
   x.family("gatehouse_fleet_resyncs_total");
   x.sample(fleet_value(&fleet::FleetStats::resyncs));
   x.family("gatehouse_fleet_spent_conflicts_total");
   x.sample(fleet_value(&fleet::FleetStats::spent_conflicts));
 
   // Shared limits (fleet/limits_sync.h): zeros when this node is alone.
-  const fleet::LimitsStats* ls = fleet != nullptr ? fleet->limits_stats() : nullptr;
   auto limits_value = [&](const std::atomic<std::uint64_t> fleet::LimitsStats::*field) {
     return ls != nullptr ? (ls->*field).load(std::memory_order_relaxed) : 0;
   };
