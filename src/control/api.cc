@@ -475,7 +475,9 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_fleet_received_total");
   x.sample(fleet_value(&fleet::FleetStats::received));
   x.family("gatehouse_fleet_malformed_total");
-  x.sample(fleet_value(&fleet::FleetStats::malformed));
+  // Shared limits' published figures count here too: both come from whoever can write to Redis.
+  const fleet::LimitsStats* ls = fleet != nullptr ? fleet->limits_stats() : nullptr;
+  x.sample(fleet_value(&fleet::FleetStats::malformed) + (ls != nullptr ? ls->malformed.load() : 0));
   x.family("gatehouse_fleet_resyncs_total");
   x.sample(fleet_value(&fleet::FleetStats::resyncs));
   x.family("gatehouse_fleet_spent_conflicts_total");
@@ -487,6 +489,31 @@ ApiResponse AdminApi::metrics() const {
   x.sample({{"kind", "ask"}}, fleet_value(&fleet::FleetStats::asked));
   x.family("gatehouse_fleet_map_refreshes_total");
   x.sample(fleet_value(&fleet::FleetStats::map_refreshes));
+
+  // Shared limits (fleet/limits_sync.h): zeros when this node is alone.
+  auto limits_value = [&](const std::atomic<std::uint64_t> fleet::LimitsStats::*field) {
+    return ls != nullptr ? (ls->*field).load(std::memory_order_relaxed) : 0;
+  };
+  x.family("gatehouse_fleet_limit_syncs_total");
+  x.sample(limits_value(&fleet::LimitsStats::syncs));
+  x.family("gatehouse_fleet_limit_keys_synced_total");
+  x.sample(limits_value(&fleet::LimitsStats::keys_synced));
+  x.family("gatehouse_fleet_limit_keys_dropped_total");
+  x.sample(limits_value(&fleet::LimitsStats::keys_dropped));
+  x.family("gatehouse_fleet_limit_deltas_dropped_total");
+  x.sample(server_.limit_deltas_dropped());
+  x.family("gatehouse_fleet_limit_calls_failed_total");
+  x.sample(limits_value(&fleet::LimitsStats::calls_failed));
+  x.family("gatehouse_fleet_limit_noscript_total");
+  x.sample(limits_value(&fleet::LimitsStats::noscript));
+  x.family("gatehouse_fleet_limit_local_share");
+  x.sample(ls != nullptr && ls->local_share.load() ? 1 : 0);
+  x.family("gatehouse_fleet_limit_local_rounds_total");
+  x.sample(limits_value(&fleet::LimitsStats::local_rounds));
+  x.family("gatehouse_fleet_limit_live_nodes");
+  x.sample(ls != nullptr ? ls->live_nodes.load() : 0);
+  x.family("gatehouse_fleet_limit_sync_seconds");
+  x.sample(ls != nullptr ? static_cast<double>(ls->last_sync_us.load()) / 1e6 : 0.0);
 
   // Every limit table of the running generation, one pass per family.
   const gate::RuntimePtr rt = server_.runtime();

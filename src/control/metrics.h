@@ -259,6 +259,26 @@ void append_value(std::string& out, double value);
   X(gatehouse_fleet_map_refreshes_total, "counter", "",                                            \
     "Redis Cluster slot maps read again (after a redirection, a lost master, CLUSTERDOWN or "      \
     "TRYAGAIN)")                                                                                   \
+  X(gatehouse_fleet_limit_syncs_total, "counter", "",                                              \
+    "rounds of shared-limit deltas pushed to Redis (one script call per shard)")                   \
+  X(gatehouse_fleet_limit_keys_synced_total, "counter", "",                                        \
+    "shared-limit keys pushed and answered with their global figure")                              \
+  X(gatehouse_fleet_limit_keys_dropped_total, "counter", "",                                       \
+    "changes of keys beyond max_sync_keys in one sync, kept local")                                \
+  X(gatehouse_fleet_limit_deltas_dropped_total, "counter", "",                                     \
+    "changes of shared-limit keys the workers could not hand over (buffers full)")                 \
+  X(gatehouse_fleet_limit_calls_failed_total, "counter", "",                                       \
+    "shard calls of a sync without a usable answer (their deltas stay local)")                     \
+  X(gatehouse_fleet_limit_noscript_total, "counter", "",                                           \
+    "EVALSHA answered NOSCRIPT (Redis restarted or failed over): the script sent again")           \
+  X(gatehouse_fleet_limit_local_share, "gauge", "",                                                \
+    "1 while Redis is away: shared limits admit rate / live nodes on this node")                   \
+  X(gatehouse_fleet_limit_local_rounds_total, "counter", "",                                       \
+    "syncs made while Redis was away (local share charged)")                                       \
+  X(gatehouse_fleet_limit_live_nodes, "gauge", "",                                                 \
+    "live nodes as last seen (the local share divides by it); 0 alone")                            \
+  X(gatehouse_fleet_limit_sync_seconds, "gauge", "",                                               \
+    "the last sync's time, from its push to its last answer")                                      \
   X(gatehouse_limit_keys_tracked, "gauge", "route,limit", "keys a limit's table holds")            \
   X(gatehouse_limit_keys_capacity, "gauge", "route,limit",                                         \
     "a limit's table size (max_keys, rounded up)")                                                 \

@@ -23,8 +23,9 @@ using policy::quote;
 using policy::SourceMark;
 
 constexpr std::string_view kClusterKeys[] = {
-    "seeds",         "user",   "password_file",    "connect_timeout",  "command_timeout", "node",
-    "sync_interval", "prefix", "breaker_failures", "breaker_open_for", "max_pending",     "mode"};
+    "seeds",       "user",          "password_file", "connect_timeout",  "command_timeout",
+    "node",        "sync_interval", "prefix",        "breaker_failures", "breaker_open_for",
+    "max_pending", "mode",          "limit_shards",  "max_sync_keys"};
 constexpr std::string_view kModes[] = {"auto", "standalone", "cluster"};
 constexpr std::size_t kMaxSeeds = 64;
 constexpr std::size_t kMaxPrefix = 64;
@@ -148,6 +149,10 @@ void load_cluster(Document& doc, const Field& f, ClusterConfig& c) {
       }
     } else if (e.key == "max_pending") {
       doc.read_uint(e, path, 16, 1'000'000, c.max_pending);
+    } else if (e.key == "limit_shards") {
+      doc.read_uint(e, path, 1, 1024, c.limit_shards);
+    } else if (e.key == "max_sync_keys") {
+      doc.read_uint(e, path, 16, 1'000'000, c.max_sync_keys);
     }
   });
   if (!has_seeds && f.value.IsMap()) {

@@ -108,6 +108,7 @@ void Fleet::run() {
   };
   loop_->set_wake_hook([this] {
     if (up_) flush();
+    if (limits_ && limits_->is_urgent()) limits_->tick(loop_->now_ms(), up_);
   });
   tick();
   while (!stop_.load()) {
@@ -137,9 +138,27 @@ void Fleet::tick() {
     flush();
     if (now >= next_resync_ms_) resync();
   }
+  if (limits_) limits_->tick(now, up_);
   stats_.breaker.store(static_cast<std::uint8_t>(breaker_.state(now)));
   std::lock_guard lock(mu_);
   stats_.pending.store(outbox_.size() + inflight_.size());
+}
+
+void Fleet::share_limits(LimitsSync::Hooks hooks) {
+  // Every call goes through the cluster client, routed by the slot of `key` (one {gs:NN} shard
+  // per call, so a call never spans slots).
+  limits_ = std::make_unique<LimitsSync>(
+      config_, std::move(hooks),
+      [this](const std::string& key, const std::vector<std::string>& argv,
+             LimitsSync::Callback cb) {
+        return up_ && client_ != nullptr && client_->command(key, argv, std::move(cb));
+      });
+}
+
+void Fleet::limits_urgent() {
+  if (limits_ == nullptr) return;
+  limits_->urgent();
+  if (loop_) loop_->wake();
 }
 
 void Fleet::auth(RedisConnection& c, std::function<void(bool)> then) {
@@ -195,8 +214,17 @@ void Fleet::connect_subscriber(const std::string& host, std::uint16_t port) {
     return;
   }
   auth(*sub_, [this](bool) {
+    // One handler for both channels: shared limits' exact figures, and everything else.
+    auto on_msg = [this](std::string_view channel, std::string_view payload) {
+      if (limits_ && channel == limits_->channel()) {
+        limits_->on_published(payload);
+      } else {
+        on_message(payload);
+      }
+    };
+    if (limits_) sub_->subscribe(limits_->channel(), on_msg, [](const Reply*) {});
     sub_->subscribe(
-        key("events"), [this](std::string_view, std::string_view payload) { on_message(payload); },
+        key("events"), on_msg,
         [this](const Reply* r) {
           if (r == nullptr || r->type == Reply::Type::Error) {
             on_down("SUBSCRIBE refused");

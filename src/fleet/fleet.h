@@ -22,6 +22,7 @@
 
 #include "fleet/breaker.h"
 #include "fleet/config-t.h"
+#include "fleet/limits_sync.h"
 #include "fleet/messages.h"
 #include "fleet/reply-t.h"
 
@@ -78,6 +79,11 @@ class Fleet {
   // other nodes told.
   void publish_spent(SpentRecord spent);
 
+  // Shared rate limits (limits_sync.h): before start(). urgent: any thread, syncs at once.
+  void share_limits(LimitsSync::Hooks hooks);
+  void limits_urgent();
+  const LimitsStats* limits_stats() const { return limits_ ? &limits_->stats() : nullptr; }
+
   const std::string& node() const { return config_.node; }
   const FleetStats& stats() const { return stats_; }
   bool up() const { return stats_.up.load(std::memory_order_relaxed); }
@@ -127,6 +133,7 @@ class Fleet {
   std::mutex mu_;
   std::deque<Write> outbox_;    // under mu_, at most config_.max_pending
   std::deque<Write> inflight_;  // under mu_: sent, their PUBLISH not yet answered
+  std::unique_ptr<LimitsSync> limits_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

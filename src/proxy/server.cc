@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -18,10 +20,27 @@
 #include "net/socket.h"
 #include "proxy/worker.h"
 #include "stages/admission/mode_controller.h"
+#include "stages/ratelimit/keyhash.h"
 
 namespace gh::proxy {
 
 namespace {
+
+// The seed of tuple keys' digests, alike on every node of a fleet (shared limits name keys by
+// them): from the prefix and the password, which only the fleet knows.
+ratelimit::HashSeed fleet_key_seed(const policy::ClusterConfig& cc) {
+  std::string secret = "gatehouse shared limits\n" + cc.prefix + "\n";
+  if (!cc.password_file.empty()) {
+    std::ifstream in(cc.password_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    secret += ss.str();
+  }
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(secret.data()),
+                                            secret.size());
+  return {ratelimit::siphash24({0x6b65792d73656564ULL, 1}, bytes),
+          ratelimit::siphash24({0x6b65792d73656564ULL, 2}, bytes)};
+}
 std::string join(const std::vector<std::string>& lines) {
   std::string s;
   for (const auto& l : lines) s += (s.empty() ? "" : "\n") + l;
@@ -131,6 +150,13 @@ bool Server::start(std::string* error) {
   // Before the first build: the controllers built there announce their changes through it, and
   // the housekeeping and admin threads read it without a lock.
   defence_.on_mode_change([this](const gate::ModeChange& c) { observer_->on_mode_change(c); });
+  if (initial_->config.cluster.enabled) {
+    // Before the first table: shared tables report to the registry's log from their start.
+    ratelimit::set_key_seed(fleet_key_seed(initial_->config.cluster));
+    registry_.share([this] {
+      if (fleet_ != nullptr) fleet_->limits_urgent();  // set before the workers start
+    });
+  }
   runtime_ = gate::build_runtime(initial_, registry_, defence_, &errors);
   if (runtime_ == nullptr) {
     if (error) *error = join(errors);
@@ -695,6 +721,33 @@ bool Server::start_fleet(std::string* error) {
   sinks.state = [this](bool up, const std::string& why) { fleet_state(up, why); };
   sinks.spent = [this](const fleet::SpentRecord& r) { fleet_spent(r); };
   fleet_ = std::make_unique<fleet::Fleet>(cc, std::move(sinks));
+  if (registry_.sharing()) {
+    fleet::LimitsSync::Hooks hooks;
+    hooks.drain = [this, buf = std::vector<ratelimit::DeltaEntry>()](
+                      std::vector<fleet::LimitDelta>& out) mutable {
+      buf.clear();
+      registry_.drain(buf);
+      for (const ratelimit::DeltaEntry& e : buf)
+        out.push_back({{e.limit, e.key.lo, e.key.hi}, e.delta, e.exact});
+    };
+    hooks.apply = [this](const std::vector<fleet::LimitDelta>& figures, fleet::Fold how) {
+      std::vector<ratelimit::Registry::Figure> f;
+      f.reserve(figures.size());
+      for (const fleet::LimitDelta& d : figures)
+        f.push_back({d.key.limit, {d.key.lo, d.key.hi}, d.ns});
+      std::sort(f.begin(), f.end(), [](const auto& a, const auto& b) { return a.limit < b.limit; });
+      // The workers' clock (pipeline.cc: the loop's milliseconds).
+      const core::Nanos now = core::monotonic_ms() * 1'000'000;
+      if (how == fleet::Fold::Set) {
+        registry_.set_debts(f, now);
+      } else if (how == fleet::Fold::Add) {
+        registry_.add_debts(f, now);
+      } else {
+        registry_.raise_debts(f, now);
+      }
+    };
+    fleet_->share_limits(std::move(hooks));
+  }
   if (!fleet_->start(error)) {
     fleet_.reset();
     return false;

@@ -141,6 +141,8 @@ class Server {
   // The fleet (`cluster:`): null when this node is alone. What this node does that the others
   // must do too is handed to it here (thread-safe, never waits for Redis).
   const fleet::Fleet* fleet() const { return fleet_.get(); }
+  // Changes of shared limit keys the workers could not hand over (buffers full).
+  std::uint64_t limit_deltas_dropped() const { return registry_.dropped(); }
   void share_ban(const lists::BanInfo& ban);
   void share_unban(const client::Cidr& key);
   // `mode`: open, challenge, queue, closed, or auto.

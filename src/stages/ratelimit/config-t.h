@@ -76,6 +76,12 @@ struct LimitConfig {
   // Classes the limit applies to (bit i = ClientClass i); default all. A login-failure limit
   // that skips residents keeps the real owner of an account reachable during stuffing.
   std::uint8_t classes = 0x0f;
+  // With `cluster:`: the limit counts across the fleet (local tables plus a periodic exchange of
+  // deltas through Redis); false keeps it per node. Without `cluster:` both are inert.
+  bool shared = true;
+  // Shared, and pushed to the fleet as soon as a key changes rather than every sync interval:
+  // the error shrinks from rate × sync_interval to rate × one Redis round trip (ARCHITECTURE.md).
+  bool exact = false;
   SourceMark mark;
 };
 

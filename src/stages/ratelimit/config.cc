@@ -41,8 +41,9 @@ constexpr std::uint64_t kMaxRateCount = 1'000'000'000;
 constexpr std::uint64_t kMaxRatePerSecond = 1'000'000;
 constexpr Nanos kNsPerMs = 1'000'000;
 
-constexpr std::string_view kLimitKeys[] = {"name",    "key",        "rate",     "burst",  "action",
-                                           "dry_run", "count_when", "max_keys", "classes"};
+constexpr std::string_view kLimitKeys[] = {"name",    "key",     "rate",       "burst",
+                                           "action",  "dry_run", "count_when", "max_keys",
+                                           "classes", "shared",  "exact"};
 constexpr std::string_view kActionKeys[] = {"reject", "delay", "tarpit",    "ban",
                                             "max",    "drop",  "challenge", "queue"};
 constexpr std::string_view kActionNames[] = {"reject", "drop",   "challenge", "queue",
@@ -267,6 +268,7 @@ void load_limit(Document& doc, const YAML::Node& node, const std::string& path,
   bool has_burst = false;
   SourceMark rate_mark = limit.mark;
   SourceMark burst_mark = limit.mark;
+  SourceMark shared_mark = limit.mark;
   doc.each_field(node, kLimitKeys, path, [&](const Field& e, const std::string& key_path) {
     if (e.key == "name") {
       has_name = true;
@@ -313,8 +315,18 @@ void load_limit(Document& doc, const YAML::Node& node, const std::string& path,
       doc.read_uint(e, key_path, 16, 50'000'000, limit.max_keys);
     } else if (e.key == "classes") {
       load_classes(doc, e, key_path, limit);
+    } else if (e.key == "shared") {
+      shared_mark = doc.value_mark(e);
+      doc.read_bool(e, key_path, limit.shared);
+    } else if (e.key == "exact") {
+      doc.read_bool(e, key_path, limit.exact);
     }
   });
+  if (limit.exact && !limit.shared) {
+    doc.error(shared_mark, path +
+                               ": an exact limit is shared across the fleet: drop 'shared: false'"
+                               " or 'exact: true'");
+  }
   if (!has_name) {
     doc.error(limit.mark, path + ": missing required key 'name'");
   }

@@ -3,7 +3,9 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
+#include <mutex>
 
 #include "core/hash.h"
 
@@ -57,6 +59,25 @@ HashSeed random_seed() {
 const HashSeed& process_seed() {
   static const HashSeed seed = random_seed();
   return seed;
+}
+
+namespace {
+HashSeed fleet_key_seed;
+// Set once (the first fleet's: several nodes in one process, as in tests, share it), before it is
+// read: readers on other threads see either no seed or the whole of it.
+std::atomic<bool> fleet_key_seed_set{false};
+std::once_flag fleet_key_seed_once;
+}  // namespace
+
+const HashSeed& key_seed() {
+  return fleet_key_seed_set.load(std::memory_order_acquire) ? fleet_key_seed : process_seed();
+}
+
+void set_key_seed(const HashSeed& seed) {
+  std::call_once(fleet_key_seed_once, [&] {
+    fleet_key_seed = seed;
+    fleet_key_seed_set.store(true, std::memory_order_release);
+  });
 }
 
 }  // namespace gh::ratelimit

@@ -95,4 +95,11 @@ HashSeed random_seed();
 // One random seed per process, drawn on first use (thread-safe).
 const HashSeed& process_seed();
 
+// The seed of the digests of key tuples (digest_key): the process seed, or the fleet's when
+// set_key_seed was called, so that every node names a tuple's key alike (shared limits). The
+// tables still place keys with their own process seed, so placement stays unpredictable.
+const HashSeed& key_seed();
+// Once, before any worker builds a key.
+void set_key_seed(const HashSeed& seed);
+
 }  // namespace gh::ratelimit

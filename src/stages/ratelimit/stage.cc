@@ -34,6 +34,18 @@ std::string identity(std::string_view route, const policy::LimitConfig& limit) {
          std::to_string(limit.max_keys);
 }
 
+// The same on every node loading the same limit: it names the limit's keys in Redis.
+std::uint64_t fleet_id(const std::string& identity) {
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(identity.data()),
+                                            identity.size());
+  return siphash24(HashSeed{0x67617465686f7573ULL, 0x6c696d6974732121ULL}, bytes);
+}
+
+Sharing sharing_of(const policy::LimitConfig& limit) {
+  if (!limit.shared) return Sharing::Local;
+  return limit.exact ? Sharing::Exact : Sharing::Shared;
+}
+
 }  // namespace
 
 std::shared_ptr<Table> Registry::table_for(std::string_view route, const policy::LimitConfig& limit,
@@ -41,21 +53,72 @@ std::shared_ptr<Table> Registry::table_for(std::string_view route, const policy:
   std::lock_guard lock(mu_);
   std::string id = identity(route, limit);
   auto it = tables_.find(id);
-  if (it != tables_.end()) return it->second;
+  if (it != tables_.end()) {
+    // A reload may turn sharing on or off; the table and its state stay.
+    if (log_ != nullptr) it->second->set_sharing(sharing_of(limit));
+    return it->second;
+  }
   TableConfig tc;
   tc.capacity = limit.max_keys;
   // A table full of limited or banned keys lets an unknown key through untracked (and counts it)
   // rather than refusing every newcomer: limits stay per key, and the count is visible.
   tc.full_policy = FullPolicy::FailOpen;
   std::shared_ptr<Table> table = Table::create(gcra, tc);
-  if (table != nullptr) tables_.emplace(std::move(id), table);
+  if (table == nullptr) return table;
+  if (log_ != nullptr) {
+    const std::uint64_t fid = fleet_id(id);
+    table->share(log_.get(), fid, sharing_of(limit));
+    shared_[fid] = table;
+  }
+  tables_.emplace(std::move(id), table);
   return table;
+}
+
+void Registry::share(std::function<void()> urgent) {
+  std::lock_guard lock(mu_);
+  if (log_ != nullptr) return;
+  log_ = std::make_unique<DeltaLog>();
+  log_->on_urgent(std::move(urgent));
+}
+
+void Registry::drain(std::vector<DeltaEntry>& out) {
+  if (log_ != nullptr) log_->drain(out);
+}
+
+template <typename F>
+void Registry::each_figure(const std::vector<Figure>& figures, F&& f) {
+  std::lock_guard lock(mu_);
+  Table* table = nullptr;
+  std::uint64_t current = 0;
+  for (const Figure& fig : figures) {
+    if (table == nullptr || fig.limit != current) {
+      current = fig.limit;
+      auto it = shared_.find(fig.limit);
+      table = it != shared_.end() ? it->second.get() : nullptr;
+      if (table == nullptr) continue;
+    }
+    f(*table, fig);
+  }
+}
+
+void Registry::set_debts(const std::vector<Figure>& figures, Nanos now) {
+  each_figure(figures, [now](Table& t, const Figure& f) { t.set_debt(f.key, now, f.value); });
+}
+
+void Registry::add_debts(const std::vector<Figure>& figures, Nanos now) {
+  each_figure(figures, [now](Table& t, const Figure& f) { t.add_debt(f.key, now, f.value); });
+}
+
+void Registry::raise_debts(const std::vector<Figure>& figures, Nanos now) {
+  each_figure(figures, [now](Table& t, const Figure& f) { t.raise_debt(f.key, now, f.value); });
 }
 
 void Registry::retain_only(const std::vector<std::shared_ptr<Table>>& in_use) {
   std::lock_guard lock(mu_);
   for (auto it = tables_.begin(); it != tables_.end();) {
     if (std::find(in_use.begin(), in_use.end(), it->second) == in_use.end()) {
+      auto s = shared_.find(it->second->fleet_id());
+      if (s != shared_.end() && s->second == it->second) shared_.erase(s);
       it = tables_.erase(it);
     } else {
       ++it;
@@ -138,7 +201,7 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
       ticket = *prefetched;
     } else {
       Key key;
-      if (build_key(cfg.key, in, process_seed(), key) != KeyBuild::Ok) continue;
+      if (build_key(cfg.key, in, key_seed(), key) != KeyBuild::Ok) continue;
       ticket = c.table->locate(key);
     }
     if (!in_class) {
@@ -231,7 +294,7 @@ void RouteLimits::prefetch(const KeyInputs& in, EarlyTickets& out) const {
     Key key;
     // Early parts are never absent (an address, a route, a method): a Missing key is only
     // skipped, and check() then builds it itself.
-    if (build_key(c.config->key, in, process_seed(), key) != KeyBuild::Ok) continue;
+    if (build_key(c.config->key, in, key_seed(), key) != KeyBuild::Ok) continue;
     out.tickets[out.size] = c.table->locate(key);
     out.limit[out.size] = static_cast<std::uint8_t>(i);
     if (++out.size == EarlyTickets::kMax) break;

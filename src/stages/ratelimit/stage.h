@@ -5,6 +5,7 @@
 #include <array>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "stages/ratelimit/config-t.h"
+#include "stages/ratelimit/deltas.h"
 #include "stages/ratelimit/keys.h"
 #include "stages/ratelimit/table.h"
 #include "stages/verdict-t.h"
@@ -29,9 +31,32 @@ class Registry {
   void retain_only(const std::vector<std::shared_ptr<Table>>& in_use);
   std::size_t memory_bytes() const;
 
+  // Shared limits (`cluster:`): from now on, tables of `shared` limits report their changes to
+  // the log (deltas.h). Before the first table_for.
+  void share(std::function<void()> urgent);
+  bool sharing() const { return log_ != nullptr; }
+  // The fleet's thread: every change reported since the last call.
+  void drain(std::vector<DeltaEntry>& out);
+  std::uint64_t dropped() const { return log_ != nullptr ? log_->dropped() : 0; }
+  // The fleet's figures for one limit's keys (see Table::set_debt / add_debt). A limit no longer
+  // loaded is skipped.
+  struct Figure {
+    std::uint64_t limit = 0;
+    Key key;
+    Nanos value = 0;
+  };
+  void set_debts(const std::vector<Figure>& figures, Nanos now);
+  void add_debts(const std::vector<Figure>& figures, Nanos now);
+  void raise_debts(const std::vector<Figure>& figures, Nanos now);
+
  private:
+  template <typename F>
+  void each_figure(const std::vector<Figure>& figures, F&& f);
+
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Table>> tables_;
+  std::unique_ptr<DeltaLog> log_;
+  std::map<std::uint64_t, std::shared_ptr<Table>> shared_;  // by fleet id, under mu_
 };
 
 // What a request's count_when limits still owe, settled once its response status is known.

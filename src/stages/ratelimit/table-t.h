@@ -35,7 +35,11 @@ static_assert(sizeof(Bucket) == 128);
 struct Ticket {
   Bucket* bucket = nullptr;
   std::uint64_t tag = 0;
+  Key key;  // what a shared table reports its changes under
 };
+
+// How a table takes part in the fleet (`shared`, `exact`; Registry::share).
+enum class Sharing : std::uint8_t { Local, Shared, Exact };
 
 // Counters striped per thread so workers do not bounce one cache line on every decision.
 struct alignas(64) CounterStripe {

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <new>
 
 namespace gh::ratelimit {
@@ -121,7 +122,7 @@ Ticket Table::place(const Key& key) const {
       static_cast<std::uint64_t>((static_cast<unsigned __int128>(h.h0) * bucket_count_) >> 64);
   std::uint64_t tag = h.h1 & ~kBannedBit;
   if (tag == 0) tag = 2;
-  return Ticket{&buckets_[index], tag};
+  return Ticket{&buckets_[index], tag, key};
 }
 
 Ticket Table::locate(const Key& key) const {
@@ -174,11 +175,26 @@ Decision Table::table_full(const Bucket& b, Nanos now, std::uint32_t n, bool cou
   return d;
 }
 
+// A change of a key's TAT made under the bucket's lock, reported to the fleet's log after it.
+struct Table::Change {
+  const Table& t;
+  const Ticket& p;
+  Nanos now;
+  const Nanos& before;
+  const Nanos& after;
+  ~Change() { t.report(p, now, before, after); }
+};
+
 Decision Table::decide(const Ticket& p, Nanos now, std::uint32_t n) {
   bump(stripe().lookups);
+  Nanos before = now, after = now;
+  const Change change{*this, p, now, before, after};  // declared first: reports once unlocked
   BucketLock guard(*p.bucket);
   if (Slot* s = find(*p.bucket, p.tag)) {
-    return tracked(gcra_decide(limit_, s->tat, now, n), *s);
+    before = s->tat;
+    Decision d = tracked(gcra_decide(limit_, s->tat, now, n), *s);
+    after = s->tat;
+    return d;
   }
   // Absent is the same as idle: only a cost above the burst (denied) or of 0 needs no slot.
   Nanos tat = now;
@@ -188,6 +204,7 @@ Decision Table::decide(const Ticket& p, Nanos now, std::uint32_t n) {
   s->tag = p.tag;
   s->tat = now;
   Decision d = gcra_decide(limit_, s->tat, now, n);
+  after = s->tat;
   d.status = Status::Tracked;
   return d;
 }
@@ -203,9 +220,14 @@ Decision Table::peek(const Ticket& p, Nanos now, std::uint32_t n) const {
 
 Decision Table::add(const Ticket& p, Nanos now, std::uint32_t n) {
   bump(stripe().lookups);
+  Nanos before = now, after = now;
+  const Change change{*this, p, now, before, after};  // declared first: reports once unlocked
   BucketLock guard(*p.bucket);
   if (Slot* s = find(*p.bucket, p.tag)) {
-    return tracked(gcra_add(limit_, s->tat, now, n), *s);
+    before = s->tat;
+    Decision d = tracked(gcra_add(limit_, s->tat, now, n), *s);
+    after = s->tat;
+    return d;
   }
   if (n == 0) return gcra_peek(limit_, now, now, 1);
   Slot* s = claim(*p.bucket, now);
@@ -213,17 +235,23 @@ Decision Table::add(const Ticket& p, Nanos now, std::uint32_t n) {
   s->tag = p.tag;
   s->tat = now;
   Decision d = gcra_add(limit_, s->tat, now, n);
+  after = s->tat;
   d.status = Status::Tracked;
   return d;
 }
 
 Decision Table::refund(const Ticket& p, Nanos now, std::uint32_t n) {
   bump(stripe().lookups);
+  Nanos before = now, after = now;
+  const Change change{*this, p, now, before, after};  // declared first: reports once unlocked
   BucketLock guard(*p.bucket);
   // Looked up by tag under the lock, so the refund and any charge racing with it are ordered,
   // and a slot reused by another key since the charge is never credited.
   if (Slot* s = find(*p.bucket, p.tag)) {
-    return tracked(gcra_refund(limit_, s->tat, now, n), *s);
+    before = s->tat;
+    Decision d = tracked(gcra_refund(limit_, s->tat, now, n), *s);
+    after = s->tat;
+    return d;
   }
   return gcra_peek(limit_, now, now, 1);
 }
@@ -245,6 +273,55 @@ Status Table::set_banned(const Key& key, bool banned, Nanos now) {
   s->tag = p.tag | kBannedBit;
   s->tat = now;
   return Status::Tracked;
+}
+
+void Table::share(DeltaLog* log, std::uint64_t fleet_id, Sharing sharing) {
+  log_ = log;
+  fleet_id_ = fleet_id;
+  set_sharing(sharing);
+}
+
+void Table::report(const Ticket& p, Nanos now, Nanos tat_before, Nanos tat_after) const {
+  if (log_ == nullptr || tat_before == tat_after) return;
+  const Sharing s = sharing();
+  if (s == Sharing::Local) return;
+  const Nanos delta = gcra_detail::debt(tat_after, now) - gcra_detail::debt(tat_before, now);
+  if (delta != 0) log_->record(fleet_id_, p.key, delta, s == Sharing::Exact);
+}
+
+Slot* Table::slot_for(const Ticket& p, Nanos now, bool claim_new) {
+  if (Slot* s = find(*p.bucket, p.tag)) return s;
+  if (!claim_new) return nullptr;
+  Slot* s = claim(*p.bucket, now);
+  if (s == nullptr) return nullptr;
+  s->tag = p.tag;
+  s->tat = now;
+  return s;
+}
+
+void Table::set_debt(const Key& key, Nanos now, Nanos debt) {
+  const Ticket p = place(key);
+  debt = std::clamp<Nanos>(debt, 0, kMaxDebt);
+  BucketLock guard(*p.bucket);
+  if (Slot* s = slot_for(p, now, debt > 0)) s->tat = now + debt;
+}
+
+void Table::add_debt(const Key& key, Nanos now, Nanos extra) {
+  if (extra <= 0) return;
+  const Ticket p = place(key);
+  BucketLock guard(*p.bucket);
+  if (Slot* s = slot_for(p, now, true)) {
+    const Nanos d = gcra_detail::debt(s->tat, now);
+    s->tat = now + (extra > kMaxDebt - d ? kMaxDebt : d + extra);
+  }
+}
+
+void Table::raise_debt(const Key& key, Nanos now, Nanos debt) {
+  if (debt <= 0) return;
+  const Ticket p = place(key);
+  debt = std::min(debt, kMaxDebt);
+  BucketLock guard(*p.bucket);
+  if (Slot* s = slot_for(p, now, true)) s->tat = std::max(s->tat, now + debt);
 }
 
 TableStats Table::stats() const {

@@ -2,10 +2,12 @@
 // One table serves one limit (README.md says why); `now` is always an argument.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "stages/ratelimit/deltas.h"
 #include "stages/ratelimit/gcra.h"
 #include "stages/ratelimit/keyhash.h"
 #include "stages/ratelimit/ratelimit-t.h"
@@ -58,6 +60,23 @@ class Table {
   // Decision::banned. Setting it on an absent key tracks the key; TableFull if no slot is free.
   Status set_banned(const Key& key, bool banned, Nanos now);
 
+  // Shared limits. A table given a log reports every change of a tracked key's debt to it while
+  // its sharing is not Local; fleet_id names the limit in the fleet. Set before workers use it;
+  // the sharing may change later (a reload).
+  void share(DeltaLog* log, std::uint64_t fleet_id, Sharing sharing);
+  void set_sharing(Sharing s) { sharing_.store(s, std::memory_order_relaxed); }
+  Sharing sharing() const { return sharing_.load(std::memory_order_relaxed); }
+  std::uint64_t fleet_id() const { return fleet_id_; }
+  // The fleet's figures, applied without being reported back: the key's debt becomes `debt`
+  // (global debt plus what this node added since it pushed), or grows by `extra` (the local
+  // share while the fleet is away). A key not tracked is tracked when it owes something and a
+  // slot is free; otherwise nothing happens.
+  void set_debt(const Key& key, Nanos now, Nanos debt);
+  void add_debt(const Key& key, Nanos now, Nanos extra);
+  // Never lowers: the debt becomes at least `debt` (a figure another node published, which may
+  // arrive after a newer one).
+  void raise_debt(const Key& key, Nanos now, Nanos debt);
+
   const Limit& limit() const { return limit_; }
   FullPolicy full_policy() const { return policy_; }
   std::uint64_t capacity() const { return bucket_count_ * kSlotsPerBucket; }
@@ -73,6 +92,10 @@ class Table {
 
   Ticket place(const Key& key) const;
   Slot* claim(Bucket& b, Nanos now);
+  // The slot of `key` for set_debt/add_debt, claimed if absent and `claim_new`; nullptr if none.
+  Slot* slot_for(const Ticket& p, Nanos now, bool claim_new);
+  struct Change;
+  void report(const Ticket& p, Nanos now, Nanos tat_before, Nanos tat_after) const;
   Decision table_full(const Bucket& b, Nanos now, std::uint32_t n, bool counting);
   CounterStripe& stripe() const;
 
@@ -83,6 +106,9 @@ class Table {
   std::uint64_t bucket_count_;
   std::size_t mapped_bytes_;
   mutable CounterStripe stripes_[kCounterStripes];
+  DeltaLog* log_ = nullptr;
+  std::uint64_t fleet_id_ = 0;
+  std::atomic<Sharing> sharing_{Sharing::Local};
 };
 
 }  // namespace gh::ratelimit
