@@ -24,6 +24,7 @@ std::int64_t wall_s() {
 Fleet::Fleet(policy::ClusterConfig config, FleetSinks sinks)
     : config_(std::move(config)),
       sinks_(std::move(sinks)),
+      heartbeat_(config_.node, config_.prefix + "nodes"),
       breaker_(config_.breaker_failures, config_.breaker_open_for) {}
 
 Fleet::~Fleet() {
@@ -104,6 +105,15 @@ void Fleet::tick() {
   if (up_) {
     flush();
     if (now >= next_resync_ms_) resync();
+    heartbeat_.tick(core::wall_ms(), [this](std::vector<std::string> argv, auto reply) {
+      return cmd_->command(argv, [this, reply = std::move(reply)](const Reply* r) {
+        if (r == nullptr) {
+          on_down("no reply to a heartbeat");
+          return;
+        }
+        reply(*r);
+      });
+    });
   }
   stats_.breaker.store(static_cast<std::uint8_t>(breaker_.state(now)));
   std::lock_guard lock(mu_);
@@ -174,6 +184,7 @@ void Fleet::on_down(const std::string& why) {
   if (!up_ && !connecting_) return;  // already counted (a close calls back every command)
   const bool was_up = up_;
   up_ = connecting_ = false;
+  heartbeat_.reset();
   cmd_ready_ = sub_ready_ = false;
   const std::int64_t now = loop_->now_ms();
   const std::uint64_t opens = breaker_.opens();

@@ -22,6 +22,7 @@
 
 #include "fleet/breaker.h"
 #include "fleet/config-t.h"
+#include "fleet/heartbeat.h"
 #include "fleet/messages.h"
 #include "fleet/reply-t.h"
 
@@ -77,6 +78,9 @@ class Fleet {
   const FleetStats& stats() const { return stats_; }
   bool up() const { return stats_.up.load(std::memory_order_relaxed); }
   const policy::ClusterConfig& config() const { return config_; }
+  // The nodes' heartbeats: set this node's figures, read the fleet's (heartbeat.h).
+  Heartbeat& heartbeat() { return heartbeat_; }
+  const Heartbeat& heartbeat() const { return heartbeat_; }
 
  private:
   struct Write {
@@ -107,6 +111,7 @@ class Fleet {
   FleetSinks sinks_;
   std::string user_, password_;
   FleetStats stats_;
+  Heartbeat heartbeat_;
   Breaker breaker_;
   std::unique_ptr<net::EventLoop> loop_;
   std::unique_ptr<RedisConnection> cmd_, sub_;
