@@ -13,7 +13,9 @@
 #include <utility>
 
 #include "client/address.h"
+#include "core/build_info.h"
 #include "core/clock.h"
+#include "fleet/nodes.h"
 #include "net/listen_check.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
@@ -624,6 +626,7 @@ void Server::housekeeping() {
       bans_->maintain(now);            // expiry, journal sync and compaction, off the request path
       defence_.tick(core::wall_ms());  // sign-up triggers, waiting rooms, concurrency limits
       observer_->tick(core::wall_ms());  // the series, per-minute records, top offenders
+      if (fleet_ != nullptr) fleet_tick(core::wall_ms());
       last_maintain = std::chrono::steady_clock::now();
     }
     lock.lock();
@@ -699,6 +702,7 @@ bool Server::start_fleet(std::string* error) {
     fleet_.reset();
     return false;
   }
+  fleet_started_ms_ = core::wall_ms();
   // A challenge solved or a sign-up clearance used here is refused on the other nodes too.
   defence_.spent().on_claim([this](const challenge::TokenId& id, std::int64_t expiry_ms) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -714,6 +718,63 @@ bool Server::start_fleet(std::string* error) {
   spdlog::info("fleet: node {} on Redis {}:{} (prefix {})", cc.node, cc.seeds.front().host,
                cc.seeds.front().port, cc.prefix);
   return true;
+}
+
+void Server::fleet_tick(std::int64_t wall_ms) {
+  fleet::NodeFigures n;
+  n.version = std::string(core::version());
+  n.started_ms = fleet_started_ms_;
+  const ObserveTotals t = observer_->totals();
+  const std::vector<gate::DefenceState::RouteStatus> routes = defence_.routes_status();
+  auto is_signup = [&](const std::string& name) {
+    return std::any_of(routes.begin(), routes.end(),
+                       [&](const auto& r) { return r.route == name; });
+  };
+  using observe::Verdict;
+  for (std::size_t slot = 0; slot < kRouteSlots; ++slot) {
+    const bool signup = slot < t.routes.size() && is_signup(t.routes[slot]);
+    for (std::size_t c = 0; c < observe::kClasses; ++c) {
+      for (std::size_t v = 0; v < observe::kVerdicts; ++v) {
+        const std::uint64_t k = t.cell(slot, c, v);
+        n.requests_total += k;
+        const auto verdict = static_cast<Verdict>(v);
+        if (verdict == Verdict::Passed) {
+          if (signup) n.signups_total += k;
+        } else if (verdict != Verdict::Challenged && verdict != Verdict::Queued) {
+          n.refusals_total += k;
+        }
+      }
+    }
+  }
+  if (fleet_prev_ms_ > 0 && wall_ms > fleet_prev_ms_) {
+    const double s = static_cast<double>(wall_ms - fleet_prev_ms_) / 1000.0;
+    n.requests_per_s = static_cast<double>(n.requests_total - fleet_prev_requests_) / s;
+    n.refusals_per_s = static_cast<double>(n.refusals_total - fleet_prev_refusals_) / s;
+  }
+  fleet_prev_ms_ = wall_ms;
+  fleet_prev_requests_ = n.requests_total;
+  fleet_prev_refusals_ = n.refusals_total;
+  for (const auto& u : defence_.upstreams_status()) n.in_flight += u.in_flight;
+  n.queued = observer_->queue_length();
+  for (const gate::DefenceState::RouteStatus& r : routes) {
+    if (n.routes.size() >= fleet::kMaxNodeRoutes) break;
+    fleet::RouteFigures f;
+    f.route = r.route.substr(0, fleet::kMaxText);
+    f.mode = std::string(admission::mode_name(r.mode));
+    f.manual = r.manual;
+    f.request_rate = r.signals.request_rate;
+    f.error_rate_pct = r.signals.error_rate_pct;
+    f.shed_rate_pct = r.signals.shed_rate_pct;
+    f.upstream_latency_ms = r.signals.upstream_latency_ms;
+    f.room = r.has_room;
+    f.queued = r.room.queued;
+    f.active = r.room.active;
+    f.admitted_total = r.room.admitted_total;
+    f.heads = r.heads;
+    n.admitted_total += r.room.admitted_total;
+    n.routes.push_back(std::move(f));
+  }
+  fleet_->heartbeat().set_self(std::move(n));
 }
 
 void Server::share_ban(const lists::BanInfo& ban) {

@@ -45,7 +45,8 @@ struct ListenerOp {
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
   bool http2 = false;
-  tls::ServerContextPtr tls = nullptr;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
+  tls::ServerContextPtr tls =
+      nullptr;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
 };
 
 struct StatsTotals {
@@ -160,6 +161,8 @@ class Server {
   void fleet_mode(const fleet::ModeRecord& m);
   void fleet_state(bool up, const std::string& why);
   void fleet_spent(const fleet::SpentRecord& r);
+  // Once a second on the housekeeping thread: this node's figures for its heartbeat.
+  void fleet_tick(std::int64_t wall_ms);
   struct Listener {
     std::uint64_t id = 0;
     policy::ListenConfig config;
@@ -214,6 +217,9 @@ class Server {
   bool housekeeping_stop_ = false;
   std::thread housekeeper_;
   std::unique_ptr<fleet::Fleet> fleet_;
+  // The heartbeat's per-second rates: totals at the last fleet_tick (housekeeping thread).
+  std::uint64_t fleet_prev_requests_ = 0, fleet_prev_refusals_ = 0;
+  std::int64_t fleet_prev_ms_ = 0, fleet_started_ms_ = 0;
 };
 
 }  // namespace gh::proxy
