@@ -15,6 +15,7 @@
 #include "client/address.h"
 #include "core/build_info.h"
 #include "core/clock.h"
+#include "fleet/fleet_room.h"
 #include "fleet/nodes.h"
 #include "net/listen_check.h"
 #include "net/socket.h"
@@ -703,6 +704,16 @@ bool Server::start_fleet(std::string* error) {
     return false;
   }
   fleet_started_ms_ = core::wall_ms();
+  // Triggers act on the fleet's figures and the waiting rooms form one line: every node runs
+  // the same rules on the same heartbeats.
+  gate::DefenceState::FleetHooks hooks;
+  hooks.signals = [this](const std::string& route, const admission::Signals& local) {
+    return fleet_signals(route, local);
+  };
+  hooks.room = [this](const std::string& route, const waitroom::Room& room) {
+    return fleet_room(route, room);
+  };
+  defence_.set_fleet_hooks(std::move(hooks));
   // A challenge solved or a sign-up clearance used here is refused on the other nodes too.
   defence_.spent().on_claim([this](const challenge::TokenId& id, std::int64_t expiry_ms) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -775,6 +786,57 @@ void Server::fleet_tick(std::int64_t wall_ms) {
     n.routes.push_back(std::move(f));
   }
   fleet_->heartbeat().set_self(std::move(n));
+}
+
+admission::Signals Server::fleet_signals(const std::string& route,
+                                         const admission::Signals& local) const {
+  // This node's signals as measured now, with the other live nodes' from their heartbeats.
+  std::vector<fleet::NodeEntry> nodes = fleet_->heartbeat().live_nodes(core::wall_ms());
+  fleet::RouteFigures mine;
+  mine.route = route;
+  mine.request_rate = local.request_rate;
+  mine.error_rate_pct = local.error_rate_pct;
+  mine.shed_rate_pct = local.shed_rate_pct;
+  mine.upstream_latency_ms = local.upstream_latency_ms;
+  for (fleet::NodeEntry& e : nodes) {
+    if (e.self) e.figures.routes = {mine};
+  }
+  const fleet::FleetTotals t = fleet::sum_live(nodes);
+  const fleet::RouteFigures* r = fleet::find_route(t.sum, route);
+  if (r == nullptr) return local;
+  admission::Signals s;
+  s.request_rate = r->request_rate;
+  s.error_rate_pct = r->error_rate_pct;
+  s.shed_rate_pct = r->shed_rate_pct;
+  s.upstream_latency_ms = r->upstream_latency_ms;
+  return s;
+}
+
+waitroom::FleetShare Server::fleet_room(const std::string& route,
+                                        const waitroom::Room& room) const {
+  const std::vector<fleet::NodeEntry> nodes = fleet_->heartbeat().live_nodes(core::wall_ms());
+  const waitroom::Stats st = room.stats();
+  fleet::RouteFigures mine;
+  mine.route = route;
+  mine.room = true;
+  mine.queued = st.queued;
+  mine.active = st.active;
+  mine.heads = room.heads(fleet::kMaxHeads);
+  std::vector<fleet::RouteFigures> others;
+  for (const fleet::NodeEntry& e : nodes) {
+    if (e.self) continue;
+    if (const fleet::RouteFigures* r = fleet::find_route(e.figures, route); r && r->room)
+      others.push_back(*r);
+  }
+  const policy::WaitingRoomConfig c = room.config();
+  const fleet::RoomShare share = fleet::share_room(
+      mine, others, c.new_users_per_minute, c.max_active, static_cast<std::uint32_t>(nodes.size()));
+  waitroom::FleetShare out;
+  out.on = true;
+  out.cutoff_ms = share.cutoff_ms;
+  out.per_minute = share.per_minute;
+  out.max_active = share.max_active;
+  return out;
 }
 
 void Server::share_ban(const lists::BanInfo& ban) {

@@ -163,6 +163,9 @@ class Server {
   void fleet_spent(const fleet::SpentRecord& r);
   // Once a second on the housekeeping thread: this node's figures for its heartbeat.
   void fleet_tick(std::int64_t wall_ms);
+  // The defence's fleet hooks: the fleet's summed signals, the waiting room's share of the line.
+  admission::Signals fleet_signals(const std::string& route, const admission::Signals& local) const;
+  waitroom::FleetShare fleet_room(const std::string& route, const waitroom::Room& room) const;
   struct Listener {
     std::uint64_t id = 0;
     policy::ListenConfig config;
