@@ -36,6 +36,7 @@ enum class Endpoint {
   Revoke,
   Dashboard,
   Upstreams,
+  Fleet,
   Healthz,
   Readyz
 };
@@ -59,6 +60,7 @@ Route route_of(const std::string& path) {
   if (path == "/v1/reload") return {Endpoint::Reload, {}};
   if (path == "/v1/residents/revoke") return {Endpoint::Revoke, {}};
   if (path == "/v1/upstreams") return {Endpoint::Upstreams, {}};
+  if (path == "/v1/fleet") return {Endpoint::Fleet, {}};
   if (path == "/" || path == "/dashboard" || path.starts_with("/dashboard/")) {
     return {Endpoint::Dashboard, {}};
   }
@@ -79,6 +81,7 @@ const char* allowed_methods(Endpoint e) {
     case Endpoint::Series:
     case Endpoint::Dashboard:
     case Endpoint::Upstreams:
+    case Endpoint::Fleet:
     case Endpoint::Healthz:
     case Endpoint::Readyz:
       return "GET, HEAD";
@@ -275,12 +278,13 @@ AdminApi::AdminApi(proxy::Server& server, Options options)
 std::optional<ApiResponse> AdminApi::check_head(const ApiRequest& r) const {
   const Route route = route_of(r.path);
   if (route.endpoint == Endpoint::None) {
-    return error_response(404, "no such endpoint: " + quote(r.path) +
-                                   " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
-                                   "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
-                                   "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, "
-                                   "/metrics, "
-                                   "/healthz, /readyz, /dashboard)");
+    return error_response(404,
+                          "no such endpoint: " + quote(r.path) +
+                              " (endpoints: /v1/status, /v1/routes, /v1/signup-mode, "
+                              "/v1/events, /v1/top, /v1/series, /v1/reload, /v1/bans, "
+                              "/v1/bans/<cidr>, /v1/residents/revoke, /v1/upstreams, /v1/fleet, "
+                              "/metrics, "
+                              "/healthz, /readyz, /dashboard)");
   }
   if (!method_allowed(route.endpoint, r.method)) {
     ApiResponse res =
@@ -362,6 +366,8 @@ ApiResponse AdminApi::handle(const ApiRequest& r) {
       return revoke(r);
     case Endpoint::Upstreams:
       return upstreams();
+    case Endpoint::Fleet:
+      return fleet();
     case Endpoint::Dashboard:
     case Endpoint::Healthz:
     case Endpoint::Readyz:
@@ -515,6 +521,8 @@ ApiResponse AdminApi::metrics() const {
   x.family("gatehouse_fleet_limit_sync_seconds");
   x.sample(ls != nullptr ? static_cast<double>(ls->last_sync_us.load()) / 1e6 : 0.0);
 
+  fleet_metrics(x);
+
   // Every limit table of the running generation, one pass per family.
   const gate::RuntimePtr rt = server_.runtime();
   auto each_table = [&](auto&& fn) {
@@ -653,6 +661,12 @@ ApiResponse AdminApi::status() const {
         {"received", fs.received.load()},
         {"failures", fs.failures.load()},
     };
+    // The other nodes, as their heartbeats tell (ctl status shows them).
+    const json view = fleet_json();
+    res.body["fleet"]["live"] = view["live"];
+    res.body["fleet"]["gone"] = view["gone"];
+    res.body["fleet"]["nodes"] = view["nodes"];
+    res.body["fleet"]["sum"] = view["sum"];
   } else {
     res.body["fleet"] = nullptr;
   }

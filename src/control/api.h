@@ -124,6 +124,9 @@ class AdminApi {
   ApiResponse reload(const ApiRequest& request);
   ApiResponse revoke(const ApiRequest& request);
   ApiResponse upstreams() const;               // api_upstreams.cc
+  ApiResponse fleet() const;                   // api_fleet.cc
+  nlohmann::json fleet_json() const;           // api_fleet.cc
+  void fleet_metrics(Exposition& x) const;     // api_fleet.cc
   void upstream_metrics(Exposition& x) const;  // api_upstreams.cc
   ApiResponse dashboard(const ApiRequest& request) const;
   void observe_metrics(Exposition& x) const;

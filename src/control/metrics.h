@@ -279,6 +279,22 @@ void append_value(std::string& out, double value);
     "live nodes as last seen (the local share divides by it); 0 alone")                            \
   X(gatehouse_fleet_limit_sync_seconds, "gauge", "",                                               \
     "the last sync's time, from its push to its last answer")                                      \
+  X(gatehouse_fleet_nodes, "gauge", "state",                                                       \
+    "nodes of the fleet by their heartbeats: live (one in the last 5 s; this node always), gone")  \
+  X(gatehouse_fleet_requests_per_second, "gauge", "", "requests per second, live nodes summed")    \
+  X(gatehouse_fleet_refusals_per_second, "gauge", "",                                              \
+    "refusals per second (limits, bans, deny list, shed, closed), live nodes summed")              \
+  X(gatehouse_fleet_signups, "gauge", "",                                                          \
+    "requests passed to sign-up routes since each live node started, summed")                      \
+  X(gatehouse_fleet_in_flight, "gauge", "", "admission slots held, live nodes summed")             \
+  X(gatehouse_fleet_queue_length, "gauge", "",                                                     \
+    "waiting rooms' places plus requests waiting for a slot, live nodes summed")                   \
+  X(gatehouse_fleet_waitroom_queued, "gauge", "route",                                             \
+    "places in a sign-up route's waiting line, live nodes summed (the fleet's one line)")          \
+  X(gatehouse_fleet_waitroom_active, "gauge", "route",                                             \
+    "admitted newcomer sessions of a sign-up route, live nodes summed")                            \
+  X(gatehouse_fleet_heartbeats_malformed_total, "counter", "",                                     \
+    "other nodes' heartbeats refused as malformed")                                                \
   X(gatehouse_limit_keys_tracked, "gauge", "route,limit", "keys a limit's table holds")            \
   X(gatehouse_limit_keys_capacity, "gauge", "route,limit",                                         \
     "a limit's table size (max_keys, rounded up)")                                                 \

@@ -44,6 +44,7 @@ ClusterClient::Mode client_mode(policy::ClusterMode m) {
 Fleet::Fleet(policy::ClusterConfig config, FleetSinks sinks)
     : config_(std::move(config)),
       sinks_(std::move(sinks)),
+      heartbeat_(config_.node, config_.prefix + "nodes"),
       breaker_(config_.breaker_failures, config_.breaker_open_for) {}
 
 Fleet::~Fleet() {
@@ -137,6 +138,18 @@ void Fleet::tick() {
   if (up_) {
     flush();
     if (now >= next_resync_ms_) resync();
+    heartbeat_.tick(core::wall_ms(), [this](std::vector<std::string> argv, auto reply) {
+      // Every heartbeat command (HSET, HGETALL, HDEL) names the nodes hash as its key.
+      const std::string key = argv.size() > 1 ? argv[1] : std::string();
+      return client_->command(key, std::move(argv),
+                              [this, reply = std::move(reply)](const Reply* r) {
+                                if (r == nullptr) {
+                                  on_down("no reply to a heartbeat");
+                                  return;
+                                }
+                                reply(*r);
+                              });
+    });
   }
   if (limits_) limits_->tick(now, up_);
   stats_.breaker.store(static_cast<std::uint8_t>(breaker_.state(now)));
@@ -223,16 +236,14 @@ void Fleet::connect_subscriber(const std::string& host, std::uint16_t port) {
       }
     };
     if (limits_) sub_->subscribe(limits_->channel(), on_msg, [](const Reply*) {});
-    sub_->subscribe(
-        key("events"), on_msg,
-        [this](const Reply* r) {
-          if (r == nullptr || r->type == Reply::Type::Error) {
-            on_down("SUBSCRIBE refused");
-            return;
-          }
-          sub_ready_ = true;
-          if (cmd_ready_) became_up();
-        });
+    sub_->subscribe(key("events"), on_msg, [this](const Reply* r) {
+      if (r == nullptr || r->type == Reply::Type::Error) {
+        on_down("SUBSCRIBE refused");
+        return;
+      }
+      sub_ready_ = true;
+      if (cmd_ready_) became_up();
+    });
   });
 }
 
@@ -240,6 +251,7 @@ void Fleet::on_down(const std::string& why) {
   if (!up_ && !connecting_) return;  // already counted (a close calls back every command)
   const bool was_up = up_;
   up_ = connecting_ = false;
+  heartbeat_.reset();
   cmd_ready_ = sub_ready_ = false;
   const std::int64_t now = loop_->now_ms();
   const std::uint64_t opens = breaker_.opens();

@@ -23,6 +23,7 @@
 #include "fleet/breaker.h"
 #include "fleet/config-t.h"
 #include "fleet/limits_sync.h"
+#include "fleet/heartbeat.h"
 #include "fleet/messages.h"
 #include "fleet/reply-t.h"
 
@@ -88,6 +89,9 @@ class Fleet {
   const FleetStats& stats() const { return stats_; }
   bool up() const { return stats_.up.load(std::memory_order_relaxed); }
   const policy::ClusterConfig& config() const { return config_; }
+  // The nodes' heartbeats: set this node's figures, read the fleet's (heartbeat.h).
+  Heartbeat& heartbeat() { return heartbeat_; }
+  const Heartbeat& heartbeat() const { return heartbeat_; }
 
  private:
   struct Write {
@@ -119,6 +123,7 @@ class Fleet {
   FleetSinks sinks_;
   std::string user_, password_;
   FleetStats stats_;
+  Heartbeat heartbeat_;
   Breaker breaker_;
   std::unique_ptr<net::EventLoop> loop_;
   // Commands go through the cluster client (one connection standalone, one per master in a

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "fleet/nodes-t.h"
 #include "stages/challenge/binding.h"
 #include "stages/challenge/key.h"
 
@@ -283,12 +284,12 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
 }
 
 void DefenceState::tick(std::int64_t now_ms) {
-  std::vector<SignupRoute> routes;
+  std::vector<std::pair<std::string, SignupRoute>> routes;
   std::vector<std::shared_ptr<admission::Limiter>> limiters;
   std::vector<std::shared_ptr<RouteShared>> windows;
   {
     std::lock_guard lock(mu_);
-    for (auto& [name, sr] : signup_) routes.push_back(sr);
+    for (auto& [name, sr] : signup_) routes.emplace_back(name, sr);
     for (auto& [name, l] : limiters_) limiters.push_back(l);
     for (auto& [name, w] : windows_) windows.push_back(w);
   }
@@ -297,8 +298,11 @@ void DefenceState::tick(std::int64_t now_ms) {
     const double rate = w->window.signals(mono, 5'000).request_rate;
     w->rate.store(static_cast<std::uint32_t>(std::min(rate, 4e9)), std::memory_order_relaxed);
   }
-  for (SignupRoute& sr : routes) {
-    sr.mode->tick(sr.shared->window.signals(mono, kTriggerWindowMs), now_ms);
+  for (auto& [name, sr] : routes) {
+    admission::Signals signals = sr.shared->window.signals(mono, kTriggerWindowMs);
+    if (fleet_.signals) signals = fleet_.signals(name, signals);
+    sr.mode->tick(signals, now_ms);
+    if (fleet_.room) sr.room->set_fleet_share(fleet_.room(name, *sr.room));
     sr.room->tick(now_ms);
   }
   for (auto& l : limiters) l->update(mono);
@@ -329,6 +333,7 @@ std::vector<DefenceState::RouteStatus> DefenceState::routes_status() const {
     s.since_ms = sr.mode->since_ms();
     s.has_room = true;
     s.room = sr.room->stats();
+    s.heads = sr.room->heads(fleet::kMaxHeads);
     s.signals = sr.shared->window.signals(mono, kTriggerWindowMs);
     out.push_back(std::move(s));
   }

@@ -97,6 +97,8 @@ class DefenceState {
 
   struct RouteStatus {
     std::string route;
+    std::vector<std::int64_t>
+        heads;  // first-seen of the oldest places in the line (at most fleet::kMaxHeads)
     policy::SignupMode mode = policy::SignupMode::Open;
     bool manual = false;
     std::int64_t since_ms = 0;
@@ -115,6 +117,16 @@ class DefenceState {
   // Mode changes are reported here (events, incident report); called outside internal locks.
   // Set before start(); the callback may run on the housekeeping or an admin thread.
   void on_mode_change(std::function<void(const ModeChange&)> f) { on_change_ = std::move(f); }
+
+  // In a fleet (cluster:), once a second per sign-up route: the signals its triggers act on (the
+  // fleet's, summed, in place of this node's own), and its waiting room's share of the fleet's
+  // one line. Set before start; called on the housekeeping thread, outside internal locks.
+  struct FleetHooks {
+    std::function<admission::Signals(const std::string& route, const admission::Signals& local)>
+        signals;
+    std::function<waitroom::FleetShare(const std::string& route, const waitroom::Room& room)> room;
+  };
+  void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
 
  private:
   struct RouteShared {
@@ -144,6 +156,7 @@ class DefenceState {
   std::shared_ptr<residents::DeviceGuard> devices_;  // rebuilt when residents' device limits change
   std::string devices_key_;
   std::function<void(const ModeChange&)> on_change_;
+  FleetHooks fleet_;
 };
 
 }  // namespace gh::gate

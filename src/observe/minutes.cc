@@ -139,6 +139,13 @@ void to_json(json& j, const Minute& m) {
     }
   }
   j["top"] = offenders_json(capped);
+  if (m.fleet) {
+    j["fleet"] = {{"live_max", m.fleet->live_max},
+                  {"live_min", m.fleet->live_min},
+                  {"gone_max", m.fleet->gone_max},
+                  {"peak_rps", m.fleet->peak_rps},
+                  {"peak_refused", m.fleet->peak_refused}};
+  }
 }
 
 void from_json(const json& j, Minute& m) {
@@ -160,6 +167,15 @@ void from_json(const json& j, Minute& m) {
     }
   }
   if (const json* t = get_object(j, "top")) offenders_from_json(*t, m.top);
+  if (const json* f = get_object(j, "fleet")) {
+    Minute::Fleet fleet;
+    set_u64(*f, "live_max", fleet.live_max);
+    set_u64(*f, "live_min", fleet.live_min);
+    set_u64(*f, "gone_max", fleet.gone_max);
+    set_u64(*f, "peak_rps", fleet.peak_rps);
+    set_u64(*f, "peak_refused", fleet.peak_refused);
+    m.fleet = fleet;
+  }
 }
 
 std::optional<Minute> minute_from_json(const json& j) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,16 @@ struct Minute {
   std::map<std::string, std::uint64_t> routes;  // requests per route name
   std::map<std::string, std::string> modes;     // sign-up route -> mode at the minute's end
   Offenders top;
+  // With cluster:, the fleet as this node heard it during the minute (the nodes' heartbeats).
+  struct Fleet {
+    std::uint64_t live_max = 0;  // live nodes, this one included: the most in a second
+    std::uint64_t live_min = 0;  // and the fewest
+    std::uint64_t gone_max = 0;
+    std::uint64_t peak_rps = 0;      // the fleet's summed requests per second, the highest
+    std::uint64_t peak_refused = 0;  // its summed refusals per second, the highest
+    bool operator==(const Fleet&) const = default;
+  };
+  std::optional<Fleet> fleet;
 };
 
 // Text of at most N bytes held inline: records on the access-log ring must be plain data.

@@ -374,6 +374,17 @@ ReportSummary summarize(const ReportInput& in) {
     if (first_prefixes == 0 && n > 0) first_prefixes = m.distinct_prefixes;
     max_prefixes = std::max(max_prefixes, m.distinct_prefixes);
     for (const auto& [name, count] : m.routes) routes[name] += count;
+    if (m.fleet) {
+      if (!s.fleet) {
+        s.fleet = *m.fleet;
+      } else {
+        s.fleet->live_max = std::max(s.fleet->live_max, m.fleet->live_max);
+        s.fleet->live_min = std::min(s.fleet->live_min, m.fleet->live_min);
+        s.fleet->gone_max = std::max(s.fleet->gone_max, m.fleet->gone_max);
+        s.fleet->peak_rps = std::max(s.fleet->peak_rps, m.fleet->peak_rps);
+        s.fleet->peak_refused = std::max(s.fleet->peak_refused, m.fleet->peak_refused);
+      }
+    }
   }
   s.requests = s.totals.requests();
   s.refused = refused_of(s.totals);
@@ -508,6 +519,16 @@ std::string write_report(const ReportInput& in) {
   line("| Peak rate | " + num(s.peak_rps) + " req/s (minute of " + format_minute(s.peak_at_ms) +
        ") |");
   line("| Attack types inferred | " + (kinds.empty() ? std::string("none") : kinds_text) + " |");
+  if (s.fleet) {
+    // This node's own figures are the rows above; the fleet's come from the nodes' heartbeats.
+    const Minute::Fleet& f = *s.fleet;
+    const std::string live =
+        f.live_min == f.live_max ? num(f.live_max) : num(f.live_min) + "–" + num(f.live_max);
+    line("| Fleet (nodes' heartbeats) | " + live + " nodes live" +
+         (f.gone_max > 0 ? ", " + num(f.gone_max) + " gone at most" : std::string()) +
+         "; fleet peak " + num(f.peak_rps) + " req/s, " + num(f.peak_refused) +
+         " refused/s (the figures above are this node's) |");
+  }
   line();
 
   if (!s.routes.empty()) {

@@ -62,6 +62,9 @@ struct ReportSummary {
   std::uint64_t mode_changes = 0;
   std::uint64_t bans = 0, unbans = 0;
   std::uint64_t manual_actions = 0, automatic_actions = 0;
+  // With cluster:, the fleet over the window as this node heard it: live nodes (most, fewest),
+  // gone nodes at most, the fleet's peak summed requests and refusals per second.
+  std::optional<Minute::Fleet> fleet;
 };
 ReportSummary summarize(const ReportInput& input);
 

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "fleet/nodes.h"
 #include "gate/defence.h"
 #include "gate/exchange.h"
 #include "gate/runtime.h"
@@ -632,6 +633,23 @@ void Observer::tick(std::int64_t wall_ms) {
                              : static_cast<std::uint64_t>(std::lround(-m * std::log(empty / m)));
     }
   }
+  if (const fleet::Fleet* fl = server_.fleet()) {
+    // The fleet this second, as the heartbeats tell it: the minute keeps its extremes.
+    const fleet::FleetTotals ft = fleet::sum_live(fl->heartbeat().nodes(wall_ms));
+    const auto rps = static_cast<std::uint64_t>(std::llround(ft.sum.requests_per_s));
+    const auto refused = static_cast<std::uint64_t>(std::llround(ft.sum.refusals_per_s));
+    std::lock_guard lock(mu_);
+    if (!minute_fleet_) {
+      minute_fleet_ = observe::Minute::Fleet{ft.live, ft.live, ft.gone, rps, refused};
+    } else {
+      observe::Minute::Fleet& f = *minute_fleet_;
+      f.live_max = std::max<std::uint64_t>(f.live_max, ft.live);
+      f.live_min = std::min<std::uint64_t>(f.live_min, ft.live);
+      f.gone_max = std::max<std::uint64_t>(f.gone_max, ft.gone);
+      f.peak_rps = std::max(f.peak_rps, rps);
+      f.peak_refused = std::max(f.peak_refused, refused);
+    }
+  }
   if (new_minute) fold_minute(minute_start_ms_, wall_ms);
   series_.push(std::move(s));
   if (new_minute) minute_start_ms_ = wall_ms / kMinuteMs * kMinuteMs;
@@ -652,6 +670,8 @@ void Observer::fold_minute(std::int64_t minute_start_ms, std::int64_t wall_ms) {
     m.routes = std::move(minute_routes_);
     minute_routes_.clear();
     m.distinct_prefixes = minute_distinct_;
+    m.fleet = minute_fleet_;
+    minute_fleet_.reset();
   }
   m.top = top(observe::kMinuteTopMax);
   (void)wall_ms;

@@ -213,6 +213,7 @@ class Observer {
   std::map<std::pair<std::string, bool>, std::uint64_t> mode_changes_;  // (route, manual)
   std::map<std::string, std::uint64_t> minute_routes_;
   std::uint64_t minute_distinct_ = 0;
+  std::optional<observe::Minute::Fleet> minute_fleet_;  // with cluster:, this minute so far
 
   Prev prev_;  // housekeeping thread only
   std::int64_t minute_start_ms_ = 0;

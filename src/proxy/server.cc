@@ -15,7 +15,10 @@
 #include <utility>
 
 #include "client/address.h"
+#include "core/build_info.h"
 #include "core/clock.h"
+#include "fleet/fleet_room.h"
+#include "fleet/nodes.h"
 #include "net/listen_check.h"
 #include "net/socket.h"
 #include "proxy/worker.h"
@@ -650,6 +653,7 @@ void Server::housekeeping() {
       bans_->maintain(now);            // expiry, journal sync and compaction, off the request path
       defence_.tick(core::wall_ms());  // sign-up triggers, waiting rooms, concurrency limits
       observer_->tick(core::wall_ms());  // the series, per-minute records, top offenders
+      if (fleet_ != nullptr) fleet_tick(core::wall_ms());
       last_maintain = std::chrono::steady_clock::now();
     }
     lock.lock();
@@ -752,6 +756,17 @@ bool Server::start_fleet(std::string* error) {
     fleet_.reset();
     return false;
   }
+  fleet_started_ms_ = core::wall_ms();
+  // Triggers act on the fleet's figures and the waiting rooms form one line: every node runs
+  // the same rules on the same heartbeats.
+  gate::DefenceState::FleetHooks hooks;
+  hooks.signals = [this](const std::string& route, const admission::Signals& local) {
+    return fleet_signals(route, local);
+  };
+  hooks.room = [this](const std::string& route, const waitroom::Room& room) {
+    return fleet_room(route, room);
+  };
+  defence_.set_fleet_hooks(std::move(hooks));
   // A challenge solved or a sign-up clearance used here is refused on the other nodes too.
   defence_.spent().on_claim([this](const challenge::TokenId& id, std::int64_t expiry_ms) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -767,6 +782,114 @@ bool Server::start_fleet(std::string* error) {
   spdlog::info("fleet: node {} on Redis {}:{} (prefix {})", cc.node, cc.seeds.front().host,
                cc.seeds.front().port, cc.prefix);
   return true;
+}
+
+void Server::fleet_tick(std::int64_t wall_ms) {
+  fleet::NodeFigures n;
+  n.version = std::string(core::version());
+  n.started_ms = fleet_started_ms_;
+  const ObserveTotals t = observer_->totals();
+  const std::vector<gate::DefenceState::RouteStatus> routes = defence_.routes_status();
+  auto is_signup = [&](const std::string& name) {
+    return std::any_of(routes.begin(), routes.end(),
+                       [&](const auto& r) { return r.route == name; });
+  };
+  using observe::Verdict;
+  for (std::size_t slot = 0; slot < kRouteSlots; ++slot) {
+    const bool signup = slot < t.routes.size() && is_signup(t.routes[slot]);
+    for (std::size_t c = 0; c < observe::kClasses; ++c) {
+      for (std::size_t v = 0; v < observe::kVerdicts; ++v) {
+        const std::uint64_t k = t.cell(slot, c, v);
+        n.requests_total += k;
+        const auto verdict = static_cast<Verdict>(v);
+        if (verdict == Verdict::Passed) {
+          if (signup) n.signups_total += k;
+        } else if (verdict != Verdict::Challenged && verdict != Verdict::Queued) {
+          n.refusals_total += k;
+        }
+      }
+    }
+  }
+  if (fleet_prev_ms_ > 0 && wall_ms > fleet_prev_ms_) {
+    const double s = static_cast<double>(wall_ms - fleet_prev_ms_) / 1000.0;
+    n.requests_per_s = static_cast<double>(n.requests_total - fleet_prev_requests_) / s;
+    n.refusals_per_s = static_cast<double>(n.refusals_total - fleet_prev_refusals_) / s;
+  }
+  fleet_prev_ms_ = wall_ms;
+  fleet_prev_requests_ = n.requests_total;
+  fleet_prev_refusals_ = n.refusals_total;
+  for (const auto& u : defence_.upstreams_status()) n.in_flight += u.in_flight;
+  n.queued = observer_->queue_length();
+  for (const gate::DefenceState::RouteStatus& r : routes) {
+    if (n.routes.size() >= fleet::kMaxNodeRoutes) break;
+    fleet::RouteFigures f;
+    f.route = r.route.substr(0, fleet::kMaxText);
+    f.mode = std::string(admission::mode_name(r.mode));
+    f.manual = r.manual;
+    f.request_rate = r.signals.request_rate;
+    f.error_rate_pct = r.signals.error_rate_pct;
+    f.shed_rate_pct = r.signals.shed_rate_pct;
+    f.upstream_latency_ms = r.signals.upstream_latency_ms;
+    f.room = r.has_room;
+    f.queued = r.room.queued;
+    f.active = r.room.active;
+    f.admitted_total = r.room.admitted_total;
+    f.heads = r.heads;
+    n.admitted_total += r.room.admitted_total;
+    n.routes.push_back(std::move(f));
+  }
+  fleet_->heartbeat().set_self(std::move(n));
+}
+
+admission::Signals Server::fleet_signals(const std::string& route,
+                                         const admission::Signals& local) const {
+  // This node's signals as measured now, with the other live nodes' from their heartbeats.
+  std::vector<fleet::NodeEntry> nodes = fleet_->heartbeat().live_nodes(core::wall_ms());
+  fleet::RouteFigures mine;
+  mine.route = route;
+  mine.request_rate = local.request_rate;
+  mine.error_rate_pct = local.error_rate_pct;
+  mine.shed_rate_pct = local.shed_rate_pct;
+  mine.upstream_latency_ms = local.upstream_latency_ms;
+  for (fleet::NodeEntry& e : nodes) {
+    if (e.self) e.figures.routes = {mine};
+  }
+  const fleet::FleetTotals t = fleet::sum_live(nodes);
+  const fleet::RouteFigures* r = fleet::find_route(t.sum, route);
+  if (r == nullptr) return local;
+  admission::Signals s;
+  s.request_rate = r->request_rate;
+  s.error_rate_pct = r->error_rate_pct;
+  s.shed_rate_pct = r->shed_rate_pct;
+  s.upstream_latency_ms = r->upstream_latency_ms;
+  return s;
+}
+
+waitroom::FleetShare Server::fleet_room(const std::string& route,
+                                        const waitroom::Room& room) const {
+  const std::vector<fleet::NodeEntry> nodes = fleet_->heartbeat().live_nodes(core::wall_ms());
+  const waitroom::Stats st = room.stats();
+  fleet::RouteFigures mine;
+  mine.route = route;
+  mine.room = true;
+  mine.queued = st.queued;
+  mine.active = st.active;
+  mine.heads = room.heads(fleet::kMaxHeads);
+  std::vector<fleet::RouteFigures> others;
+  for (const fleet::NodeEntry& e : nodes) {
+    if (e.self) continue;
+    if (const fleet::RouteFigures* r = fleet::find_route(e.figures, route); r && r->room)
+      others.push_back(*r);
+  }
+  const policy::WaitingRoomConfig c = room.config();
+  const fleet::RoomShare share = fleet::share_room(
+      mine, others, c.new_users_per_minute, c.max_active, static_cast<std::uint32_t>(nodes.size()));
+  waitroom::FleetShare out;
+  out.on = true;
+  out.cutoff_ms = share.cutoff_ms;
+  out.per_minute = share.per_minute;
+  out.max_active = share.max_active;
+  return out;
 }
 
 void Server::share_ban(const lists::BanInfo& ban) {
@@ -792,7 +915,11 @@ void Server::share_mode(const std::string& route, const std::string& mode,
   m.route = route;
   m.mode = mode;
   m.reason = reason;
-  m.at_ms = at_ms;
+  {
+    std::lock_guard lock(mode_at_mu_);
+    std::int64_t& last = mode_at_[route];
+    m.at_ms = last = std::max(at_ms, last + 1);
+  }
   fleet_->publish_mode(std::move(m));
 }
 
@@ -830,7 +957,11 @@ void Server::fleet_mode(const fleet::ModeRecord& m) {
   if (!defence_.set_mode(m.route, mode, reason, core::wall_ms())) {
     spdlog::warn("fleet: node {} set the mode of {}, which this node does not have", m.node,
                  m.route);
+    return;
   }
+  std::lock_guard lock(mode_at_mu_);
+  std::int64_t& last = mode_at_[m.route];
+  last = std::max(last, m.at_ms);
 }
 
 void Server::fleet_spent(const fleet::SpentRecord& r) {

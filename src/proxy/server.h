@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,7 +46,8 @@ struct ListenerOp {
   bool proxy_protocol = false;
   policy::DecideFor decide = policy::DecideFor::None;
   bool http2 = false;
-  tls::ServerContextPtr tls = nullptr;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
+  tls::ServerContextPtr tls =
+      nullptr;  // Add, Update: the listener's TLS contexts (nullptr: clear text)
 };
 
 struct StatsTotals {
@@ -164,6 +166,11 @@ class Server {
   void fleet_mode(const fleet::ModeRecord& m);
   void fleet_state(bool up, const std::string& why);
   void fleet_spent(const fleet::SpentRecord& r);
+  // Once a second on the housekeeping thread: this node's figures for its heartbeat.
+  void fleet_tick(std::int64_t wall_ms);
+  // The defence's fleet hooks: the fleet's summed signals, the waiting room's share of the line.
+  admission::Signals fleet_signals(const std::string& route, const admission::Signals& local) const;
+  waitroom::FleetShare fleet_room(const std::string& route, const waitroom::Room& room) const;
   struct Listener {
     std::uint64_t id = 0;
     policy::ListenConfig config;
@@ -218,6 +225,14 @@ class Server {
   bool housekeeping_stop_ = false;
   std::thread housekeeper_;
   std::unique_ptr<fleet::Fleet> fleet_;
+  // Per route, the latest at_ms of a hand-set mode known here (set here or by another node): a
+  // change published here is stamped later than it, so two changes in one millisecond on two
+  // nodes cannot tie (a tie is dropped by every node as "not newer"). Keys: configured routes.
+  std::mutex mode_at_mu_;
+  std::unordered_map<std::string, std::int64_t> mode_at_;
+  // The heartbeat's per-second rates: totals at the last fleet_tick (housekeeping thread).
+  std::uint64_t fleet_prev_requests_ = 0, fleet_prev_refusals_ = 0;
+  std::int64_t fleet_prev_ms_ = 0, fleet_started_ms_ = 0;
 };
 
 }  // namespace gh::proxy

@@ -56,7 +56,18 @@ export default async function ({ browser, screenshotDir, log, check }) {
   const assets = embeddedAssets(buildDir);
   check(assets.size >= 5, 'five embedded files, got ' + assets.size);
 
-  const canned = { passed: 123, mode: 2 };
+  const canned = {
+    passed: 123, mode: 2,
+    fleet: {
+      node: 'edge-1', redis: '127.0.0.1:6379', up: true, live: 2, gone: 1,
+      sum: { requests_per_s: 250.5, refusals_per_s: 12 },
+      nodes: [
+        { node: 'edge-1', self: true, state: 'live', age_ms: 0, figures: { requests_per_s: 150.5, refusals_per_s: 2, signups_total: 7, in_flight: 3, queued: 1 } },
+        { node: 'edge-2', self: false, state: 'live', age_ms: 800, figures: { requests_per_s: 100, refusals_per_s: 10, signups_total: 5, in_flight: 1, queued: 0 } },
+        { node: '<b>edge-3</b>', self: false, state: 'gone', age_ms: 42000, figures: { requests_per_s: 0, refusals_per_s: 0, signups_total: 0, in_flight: 0, queued: 0 } },
+      ],
+    },
+  };
   const changes = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -82,7 +93,7 @@ export default async function ({ browser, screenshotDir, log, check }) {
     const now = Math.floor(Date.now() / 1000);
     switch (url.pathname) {
       case '/v1/series': return json(200, series(now, canned.passed, canned.mode));
-      case '/v1/status': return json(200, { version: 'test', uptime_s: 42, generation: 3, workers: 2, bans: { live: 1 } });
+      case '/v1/status': return json(200, { version: 'test', uptime_s: 42, generation: 3, workers: 2, bans: { live: 1 }, fleet: canned.fleet });
       case '/v1/events': return json(200, { events: [
         { at: Date.now() - 5000, time: new Date(Date.now() - 5000).toISOString(), kind: 'mode_change', route: 'signup', message: 'open -> queue' },
         { at: Date.now() - 1000, time: new Date(Date.now() - 1000).toISOString(), kind: 'ban', message: '203.0.113.0/24 for 1h' }] });
@@ -121,6 +132,20 @@ export default async function ({ browser, screenshotDir, log, check }) {
     check((await page.locator('#top-prefixes tbody tr').count()) === 2, 'top prefixes listed');
     check((await page.textContent('#top-user_agents')).includes('<script>x</script>'), 'keys shown as text, not markup');
     check((await page.textContent('#status-line')).includes('version test'), 'status line');
+    // The fleet panel: every node with its health in words; a name is text, never markup.
+    check(await page.isVisible('#fleet-section'), 'fleet panel shown');
+    check((await page.locator('#fleet-body tr').count()) === 3, 'three nodes listed');
+    check((await page.textContent('#fleet-body tr:first-child th')).includes('edge-1 (this node)'), 'this node marked');
+    check((await page.textContent('#fleet-body tr:nth-child(3)')).includes('gone'), 'a gone node says so');
+    check((await page.textContent('#fleet-body tr:nth-child(3) th')) === '<b>edge-3</b>', 'node names shown as text');
+    check((await page.textContent('#fleet-line')).includes('2 live, 1 gone'), 'fleet health line');
+    check((await page.textContent('#fleet-line')).includes('250.5 req/s'), 'fleet summed figures');
+    canned.fleet.gone = 0;
+    canned.fleet.nodes.pop();
+    await page.waitForFunction(() => document.querySelectorAll('#fleet-body tr').length === 2, null, { timeout: 5000 });
+    canned.fleet = null;  // a node alone: no panel
+    await page.waitForFunction(() => document.getElementById('fleet-section').hidden, null, { timeout: 5000 });
+    log('fleet panel follows the nodes and hides for a node alone');
 
     // The canned series changes: the figures follow within a few polls.
     canned.passed = 456;

@@ -147,6 +147,37 @@
       st.workers + ' workers'];
     if (st.bans) parts.push(st.bans.live + ' bans live');
     text($('status-line'), parts.join(' · ') + ' · updated ' + new Date().toISOString().slice(11, 19) + ' UTC');
+    drawFleet(st.fleet);
+  }
+  // The fleet panel: hidden for a node alone (fleet null); health in words, not colour alone.
+  function drawFleet(f) {
+    const section = $('fleet-section');
+    section.hidden = !f;
+    if (!f) return;
+    const sum = f.sum || {};
+    const num = (v) => (typeof v === 'number' ? v.toFixed(1) : '–');
+    text($('fleet-line'), 'Node ' + f.node + ' · Redis ' + (f.up ? 'up' : 'unreachable: fail-static') + ' · ' +
+      f.live + ' live, ' + f.gone + ' gone · fleet ' + num(sum.requests_per_s) + ' req/s, ' +
+      num(sum.refusals_per_s) + ' refused/s');
+    const body = $('fleet-body');
+    body.textContent = '';
+    for (const n of f.nodes || []) {
+      const fig = n.figures || {};
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = n.node + (n.self ? ' (this node)' : '');
+      tr.appendChild(th);
+      const health = cell(tr, n.state === 'live' ? 'live' : 'gone');
+      health.className = n.state === 'live' ? 'ok' : 'bad';
+      cell(tr, (n.age_ms / 1000).toFixed(1) + ' s ago', true);
+      cell(tr, num(fig.requests_per_s), true);
+      cell(tr, num(fig.refusals_per_s), true);
+      cell(tr, fig.signups_total, true);
+      cell(tr, fig.in_flight, true);
+      cell(tr, fig.queued, true);
+      body.appendChild(tr);
+    }
   }
   function drawEvents(ev) {
     const body = $('events-body');

@@ -164,13 +164,12 @@ void Room::refill(std::int64_t now) {
   if (now <= refill_at_) return;  // threads may pass slightly older instants: never refill back
   // Capped so the product stays far from overflow; an hour refills any bucket we can build.
   const std::int64_t elapsed = std::min<std::int64_t>(now - refill_at_, 3'600'000);
-  credit_ = std::min(credit_cap_,
-                     credit_ + elapsed * static_cast<std::int64_t>(config_.new_users_per_minute));
+  credit_ = std::min(credit_cap_, credit_ + elapsed * static_cast<std::int64_t>(rate()));
   refill_at_ = now;
 }
 
 bool Room::can_admit() const {
-  return credit_ >= kUnit && std::uint64_t{pending_.size} + active_.size < config_.max_active;
+  return credit_ >= kUnit && std::uint64_t{pending_.size} + active_.size < cap();
 }
 
 void Room::consume(std::int64_t now) {
@@ -188,6 +187,7 @@ void Room::consume(std::int64_t now) {
 void Room::admit_ready(std::int64_t now) {
   while (queued_.size > 0 && can_admit()) {
     const auto head = order_.begin();
+    if (!due(head->first.first)) break;  // older places on other nodes go first
     const std::uint32_t i = head->second;
     Record& r = records_[i];
     unlink(queued_, i);
@@ -314,7 +314,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
   // A newcomer.
   const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
 
-  if (queued_.size == 0 && can_admit()) {  // calm: no needless waiting
+  if (queued_.size == 0 && can_admit() && due(first_seen)) {  // calm: no needless waiting
     const std::uint32_t i = alloc(v.id);
     Record& r = records_[i];
     r.first_seen = first_seen;
@@ -372,12 +372,12 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
   std::int64_t credit = credit_;
   if (started_ && now > refill_at_) {
     const std::int64_t elapsed = std::min<std::int64_t>(now - refill_at_, 3'600'000);
-    credit = std::min(credit_cap_,
-                      credit + elapsed * static_cast<std::int64_t>(config_.new_users_per_minute));
+    credit = std::min(credit_cap_, credit + elapsed * static_cast<std::int64_t>(rate()));
   }
-  const bool capacity =
-      credit >= kUnit && std::uint64_t{pending_.size} + active_.size < config_.max_active;
-  if (queued_.size == 0 && capacity) return Answer{Answer::Kind::Admitted, 0, 0};
+  const bool capacity = credit >= kUnit && std::uint64_t{pending_.size} + active_.size < cap();
+  if (queued_.size == 0 && capacity && due(clamp_first_seen(v.first_seen_ms, now))) {
+    return Answer{Answer::Kind::Admitted, 0, 0};
+  }
   if (queued_.size >= config_.max_queue) return Answer{Answer::Kind::QueueFull, 0, 0};
   auto pc = prefix_counts_.find(v.prefix);
   if (config_.max_per_prefix > 0 && pc != prefix_counts_.end() &&
@@ -395,6 +395,20 @@ void Room::tick(std::int64_t now) {
   refill(now);
   expire(now);
   admit_ready(now);
+}
+
+void Room::set_fleet_share(const FleetShare& share) {
+  std::lock_guard lock(mu_);
+  fleet_ = share;
+}
+
+std::vector<std::int64_t> Room::heads(std::size_t n) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::int64_t> out;
+  out.reserve(std::min<std::size_t>(n, order_.size()));
+  for (auto it = order_.begin(); it != order_.end() && out.size() < n; ++it)
+    out.push_back(it->first.first);
+  return out;
 }
 
 bool Room::revoke(const TicketId& id) {

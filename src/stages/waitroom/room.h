@@ -54,6 +54,12 @@ class Room {
   // issue a fresh ticket afterwards: the old one still carries its first-seen time.
   bool revoke(const TicketId& id);
 
+  // In a fleet: this node's share of the room, applied from the next refill or admission on
+  // (Off again with share.on false).
+  void set_fleet_share(const FleetShare& share);
+  // The first-seen times of the `n` oldest places in the line, oldest first.
+  std::vector<std::int64_t> heads(std::size_t n) const;
+
   Stats stats() const;
 
   policy::WaitingRoomConfig config() const;
@@ -118,9 +124,16 @@ class Room {
   Answer waiting_at(std::uint64_t ahead) const;
   std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now) const;
   std::uint64_t rate_last_minute() const;
+  // The admission rate and cap in force: the configured ones, or this node's share of a fleet's.
+  std::uint32_t rate() const {
+    return fleet_.on ? fleet_.per_minute : config_.new_users_per_minute;
+  }
+  std::uint64_t cap() const { return fleet_.on ? fleet_.max_active : config_.max_active; }
+  bool due(std::int64_t first_seen) const { return !fleet_.on || first_seen <= fleet_.cutoff_ms; }
 
   mutable std::mutex mu_;
   policy::WaitingRoomConfig config_;
+  FleetShare fleet_;
   std::int64_t gone_ms_ = 0;
   std::int64_t credit_cap_ = 0;  // in kUnit per admission
 

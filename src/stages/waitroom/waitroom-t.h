@@ -22,6 +22,16 @@ struct Visit {
   bool submission = false;         // not a GET/HEAD: counts against max_signups_per_ticket
 };
 
+// A fleet's one line (cluster:): what this node may admit from its own line, recomputed each
+// second from every node's heartbeat (fleet/fleet_room.h). Off: the room is alone.
+struct FleetShare {
+  bool on = false;
+  // Places first seen after this wait, whatever the credit: older ones elsewhere go first.
+  std::int64_t cutoff_ms = std::numeric_limits<std::int64_t>::max();
+  std::uint32_t per_minute = 0;  // this node's part of new_users_per_minute
+  std::uint64_t max_active = 0;  // this node's part of max_active
+};
+
 // eta_s when no estimate can be made (admission rate 0).
 inline constexpr std::uint32_t kEtaUnknown = std::numeric_limits<std::uint32_t>::max();
 

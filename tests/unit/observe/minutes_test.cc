@@ -72,6 +72,15 @@ TEST(Minute, RoundTripsThroughJson) {
   EXPECT_EQ(back->figures.requests(), 109u);
 }
 
+TEST(Minute, FleetFiguresRoundTrip) {
+  Minute m = sample(1'795'514'400'000);
+  EXPECT_FALSE(minute_from_json(json(m))->fleet.has_value());  // a node alone writes none
+  m.fleet = Minute::Fleet{3, 2, 1, 4'210, 3'900};
+  const auto back = minute_from_json(json::parse(dump_line(json(m))));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->fleet, m.fleet);
+}
+
 TEST(Minute, MistypedFieldsKeepDefaultsAndNeverThrow) {
   const json j = json::parse(R"({"t": 60000, "verdicts": {"passed": "many", "shed": 3},
       "classes": [], "latency_ms": {"p50": -1, "p99": 99999999999}, "routes": {"a": 1, "b": "x"},

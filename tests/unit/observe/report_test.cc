@@ -141,6 +141,25 @@ TEST(Report, SummaryFiguresAgreeWithTheInput) {
   EXPECT_EQ(s.manual_actions, 1u);
 }
 
+TEST(Report, FleetFiguresAsTheNodeHeardThem) {
+  ReportInput in = flood_input();
+  EXPECT_EQ(write_report(in).find("| Fleet"), std::string::npos);  // alone: no fleet row
+  in.minutes[3].fleet = Minute::Fleet{3, 3, 0, 1'200, 100};
+  in.minutes[9].fleet = Minute::Fleet{3, 2, 1, 4'210, 3'900};
+  const ReportSummary s = summarize(in);
+  ASSERT_TRUE(s.fleet.has_value());
+  EXPECT_EQ(s.fleet->live_max, 3u);
+  EXPECT_EQ(s.fleet->live_min, 2u);
+  EXPECT_EQ(s.fleet->gone_max, 1u);
+  EXPECT_EQ(s.fleet->peak_rps, 4'210u);
+  EXPECT_EQ(s.fleet->peak_refused, 3'900u);
+  const std::string md = write_report(in);
+  EXPECT_NE(md.find("| Fleet (nodes' heartbeats) | 2–3 nodes live, 1 gone at most; fleet peak "
+                    "4,210 req/s, 3,900 refused/s"),
+            std::string::npos)
+      << md;
+}
+
 TEST(Report, QuietTrafficInfersNothing) {
   ReportInput in = flood_input();
   in.minutes.resize(5);
@@ -228,7 +247,7 @@ TEST(Report, LoadsTheStateDirectoryAfterARestart) {
     ASSERT_NE(minutes, nullptr);
     for (const Minute& m : made.minutes) minutes->append(m);
     for (const Event& e : made.events) events->append(e);
-    minutes->append(Minute{kT0 + 20 * kMin, {}, 0, 0, {}, {}, {}});  // outside the window
+    minutes->append(Minute{kT0 + 20 * kMin, {}, 0, 0, {}, {}, {}, {}});  // outside the window
   }
   ReportInput in = load_report_input(dir.path(), kT0, kT0 + 15 * kMin);
   EXPECT_EQ(in.minutes.size(), 15u);
