@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "fleet/fleet.h"
 #include "fleet/slots.h"
+#include "fleet_support.h"
 #include "process.h"
 #include "redis_cluster.h"
 #include "stages/challenge/pow.h"
@@ -27,38 +28,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "fleet-cluster-token";
 
-struct Node {
-  std::unique_ptr<Shield> shield;
-  std::unique_ptr<control::AdminApi> api;
-
-  control::ApiResponse call(const std::string& method, const std::string& path,
-                            const std::string& body = "") {
-    control::ApiRequest r;
-    r.method = method;
-    r.path = path;
-    r.body = body;
-    r.authorization = std::string("Bearer ") + kToken;
-    r.authorization_count = 1;
-    r.content_type = "application/json";
-    r.content_length = body.size();
-    r.host = "127.0.0.1";
-    r.user_agent = "gatehouse-ctl/test";
-    return api->handle(r);
-  }
-  bool fleet_up() const {
-    return shield->server().fleet() != nullptr && shield->server().fleet()->up();
-  }
-};
-
-// Milliseconds until `pred` holds (polled every 5 ms), or -1 after `limit`.
-std::int64_t within(const std::function<bool()>& pred, std::int64_t limit = 3000) {
-  const std::int64_t start = core::monotonic_ms();
-  while (core::monotonic_ms() - start <= limit) {
-    if (pred()) return core::monotonic_ms() - start;
-    std::this_thread::sleep_for(5ms);
-  }
-  return -1;
-}
+using Node = FleetNode;
 
 TEST(FleetCluster, BansModesAndChallengesSharedAndAFailoverSurvived) {
   RedisCluster cluster;
@@ -95,12 +65,7 @@ TEST(FleetCluster, BansModesAndChallengesSharedAndAFailoverSurvived) {
                                               "  command_timeout: 100ms\n"
                                               "  breaker_failures: 2\n"
                                               "  breaker_open_for: 100ms\n");
-    Node n;
-    n.shield = std::make_unique<Shield>(yaml);
-    control::AdminApi::Options o;
-    o.token = control::BearerToken::from_string(kToken);
-    n.api = std::make_unique<control::AdminApi>(n.shield->server(), o);
-    return n;
+    return FleetNode::start(yaml, kToken);
   };
   Node n1 = start("n1");
   Node n2 = start("n2");

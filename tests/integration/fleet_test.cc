@@ -14,6 +14,7 @@
 
 #include "control/api.h"
 #include "core/clock.h"
+#include "fleet_support.h"
 #include "process.h"
 #include "redis_server.h"
 #include "stages/challenge/pow.h"
@@ -27,32 +28,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "fleet-test-token";
 
-struct Node {
-  std::unique_ptr<Shield> shield;
-  std::unique_ptr<control::AdminApi> api;
-
-  control::ApiResponse call(const std::string& method, const std::string& path,
-                            const std::string& body = "") {
-    control::ApiRequest r;
-    r.method = method;
-    r.path = path;
-    r.body = body;
-    r.authorization = std::string("Bearer ") + kToken;
-    r.authorization_count = 1;
-    r.content_type = "application/json";
-    r.content_length = body.size();
-    r.host = "127.0.0.1";
-    r.user_agent = "gatehouse-ctl/test";
-    return api->handle(r);
-  }
-  std::string metrics() { return call("GET", "/metrics").text; }
-};
-
-std::string metric_line(const std::string& metrics, const std::string& name) {
-  const std::size_t at = metrics.find("\n" + name + " ");
-  if (at == std::string::npos) return "";
-  return metrics.substr(at + 1, metrics.find('\n', at + 1) - at - 1);
-}
+using Node = FleetNode;
 
 struct FleetTest : ::testing::Test {
   RedisServer redis;
@@ -79,25 +55,9 @@ struct FleetTest : ::testing::Test {
                             "  breaker_open_for: 100ms\n" +
                             extra);
   }
-  Node start(const std::string& node) {
-    Node n;
-    n.shield = std::make_unique<Shield>(config(node));
-    control::AdminApi::Options o;
-    o.token = control::BearerToken::from_string(kToken);
-    n.api = std::make_unique<control::AdminApi>(n.shield->server(), o);
-    return n;
-  }
+  Node start(const std::string& node) { return FleetNode::start(config(node), kToken); }
   static bool fleet_up(Node& n) {
     return metric_line(n.metrics(), "gatehouse_fleet_up") == "gatehouse_fleet_up 1";
-  }
-  // Milliseconds until `pred` holds (polled every 5 ms), or -1 after `limit`.
-  static std::int64_t within(const std::function<bool()>& pred, std::int64_t limit = 3000) {
-    const std::int64_t start = core::monotonic_ms();
-    while (core::monotonic_ms() - start <= limit) {
-      if (pred()) return core::monotonic_ms() - start;
-      std::this_thread::sleep_for(5ms);
-    }
-    return -1;
   }
   int status_from(Node& n, const char* source, const std::string& path = "/x") {
     return roundtrip(n.shield->port(), request("GET", path, ""), source).status;

@@ -14,6 +14,7 @@
 
 #include "control/api.h"
 #include "core/clock.h"
+#include "fleet_support.h"
 #include "redis_server.h"
 #include "support.h"
 
@@ -25,38 +26,13 @@ using namespace std::chrono_literals;
 
 constexpr const char* kToken = "fleet-view-token";
 
-struct Node {
-  std::unique_ptr<Shield> shield;
-  std::unique_ptr<control::AdminApi> api;
+using Node = FleetNode;
 
-  control::ApiResponse get(const std::string& path) {
-    control::ApiRequest r;
-    r.method = "GET";
-    r.path = path;
-    r.authorization = std::string("Bearer ") + kToken;
-    r.authorization_count = 1;
-    r.host = "127.0.0.1";
-    r.user_agent = "gatehouse-ctl/test";
-    return api->handle(r);
+policy::SignupMode mode_of(Node& n, const std::string& route) {
+  for (const auto& r : n.shield->server().defence().routes_status()) {
+    if (r.route == route) return r.mode;
   }
-  json fleet() { return get("/v1/fleet").body; }
-  std::string metrics() { return get("/metrics").text; }
-  policy::SignupMode mode(const std::string& route) {
-    for (const auto& r : shield->server().defence().routes_status()) {
-      if (r.route == route) return r.mode;
-    }
-    return policy::SignupMode::Open;
-  }
-};
-
-// Milliseconds until `pred` holds (polled every 20 ms), or -1 after `limit`.
-std::int64_t within(const std::function<bool()>& pred, std::int64_t limit) {
-  const std::int64_t start = core::monotonic_ms();
-  while (core::monotonic_ms() - start <= limit) {
-    if (pred()) return core::monotonic_ms() - start;
-    std::this_thread::sleep_for(20ms);
-  }
-  return -1;
+  return policy::SignupMode::Open;
 }
 
 struct FleetViewTest : ::testing::Test {
@@ -76,12 +52,7 @@ struct FleetViewTest : ::testing::Test {
                                               "cluster:\n"
                                               "  seeds: [" +
                                               redis.address() + "]\n  node: " + node + "\n");
-    Node n;
-    n.shield = std::make_unique<Shield>(yaml);
-    control::AdminApi::Options o;
-    o.token = control::BearerToken::from_string(kToken);
-    n.api = std::make_unique<control::AdminApi>(n.shield->server(), o);
-    return n;
+    return FleetNode::start(yaml, kToken);
   }
   static bool hears(Node& n, std::uint64_t live) {
     const json f = n.fleet();
@@ -120,7 +91,7 @@ TEST_F(FleetViewTest, NodesHearEachOtherAndAStoppedOneGoesGone) {
   const std::string m = n1.metrics();
   EXPECT_NE(m.find("gatehouse_fleet_nodes{state=\"live\"} 2\n"), std::string::npos) << m;
   EXPECT_NE(m.find("gatehouse_fleet_signups 30\n"), std::string::npos) << m;
-  const json status = n1.get("/v1/status").body;
+  const json status = n1.call("GET", "/v1/status").body;
   EXPECT_EQ(status["fleet"]["live"], 2) << status["fleet"].dump();
   // In Redis, as operators can read it.
   EXPECT_NE(redis.cli({"HKEYS", "gh:nodes"}).find("n2"), std::string::npos);
@@ -158,8 +129,8 @@ TEST_F(FleetViewTest, TriggersActOnTheFleetsSummedRate) {
     for (const auto& r : n1.shield->server().defence().routes_status()) {
       if (r.route == "signup") local_max = std::max(local_max, r.signals.request_rate);
     }
-    if (n1.mode("signup") == policy::SignupMode::Closed &&
-        n2.mode("signup") == policy::SignupMode::Closed) {
+    if (mode_of(n1, "signup") == policy::SignupMode::Closed &&
+        mode_of(n2, "signup") == policy::SignupMode::Closed) {
       both = true;
       break;
     }
@@ -175,8 +146,8 @@ TEST_F(FleetViewTest, TriggersActOnTheFleetsSummedRate) {
   // Quiet: both release on the same summed figures.
   EXPECT_GE(within(
                 [&] {
-                  return n1.mode("signup") == policy::SignupMode::Open &&
-                         n2.mode("signup") == policy::SignupMode::Open;
+                  return mode_of(n1, "signup") == policy::SignupMode::Open &&
+                         mode_of(n2, "signup") == policy::SignupMode::Open;
                 },
                 20000),
             0);

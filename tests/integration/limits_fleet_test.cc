@@ -12,6 +12,7 @@
 
 #include "control/api.h"
 #include "core/clock.h"
+#include "fleet_support.h"
 #include "process.h"
 #include "redis_server.h"
 #include "support.h"
@@ -25,28 +26,11 @@ constexpr const char* kToken = "limits-fleet-test-token";
 constexpr int kRate = 50;  // per second
 constexpr int kBurst = 10;
 
-struct Node {
-  std::unique_ptr<Shield> shield;
-  std::unique_ptr<control::AdminApi> api;
+using Node = FleetNode;
 
-  std::string metrics() {
-    control::ApiRequest r;
-    r.method = "GET";
-    r.path = "/metrics";
-    r.authorization = std::string("Bearer ") + kToken;
-    r.authorization_count = 1;
-    r.host = "127.0.0.1";
-    r.user_agent = "gatehouse-ctl/test";
-    return api->handle(r).text;
-  }
-  // The value of an unlabelled series, or -1.
-  double metric(const std::string& name) {
-    const std::string m = metrics();
-    const std::size_t at = m.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(m.substr(at + name.size() + 2));
-  }
-};
+double metric_of(Node& n, const std::string& name) {
+  return metric_value(n.metrics(), name);
+}
 
 struct SharedLimitsTest : ::testing::Test {
   RedisServer redis;
@@ -82,20 +66,10 @@ struct SharedLimitsTest : ::testing::Test {
     return yaml;
   }
   Node start(const std::string& node, bool cluster = true) {
-    Node n;
-    n.shield = std::make_unique<Shield>(config(node, cluster));
-    control::AdminApi::Options o;
-    o.token = control::BearerToken::from_string(kToken);
-    n.api = std::make_unique<control::AdminApi>(n.shield->server(), o);
-    return n;
+    return FleetNode::start(config(node, cluster), kToken);
   }
   static bool wait(const std::function<bool()>& pred, std::int64_t ms = 3000) {
-    const std::int64_t start = core::monotonic_ms();
-    while (core::monotonic_ms() - start <= ms) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
+    return within(pred, ms) >= 0;
   }
 
   struct Flood {
@@ -128,7 +102,7 @@ TEST_F(SharedLimitsTest, PerAddressLimitAdmitsItsRateAcrossTwoNodes) {
   ASSERT_NE(redis.port(), 0) << "redis-server did not start";
   Node n1 = start("n1"), n2 = start("n2");
   ASSERT_TRUE(wait([&] {
-    return n1.metric("gatehouse_fleet_up") == 1 && n2.metric("gatehouse_fleet_up") == 1;
+    return metric_of(n1, "gatehouse_fleet_up") == 1 && metric_of(n2, "gatehouse_fleet_up") == 1;
   }));
   const Flood shared = flood({&n1, &n2}, "127.0.0.21", "/signup", 4000);
   std::printf("shared, 2 nodes, %d/s burst %d: %d admitted, %d refused in %.2f s (%.3fx)\n", kRate,
@@ -137,10 +111,10 @@ TEST_F(SharedLimitsTest, PerAddressLimitAdmitsItsRateAcrossTwoNodes) {
   EXPECT_LE(shared.admitted, 1.1 * allowed(shared));
   EXPECT_GE(shared.admitted, 0.9 * kRate * shared.seconds);
   EXPECT_GT(shared.refused, 0);
-  EXPECT_GT(n1.metric("gatehouse_fleet_limit_syncs_total"), 0);
-  EXPECT_GT(n2.metric("gatehouse_fleet_limit_keys_synced_total"), 0);
-  EXPECT_EQ(n1.metric("gatehouse_fleet_limit_local_share"), 0);
-  EXPECT_EQ(n1.metric("gatehouse_fleet_limit_deltas_dropped_total"), 0);
+  EXPECT_GT(metric_of(n1, "gatehouse_fleet_limit_syncs_total"), 0);
+  EXPECT_GT(metric_of(n2, "gatehouse_fleet_limit_keys_synced_total"), 0);
+  EXPECT_EQ(metric_of(n1, "gatehouse_fleet_limit_local_share"), 0);
+  EXPECT_EQ(metric_of(n1, "gatehouse_fleet_limit_deltas_dropped_total"), 0);
 }
 
 TEST_F(SharedLimitsTest, WithoutClusterEachNodeAdmitsTheRate) {
@@ -155,7 +129,7 @@ TEST_F(SharedLimitsTest, ExactLimitAdmitsItsBurstAcrossNodes) {
   ASSERT_NE(redis.port(), 0);
   Node n1 = start("n1"), n2 = start("n2");
   ASSERT_TRUE(wait([&] {
-    return n1.metric("gatehouse_fleet_up") == 1 && n2.metric("gatehouse_fleet_up") == 1;
+    return metric_of(n1, "gatehouse_fleet_up") == 1 && metric_of(n2, "gatehouse_fleet_up") == 1;
   }));
   // 5 per hour (burst 5): 20 sign-ups 30 ms apart, alternating nodes.
   const Flood f = flood({&n1, &n2}, "127.0.0.23", "/join", 600, 30'000);
@@ -168,31 +142,33 @@ TEST_F(SharedLimitsTest, RedisKilledEachNodeTakesItsShareThenRecovers) {
   ASSERT_NE(redis.port(), 0);
   Node n1 = start("n1"), n2 = start("n2");
   ASSERT_TRUE(wait([&] {
-    return n1.metric("gatehouse_fleet_limit_live_nodes") == 2 &&
-           n2.metric("gatehouse_fleet_limit_live_nodes") == 2;
+    return metric_of(n1, "gatehouse_fleet_limit_live_nodes") == 2 &&
+           metric_of(n2, "gatehouse_fleet_limit_live_nodes") == 2;
   }));
   flood({&n1, &n2}, "127.0.0.24", "/signup", 1000);
   redis.kill();
   ASSERT_TRUE(wait([&] {
-    return n1.metric("gatehouse_fleet_up") == 0 && n2.metric("gatehouse_fleet_up") == 0;
+    return metric_of(n1, "gatehouse_fleet_up") == 0 && metric_of(n2, "gatehouse_fleet_up") == 0;
   }));
   const Flood away = flood({&n1, &n2}, "127.0.0.24", "/signup", 4000);
   std::printf("Redis gone, 2 nodes, %d/s: %d admitted in %.2f s (%.3fx)\n", kRate, away.admitted,
               away.seconds, away.admitted / allowed(away));
-  EXPECT_EQ(n1.metric("gatehouse_fleet_limit_local_share"), 1);
-  EXPECT_EQ(n2.metric("gatehouse_fleet_limit_local_share"), 1);
-  EXPECT_GT(n1.metric("gatehouse_fleet_limit_local_rounds_total"), 0);
+  EXPECT_EQ(metric_of(n1, "gatehouse_fleet_limit_local_share"), 1);
+  EXPECT_EQ(metric_of(n2, "gatehouse_fleet_limit_local_share"), 1);
+  EXPECT_GT(metric_of(n1, "gatehouse_fleet_limit_local_rounds_total"), 0);
   // Each node about rate / 2: the fleet about the rate, never each node the whole of it.
   EXPECT_LE(away.admitted, 1.25 * allowed(away));
   EXPECT_GE(away.admitted, 0.75 * kRate * away.seconds);
 
   ASSERT_TRUE(redis.restart());
   ASSERT_TRUE(wait(
-      [&] { return n1.metric("gatehouse_fleet_up") == 1 && n2.metric("gatehouse_fleet_up") == 1; },
+      [&] {
+        return metric_of(n1, "gatehouse_fleet_up") == 1 && metric_of(n2, "gatehouse_fleet_up") == 1;
+      },
       5000));
   const Flood back = flood({&n1, &n2}, "127.0.0.24", "/signup", 2000);
-  EXPECT_EQ(n1.metric("gatehouse_fleet_limit_local_share"), 0);
-  EXPECT_EQ(n2.metric("gatehouse_fleet_limit_local_share"), 0);
+  EXPECT_EQ(metric_of(n1, "gatehouse_fleet_limit_local_share"), 0);
+  EXPECT_EQ(metric_of(n2, "gatehouse_fleet_limit_local_share"), 0);
   EXPECT_LE(back.admitted, 1.1 * allowed(back));
   std::printf("Redis back: %d admitted in %.2f s (%.3fx)\n", back.admitted, back.seconds,
               back.admitted / allowed(back));
