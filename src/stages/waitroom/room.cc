@@ -74,8 +74,18 @@ void Room::reconfigure(const policy::WaitingRoomConfig& config) {
   std::lock_guard lock(mu_);
   config_ = config;
   gone_ms_ = gone_ms_for(config);
-  const std::int64_t per_min = config.new_users_per_minute;
-  const std::int64_t burst = std::max<std::int64_t>(1, (per_min * kBurstSeconds + 59) / 60);
+  set_credit_cap();
+}
+
+void Room::set_credit_cap() {
+  const std::int64_t per_min = config_.new_users_per_minute;
+  std::int64_t burst = std::max<std::int64_t>(1, (per_min * kBurstSeconds + 59) / 60);
+  // In a fleet the burst is shared as the rate is (rounded down, at least one), or N calm nodes
+  // would let N bursts in at once when a crowd arrives.
+  if (fleet_.on && per_min > 0) {
+    burst = std::max<std::int64_t>(
+        1, burst * std::min<std::int64_t>(fleet_.per_minute, per_min) / per_min);
+  }
   credit_cap_ = burst * kUnit;
   credit_ = std::min(credit_, credit_cap_);
 }
@@ -400,6 +410,7 @@ void Room::tick(std::int64_t now) {
 void Room::set_fleet_share(const FleetShare& share) {
   std::lock_guard lock(mu_);
   fleet_ = share;
+  set_credit_cap();
 }
 
 std::vector<std::int64_t> Room::heads(std::size_t n) const {

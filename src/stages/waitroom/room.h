@@ -130,6 +130,9 @@ class Room {
   }
   std::uint64_t cap() const { return fleet_.on ? fleet_.max_active : config_.max_active; }
   bool due(std::int64_t first_seen) const { return !fleet_.on || first_seen <= fleet_.cutoff_ms; }
+  // The bucket's size from the configured rate, or this node's share of the fleet's burst.
+  // Under mu_.
+  void set_credit_cap();
 
   mutable std::mutex mu_;
   policy::WaitingRoomConfig config_;

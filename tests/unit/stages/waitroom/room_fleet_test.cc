@@ -67,7 +67,7 @@ TEST(RoomFleet, ShareOfRateAndCap) {
   room.set_fleet_share(s);
   for (std::uint8_t i = 1; i <= 12; ++i) room.visit(visitor(i, kT0), kT0);  // the burst credit
   const std::uint64_t first = room.stats().admitted_total;
-  EXPECT_EQ(first, 5u);  // kBurstSeconds at 60/min, then queued
+  EXPECT_EQ(first, 1u);  // a share of the burst is at least one, then queued
   room.tick(kT0 + 30 * kSec);
   EXPECT_EQ(room.stats().admitted_total, first);  // no refill at a share of 0
   s.per_minute = 60;
@@ -75,6 +75,37 @@ TEST(RoomFleet, ShareOfRateAndCap) {
   room.set_fleet_share(s);
   room.tick(kT0 + 60 * kSec);
   EXPECT_EQ(room.stats().active, 6u);  // stopped by this node's part of the cap
+}
+
+// Three calm nodes, each a third of the fleet's 60/min: together they let in at most the fleet's
+// burst (5 s of the rate) when a crowd arrives at once, not three bursts; alone again, a node's
+// bucket may fill to the whole burst.
+TEST(RoomFleet, TheBurstIsSharedAsTheRateIs) {
+  std::uint64_t at_once = 0;
+  for (std::uint8_t node = 0; node < 3; ++node) {
+    Room room(config());
+    FleetShare s;
+    s.on = true;
+    s.per_minute = 20;
+    s.max_active = 10;
+    room.set_fleet_share(s);
+    for (std::uint8_t i = 1; i <= 8; ++i) room.visit(visitor(i, kT0), kT0);
+    at_once += room.stats().admitted_total;
+  }
+  EXPECT_LE(at_once, 5u);
+  EXPECT_GE(at_once, 3u);  // at least one each
+
+  Room alone(config());
+  FleetShare s;
+  s.on = true;
+  s.per_minute = 20;
+  s.max_active = 10;
+  alone.set_fleet_share(s);
+  alone.set_fleet_share(FleetShare{});
+  alone.tick(kT0);
+  alone.tick(kT0 + 60 * kSec);  // a calm minute refills the whole configured burst
+  for (std::uint8_t i = 1; i <= 8; ++i) alone.visit(visitor(i, kT0 + 60 * kSec), kT0 + 60 * kSec);
+  EXPECT_EQ(alone.stats().admitted_total, 5u);
 }
 
 }  // namespace
