@@ -379,7 +379,14 @@ TEST_F(TlsTest, SighupSwapsTheCertificateWhileAnOpenConnectionKeepsWorking) {
 
 // `gatehouse demo` over HTTPS with the local CA it makes, driven by curl as a person's browser
 // would be: the sign-up challenge, its answer, the sign-up, a login, and the login limit.
-TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
+// The demo over https, once with curl held to HTTP/1.1 and once over HTTP/2 (ALPN h2): the
+// status line curl prints says which was spoken.
+class TlsDemo : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
+  const std::string version = GetParam();  // curl's flag and its status line: HTTP/1.1, HTTP/2
+  const std::string flag = version == "1.1" ? "--http1.1" : "--http2";
+  const std::string status_line = "HTTP/" + version + " ";
   TempDir dir;
   Child demo({GATEHOUSE_BINARY, "demo", "--listen", "127.0.0.1:0", "--https", "127.0.0.1:0",
               "--app", "127.0.0.1:0", "--admin", "off", "--workers", "1", "--app-workers", "2"},
@@ -397,15 +404,15 @@ TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
   // One request with curl: the status line, the head and the body as curl saw them.
   auto curl = [&](const std::string& args) {
     const std::string out =
-        capture("curl --http1.1 -sS -i --max-time 20 --cacert " + ca + " -b " + jar + " -c " + jar +
-                " -A '" + kBrowserUa + "' " + args + " 2>&1");
+        capture("curl " + flag + " -sS -i --max-time 20 --cacert " + ca + " -b " + jar + " -c " +
+                jar + " -A '" + kBrowserUa + "' " + args + " 2>&1");
     ClientResponse r;
     const std::size_t end = out.find("\r\n\r\n");
-    if (out.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) {
+    if (out.rfind(status_line, 0) != 0 || end == std::string::npos) {
       r.body = out;
       return r;
     }
-    r.status = std::stoi(out.substr(9, 3));
+    r.status = std::stoi(out.substr(status_line.size(), 3));
     r.head = out.substr(0, end + 2);
     r.body = out.substr(end + 4);
     return r;
@@ -423,7 +430,8 @@ TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
   ASSERT_EQ(cleared.status, 200) << cleared.head << cleared.body;
   // Over TLS the clearance cookie is Secure.
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(cleared.head, m, std::regex("Set-Cookie: gh_clearance=[^\r]*")))
+  ASSERT_TRUE(std::regex_search(cleared.head, m,
+                                std::regex("Set-Cookie: gh_clearance=[^\r]*", std::regex::icase)))
       << cleared.head;
   EXPECT_NE(m.str().find("; Secure"), std::string::npos) << m.str();
 
@@ -436,7 +444,8 @@ TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
   ClientResponse login =
       curl("--data 'username=tlsuser&password=correct-horse-battery' " + base + "/login");
   ASSERT_EQ(login.status, 303) << login.head << login.body;
-  ASSERT_TRUE(std::regex_search(login.head, m, std::regex("Set-Cookie: gh_device=[^\r]*")))
+  ASSERT_TRUE(std::regex_search(login.head, m,
+                                std::regex("Set-Cookie: gh_device=[^\r]*", std::regex::icase)))
       << login.head;
   EXPECT_NE(m.str().find("; Secure"), std::string::npos) << m.str();
 
@@ -456,6 +465,10 @@ TEST(TlsDemo, SignupChallengeLoginAndLimitsOverHttps) {
   demo.signal(SIGTERM);
   EXPECT_EQ(demo.wait(15s), 0) << demo.log();
 }
+
+INSTANTIATE_TEST_SUITE_P(Curl, TlsDemo, ::testing::Values("1.1", "2"), [](const auto& info) {
+  return std::string(info.param) == "2" ? "Http2" : "Http11";
+});
 
 }  // namespace
 }  // namespace gh::test
