@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "redis_server.h"
+
 namespace gh::test {
 
 class RedisCluster {
@@ -73,17 +75,8 @@ class RedisCluster {
 
   // redis-cli against node i; the output without its last newline.
   std::string cli(int i, const std::string& args) const {
-    const std::string cmd =
-        "redis-cli -h 127.0.0.1 -p " + std::to_string(nodes_[i].port) + " " + args + " 2>&1";
-    std::string out;
-    if (FILE* f = ::popen(cmd.c_str(), "r")) {
-      char buf[4096];
-      std::size_t n;
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-      ::pclose(f);
-    }
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    return RedisServer::run("redis-cli -h 127.0.0.1 -p " + std::to_string(nodes_[i].port) + " " +
+                            args + " 2>&1");
   }
 
   // The node (index) serving `slot` as master, as a live node sees it; -1 when none does.
@@ -156,17 +149,7 @@ class RedisCluster {
 
   static std::uint16_t free_port(std::vector<std::uint16_t>& taken) {
     for (int attempt = 0; attempt < 20; ++attempt) {
-      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      socklen_t len = sizeof a;
-      std::uint16_t port = 0;
-      if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-          ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-        port = ntohs(a.sin_port);
-      }
-      ::close(fd);
+      const std::uint16_t port = RedisServer::free_port();
       bool dup = false;
       for (std::uint16_t t : taken) dup = dup || t == port;
       if (port != 0 && !dup) {
@@ -177,16 +160,7 @@ class RedisCluster {
     return 0;
   }
 
-  bool answers(std::uint16_t port) const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return ok;
-  }
+  bool answers(std::uint16_t port) const { return RedisServer::answers_on(port); }
 
   bool start(Node& n, int i) {
     const std::string port = std::to_string(n.port);

@@ -55,7 +55,12 @@ class RedisServer {
   std::string cli(const std::vector<std::string>& args) const {
     std::string cmd = "redis-cli -h 127.0.0.1 -p " + std::to_string(port_);
     for (const std::string& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
+    return run(cmd + " 2>&1");
+  }
+
+  // Shared with tests/redis_cluster.h: a shell command's output without its last newline, a
+  // free loopback port (0 when none was found), whether something listens on a loopback port.
+  static std::string run(const std::string& cmd) {
     std::string out;
     if (FILE* f = ::popen(cmd.c_str(), "r")) {
       char buf[4096];
@@ -66,8 +71,6 @@ class RedisServer {
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
   }
-
- private:
   static std::uint16_t free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -82,17 +85,19 @@ class RedisServer {
     ::close(fd);
     return port;
   }
-
-  bool answers() const {
+  static bool answers_on(std::uint16_t port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port_);
+    a.sin_port = htons(port);
     const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     ::close(fd);
     return ok;
   }
+
+ private:
+  bool answers() const { return answers_on(port_); }
 
   void start() {
     const std::string port = std::to_string(port_);

@@ -15,18 +15,10 @@ using nlohmann::json;
 json figures_json(const fleet::NodeFigures& n) {
   json routes = json::array();
   for (const fleet::RouteFigures& r : n.routes) {
-    json j = {{"route", r.route},
-              {"mode", r.mode},
-              {"manual", r.manual},
-              {"request_rate", r.request_rate},
-              {"error_rate_pct", r.error_rate_pct},
-              {"shed_rate_pct", r.shed_rate_pct},
-              {"upstream_latency_ms", r.upstream_latency_ms}};
-    if (r.room) {
-      j["room"] = {{"queued", r.queued},
-                   {"active", r.active},
-                   {"admitted_total", r.admitted_total},
-                   {"oldest_first_seen_ms", r.heads.empty() ? json(nullptr) : json(r.heads[0])}};
+    json j = fleet::route_json(r);
+    if (r.room) {  // the API shows the line's oldest place, not the heads the nodes exchange
+      j["room"].erase("heads");
+      j["room"]["oldest_first_seen_ms"] = r.heads.empty() ? json(nullptr) : json(r.heads[0]);
     }
     routes.push_back(std::move(j));
   }

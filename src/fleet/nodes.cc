@@ -60,23 +60,6 @@ bool get_figure(const json& j, const char* key, double& out) {
   return true;
 }
 
-json route_json(const RouteFigures& r) {
-  json j{{"route", r.route},
-         {"mode", r.mode},
-         {"manual", r.manual},
-         {"request_rate", r.request_rate},
-         {"error_rate_pct", r.error_rate_pct},
-         {"shed_rate_pct", r.shed_rate_pct},
-         {"upstream_latency_ms", r.upstream_latency_ms}};
-  if (r.room) {
-    j["room"] = {{"queued", r.queued},
-                 {"active", r.active},
-                 {"admitted_total", r.admitted_total},
-                 {"heads", r.heads}};
-  }
-  return j;
-}
-
 std::optional<RouteFigures> route_from(const json& j) {
   if (!j.is_object()) return std::nullopt;
   RouteFigures r;
@@ -113,6 +96,23 @@ std::optional<RouteFigures> route_from(const json& j) {
 }
 
 }  // namespace
+
+json route_json(const RouteFigures& r) {
+  json j{{"route", r.route},
+         {"mode", r.mode},
+         {"manual", r.manual},
+         {"request_rate", r.request_rate},
+         {"error_rate_pct", r.error_rate_pct},
+         {"shed_rate_pct", r.shed_rate_pct},
+         {"upstream_latency_ms", r.upstream_latency_ms}};
+  if (r.room) {
+    j["room"] = {{"queued", r.queued},
+                 {"active", r.active},
+                 {"admitted_total", r.admitted_total},
+                 {"heads", r.heads}};
+  }
+  return j;
+}
 
 std::string encode_node(const NodeFigures& n) {
   json routes = json::array();

@@ -4,6 +4,7 @@
 // and reads the others' (heartbeat.h does the Redis side).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,8 @@
 namespace gh::fleet {
 
 std::string encode_node(const NodeFigures& n);
+// One route's figures as the heartbeat carries them (the admin API shows them too).
+nlohmann::json route_json(const RouteFigures& r);
 // Nullopt for anything but a well-formed heartbeat within the bounds of nodes-t.h.
 std::optional<NodeFigures> decode_node(std::string_view text);
 
