@@ -17,7 +17,7 @@ help:
 	@echo "make package    the Debian package (binary, systemd unit, config) in $(BUILD)/"
 	@echo "make bench      side-by-side benchmarks against nginx and HAProxy"
 	@echo "make mission    registration flood vs Gatehouse, nginx and HAProxy: one table (~6 min)"
-	@echo "make mission-fleet  3 nodes behind HAProxy under the flood, with and without cluster: (~3 min)"
+	@echo "make mission-fleet  3 nodes behind HAProxy under the flood: one Redis, a Redis Cluster, none (~5 min)"
 	@echo "make fuzz       run every libFuzzer target for FUZZ_SECONDS (default $(FUZZ_SECONDS))"
 	@echo "make format     clang-format the tree; make tidy: clang-tidy over src/"
 
@@ -64,7 +64,8 @@ mission:
 	scripts/mission $(BUILD)
 
 # The fleet mission (docs/MISSION.md, "The fleet"): 3 nodes behind HAProxy (PROXY protocol v2) under
-# the registration flood, sharing one redis-server, then without cluster:; the issue's targets as
+# the registration flood, sharing one redis-server, then a Redis Cluster (a master killed during the
+# flood), then without cluster:; the issue's targets as
 # pass/fail. FLEET_* variables (scripts/mission-fleet --help) shorten or select.
 mission-fleet:
 	@scripts/install-deps mission

@@ -104,6 +104,27 @@ std::vector<ShardGroup> group_by_shard(const std::vector<LimitDelta>& batch, std
   return groups;
 }
 
+std::vector<ShardGroup> split_calls(std::vector<ShardGroup> groups, std::size_t max_keys) {
+  max_keys = std::max<std::size_t>(1, max_keys);
+  std::vector<ShardGroup> out;
+  out.reserve(groups.size());
+  for (ShardGroup& g : groups) {
+    if (g.entries.size() <= max_keys) {
+      out.push_back(std::move(g));
+      continue;
+    }
+    for (std::size_t at = 0; at < g.entries.size(); at += max_keys) {
+      ShardGroup part;
+      part.shard = g.shard;
+      const std::size_t end = std::min(g.entries.size(), at + max_keys);
+      part.entries.assign(g.entries.begin() + static_cast<std::ptrdiff_t>(at),
+                          g.entries.begin() + static_cast<std::ptrdiff_t>(end));
+      out.push_back(std::move(part));
+    }
+  }
+  return out;
+}
+
 void DeltaSums::add(const LimitKey& key, std::int64_t ns, bool exact) {
   auto it = sums_.find(key);
   if (it == sums_.end()) {
@@ -254,12 +275,27 @@ void LimitsSync::local_share() {
 }
 
 void LimitsSync::push() {
-  auto batch = std::make_shared<std::vector<LimitDelta>>(sums_.take());
+  round_batch_ = std::make_shared<std::vector<LimitDelta>>(sums_.take());
   round_started_us_ = core::monotonic_ns() / 1000;
   stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-  const std::vector<ShardGroup> groups = group_by_shard(*batch, config_.limit_shards);
-  inflight_ = groups.size();
-  for (const ShardGroup& g : groups) call(g, batch, false);
+  round_ = split_calls(group_by_shard(*round_batch_, config_.limit_shards), kKeysPerCall);
+  inflight_ = round_.size();
+  next_call_ = 0;
+  keys_out_ = 0;
+  send_more();
+}
+
+void LimitsSync::send_more() {
+  if (sending_) return;  // an answer given at once: the loop below goes on
+  sending_ = true;
+  while (next_call_ < round_.size() &&
+         (keys_out_ == 0 || keys_out_ + round_[next_call_].entries.size() <= kKeysInFlight)) {
+    // A copy: an answer given at once may end the round and start the next (round_ replaced).
+    const ShardGroup g = round_[next_call_++];
+    keys_out_ += g.entries.size();
+    call(g, round_batch_, false);
+  }
+  sending_ = false;
 }
 
 void LimitsSync::call(const ShardGroup& group, std::shared_ptr<std::vector<LimitDelta>> batch,
@@ -289,6 +325,7 @@ void LimitsSync::call(const ShardGroup& group, std::shared_ptr<std::vector<Limit
 
 void LimitsSync::answered(const ShardGroup& group, const std::vector<LimitDelta>& batch,
                           const Reply* r) {
+  keys_out_ -= std::min(keys_out_, group.entries.size());
   const bool ok =
       r != nullptr && r->type == Reply::Type::Array && r->elements.size() == group.entries.size() &&
       std::all_of(r->elements.begin(), r->elements.end(), [](const Reply& e) {
@@ -343,6 +380,8 @@ void LimitsSync::finish_one() {
                               std::memory_order_relaxed);
     // An exact key changed while this round was out: its round starts now, not at the next tick.
     if (is_urgent()) tick(core::monotonic_ms(), true);
+  } else if (inflight_ > 0) {
+    send_more();
   }
 }
 

@@ -61,6 +61,146 @@ TEST(LimitsSync, GroupByShardPutsEveryEntryOnceInItsShard) {
   EXPECT_TRUE(group_by_shard({}, 8).empty());
 }
 
+TEST(LimitsSync, SplitCallsBoundsEachCallAndKeepsShardAndOrder) {
+  std::vector<LimitDelta> batch;
+  for (std::uint64_t i = 0; i < 1000; ++i) batch.push_back({{1, i, i}, 1000});
+  const std::vector<ShardGroup> groups = group_by_shard(batch, 2);
+  const std::vector<ShardGroup> calls = split_calls(groups, 100);
+  std::vector<std::size_t> joined;  // the calls' entries in order: the groups' entries in order
+  for (const ShardGroup& c : calls) {
+    ASSERT_FALSE(c.entries.empty());
+    EXPECT_LE(c.entries.size(), 100u);
+    for (std::size_t i : c.entries) {
+      EXPECT_EQ(shard_of(batch[i].key, 2), c.shard);
+      joined.push_back(i);
+    }
+  }
+  std::vector<std::size_t> expected;
+  for (const ShardGroup& g : groups)
+    expected.insert(expected.end(), g.entries.begin(), g.entries.end());
+  EXPECT_EQ(joined, expected);
+  EXPECT_GE(calls.size(), 10u);
+  // Small groups pass as they are; 0 is taken as 1.
+  EXPECT_EQ(split_calls(groups, 1000).size(), groups.size());
+  EXPECT_EQ(split_calls({ShardGroup{3, {7, 8}}}, 0).size(), 2u);
+  EXPECT_TRUE(split_calls({}, 10).empty());
+}
+
+// A round of 2,000 keys goes out a few calls at a time (Redis answers a pipeline only once it
+// has run all of it): never more than kKeysInFlight keys unanswered, each call at most
+// kKeysPerCall keys, and every key synced once by the end of the round.
+TEST(LimitsSync, ALargeRoundGoesOutAFewCallsAtATime) {
+  test::ScriptModel redis;
+  policy::ClusterConfig cc;
+  cc.limit_shards = 4;
+  std::vector<LimitDelta> local;
+  for (std::uint64_t i = 0; i < 2000; ++i) local.push_back({{9, i, i}, 1'000'000});
+  std::map<std::uint64_t, int> applied;
+  LimitsSync::Hooks hooks;
+  hooks.drain = [&](std::vector<LimitDelta>& out) {
+    out.insert(out.end(), local.begin(), local.end());
+    local.clear();
+  };
+  hooks.apply = [&](const std::vector<LimitDelta>& f, Fold) {
+    for (const LimitDelta& d : f) ++applied[d.key.lo];
+  };
+  struct Out {
+    std::vector<std::string> argv;
+    LimitsSync::Callback cb;
+  };
+  std::vector<Out> out;  // sent, not answered
+  std::size_t calls = 0, most_in_flight = 0;
+  auto keys_of = [](const std::vector<std::string>& argv) { return std::stoul(argv[2]); };
+  LimitsSync sync(
+      cc, hooks,
+      [&](const std::string&, const std::vector<std::string>& argv, LimitsSync::Callback cb) {
+        if (argv[1].find("ZADD") != std::string::npos) {  // the heartbeat, answered at once
+          Reply r = redis.run(argv, 0);
+          cb(&r);
+          return true;
+        }
+        ++calls;
+        EXPECT_LE(keys_of(argv), kKeysPerCall);
+        out.push_back({argv, std::move(cb)});
+        std::size_t keys = 0;
+        for (const Out& o : out) keys += keys_of(o.argv);
+        most_in_flight = std::max(most_in_flight, keys);
+        return true;
+      });
+  sync.tick(0, true);
+  ASSERT_FALSE(out.empty());
+  EXPECT_LT(out.size(), 4u);  // not every call at once
+  // Answered one at a time, oldest first, as Redis would: each answer lets more go out.
+  for (int guard = 0; guard < 1000 && !out.empty(); ++guard) {
+    Out o = std::move(out.front());
+    out.erase(out.begin());
+    Reply r = redis.run(o.argv, 0);
+    o.cb(&r);
+  }
+  EXPECT_TRUE(out.empty());
+  EXPECT_LE(most_in_flight, kKeysInFlight);
+  EXPECT_GE(calls, 2000 / kKeysPerCall);
+  EXPECT_EQ(sync.stats().keys_synced.load(), 2000u);
+  EXPECT_EQ(sync.stats().calls_failed.load(), 0u);
+  EXPECT_EQ(sync.stats().syncs.load(), 1u);
+  ASSERT_EQ(applied.size(), 2000u);
+  for (const auto& [key, n] : applied) EXPECT_EQ(n, 1) << key;
+  // The round is over: the next one starts at the next interval.
+  local.push_back({{9, 1, 1}, 1'000'000});
+  sync.tick(cc.sync_interval, true);
+  EXPECT_EQ(sync.stats().syncs.load(), 2u);
+}
+
+// Redis gone in the middle of a large round: every call not yet sent fails at once, counted,
+// and the round ends (the next one can start).
+TEST(LimitsSync, ALargeRoundEndsWhenRedisGoesMidway) {
+  test::ScriptModel redis;
+  policy::ClusterConfig cc;
+  cc.limit_shards = 4;
+  std::vector<LimitDelta> local;
+  for (std::uint64_t i = 0; i < 2000; ++i) local.push_back({{9, i, i}, 1'000'000});
+  LimitsSync::Hooks hooks;
+  hooks.drain = [&](std::vector<LimitDelta>& out) {
+    out.insert(out.end(), local.begin(), local.end());
+    local.clear();
+  };
+  bool up = true;
+  std::vector<LimitsSync::Callback> out;
+  std::size_t calls = 0;
+  LimitsSync sync(
+      cc, hooks,
+      [&](const std::string&, const std::vector<std::string>& argv, LimitsSync::Callback cb) {
+        if (!up) return false;
+        if (argv[1].find("ZADD") != std::string::npos) {
+          Reply r = redis.run(argv, 0);
+          cb(&r);
+          return true;
+        }
+        ++calls;
+        out.push_back(std::move(cb));
+        return true;
+      });
+  sync.tick(0, true);
+  ASSERT_FALSE(out.empty());
+  const std::size_t first = out.size();
+  up = false;  // the connection drops: what was sent fails
+  for (auto& cb : out) cb(nullptr);
+  out.clear();
+  EXPECT_EQ(calls, first);  // nothing more went out
+  // Every call of the round failed: those sent through their callbacks, the rest at send.
+  std::vector<LimitDelta> batch;
+  for (std::uint64_t i = 0; i < 2000; ++i) batch.push_back({{9, i, i}, 1'000'000});
+  const std::size_t round = split_calls(group_by_shard(batch, 4), kKeysPerCall).size();
+  EXPECT_GT(round, first);
+  EXPECT_EQ(sync.stats().calls_failed.load(), round);
+  EXPECT_EQ(sync.stats().keys_synced.load(), 0u);
+  // The round is over: with Redis back, the next interval starts a new one.
+  up = true;
+  local.push_back({{9, 1, 1}, 1'000'000});
+  sync.tick(cc.sync_interval, true);
+  EXPECT_EQ(sync.stats().syncs.load(), 2u);
+}
+
 TEST(LimitsSync, DeltaSumsAddPerKeyAndCapTheKeys) {
   DeltaSums sums(2);
   sums.add({1, 1, 1}, 100);
