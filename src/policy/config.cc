@@ -1,27 +1,24 @@
+// The configuration's top level: each file's sections in order (upstreams first, then includes),
+// the stages' sections handed to their loaders, the checks over the whole, the snapshot. The
+// proxy's own sections are read in config_listen.cc, config_upstreams.cc, config_routes.cc and
+// config_sections.cc, steps of the one Loader (loader.h).
 #include "policy/config.h"
 
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "client/address.h"
 #include "config/document.h"
 #include "fleet/config.h"
 #include "loader.h"
-#include "net/resolve.h"
 #include "policy/paths.h"
-#include "policy/route_table.h"
-#include "stages/admission/config.h"
 #include "stages/challenge/config.h"
 #include "stages/lists/config.h"
-#include "stages/ratelimit/config.h"
 #include "stages/reputation/config.h"
 #include "stages/residents/config.h"
-#include "tls/config.h"
 
 namespace gh::policy {
 namespace {
