@@ -94,22 +94,26 @@ json route_json(const RouteFigures& r) {
   return j;
 }
 
-std::string encode_node(const NodeFigures& n) {
+json figures_json(const NodeFigures& n) {
   json routes = json::array();
   for (const RouteFigures& r : n.routes) routes.push_back(route_json(r));
-  const json j{{"node", n.node},
-               {"version", n.version},
-               {"started_ms", n.started_ms},
-               {"at_ms", n.at_ms},
-               {"requests_per_s", n.requests_per_s},
-               {"refusals_per_s", n.refusals_per_s},
-               {"requests_total", n.requests_total},
-               {"refusals_total", n.refusals_total},
-               {"signups_total", n.signups_total},
-               {"in_flight", n.in_flight},
-               {"queued", n.queued},
-               {"admitted_total", n.admitted_total},
-               {"routes", std::move(routes)}};
+  return {{"requests_per_s", n.requests_per_s},
+          {"refusals_per_s", n.refusals_per_s},
+          {"requests_total", n.requests_total},
+          {"refusals_total", n.refusals_total},
+          {"signups_total", n.signups_total},
+          {"in_flight", n.in_flight},
+          {"queued", n.queued},
+          {"admitted_total", n.admitted_total},
+          {"routes", std::move(routes)}};
+}
+
+std::string encode_node(const NodeFigures& n) {
+  json j = figures_json(n);
+  j["node"] = n.node;
+  j["version"] = n.version;
+  j["started_ms"] = n.started_ms;
+  j["at_ms"] = n.at_ms;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
