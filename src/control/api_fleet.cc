@@ -12,25 +12,17 @@ namespace gh::control {
 namespace {
 using nlohmann::json;
 
-json figures_json(const fleet::NodeFigures& n) {
-  json routes = json::array();
-  for (const fleet::RouteFigures& r : n.routes) {
-    json j = fleet::route_json(r);
+json node_view_json(const fleet::NodeFigures& n) {
+  json j = fleet::figures_json(n);
+  for (std::size_t i = 0; i < n.routes.size(); ++i) {
+    const fleet::RouteFigures& r = n.routes[i];
     if (r.room) {  // the API shows the line's oldest place, not the heads the nodes exchange
-      j["room"].erase("heads");
-      j["room"]["oldest_first_seen_ms"] = r.heads.empty() ? json(nullptr) : json(r.heads[0]);
+      json& room = j["routes"][i]["room"];
+      room.erase("heads");
+      room["oldest_first_seen_ms"] = r.heads.empty() ? json(nullptr) : json(r.heads[0]);
     }
-    routes.push_back(std::move(j));
   }
-  return {{"requests_per_s", n.requests_per_s},
-          {"refusals_per_s", n.refusals_per_s},
-          {"requests_total", n.requests_total},
-          {"refusals_total", n.refusals_total},
-          {"signups_total", n.signups_total},
-          {"in_flight", n.in_flight},
-          {"queued", n.queued},
-          {"admitted_total", n.admitted_total},
-          {"routes", std::move(routes)}};
+  return j;
 }
 }  // namespace
 
@@ -47,7 +39,7 @@ json AdminApi::fleet_json() const {
                     {"age_ms", e.age_ms},
                     {"version", e.figures.version},
                     {"started_ms", e.figures.started_ms},
-                    {"figures", figures_json(e.figures)}});
+                    {"figures", node_view_json(e.figures)}});
   }
   const fleet::FleetTotals t = fleet::sum_live(nodes);
   return {{"configured", true},
@@ -56,7 +48,7 @@ json AdminApi::fleet_json() const {
           {"live", t.live},
           {"gone", t.gone},
           {"nodes", std::move(list)},
-          {"sum", figures_json(t.sum)},
+          {"sum", node_view_json(t.sum)},
           {"heartbeats",
            {{"written", f->heartbeat().written()},
             {"reads", f->heartbeat().reads()},

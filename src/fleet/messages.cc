@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/address.h"
+#include "fleet/json_fields.h"
 
 namespace gh::fleet {
 namespace {
@@ -34,29 +35,6 @@ std::optional<json> parse_object(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   return j;
-}
-
-bool text_field(const json& j, const char* key, std::string& out, bool required = true) {
-  auto it = j.find(key);
-  if (it == j.end()) return !required;
-  if (!it->is_string()) return false;
-  const auto& s = it->get_ref<const std::string&>();
-  if (s.size() > kMaxText) return false;
-  out = s;
-  return true;
-}
-
-bool int_field(const json& j, const char* key, std::int64_t lo, std::int64_t hi,
-               std::int64_t& out) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return false;
-  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    return false;
-  }
-  const std::int64_t v = it->get<std::int64_t>();
-  if (v < lo || v > hi) return false;
-  out = v;
-  return true;
 }
 
 constexpr std::int64_t kMaxTime = std::int64_t{1} << 40;  // seconds: year 36812

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "fleet/json_fields.h"
 #include "fleet/messages.h"
 
 namespace gh::fleet {
@@ -23,30 +24,9 @@ int mode_rank(std::string_view m) {
   return -1;
 }
 
-bool get_text(const json& j, const char* key, std::string& out, std::size_t max = kMaxText) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return false;
-  const auto& s = it->get_ref<const std::string&>();
-  if (s.size() > max) return false;
-  out = s;
-  return true;
-}
-
-bool get_int(const json& j, const char* key, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer()) return false;
-  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    return false;
-  }
-  const std::int64_t v = it->get<std::int64_t>();
-  if (v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
-
 bool get_count(const json& j, const char* key, std::uint64_t& out) {
   std::int64_t v = 0;
-  if (!get_int(j, key, 0, static_cast<std::int64_t>(kMaxCount), v)) return false;
+  if (!int_field(j, key, 0, static_cast<std::int64_t>(kMaxCount), v)) return false;
   out = static_cast<std::uint64_t>(v);
   return true;
 }
@@ -64,7 +44,7 @@ std::optional<RouteFigures> route_from(const json& j) {
   if (!j.is_object()) return std::nullopt;
   RouteFigures r;
   auto manual = j.find("manual");
-  if (!get_text(j, "route", r.route) || r.route.empty() || !get_text(j, "mode", r.mode) ||
+  if (!text_field(j, "route", r.route) || r.route.empty() || !text_field(j, "mode", r.mode) ||
       mode_rank(r.mode) < 0 || manual == j.end() || !manual->is_boolean() ||
       !get_figure(j, "request_rate", r.request_rate) ||
       !get_figure(j, "error_rate_pct", r.error_rate_pct) ||
@@ -114,22 +94,26 @@ json route_json(const RouteFigures& r) {
   return j;
 }
 
-std::string encode_node(const NodeFigures& n) {
+json figures_json(const NodeFigures& n) {
   json routes = json::array();
   for (const RouteFigures& r : n.routes) routes.push_back(route_json(r));
-  const json j{{"node", n.node},
-               {"version", n.version},
-               {"started_ms", n.started_ms},
-               {"at_ms", n.at_ms},
-               {"requests_per_s", n.requests_per_s},
-               {"refusals_per_s", n.refusals_per_s},
-               {"requests_total", n.requests_total},
-               {"refusals_total", n.refusals_total},
-               {"signups_total", n.signups_total},
-               {"in_flight", n.in_flight},
-               {"queued", n.queued},
-               {"admitted_total", n.admitted_total},
-               {"routes", std::move(routes)}};
+  return {{"requests_per_s", n.requests_per_s},
+          {"refusals_per_s", n.refusals_per_s},
+          {"requests_total", n.requests_total},
+          {"refusals_total", n.refusals_total},
+          {"signups_total", n.signups_total},
+          {"in_flight", n.in_flight},
+          {"queued", n.queued},
+          {"admitted_total", n.admitted_total},
+          {"routes", std::move(routes)}};
+}
+
+std::string encode_node(const NodeFigures& n) {
+  json j = figures_json(n);
+  j["node"] = n.node;
+  j["version"] = n.version;
+  j["started_ms"] = n.started_ms;
+  j["at_ms"] = n.at_ms;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -139,10 +123,10 @@ std::optional<NodeFigures> decode_node(std::string_view text) {
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   NodeFigures n;
   auto routes = j.find("routes");
-  if (!get_text(j, "node", n.node) || !valid_node(n.node) ||
-      !get_text(j, "version", n.version, 64) ||
-      !get_int(j, "started_ms", 0, kMaxTimeMs, n.started_ms) ||
-      !get_int(j, "at_ms", 0, kMaxTimeMs, n.at_ms) ||
+  if (!text_field(j, "node", n.node) || !valid_node(n.node) ||
+      !text_field(j, "version", n.version, true, 64) ||
+      !int_field(j, "started_ms", 0, kMaxTimeMs, n.started_ms) ||
+      !int_field(j, "at_ms", 0, kMaxTimeMs, n.at_ms) ||
       !get_figure(j, "requests_per_s", n.requests_per_s) ||
       !get_figure(j, "refusals_per_s", n.refusals_per_s) ||
       !get_count(j, "requests_total", n.requests_total) ||

@@ -17,6 +17,9 @@ namespace gh::fleet {
 std::string encode_node(const NodeFigures& n);
 // One route's figures as the heartbeat carries them (the admin API shows them too).
 nlohmann::json route_json(const RouteFigures& r);
+// A node's figures and routes as the heartbeat carries them, without its name, version and
+// times: encode_node adds those; the admin API shows a node's view with this.
+nlohmann::json figures_json(const NodeFigures& n);
 // Nullopt for anything but a well-formed heartbeat within the bounds of nodes-t.h.
 std::optional<NodeFigures> decode_node(std::string_view text);
 

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -138,6 +140,17 @@ class ChunkedBody {
   State state_ = State::kSize;
   uint64_t remaining_ = 0;
 };
+
+// A whole decimal number in [lo, hi] from the command line; usage("bad number") for anything
+// else (a sign, trailing text, out of range). usage() is not to return.
+template <class Usage>
+uint64_t number(const char* s, uint64_t lo, uint64_t hi, Usage&& usage) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno || *end != '\0' || *s == '-' || v < lo || v > hi) usage("bad number");
+  return v;
+}
 
 // Calls set(name, value) for each "--name value" pair of the command line; usage(nullptr) for
 // -h or --help, usage("missing value") for a name without one. usage() is not to return.

@@ -275,23 +275,34 @@ std::string ClientResponse::header(const std::string& name) const {
   return {};
 }
 
-RawClient::RawClient(std::uint16_t port, const char* source) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int connect_loopback(std::uint16_t port, std::chrono::milliseconds recv_timeout,
+                     const char* source) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (recv_timeout.count() > 0) {
+    timeval tv{static_cast<time_t>(recv_timeout.count() / 1000),
+               static_cast<suseconds_t>(recv_timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
   if (source != nullptr) {
     sockaddr_in s{};
     s.sin_family = AF_INET;
     ::inet_pton(AF_INET, source, &s.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&s), sizeof s);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&s), sizeof s);
   }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd_);
-    fd_ = -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
   }
+  return fd;
 }
+
+RawClient::RawClient(std::uint16_t port, const char* source)
+    : fd_(connect_loopback(port, std::chrono::milliseconds(0), source)) {}
 
 RawClient::~RawClient() {
   if (fd_ >= 0) ::close(fd_);

@@ -81,6 +81,11 @@ struct ClientResponse {
   std::string header(const std::string& lower_name) const;
 };
 
+// A socket connected to 127.0.0.1:port, from `source` (a 127.x.y.z address) when given, with a
+// receive timeout when `recv_timeout` is above 0; -1 when it could not connect.
+int connect_loopback(std::uint16_t port, std::chrono::milliseconds recv_timeout,
+                     const char* source = nullptr);
+
 // A blocking client socket with a receive timeout (every read is bounded).
 class RawClient {
  public:

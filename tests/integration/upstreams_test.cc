@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "control/api.h"
+#include "fronts.h"
 #include "process.h"
 #include "support.h"
 
@@ -23,19 +24,6 @@ namespace gh::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A loopback port nothing listens on (bound for a moment, then released).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string get(std::uint16_t, const std::string& path = "/") {
   return "GET " + path + " HTTP/1.1\r\nHost: app\r\nUser-Agent: " + std::string(kBrowserUa) +

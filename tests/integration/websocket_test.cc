@@ -241,14 +241,8 @@ class WsOrigin {
 class Stream {
  public:
   Stream(std::uint16_t port, const std::string& ca = "", const std::string& sni = "") {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    fd_ = connect_loopback(port, std::chrono::seconds(5));
+    if (fd_ < 0) return;
     if (ca.empty()) {
       ok_ = true;
       return;

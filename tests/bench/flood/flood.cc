@@ -81,11 +81,7 @@ struct Options {
 }
 
 uint64_t number(const char* argv0, const char* s, uint64_t lo, uint64_t hi) {
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno || *end != '\0' || *s == '-' || v < lo || v > hi) usage(argv0, "bad number");
-  return v;
+  return bench::number(s, lo, hi, [&](const char* e) { usage(argv0, e); });
 }
 
 Options parse_options(int argc, char** argv) {

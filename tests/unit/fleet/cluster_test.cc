@@ -16,6 +16,7 @@
 #include "net/event_loop.h"
 #include "redis_cluster.h"
 #include "redis_server.h"
+#include "run_loop.h"
 
 namespace gh::fleet {
 namespace {
@@ -31,16 +32,7 @@ struct Harness {
   }
   // Turns the loop (checking the client every tick) until `done` or `ms` pass.
   bool run_until(const std::function<bool()>& done, std::int64_t ms = 5000) {
-    const std::int64_t end = core::monotonic_ms() + ms;
-    net::Timer t;
-    t.callback = [](void*) {};
-    while (!done() && core::monotonic_ms() < end) {
-      loop.timers().arm(t, loop.now_ms() + net::TimerWheel::kTickMs);
-      loop.run([&] { return t.armed && !done(); });
-      client->check(loop.now_ms());
-    }
-    loop.timers().cancel(t);
-    return done();
+    return test::run_until(loop, done, ms, [this] { client->check(loop.now_ms()); });
   }
   // start() until ready (each failure moves to the next node).
   bool start() {

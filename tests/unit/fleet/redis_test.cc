@@ -13,21 +13,14 @@
 #include "core/clock.h"
 #include "net/event_loop.h"
 #include "redis_server.h"
+#include "run_loop.h"
 
 namespace gh::fleet {
 namespace {
 
 // Turns the loop until `done` or `ms` pass; false on time out.
 bool run_until(net::EventLoop& loop, const std::function<bool()>& done, std::int64_t ms = 3000) {
-  const std::int64_t end = core::monotonic_ms() + ms;
-  net::Timer t;
-  t.callback = [](void*) {};
-  while (!done() && core::monotonic_ms() < end) {
-    loop.timers().arm(t, loop.now_ms() + net::TimerWheel::kTickMs);
-    loop.run([&] { return t.armed && !done(); });
-  }
-  loop.timers().cancel(t);
-  return done();
+  return test::run_until(loop, done, ms);
 }
 
 RedisConnection::Options options(std::uint16_t port, std::int64_t command_timeout_ms = 500) {
