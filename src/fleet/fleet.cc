@@ -365,6 +365,20 @@ void Fleet::publish_spent(SpentRecord spent) {
   enqueue(std::move(w));
 }
 
+void Fleet::publish_admit(AdmitRecord admit) {
+  admit.node = config_.node;
+  Message m;
+  m.kind = Message::Kind::Admit;
+  m.admit = admit;
+  // The key says which node admitted the id (for an operator's look); the message is the news.
+  Write w{{"SET", key("admit:" + admit.id), config_.node, "PX", "600000"},
+          encode_message(m),
+          {},
+          0,
+          false};
+  enqueue(std::move(w));
+}
+
 void Fleet::flush() {
   std::deque<Write> batch;
   {
@@ -465,6 +479,7 @@ void Fleet::on_message(std::string_view payload) {
   }
   const std::string& from = m->kind == Message::Kind::Mode    ? m->mode.node
                             : m->kind == Message::Kind::Spent ? m->spent.node
+                            : m->kind == Message::Kind::Admit ? m->admit.node
                                                               : m->ban.node;
   if (from == config_.node) return;  // ours, applied when made
   deliver(*m);
@@ -484,6 +499,9 @@ void Fleet::deliver(const Message& m) {
       break;
     case Message::Kind::Spent:
       if (sinks_.spent) sinks_.spent(m.spent);
+      break;
+    case Message::Kind::Admit:
+      if (sinks_.admit) sinks_.admit(m.admit);
       break;
   }
 }

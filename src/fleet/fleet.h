@@ -41,6 +41,7 @@ struct FleetSinks {
   std::function<void(const BanRecord&)> unban;  // cidr and node
   std::function<void(const ModeRecord&)> mode;
   std::function<void(const SpentRecord&)> spent;  // another node's claim of a challenge id
+  std::function<void(const AdmitRecord&)> admit;  // another node admitted a waiting-room place
   std::function<void(bool up, const std::string& why)> state;  // Redis reached / lost
 };
 
@@ -79,6 +80,8 @@ class Fleet {
   // A challenge id (16 bytes, as hex) claimed here, until expiry_ms: SET NX PX on it, and the
   // other nodes told.
   void publish_spent(SpentRecord spent);
+  // A waiting-room place admitted here (route, id): the other nodes let its holder through.
+  void publish_admit(AdmitRecord admit);
 
   // Shared rate limits (limits_sync.h): before start(). urgent: any thread, syncs at once.
   void share_limits(LimitsSync::Hooks hooks);

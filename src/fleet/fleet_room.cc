@@ -1,47 +1,79 @@
 #include "fleet/fleet_room.h"
 
 #include <algorithm>
-#include <utility>
+#include <string>
+#include <unordered_map>
+
+#include "core/hash.h"
 
 namespace gh::fleet {
 
-RoomShare share_room(const RouteFigures& own, const std::vector<RouteFigures>& others,
-                     std::uint32_t fleet_per_minute, std::uint64_t fleet_max_active,
-                     std::uint32_t live) {
-  RoomShare s;
-  std::uint64_t others_active = 0, fleet_queued = own.queued;
-  // (first-seen, mine): the fleet's line as far as the heartbeats show it.
-  std::vector<std::pair<std::int64_t, bool>> line;
-  for (std::size_t i = 0; i < own.heads.size() && i < kMaxHeads; ++i)
-    line.emplace_back(own.heads[i], true);
-  for (const RouteFigures& r : others) {
-    others_active += r.active;
-    fleet_queued += r.queued;
-    for (std::size_t i = 0; i < r.heads.size() && i < kMaxHeads; ++i)
-      line.emplace_back(r.heads[i], false);
+std::uint64_t node_hash(std::string_view node) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, then mixed
+  for (char c : node) h = (h ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ULL;
+  return core::mix64(h);
+}
+
+std::uint64_t holder_score(const PlaceId& id, std::uint64_t node) {
+  std::uint64_t x = 0;
+  for (std::size_t i = 0; i < 8; ++i) x = x << 8 | id[i];
+  return core::mix64(x ^ (node + 0x9e3779b97f4a7c15ULL)) | 1;
+}
+
+std::string id_hex(const PlaceId& id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(32);
+  for (std::uint8_t b : id) {
+    s.push_back(kHex[b >> 4]);
+    s.push_back(kHex[b & 15]);
   }
+  return s;
+}
+
+bool parse_id_hex(std::string_view text, PlaceId& out) {
+  if (text.size() != 32) return false;
+  auto nibble = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (std::size_t i = 0; i < 16; ++i) {
+    const int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+RoomShare share_room(const std::vector<std::pair<std::uint64_t, RouteFigures>>& others,
+                     std::uint64_t fleet_max_active) {
+  RoomShare s;
+  std::uint64_t others_active = 0;
+  std::unordered_map<std::string_view, std::size_t> at;  // id text -> index in s.others
+  for (const auto& [node, r] : others) {
+    others_active += r.active;
+    if (r.ids.size() != r.heads.size()) continue;
+    for (std::size_t i = 0; i < r.heads.size() && i < kMaxHeads; ++i) {
+      PlaceId id;
+      if (!parse_id_hex(r.ids[i], id)) continue;
+      const std::uint64_t score = holder_score(id, node);
+      // One person polling several nodes is one place: the earliest time any node saw (they
+      // are the same signed time, clamped alike), the best holder's score.
+      auto [it, fresh] = at.emplace(r.ids[i], s.others.size());
+      if (fresh) {
+        s.others.push_back({r.heads[i], id, score});
+      } else {
+        OtherPlace& p = s.others[it->second];
+        p.first_seen_ms = std::min(p.first_seen_ms, r.heads[i]);
+        p.rival = std::max(p.rival, score);
+      }
+    }
+  }
+  std::sort(s.others.begin(), s.others.end(), [](const OtherPlace& a, const OtherPlace& b) {
+    return a.first_seen_ms != b.first_seen_ms ? a.first_seen_ms < b.first_seen_ms : a.id < b.id;
+  });
   // Sessions held elsewhere count against the cap here: the fleet holds at most the cap, give
   // or take what two nodes admit within one heartbeat.
   s.max_active = fleet_max_active > others_active ? fleet_max_active - others_active : 0;
-  if (fleet_queued == 0 || line.empty()) {
-    // Nobody waits anywhere: newcomers pass at once, each node at an equal part of the rate.
-    const std::uint32_t n = std::max<std::uint32_t>(1, live);
-    s.per_minute = fleet_per_minute == 0 ? 0 : std::max<std::uint32_t>(1, fleet_per_minute / n);
-    return s;
-  }
-  // Ties go to the other node: an equal time never jumps ahead of a place seen elsewhere.
-  std::sort(line.begin(), line.end());
-  const std::uint64_t due =
-      (static_cast<std::uint64_t>(fleet_per_minute) * kShareWindowMs + 59'999) / 60'000;
-  const std::size_t m = static_cast<std::size_t>(
-      std::clamp<std::uint64_t>(due, 1, std::min<std::uint64_t>(line.size(), kMaxHeads)));
-  s.cutoff_ms = line[m - 1].first;
-  std::size_t mine = 0;
-  for (std::size_t i = 0; i < m; ++i) mine += line[i].second ? 1 : 0;
-  if (mine > 0) {
-    s.per_minute = static_cast<std::uint32_t>(std::max<std::uint64_t>(
-        1, (static_cast<std::uint64_t>(fleet_per_minute) * mine + m - 1) / m));
-  }
   return s;
 }
 

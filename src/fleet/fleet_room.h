@@ -1,34 +1,49 @@
-// One waiting line for the fleet, as a pure function: from this node's line (fresh) and the
-// other live nodes' heartbeats (at most a heartbeat or two old), what this node may admit from
-// its own line now. The fleet's line is every node's places ordered by their signed first-seen
-// time; the next M places of it (M = what the fleet admits in kShareWindowMs, at least one, at
-// most kMaxHeads) are the ones due. A node admits only its places first seen at or before the
-// cut-off (the M-th place's time), at its share of the fleet's rate (its places among those M),
-// and only while the fleet's admitted sessions are under the fleet's cap. Heads are exact for
-// the first kMaxHeads places: every one of them is among its own node's first kMaxHeads.
+// One waiting line for the fleet, as a pure function: the other live nodes' places (the heads of
+// their lines, from their heartbeats, at most a heartbeat or two old) merged into one list by
+// ticket id, and the part of the fleet's cap they leave this node. The room (stages/waitroom)
+// ranks its own places among them: a place is due when the fleet's bucket holds a unit for it
+// and for every place ahead of it, on any node (docs/ARCHITECTURE.md, "One line for the fleet").
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <limits>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fleet/nodes-t.h"
 
 namespace gh::fleet {
 
-inline constexpr std::int64_t kShareWindowMs = 2 * kHeartbeatMs;
-inline constexpr std::int64_t kNoCutoff = std::numeric_limits<std::int64_t>::max();
+using PlaceId = std::array<std::uint8_t, 16>;  // a ticket's id (waitroom::TicketId)
 
-struct RoomShare {
-  std::int64_t cutoff_ms = kNoCutoff;  // admit from the line only places first seen at or before
-  std::uint32_t per_minute = 0;        // this node's part of the fleet's rate
-  std::uint64_t max_active = 0;        // this node's part of the fleet's cap (sessions it may hold)
+struct OtherPlace {
+  std::int64_t first_seen_ms = 0;
+  PlaceId id{};
+  std::uint64_t rival = 0;  // the best holder_score among the nodes holding it
+
+  friend bool operator==(const OtherPlace&, const OtherPlace&) = default;
 };
 
-// `own`: this node's route as measured now (queued, active, heads); `others`: the same route in
-// the other live nodes' heartbeats; `live`: live nodes, this one included (at least 1).
-RoomShare share_room(const RouteFigures& own, const std::vector<RouteFigures>& others,
-                     std::uint32_t fleet_per_minute, std::uint64_t fleet_max_active,
-                     std::uint32_t live);
+struct RoomShare {
+  std::uint64_t max_active = 0;    // the fleet's cap minus the sessions the other nodes hold
+  std::vector<OtherPlace> others;  // sorted by (first_seen_ms, id), one per id
+};
+
+// A node's name as the number holder_score mixes with a place's id.
+std::uint64_t node_hash(std::string_view node);
+
+// Which holder of a place admits it while its holder is away: the highest score (rendezvous
+// hashing: every node picks the same one from the same view). Never 0.
+std::uint64_t holder_score(const PlaceId& id, std::uint64_t node);
+
+// `others`: the route in the other live nodes' heartbeats, with node_hash of each node. A
+// heartbeat without ids (a node of an older version) adds its sessions but not its places.
+RoomShare share_room(const std::vector<std::pair<std::uint64_t, RouteFigures>>& others,
+                     std::uint64_t fleet_max_active);
+
+// A place id as the heartbeat spells it (32 lowercase hex digits), and back.
+std::string id_hex(const PlaceId& id);
+bool parse_id_hex(std::string_view text, PlaceId& out);
 
 }  // namespace gh::fleet

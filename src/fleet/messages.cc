@@ -94,6 +94,16 @@ std::optional<SpentRecord> spent_from(const json& j) {
   return r;
 }
 
+std::optional<AdmitRecord> admit_from(const json& j) {
+  AdmitRecord r;
+  if (!text_field(j, "route", r.route) || r.route.empty() || r.route.size() > kMaxText ||
+      !text_field(j, "id", r.id) || !valid_id(r.id) || !text_field(j, "node", r.node) ||
+      !valid_node(r.node)) {
+    return std::nullopt;
+  }
+  return r;
+}
+
 }  // namespace
 
 bool valid_node(std::string_view name) {
@@ -138,6 +148,10 @@ std::string encode_message(const Message& m) {
                {"expiry_ms", m.spent.expiry_ms},
                {"node", m.spent.node}};
       break;
+    case Message::Kind::Admit:
+      j = json{
+          {"type", "admit"}, {"route", m.admit.route}, {"id", m.admit.id}, {"node", m.admit.node}};
+      break;
   }
   return dump(j);
 }
@@ -172,6 +186,13 @@ std::optional<Message> decode_message(std::string_view text) {
     auto r = spent_from(*j);
     if (!r) return std::nullopt;
     m.spent = std::move(*r);
+    return m;
+  }
+  if (type == "admit") {
+    m.kind = Message::Kind::Admit;
+    auto r = admit_from(*j);
+    if (!r) return std::nullopt;
+    m.admit = std::move(*r);
     return m;
   }
   if (type == "mode") {

@@ -45,12 +45,23 @@ struct SpentRecord {
   friend bool operator==(const SpentRecord&, const SpentRecord&) = default;
 };
 
+// A waiting-room place admitted on one node: the others take it out of their lines and let its
+// holder through as a guest (stages/waitroom, "In a fleet").
+struct AdmitRecord {
+  std::string route;
+  std::string id;  // the ticket's id, 32 lowercase hex digits
+  std::string node;
+
+  friend bool operator==(const AdmitRecord&, const AdmitRecord&) = default;
+};
+
 struct Message {
-  enum class Kind : std::uint8_t { Ban, Unban, Mode, Spent };
+  enum class Kind : std::uint8_t { Ban, Unban, Mode, Spent, Admit };
   Kind kind = Kind::Ban;
   BanRecord ban;      // Ban; Unban: cidr and node only
   ModeRecord mode;    // Mode
   SpentRecord spent;  // Spent
+  AdmitRecord admit;  // Admit
 
   friend bool operator==(const Message&, const Message&) = default;
 };

@@ -8,11 +8,11 @@
 
 namespace gh::fleet {
 
-inline constexpr std::size_t kMaxNodes = 64;         // heartbeats read; more are ignored (counted)
-inline constexpr std::size_t kMaxNodeRoutes = 64;    // sign-up routes in one heartbeat
-inline constexpr std::size_t kMaxHeads = 64;         // oldest first-seen times of one line
-inline constexpr std::size_t kMaxHeartbeat = 32768;  // bytes of one heartbeat
-inline constexpr std::int64_t kHeartbeatMs = 1000;   // each node writes its own every second
+inline constexpr std::size_t kMaxNodes = 64;       // heartbeats read; more are ignored (counted)
+inline constexpr std::size_t kMaxNodeRoutes = 64;  // sign-up routes in one heartbeat
+inline constexpr std::size_t kMaxHeads = 64;       // oldest first-seen times of one line
+inline constexpr std::size_t kMaxHeartbeat = 1 << 18;  // bytes of one heartbeat (~3 KB per room)
+inline constexpr std::int64_t kHeartbeatMs = 1000;     // each node writes its own every second
 inline constexpr std::int64_t kGoneAfterMs = 5000;  // a heartbeat older than this: the node is gone
 inline constexpr std::int64_t kForgetAfterMs = 600'000;  // gone this long: its field is deleted
 
@@ -32,6 +32,9 @@ struct RouteFigures {
   std::uint64_t active = 0;
   std::uint64_t admitted_total = 0;
   std::vector<std::int64_t> heads;  // first-seen (wall ms) of its oldest places, ascending
+  // Their ticket ids (32 hex digits each, as heads; empty from a node of an older version): one
+  // person polling several nodes is one place of the fleet's line.
+  std::vector<std::string> ids;
 
   friend bool operator==(const RouteFigures&, const RouteFigures&) = default;
 };

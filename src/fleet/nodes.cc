@@ -71,6 +71,17 @@ std::optional<RouteFigures> route_from(const json& j) {
       if (v < 0 || v > kMaxTimeMs || (!r.heads.empty() && v < r.heads.back())) return std::nullopt;
       r.heads.push_back(v);
     }
+    // Optional (older nodes send none), but when present one per head, each 32 hex digits.
+    if (auto ids = room->find("ids"); ids != room->end()) {
+      if (!ids->is_array() || ids->size() != r.heads.size()) return std::nullopt;
+      for (const json& id : *ids) {
+        if (!id.is_string()) return std::nullopt;
+        const std::string& t = id.get_ref<const std::string&>();
+        if (t.size() != 32 || t.find_first_not_of("0123456789abcdef") != std::string::npos)
+          return std::nullopt;
+        r.ids.push_back(t);
+      }
+    }
   }
   return r;
 }
@@ -90,6 +101,7 @@ json route_json(const RouteFigures& r) {
                  {"active", r.active},
                  {"admitted_total", r.admitted_total},
                  {"heads", r.heads}};
+    if (!r.ids.empty()) j["room"]["ids"] = r.ids;
   }
   return j;
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/clock.h"
+#include "fleet/fleet_room.h"
 #include "fleet/nodes-t.h"
 #include "stages/challenge/binding.h"
 #include "stages/challenge/key.h"
@@ -302,10 +303,28 @@ void DefenceState::tick(std::int64_t now_ms) {
     admission::Signals signals = sr.shared->window.signals(mono, kTriggerWindowMs);
     if (fleet_.signals) signals = fleet_.signals(name, signals);
     sr.mode->tick(signals, now_ms);
-    if (fleet_.room) sr.room->set_fleet_share(fleet_.room(name, *sr.room));
+    if (fleet_.room) {
+      sr.room->set_fleet_share(fleet_.room(name, *sr.room));
+      if (fleet_.admitted)
+        sr.room->on_admit(
+            [f = fleet_.admitted, name](const waitroom::TicketId& id) { f(name, id); });
+    }
     sr.room->tick(now_ms);
   }
   for (auto& l : limiters) l->update(mono);
+}
+
+bool DefenceState::admitted_elsewhere(const std::string& route, const waitroom::TicketId& id,
+                                      std::int64_t now_ms) {
+  std::shared_ptr<waitroom::Room> room;
+  {
+    std::lock_guard lock(mu_);
+    auto it = signup_.find(route);
+    if (it == signup_.end()) return false;
+    room = it->second.room;
+  }
+  room->admitted_elsewhere(id, now_ms);
+  return true;
 }
 
 bool DefenceState::set_mode(const std::string& route, std::optional<policy::SignupMode> mode,
@@ -333,7 +352,10 @@ std::vector<DefenceState::RouteStatus> DefenceState::routes_status() const {
     s.since_ms = sr.mode->since_ms();
     s.has_room = true;
     s.room = sr.room->stats();
-    s.heads = sr.room->heads(fleet::kMaxHeads);
+    for (const waitroom::Head& h : sr.room->line_heads(fleet::kMaxHeads)) {
+      s.heads.push_back(h.first_seen_ms);
+      s.ids.push_back(fleet::id_hex(h.id));
+    }
     s.signals = sr.shared->window.signals(mono, kTriggerWindowMs);
     out.push_back(std::move(s));
   }

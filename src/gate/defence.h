@@ -99,6 +99,7 @@ class DefenceState {
     std::string route;
     std::vector<std::int64_t>
         heads;  // first-seen of the oldest places in the line (at most fleet::kMaxHeads)
+    std::vector<std::string> ids;  // their ticket ids (hex): the fleet merges its line by them
     policy::SignupMode mode = policy::SignupMode::Open;
     bool manual = false;
     std::int64_t since_ms = 0;
@@ -125,7 +126,12 @@ class DefenceState {
     std::function<admission::Signals(const std::string& route, const admission::Signals& local)>
         signals;
     std::function<waitroom::FleetShare(const std::string& route, const waitroom::Room& room)> room;
+    // A place this node's room admitted (on the admitting thread): to tell the other nodes.
+    std::function<void(const std::string& route, const waitroom::TicketId& id)> admitted;
   };
+  // Another node admitted a place of this route's line (its message). False: no such route.
+  bool admitted_elsewhere(const std::string& route, const waitroom::TicketId& id,
+                          std::int64_t now_ms);
   void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
 
  private:

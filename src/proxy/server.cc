@@ -724,6 +724,7 @@ bool Server::start_fleet(std::string* error) {
   sinks.mode = [this](const fleet::ModeRecord& m) { fleet_mode(m); };
   sinks.state = [this](bool up, const std::string& why) { fleet_state(up, why); };
   sinks.spent = [this](const fleet::SpentRecord& r) { fleet_spent(r); };
+  sinks.admit = [this](const fleet::AdmitRecord& r) { fleet_admit(r); };
   fleet_ = std::make_unique<fleet::Fleet>(cc, std::move(sinks));
   if (registry_.sharing()) {
     fleet::LimitsSync::Hooks hooks;
@@ -765,6 +766,13 @@ bool Server::start_fleet(std::string* error) {
   };
   hooks.room = [this](const std::string& route, const waitroom::Room& room) {
     return fleet_room(route, room);
+  };
+  // A place admitted here is let through on any node, and leaves the others' lines.
+  hooks.admitted = [this](const std::string& route, const waitroom::TicketId& id) {
+    fleet::AdmitRecord r;
+    r.route = route;
+    r.id = fleet::id_hex(id);
+    fleet_->publish_admit(std::move(r));
   };
   defence_.set_fleet_hooks(std::move(hooks));
   // A challenge solved or a sign-up clearance used here is refused on the other nodes too.
@@ -835,6 +843,7 @@ void Server::fleet_tick(std::int64_t wall_ms) {
     f.active = r.room.active;
     f.admitted_total = r.room.admitted_total;
     f.heads = r.heads;
+    f.ids = r.ids;
     n.admitted_total += r.room.admitted_total;
     n.routes.push_back(std::move(f));
   }
@@ -868,27 +877,23 @@ admission::Signals Server::fleet_signals(const std::string& route,
 waitroom::FleetShare Server::fleet_room(const std::string& route,
                                         const waitroom::Room& room) const {
   const std::vector<fleet::NodeEntry> nodes = fleet_->heartbeat().live_nodes(core::wall_ms());
-  const waitroom::Stats st = room.stats();
-  fleet::RouteFigures mine;
-  mine.route = route;
-  mine.room = true;
-  mine.queued = st.queued;
-  mine.active = st.active;
-  mine.heads = room.heads(fleet::kMaxHeads);
-  std::vector<fleet::RouteFigures> others;
+  std::vector<std::pair<std::uint64_t, fleet::RouteFigures>> others;
   for (const fleet::NodeEntry& e : nodes) {
     if (e.self) continue;
     if (const fleet::RouteFigures* r = fleet::find_route(e.figures, route); r && r->room)
-      others.push_back(*r);
+      others.emplace_back(fleet::node_hash(e.figures.node), *r);
   }
-  const policy::WaitingRoomConfig c = room.config();
-  const fleet::RoomShare share = fleet::share_room(
-      mine, others, c.new_users_per_minute, c.max_active, static_cast<std::uint32_t>(nodes.size()));
+  fleet::RoomShare share = fleet::share_room(others, room.config().max_active);
   waitroom::FleetShare out;
   out.on = true;
-  out.cutoff_ms = share.cutoff_ms;
-  out.per_minute = share.per_minute;
+  out.self = fleet::node_hash(fleet_->node());
   out.max_active = share.max_active;
+  out.live = static_cast<std::uint32_t>(std::max<std::size_t>(1, nodes.size()));
+  // A place reaches every node's view within a heartbeat, a read and a housekeeping tick.
+  out.settle_ms = 3 * fleet::kHeartbeatMs;
+  out.others.reserve(share.others.size());
+  for (const fleet::OtherPlace& p : share.others)
+    out.others.push_back({p.first_seen_ms, p.id, p.rival});
   return out;
 }
 
@@ -971,6 +976,12 @@ void Server::fleet_spent(const fleet::SpentRecord& r) {
     id[i] = static_cast<std::uint8_t>(nibble(r.id[2 * i]) << 4 | nibble(r.id[2 * i + 1]));
   }
   defence_.spent().mark(id, r.expiry_ms, core::wall_ms());
+}
+
+void Server::fleet_admit(const fleet::AdmitRecord& r) {
+  waitroom::TicketId id{};
+  if (!fleet::parse_id_hex(r.id, id)) return;
+  defence_.admitted_elsewhere(r.route, id, core::wall_ms());
 }
 
 void Server::fleet_state(bool up, const std::string& why) {

@@ -166,6 +166,7 @@ class Server {
   void fleet_mode(const fleet::ModeRecord& m);
   void fleet_state(bool up, const std::string& why);
   void fleet_spent(const fleet::SpentRecord& r);
+  void fleet_admit(const fleet::AdmitRecord& r);
   // Once a second on the housekeeping thread: this node's figures for its heartbeat.
   void fleet_tick(std::int64_t wall_ms);
   // The defence's fleet hooks: the fleet's summed signals, the waiting room's share of the line.

@@ -2,7 +2,9 @@
 // heartbeats (GET /v1/fleet, /metrics, /v1/status), a node stopped goes "gone"; the sign-up
 // triggers act on the fleet's summed request rate (each node alone under the threshold); and the
 // waiting room is one line across nodes: people queued first on node A are admitted before
-// people queued later on node B, at the fleet's rate.
+// people queued later on node B, at the fleet's rate; and with no balancer affinity (every poll
+// on the next node) each person keeps one place, goes in in first-seen order at the fleet's rate
+// on whichever node it asks, and is counted once.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 #include "control/api.h"
 #include "core/clock.h"
 #include "fleet_support.h"
+#include "process.h"
 #include "redis_server.h"
 #include "support.h"
 
@@ -39,19 +42,20 @@ struct FleetViewTest : ::testing::Test {
   RedisServer redis;
   Origin origin;
 
-  Node start(const std::string& node, const std::string& signup) {
-    const std::string yaml = basic_config(origin.port(),
-                                          "routes:\n"
-                                          "  - name: signup\n"
-                                          "    match: { path_prefix: /signup }\n"
-                                          "    class: signup\n"
-                                          "    signup:\n" +
-                                              signup +
-                                              "  - name: app\n"
-                                              "    match: { path_prefix: / }\n"
-                                              "cluster:\n"
-                                              "  seeds: [" +
-                                              redis.address() + "]\n  node: " + node + "\n");
+  Node start(const std::string& node, const std::string& signup, const std::string& extra = "") {
+    const std::string yaml =
+        basic_config(origin.port(),
+                     "routes:\n"
+                     "  - name: signup\n"
+                     "    match: { path_prefix: /signup }\n"
+                     "    class: signup\n"
+                     "    signup:\n" +
+                         signup +
+                         "  - name: app\n"
+                         "    match: { path_prefix: / }\n"
+                         "cluster:\n"
+                         "  seeds: [" +
+                         redis.address() + "]\n  node: " + node + "\n" + extra);
     return FleetNode::start(yaml, kToken);
   }
   static bool hears(Node& n, std::uint64_t live) {
@@ -244,6 +248,106 @@ TEST_F(FleetViewTest, WaitingRoomAdmitsInFirstSeenOrderAcrossNodes) {
   std::int64_t last = 0;
   for (const Person& p : people) last = std::max(last, p.admitted_ms);
   EXPECT_GE(last - people[0].admitted_ms, 10'000);
+}
+
+// Round robin with no affinity: every poll of every person goes to the next of three nodes. The
+// line is still one line: first-seen order, the fleet's rate, each person admitted once (on one
+// node's count) and let through by every node afterwards.
+TEST_F(FleetViewTest, WaitingRoomHoldsThroughRoundRobinPolls) {
+  ASSERT_NE(redis.port(), 0);
+  // 120 a minute across the fleet: one place due each half second, a burst of 10 (3 a node).
+  const std::string signup =
+      "      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 120, max_active: 1000, refresh: 1s }\n";
+  TempDir keys;  // one signing key for the fleet: a ticket from one node is good on another
+  const std::string key = "secrets: { key_file: " + keys.path() + "/fleet.key }\n";
+  Node a = start("a", signup, key);
+  Node b = start("b", signup, key);
+  Node c = start("c", signup, key);
+  std::vector<Node*> nodes{&a, &b, &c};
+  ASSERT_GE(within([&] { return hears(a, 3) && hears(b, 3) && hears(c, 3); }, 5000), 0);
+  std::this_thread::sleep_for(1100ms);  // every room has had its share (the burst split by 3)
+  const std::string accept_json = "Accept: application/json\r\n";
+  int next_source = 1;
+  auto source = [&] { return "127.0.10." + std::to_string(next_source++); };
+  // The fleet's burst spent first (every node pays for the others' admissions).
+  std::uint64_t calm = 0;
+  for (int i = 0; i < 30; ++i) {
+    const std::string s = source();
+    const int status =
+        roundtrip(nodes[i % 3]->shield->port(), request("GET", "/signup", accept_json), s.c_str())
+            .status;
+    if (status == 202) break;
+    calm += status == 200 ? 1 : 0;
+  }
+  struct Visitor {
+    std::string source, ticket;
+    std::int64_t admitted_ms = -1;
+    std::size_t polls = 0;
+  };
+  std::vector<Visitor> people(6);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto since = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
+  };
+  std::size_t rr = 0;  // the balancer: each request to the next node
+  auto ask = [&](Visitor& p) {
+    Node& n = *nodes[rr++ % 3];
+    ++p.polls;
+    ClientResponse r = roundtrip(
+        n.shield->port(),
+        request("GET", "/signup",
+                accept_json + (p.ticket.empty() ? std::string() : cookie_header(p.ticket))),
+        p.source.c_str());
+    if (const std::string t = set_cookie(r, "gh_ticket"); !t.empty()) p.ticket = t;
+    return r.status;
+  };
+  for (Visitor& p : people) {  // first-seen order: their number
+    p.source = source();
+    ASSERT_EQ(ask(p), 202);
+    std::this_thread::sleep_for(20ms);
+  }
+  for (int round = 0; round < 100; ++round) {
+    for (Visitor& p : people) {
+      if (p.admitted_ms < 0 && ask(p) == 200) p.admitted_ms = since();
+    }
+    if (std::all_of(people.begin(), people.end(),
+                    [](const Visitor& p) { return p.admitted_ms >= 0; }))
+      break;
+    std::this_thread::sleep_for(150ms);
+  }
+  for (std::size_t i = 0; i < people.size(); ++i) {
+    std::printf("person %zu admitted at %lld ms after %zu requests\n", i + 1,
+                static_cast<long long>(people[i].admitted_ms), people[i].polls);
+    ASSERT_GE(people[i].admitted_ms, 0) << "never admitted: " << i + 1;
+  }
+  // First-seen order, give or take one round of polls (a person admitted while the round's
+  // earlier polls were made learns it on its next).
+  for (std::size_t i = 0; i < people.size(); ++i)
+    for (std::size_t j = i + 1; j < people.size(); ++j)
+      EXPECT_LE(people[i].admitted_ms, people[j].admitted_ms + 400)
+          << "person " << j + 1 << " went in before person " << i + 1;
+  // The fleet's rate: after the first three (the burst a bucket holds), one each half second,
+  // so the sixth goes about 1.5 s after the first. Three nodes each at the whole rate, or each
+  // person admitted on every node, would let all six through at once.
+  EXPECT_GE(people.back().admitted_ms - people.front().admitted_ms, 1'200);
+  // Admitted once, then let through by every node (the admission is in the signed ticket).
+  for (Visitor& p : people)
+    for (int k = 0; k < 3; ++k) EXPECT_EQ(ask(p), 200);
+  std::uint64_t admitted = 0, active = 0, guests = 0;
+  for (Node* n : nodes) {
+    for (const auto& r : n->shield->server().defence().routes_status()) {
+      if (r.route != "signup") continue;
+      admitted += r.room.admitted_total;
+      active += r.room.active;
+      guests += r.room.guests;
+    }
+  }
+  EXPECT_EQ(admitted, calm + people.size());  // one admission each, fleet-wide
+  EXPECT_EQ(active, calm + people.size());    // one session each on the fleet's count
+  EXPECT_GE(guests, people.size());           // and a guest session on the other nodes
 }
 
 }  // namespace

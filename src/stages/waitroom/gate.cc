@@ -22,6 +22,7 @@ TicketAnswer pass(const TicketContext& t) {
                      t.codec.decode(t.ticket, challenge::TokenKind::Ticket, t.wall_ms, t.binding,
                                     tok) == challenge::Check::Ok &&
                      tok.scope == t.scope;
+  const bool fleet = t.room.fleet();
   Visit v;
   v.prefix = t.prefix;
   v.submission = t.submission;
@@ -30,6 +31,7 @@ TicketAnswer pass(const TicketContext& t) {
   if (valid) {
     v.id = tok.id;
     v.first_seen_ms = tok.issued_ms;
+    v.admitted = fleet && tok.level == kTicketAdmitted;
     a = t.room.visit(v, t.wall_ms);
   }
   if (!valid || a.kind == Answer::Kind::Spent) {
@@ -53,14 +55,24 @@ TicketAnswer pass(const TicketContext& t) {
     a = t.room.preview(v, t.wall_ms);
     if (a.kind == Answer::Kind::Admitted) a = t.room.visit(v, t.wall_ms);
   }
+  std::uint64_t max_age_ms = t.config.ticket_lifetime;
+  if (fleet && a.kind == Answer::Kind::Admitted) {
+    // The admission travels with the ticket: the next request may reach another node.
+    const std::int64_t idle = static_cast<std::int64_t>(t.config.session_idle);
+    if (tok.level != kTicketAdmitted || tok.expiry_ms - t.wall_ms < idle / 2) {
+      tok.level = kTicketAdmitted;
+      tok.expiry_ms = t.wall_ms + idle;
+      max_age_ms = t.config.session_idle;
+      fresh = true;
+    }
+  }
   std::string_view cookie;
   if (fresh) {
     std::array<char, challenge::kTokenTextSize> text;
     const std::size_t n = t.codec.encode(tok, text);
     char line[256];
-    const std::size_t len =
-        http::format_set_cookie(kTicketCookie, {text.data(), n}, t.config.ticket_lifetime / 1000,
-                                line, sizeof line, t.secure);
+    const std::size_t len = http::format_set_cookie(kTicketCookie, {text.data(), n},
+                                                    max_age_ms / 1000, line, sizeof line, t.secure);
     const std::size_t at = t.fields.len;
     t.fields.put({line, len});
     cookie = t.fields.view().substr(at);

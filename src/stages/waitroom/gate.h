@@ -17,6 +17,11 @@
 namespace gh::waitroom {
 
 inline constexpr std::string_view kTicketCookie = "gh_ticket";
+// Token::level of a ticket whose place a node of the fleet admitted: every node lets it through
+// (it is signed with the fleet's shared key). Such a ticket lives session_idle from its last
+// renewal, and is renewed once half of that has passed. Only in a fleet: a node alone keeps
+// its sessions in memory, as it always did, and ignores the mark.
+inline constexpr std::uint8_t kTicketAdmitted = 1;
 
 // 503 with Retry-After: registrations are paused (page or JSON).
 stages::Answer closed(std::uint32_t retry_after_s, bool json, std::string_view theme_css,

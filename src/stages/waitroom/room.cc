@@ -80,11 +80,14 @@ void Room::reconfigure(const policy::WaitingRoomConfig& config) {
 void Room::set_credit_cap() {
   const std::int64_t per_min = config_.new_users_per_minute;
   std::int64_t burst = std::max<std::int64_t>(1, (per_min * kBurstSeconds + 59) / 60);
-  // In a fleet the burst is shared as the rate is (rounded down, at least one), or N calm nodes
-  // would let N bursts in at once when a crowd arrives.
-  if (fleet_.on && per_min > 0) {
-    burst = std::max<std::int64_t>(
-        1, burst * std::min<std::int64_t>(fleet_.per_minute, per_min) / per_min);
+  // In a fleet every node refills at the whole rate and pays for every admission it hears of,
+  // but the burst is split (rounded down): N calm nodes that a crowd reaches faster than the
+  // news of each other's admissions let in about one burst, not N. At least two units where the
+  // burst has them: one more than the head needs, so that the refill goes on while the head's
+  // holder is on its way (its next poll), and the line keeps the rate.
+  if (fleet_.on) {
+    burst =
+        std::max(std::min<std::int64_t>(2, burst), burst / std::max<std::uint32_t>(1, fleet_.live));
   }
   credit_cap_ = burst * kUnit;
   credit_ = std::min(credit_, credit_cap_);
@@ -101,6 +104,10 @@ Room::List& Room::list_of(State s) {
       return queued_;
     case State::Pending:
       return pending_;
+    case State::Elsewhere:
+      return elsewhere_;
+    case State::Guest:
+      return guests_;
     default:
       return active_;
   }
@@ -195,9 +202,12 @@ void Room::consume(std::int64_t now) {
 }
 
 void Room::admit_ready(std::int64_t now) {
+  if (fleet_.on) {
+    admit_ready_fleet();
+    return;
+  }
   while (queued_.size > 0 && can_admit()) {
     const auto head = order_.begin();
-    if (!due(head->first.first)) break;  // older places on other nodes go first
     const std::uint32_t i = head->second;
     Record& r = records_[i];
     unlink(queued_, i);
@@ -230,6 +240,18 @@ void Room::expire(std::int64_t now) {
     ++n;
   }
   n = 0;
+  while (guests_.head != kNil && n < kMaxExpiryPerTick &&
+         records_[guests_.head].touched + idle <= now) {
+    release(guests_.head);
+    ++n;
+  }
+  n = 0;
+  while (elsewhere_.head != kNil && n < kMaxExpiryPerTick &&
+         records_[elsewhere_.head].touched + gone_ms_ <= now) {
+    release(elsewhere_.head);
+    ++n;
+  }
+  n = 0;
   while (queued_.head != kNil && n < kMaxExpiryPerTick &&
          records_[queued_.head].touched + gone_ms_ <= now) {
     release(queued_.head);
@@ -239,7 +261,146 @@ void Room::expire(std::int64_t now) {
 }
 
 Answer Room::waiting_answer(const Record& r) const {
-  return waiting_at(order_.order_of_key(OrderKey{r.first_seen, r.seq}));
+  return waiting_at(fleet_.on ? fleet_rank(r) : order_.order_of_key(OrderKey{r.first_seen, r.seq}));
+}
+
+// ---- a fleet's one line -----------------------------------------------------------------------
+
+namespace {
+bool before(std::int64_t fs_a, const TicketId& a, std::int64_t fs_b, const TicketId& b) {
+  return fs_a != fs_b ? fs_a < fs_b : a < b;
+}
+}  // namespace
+
+std::uint64_t Room::others_ahead(std::int64_t first_seen, const TicketId& id) const {
+  const auto& o = fleet_.others;
+  const auto it = std::lower_bound(o.begin(), o.end(), 0, [&](const FleetPlace& p, int) {
+    return before(p.first_seen_ms, p.id, first_seen, id);
+  });
+  return static_cast<std::uint64_t>(it - o.begin());
+}
+
+std::uint64_t Room::fleet_rank(const Record& r) const {
+  return order_.order_of_key(OrderKey{r.first_seen, r.seq}) + others_ahead(r.first_seen, r.id);
+}
+
+bool Room::due_at(std::uint64_t rank, std::int64_t first_seen, std::int64_t credit) const {
+  // rank + 1 admissions must fit in the credit: the ones ahead go first. And the place must be
+  // old enough for every node to know of it and of any older place elsewhere.
+  return rank < static_cast<std::uint64_t>(credit_cap_ / kUnit) &&
+         credit >= static_cast<std::int64_t>(rank + 1) * kUnit &&
+         first_seen <= last_now_ - fleet_.settle_ms;
+}
+
+void Room::drop_other(const TicketId& id) {
+  auto& o = fleet_.others;
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    if (it->id == id) {
+      o.erase(it);
+      return;
+    }
+  }
+}
+
+void Room::admitted(std::uint32_t i) {
+  if (!fleet_.on) return;
+  drop_other(records_[i].id);
+  if (on_admit_ && to_publish_.size() < 4096) to_publish_.push_back(records_[i].id);
+}
+
+bool Room::visitors_full() const {
+  return std::uint64_t{elsewhere_.size} + guests_.size >= config_.max_queue;
+}
+
+void Room::become(std::uint32_t i, State s, std::int64_t now) {
+  Record& r = records_[i];
+  unlink(list_of(r.state), i);
+  if (r.state == State::Queued) {
+    order_.erase(OrderKey{r.first_seen, r.seq});
+    auto it = prefix_counts_.find(r.prefix);
+    if (it != prefix_counts_.end() && --it->second == 0) prefix_counts_.erase(it);
+  }
+  r.state = s;
+  r.touched = now;
+  link_tail(list_of(s), i);
+}
+
+// The due places of the fleet's line that this node holds and is the holder to admit (its
+// score beats every other holder's), oldest first, while the fleet's bucket holds a unit for
+// every place ahead. A place held elsewhere too is admitted here only if this node wins it;
+// its holder's next visit to any node admits it anyway.
+void Room::admit_ready_fleet() {
+  std::uint64_t own_ahead = 0;
+  auto it = order_.begin();
+  while (it != order_.end() && std::uint64_t{pending_.size} + active_.size < cap()) {
+    const std::uint32_t i = it->second;
+    Record& r = records_[i];
+    // Not due: nor is anyone behind (each wants more credit, and is no older).
+    if (!due_at(own_ahead + others_ahead(r.first_seen, r.id), r.first_seen, credit_)) break;
+    if (r.rival != 0 && holder_score(r.id, fleet_.self) < r.rival) {
+      ++own_ahead;
+      ++it;
+      continue;
+    }
+    ++it;
+    unlink(queued_, i);
+    order_.erase(OrderKey{r.first_seen, r.seq});
+    auto pc = prefix_counts_.find(r.prefix);
+    if (pc != prefix_counts_.end() && --pc->second == 0) prefix_counts_.erase(pc);
+    r.state = State::Pending;
+    r.touched = last_now_;
+    link_tail(pending_, i);
+    consume(last_now_);
+    admitted(i);
+  }
+}
+
+void Room::admitted_elsewhere(const TicketId& id, std::int64_t now) {
+  {
+    std::lock_guard lock(mu_);
+    last_now_ = std::max(last_now_, now);
+    refill(now);
+    ++admitted_elsewhere_total_;
+    // The fleet's bucket pays for every admission, wherever made (never below an empty bucket's
+    // debt of one burst, so a flood of news cannot stall the room for long).
+    credit_ = std::max(-credit_cap_, credit_ - kUnit);
+    drop_other(id);
+    auto it = index_.find(id);
+    if (it == index_.end()) {
+      if (!visitors_full()) {
+        const std::uint32_t i = alloc(id);
+        records_[i].touched = now;
+        records_[i].state = State::Elsewhere;
+        link_tail(elsewhere_, i);
+      }
+      return;
+    }
+    const std::uint32_t i = it->second;
+    switch (records_[i].state) {
+      case State::Queued:
+        become(i, State::Elsewhere, now);
+        break;
+      case State::Pending:
+        // Admitted here too but not collected: ours yields (and is refunded), so the person
+        // counts once. Two admissions collected on two nodes at once both stand.
+        credit_ = std::min(credit_cap_, credit_ + kUnit);
+        if (admitted_total_ > 0) --admitted_total_;  // not an admission after all
+        become(i, State::Elsewhere, now);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void Room::on_admit(std::function<void(const TicketId&)> f) {
+  std::lock_guard lock(mu_);
+  on_admit_ = std::move(f);
+}
+
+bool Room::fleet() const {
+  std::lock_guard lock(mu_);
+  return fleet_.on;
 }
 
 // The signed first-seen time orders the line, clamped into [now - ticket_lifetime, now]: a
@@ -273,7 +434,22 @@ Answer Room::use(std::uint32_t i, const Visit& v) {
 }
 
 Answer Room::visit(const Visit& v, std::int64_t now) {
-  std::lock_guard lock(mu_);
+  std::vector<TicketId> news;
+  std::function<void(const TicketId&)> tell;
+  Answer a;
+  {
+    std::lock_guard lock(mu_);
+    a = visit_locked(v, now);
+    if (!to_publish_.empty()) {  // told outside the lock: the hook queues for the fleet thread
+      news.swap(to_publish_);
+      tell = on_admit_;
+    }
+  }
+  for (const TicketId& id : news) tell(id);
+  return a;
+}
+
+Answer Room::visit_locked(const Visit& v, std::int64_t now) {
   last_now_ = std::max(last_now_, now);
   refill(now);
 
@@ -303,11 +479,36 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
         release(i);
         ++expired_total_;
         break;
+      case State::Guest:
+        if (r.touched + static_cast<std::int64_t>(config_.session_idle) > now) {
+          unlink(guests_, i);
+          r.touched = std::max(r.touched, now);
+          link_tail(guests_, i);
+          return use(i, v);
+        }
+        release(i);
+        break;
+      case State::Elsewhere:  // admitted by another node: a session here as well
+        become(i, State::Guest, now);
+        return use(i, v);
       case State::Queued:
+        if (fleet_.on && v.admitted) {  // admitted by another node before its news arrived
+          become(i, State::Guest, now);
+          return use(i, v);
+        }
         // Keeps the place even past the gone timeout if tick() has not dropped it yet.
         unlink(queued_, i);
         r.touched = std::max(r.touched, now);
         link_tail(queued_, i);
+        if (fleet_.on && std::uint64_t{pending_.size} + active_.size < cap() &&
+            due_at(fleet_rank(r), r.first_seen, credit_)) {
+          // Due in the fleet's line and here to use it: admitted on whichever node it asks.
+          become(i, State::Active, now);
+          consume(now);
+          admitted(i);
+          admit_ready(now);
+          return use(i, v);
+        }
         admit_ready(now);
         if (r.state == State::Pending) {  // admitted just now, and here to use it
           unlink(pending_, i);
@@ -323,8 +524,27 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
 
   // A newcomer.
   const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
-
-  if (queued_.size == 0 && can_admit() && due(first_seen)) {  // calm: no needless waiting
+  bool admit_now = queued_.size == 0 && can_admit();  // calm: no needless waiting
+  if (fleet_.on) {
+    if (v.admitted) {  // admitted by another node; honoured untracked when the table is full
+      if (visitors_full()) return Answer{Answer::Kind::Admitted, 0, 0};
+      const std::uint32_t i = alloc(v.id);
+      Record& r = records_[i];
+      r.first_seen = first_seen;
+      r.prefix = v.prefix;
+      r.touched = now;
+      r.state = State::Guest;
+      link_tail(guests_, i);
+      return use(i, v);
+    }
+    // Nobody waiting anywhere (as far as the heartbeats show): calm, no settling needed.
+    const bool calm = queued_.size == 0 && fleet_.others.empty();
+    const std::uint64_t rank = order_.order_of_key(OrderKey{first_seen, ~std::uint64_t{0}}) +
+                               others_ahead(first_seen, v.id);
+    admit_now = std::uint64_t{pending_.size} + active_.size < cap() &&
+                (calm ? credit_ >= kUnit : due_at(rank, first_seen, credit_));
+  }
+  if (admit_now) {
     const std::uint32_t i = alloc(v.id);
     Record& r = records_[i];
     r.first_seen = first_seen;
@@ -333,6 +553,7 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
     r.state = State::Active;
     link_tail(active_, i);
     consume(now);
+    admitted(i);
     return use(i, v);
   }
   if (queued_.size >= config_.max_queue) {
@@ -354,6 +575,15 @@ Answer Room::visit(const Visit& v, std::int64_t now) {
   r.state = State::Queued;
   link_tail(queued_, i);
   order_.insert({OrderKey{first_seen, r.seq}, i});
+  if (fleet_.on) {  // held by other nodes too: who wins it, and counted once
+    for (auto o = fleet_.others.begin(); o != fleet_.others.end(); ++o) {
+      if (o->id == v.id) {
+        r.rival = o->rival;
+        fleet_.others.erase(o);
+        break;
+      }
+    }
+  }
   if (pc != prefix_counts_.end()) {
     ++pc->second;
   } else {
@@ -375,7 +605,7 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
   if (const auto it = index_.find(v.id); it != index_.end()) {
     // Known ids are not newcomers; visit() is the way to use them. Report the place they hold.
     const Record& r = records_[it->second];
-    if (r.state == State::Queued) return waiting_answer(r);
+    if (r.state == State::Queued && !(fleet_.on && v.admitted)) return waiting_answer(r);
     return Answer{Answer::Kind::Admitted, 0, 0};
   }
   // The bucket as refill(now) would leave it, without touching it.
@@ -385,7 +615,16 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
     credit = std::min(credit_cap_, credit + elapsed * static_cast<std::int64_t>(rate()));
   }
   const bool capacity = credit >= kUnit && std::uint64_t{pending_.size} + active_.size < cap();
-  if (queued_.size == 0 && capacity && due(clamp_first_seen(v.first_seen_ms, now))) {
+  const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
+  std::uint64_t fleet_rank = 0;
+  if (fleet_.on) {
+    if (v.admitted) return Answer{Answer::Kind::Admitted, 0, 0};
+    fleet_rank = order_.order_of_key(OrderKey{first_seen, ~std::uint64_t{0}}) +
+                 others_ahead(first_seen, v.id);
+    const bool calm = queued_.size == 0 && fleet_.others.empty();
+    if (capacity && (calm || due_at(fleet_rank, first_seen, credit)))
+      return Answer{Answer::Kind::Admitted, 0, 0};
+  } else if (queued_.size == 0 && capacity) {
     return Answer{Answer::Kind::Admitted, 0, 0};
   }
   if (queued_.size >= config_.max_queue) return Answer{Answer::Kind::QueueFull, 0, 0};
@@ -394,23 +633,69 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
       pc->second >= config_.max_per_prefix) {
     return Answer{Answer::Kind::PrefixFull, 0, 0};
   }
+  if (fleet_.on) return waiting_at(fleet_rank);
   // Ranked after every place with the same first-seen time, as a new arrival would be.
-  const OrderKey key{clamp_first_seen(v.first_seen_ms, now), ~std::uint64_t{0}};
+  const OrderKey key{first_seen, ~std::uint64_t{0}};
   return waiting_at(order_.order_of_key(key));
 }
 
 void Room::tick(std::int64_t now) {
-  std::lock_guard lock(mu_);
-  last_now_ = std::max(last_now_, now);
-  refill(now);
-  expire(now);
-  admit_ready(now);
+  std::vector<TicketId> news;
+  std::function<void(const TicketId&)> tell;
+  {
+    std::lock_guard lock(mu_);
+    last_now_ = std::max(last_now_, now);
+    refill(now);
+    expire(now);
+    admit_ready(now);
+    if (!to_publish_.empty()) {
+      news.swap(to_publish_);
+      tell = on_admit_;
+    }
+  }
+  for (const TicketId& id : news) tell(id);
 }
 
 void Room::set_fleet_share(const FleetShare& share) {
   std::lock_guard lock(mu_);
-  fleet_ = share;
+  fleet_.on = share.on;
+  fleet_.self = share.self;
+  fleet_.max_active = share.max_active;
+  fleet_.live = share.live;
+  fleet_.settle_ms = share.settle_ms;
+  fleet_.others.clear();
   set_credit_cap();
+  if (!share.on) return;
+  // Rivals are what the heartbeats say now: a node that dropped a place no longer contests it.
+  // Only the places that can be due (at most a bucket's worth) are ever admitted for being won.
+  const std::size_t look = std::max<std::size_t>(64, static_cast<std::size_t>(credit_cap_ / kUnit));
+  std::size_t n = 0;
+  for (auto it = order_.begin(); it != order_.end() && n < look; ++it, ++n)
+    records_[it->second].rival = 0;
+  // Places this node holds are ranked from its own line; ones admitted anywhere (known here)
+  // are no longer in the fleet's line.
+  for (const FleetPlace& p : share.others) {
+    if (fleet_.others.size() >= kMaxOthers) break;
+    if (auto it = index_.find(p.id); it != index_.end()) {
+      Record& r = records_[it->second];
+      if (r.state == State::Queued) r.rival = std::max(r.rival, p.rival);
+      continue;
+    }
+    fleet_.others.push_back(p);
+  }
+  std::sort(fleet_.others.begin(), fleet_.others.end(),
+            [](const FleetPlace& a, const FleetPlace& b) {
+              return before(a.first_seen_ms, a.id, b.first_seen_ms, b.id);
+            });
+}
+
+std::vector<Head> Room::line_heads(std::size_t n) const {
+  std::lock_guard lock(mu_);
+  std::vector<Head> out;
+  out.reserve(std::min<std::size_t>(n, order_.size()));
+  for (auto it = order_.begin(); it != order_.end() && out.size() < n; ++it)
+    out.push_back(Head{it->first.first, records_[it->second].id});
+  return out;
 }
 
 std::vector<std::int64_t> Room::heads(std::size_t n) const {
@@ -458,6 +743,8 @@ Stats Room::stats() const {
     s.oldest_wait_ms = std::max<std::int64_t>(0, last_now_ - order_.begin()->first.first);
   }
   s.prefixes = prefix_counts_.size();
+  s.guests = guests_.size;
+  s.admitted_elsewhere_total = admitted_elsewhere_total_;
   return s;
 }
 

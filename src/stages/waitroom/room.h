@@ -54,11 +54,21 @@ class Room {
   // issue a fresh ticket afterwards: the old one still carries its first-seen time.
   bool revoke(const TicketId& id);
 
-  // In a fleet: this node's share of the room, applied from the next refill or admission on
-  // (Off again with share.on false).
+  // In a fleet: the other nodes' places and the fleet's cap, applied at once (off again with
+  // share.on false: the room is alone, at the whole rate, as without a fleet).
   void set_fleet_share(const FleetShare& share);
+  bool fleet() const;
+  // Another node admitted this id (its message): the place leaves this line (a visit is then
+  // let through as a guest), the fleet's bucket here pays for it, and an admission of the same
+  // id made here but not yet collected yields to it.
+  void admitted_elsewhere(const TicketId& id, std::int64_t now_ms);
+  // In a fleet: called with each id this room admits (outside the room's lock, on the thread
+  // that admitted it), to tell the other nodes. Set before use.
+  void on_admit(std::function<void(const TicketId&)> f);
   // The first-seen times of the `n` oldest places in the line, oldest first.
   std::vector<std::int64_t> heads(std::size_t n) const;
+  // The same with their ids (the heartbeat: the fleet's line is merged by id).
+  std::vector<Head> line_heads(std::size_t n) const;
 
   Stats stats() const;
 
@@ -71,7 +81,9 @@ class Room {
                                std::uint32_t refresh_s);
 
  private:
-  enum class State : std::uint8_t { Free, Queued, Pending, Active };
+  // Elsewhere: admitted by another node, not seen here since. Guest: a session admitted by another
+  // node and used here. Neither counts against this node's cap: the admitting node counts it.
+  enum class State : std::uint8_t { Free, Queued, Pending, Active, Elsewhere, Guest };
   static constexpr std::uint32_t kNil = 0xffff'ffff;
 
   struct Record {
@@ -84,6 +96,7 @@ class Room {
     std::uint32_t next = kNil;      // also the free-list link
     std::uint32_t submissions = 0;  // non-GET requests admitted on this place
     State state = State::Free;
+    std::uint64_t rival = 0;  // Queued in a fleet: the best other holder's score (0: none known)
   };
 
   // Intrusive doubly linked list over record indices, kept in `touched` order (appended on
@@ -118,20 +131,28 @@ class Room {
   bool can_admit() const;
   void consume(std::int64_t now);
   void admit_ready(std::int64_t now);
+  void admit_ready_fleet();
+  Answer visit_locked(const Visit& v, std::int64_t now);
+  void publish();  // hands the ids admitted under the lock to on_admit_ (call unlocked)
+  // Fleet: the other nodes' places ahead of (first_seen, id) in the fleet's line.
+  std::uint64_t others_ahead(std::int64_t first_seen, const TicketId& id) const;
+  // Fleet: whether `rank` places ahead still leave a unit of credit for this one.
+  bool due_at(std::uint64_t rank, std::int64_t first_seen, std::int64_t credit) const;
+  std::uint64_t fleet_rank(const Record& r) const;
+  void drop_other(const TicketId& id);  // the id's entry in fleet_.others, if any
+  void admitted(std::uint32_t i);       // fleet: note an admission to tell the others
+  void become(std::uint32_t i, State s, std::int64_t now);  // Elsewhere or Guest
+  bool visitors_full() const;
   void expire(std::int64_t now);
   Answer waiting_answer(const Record& r) const;
   Answer use(std::uint32_t i, const Visit& v);
   Answer waiting_at(std::uint64_t ahead) const;
   std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now) const;
   std::uint64_t rate_last_minute() const;
-  // The admission rate and cap in force: the configured ones, or this node's share of a fleet's.
-  std::uint32_t rate() const {
-    return fleet_.on ? fleet_.per_minute : config_.new_users_per_minute;
-  }
+  // The fleet's bucket is kept whole on every node (debited for every admission anywhere).
+  std::uint32_t rate() const { return config_.new_users_per_minute; }
   std::uint64_t cap() const { return fleet_.on ? fleet_.max_active : config_.max_active; }
-  bool due(std::int64_t first_seen) const { return !fleet_.on || first_seen <= fleet_.cutoff_ms; }
-  // The bucket's size from the configured rate, or this node's share of the fleet's burst.
-  // Under mu_.
+  // The bucket's size from the configured rate. Under mu_.
   void set_credit_cap();
 
   mutable std::mutex mu_;
@@ -145,7 +166,9 @@ class Room {
   std::unordered_map<TicketId, std::uint32_t, IdHash> index_;
   OrderTree order_;
   std::unordered_map<client::Cidr, std::uint32_t, PrefixHash> prefix_counts_;
-  List queued_, pending_, active_;
+  List queued_, pending_, active_, elsewhere_, guests_;
+  std::function<void(const TicketId&)> on_admit_;
+  std::vector<TicketId> to_publish_;  // under mu_: admitted here, not yet handed to on_admit_
   std::uint64_t next_seq_ = 0;
 
   // Token bucket in integer units: one admission costs kUnit = 60 000 (ms per minute) and each
@@ -166,6 +189,7 @@ class Room {
   std::uint64_t expired_total_ = 0;
   std::uint64_t revoked_total_ = 0;
   std::uint64_t spent_total_ = 0;
+  std::uint64_t admitted_elsewhere_total_ = 0;
 };
 
 }  // namespace gh::waitroom

@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <limits>
 #include <string_view>
+#include <vector>
 
 #include "client/address-t.h"
+#include "core/hash.h"
 
 namespace gh::waitroom {
 
@@ -20,17 +22,42 @@ struct Visit {
   std::int64_t first_seen_ms = 0;  // from the ticket: FIFO order survives a restart through it
   client::Cidr prefix;             // the client's prefix (the per-prefix cap counts places by it)
   bool submission = false;         // not a GET/HEAD: counts against max_signups_per_ticket
+  // In a fleet: the ticket says another node admitted it (signed): a session here too, counted
+  // on the node that admitted it.
+  bool admitted = false;
 };
 
-// A fleet's one line (cluster:): what this node may admit from its own line, recomputed each
-// second from every node's heartbeat (fleet/fleet_room.h). Off: the room is alone.
+// A place in another node's line, as its heartbeat shows it (fleet/fleet_room.h).
+struct FleetPlace {
+  std::int64_t first_seen_ms = 0;
+  TicketId id{};
+  // The best holder_score among the other nodes holding it: the highest score admits it.
+  std::uint64_t rival = 0;
+};
+
+// A fleet's one line (cluster:), recomputed each second from every node's heartbeat
+// (fleet/fleet_room.h); off, the room is alone. The room keeps the fleet's bucket itself (the
+// whole rate, debited for every admission any node reports) and ranks its places among the
+// other nodes' (README.md, "In a fleet").
 struct FleetShare {
   bool on = false;
-  // Places first seen after this wait, whatever the credit: older ones elsewhere go first.
-  std::int64_t cutoff_ms = std::numeric_limits<std::int64_t>::max();
-  std::uint32_t per_minute = 0;  // this node's part of new_users_per_minute
-  std::uint64_t max_active = 0;  // this node's part of max_active
+  std::uint64_t self = 0;        // this node's hash (holder_score)
+  std::uint64_t max_active = 0;  // the fleet's cap minus the sessions the other nodes hold
+  std::uint32_t live = 1;        // live nodes, this one included: the burst is split by them
+  // How long a place takes to reach every node's view (a heartbeat, a read, a tick): a place
+  // waits at least this long, so that older ones elsewhere are known before it goes.
+  std::int64_t settle_ms = 0;
+  std::vector<FleetPlace> others;  // sorted by (first_seen_ms, id), one per id, at most kMaxOthers
 };
+inline constexpr std::size_t kMaxOthers = 64 * 64;  // 64 heads of 64 nodes
+
+// Which of the nodes holding a place admits it when its holder is away: the one with the
+// highest score (rendezvous hashing, so every node picks the same one from the same view).
+inline std::uint64_t holder_score(const TicketId& id, std::uint64_t node) {
+  std::uint64_t x = 0;
+  for (std::size_t i = 0; i < 8; ++i) x = x << 8 | id[i];
+  return core::mix64(x ^ (node + 0x9e3779b97f4a7c15ULL)) | 1;  // never 0: 0 is "no rival"
+}
 
 // eta_s when no estimate can be made (admission rate 0).
 inline constexpr std::uint32_t kEtaUnknown = std::numeric_limits<std::uint32_t>::max();
@@ -61,6 +88,16 @@ struct Stats {
   std::uint64_t admission_rate_per_min = 0;  // admissions in the last 60 s
   std::int64_t oldest_wait_ms = 0;  // how long the head of the line has waited (0 if empty)
   std::uint64_t prefixes = 0;       // entries of the per-prefix count table
+  // In a fleet: sessions admitted by other nodes and used here (not in `active`: the admitting
+  // node counts them), and places this node learnt were admitted elsewhere.
+  std::uint64_t guests = 0;
+  std::uint64_t admitted_elsewhere_total = 0;
+};
+
+// One place of the line as the heartbeat shows it.
+struct Head {
+  std::int64_t first_seen_ms = 0;
+  TicketId id{};
 };
 
 // What the queue page shows. Strings are interpolated HTML-escaped; theme_css is inlined in a

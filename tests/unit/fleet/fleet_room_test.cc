@@ -1,66 +1,92 @@
-// The fleet's one line: a node admits only its places among the fleet's next due ones (first-seen
-// order across nodes), at its share of the fleet's rate, under the fleet's cap.
+// The fleet's one line, as the heartbeats show it: the other nodes' places merged by ticket id
+// (one person polling several nodes is one place), in first-seen order, each with the best
+// score among its holders, and the part of the fleet's cap the other nodes leave.
 #include "fleet/fleet_room.h"
 
 #include <gtest/gtest.h>
 
+#include "stages/waitroom/waitroom-t.h"
+
 namespace gh::fleet {
 namespace {
 
-RouteFigures line(std::vector<std::int64_t> heads, std::uint64_t queued, std::uint64_t active) {
+PlaceId id_of(std::uint8_t n) {
+  PlaceId id{};
+  id[0] = n;
+  id[15] = 0x5A;
+  return id;
+}
+
+RouteFigures line(std::vector<std::pair<std::int64_t, std::uint8_t>> places, std::uint64_t active) {
   RouteFigures r;
   r.route = "signup";
   r.room = true;
-  r.heads = std::move(heads);
-  r.queued = queued;
+  for (auto [t, n] : places) {
+    r.heads.push_back(t);
+    r.ids.push_back(id_hex(id_of(n)));
+  }
+  r.queued = places.size();
   r.active = active;
   return r;
 }
 
-TEST(FleetRoom, CalmFleetSplitsTheRateAndTheCap) {
-  const RoomShare s = share_room(line({}, 0, 3), {line({}, 0, 5)}, 60, 100, 2);
-  EXPECT_EQ(s.cutoff_ms, kNoCutoff);
-  EXPECT_EQ(s.per_minute, 30u);
-  EXPECT_EQ(s.max_active, 95u);  // the other node holds 5 of the fleet's 100
+TEST(FleetRoom, CapIsTheFleetsMinusWhatOthersHold) {
+  const RoomShare s = share_room({{1, line({}, 5)}, {2, line({}, 3)}}, 100);
+  EXPECT_EQ(s.max_active, 92u);
+  EXPECT_TRUE(s.others.empty());
+  EXPECT_EQ(share_room({{1, line({}, 120)}}, 100).max_active, 0u);
 }
 
-TEST(FleetRoom, OlderPlacesElsewhereHoldThisNodeBack) {
-  // 60/min: one place due per second, two per share window. The other node's two places are older.
-  const RoomShare b = share_room(line({3000, 4000}, 2, 0), {line({1000, 2000}, 2, 0)}, 60, 10, 2);
-  EXPECT_EQ(b.cutoff_ms, 2000);
-  EXPECT_EQ(b.per_minute, 0u);
-  // ... and that node admits at the whole rate, up to its cut-off.
-  const RoomShare a = share_room(line({1000, 2000}, 2, 0), {line({3000, 4000}, 2, 0)}, 60, 10, 2);
-  EXPECT_EQ(a.cutoff_ms, 2000);
-  EXPECT_EQ(a.per_minute, 60u);
-}
-
-TEST(FleetRoom, InterleavedLinesShareByPlaces) {
-  // 120/min: four due per window; two of the first four are here.
+TEST(FleetRoom, PlacesMergeInFirstSeenOrderOncePerId) {
+  const std::uint64_t a = node_hash("a"), b = node_hash("b");
+  // Person 7 polls both nodes: one place, its holders' best score the rival.
   const RoomShare s =
-      share_room(line({1000, 3000, 9000}, 3, 0), {line({2000, 4000, 5000}, 3, 0)}, 120, 10, 2);
-  EXPECT_EQ(s.cutoff_ms, 4000);
-  EXPECT_EQ(s.per_minute, 60u);
+      share_room({{a, line({{1000, 3}, {2000, 7}}, 0)}, {b, line({{1500, 9}, {2000, 7}}, 0)}}, 10);
+  ASSERT_EQ(s.others.size(), 3u);
+  EXPECT_EQ(s.others[0].id, id_of(3));
+  EXPECT_EQ(s.others[1].id, id_of(9));
+  EXPECT_EQ(s.others[2].id, id_of(7));
+  EXPECT_EQ(s.others[2].first_seen_ms, 2000);
+  EXPECT_EQ(s.others[2].rival, std::max(holder_score(id_of(7), a), holder_score(id_of(7), b)));
+  EXPECT_EQ(s.others[0].rival, holder_score(id_of(3), a));
 }
 
-TEST(FleetRoom, TiesGoToTheOtherNode) {
-  const RoomShare s = share_room(line({1000}, 1, 0), {line({1000}, 1, 0)}, 30, 10, 2);
-  EXPECT_EQ(s.cutoff_ms, 1000);
-  EXPECT_EQ(s.per_minute, 0u);  // one due, and the other node's place of the same time first
+TEST(FleetRoom, EqualTimesOrderById) {
+  const RoomShare s = share_room({{1, line({{1000, 9}, {1000, 2}}, 0)}}, 10);
+  ASSERT_EQ(s.others.size(), 2u);
+  EXPECT_EQ(s.others[0].id, id_of(2));
 }
 
-TEST(FleetRoom, CapFullElsewhere) {
-  const RoomShare s = share_room(line({1000}, 1, 0), {line({}, 0, 12)}, 60, 10, 2);
-  EXPECT_EQ(s.max_active, 0u);
-  EXPECT_EQ(s.per_minute, 60u);
+TEST(FleetRoom, AHeartbeatWithoutIdsAddsSessionsNotPlaces) {
+  RouteFigures old = line({{1000, 1}}, 4);
+  old.ids.clear();  // a node of an older version
+  RouteFigures bad = line({{1000, 2}}, 1);
+  bad.ids[0] = std::string(32, 'Z');
+  const RoomShare s = share_room({{1, old}, {2, bad}}, 10);
+  EXPECT_TRUE(s.others.empty());
+  EXPECT_EQ(s.max_active, 5u);
 }
 
-TEST(FleetRoom, DueIsBoundedByTheHeads) {
-  std::vector<std::int64_t> heads;
-  for (std::size_t i = 0; i < kMaxHeads; ++i) heads.push_back(1000 + static_cast<std::int64_t>(i));
-  const RoomShare s = share_room(line(heads, 1000, 0), {line(heads, 1000, 0)}, 100'000, 10, 2);
-  EXPECT_EQ(s.cutoff_ms, 1000 + static_cast<std::int64_t>(kMaxHeads / 2) - 1);
-  EXPECT_EQ(s.per_minute, 50'000u);
+TEST(FleetRoom, ScoresAreTheRoomsAndNeverZero) {
+  // The room scores itself with waitroom::holder_score: both must agree, or two nodes could
+  // each believe it wins a place (or neither).
+  for (std::uint8_t n = 0; n < 200; ++n) {
+    const std::uint64_t node = node_hash("node-" + std::to_string(n));
+    EXPECT_EQ(holder_score(id_of(n), node), waitroom::holder_score(id_of(n), node));
+    EXPECT_NE(holder_score(id_of(n), node), 0u);
+  }
+  EXPECT_NE(node_hash("a"), node_hash("b"));
+}
+
+TEST(FleetRoom, IdsRoundTripAsLowercaseHex) {
+  const PlaceId id = id_of(0xAB);
+  EXPECT_EQ(id_hex(id), "ab00000000000000000000000000005a");
+  PlaceId back{};
+  ASSERT_TRUE(parse_id_hex(id_hex(id), back));
+  EXPECT_EQ(back, id);
+  EXPECT_FALSE(parse_id_hex("AB00000000000000000000000000005A", back));
+  EXPECT_FALSE(parse_id_hex("ab0000", back));
+  EXPECT_FALSE(parse_id_hex(std::string(32, 'g'), back));
 }
 
 }  // namespace

@@ -28,11 +28,13 @@ TEST(Messages, RoundTrip) {
   ModeRecord m{"signup", "queue", "set by ops", "edge-2", 1'700'000'000'123};
   EXPECT_EQ(decode_mode(encode_mode(m)), m);
 
-  for (Message::Kind k :
-       {Message::Kind::Ban, Message::Kind::Unban, Message::Kind::Mode, Message::Kind::Spent}) {
+  for (Message::Kind k : {Message::Kind::Ban, Message::Kind::Unban, Message::Kind::Mode,
+                          Message::Kind::Spent, Message::Kind::Admit}) {
     Message msg;
     msg.kind = k;
-    if (k == Message::Kind::Spent) {
+    if (k == Message::Kind::Admit) {
+      msg.admit = {"signup", "00112233445566778899aabbccddeeff", "edge-5"};
+    } else if (k == Message::Kind::Spent) {
       msg.spent = {"00112233445566778899aabbccddeeff", 1'700'000'000'000, "edge-4"};
     } else if (k == Message::Kind::Mode) {
       msg.mode = m;
@@ -82,6 +84,16 @@ TEST(Messages, RefusesWhatIsNotARecord) {
   EXPECT_FALSE(decode_message(
       R"({"type":"spent","id":"00112233445566778899aabbccddeeff","expiry_ms":0,"node":"n"})"));
   EXPECT_FALSE(decode_message(R"({"type":"unban","cidr":"x","node":"n"})"));
+  // An admission: a route, a 32-hex-digit id, a node.
+  EXPECT_TRUE(decode_message(
+      R"({"type":"admit","route":"s","id":"00112233445566778899aabbccddeeff","node":"n"})"));
+  EXPECT_FALSE(decode_message(
+      R"({"type":"admit","route":"","id":"00112233445566778899aabbccddeeff","node":"n"})"));
+  EXPECT_FALSE(decode_message(R"({"type":"admit","route":"s","id":"0011","node":"n"})"));
+  EXPECT_FALSE(decode_message(
+      R"({"type":"admit","route":"s","id":"00112233445566778899aabbccddeeff","node":"a b"})"));
+  EXPECT_FALSE(
+      decode_message(R"({"type":"admit","id":"00112233445566778899aabbccddeeff","node":"n"})"));
   EXPECT_FALSE(decode_message(std::string(kMaxMessage + 1, ' ')));
   std::string long_reason = R"({"cidr":"1.2.3.4/32","start":1,"expiry":2,"level":0,"node":"n",)";
   long_reason += R"("reason":")" + std::string(kMaxText + 1, 'x') + "\"}";

@@ -40,6 +40,7 @@ NodeFigures sample(const std::string& name, std::int64_t at_ms) {
   r.active = 4;
   r.admitted_total = 9;
   r.heads = {1'700'000'001'000, 1'700'000'002'000};
+  r.ids = {"00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"};
   n.routes.push_back(r);
   return n;
 }
@@ -74,6 +75,14 @@ TEST(Nodes, RefusesMalformed) {
   // Heads must be ascending, at most kMaxHeads, no more than the line holds.
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["heads"] = {5, 4}; }));
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["heads"] = {1, 2, 3}; }));
+  // Ids, when sent (older nodes send none), one per head, each 32 lowercase hex digits.
+  EXPECT_TRUE(with([](json& j) { j["routes"][0]["room"].erase("ids"); }));
+  EXPECT_FALSE(
+      with([](json& j) { j["routes"][0]["room"]["ids"] = {"00112233445566778899aabbccddeeff"}; }));
+  EXPECT_FALSE(
+      with([](json& j) { j["routes"][0]["room"]["ids"][1] = "FFEEDDCCBBAA99887766554433221100"; }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["ids"][1] = 7; }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["ids"] = "x"; }));
   EXPECT_FALSE(with([](json& j) {
     j["routes"][0]["room"]["queued"] = 100;
     j["routes"][0]["room"]["heads"] = std::vector<int>(kMaxHeads + 1, 7);
