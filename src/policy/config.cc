@@ -11,6 +11,7 @@
 #include "client/address.h"
 #include "config/document.h"
 #include "fleet/config.h"
+#include "net/event_loop.h"
 #include "net/resolve.h"
 #include "policy/paths.h"
 #include "policy/route_table.h"
@@ -48,7 +49,8 @@ constexpr std::string_view kAccessLogKeys[] = {
 constexpr std::string_view kLogKeys[] = {"format", "level"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};  // core::LogFormat order
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
-constexpr std::string_view kServerKeys[] = {"workers"};
+constexpr std::string_view kServerKeys[] = {"workers", "io"};
+constexpr std::string_view kIoBackends[] = {"epoll", "io_uring"};  // net::IoBackend order
 constexpr std::string_view kListenKeys[] = {"address", "proxy_protocol", "decide", "http2", "tls"};
 constexpr std::string_view kDecideHosts[] = {"nginx", "envoy", "traefik", "caddy"};
 constexpr std::string_view kAdminKeys[] = {"address", "token_file", "enabled"};
@@ -152,6 +154,7 @@ class Loader {
   void load_document(const YAML::Node& root, bool main);
   void load_section(const Field& f);
   void load_server(const Field& f);
+  void load_io(const Field& e, const std::string& path);
   void load_listen(const Field& f);
   void load_admin(const Field& f);
   void load_clients(const Field& f);
@@ -193,8 +196,21 @@ void Loader::load_server(const Field& f) {
                           [&](const Field& e, const std::string& key_path) {
                             if (e.key == "workers") {
                               doc_.read_uint(e, key_path, 0, 256, config_.server.workers);
+                            } else if (e.key == "io") {
+                              load_io(e, key_path);
                             }
                           });
+}
+
+void Loader::load_io(const Field& e, const std::string& path) {
+  auto i = doc_.read_choice(e, path, kIoBackends, "I/O backend");
+  if (!i) return;
+  config_.server.io = static_cast<net::IoBackend>(*i);
+  std::string why;
+  if (config_.server.io == net::IoBackend::IoUring && !net::uring_available(&why)) {
+    doc_.error(doc_.value_mark(e),
+               path + ": io_uring is not available here: " + why + "; use io: epoll");
+  }
 }
 
 void Loader::load_listen(const Field& f) {
