@@ -23,6 +23,7 @@
 #include "core/build_info.h"
 #include "core/log.h"
 #include "demo/app.h"
+#include "net/event_loop.h"  // --io io_uring: net::uring_available
 #include "policy/config.h"
 #include "policy/paths.h"
 #include "policy/quick.h"
@@ -414,6 +415,14 @@ int proxy_command(const ProxyOptions& options) {
   if (!from || !to) return 2;
   apply_logging(policy::LogConfig{});
   policy::Config config = policy::make_proxy_snapshot(*from, *to, options.workers)->config;
+  if (options.io == "io_uring") {
+    std::string why;
+    if (!net::uring_available(&why)) {
+      spdlog::error("proxy: --io io_uring: io_uring is not available here: {}", why);
+      return 1;
+    }
+    config.server.io = net::IoBackend::IoUring;
+  }
   bool admin_required = false;
   if (!apply_admin_arg(options.admin, *from, "proxy", config, admin_required)) return 2;
   proxy::ObserveOptions observe;  // quick mode: nothing on disk, no access log ...

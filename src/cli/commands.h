@@ -16,6 +16,7 @@ struct ProxyOptions {
   unsigned workers = 0;
   std::string admin;      // "" = the default address (optional); "off"; or an address (required)
   std::string state_dir;  // "" = nothing written to the disk
+  std::string io;         // "" = server.io's default; "epoll" or "io_uring"
 };
 
 struct DemoOptions {

@@ -59,6 +59,10 @@ int main(int argc, char** argv) {
   proxy->add_option("--state-dir", proxy_opts.state_dir,
                     "Keep the signing key, events and the access log in this directory "
                     "(default: nothing is written to the disk)");
+  proxy
+      ->add_option("--io", proxy_opts.io,
+                   "Event loop backend, as server.io: epoll (default) or io_uring")
+      ->check(CLI::IsMember({"epoll", "io_uring"}));
 
   DemoOptions demo_opts;
   auto* demo =

@@ -1,5 +1,6 @@
 #include "net/event_loop.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 
 #include "core/clock.h"
+#include "net/uring.h"
 
 namespace gh::net {
 
@@ -17,10 +19,21 @@ constexpr int kMaxEvents = 256;
 Handler* const kWakeTag = reinterpret_cast<Handler*>(static_cast<std::uintptr_t>(1));
 }  // namespace
 
-EventLoop::EventLoop() : now_ms_(core::monotonic_ms()), timers_(now_ms_) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+void Handler::on_accepted(int fd, const sockaddr_storage&, socklen_t) {
+  ::close(fd);
+}
+
+EventLoop::EventLoop(IoBackend backend) : now_ms_(core::monotonic_ms()), timers_(now_ms_) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) std::abort();  // no fds at start-up: nothing sensible to do
+  if (wake_fd_ < 0) std::abort();  // no fds at start-up: nothing sensible to do
+  if (backend == IoBackend::IoUring) {
+    std::string why;
+    ring_ = Ring::create(*this, wake_fd_, &why);
+    if (ring_ != nullptr) return;
+    spdlog::warn("server.io: io_uring: {}; this loop runs on epoll", why);
+  }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) std::abort();
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = kWakeTag;
@@ -29,11 +42,13 @@ EventLoop::EventLoop() : now_ms_(core::monotonic_ms()), timers_(now_ms_) {
 
 EventLoop::~EventLoop() {
   run_deferred();
-  if (wake_fd_ >= 0) close(wake_fd_);
-  if (epoll_fd_ >= 0) close(epoll_fd_);
+  ring_.reset();  // before the eventfd its read names
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 bool EventLoop::add(int fd, Handler* handler, std::uint32_t events) {
+  if (ring_ != nullptr) return ring_->add(fd, handler, events);
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
@@ -41,6 +56,10 @@ bool EventLoop::add(int fd, Handler* handler, std::uint32_t events) {
 }
 
 bool EventLoop::modify(int fd, Handler* handler, std::uint32_t events) {
+  if (ring_ != nullptr) {
+    ring_->remove(fd);
+    return ring_->add(fd, handler, events);
+  }
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = handler;
@@ -48,11 +67,37 @@ bool EventLoop::modify(int fd, Handler* handler, std::uint32_t events) {
 }
 
 void EventLoop::remove(int fd) {
+  if (ring_ != nullptr) {
+    ring_->remove(fd);
+    return;
+  }
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
+bool EventLoop::add_listener(int fd, Handler* handler) {
+  if (ring_ != nullptr) return ring_->add_listener(fd, handler);
+  return add(fd, handler, EPOLLIN);
+}
+
 void EventLoop::close(int fd) {
+  if (ring_ != nullptr) {
+    ring_->close(fd);
+    return;
+  }
   ::close(fd);
+}
+
+ssize_t EventLoop::send(int fd, const void* p, std::size_t n) {
+  if (ring_ != nullptr) return ring_->send(fd, p, n);
+  return ::send(fd, p, n, MSG_NOSIGNAL);
+}
+
+void EventLoop::shutdown_write(int fd) {
+  if (ring_ != nullptr) {
+    ring_->shutdown_write(fd);
+    return;
+  }
+  ::shutdown(fd, SHUT_WR);
 }
 
 void EventLoop::update_time() {
@@ -66,6 +111,14 @@ void EventLoop::wake() {
 }
 
 void EventLoop::run(const std::function<bool()>& keep_running) {
+  if (ring_ != nullptr) {
+    ring_->run(keep_running);
+    return;
+  }
+  run_epoll(keep_running);
+}
+
+void EventLoop::run_epoll(const std::function<bool()>& keep_running) {
   epoll_event events[kMaxEvents];
   while (keep_running()) {
     int timeout = timers_.next_timeout_ms(now_ms_);
@@ -84,12 +137,16 @@ void EventLoop::run(const std::function<bool()>& keep_running) {
       }
       h->on_events(events[i].events);
     }
-    // After the batch, never inside it: the hook may free handlers (a reload removes a
-    // listener's acceptor) whose events are still queued later in this same batch.
-    if (woken && wake_hook_) wake_hook_();
-    timers_.advance(now_ms_);
-    run_deferred();
+    after_batch(woken);
   }
+}
+
+void EventLoop::after_batch(bool woken) {
+  // After the batch, never inside it: the hook may free handlers (a reload removes a
+  // listener's acceptor) whose events are still queued later in this same batch.
+  if (woken && wake_hook_) wake_hook_();
+  timers_.advance(now_ms_);
+  run_deferred();
 }
 
 void EventLoop::run_deferred() {

@@ -111,7 +111,7 @@ void UpstreamPool::remove_idle(UpstreamConn* c) {
 void UpstreamPool::close(UpstreamConn* c) {
   if (c->user == nullptr) remove_idle(c);
   loop_.timers().cancel(c->idle_timer);
-  net::EventLoop::close(c->fd);
+  loop_.close(c->fd);
   c->fd = -1;
   c->user = nullptr;
   ServerPool& server = *c->server;

@@ -12,6 +12,7 @@
 #include "core/log-t.h"
 #include "fleet/config-t.h"
 #include "http/message-t.h"
+#include "net/io-t.h"
 #include "net/upstream-t.h"
 #include "stages/admission/config-t.h"
 #include "stages/challenge/config-t.h"
@@ -163,7 +164,8 @@ struct RoutingConfig {
 };
 
 struct ServerConfig {
-  std::uint32_t workers = 0;  // 0 = one per core
+  std::uint32_t workers = 0;                  // 0 = one per core
+  net::IoBackend io = net::IoBackend::Epoll;  // checked available at load; takes effect at start
 };
 
 struct Config {

@@ -4,6 +4,7 @@
 
 #include "config/document.h"
 #include "loader.h"
+#include "net/event_loop.h"
 
 namespace gh::policy {
 namespace {
@@ -19,7 +20,8 @@ constexpr std::string_view kAccessLogKeys[] = {
 constexpr std::string_view kLogKeys[] = {"format", "level"};
 constexpr std::string_view kLogFormats[] = {"text", "json"};  // core::LogFormat order
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
-constexpr std::string_view kServerKeys[] = {"workers"};
+constexpr std::string_view kServerKeys[] = {"workers", "io"};
+constexpr std::string_view kIoBackends[] = {"epoll", "io_uring"};  // net::IoBackend order
 constexpr std::string_view kClientsKeys[] = {"trusted_proxies", "ipv4_prefix", "ipv6_prefix"};
 constexpr std::string_view kLimitsKeys[] = {
     "max_head_size",   "max_header_fields",          "max_target_size",   "max_body_size",
@@ -33,8 +35,21 @@ void Loader::load_server(const Field& f) {
                           [&](const Field& e, const std::string& key_path) {
                             if (e.key == "workers") {
                               doc_.read_uint(e, key_path, 0, 256, config_.server.workers);
+                            } else if (e.key == "io") {
+                              load_io(e, key_path);
                             }
                           });
+}
+
+void Loader::load_io(const Field& e, const std::string& path) {
+  auto i = doc_.read_choice(e, path, kIoBackends, "I/O backend");
+  if (!i) return;
+  config_.server.io = static_cast<net::IoBackend>(*i);
+  std::string why;
+  if (config_.server.io == net::IoBackend::IoUring && !net::uring_available(&why)) {
+    doc_.error(doc_.value_mark(e),
+               path + ": io_uring is not available here: " + why + "; use io: epoll");
+  }
 }
 
 void Loader::load_clients(const Field& f) {

@@ -50,6 +50,7 @@ class Loader {
   void load_document(const YAML::Node& root, bool main);
   void load_section(const Field& f);
   void load_server(const Field& f);
+  void load_io(const Field& e, const std::string& path);
   void load_listen(const Field& f);
   void load_admin(const Field& f);
   void load_clients(const Field& f);

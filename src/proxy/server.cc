@@ -295,6 +295,9 @@ bool Server::reload(policy::SnapshotPtr snapshot, std::string* error) {
         std::to_string(started.limits.max_connections) + " and " +
         std::to_string(started.limits.max_connections_per_client) + " per client");
   }
+  if (next_config.server.io != started.server.io) {
+    changes.push_back("server.io takes effect at restart");
+  }
   if (next_config.server.workers != started.server.workers) {
     changes.push_back("server.workers takes effect at restart; running with " +
                       std::to_string(workers_.size()) + " workers");

@@ -112,7 +112,7 @@ ssize_t Session::transport_write(const char* p, std::size_t n) {
 
 void Session::transport_shutdown_write() {
   if (tls_on_) tls_.shutdown();  // close_notify before the FIN
-  ::shutdown(fd_, SHUT_WR);
+  worker_.loop().shutdown_write(fd_);
 }
 
 void Session::transport_close() {
@@ -331,7 +331,7 @@ ssize_t Session::client_recv(void* buf, std::size_t len) {
 }
 
 ssize_t Session::client_send(const void* buf, std::size_t len) {
-  return tls_on_ ? tls_.write(buf, len) : ::send(fd_, buf, len, MSG_NOSIGNAL);
+  return tls_on_ ? tls_.write(buf, len) : worker_.loop().send(fd_, buf, len);
 }
 
 bool Session::write_client() {
@@ -929,7 +929,7 @@ void Session::admission_shed() {
 
 void Session::start_linger() {
   if (tls_on_) tls_.shutdown();  // close_notify before the FIN
-  ::shutdown(fd_, SHUT_WR);
+  worker_.loop().shutdown_write(fd_);
   phase_ = Phase::Linger;
   linger_until_ms_ = worker_.loop().now_ms() + kLingerMs;
   linger_budget_ = kLingerBytes;
@@ -986,7 +986,7 @@ void Session::close_now() {
     tls_.reset();
     tls_on_ = false;
   }
-  net::EventLoop::close(fd_);
+  worker_.loop().close(fd_);
   fd_ = -1;
   worker_.loop().timers().cancel(client_timer_);
   ux_.update_timer(false);

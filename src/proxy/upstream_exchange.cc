@@ -183,7 +183,7 @@ void UpstreamExchange::on_upstream_events(std::uint32_t events) {
 bool UpstreamExchange::write(bool request_done) {
   if (up_ == nullptr || !up_->connected || !up_->writable || out_ == nullptr || out_->empty())
     return false;
-  ssize_t n = ::send(up_->fd, out_->read_ptr(), out_->readable(), MSG_NOSIGNAL);
+  ssize_t n = worker_.loop().send(up_->fd, out_->read_ptr(), out_->readable());
   if (n > 0) {
     out_->consume(static_cast<std::size_t>(n));
     progress_ms_ = worker_.loop().now_ms();
@@ -412,14 +412,14 @@ ssize_t UpstreamExchange::splice_write(const char* p, std::size_t n) {
   }
   // Request bytes a short send left behind go before anything of the new protocol.
   while (out_ != nullptr && !out_->empty()) {
-    const ssize_t r = ::send(up_->fd, out_->read_ptr(), out_->readable(), MSG_NOSIGNAL);
+    const ssize_t r = worker_.loop().send(up_->fd, out_->read_ptr(), out_->readable());
     if (r <= 0) {
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) up_->writable = false;
       return r < 0 ? r : 0;
     }
     out_->consume(static_cast<std::size_t>(r));
   }
-  const ssize_t r = ::send(up_->fd, p, n, MSG_NOSIGNAL);
+  const ssize_t r = worker_.loop().send(up_->fd, p, n);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) up_->writable = false;
   return r;
 }

@@ -40,6 +40,10 @@ class Worker::Acceptor final : public net::Handler {
     if (fd >= 0) ::close(fd);
   }
   void on_events(std::uint32_t) override { worker.accept_from(*this); }
+  // io_uring: the loop accepted it.
+  void on_accepted(int fd, const sockaddr_storage& peer, socklen_t len) override {
+    worker.admit(*this, fd, peer, len);
+  }
   Worker& worker;
   std::uint64_t id;  // the server's listener id
   int fd;
@@ -52,6 +56,7 @@ class Worker::Acceptor final : public net::Handler {
 Worker::Worker(Server& server, unsigned index, gate::RuntimePtr runtime, UpstreamGroupsPtr groups)
     : server_(server),
       index_(index),
+      loop_(runtime->policy->config.server.io),
       buffers_(buffer_size_for(runtime->policy->config)),
       upstreams_(loop_),
       pipeline_(
@@ -113,7 +118,7 @@ void Worker::apply_listener_ops(std::vector<ListenerOp> ops) {
       auto acceptor = std::make_unique<Acceptor>(*this, op.id, op.fd, op.proxy_protocol, op.decide,
                                                  op.http2, op.tls);
       op.fd = -1;
-      if (!loop_.add(acceptor->fd, acceptor.get(), EPOLLIN)) continue;  // closes it
+      if (!loop_.add_listener(acceptor->fd, acceptor.get())) continue;  // closes it
       acceptors_.push_back(std::move(acceptor));
       continue;
     }
@@ -215,74 +220,76 @@ void Worker::begin_stop() {
 }
 
 void Worker::accept_from(const Acceptor& acceptor) {
-  const int listen_fd = acceptor.fd;
-  const bool proxy_protocol = acceptor.proxy_protocol;
-  const policy::DecideFor decide = acceptor.decide;
-  const bool http2 = acceptor.http2;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    int fd =
-        ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = ::accept4(acceptor.fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; the level-triggered listener
       // retries on the next wake-up instead of spinning here.
       return;
     }
-    if (stopping_) {
-      net::close_reset(fd);
-      continue;
-    }
-    auto peer = client::from_sockaddr(ss, len);
-    if (!peer) {
-      ::close(fd);
-      continue;
-    }
-    // Behind a load balancer (PROXY protocol or a trusted proxy) the socket peer is the balancer,
-    // not a client: only the process-wide cap applies to it.
-    const bool per_client = !proxy_protocol && !current_->runtime->trust.trusted(peer->ip);
-    // A banned address is turned away before a byte is read: the cheapest refusal there is.
-    if (per_client && server_.bans()->is_banned(peer->ip, core::wall_seconds())) {
-      stats_.connections_refused_banned.add();
-      net::close_reset(fd);
-      continue;
-    }
-    // A handshake is the costly part of a TLS connection: beyond the cap, new ones are shed
-    // before OpenSSL sees a byte.
-    if (acceptor.tls != nullptr && handshakes_ >= acceptor.tls->config().max_handshakes) {
-      stats_.tls_handshakes_refused.add();
-      net::close_reset(fd);
-      continue;
-    }
-    auto admit = per_client
-                     ? counter().acquire(peer->ip)
-                     : (counter().total() >= current_->snapshot->config.limits.max_connections
-                            ? net::ConnectionCounter::Admit::TotalFull
-                            : net::ConnectionCounter::Admit::Ok);
-    if (admit != net::ConnectionCounter::Admit::Ok) {
-      (admit == net::ConnectionCounter::Admit::TotalFull ? stats_.connections_refused_total
-                                                         : stats_.connections_refused_client)
-          .add();
-      net::close_reset(fd);  // shedding must cost less than serving
-      continue;
-    }
-    stats_.connections_accepted.add();  // TCP_NODELAY comes from the listening socket
-    Session* s;
-    if (!spare_sessions_.empty()) {
-      s = spare_sessions_.back();
-      spare_sessions_.pop_back();
-    } else {
-      s = new Session(*this);
-    }
-    s->prev = nullptr;
-    s->next = sessions_;
-    if (sessions_ != nullptr) sessions_->prev = s;
-    sessions_ = s;
-    ++session_count_;
-    s->listener = acceptor.id;
-    s->start(fd, *peer, proxy_protocol, per_client, decide, http2, acceptor.tls);
+    admit(acceptor, fd, ss, len);
   }
+}
+
+void Worker::admit(const Acceptor& acceptor, int fd, const sockaddr_storage& ss, socklen_t len) {
+  const bool proxy_protocol = acceptor.proxy_protocol;
+  const policy::DecideFor decide = acceptor.decide;
+  const bool http2 = acceptor.http2;
+  if (stopping_) {
+    net::close_reset(fd);
+    return;
+  }
+  auto peer = client::from_sockaddr(ss, len);
+  if (!peer) {
+    ::close(fd);
+    return;
+  }
+  // Behind a load balancer (PROXY protocol or a trusted proxy) the socket peer is the balancer,
+  // not a client: only the process-wide cap applies to it.
+  const bool per_client = !proxy_protocol && !current_->runtime->trust.trusted(peer->ip);
+  // A banned address is turned away before a byte is read: the cheapest refusal there is.
+  if (per_client && server_.bans()->is_banned(peer->ip, core::wall_seconds())) {
+    stats_.connections_refused_banned.add();
+    net::close_reset(fd);
+    return;
+  }
+  // A handshake is the costly part of a TLS connection: beyond the cap, new ones are shed
+  // before OpenSSL sees a byte.
+  if (acceptor.tls != nullptr && handshakes_ >= acceptor.tls->config().max_handshakes) {
+    stats_.tls_handshakes_refused.add();
+    net::close_reset(fd);
+    return;
+  }
+  auto admit = per_client ? counter().acquire(peer->ip)
+                          : (counter().total() >= current_->snapshot->config.limits.max_connections
+                                 ? net::ConnectionCounter::Admit::TotalFull
+                                 : net::ConnectionCounter::Admit::Ok);
+  if (admit != net::ConnectionCounter::Admit::Ok) {
+    (admit == net::ConnectionCounter::Admit::TotalFull ? stats_.connections_refused_total
+                                                       : stats_.connections_refused_client)
+        .add();
+    net::close_reset(fd);  // shedding must cost less than serving
+    return;
+  }
+  stats_.connections_accepted.add();  // TCP_NODELAY comes from the listening socket
+  Session* s;
+  if (!spare_sessions_.empty()) {
+    s = spare_sessions_.back();
+    spare_sessions_.pop_back();
+  } else {
+    s = new Session(*this);
+  }
+  s->prev = nullptr;
+  s->next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = s;
+  sessions_ = s;
+  ++session_count_;
+  s->listener = acceptor.id;
+  s->start(fd, *peer, proxy_protocol, per_client, decide, http2, acceptor.tls);
 }
 
 Worker::AdmissionQueue::Push Worker::queue_for_slot(admission::Limiter* limiter, SlotWaiter* s,

@@ -122,6 +122,8 @@ class Worker {
   class Acceptor;
   void on_wake();
   void accept_from(const Acceptor& acceptor);
+  // One accepted connection: refused at once (stopping, banned, over a cap) or given a session.
+  void admit(const Acceptor& acceptor, int fd, const sockaddr_storage& peer, socklen_t len);
   void adopt(gate::RuntimePtr runtime, UpstreamGroupsPtr groups);
   void begin_stop();
 

@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
 #include "policy/config.h"
+#include "proxy/worker.h"
 
 namespace gh::test {
 
@@ -434,6 +436,17 @@ std::string basic_config(std::uint16_t origin_port, const std::string& extra) {
 
 policy::SnapshotPtr Shield::load(const std::string& yaml_in) const {
   std::string yaml = yaml_in;
+  // GATEHOUSE_TEST_IO=io_uring runs the shields of a test on that backend (CMakeLists.txt runs a
+  // subset of the integration tests so: both backends are tested while both exist).
+  if (const char* io = std::getenv("GATEHOUSE_TEST_IO"); io != nullptr && *io != '\0') {
+    const std::string key = "server: { ";
+    const std::size_t at = yaml.find(key);
+    if (at != std::string::npos) {
+      yaml.insert(at + key.size(), "io: " + std::string(io) + ", ");
+    } else {
+      yaml = "server: { io: " + std::string(io) + " }\n" + yaml;
+    }
+  }
   if (yaml.find("\nbans:") == std::string::npos && yaml.rfind("bans:", 0) != 0) {
     yaml += "bans: { journal: " + dir_ + "/bans.journal }\n";
   }
@@ -459,6 +472,14 @@ Shield::Shield(const std::string& yaml) {
   server_ = std::make_unique<proxy::Server>(load(yaml));
   std::string error;
   if (!server_->start(&error)) throw std::runtime_error("shield start: " + error);
+  // A test run on io_uring that silently fell back to epoll would prove nothing.
+  const policy::SnapshotPtr snapshot = server_->snapshot();
+  const policy::Config& cfg = snapshot->config;
+  server_->each_worker([&](proxy::Worker& w) {
+    if (w.loop().backend() != cfg.server.io) {
+      throw std::runtime_error("shield start: a worker's loop is not on the configured backend");
+    }
+  });
 }
 
 Shield::~Shield() {

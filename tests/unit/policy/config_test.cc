@@ -2,7 +2,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -223,6 +230,50 @@ TEST(LoadConfig, SizesAndDurations) {
   EXPECT_EQ(r.snapshot->config.limits.head_timeout, 86400000u);
   EXPECT_EQ(r.snapshot->config.limits.send_timeout, 1u);
   EXPECT_EQ(r.snapshot->config.limits.body_idle_timeout, 180000u);
+}
+
+TEST(LoadConfig, ServerIoIsEpollByDefaultAndIoUringWhereTheKernelHasIt) {
+  EXPECT_EQ(load_config_string(kBase, "a.yaml").snapshot->config.server.io, net::IoBackend::Epoll);
+  auto r = load_config_string(std::string(kBase) + "server: { io: io_uring }\n", "b.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].to_string();
+  EXPECT_EQ(r.snapshot->config.server.io, net::IoBackend::IoUring);
+  r = load_config_string(std::string(kBase) + "server: { io: uring }\n", "c.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].to_string(),
+              ::testing::StartsWith("c.yaml:6:15: server.io: unknown I/O backend 'uring'"));
+}
+
+// Where the kernel refuses io_uring (here: a seccomp filter in a child process makes
+// io_uring_setup fail with EPERM, as a container's profile does), io_uring is refused at load
+// with the reason, at the key's position.
+TEST(LoadConfig, ServerIoUringIsRefusedAtLoadWhereTheKernelRefusesIt) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ::_exit(10);
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) ::_exit(11);
+    auto r = load_config_string(std::string(kBase) + "server: { io: io_uring }\n", "d.yaml");
+    if (r.errors.size() != 1) ::_exit(12);
+    const std::string e = r.errors[0].to_string();
+    if (e.rfind("d.yaml:6:15: server.io: io_uring is not available here: io_uring_queue_init: "
+                "Operation not permitted",
+                0) != 0) {
+      ::_exit(13);
+    }
+    if (e.find("use io: epoll") == std::string::npos) ::_exit(14);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(LoadConfig, FileAndMissingFile) {
