@@ -87,6 +87,7 @@ struct ExchangeState {
   bool gates_done = false;
   ratelimit::PendingCounts pending;  // count_when limits, settled on the answer's status
   ratelimit::EarlyTickets early;     // keys of the route's limits, built when it was matched
+  ratelimit::ExactPasses exact;      // exact limits passed here, for the fleet to confirm
   bool settled = false;
   admission::Limiter* slot = nullptr;  // holds a slot of this limiter
   admission::Priority priority = admission::Priority::AnonymousOther;

@@ -458,9 +458,36 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }
   if (x.limits == nullptr) return gates(x, now);
-  x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early);
+  x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early, &x.exact);
+  if (x.limit_verdict.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
+  if (x.limit_verdict.action == stages::Action::Continue && x.exact.size != 0) {
+    if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+      // Exact limits passed here are the fleet's to decide: checked and charged together in
+      // Redis (GCRA), before the request goes on.
+      if (store->ready()) {
+        x.query = StoreQuery{};
+        x.query.kind = StoreQuery::Kind::Limits;
+        for (std::uint8_t i = 0; i < x.exact.size; ++i) {
+          const ratelimit::ExactPasses::Entry& e = x.exact.entries[i];
+          const ratelimit::Limit& l = e.table->limit();
+          StoreQuery::Limit& q = x.query.limits[x.query.limit_count++];
+          q.limit = e.table->fleet_id();
+          q.lo = e.ticket.key.lo;
+          q.hi = e.ticket.key.hi;
+          q.interval_us = std::max<std::int64_t>(1, (l.emission_interval + 999) / 1000);
+          q.burst_us = l.tolerance / 1000;
+        }
+        return await(x, *store, now);
+      }
+      stats_.fleet_await_fail_static.add();
+    }
+  }
+  return limit_verdict(x, now);
+}
+
+// What the rate limits decided (x.limit_verdict), carried out.
+Decision Pipeline::limit_verdict(Exchange& x, Clock now) {
   const stages::Verdict& v = x.limit_verdict;
-  if (v.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
   switch (v.action) {
     case stages::Action::Continue:
       stats_.ratelimit_passed.add();
@@ -731,6 +758,15 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
     }
     stats_.challenges_solved.add();
     return respond(x.held);
+  }
+  if (kind == StoreQuery::Kind::Limits) {
+    if (r.answer == StoreAnswer::No && r.which < x.exact.size) {
+      // The fleet's figure refuses: this node's charges are given back, as for any refusal.
+      stats_.fleet_exact_refused.add();
+      x.limit_verdict = ratelimit::exact_refusal(x.exact.entries[r.which], r.retry_ms * 1'000'000);
+      ratelimit::refund_exact(x.exact, ns(now));
+    }
+    return limit_verdict(x, now);
   }
   return Decision{};
 }

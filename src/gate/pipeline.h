@@ -79,6 +79,7 @@ class Pipeline {
   Decision respond(const stages::Answer& a);
   Decision await(Exchange& x, SharedStore& store, Clock now);
   Decision refuse_limited(Exchange& x, bool close);
+  Decision limit_verdict(Exchange& x, Clock now);
   void note_refusal(const Exchange& x, Clock now);
   void settle_signup(Exchange& x, const http::ResponseHead& resp, Clock now);
   std::uint64_t binding(Exchange& x);

@@ -58,7 +58,9 @@ client::IpAddress ip(const char* text) {
 
 // A runtime built from YAML as the server builds it, and a pipeline with a fake host.
 struct Fixture {
-  explicit Fixture(const std::string& yaml) {
+  // `shared`: the limits take part in a fleet (Registry::share), as with `cluster:`.
+  explicit Fixture(const std::string& yaml, bool shared = false) {
+    if (shared) registry.share([] {});
     policy::LoadResult r = policy::load_config_string(
         "listen:\n  - address: 127.0.0.1:8080\n"
         "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n" +
@@ -533,6 +535,65 @@ TEST(PipelineAwait, StoreAwayOrAbsentNeverWaits) {
   EXPECT_EQ(d.step, Step::Respond);
   EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u) << "nothing was due without a fleet";
   EXPECT_EQ(f.stats.challenges_solved.get(), 2u);
+}
+
+const char* kExact =
+    "routes:\n  - name: join\n    match: { path_prefix: /join }\n    limits:\n"
+    "      - { name: joins, key: [client.ip], rate: 2/h, exact: true }\n"
+    "      - { name: any, key: [client.ip], rate: 100/s }\n";
+
+TEST(PipelineAwait, AnExactLimitPassedHereIsCheckedInTheFleet) {
+  Fixture f(kExact, /*shared=*/true);
+  FakeStore store;
+  f.state.set_store(&store);
+  Decision d = f.run(*get("/join"));
+  ASSERT_EQ(d.step, Step::Await);
+  ASSERT_EQ(d.query->kind, StoreQuery::Kind::Limits);
+  ASSERT_EQ(d.query->limit_count, 1) << "only the exact limit";
+  const StoreQuery::Limit l = d.query->limits[0];
+  EXPECT_NE(l.limit, 0u);
+  EXPECT_NE(l.lo | l.hi, 0u);
+  EXPECT_EQ(l.interval_us, 1'800'000'000) << "2/h";
+  EXPECT_EQ(l.burst_us, 1'800'000'000) << "burst 2: one interval of tolerance";
+  StoreReply yes;
+  yes.answer = StoreAnswer::Yes;
+  EXPECT_EQ(f.pipeline->awaited(f.x, yes, f.now).step, Step::Forward);
+  EXPECT_EQ(f.stats.ratelimit_passed.get(), 1u);
+  f.finish(200);
+
+  // Refused by the fleet's figure: the limit's refusal, and the local charge given back.
+  d = f.run(*get("/join"));
+  ASSERT_EQ(d.step, Step::Await);
+  StoreReply no;
+  no.answer = StoreAnswer::No;
+  no.which = 0;
+  no.retry_ms = 90'000;
+  d = f.pipeline->awaited(f.x, no, f.now);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 429);
+  EXPECT_EQ(d.answer.retry_after_s, 90u);
+  EXPECT_THAT(std::string(d.answer.fields), HasSubstr("joins"));
+  EXPECT_EQ(f.stats.fleet_exact_refused.get(), 1u);
+  EXPECT_EQ(f.stats.ratelimit_rejected.get(), 1u);
+  f.finish(429);
+  // Given back: the node's own table still has room for the second of its 2.
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Await);
+  StoreReply lost;  // and a reply that never comes: the local decision, which passes
+  lost.answer = StoreAnswer::TimedOut;
+  EXPECT_EQ(f.pipeline->awaited(f.x, lost, f.now).step, Step::Forward);
+  f.finish(200);
+  // Now the node's own table refuses: no question for the fleet.
+  d = f.run(*get("/join"));
+  EXPECT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 429);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u);
+}
+
+TEST(PipelineAwait, WithoutAFleetExactLimitsDecideLocally) {
+  Fixture f(kExact, /*shared=*/true);  // no store: no cluster
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
+  EXPECT_EQ(f.run(*get("/join")).answer.status, 429);
 }
 
 TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
