@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "fleet/fleet.h"
+#include "fleet/messages.h"
 
 namespace gh::proxy {
 namespace {
@@ -102,23 +103,22 @@ class FleetStore final : public gate::SharedStore {
     const std::int64_t ttl = std::max<std::int64_t>(1, q.expiry_ms - core::wall_ms());
     std::vector<std::string> argv{"SET", key, fleet_.node(), "NX", "PX", std::to_string(ttl),
                                   "GET"};
-    return fleet_.ask(
-        key, std::move(argv),
-        [this, done = std::move(done)](const fleet::Reply* r, bool timed_out) {
-          if (r == nullptr) {
-            done(failed(timed_out));
-            return;
-          }
-          gate::StoreReply out;
-          if (r->type == fleet::Reply::Type::Nil || (r->is_string() && r->str == fleet_.node())) {
-            out.answer = gate::StoreAnswer::Yes;
-          } else if (r->is_string()) {
-            out.answer = gate::StoreAnswer::No;
-          } else {
-            out.answer = gate::StoreAnswer::Failed;  // an error: decided locally
-          }
-          done(out);
-        });
+    return fleet_.ask(key, std::move(argv),
+                      [this, done = std::move(done)](const fleet::Reply* r, bool timed_out) {
+                        if (r == nullptr) {
+                          done(failed(timed_out));
+                          return;
+                        }
+                        const auto a = fleet::decode_claim(*r, fleet_.node());
+                        gate::StoreReply out;
+                        if (!a) {
+                          out.answer = gate::StoreAnswer::Failed;  // an error: decided locally
+                        } else {
+                          out.answer = *a == fleet::ClaimAnswer::Ours ? gate::StoreAnswer::Yes
+                                                                      : gate::StoreAnswer::No;
+                        }
+                        done(out);
+                      });
   }
 
   // One script call over the exact limits' keys: one hash tag for them all, so that it is one
@@ -144,24 +144,18 @@ class FleetStore final : public gate::SharedStore {
             done(failed(timed_out));
             return;
           }
-          // Untrusted: two integers, the index in range, the wait bounded (a day).
-          const bool ok =
-              r->type == fleet::Reply::Type::Array && r->elements.size() == 2 &&
-              r->elements[0].type == fleet::Reply::Type::Integer &&
-              r->elements[1].type == fleet::Reply::Type::Integer && r->elements[0].integer >= 0 &&
-              static_cast<std::size_t>(r->elements[0].integer) <= n &&
-              r->elements[1].integer >= 0 && r->elements[1].integer <= std::int64_t{86'400'000'000};
-          if (!ok) {
+          const auto a = fleet::decode_gcra(*r, n);  // untrusted: checked field by field
+          if (!a) {
             done(failed(false));
             return;
           }
           gate::StoreReply out;
-          if (r->elements[0].integer == 0) {
+          if (a->refused == 0) {
             out.answer = gate::StoreAnswer::Yes;
           } else {
             out.answer = gate::StoreAnswer::No;
-            out.which = static_cast<std::uint8_t>(r->elements[0].integer - 1);
-            out.retry_ms = (r->elements[1].integer + 999) / 1000;
+            out.which = static_cast<std::uint8_t>(a->refused - 1);
+            out.retry_ms = (a->retry_us + 999) / 1000;
           }
           done(out);
         },

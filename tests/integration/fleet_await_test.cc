@@ -277,6 +277,11 @@ TEST_F(FleetAwaitTest, AddedLatencyOfAnAwaitedAnswer) {
       "challenge answer over %d rounds: awaited p50 %lld us p99 %lld us; alone p50 %lld us "
       "p99 %lld us\n",
       rounds, pct(with, 0.5), pct(with, 0.99), pct(without, 0.5), pct(without, 0.99));
+  const std::uint64_t answered = stat(*awaited, &proxy::StatsTotals::fleet_awaits_answered);
+  std::printf("waited for Redis (the node's own count): mean %llu us over %llu answered\n",
+              static_cast<unsigned long long>(stat(*awaited, &proxy::StatsTotals::fleet_await_us) /
+                                              std::max<std::uint64_t>(1, answered)),
+              static_cast<unsigned long long>(answered));
   EXPECT_EQ(stat(*awaited, &proxy::StatsTotals::fleet_awaits_answered) +
                 stat(*awaited, &proxy::StatsTotals::fleet_awaits_timed_out),
             static_cast<std::uint64_t>(rounds));
