@@ -193,6 +193,28 @@ TEST_F(FleetAwaitTest, RedisPausedAnswersWithinTheTimeoutLocally) {
   EXPECT_EQ(stat(*n1, &proxy::StatsTotals::challenges_solved), forms.size());
 }
 
+TEST_F(FleetAwaitTest, AClientGoneWhileWaitingIsNotTouchedByTheLateReply) {
+  ASSERT_NE(redis.port(), 0);
+  auto n1 = node("n1", "  request_timeout: 300ms\n");
+  ASSERT_GE(within([&] { return up(*n1); }), 0);
+  std::vector<std::string> forms;
+  for (int i = 0; i < 6; ++i) forms.push_back(solved_form(*n1));
+  redis.pause();
+  for (int i = 0; i < 5; ++i) {
+    RawClient c(n1->port());
+    ASSERT_TRUE(c.send(answer(forms[i])));
+    // Waiting for Redis now; the client goes (its destructor closes the socket).
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  redis.resume();  // the five replies come back for requests that are gone (ASan watches)
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const ClientResponse r = roundtrip(n1->port(), answer(forms[5]));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(set_cookie(r, "gh_clearance").empty());
+  EXPECT_GE(stat(*n1, &proxy::StatsTotals::fleet_awaits_answered), 1u);
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::fleet_awaits_timed_out), 0u);
+}
+
 TEST_F(FleetAwaitTest, AnExactLimitHammeredOnTwoNodesAtOnceAdmitsExactlyItsBurst) {
   ASSERT_NE(redis.port(), 0);
   const std::string limited =
