@@ -92,7 +92,13 @@ namespace {
   X(upgrade_ended_error, "gatehouse_upgrade_splices_ended_total", "error")              \
   X(upgrade_ended_shutdown, "gatehouse_upgrade_splices_ended_total", "shutdown")        \
   X(upgrade_bytes_to_upstream, "gatehouse_upgrade_bytes_total", "to_upstream")          \
-  X(upgrade_bytes_to_client, "gatehouse_upgrade_bytes_total", "to_client")
+  X(upgrade_bytes_to_client, "gatehouse_upgrade_bytes_total", "to_client")              \
+  X(fleet_awaits_answered, "gatehouse_fleet_awaits_total", "answered")                  \
+  X(fleet_awaits_timed_out, "gatehouse_fleet_awaits_total", "timeout")                  \
+  X(fleet_awaits_failed, "gatehouse_fleet_awaits_total", "failed")                      \
+  X(fleet_await_fail_static, "gatehouse_fleet_await_fail_static_total", "")             \
+  X(fleet_replays_refused, "gatehouse_fleet_await_refusals_total", "challenge")         \
+  X(fleet_exact_refused, "gatehouse_fleet_await_refusals_total", "limit")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;
@@ -109,6 +115,8 @@ constexpr Placed kPlaced[] = {
     // Counted in ms on the request path, exposed in the base unit.
     {&proxy::StatsTotals::signup_solve_ms, "signup_solve_ms",
      "gatehouse_signup_solve_seconds_total", "", 0.001},
+    {&proxy::StatsTotals::fleet_await_us, "fleet_await_us", "gatehouse_fleet_await_seconds_total",
+     "", 0.000001},
 };
 
 // Built once: the declared families, then one for each counter not placed.

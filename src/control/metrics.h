@@ -135,6 +135,17 @@ void append_value(std::string& out, double value);
     "byte_limit (upgrade_max_size in one direction), error (socket error or reset), shutdown")     \
   X(gatehouse_upgrade_bytes_total, "counter", "direction",                                         \
     "bytes spliced on upgraded connections: to_upstream, to_client")                               \
+  X(gatehouse_fleet_awaits_total, "counter", "outcome",                                            \
+    "requests that waited for Redis (a solved challenge's claim, an exact limit): answered, "      \
+    "timeout (cluster.request_timeout passed), failed (connection lost, refused)")                 \
+  X(gatehouse_fleet_await_seconds_total, "counter", "",                                            \
+    "seconds requests waited for Redis, summed (divide by the awaits for the mean)")               \
+  X(gatehouse_fleet_await_fail_static_total, "counter", "",                                        \
+    "decisions made by this node alone where the fleet's was due: Redis away, timed out or "       \
+    "failed")                                                                                      \
+  X(gatehouse_fleet_await_refusals_total, "counter", "kind",                                       \
+    "requests Redis refused that this node alone would have let pass: challenge (claimed first "   \
+    "by another node), limit (an exact limit)")                                                    \
   X(gatehouse_request_heads_total, "counter", "", "request heads parsed")                          \
   X(gatehouse_requests_refused_total, "counter", "reason",                                         \
     "requests refused before the route's limits: malformed (400, 414, 431, 501, 505), "            \

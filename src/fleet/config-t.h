@@ -28,6 +28,9 @@ struct ClusterConfig {
   Millis connect_timeout = 250;
   // No command may wait longer: then the connection is dropped and counted as a failure.
   Millis command_timeout = 20;
+  // The longest a request waits for Redis where a decision must be the fleet's (a solved
+  // challenge's single-use claim, an exact limit): past it the node decides alone. 0: never wait.
+  Millis request_timeout = 5;
   std::string node;  // this node's name in the fleet; the host name when not given
   Millis sync_interval = 200;
   std::string prefix = "gh:";  // before every key and channel: fleets may share one Redis

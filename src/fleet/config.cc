@@ -25,7 +25,7 @@ using policy::SourceMark;
 constexpr std::string_view kClusterKeys[] = {
     "seeds",       "user",          "password_file", "connect_timeout",  "command_timeout",
     "node",        "sync_interval", "prefix",        "breaker_failures", "breaker_open_for",
-    "max_pending", "mode",          "limit_shards",  "max_sync_keys"};
+    "max_pending", "mode",          "limit_shards",  "max_sync_keys",    "request_timeout"};
 constexpr std::string_view kModes[] = {"auto", "standalone", "cluster"};
 constexpr std::size_t kMaxSeeds = 64;
 constexpr std::size_t kMaxPrefix = 64;
@@ -130,6 +130,8 @@ void load_cluster(Document& doc, const Field& f, ClusterConfig& c) {
       doc.read_duration(e, path, 1, 10 * kSecond, c.connect_timeout);
     } else if (e.key == "command_timeout") {
       doc.read_duration(e, path, 1, 10 * kSecond, c.command_timeout);
+    } else if (e.key == "request_timeout") {
+      doc.read_duration(e, path, 0, 1000, c.request_timeout);
     } else if (e.key == "node") {
       if (auto text = doc.scalar(e, path)) {
         if (!doc.check_name(*text, doc.value_mark(e), path)) return;

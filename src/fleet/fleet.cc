@@ -1,5 +1,9 @@
 #include "fleet/fleet.h"
 
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -40,6 +44,21 @@ ClusterClient::Mode client_mode(policy::ClusterMode m) {
 }
 
 }  // namespace
+
+// Wakes the fleet's loop at the first ask's deadline.
+class Fleet::AskTimer final : public net::Handler {
+ public:
+  explicit AskTimer(Fleet& f) : fleet_(f) {}
+  void on_events(std::uint32_t) override {
+    std::uint64_t expirations = 0;
+    while (::read(fleet_.ask_timer_fd_, &expirations, sizeof expirations) > 0) {
+    }
+    fleet_.expire_asks();
+  }
+
+ private:
+  Fleet& fleet_;
+};
 
 Fleet::Fleet(policy::ClusterConfig config, FleetSinks sinks)
     : config_(std::move(config)),
@@ -107,7 +126,11 @@ void Fleet::run() {
     auto* self = static_cast<Fleet*>(owner);
     self->tick();
   };
+  ask_timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  ask_timer_ = std::make_unique<AskTimer>(*this);
+  if (ask_timer_fd_ >= 0) loop_->add(ask_timer_fd_, ask_timer_.get(), EPOLLIN | EPOLLET);
   loop_->set_wake_hook([this] {
+    send_asks();
     if (up_) flush();
     if (limits_ && limits_->is_urgent()) limits_->tick(loop_->now_ms(), up_);
   });
@@ -121,9 +144,123 @@ void Fleet::run() {
   client_->close();
   if (sub_) sub_->close();
   loop_->run_deferred();
+  // Every ask is answered once: those not sent, and those whose reply will never come.
+  send_asks();
+  while (!asked_.empty()) finish_ask(asked_.begin()->first, nullptr, false);
+  ask_deadlines_.clear();
+  if (ask_timer_fd_ >= 0) {
+    loop_->remove(ask_timer_fd_);
+    ::close(ask_timer_fd_);
+    ask_timer_fd_ = -1;
+  }
   client_.reset();
   sub_.reset();
   stats_.up.store(false);
+}
+
+bool Fleet::ask(std::string key, std::vector<std::string> argv, Answer done,
+                std::string_view script) {
+  if (!can_ask() || !loop_) return false;
+  if (asking_.fetch_add(1, std::memory_order_relaxed) >= kMaxAsks) {
+    asking_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  Ask a;
+  a.id = ask_ids_.fetch_add(1, std::memory_order_relaxed) + 1;
+  a.key = std::move(key);
+  a.argv = std::move(argv);
+  a.script = script;
+  a.done = std::move(done);
+  a.deadline_us = core::monotonic_ns() / 1000 + config_.request_timeout * 1000;
+  {
+    std::lock_guard lock(ask_mu_);
+    asks_.push_back(std::move(a));
+  }
+  loop_->wake();
+  return true;
+}
+
+void Fleet::send_asks() {
+  std::vector<Ask> batch;
+  {
+    std::lock_guard lock(ask_mu_);
+    batch.swap(asks_);
+  }
+  if (batch.empty()) return;
+  const std::int64_t now = core::monotonic_ns() / 1000;
+  const bool was_empty = ask_deadlines_.empty();
+  for (Ask& a : batch) {
+    asked_.emplace(a.id, std::move(a.done));
+    if (!up_ || stop_.load()) {
+      finish_ask(a.id, nullptr, false);
+      continue;
+    }
+    if (now >= a.deadline_us) {
+      finish_ask(a.id, nullptr, true);
+      continue;
+    }
+    ask_deadlines_.emplace_back(a.deadline_us, a.id);
+    send_ask(a.id, a.key, std::move(a.argv), a.script);
+  }
+  if (was_empty) arm_ask_timer();
+}
+
+void Fleet::send_ask(std::uint64_t id, const std::string& key, std::vector<std::string> argv,
+                     std::string_view script) {
+  std::vector<std::string> again;
+  if (!script.empty()) {
+    again = argv;
+    again[0] = "EVAL";
+    again[1] = std::string(script);
+  }
+  const bool sent = client_->command(
+      key, std::move(argv), [this, id, key, again = std::move(again)](const Reply* r) mutable {
+        if (r != nullptr && !again.empty() && r->type == Reply::Type::Error &&
+            r->str.starts_with("NOSCRIPT") && asked_.count(id) != 0) {
+          // A restarted or failed-over Redis forgot the script: EVAL loads it again.
+          if (!client_->command(key, std::move(again),
+                                [this, id](const Reply* r2) { finish_ask(id, r2, false); })) {
+            finish_ask(id, nullptr, false);
+          }
+          return;
+        }
+        finish_ask(id, r, false);
+      });
+  if (!sent) finish_ask(id, nullptr, false);
+}
+
+void Fleet::finish_ask(std::uint64_t id, const Reply* r, bool timed_out) {
+  auto it = asked_.find(id);
+  if (it == asked_.end()) return;  // answered already (its deadline came first)
+  Answer done = std::move(it->second);
+  asked_.erase(it);
+  asking_.fetch_sub(1, std::memory_order_relaxed);
+  if (done) done(r, timed_out);
+}
+
+void Fleet::expire_asks() {
+  const std::int64_t now = core::monotonic_ns() / 1000;
+  while (!ask_deadlines_.empty() && ask_deadlines_.front().first <= now) {
+    const std::uint64_t id = ask_deadlines_.front().second;
+    ask_deadlines_.pop_front();
+    finish_ask(id, nullptr, true);
+  }
+  // Answered ones leave their deadline behind: dropped once at the front.
+  while (!ask_deadlines_.empty() && asked_.count(ask_deadlines_.front().second) == 0) {
+    ask_deadlines_.pop_front();
+  }
+  arm_ask_timer();
+}
+
+void Fleet::arm_ask_timer() {
+  if (ask_timer_fd_ < 0) return;
+  itimerspec t{};
+  if (!ask_deadlines_.empty()) {
+    const std::int64_t at = std::max<std::int64_t>(1, ask_deadlines_.front().first);
+    t.it_value.tv_sec = at / 1'000'000;
+    t.it_value.tv_nsec = (at % 1'000'000) * 1000;
+  }
+  ::timerfd_settime(ask_timer_fd_, TFD_TIMER_ABSTIME, &t, nullptr);
 }
 
 void Fleet::tick() {
@@ -357,7 +494,9 @@ void Fleet::publish_spent(SpentRecord spent) {
   Message m;
   m.kind = Message::Kind::Spent;
   m.spent = spent;
-  Write w{{"SET", key("spent:" + spent.id), config_.node, "NX", "PX", std::to_string(ttl)},
+  // GET: the holder's name comes back, so this node's own awaited claim (the same key, made
+  // first on the request path) is no conflict.
+  Write w{{"SET", spent_key(spent.id), config_.node, "NX", "PX", std::to_string(ttl), "GET"},
           encode_message(m),
           {},
           0,
@@ -397,7 +536,7 @@ void Fleet::flush() {
             on_down("no reply to a write");
             return;
           }
-          if (spent && r->type == Reply::Type::Nil) {
+          if (spent && r->is_string() && r->str != config_.node) {
             stats_.spent_conflicts.fetch_add(1, std::memory_order_relaxed);
           }
         });

@@ -16,14 +16,15 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "fleet/breaker.h"
 #include "fleet/config-t.h"
-#include "fleet/limits_sync.h"
 #include "fleet/heartbeat.h"
+#include "fleet/limits_sync.h"
 #include "fleet/messages.h"
 #include "fleet/reply-t.h"
 
@@ -83,6 +84,18 @@ class Fleet {
   // A waiting-room place admitted here (route, id): the other nodes let its holder through.
   void publish_admit(AdmitRecord admit);
 
+  // Request-path questions (a solved challenge's claim, an exact limit; gate::Step::Await), any
+  // thread: `argv` routed by `key`, sent at once from the fleet's thread. `done` is called there
+  // exactly once: with the reply, or nullptr and timed_out at request_timeout after this call, or
+  // nullptr when no reply will come (Redis lost, stopping). With `script`, argv is an EVALSHA of
+  // it, sent again as EVAL on NOSCRIPT. False (done never called) when Redis is not up, awaits
+  // are off (request_timeout 0) or kMaxAsks are waiting.
+  using Answer = std::function<void(const Reply* reply, bool timed_out)>;
+  bool ask(std::string key, std::vector<std::string> argv, Answer done,
+           std::string_view script = {});
+  bool can_ask() const { return config_.request_timeout > 0 && up(); }
+  static constexpr std::size_t kMaxAsks = 16'384;
+
   // Shared rate limits (limits_sync.h): before start(). urgent: any thread, syncs at once.
   void share_limits(LimitsSync::Hooks hooks);
   void limits_urgent();
@@ -119,7 +132,31 @@ class Fleet {
   void deliver(const Message& m);
   void deliver_mode(const ModeRecord& m);
   void enqueue(Write w);
+  struct Ask {
+    std::uint64_t id = 0;
+    std::string key;
+    std::vector<std::string> argv;
+    std::string_view script;
+    Answer done;
+    std::int64_t deadline_us = 0;  // monotonic
+  };
+  class AskTimer;
+  void send_asks();
+  void send_ask(std::uint64_t id, const std::string& key, std::vector<std::string> argv,
+                std::string_view script);
+  void finish_ask(std::uint64_t id, const Reply* r, bool timed_out);
+  void expire_asks();
+  void arm_ask_timer();
   std::string key(std::string_view name) const { return config_.prefix + std::string(name); }
+
+ public:
+  // The single-use claim of a challenge id (32 hex characters), in Redis: one key per id, so a
+  // claim is one command on one slot in a Cluster.
+  std::string spent_key(std::string_view id_hex) const {
+    return config_.prefix + "spent:{" + std::string(id_hex) + "}";
+  }
+
+ private:
   void auth(RedisConnection& c, std::function<void(bool)> then);
 
   policy::ClusterConfig config_;
@@ -142,6 +179,17 @@ class Fleet {
   std::deque<Write> outbox_;    // under mu_, at most config_.max_pending
   std::deque<Write> inflight_;  // under mu_: sent, their PUBLISH not yet answered
   std::unique_ptr<LimitsSync> limits_;
+  // Asks: new ones under ask_mu_; sent ones, and their deadlines in order (one timeout for all),
+  // on the fleet's thread, which a timerfd wakes at the first deadline (the loop's timer wheel
+  // ticks every 16 ms: too coarse for a wait of a few).
+  std::mutex ask_mu_;
+  std::vector<Ask> asks_;
+  std::atomic<std::size_t> asking_{0};
+  std::atomic<std::uint64_t> ask_ids_{0};
+  std::unordered_map<std::uint64_t, Answer> asked_;
+  std::deque<std::pair<std::int64_t, std::uint64_t>> ask_deadlines_;
+  int ask_timer_fd_ = -1;
+  std::unique_ptr<AskTimer> ask_timer_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

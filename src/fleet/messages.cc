@@ -4,6 +4,7 @@
 
 #include "client/address.h"
 #include "fleet/json_fields.h"
+#include "fleet/reply-t.h"
 
 namespace gh::fleet {
 namespace {
@@ -203,6 +204,26 @@ std::optional<Message> decode_message(std::string_view text) {
     return m;
   }
   return std::nullopt;
+}
+
+std::optional<ClaimAnswer> decode_claim(const Reply& r, std::string_view node) {
+  if (r.type == Reply::Type::Nil) return ClaimAnswer::Ours;
+  if (r.type != Reply::Type::String) return std::nullopt;
+  return r.str == node ? ClaimAnswer::Ours : ClaimAnswer::Theirs;
+}
+
+std::optional<GcraAnswer> decode_gcra(const Reply& r, std::size_t keys) {
+  constexpr std::int64_t kDayUs = std::int64_t{86'400} * 1'000'000;
+  if (r.type != Reply::Type::Array || r.elements.size() != 2) return std::nullopt;
+  const Reply& index = r.elements[0];
+  const Reply& wait = r.elements[1];
+  if (index.type != Reply::Type::Integer || wait.type != Reply::Type::Integer) return std::nullopt;
+  if (index.integer < 0 || static_cast<std::uint64_t>(index.integer) > keys) return std::nullopt;
+  if (wait.integer < 0 || wait.integer > kDayUs) return std::nullopt;
+  GcraAnswer a;
+  a.refused = static_cast<std::uint32_t>(index.integer);
+  a.retry_us = a.refused == 0 ? 0 : wait.integer;
+  return a;
 }
 
 }  // namespace gh::fleet

@@ -76,4 +76,20 @@ std::optional<Message> decode_message(std::string_view text);
 // A node name, as `cluster.node` accepts it.
 bool valid_node(std::string_view name);
 
+// Replies of the questions a request waits for (Fleet::ask), read as untrusted input.
+struct Reply;
+// A challenge claim's `SET <key> <node> NX PX <ms> GET`: nil (nobody held it) or `node` itself (its
+// own asynchronous claim got there first) is this node's; another name is another node's claim.
+// nullopt: anything else (an error, a wrong type).
+enum class ClaimAnswer : std::uint8_t { Ours, Theirs };
+std::optional<ClaimAnswer> decode_claim(const Reply& r, std::string_view node);
+// The exact limits' GCRA script over `keys` keys: {0, 0} when every key conforms (all charged),
+// {i, retry_us} when key i (1-based) refuses and admits again in retry_us. nullopt when
+// malformed: not two integers, i above `keys`, a wait below 0 or above a day.
+struct GcraAnswer {
+  std::uint32_t refused = 0;  // 0: none; else the 1-based index of the refusing key
+  std::int64_t retry_us = 0;
+};
+std::optional<GcraAnswer> decode_gcra(const Reply& r, std::size_t keys);
+
 }  // namespace gh::fleet

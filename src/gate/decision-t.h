@@ -16,6 +16,9 @@ struct AdmissionConfig;
 
 namespace gh::gate {
 
+class SharedStore;
+struct StoreQuery;
+
 enum class Step : std::uint8_t {
   Forward,    // on to the upstream; add Exchange::response_fields() to its answer
   Respond,    // write `answer`
@@ -23,6 +26,10 @@ enum class Step : std::uint8_t {
   Hold,       // wait until `until_ms`, then call Pipeline::hold_over() (delay, tarpit)
   AwaitSlot,  // wait in the admission queue of `limiter`; then granted() or shed()
   Drop,       // close without an answer
+  // Ask `store` the `query` (the fleet's Redis) and wait for its reply, then call
+  // Pipeline::awaited() with it; at until_ms at the latest, awaited() with TimedOut. Only with
+  // `cluster:` on: a solved challenge's claim, an exact limit.
+  Await,
 };
 
 struct Decision {
@@ -33,6 +40,8 @@ struct Decision {
   admission::Limiter* limiter = nullptr;  // AwaitSlot
   admission::Priority priority = admission::Priority::AnonymousOther;
   const policy::AdmissionConfig* admission = nullptr;  // AwaitSlot: queue size, timeouts
+  SharedStore* store = nullptr;                        // Await
+  const StoreQuery* query = nullptr;                   // Await: in the exchange
 };
 
 // How the request reached us: through the inline proxy (Gatehouse forwards it), or described by

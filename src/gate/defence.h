@@ -29,6 +29,8 @@
 
 namespace gh::gate {
 
+class SharedStore;
+
 // What one route of one config generation uses; pointers into DefenceState, which outlives it.
 struct RouteDefence {
   std::uint32_t scope = 0;                           // challenge::scope_of(route name)
@@ -133,6 +135,10 @@ class DefenceState {
   bool admitted_elsewhere(const std::string& route, const waitroom::TicketId& id,
                           std::int64_t now_ms);
   void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
+  // In a fleet: the shared store requests wait for where a decision must be the fleet's (a
+  // solved challenge's claim, exact limits). Set before the workers start; null: never asked.
+  void set_store(SharedStore* store) { store_ = store; }
+  SharedStore* store() const { return store_; }
 
  private:
   struct RouteShared {
@@ -163,6 +169,7 @@ class DefenceState {
   std::string devices_key_;
   std::function<void(const ModeChange&)> on_change_;
   FleetHooks fleet_;
+  SharedStore* store_ = nullptr;
 };
 
 }  // namespace gh::gate

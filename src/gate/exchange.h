@@ -10,10 +10,12 @@
 #include <string_view>
 
 #include "client/address-t.h"
+#include "gate/store.h"
 #include "http/fields.h"
 #include "http/message-t.h"
 #include "policy/config-t.h"
 #include "stages/admission/priority-t.h"
+#include "stages/answer-t.h"
 #include "stages/challenge/token-t.h"
 #include "stages/ratelimit/stage.h"
 #include "stages/verdict-t.h"
@@ -85,11 +87,17 @@ struct ExchangeState {
   bool gates_done = false;
   ratelimit::PendingCounts pending;  // count_when limits, settled on the answer's status
   ratelimit::EarlyTickets early;     // keys of the route's limits, built when it was matched
+  ratelimit::ExactPasses exact;      // exact limits passed here, for the fleet to confirm
   bool settled = false;
   admission::Limiter* slot = nullptr;  // holds a slot of this limiter
   admission::Priority priority = admission::Priority::AnonymousOther;
   std::int64_t rtt_us = -1;  // request sent -> response head
   bool upstream_ok = false;
+
+  // Await: what the fleet's store is asked, and the answer given once it agrees (a solved
+  // challenge's clearance), or the local decision when it does not answer in time.
+  StoreQuery query;
+  stages::Answer held;
 
   std::string_view path;  // canonical (in path_buf), what routes and rules matched
   std::size_t response_fields_len = 0;

@@ -458,9 +458,36 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
     in.device = {reinterpret_cast<const char*>(x.device_id.data()), x.device_id.size()};
   }
   if (x.limits == nullptr) return gates(x, now);
-  x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early);
+  x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early, &x.exact);
+  if (x.limit_verdict.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
+  if (x.limit_verdict.action == stages::Action::Continue && x.exact.size != 0) {
+    if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+      // Exact limits passed here are the fleet's to decide: checked and charged together in
+      // Redis (GCRA), before the request goes on.
+      if (store->ready()) {
+        x.query = StoreQuery{};
+        x.query.kind = StoreQuery::Kind::Limits;
+        for (std::uint8_t i = 0; i < x.exact.size; ++i) {
+          const ratelimit::ExactPasses::Entry& e = x.exact.entries[i];
+          const ratelimit::Limit& l = e.table->limit();
+          StoreQuery::Limit& q = x.query.limits[x.query.limit_count++];
+          q.limit = e.table->fleet_id();
+          q.lo = e.ticket.key.lo;
+          q.hi = e.ticket.key.hi;
+          q.interval_us = std::max<std::int64_t>(1, (l.emission_interval + 999) / 1000);
+          q.burst_us = l.tolerance / 1000;
+        }
+        return await(x, *store, now);
+      }
+      stats_.fleet_await_fail_static.add();
+    }
+  }
+  return limit_verdict(x, now);
+}
+
+// What the rate limits decided (x.limit_verdict), carried out.
+Decision Pipeline::limit_verdict(Exchange& x, Clock now) {
   const stages::Verdict& v = x.limit_verdict;
-  if (v.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
   switch (v.action) {
     case stages::Action::Continue:
       stats_.ratelimit_passed.add();
@@ -653,6 +680,19 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
       challenge::endpoint(g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
   switch (e.outcome) {
     case challenge::Outcome::Solved:
+      if (SharedStore* store = rt.state->store(); store != nullptr) {
+        // Claimed here first; in a fleet the answer waits for the claim in Redis, so that a
+        // replay sent to two nodes at once passes on one only.
+        if (store->ready()) {
+          x.query = StoreQuery{};
+          x.query.kind = StoreQuery::Kind::Claim;
+          x.query.id = e.id;
+          x.query.expiry_ms = e.expiry_ms;
+          x.held = e.answer;
+          return await(x, *store, now);
+        }
+        stats_.fleet_await_fail_static.add();
+      }
       stats_.challenges_solved.add();
       break;
     case challenge::Outcome::Refused:
@@ -667,6 +707,68 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
       break;
   }
   return respond(e.answer);
+}
+
+Decision Pipeline::await(Exchange& x, SharedStore& store, Clock now) {
+  Decision d;
+  d.step = Step::Await;
+  d.store = &store;
+  d.query = &x.query;
+  // The store answers TimedOut by its timeout; this is the transport's backstop, a timer tick
+  // (16 ms) late at worst.
+  d.until_ms = now.mono_ms + store.timeout_ms() + 20;
+  return d;
+}
+
+Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
+  switch (r.answer) {
+    case StoreAnswer::Yes:
+    case StoreAnswer::No:
+      stats_.fleet_awaits_answered.add();
+      break;
+    case StoreAnswer::TimedOut:
+      stats_.fleet_awaits_timed_out.add();
+      stats_.fleet_await_fail_static.add();
+      break;
+    case StoreAnswer::Failed:
+      stats_.fleet_awaits_failed.add();
+      stats_.fleet_await_fail_static.add();
+      break;
+  }
+  if (r.waited_us > 0) stats_.fleet_await_us.add(static_cast<std::uint64_t>(r.waited_us));
+  const StoreQuery::Kind kind = x.query.kind;
+  x.query.kind = StoreQuery::Kind::None;
+  if (kind == StoreQuery::Kind::Claim) {
+    if (r.answer == StoreAnswer::No) {
+      // Another node claimed it first: this one is the replay.
+      stats_.fleet_replays_refused.add();
+      stats_.challenges_failed.add();
+      note_refusal(x, now);
+      http::FieldWriter w = answer_fields(x);
+      challenge::GateContext g{codec_of(x),
+                               x.rt->policy->config.challenge,
+                               x.rt->defence.theme_css,
+                               binding(x),
+                               x.json,
+                               now.wall_ms,
+                               x.page,
+                               w,
+                               x.over_tls};
+      return respond(challenge::replayed(g).answer);
+    }
+    stats_.challenges_solved.add();
+    return respond(x.held);
+  }
+  if (kind == StoreQuery::Kind::Limits) {
+    if (r.answer == StoreAnswer::No && r.which < x.exact.size) {
+      // The fleet's figure refuses: this node's charges are given back, as for any refusal.
+      stats_.fleet_exact_refused.add();
+      x.limit_verdict = ratelimit::exact_refusal(x.exact.entries[r.which], r.retry_ms * 1'000'000);
+      ratelimit::refund_exact(x.exact, ns(now));
+    }
+    return limit_verdict(x, now);
+  }
+  return Decision{};
 }
 
 void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t rtt_us, Clock now) {

@@ -15,6 +15,7 @@
 #include "gate/decision-t.h"
 #include "gate/exchange.h"
 #include "gate/stats.h"
+#include "gate/store.h"
 #include "http/message-t.h"
 
 namespace gh::lists {
@@ -54,6 +55,10 @@ class Pipeline {
   // (timeout, evicted). The exchange holds the slot until end().
   Decision granted(Exchange& x, admission::Limiter* limiter, admission::Priority p, Clock now);
   Decision shed(Exchange& x, Clock now);
+  // After Await: the shared store's reply, or TimedOut when none came by the decision's
+  // until_ms (Failed when it could not be asked). Fail-static: without the fleet's answer the
+  // node's own decision stands.
+  Decision awaited(Exchange& x, const StoreReply& reply, Clock now);
 
   // The upstream's answer head: count_when limits, the device token of a successful login (in
   // x.response_fields()), the route's signals and the admission feedback.
@@ -72,7 +77,9 @@ class Pipeline {
   void count_class(const Exchange& x);
   Decision challenge(Exchange& x, std::uint8_t level, Clock now);
   Decision respond(const stages::Answer& a);
+  Decision await(Exchange& x, SharedStore& store, Clock now);
   Decision refuse_limited(Exchange& x, bool close);
+  Decision limit_verdict(Exchange& x, Clock now);
   void note_refusal(const Exchange& x, Clock now);
   void settle_signup(Exchange& x, const http::ResponseHead& resp, Clock now);
   std::uint64_t binding(Exchange& x);

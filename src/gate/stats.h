@@ -101,7 +101,15 @@ struct Counter {
   X(upgrade_ended_error, "splices ended: a socket error or reset")                                 \
   X(upgrade_ended_shutdown, "splices ended: Gatehouse stopping")                                   \
   X(upgrade_bytes_to_upstream, "bytes spliced from clients to upstreams")                          \
-  X(upgrade_bytes_to_client, "bytes spliced from upstreams to clients")
+  X(upgrade_bytes_to_client, "bytes spliced from upstreams to clients")                            \
+  X(fleet_awaits_answered, "requests that waited for Redis and had its answer in time")            \
+  X(fleet_awaits_timed_out, "requests that waited for Redis past cluster.request_timeout")         \
+  X(fleet_awaits_failed, "requests whose question to Redis failed (connection lost, refused)")     \
+  X(fleet_await_fail_static,                                                                       \
+    "decisions made locally where the fleet's was due: Redis away, timed out or failed")           \
+  X(fleet_await_us, "microseconds requests waited for Redis, summed")                              \
+  X(fleet_replays_refused, "solved challenges refused: another node had claimed them first")       \
+  X(fleet_exact_refused, "requests an exact limit refused in Redis that this node had let pass")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

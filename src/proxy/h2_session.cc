@@ -71,7 +71,7 @@ std::string lower(std::string_view s) {
 
 // ---- one stream: one request through the pipeline -------------------------------------------
 
-struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
+struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter, public StoreWaiter {
   enum class State : std::uint8_t { Head, Deciding, Hold, Queued, Upstream, Answered, Closed };
 
   H2Stream(H2Session& c, std::int32_t stream_id) : conn(c), id(stream_id), ux(c.worker(), *this) {
@@ -114,6 +114,7 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
   bool exchange_open = false;
   std::uint32_t body_want = 0;
   admission::Limiter* queued_for = nullptr;
+  std::uint64_t store_ticket = 0;  // waiting for the fleet's store (Await)
   RequestText rtext;
   std::int64_t start_ms = 0;
   int local_status = 0;
@@ -277,6 +278,16 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
         }
         carry(w.pipeline().shed(x, w.clock()));
         return;
+      case gate::Step::Await:
+        // Parked like a hold; the reply (store_replied) or the deadline ends it.
+        store_ticket = w.await_store(*d.store, *d.query, this);
+        if (store_ticket == 0) {
+          carry(w.pipeline().awaited(x, {}, w.clock()));
+          return;
+        }
+        state = State::Hold;
+        w.loop().timers().arm(hold_timer, d.until_ms);
+        return;
       case gate::Step::Drop:
         // Unanswered, as an HTTP/1.1 drop closes unanswered; the connection's other streams go on.
         nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
@@ -297,8 +308,27 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     return true;
   }
 
+  void store_replied(const gate::StoreReply& reply) override {
+    store_ticket = 0;
+    if (state != State::Hold || !exchange_open) return;
+    Worker& w = conn.worker();
+    w.loop().timers().cancel(hold_timer);
+    state = State::Deciding;
+    carry(w.pipeline().awaited(x, reply, w.clock()));
+    conn.drive();
+  }
+
   void on_hold_expired() {
     Worker& w = conn.worker();
+    if (store_ticket != 0) {
+      w.leave_store(store_ticket);
+      store_ticket = 0;
+      state = State::Deciding;
+      gate::StoreReply timed_out;
+      timed_out.answer = gate::StoreAnswer::TimedOut;
+      carry(w.pipeline().awaited(x, timed_out, w.clock()));
+      return;
+    }
     if (queued_for != nullptr) {
       admission_shed();
       return;
@@ -594,6 +624,10 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter {
     if (queued_for != nullptr) {
       w.leave_slot_queue(queued_for, this);
       queued_for = nullptr;
+    }
+    if (store_ticket != 0) {  // a reply that comes later finds no one
+      w.leave_store(store_ticket);
+      store_ticket = 0;
     }
     if (!exchange_open) return;
     exchange_open = false;

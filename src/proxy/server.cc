@@ -21,6 +21,7 @@
 #include "fleet/nodes.h"
 #include "net/listen_check.h"
 #include "net/socket.h"
+#include "proxy/fleet_store.h"
 #include "proxy/worker.h"
 #include "stages/admission/mode_controller.h"
 #include "stages/ratelimit/keyhash.h"
@@ -761,6 +762,9 @@ bool Server::start_fleet(std::string* error) {
     return false;
   }
   fleet_started_ms_ = core::wall_ms();
+  // Where a decision must be the fleet's, requests wait for Redis (cluster.request_timeout).
+  store_ = make_fleet_store(*fleet_);
+  defence_.set_store(store_.get());
   // Triggers act on the fleet's figures and the waiting rooms form one line: every node runs
   // the same rules on the same heartbeats.
   gate::DefenceState::FleetHooks hooks;

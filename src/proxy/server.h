@@ -10,15 +10,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "client/address-t.h"
 #include "fleet/fleet.h"
 #include "gate/runtime.h"
 #include "gate/stats.h"
+#include "gate/store.h"
 #include "net/connection_counter.h"
 #include "net/kernel_drop.h"
 #include "net/upstream_monitor.h"
@@ -226,6 +227,7 @@ class Server {
   bool housekeeping_stop_ = false;
   std::thread housekeeper_;
   std::unique_ptr<fleet::Fleet> fleet_;
+  std::unique_ptr<gate::SharedStore> store_;  // fleet_ as the pipeline's store (Await)
   // Per route, the latest at_ms of a hand-set mode known here (set here or by another node): a
   // change published here is stamped later than it, so two changes in one millisecond on two
   // nodes cannot tie (a tie is dropped by every node as "not newer"). Keys: configured routes.

@@ -491,10 +491,28 @@ void Session::carry(const gate::Decision& d) {
       }
       carry(worker_.pipeline().shed(x_, worker_.clock()));
       return;
+    case gate::Step::Await:
+      // Parked like a hold; the reply (store_replied) or the deadline ends it, whichever first.
+      store_ticket_ = worker_.await_store(*d.store, *d.query, this);
+      if (store_ticket_ == 0) {
+        carry(worker_.pipeline().awaited(x_, {}, worker_.clock()));
+        return;
+      }
+      phase_ = Phase::Hold;
+      hold_until_ms_ = d.until_ms;
+      return;
     case gate::Step::Drop:
       close_now();
       return;
   }
+}
+
+void Session::store_replied(const gate::StoreReply& reply) {
+  store_ticket_ = 0;
+  if (fd_ < 0 || phase_ != Phase::Hold || !exchange_open_) return;
+  phase_ = Phase::Upstream;
+  carry(worker_.pipeline().awaited(x_, reply, worker_.clock()));
+  if (fd_ >= 0) drive();
 }
 
 // Body fields (username, email) are read from the first bytes of the body, held back until the
@@ -548,6 +566,15 @@ bool Session::try_decide() {
 }
 
 void Session::on_hold_expired() {
+  if (store_ticket_ != 0) {
+    worker_.leave_store(store_ticket_);
+    store_ticket_ = 0;
+    phase_ = Phase::Upstream;
+    gate::StoreReply timed_out;
+    timed_out.answer = gate::StoreAnswer::TimedOut;
+    carry(worker_.pipeline().awaited(x_, timed_out, worker_.clock()));
+    return;
+  }
   if (queued_for_ != nullptr) {
     admission_shed();
     return;
@@ -818,6 +845,10 @@ void Session::end_exchange() {
   if (queued_for_ != nullptr) {
     worker_.leave_slot_queue(queued_for_, this);
     queued_for_ = nullptr;
+  }
+  if (store_ticket_ != 0) {  // a reply that comes later finds no one
+    worker_.leave_store(store_ticket_);
+    store_ticket_ = 0;
   }
   ux_.end();
   if (head_len_ != 0 && in_ != nullptr) {

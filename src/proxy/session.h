@@ -43,6 +43,7 @@ struct SnapshotHold;
 class Session final : public net::Handler,
                       public UpstreamExchange::Owner,
                       public SlotWaiter,
+                      public StoreWaiter,
                       public ClientTransport,
                       public SplicePeer {
  public:
@@ -71,6 +72,7 @@ class Session final : public net::Handler,
   // request is shed (queue timeout, or evicted by a higher class).
   void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
   void admission_shed() override;
+  void store_replied(const gate::StoreReply& reply) override;
   // The client transport (plain socket here) for an HTTP/2 session.
   ssize_t transport_read(char* p, std::size_t n) override;
   ssize_t transport_write(const char* p, std::size_t n) override;
@@ -197,6 +199,7 @@ class Session final : public net::Handler,
   std::uint32_t body_want_ = 0;
   std::int64_t hold_until_ms_ = 0;
   admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
+  std::uint64_t store_ticket_ = 0;            // waiting for the fleet's store (Await)
   int local_status_ = 0;                      // the status of an answer Gatehouse wrote
   UpstreamExchange ux_;                       // the upstream side of a forwarded request
   Splice splice_;                             // Phase::Splice: in_ to the upstream, out_ to us

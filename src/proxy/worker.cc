@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 #include "client/address.h"
 #include "core/clock.h"
@@ -154,6 +155,7 @@ void Worker::run() {
 
 void Worker::on_wake() {
   answered_.store(asked_.load());
+  deliver_replies();
   const std::uint64_t generation = server_.generation();
   if (generation != generation_) {
     generation_ = generation;
@@ -164,6 +166,48 @@ void Worker::on_wake() {
     apply_listener_ops(server_.take_listener_ops(index_));
   }
   if (server_.stop_requested() && !stopping_) begin_stop();
+}
+
+std::uint64_t Worker::await_store(gate::SharedStore& store, const gate::StoreQuery& q,
+                                  StoreWaiter* w) {
+  // Bounded by the requests this worker holds open, and then some: attacker-driven.
+  static constexpr std::size_t kMaxWaiting = 65'536;
+  if (store_waiters_.size() >= kMaxWaiting) return 0;
+  const std::uint64_t ticket = ++store_tickets_;
+  const auto start = std::chrono::steady_clock::now();
+  store_waiters_.emplace(ticket, w);
+  // The reply comes on the fleet's thread: posted here, delivered by this loop's wake-up.
+  const bool asked = store.ask(q, [this, ticket, start](const gate::StoreReply& r) {
+    gate::StoreReply copy = r;
+    copy.waited_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    {
+      std::lock_guard lock(replies_mu_);
+      replies_.emplace_back(ticket, copy);
+    }
+    loop_.wake();
+  });
+  if (!asked) {
+    store_waiters_.erase(ticket);
+    return 0;
+  }
+  return ticket;
+}
+
+void Worker::deliver_replies() {
+  std::vector<std::pair<std::uint64_t, gate::StoreReply>> batch;
+  {
+    std::lock_guard lock(replies_mu_);
+    batch.swap(replies_);
+  }
+  for (const auto& [ticket, reply] : batch) {
+    auto it = store_waiters_.find(ticket);
+    if (it == store_waiters_.end()) continue;  // answered by its deadline, or gone
+    StoreWaiter* w = it->second;
+    store_waiters_.erase(it);
+    w->store_replied(reply);
+  }
 }
 
 void Worker::adopt(gate::RuntimePtr runtime, UpstreamGroupsPtr groups) {

@@ -7,14 +7,18 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/buffer.h"
 #include "gate/pipeline.h"
 #include "gate/runtime.h"
 #include "gate/stats.h"
+#include "gate/store.h"
 #include "net/connection_counter.h"
 #include "net/event_loop.h"
 #include "net/upstream_group.h"
@@ -37,6 +41,16 @@ class SlotWaiter {
 
  protected:
   ~SlotWaiter() = default;
+};
+// Who waits for the fleet's shared store (gate::Step::Await): an HTTP/1.1 session (or decision
+// service exchange), or one HTTP/2 stream.
+class StoreWaiter {
+ public:
+  // On the worker's thread, once, unless the waiter left first (Worker::leave_store).
+  virtual void store_replied(const gate::StoreReply& reply) = 0;
+
+ protected:
+  ~StoreWaiter() = default;
 };
 struct ListenerOp;
 using UpstreamGroupsPtr = std::shared_ptr<const std::vector<std::shared_ptr<net::UpstreamGroup>>>;
@@ -118,6 +132,12 @@ class Worker {
   // A slot was freed (here, or anywhere: polled while requests wait): grants slots to waiters.
   void admit_waiting(admission::Limiter* limiter);
 
+  // Await: asks `store` for `w`; its reply comes back to w->store_replied() on this thread. A
+  // ticket (never 0) that w gives to leave_store() when it stops waiting (answered otherwise,
+  // closed): a reply that comes later finds no one. 0: not asked (too many waiting, store away).
+  std::uint64_t await_store(gate::SharedStore& store, const gate::StoreQuery& q, StoreWaiter* w);
+  void leave_store(std::uint64_t ticket) { store_waiters_.erase(ticket); }
+
  private:
   class Acceptor;
   void on_wake();
@@ -157,6 +177,12 @@ class Worker {
   std::uint64_t h2_cuts_since_event_ = 0;
   std::uint32_t handshakes_ = 0;
   std::map<admission::Limiter*, std::unique_ptr<AdmissionQueue>> slot_queues_;
+  // Await: who waits, by ticket (this thread only); replies posted from the fleet's thread.
+  std::unordered_map<std::uint64_t, StoreWaiter*> store_waiters_;
+  std::uint64_t store_tickets_ = 0;
+  std::mutex replies_mu_;
+  std::vector<std::pair<std::uint64_t, gate::StoreReply>> replies_;  // under replies_mu_
+  void deliver_replies();
   net::Timer admit_timer_;
   void arm_admit_timer();
 };

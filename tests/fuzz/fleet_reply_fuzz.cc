@@ -1,9 +1,10 @@
 // Arbitrary bytes as Redis's side of the connection: hiredis's reader parses them, every reply is
 // copied within bounds (fleet/reply.h), and the fleet's decoders read it as it reads a real
 // reply — an HGETALL of bans, modes or node heartbeats (field/value pairs), a pushed message,
-// a CLUSTER SLOTS answer, a MOVED/ASK error. Never crashes; whatever decodes encodes back to a
-// record that decodes to the same; a map routes every slot to a master it names, a redirection
-// names a slot and an address that can be used.
+// a CLUSTER SLOTS answer, a MOVED/ASK error, a challenge claim's or the exact limits' script's
+// answer. Never crashes; whatever decodes encodes back to a record that decodes to the same; a
+// map routes every slot to a master it names, a redirection names a slot and an address that can
+// be used; a script's answer names a key it was given and a bounded wait.
 #include <hiredis/hiredis.h>
 
 #include <cstddef>
@@ -65,7 +66,24 @@ void read_map(const Reply& r) {
   }
 }
 
+// The replies a waiting request reads: a claim's and the exact limits' script's.
+void read_await(const Reply& r) {
+  if (auto c = decode_claim(r, "n1")) {
+    gh::fuzz::check(r.type == Reply::Type::Nil || r.type == Reply::Type::String, "claim type");
+    gh::fuzz::check((*c == ClaimAnswer::Ours) == (r.type == Reply::Type::Nil || r.str == "n1"),
+                    "claim holder");
+  }
+  for (std::size_t keys : {std::size_t{1}, std::size_t{4}}) {
+    if (auto g = decode_gcra(r, keys)) {
+      gh::fuzz::check(g->refused <= keys, "gcra index in range");
+      gh::fuzz::check(g->retry_us >= 0 && g->retry_us <= std::int64_t{86'400'000'000},
+                      "gcra wait bounded");
+    }
+  }
+}
+
 void read_reply(const Reply& r) {
+  read_await(r);
   if (r.is_string()) read_value(r.str);
   if (r.type == Reply::Type::Error) read_redirect(r.str);
   read_map(r);

@@ -226,7 +226,7 @@ EndpointAnswer endpoint(const GateContext& g, SpentSet& spent, const client::Cid
     case SpentSet::Claim::Fresh:
       break;
     case SpentSet::Claim::Replay:
-      return refused(g, "this challenge was already used");
+      return replayed(g);
     case SpentSet::Claim::PrefixFull: {
       // This network holds its share of the single-use set; other networks still solve.
       const auto wait_s =
@@ -238,7 +238,16 @@ EndpointAnswer endpoint(const GateContext& g, SpentSet& spent, const client::Cid
     case SpentSet::Claim::Full:
       return refused(g, "too many challenges in flight, try again shortly", 503);
   }
-  return grant(g, tok, sol.return_path());
+  EndpointAnswer e = grant(g, tok, sol.return_path());
+  if (e.outcome == Outcome::Solved) {
+    e.id = tok.id;
+    e.expiry_ms = tok.expiry_ms;
+  }
+  return e;
+}
+
+EndpointAnswer replayed(const GateContext& g) {
+  return refused(g, "this challenge was already used");
 }
 
 }  // namespace gh::challenge

@@ -88,6 +88,10 @@ enum class Outcome : std::uint8_t {
 struct EndpointAnswer {
   stages::Answer answer;
   Outcome outcome = Outcome::NotFound;
+  // Solved: the id claimed (in the local single-use set) and until when, for a fleet to claim
+  // it across its nodes before the answer goes out.
+  TokenId id{};
+  std::int64_t expiry_ms = 0;
 };
 
 // A request under /.gatehouse/: `path` is canonical, `body` the urlencoded answer of a POST (at
@@ -95,5 +99,8 @@ struct EndpointAnswer {
 EndpointAnswer endpoint(const GateContext& g, SpentSet& spent, const client::Cidr& prefix,
                         http::Method method, std::string_view path, std::string_view query,
                         std::string_view body);
+
+// The refusal of an answer that was claimed already, here or (in a fleet) on another node.
+EndpointAnswer replayed(const GateContext& g);
 
 }  // namespace gh::challenge

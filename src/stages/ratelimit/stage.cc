@@ -168,8 +168,9 @@ void enqueue(PendingCounts& pending, Table& table, const Ticket& ticket,
 }  // namespace
 
 stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts& pending,
-                                   const EarlyTickets* early) const {
+                                   const EarlyTickets* early, ExactPasses* exact) const {
   if (early != nullptr && early->owner != this) early = nullptr;
+  if (exact != nullptr) exact->size = 0;
   std::uint8_t next_early = 0;  // tickets are in limit order
   stages::Verdict v;
   const std::uint8_t first_new = pending.size;
@@ -227,6 +228,9 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
       // An untracked pass (full table, fail-open) charged nothing: it is owed a count instead.
       if (count_when) {
         enqueue(pending, *c.table, ticket, cfg.count_when_status, d.status == Status::Tracked, now);
+      } else if (exact != nullptr && exact->size < ExactPasses::kMax && !cfg.dry_run &&
+                 d.status == Status::Tracked && c.table->sharing() == Sharing::Exact) {
+        exact->entries[exact->size++] = {&cfg, c.table.get(), ticket};
       }
       continue;
     }
@@ -280,9 +284,54 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     }
     v.outcome = stages::Outcome::Rejected;
     undo_queued();
+    if (exact != nullptr) exact->size = 0;  // refused here: nothing for the fleet to check
     return v;  // the first refusal wins; later limits are not charged for it
   }
   return v;
+}
+
+stages::Verdict exact_refusal(const ExactPasses::Entry& e, Nanos retry_after) {
+  const policy::LimitConfig& cfg = *e.config;
+  const Limit& l = e.table->limit();
+  stages::Verdict v;
+  v.rule = cfg.name;
+  v.status = cfg.action.status;
+  v.retry_after_s = ceil_seconds(std::max<Nanos>(retry_after, 0));
+  v.has_ratelimit = true;
+  v.ratelimit = {cfg.name, l.burst, ceil_seconds(l.emission_interval * static_cast<Nanos>(l.burst)),
+                 0, v.retry_after_s};
+  v.outcome = stages::Outcome::Rejected;
+  const policy::LimitAction& a = cfg.action;
+  switch (a.kind) {
+    case policy::ActionKind::Tarpit:
+      v.action = stages::Action::Tarpit;
+      v.wait_ms = a.hold;
+      break;
+    case policy::ActionKind::Drop:
+      v.action = stages::Action::Drop;
+      break;
+    case policy::ActionKind::Ban:
+      v.action = stages::Action::Reject;
+      v.ban = true;
+      v.ban_ms = a.ban_duration;
+      v.ban_max_ms = a.ban_max != 0 ? a.ban_max : static_cast<std::int64_t>(a.ban_duration) * 64;
+      break;
+    case policy::ActionKind::Challenge:
+      v.action = stages::Action::Challenge;
+      break;
+    case policy::ActionKind::Delay:
+    case policy::ActionKind::Reject:
+      v.action = stages::Action::Reject;
+      break;
+  }
+  return v;
+}
+
+void refund_exact(ExactPasses& exact, Nanos now) {
+  for (std::uint8_t i = 0; i < exact.size; ++i) {
+    exact.entries[i].table->refund(exact.entries[i].ticket, now);
+  }
+  exact.size = 0;
 }
 
 void RouteLimits::prefetch(const KeyInputs& in, EarlyTickets& out) const {

@@ -96,6 +96,27 @@ struct EarlyTickets {
   std::uint8_t size = 0;
 };
 
+// The exact limits (`exact: true`, in a fleet) a request passed and was charged for here: in a
+// fleet they are checked again, together, in Redis before it goes on (gate::Step::Await), and
+// refunded here when Redis refuses. Fixed size, lives in the exchange; a route's exact limits
+// past kMax are decided here alone.
+struct ExactPasses {
+  struct Entry {
+    const policy::LimitConfig* config = nullptr;  // the config snapshot's
+    Table* table = nullptr;  // kept alive by the config snapshot the exchange holds
+    Ticket ticket;           // ticket.key is the key's hash, as the fleet names it
+  };
+  static constexpr std::size_t kMax = 4;
+  std::array<Entry, kMax> entries{};
+  std::uint8_t size = 0;
+};
+
+// The refusal of exact limit `e` decided in Redis (the fleet's figure), `retry_after` from now:
+// its action as check() would take it (a delay cannot reserve a slot there: refused).
+stages::Verdict exact_refusal(const ExactPasses::Entry& e, Nanos retry_after);
+// Gives back what the request was charged for its exact limits here (Redis refused it).
+void refund_exact(ExactPasses& exact, Nanos now);
+
 class RouteLimits {
  public:
   // `limits` are the route's and must outlive this (they are the config snapshot's).
@@ -119,8 +140,9 @@ class RouteLimits {
   // refunded and dequeued: the request never reaches the application, so it is no failure.
   // `early`, when made by prefetch() on this RouteLimits for the same request, stands for the
   // keys it holds (they are not built again).
+  // `exact`, when given, gets the exact limits that passed (see ExactPasses).
   stages::Verdict check(const KeyInputs& in, Nanos now, PendingCounts& pending,
-                        const EarlyTickets* early = nullptr) const;
+                        const EarlyTickets* early = nullptr, ExactPasses* exact = nullptr) const;
   // Builds the keys of the limits known as soon as the route is (client.ip, client.prefix,
   // route, method) and starts fetching their table buckets, so that the cache miss of a cold
   // key overlaps the work done before check() (classification, tokens); the tickets go to

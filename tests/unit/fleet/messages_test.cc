@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fleet/reply-t.h"
+
 namespace gh::fleet {
 namespace {
 
@@ -106,6 +108,54 @@ TEST(Messages, InvalidUtf8IsReplacedNotThrown) {
   auto back = decode_ban(encode_ban(b));
   ASSERT_TRUE(back);
   EXPECT_NE(back->reason, b.reason);
+}
+
+Reply integer(std::int64_t v) {
+  Reply r;
+  r.type = Reply::Type::Integer;
+  r.integer = v;
+  return r;
+}
+Reply pair(std::int64_t a, std::int64_t b) {
+  Reply r;
+  r.type = Reply::Type::Array;
+  r.elements = {integer(a), integer(b)};
+  return r;
+}
+
+TEST(Messages, ClaimRepliesNameTheHolder) {
+  Reply nil;
+  nil.type = Reply::Type::Nil;
+  EXPECT_EQ(decode_claim(nil, "n1"), ClaimAnswer::Ours) << "nobody held it: set now";
+  Reply held;
+  held.type = Reply::Type::String;
+  held.str = "n1";
+  EXPECT_EQ(decode_claim(held, "n1"), ClaimAnswer::Ours) << "this node's own claim got there first";
+  held.str = "n2";
+  EXPECT_EQ(decode_claim(held, "n1"), ClaimAnswer::Theirs);
+  Reply error;
+  error.type = Reply::Type::Error;
+  error.str = "ERR syntax error";
+  EXPECT_FALSE(decode_claim(error, "n1"));
+  EXPECT_FALSE(decode_claim(integer(1), "n1"));
+}
+
+TEST(Messages, GcraRepliesAreCheckedFieldByField) {
+  auto all = decode_gcra(pair(0, 0), 2);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->refused, 0u);
+  auto second = decode_gcra(pair(2, 1'500'000), 2);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->refused, 2u);
+  EXPECT_EQ(second->retry_us, 1'500'000);
+  EXPECT_FALSE(decode_gcra(pair(3, 1), 2)) << "a key it was not given";
+  EXPECT_FALSE(decode_gcra(pair(-1, 1), 2));
+  EXPECT_FALSE(decode_gcra(pair(1, -1), 2));
+  EXPECT_FALSE(decode_gcra(pair(1, std::int64_t{86'400'000'001}), 2)) << "more than a day";
+  Reply three = pair(0, 0);
+  three.elements.push_back(integer(0));
+  EXPECT_FALSE(decode_gcra(three, 2));
+  EXPECT_FALSE(decode_gcra(integer(0), 2));
 }
 
 }  // namespace

@@ -58,7 +58,9 @@ client::IpAddress ip(const char* text) {
 
 // A runtime built from YAML as the server builds it, and a pipeline with a fake host.
 struct Fixture {
-  explicit Fixture(const std::string& yaml) {
+  // `shared`: the limits take part in a fleet (Registry::share), as with `cluster:`.
+  explicit Fixture(const std::string& yaml, bool shared = false) {
+    if (shared) registry.share([] {});
     policy::LoadResult r = policy::load_config_string(
         "listen:\n  - address: 127.0.0.1:8080\n"
         "upstreams:\n  app:\n    servers: [127.0.0.1:3000]\n" +
@@ -414,6 +416,184 @@ TEST(Pipeline, ProofOfWorkAnswerIsCheckedAndGranted) {
   EXPECT_EQ(f.pipeline->body(f.x, form, true, f.now).answer.status, 403) << "replayed";
   f.begin(*answer);
   EXPECT_EQ(f.pipeline->body(f.x, "token=" + token + "&nonce=x", true, f.now).answer.status, 400);
+}
+
+// ---- a fleet: waiting for the shared store (Step::Await) ------------------------------------
+
+// The fleet's store as the pipeline sees it: asks are recorded, never answered by itself (the
+// test plays the reply, as a transport hands it back).
+struct FakeStore final : SharedStore {
+  bool up = true;
+  std::vector<StoreQuery> asked;
+  bool ready() const override { return up; }
+  std::int64_t timeout_ms() const override { return 5; }
+  bool ask(const StoreQuery& q, Done) override {
+    asked.push_back(q);
+    return true;
+  }
+};
+
+// A solved proof of work, posted: the decision the answer's body gets.
+struct Solve {
+  std::unique_ptr<Req> answer;  // the head outlives its exchange
+  std::string form;
+};
+Solve solve(Fixture& f) {
+  const Decision c = f.run(*get("/signup", "Accept: application/json\r\n"));
+  const std::string json(c.answer.body);
+  const std::size_t t = json.find("\"token\":\"") + 9;
+  const std::string token = json.substr(t, json.find('"', t) - t);
+  const std::optional<std::string> nonce = challenge::pow_solve(token, 4, 1'000'000);
+  EXPECT_TRUE(nonce.has_value());
+  Solve s;
+  s.form = "token=" + token + "&nonce=" + nonce.value_or("");
+  s.answer = post("/.gatehouse/challenge", s.form);
+  return s;
+}
+Decision answer(Fixture& f, const Solve& s) {
+  EXPECT_EQ(f.begin(*s.answer).step, Step::NeedBody);
+  return f.pipeline->body(f.x, s.form, true, f.now);
+}
+
+TEST(PipelineAwait, ASolvedChallengeWaitsForItsClaimInTheFleet) {
+  Fixture f(signup("challenge"));
+  FakeStore store;
+  f.state.set_store(&store);
+  const Solve s = solve(f);
+  const Decision d = answer(f, s);
+  ASSERT_EQ(d.step, Step::Await);
+  EXPECT_EQ(d.store, &store);
+  ASSERT_EQ(store.asked.size(), 0u) << "the transport asks, not the pipeline";
+  ASSERT_NE(d.query, nullptr);
+  EXPECT_EQ(d.query->kind, StoreQuery::Kind::Claim);
+  EXPECT_NE(d.query->id, challenge::TokenId{});
+  EXPECT_GT(d.query->expiry_ms, f.now.wall_ms);
+  EXPECT_EQ(d.until_ms, f.now.mono_ms + 5 + 20) << "the timeout and the transport's backstop";
+  EXPECT_EQ(f.stats.challenges_solved.get(), 0u) << "not before the fleet agrees";
+  StoreReply yes;
+  yes.answer = StoreAnswer::Yes;
+  yes.waited_us = 300;
+  const Decision solved = f.pipeline->awaited(f.x, yes, f.now);
+  ASSERT_EQ(solved.step, Step::Respond);
+  EXPECT_EQ(solved.answer.status, 303);
+  EXPECT_NE(cookie_in(solved.answer.fields, "gh_clearance"), "");
+  EXPECT_EQ(f.stats.challenges_solved.get(), 1u);
+  EXPECT_EQ(f.stats.fleet_awaits_answered.get(), 1u);
+  EXPECT_EQ(f.stats.fleet_await_us.get(), 300u);
+  // Replayed here: refused by the local set at once, no question asked.
+  EXPECT_EQ(answer(f, s).answer.status, 403);
+}
+
+TEST(PipelineAwait, AClaimAnotherNodeMadeFirstIsRefused) {
+  Fixture f(signup("challenge"));
+  FakeStore store;
+  f.state.set_store(&store);
+  const Solve s = solve(f);
+  ASSERT_EQ(answer(f, s).step, Step::Await);
+  StoreReply no;
+  no.answer = StoreAnswer::No;
+  const Decision d = f.pipeline->awaited(f.x, no, f.now);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 403);
+  EXPECT_THAT(std::string(d.answer.detail), HasSubstr("already used"));
+  EXPECT_EQ(cookie_in(d.answer.fields, "gh_clearance"), "") << "no clearance for a replay";
+  EXPECT_EQ(f.stats.fleet_replays_refused.get(), 1u);
+  EXPECT_EQ(f.stats.challenges_failed.get(), 1u);
+  EXPECT_EQ(f.stats.challenges_solved.get(), 0u);
+}
+
+TEST(PipelineAwait, NoAnswerInTimeIsTheLocalDecision) {
+  Fixture f(signup("challenge"));
+  FakeStore store;
+  f.state.set_store(&store);
+  for (StoreAnswer a : {StoreAnswer::TimedOut, StoreAnswer::Failed}) {
+    const Solve s = solve(f);
+    ASSERT_EQ(answer(f, s).step, Step::Await);
+    StoreReply r;
+    r.answer = a;
+    const Decision d = f.pipeline->awaited(f.x, r, f.now);
+    EXPECT_EQ(d.answer.status, 303) << "fail-static: the local claim stands";
+    EXPECT_NE(cookie_in(d.answer.fields, "gh_clearance"), "");
+  }
+  EXPECT_EQ(f.stats.fleet_awaits_timed_out.get(), 1u);
+  EXPECT_EQ(f.stats.fleet_awaits_failed.get(), 1u);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 2u);
+  EXPECT_EQ(f.stats.challenges_solved.get(), 2u);
+}
+
+TEST(PipelineAwait, StoreAwayOrAbsentNeverWaits) {
+  Fixture f(signup("challenge"));
+  FakeStore store;
+  store.up = false;  // breaker open, Redis gone
+  f.state.set_store(&store);
+  Decision d = answer(f, solve(f));
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 303);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u);
+  f.state.set_store(nullptr);  // no cluster: section, today's single node
+  d = answer(f, solve(f));
+  EXPECT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u) << "nothing was due without a fleet";
+  EXPECT_EQ(f.stats.challenges_solved.get(), 2u);
+}
+
+const char* kExact =
+    "routes:\n  - name: join\n    match: { path_prefix: /join }\n    limits:\n"
+    "      - { name: joins, key: [client.ip], rate: 2/h, exact: true }\n"
+    "      - { name: any, key: [client.ip], rate: 100/s }\n";
+
+TEST(PipelineAwait, AnExactLimitPassedHereIsCheckedInTheFleet) {
+  Fixture f(kExact, /*shared=*/true);
+  FakeStore store;
+  f.state.set_store(&store);
+  Decision d = f.run(*get("/join"));
+  ASSERT_EQ(d.step, Step::Await);
+  ASSERT_EQ(d.query->kind, StoreQuery::Kind::Limits);
+  ASSERT_EQ(d.query->limit_count, 1) << "only the exact limit";
+  const StoreQuery::Limit l = d.query->limits[0];
+  EXPECT_NE(l.limit, 0u);
+  EXPECT_NE(l.lo | l.hi, 0u);
+  EXPECT_EQ(l.interval_us, 1'800'000'000) << "2/h";
+  EXPECT_EQ(l.burst_us, 1'800'000'000) << "burst 2: one interval of tolerance";
+  StoreReply yes;
+  yes.answer = StoreAnswer::Yes;
+  EXPECT_EQ(f.pipeline->awaited(f.x, yes, f.now).step, Step::Forward);
+  EXPECT_EQ(f.stats.ratelimit_passed.get(), 1u);
+  f.finish(200);
+
+  // Refused by the fleet's figure: the limit's refusal, and the local charge given back.
+  d = f.run(*get("/join"));
+  ASSERT_EQ(d.step, Step::Await);
+  StoreReply no;
+  no.answer = StoreAnswer::No;
+  no.which = 0;
+  no.retry_ms = 90'000;
+  d = f.pipeline->awaited(f.x, no, f.now);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 429);
+  EXPECT_EQ(d.answer.retry_after_s, 90u);
+  EXPECT_THAT(std::string(d.answer.fields), HasSubstr("joins"));
+  EXPECT_EQ(f.stats.fleet_exact_refused.get(), 1u);
+  EXPECT_EQ(f.stats.ratelimit_rejected.get(), 1u);
+  f.finish(429);
+  // Given back: the node's own table still has room for the second of its 2.
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Await);
+  StoreReply lost;  // and a reply that never comes: the local decision, which passes
+  lost.answer = StoreAnswer::TimedOut;
+  EXPECT_EQ(f.pipeline->awaited(f.x, lost, f.now).step, Step::Forward);
+  f.finish(200);
+  // Now the node's own table refuses: no question for the fleet.
+  d = f.run(*get("/join"));
+  EXPECT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 429);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u);
+}
+
+TEST(PipelineAwait, WithoutAFleetExactLimitsDecideLocally) {
+  Fixture f(kExact, /*shared=*/true);  // no store: no cluster
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
+  EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
+  EXPECT_EQ(f.run(*get("/join")).answer.status, 429);
 }
 
 TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {

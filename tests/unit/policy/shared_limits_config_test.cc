@@ -68,5 +68,21 @@ TEST(SharedLimitsConfig, ClusterShardsAndKeyCap) {
               ElementsAre(HasSubstr("test.yaml:8:18: cluster.max_sync_keys")));
 }
 
+TEST(SharedLimitsConfig, RequestTimeout) {
+  LoadResult r = load_config_string(std::string(kBase) + "cluster:\n  seeds: [a:1]\n", "test.yaml");
+  ASSERT_TRUE(r.errors.empty());
+  EXPECT_EQ(r.snapshot->config.cluster.request_timeout, 5u);
+  r = load_config_string(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  request_timeout: 0ms\n",
+                         "test.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  EXPECT_EQ(r.snapshot->config.cluster.request_timeout, 0u) << "0: never wait";
+  r = load_config_string(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  request_timeout: 20ms\n",
+                         "test.yaml");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].to_string();
+  EXPECT_EQ(r.snapshot->config.cluster.request_timeout, 20u);
+  EXPECT_THAT(errors_of(std::string(kBase) + "cluster:\n  seeds: [a:1]\n  request_timeout: 2s\n"),
+              ElementsAre(HasSubstr("test.yaml:8:20: cluster.request_timeout")));
+}
+
 }  // namespace
 }  // namespace gh::policy

@@ -1,0 +1,174 @@
+#include "proxy/fleet_store.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "fleet/fleet.h"
+#include "fleet/messages.h"
+
+namespace gh::proxy {
+namespace {
+
+std::string hex(const challenge::TokenId& id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(id.size() * 2);
+  for (std::uint8_t b : id) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// GCRA over every key at once, on Redis's clock (one clock for every node): all conform, and
+// all are charged, or the first that does not is named with when it next admits one. ARGV per
+// key: its interval and tolerance (burst - 1 intervals), in microseconds. Reply {0, 0}, or
+// {i, retry_us} for KEYS[i].
+constexpr std::string_view kGcraScript =
+    "local t = redis.call('TIME') "
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) "
+    "local tats = {} "
+    "for i, k in ipairs(KEYS) do "
+    "  local T = tonumber(ARGV[2 * i - 1]) "
+    "  local tau = tonumber(ARGV[2 * i]) "
+    "  local tat = tonumber(redis.call('GET', k)) or now "
+    "  if tat < now then tat = now end "
+    "  if tat - now > tau then return {i, tat - tau - now} end "
+    "  tats[i] = tat + T "
+    "end "
+    "for i, k in ipairs(KEYS) do "
+    "  redis.call('SET', k, string.format('%d', tats[i]), 'PX', "
+    "             math.floor((tats[i] - now) / 1000) + 1000) "
+    "end "
+    "return {0, 0}";
+
+const std::string& gcra_sha() {
+  static const std::string sha = [] {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(kGcraScript.data(), kGcraScript.size(), md, &len, EVP_sha1(), nullptr);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+      out.push_back(kHex[md[i] >> 4]);
+      out.push_back(kHex[md[i] & 15]);
+    }
+    return out;
+  }();
+  return sha;
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+gate::StoreReply failed(bool timed_out) {
+  gate::StoreReply r;
+  r.answer = timed_out ? gate::StoreAnswer::TimedOut : gate::StoreAnswer::Failed;
+  return r;
+}
+
+class FleetStore final : public gate::SharedStore {
+ public:
+  explicit FleetStore(fleet::Fleet& fleet) : fleet_(fleet) {}
+
+  bool ready() const override { return fleet_.can_ask(); }
+  std::int64_t timeout_ms() const override { return fleet_.config().request_timeout; }
+
+  bool ask(const gate::StoreQuery& q, Done done) override {
+    switch (q.kind) {
+      case gate::StoreQuery::Kind::Claim:
+        return claim(q, std::move(done));
+      case gate::StoreQuery::Kind::Limits:
+        return limits(q, std::move(done));
+      case gate::StoreQuery::Kind::None:
+        break;
+    }
+    return false;
+  }
+
+ private:
+  // SET NX with GET: nil (nobody held it) or this node's own name (its asynchronous claim got
+  // there first) is ours; another name is a claim another node made first.
+  bool claim(const gate::StoreQuery& q, Done done) {
+    const std::string key = fleet_.spent_key(hex(q.id));
+    const std::int64_t ttl = std::max<std::int64_t>(1, q.expiry_ms - core::wall_ms());
+    std::vector<std::string> argv{"SET", key, fleet_.node(), "NX", "PX", std::to_string(ttl),
+                                  "GET"};
+    return fleet_.ask(key, std::move(argv),
+                      [this, done = std::move(done)](const fleet::Reply* r, bool timed_out) {
+                        if (r == nullptr) {
+                          done(failed(timed_out));
+                          return;
+                        }
+                        const auto a = fleet::decode_claim(*r, fleet_.node());
+                        gate::StoreReply out;
+                        if (!a) {
+                          out.answer = gate::StoreAnswer::Failed;  // an error: decided locally
+                        } else {
+                          out.answer = *a == fleet::ClaimAnswer::Ours ? gate::StoreAnswer::Yes
+                                                                      : gate::StoreAnswer::No;
+                        }
+                        done(out);
+                      });
+  }
+
+  // One script call over the exact limits' keys: one hash tag for them all, so that it is one
+  // slot in a Cluster (exact limits are low-rate: sign-ups per network per hour).
+  bool limits(const gate::StoreQuery& q, Done done) {
+    const std::size_t n = std::min<std::size_t>(q.limit_count, q.limits.size());
+    if (n == 0) return false;
+    std::vector<std::string> argv{"EVALSHA", gcra_sha(), std::to_string(n)};
+    for (std::size_t i = 0; i < n; ++i) {
+      const gate::StoreQuery::Limit& l = q.limits[i];
+      argv.push_back(fleet_.config().prefix + "exact:{x}:" + hex64(l.limit) + ":" + hex64(l.lo) +
+                     hex64(l.hi));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      argv.push_back(std::to_string(q.limits[i].interval_us));
+      argv.push_back(std::to_string(q.limits[i].burst_us));
+    }
+    const std::string key = argv[3];
+    return fleet_.ask(
+        key, std::move(argv),
+        [n, done = std::move(done)](const fleet::Reply* r, bool timed_out) {
+          if (r == nullptr) {
+            done(failed(timed_out));
+            return;
+          }
+          const auto a = fleet::decode_gcra(*r, n);  // untrusted: checked field by field
+          if (!a) {
+            done(failed(false));
+            return;
+          }
+          gate::StoreReply out;
+          if (a->refused == 0) {
+            out.answer = gate::StoreAnswer::Yes;
+          } else {
+            out.answer = gate::StoreAnswer::No;
+            out.which = static_cast<std::uint8_t>(a->refused - 1);
+            out.retry_ms = (a->retry_us + 999) / 1000;
+          }
+          done(out);
+        },
+        kGcraScript);
+  }
+
+  fleet::Fleet& fleet_;
+};
+
+}  // namespace
+
+std::unique_ptr<gate::SharedStore> make_fleet_store(fleet::Fleet& fleet) {
+  return std::make_unique<FleetStore>(fleet);
+}
+
+}  // namespace gh::proxy
