@@ -271,7 +271,7 @@ void append_value(std::string& out, double value);
     "Redis Cluster slot maps read again (after a redirection, a lost master, CLUSTERDOWN or "      \
     "TRYAGAIN)")                                                                                   \
   X(gatehouse_fleet_limit_syncs_total, "counter", "",                                              \
-    "rounds of shared-limit deltas pushed to Redis (one script call per shard)")                   \
+    "rounds of shared-limit deltas pushed to Redis (a call per shard, per 256 of its keys)")       \
   X(gatehouse_fleet_limit_keys_synced_total, "counter", "",                                        \
     "shared-limit keys pushed and answered with their global figure")                              \
   X(gatehouse_fleet_limit_keys_dropped_total, "counter", "",                                       \

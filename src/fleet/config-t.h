@@ -39,8 +39,9 @@ struct ClusterConfig {
   Millis breaker_open_for = 1000;
   // Changes made while Redis is away, kept to be written when it returns; the oldest go first.
   std::uint32_t max_pending = 4096;
-  // Shared limits: keys spread over this many virtual shards ({gs:NN} hash tags, one script call
-  // per shard and sync), and at most this many keys pushed per sync (the rest stay local).
+  // Shared limits: keys spread over this many virtual shards ({gs:NN} hash tags; a script call
+  // per shard and up to 256 of its keys, a few in flight), and at most this many keys pushed per
+  // sync (the rest stay local).
   std::uint32_t limit_shards = 16;
   std::uint32_t max_sync_keys = 20'000;
 };
