@@ -1,12 +1,11 @@
 #include "fleet/limits_sync.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <memory>
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "fleet/redis.h"
 
 namespace gh::fleet {
 namespace {
@@ -56,18 +55,7 @@ const std::string_view kLimitScript =
     "return out";
 
 const std::string& limit_script_sha() {
-  static const std::string sha = [] {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(kLimitScript.data(), kLimitScript.size(), md, &len, EVP_sha1(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }();
+  static const std::string sha = script_sha(kLimitScript);
   return sha;
 }
 

@@ -2,6 +2,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 #include <sys/epoll.h>
 
 #include <algorithm>
@@ -11,6 +12,19 @@
 #include "fleet/reply.h"
 
 namespace gh::fleet {
+
+std::string script_sha(std::string_view script) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(script.data(), script.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
 
 struct RedisConnection::Pending {
   RedisConnection* conn = nullptr;

@@ -20,6 +20,9 @@ struct redisReply;
 
 namespace gh::fleet {
 
+// The name Redis gives a Lua script (its SHA-1 in lowercase hex), for EVALSHA.
+std::string script_sha(std::string_view script);
+
 class RedisConnection : public net::Handler {
  public:
   // reply nullptr: the command failed (timeout, connection lost, a reply beyond bounds).

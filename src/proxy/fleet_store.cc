@@ -1,7 +1,5 @@
 #include "proxy/fleet_store.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -11,6 +9,7 @@
 #include "core/clock.h"
 #include "fleet/fleet.h"
 #include "fleet/messages.h"
+#include "fleet/redis.h"
 
 namespace gh::proxy {
 namespace {
@@ -49,18 +48,7 @@ constexpr std::string_view kGcraScript =
     "return {0, 0}";
 
 const std::string& gcra_sha() {
-  static const std::string sha = [] {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(kGcraScript.data(), kGcraScript.size(), md, &len, EVP_sha1(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }();
+  static const std::string sha = fleet::script_sha(kGcraScript);
   return sha;
 }
 
