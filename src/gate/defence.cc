@@ -307,7 +307,7 @@ void DefenceState::tick(std::int64_t now_ms) {
       sr.room->set_fleet_share(fleet_.room(name, *sr.room));
       if (fleet_.admitted)
         sr.room->on_admit(
-            [f = fleet_.admitted, name](const waitroom::TicketId& id) { f(name, id); });
+            [f = fleet_.admitted, route = name](const waitroom::TicketId& id) { f(route, id); });
     }
     sr.room->tick(now_ms);
   }

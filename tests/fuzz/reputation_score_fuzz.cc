@@ -188,7 +188,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const gh::http::ParseResult r = gh::http::parse_request(buf, gh::http::HeadLimits{}, h);
   if (r.status != gh::http::ParseStatus::Complete) return 0;
 
-  const gh::reputation::Request req{&h, ip, {}};
+  gh::reputation::Request req;
+  req.head = &h;
+  req.client = ip;
   const gh::reputation::Score got = scorer().score(req, refusals);
   const gh::reputation::Score want = reference(h, ip, refusals);
   check(got.total == want.total, "total agrees with the reference");
