@@ -46,6 +46,33 @@ Sharing sharing_of(const policy::LimitConfig& limit) {
   return limit.exact ? Sharing::Exact : Sharing::Shared;
 }
 
+// A refusing limit's action in the verdict; Delay past its limit (or with no slot to wait for)
+// refuses.
+void refuse_with(const policy::LimitAction& a, stages::Verdict& v) {
+  switch (a.kind) {
+    case policy::ActionKind::Tarpit:
+      v.action = stages::Action::Tarpit;
+      v.wait_ms = a.hold;
+      break;
+    case policy::ActionKind::Drop:
+      v.action = stages::Action::Drop;
+      break;
+    case policy::ActionKind::Ban:
+      v.action = stages::Action::Reject;
+      v.ban = true;
+      v.ban_ms = a.ban_duration;
+      v.ban_max_ms = a.ban_max != 0 ? a.ban_max : static_cast<std::int64_t>(a.ban_duration) * 64;
+      break;
+    case policy::ActionKind::Challenge:
+      v.action = stages::Action::Challenge;
+      break;
+    case policy::ActionKind::Delay:
+    case policy::ActionKind::Reject:
+      v.action = stages::Action::Reject;
+      break;
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<Table> Registry::table_for(std::string_view route, const policy::LimitConfig& limit,
@@ -245,43 +272,19 @@ stages::Verdict RouteLimits::check(const KeyInputs& in, Nanos now, PendingCounts
     v.rule = cfg.name;
     v.status = a.status;
     v.retry_after_s = ceil_seconds(d.retry_after);
-    switch (a.kind) {
-      case policy::ActionKind::Delay:
-        if (d.retry_after != kNever &&
-            d.retry_after <= static_cast<Nanos>(a.delay_max) * kNsPerMs) {
-          // Reserve the future slot now, so the delayed request is paced, not merely postponed.
-          const Decision r = c.table->add(ticket, now);
-          if (count_when) {
-            enqueue(pending, *c.table, ticket, cfg.count_when_status, r.status == Status::Tracked,
-                    now);
-          }
-          v.action = stages::Action::Delay;
-          v.outcome = stages::Outcome::Delayed;
-          v.wait_ms = std::max<std::int64_t>(v.wait_ms, (d.retry_after + kNsPerMs - 1) / kNsPerMs);
-          continue;  // a later limit may still refuse
-        }
-        v.action = stages::Action::Reject;
-        break;
-      case policy::ActionKind::Tarpit:
-        v.action = stages::Action::Tarpit;
-        v.wait_ms = a.hold;
-        break;
-      case policy::ActionKind::Drop:
-        v.action = stages::Action::Drop;
-        break;
-      case policy::ActionKind::Ban:
-        v.action = stages::Action::Reject;
-        v.ban = true;
-        v.ban_ms = a.ban_duration;
-        v.ban_max_ms = a.ban_max != 0 ? a.ban_max : static_cast<std::int64_t>(a.ban_duration) * 64;
-        break;
-      case policy::ActionKind::Reject:
-        v.action = stages::Action::Reject;
-        break;
-      case policy::ActionKind::Challenge:
-        v.action = stages::Action::Challenge;
-        break;
+    if (a.kind == policy::ActionKind::Delay && d.retry_after != kNever &&
+        d.retry_after <= static_cast<Nanos>(a.delay_max) * kNsPerMs) {
+      // Reserve the future slot now, so the delayed request is paced, not merely postponed.
+      const Decision r = c.table->add(ticket, now);
+      if (count_when) {
+        enqueue(pending, *c.table, ticket, cfg.count_when_status, r.status == Status::Tracked, now);
+      }
+      v.action = stages::Action::Delay;
+      v.outcome = stages::Outcome::Delayed;
+      v.wait_ms = std::max<std::int64_t>(v.wait_ms, (d.retry_after + kNsPerMs - 1) / kNsPerMs);
+      continue;  // a later limit may still refuse
     }
+    refuse_with(a, v);
     v.outcome = stages::Outcome::Rejected;
     undo_queued();
     if (exact != nullptr) exact->size = 0;  // refused here: nothing for the fleet to check
@@ -301,29 +304,7 @@ stages::Verdict exact_refusal(const ExactPasses::Entry& e, Nanos retry_after) {
   v.ratelimit = {cfg.name, l.burst, ceil_seconds(l.emission_interval * static_cast<Nanos>(l.burst)),
                  0, v.retry_after_s};
   v.outcome = stages::Outcome::Rejected;
-  const policy::LimitAction& a = cfg.action;
-  switch (a.kind) {
-    case policy::ActionKind::Tarpit:
-      v.action = stages::Action::Tarpit;
-      v.wait_ms = a.hold;
-      break;
-    case policy::ActionKind::Drop:
-      v.action = stages::Action::Drop;
-      break;
-    case policy::ActionKind::Ban:
-      v.action = stages::Action::Reject;
-      v.ban = true;
-      v.ban_ms = a.ban_duration;
-      v.ban_max_ms = a.ban_max != 0 ? a.ban_max : static_cast<std::int64_t>(a.ban_duration) * 64;
-      break;
-    case policy::ActionKind::Challenge:
-      v.action = stages::Action::Challenge;
-      break;
-    case policy::ActionKind::Delay:
-    case policy::ActionKind::Reject:
-      v.action = stages::Action::Reject;
-      break;
-  }
+  refuse_with(cfg.action, v);  // Delay too: Redis said no, there is no slot to wait for
   return v;
 }
 
