@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #include "core/hash.h"
@@ -56,20 +57,25 @@ RoomShare share_room(const std::vector<std::pair<std::uint64_t, RouteFigures>>& 
       PlaceId id;
       if (!parse_id_hex(r.ids[i], id)) continue;
       const std::uint64_t score = holder_score(id, node);
+      const std::uint16_t us = r.subs.size() == r.ids.size() ? r.subs[i] : 0;
       // One person polling several nodes is one place: the earliest time any node saw (they
       // are the same signed time, clamped alike), the best holder's score.
       auto [it, fresh] = at.emplace(r.ids[i], s.others.size());
       if (fresh) {
-        s.others.push_back({r.heads[i], id, score});
+        s.others.push_back({r.heads[i], id, score, us});
       } else {
         OtherPlace& p = s.others[it->second];
-        p.first_seen_ms = std::min(p.first_seen_ms, r.heads[i]);
+        if (std::pair(r.heads[i], us) < std::pair(p.first_seen_ms, p.first_seen_us)) {
+          p.first_seen_ms = r.heads[i];
+          p.first_seen_us = us;
+        }
         p.rival = std::max(p.rival, score);
       }
     }
   }
   std::sort(s.others.begin(), s.others.end(), [](const OtherPlace& a, const OtherPlace& b) {
-    return a.first_seen_ms != b.first_seen_ms ? a.first_seen_ms < b.first_seen_ms : a.id < b.id;
+    return std::tie(a.first_seen_ms, a.first_seen_us, a.id) <
+           std::tie(b.first_seen_ms, b.first_seen_us, b.id);
   });
   // Sessions held elsewhere count against the cap here: the fleet holds at most the cap, give
   // or take what two nodes admit within one heartbeat.

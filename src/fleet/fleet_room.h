@@ -20,14 +20,15 @@ using PlaceId = std::array<std::uint8_t, 16>;  // a ticket's id (waitroom::Ticke
 struct OtherPlace {
   std::int64_t first_seen_ms = 0;
   PlaceId id{};
-  std::uint64_t rival = 0;  // the best holder_score among the nodes holding it
+  std::uint64_t rival = 0;          // the best holder_score among the nodes holding it
+  std::uint16_t first_seen_us = 0;  // the microseconds of first_seen_ms's millisecond
 
   friend bool operator==(const OtherPlace&, const OtherPlace&) = default;
 };
 
 struct RoomShare {
   std::uint64_t max_active = 0;    // the fleet's cap minus the sessions the other nodes hold
-  std::vector<OtherPlace> others;  // sorted by (first_seen_ms, id), one per id
+  std::vector<OtherPlace> others;  // sorted by (first-seen µs, id), one per id
 };
 
 // A node's name as the number holder_score mixes with a place's id.

@@ -35,6 +35,9 @@ struct RouteFigures {
   // Their ticket ids (32 hex digits each, as heads; empty from a node of an older version): one
   // person polling several nodes is one place of the fleet's line.
   std::vector<std::string> ids;
+  // The microseconds of each head's millisecond, 0-999 (one per id; empty from an older node:
+  // 0): the fleet's line keeps the order of people who arrived within a millisecond.
+  std::vector<std::uint16_t> subs;
 
   friend bool operator==(const RouteFigures&, const RouteFigures&) = default;
 };

@@ -82,6 +82,13 @@ std::optional<RouteFigures> route_from(const json& j) {
         r.ids.push_back(t);
       }
     }
+    if (auto subs = room->find("subs"); subs != room->end()) {
+      if (!subs->is_array() || subs->size() != r.ids.size()) return std::nullopt;
+      for (const json& us : *subs) {
+        if (!us.is_number_unsigned() || us.get<std::uint64_t>() > 999) return std::nullopt;
+        r.subs.push_back(static_cast<std::uint16_t>(us.get<std::uint64_t>()));
+      }
+    }
   }
   return r;
 }
@@ -102,6 +109,7 @@ json route_json(const RouteFigures& r) {
                  {"admitted_total", r.admitted_total},
                  {"heads", r.heads}};
     if (!r.ids.empty()) j["room"]["ids"] = r.ids;
+    if (!r.subs.empty()) j["room"]["subs"] = r.subs;
   }
   return j;
 }

@@ -54,6 +54,7 @@ enum class Via : std::uint8_t { Inline, Decide };
 struct Clock {
   std::int64_t mono_ms = 0;
   std::int64_t wall_ms = 0;
+  std::int64_t wall_us = 0;  // the same instant as wall_ms, finer (0: not known)
 };
 
 }  // namespace gh::gate

@@ -355,6 +355,7 @@ std::vector<DefenceState::RouteStatus> DefenceState::routes_status() const {
     for (const waitroom::Head& h : sr.room->line_heads(fleet::kMaxHeads)) {
       s.heads.push_back(h.first_seen_ms);
       s.ids.push_back(fleet::id_hex(h.id));
+      s.subs.push_back(h.first_seen_us);
     }
     s.signals = sr.shared->window.signals(mono, kTriggerWindowMs);
     out.push_back(std::move(s));

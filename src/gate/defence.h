@@ -101,7 +101,8 @@ class DefenceState {
     std::string route;
     std::vector<std::int64_t>
         heads;  // first-seen of the oldest places in the line (at most fleet::kMaxHeads)
-    std::vector<std::string> ids;  // their ticket ids (hex): the fleet merges its line by them
+    std::vector<std::string> ids;     // their ticket ids (hex): the fleet merges its line by them
+    std::vector<std::uint16_t> subs;  // the microseconds of each head's millisecond (0-999)
     policy::SignupMode mode = policy::SignupMode::Open;
     bool manual = false;
     std::int64_t since_ms = 0;

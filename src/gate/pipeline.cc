@@ -612,7 +612,8 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
                                 cookie(*x.head, waitroom::kTicketCookie, buf),
                                 x.page,
                                 w,
-                                x.over_tls};
+                                x.over_tls,
+                                now.wall_us};
       const waitroom::TicketAnswer a = waitroom::pass(t);
       if (!a.admitted) {
         if (a.kind == waitroom::Answer::Kind::Waiting) {

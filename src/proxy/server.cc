@@ -851,6 +851,7 @@ void Server::fleet_tick(std::int64_t wall_ms) {
     f.admitted_total = r.room.admitted_total;
     f.heads = r.heads;
     f.ids = r.ids;
+    f.subs = r.subs;
     n.admitted_total += r.room.admitted_total;
     n.routes.push_back(std::move(f));
   }
@@ -900,7 +901,7 @@ waitroom::FleetShare Server::fleet_room(const std::string& route,
   out.settle_ms = 3 * fleet::kHeartbeatMs;
   out.others.reserve(share.others.size());
   for (const fleet::OtherPlace& p : share.others)
-    out.others.push_back({p.first_seen_ms, p.id, p.rival});
+    out.others.push_back({p.first_seen_ms, p.id, p.rival, p.first_seen_us});
   return out;
 }
 

@@ -102,7 +102,8 @@ Worker::~Worker() {
 }
 
 gate::Clock Worker::clock() const {
-  return {loop_.now_ms(), core::wall_ms()};
+  const std::int64_t us = core::wall_us();
+  return {loop_.now_ms(), us / 1000, us};
 }
 
 net::ConnectionCounter& Worker::counter() {

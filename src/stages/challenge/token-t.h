@@ -30,7 +30,8 @@ struct Token {
   std::uint32_t scope = 0;     // scope_of(route name), 0 = any route; the caller checks it
   std::uint64_t binding = 0;   // binding_of(client prefix, user agent)
   // Device: account_hash(account). Challenge: the bits its client's risk added. Clearance:
-  // solve time in ms << 8 | the risk bits (what an account cost, for the operator).
+  // solve time in ms << 8 | the risk bits (what an account cost, for the operator). Ticket: the
+  // microseconds of issued_ms's millisecond (0-999), the line's order within a millisecond.
   std::uint64_t subject = 0;
   std::uint8_t bits = 0;   // Challenge: required leading zero bits; Clearance: the bits paid
   std::uint8_t level = 0;  // ladder level (0 = wait, no JavaScript)

@@ -31,6 +31,7 @@ TicketAnswer pass(const TicketContext& t) {
   if (valid) {
     v.id = tok.id;
     v.first_seen_ms = tok.issued_ms;
+    v.first_seen_us = tok.subject < 1000 ? static_cast<std::uint16_t>(tok.subject) : 0;
     v.admitted = fleet && tok.level == kTicketAdmitted;
     a = t.room.visit(v, t.wall_ms);
   }
@@ -46,9 +47,12 @@ TicketAnswer pass(const TicketContext& t) {
     tok = *fresh_tok;
     tok.scope = t.scope;
     tok.binding = t.binding;
+    const std::int64_t sub_us = t.wall_us - t.wall_ms * 1000;  // 0-999 when both are given
+    tok.subject = sub_us >= 0 && sub_us < 1000 ? static_cast<std::uint64_t>(sub_us) : 0;
     fresh = true;
     v.id = tok.id;
     v.first_seen_ms = tok.issued_ms;
+    v.first_seen_us = static_cast<std::uint16_t>(tok.subject);
     // A first visit takes no place until its ticket comes back: a client that drops cookies
     // would otherwise take a new place on every request (the line is ordered by first-seen
     // time, so the person loses nothing by the round trip).

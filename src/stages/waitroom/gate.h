@@ -51,7 +51,8 @@ struct TicketContext {
   std::string_view ticket;  // the client's gh_ticket cookie, empty when none
   std::string& page;
   http::FieldWriter& fields;
-  bool secure = false;  // the client came over TLS: the ticket cookie is Secure
+  bool secure = false;       // the client came over TLS: the ticket cookie is Secure
+  std::int64_t wall_us = 0;  // wall_ms to the microsecond (0: not known): a new ticket's order
 };
 
 struct TicketAnswer {

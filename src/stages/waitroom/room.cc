@@ -162,7 +162,7 @@ void Room::release(std::uint32_t i) {
   Record& r = records_[i];
   unlink(list_of(r.state), i);
   if (r.state == State::Queued) {
-    order_.erase(OrderKey{r.first_seen, r.seq});
+    order_.erase(OrderKey{r.order, r.seq});
     auto it = prefix_counts_.find(r.prefix);
     if (it != prefix_counts_.end() && --it->second == 0) prefix_counts_.erase(it);
   }
@@ -261,27 +261,28 @@ void Room::expire(std::int64_t now) {
 }
 
 Answer Room::waiting_answer(const Record& r) const {
-  return waiting_at(fleet_.on ? fleet_rank(r) : order_.order_of_key(OrderKey{r.first_seen, r.seq}));
+  return waiting_at(fleet_.on ? fleet_rank(r) : order_.order_of_key(OrderKey{r.order, r.seq}));
 }
 
 // ---- a fleet's one line -----------------------------------------------------------------------
 
 namespace {
-bool before(std::int64_t fs_a, const TicketId& a, std::int64_t fs_b, const TicketId& b) {
-  return fs_a != fs_b ? fs_a < fs_b : a < b;
+// The fleet's order: first-seen microseconds, then ticket id (the same on every node).
+bool before(std::int64_t order_a, const TicketId& a, std::int64_t order_b, const TicketId& b) {
+  return order_a != order_b ? order_a < order_b : a < b;
 }
 }  // namespace
 
-std::uint64_t Room::others_ahead(std::int64_t first_seen, const TicketId& id) const {
+std::uint64_t Room::others_ahead(std::int64_t order, const TicketId& id) const {
   const auto& o = fleet_.others;
   const auto it = std::lower_bound(o.begin(), o.end(), 0, [&](const FleetPlace& p, int) {
-    return before(p.first_seen_ms, p.id, first_seen, id);
+    return before(order_us(p.first_seen_ms, p.first_seen_us), p.id, order, id);
   });
   return static_cast<std::uint64_t>(it - o.begin());
 }
 
 std::uint64_t Room::fleet_rank(const Record& r) const {
-  return order_.order_of_key(OrderKey{r.first_seen, r.seq}) + others_ahead(r.first_seen, r.id);
+  return order_.order_of_key(OrderKey{r.order, r.seq}) + others_ahead(r.order, r.id);
 }
 
 bool Room::due_at(std::uint64_t rank, std::int64_t first_seen, std::int64_t credit) const {
@@ -316,7 +317,7 @@ void Room::become(std::uint32_t i, State s, std::int64_t now) {
   Record& r = records_[i];
   unlink(list_of(r.state), i);
   if (r.state == State::Queued) {
-    order_.erase(OrderKey{r.first_seen, r.seq});
+    order_.erase(OrderKey{r.order, r.seq});
     auto it = prefix_counts_.find(r.prefix);
     if (it != prefix_counts_.end() && --it->second == 0) prefix_counts_.erase(it);
   }
@@ -336,7 +337,7 @@ void Room::admit_ready_fleet() {
     const std::uint32_t i = it->second;
     Record& r = records_[i];
     // Not due: nor is anyone behind (each wants more credit, and is no older).
-    if (!due_at(own_ahead + others_ahead(r.first_seen, r.id), r.first_seen, credit_)) break;
+    if (!due_at(own_ahead + others_ahead(r.order, r.id), r.first_seen, credit_)) break;
     if (r.rival != 0 && holder_score(r.id, fleet_.self) < r.rival) {
       ++own_ahead;
       ++it;
@@ -344,7 +345,7 @@ void Room::admit_ready_fleet() {
     }
     ++it;
     unlink(queued_, i);
-    order_.erase(OrderKey{r.first_seen, r.seq});
+    order_.erase(OrderKey{r.order, r.seq});
     auto pc = prefix_counts_.find(r.prefix);
     if (pc != prefix_counts_.end() && --pc->second == 0) prefix_counts_.erase(pc);
     r.state = State::Pending;
@@ -524,6 +525,7 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
 
   // A newcomer.
   const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
+  const std::int64_t order = order_us(first_seen, v.first_seen_us);
   bool admit_now = queued_.size == 0 && can_admit();  // calm: no needless waiting
   if (fleet_.on) {
     if (v.admitted) {  // admitted by another node; honoured untracked when the table is full
@@ -539,8 +541,8 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
     }
     // Nobody waiting anywhere (as far as the heartbeats show): calm, no settling needed.
     const bool calm = queued_.size == 0 && fleet_.others.empty();
-    const std::uint64_t rank = order_.order_of_key(OrderKey{first_seen, ~std::uint64_t{0}}) +
-                               others_ahead(first_seen, v.id);
+    const std::uint64_t rank =
+        order_.order_of_key(OrderKey{order, ~std::uint64_t{0}}) + others_ahead(order, v.id);
     admit_now = std::uint64_t{pending_.size} + active_.size < cap() &&
                 (calm ? credit_ >= kUnit : due_at(rank, first_seen, credit_));
   }
@@ -569,12 +571,13 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
   const std::uint32_t i = alloc(v.id);
   Record& r = records_[i];
   r.first_seen = first_seen;
+  r.order = order;
   r.seq = next_seq_++;
   r.prefix = v.prefix;
   r.touched = now;
   r.state = State::Queued;
   link_tail(queued_, i);
-  order_.insert({OrderKey{first_seen, r.seq}, i});
+  order_.insert({OrderKey{order, r.seq}, i});
   if (fleet_.on) {  // held by other nodes too: who wins it, and counted once
     for (auto o = fleet_.others.begin(); o != fleet_.others.end(); ++o) {
       if (o->id == v.id) {
@@ -616,11 +619,12 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
   }
   const bool capacity = credit >= kUnit && std::uint64_t{pending_.size} + active_.size < cap();
   const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
+  const std::int64_t order = order_us(first_seen, v.first_seen_us);
   std::uint64_t fleet_rank = 0;
   if (fleet_.on) {
     if (v.admitted) return Answer{Answer::Kind::Admitted, 0, 0};
-    fleet_rank = order_.order_of_key(OrderKey{first_seen, ~std::uint64_t{0}}) +
-                 others_ahead(first_seen, v.id);
+    fleet_rank =
+        order_.order_of_key(OrderKey{order, ~std::uint64_t{0}}) + others_ahead(order, v.id);
     const bool calm = queued_.size == 0 && fleet_.others.empty();
     if (capacity && (calm || due_at(fleet_rank, first_seen, credit)))
       return Answer{Answer::Kind::Admitted, 0, 0};
@@ -635,7 +639,7 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
   }
   if (fleet_.on) return waiting_at(fleet_rank);
   // Ranked after every place with the same first-seen time, as a new arrival would be.
-  const OrderKey key{first_seen, ~std::uint64_t{0}};
+  const OrderKey key{order, ~std::uint64_t{0}};
   return waiting_at(order_.order_of_key(key));
 }
 
@@ -685,7 +689,8 @@ void Room::set_fleet_share(const FleetShare& share) {
   }
   std::sort(fleet_.others.begin(), fleet_.others.end(),
             [](const FleetPlace& a, const FleetPlace& b) {
-              return before(a.first_seen_ms, a.id, b.first_seen_ms, b.id);
+              return before(order_us(a.first_seen_ms, a.first_seen_us), a.id,
+                            order_us(b.first_seen_ms, b.first_seen_us), b.id);
             });
 }
 
@@ -693,8 +698,11 @@ std::vector<Head> Room::line_heads(std::size_t n) const {
   std::lock_guard lock(mu_);
   std::vector<Head> out;
   out.reserve(std::min<std::size_t>(n, order_.size()));
-  for (auto it = order_.begin(); it != order_.end() && out.size() < n; ++it)
-    out.push_back(Head{it->first.first, records_[it->second].id});
+  for (auto it = order_.begin(); it != order_.end() && out.size() < n; ++it) {
+    const Record& r = records_[it->second];
+    out.push_back(
+        Head{r.first_seen, r.id, static_cast<std::uint16_t>(r.order - r.first_seen * 1000)});
+  }
   return out;
 }
 
@@ -703,7 +711,7 @@ std::vector<std::int64_t> Room::heads(std::size_t n) const {
   std::vector<std::int64_t> out;
   out.reserve(std::min<std::size_t>(n, order_.size()));
   for (auto it = order_.begin(); it != order_.end() && out.size() < n; ++it)
-    out.push_back(it->first.first);
+    out.push_back(records_[it->second].first_seen);
   return out;
 }
 
@@ -740,7 +748,8 @@ Stats Room::stats() const {
   s.spent_total = spent_total_;
   s.admission_rate_per_min = rate_last_minute();
   if (!order_.empty()) {
-    s.oldest_wait_ms = std::max<std::int64_t>(0, last_now_ - order_.begin()->first.first);
+    s.oldest_wait_ms =
+        std::max<std::int64_t>(0, last_now_ - records_[order_.begin()->second].first_seen);
   }
   s.prefixes = prefix_counts_.size();
   s.guests = guests_.size;

@@ -88,9 +88,12 @@ class Room {
 
   struct Record {
     TicketId id{};
-    std::int64_t first_seen = 0;  // effective (clamped) first-seen time: the line's order
-    std::uint64_t seq = 0;        // arrival number: ties of first_seen go in arrival order
-    std::int64_t touched = 0;     // last visit; for Pending, the admission time
+    std::int64_t first_seen = 0;  // effective (clamped) first-seen time, ms
+    std::int64_t order = 0;       // the line's order: first_seen in µs (waitroom-t.h, order_us)
+    // Arrival number: ties of order go in arrival order here; the fleet breaks ties between
+    // nodes by ticket id (a tie within one microsecond).
+    std::uint64_t seq = 0;
+    std::int64_t touched = 0;  // last visit; for Pending, the admission time
     client::Cidr prefix;
     std::uint32_t prev = kNil;
     std::uint32_t next = kNil;      // also the free-list link
@@ -116,7 +119,7 @@ class Room {
     std::size_t operator()(const client::Cidr& c) const;
   };
 
-  using OrderKey = std::pair<std::int64_t, std::uint64_t>;  // (first_seen, seq)
+  using OrderKey = std::pair<std::int64_t, std::uint64_t>;  // (order, seq)
   // Order-statistics tree: the rank of a key (the position) in O(log n).
   using OrderTree =
       __gnu_pbds::tree<OrderKey, std::uint32_t, std::less<OrderKey>, __gnu_pbds::rb_tree_tag,
@@ -134,8 +137,8 @@ class Room {
   void admit_ready_fleet();
   Answer visit_locked(const Visit& v, std::int64_t now);
   void publish();  // hands the ids admitted under the lock to on_admit_ (call unlocked)
-  // Fleet: the other nodes' places ahead of (first_seen, id) in the fleet's line.
-  std::uint64_t others_ahead(std::int64_t first_seen, const TicketId& id) const;
+  // Fleet: the other nodes' places ahead of (order, id) in the fleet's line.
+  std::uint64_t others_ahead(std::int64_t order, const TicketId& id) const;
   // Fleet: whether `rank` places ahead still leave a unit of credit for this one.
   bool due_at(std::uint64_t rank, std::int64_t first_seen, std::int64_t credit) const;
   std::uint64_t fleet_rank(const Record& r) const;

@@ -25,7 +25,15 @@ struct Visit {
   // In a fleet: the ticket says another node admitted it (signed): a session here too, counted
   // on the node that admitted it.
   bool admitted = false;
+  // The microseconds of first_seen_ms's millisecond (0-999): two people who arrived within one
+  // millisecond, on two nodes of a fleet, keep their order (ties go by ticket id).
+  std::uint16_t first_seen_us = 0;
 };
+
+// The line's order: first-seen time in microseconds (what a tie is broken by is the caller's).
+inline std::int64_t order_us(std::int64_t first_seen_ms, std::uint16_t sub_us) {
+  return first_seen_ms * 1000 + (sub_us < 1000 ? sub_us : 0);
+}
 
 // A place in another node's line, as its heartbeat shows it (fleet/fleet_room.h).
 struct FleetPlace {
@@ -33,6 +41,7 @@ struct FleetPlace {
   TicketId id{};
   // The best holder_score among the other nodes holding it: the highest score admits it.
   std::uint64_t rival = 0;
+  std::uint16_t first_seen_us = 0;  // as Visit's
 };
 
 // A fleet's one line (cluster:), recomputed each second from every node's heartbeat
@@ -47,7 +56,8 @@ struct FleetShare {
   // How long a place takes to reach every node's view (a heartbeat, a read, a tick): a place
   // waits at least this long, so that older ones elsewhere are known before it goes.
   std::int64_t settle_ms = 0;
-  std::vector<FleetPlace> others;  // sorted by (first_seen_ms, id), one per id, at most kMaxOthers
+  // Sorted by (order_us, id), one per id, at most kMaxOthers.
+  std::vector<FleetPlace> others;
 };
 inline constexpr std::size_t kMaxOthers = 64 * 64;  // 64 heads of 64 nodes
 
@@ -98,6 +108,7 @@ struct Stats {
 struct Head {
   std::int64_t first_seen_ms = 0;
   TicketId id{};
+  std::uint16_t first_seen_us = 0;  // as Visit's
 };
 
 // What the queue page shows. Strings are interpolated HTML-escaped; theme_css is inlined in a

@@ -57,6 +57,27 @@ TEST(FleetRoom, EqualTimesOrderById) {
   EXPECT_EQ(s.others[0].id, id_of(2));
 }
 
+TEST(FleetRoom, MicrosecondsOrderWithinAMillisecond) {
+  // Person 9 arrived at .100 of the millisecond, person 2 at .700: 9 first, though 2's id is
+  // smaller; a node of an older version (no microseconds) counts as .000, and the earliest
+  // time any holder saw wins.
+  RouteFigures a = line({{1000, 2}, {1000, 9}}, 0);
+  a.subs = {700, 100};
+  RouteFigures old = line({{1000, 5}}, 0);
+  RouteFigures b = line({{1000, 2}}, 0);
+  b.subs = {50};
+  const RoomShare s = share_room({{1, a}, {2, old}}, 10);
+  ASSERT_EQ(s.others.size(), 3u);
+  EXPECT_EQ(s.others[0].id, id_of(5));
+  EXPECT_EQ(s.others[1].id, id_of(9));
+  EXPECT_EQ(s.others[1].first_seen_us, 100);
+  EXPECT_EQ(s.others[2].id, id_of(2));
+  const RoomShare t = share_room({{1, a}, {3, b}}, 10);
+  ASSERT_EQ(t.others.size(), 2u);
+  EXPECT_EQ(t.others[0].id, id_of(2));
+  EXPECT_EQ(t.others[0].first_seen_us, 50);
+}
+
 TEST(FleetRoom, AHeartbeatWithoutIdsAddsSessionsNotPlaces) {
   RouteFigures old = line({{1000, 1}}, 4);
   old.ids.clear();  // a node of an older version

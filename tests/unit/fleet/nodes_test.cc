@@ -41,6 +41,7 @@ NodeFigures sample(const std::string& name, std::int64_t at_ms) {
   r.admitted_total = 9;
   r.heads = {1'700'000'001'000, 1'700'000'002'000};
   r.ids = {"00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"};
+  r.subs = {0, 999};
   n.routes.push_back(r);
   return n;
 }
@@ -76,13 +77,25 @@ TEST(Nodes, RefusesMalformed) {
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["heads"] = {5, 4}; }));
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["heads"] = {1, 2, 3}; }));
   // Ids, when sent (older nodes send none), one per head, each 32 lowercase hex digits.
-  EXPECT_TRUE(with([](json& j) { j["routes"][0]["room"].erase("ids"); }));
+  EXPECT_TRUE(with([](json& j) {
+    j["routes"][0]["room"].erase("ids");
+    j["routes"][0]["room"].erase("subs");
+  }));
   EXPECT_FALSE(
       with([](json& j) { j["routes"][0]["room"]["ids"] = {"00112233445566778899aabbccddeeff"}; }));
   EXPECT_FALSE(
       with([](json& j) { j["routes"][0]["room"]["ids"][1] = "FFEEDDCCBBAA99887766554433221100"; }));
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["ids"][1] = 7; }));
   EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["ids"] = "x"; }));
+  // Microseconds, when sent, one per id, each 0-999.
+  EXPECT_TRUE(with([](json& j) { j["routes"][0]["room"].erase("subs"); }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["subs"] = {5}; }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["subs"][1] = 1000; }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["subs"][1] = -1; }));
+  EXPECT_FALSE(with([](json& j) { j["routes"][0]["room"]["subs"][1] = "9"; }));
+  EXPECT_FALSE(with([](json& j) {
+    j["routes"][0]["room"].erase("ids");  // microseconds without ids
+  }));
   EXPECT_FALSE(with([](json& j) {
     j["routes"][0]["room"]["queued"] = 100;
     j["routes"][0]["room"]["heads"] = std::vector<int>(kMaxHeads + 1, 7);

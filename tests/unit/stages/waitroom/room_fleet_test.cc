@@ -45,8 +45,9 @@ FleetShare share(std::vector<FleetPlace> others = {}, std::uint32_t live = 1) {
   return s;
 }
 
-FleetPlace other(std::uint8_t n, std::int64_t first_seen, std::uint64_t rival = 1) {
-  return FleetPlace{first_seen, visitor(n, first_seen).id, rival};
+FleetPlace other(std::uint8_t n, std::int64_t first_seen, std::uint64_t rival = 1,
+                 std::uint16_t us = 0) {
+  return FleetPlace{first_seen, visitor(n, first_seen).id, rival, us};
 }
 
 // A place whose every other holder scores below this node: it is this node's to admit.
@@ -246,6 +247,28 @@ TEST(RoomFleet, TheFleetsCapHoldsTheLine) {
   EXPECT_EQ(room.stats().queued, 2u);
   room.tick(kT0 + 30 * kSec);
   EXPECT_EQ(room.stats().queued, 2u);
+}
+
+TEST(RoomFleet, WithinAMillisecondTheMicrosecondsRankAcrossNodes) {
+  Room room(config());
+  // Five older places take the burst; another node's place at .500 of the millisecond kT0 (its
+  // id sorts after ours): a place here at .200 ranks before it, one at .800 after it.
+  std::vector<FleetPlace> o;
+  for (std::uint8_t i = 1; i <= 5; ++i) o.push_back(other(100 + i, kT0 - 10 * kSec + i));
+  o.push_back(other(200, kT0, 1, 500));
+  room.set_fleet_share(share(o));
+  Visit early = visitor(1, kT0);
+  early.first_seen_us = 200;
+  Visit late = visitor(2, kT0);
+  late.first_seen_us = 800;
+  EXPECT_EQ(room.visit(late, kT0 + 1).position, 7u);
+  EXPECT_EQ(room.visit(early, kT0 + 1).position, 6u);
+  EXPECT_EQ(room.visit(late, kT0 + 2).position, 8u);
+  const std::vector<Head> heads = room.line_heads(2);
+  ASSERT_EQ(heads.size(), 2u);
+  EXPECT_EQ(heads[0].id, early.id);
+  EXPECT_EQ(heads[0].first_seen_us, 200);
+  EXPECT_EQ(heads[1].first_seen_us, 800);
 }
 
 }  // namespace
