@@ -1,9 +1,5 @@
 #include "proxy/session.h"
 
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -26,8 +22,6 @@ namespace gh::proxy {
 namespace {
 // Steps per wake-up before yielding to other connections; the rest is re-driven after the batch.
 constexpr int kMaxSteps = 256;
-constexpr std::int64_t kLingerMs = 2'000;
-constexpr std::size_t kLingerBytes = 256 * 1024;
 // Room kept in the upstream buffer for a chunk header and its CRLF.
 constexpr std::size_t kChunkOverhead = 24;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -623,97 +617,6 @@ void Session::admission_shed() {
   phase_ = Phase::Upstream;
   carry(worker_.pipeline().shed(x_, worker_.clock()));
   if (was_holding && fd_ >= 0) redrive_soon();
-}
-
-// ---- closing --------------------------------------------------------------------------------
-
-void Session::start_linger() {
-  if (tls_on_) tls_.shutdown();  // close_notify before the FIN
-  worker_.loop().shutdown_write(fd_);
-  phase_ = Phase::Linger;
-  linger_until_ms_ = worker_.loop().now_ms() + kLingerMs;
-  linger_budget_ = kLingerBytes;
-}
-
-bool Session::linger_read() {
-  if (!client_readable_) return false;
-  char sink[4096];
-  ssize_t n = client_recv(sink, sizeof sink);
-  if (n > 0 && static_cast<std::size_t>(n) < linger_budget_) {
-    linger_budget_ -= static_cast<std::size_t>(n);
-    return true;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    client_readable_ = false;
-    return false;
-  }
-  close_now();  // EOF, error, or the client kept sending past the budget
-  return false;
-}
-
-void Session::begin_shutdown() {
-  shutting_down_ = true;
-  if (h2_ != nullptr) {
-    h2_->begin_shutdown();
-    return;
-  }
-  if (phase_ == Phase::Splice) {
-    // An upgraded connection has no end of exchange to wait for: the client reconnects.
-    splice_.stop();
-    end_splice();
-    return;
-  }
-  // Mid-handshake there is no request to finish.
-  if (phase_ == Phase::Handshake || (phase_ == Phase::Head && (in_ == nullptr || in_->empty()) &&
-                                     (out_ == nullptr || out_->empty()))) {
-    close_now();
-    return;
-  }
-  close_after_ = true;
-}
-
-void Session::close_now() {
-  if (fd_ < 0) return;
-  // The H2 session closes its streams first, then calls transport_close(), back here.
-  if (h2_ != nullptr && h2_->open()) {
-    h2_->close();
-    return;
-  }
-  ux_.close();
-  if (handshaking_) end_handshake(false);
-  if (tls_on_) {
-    tls_.shutdown();
-    tls_.reset();
-    tls_on_ = false;
-  }
-  worker_.loop().close(fd_);
-  fd_ = -1;
-  worker_.loop().timers().cancel(client_timer_);
-  ux_.update_timer(false);
-  end_exchange();  // counts the head still held in in_ (the access log's bytes_in)
-  head_len_ = 0;
-  for (core::Buffer** b : {&in_, &out_}) {
-    worker_.buffers().release(*b);
-    *b = nullptr;
-  }
-  ux_.release_buffers();
-  if (counted_) {
-    worker_.counter().release(counted_ip_);
-    counted_ = false;
-  }
-  worker_.session_closed(this);
-}
-
-void Session::release_idle_buffers() {
-  // Between requests a connection keeps no buffer it does not need: idle keep-alive connections
-  // then cost a few hundred bytes each, not tens of KiB.
-  for (core::Buffer** b : {&in_, &out_}) {
-    if (*b != nullptr && (*b)->empty()) {
-      worker_.buffers().release(*b);
-      *b = nullptr;
-    }
-  }
-  ux_.release_idle_buffers();
 }
 
 // ---- deadlines ------------------------------------------------------------------------------
