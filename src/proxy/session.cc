@@ -34,7 +34,7 @@ stages::Answer closing_refusal(std::uint16_t status, std::string_view detail) {
 }
 }  // namespace
 
-Session::Session(Worker& worker) : worker_(worker), ux_(worker, *this) {
+Session::Session(Worker& worker) : worker_(worker), await_(worker, x_, *this), ux_(worker, *this) {
   client_timer_.owner = this;
   client_timer_.callback = &Session::on_client_timer;
 }
@@ -229,41 +229,17 @@ void Session::carry(const gate::Decision& d) {
       hold_until_ms_ = d.until_ms;
       return;
     case gate::Step::AwaitSlot:
-      switch (worker_.queue_for_slot(d.limiter, this, d.priority, *d.admission)) {
-        case Worker::AdmissionQueue::Push::Queued:
-        case Worker::AdmissionQueue::Push::QueuedEvicting:
-          worker_.stats().admission_queued.add();
-          queued_for_ = d.limiter;
-          phase_ = Phase::Hold;
-          hold_until_ms_ = d.until_ms;
-          return;
-        case Worker::AdmissionQueue::Push::Refused:
-          break;
-      }
-      carry(worker_.pipeline().shed(x_, worker_.clock()));
-      return;
     case gate::Step::Await:
-      // Parked like a hold; the reply (store_replied) or the deadline ends it, whichever first.
-      store_ticket_ = worker_.await_store(*d.store, *d.query, this);
-      if (store_ticket_ == 0) {
-        carry(worker_.pipeline().awaited(x_, {}, worker_.clock()));
-        return;
+      // Parked like a hold: the slot, the reply or the deadline (the client timer) ends it.
+      if (await_.park(d)) {
+        phase_ = Phase::Hold;
+        hold_until_ms_ = d.until_ms;
       }
-      phase_ = Phase::Hold;
-      hold_until_ms_ = d.until_ms;
       return;
     case gate::Step::Drop:
       close_now();
       return;
   }
-}
-
-void Session::store_replied(const gate::StoreReply& reply) {
-  store_ticket_ = 0;
-  if (fd_ < 0 || phase_ != Phase::Hold || !exchange_open_) return;
-  phase_ = Phase::Upstream;
-  carry(worker_.pipeline().awaited(x_, reply, worker_.clock()));
-  if (fd_ >= 0) drive();
 }
 
 // Body fields (username, email) are read from the first bytes of the body, held back until the
@@ -317,19 +293,7 @@ bool Session::try_decide() {
 }
 
 void Session::on_hold_expired() {
-  if (store_ticket_ != 0) {
-    worker_.leave_store(store_ticket_);
-    store_ticket_ = 0;
-    phase_ = Phase::Upstream;
-    gate::StoreReply timed_out;
-    timed_out.answer = gate::StoreAnswer::TimedOut;
-    carry(worker_.pipeline().awaited(x_, timed_out, worker_.clock()));
-    return;
-  }
-  if (queued_for_ != nullptr) {
-    admission_shed();
-    return;
-  }
+  if (await_.expire()) return;
   phase_ = Phase::Upstream;
   const bool tarpit = !x_.hold_forwards;
   carry(worker_.pipeline().hold_over(x_, worker_.clock()));
@@ -505,14 +469,7 @@ void Session::end_exchange() {
                      .bytes_out = (out_ != nullptr ? out_->added_total() : 0) - out_mark_});
   }
   local_status_ = 0;
-  if (queued_for_ != nullptr) {
-    worker_.leave_slot_queue(queued_for_, this);
-    queued_for_ = nullptr;
-  }
-  if (store_ticket_ != 0) {  // a reply that comes later finds no one
-    worker_.leave_store(store_ticket_);
-    store_ticket_ = 0;
-  }
+  await_.leave();  // a slot or a reply that comes later finds no one
   ux_.end();
   if (head_len_ != 0 && in_ != nullptr) {
     in_->consume(head_len_);
@@ -578,14 +535,19 @@ void Session::respond(const stages::Answer& answer) {
 
 // ---- admission ------------------------------------------------------------------------------
 
-void Session::admission_granted(admission::Limiter* limiter, admission::Priority p) {
-  queued_for_ = nullptr;
-  if (fd_ < 0 || phase_ != Phase::Hold || !exchange_open_) {
-    limiter->release(p, -1, true, worker_.loop().now_ms());
-    return;
-  }
-  // The slot is the exchange's from now on (released at its end, whatever happens next).
-  worker_.pipeline().granted(x_, limiter, p, worker_.clock());
+bool Session::await_parked() const {
+  return fd_ >= 0 && phase_ == Phase::Hold && exchange_open_;
+}
+
+void Session::await_over(const gate::Decision& next, Await::Resume how) {
+  phase_ = Phase::Upstream;
+  carry(next);
+  if (fd_ < 0) return;
+  if (how == Await::Resume::Now) drive();
+  if (how == Await::Resume::Soon) redrive_soon();
+}
+
+void Session::await_granted() {
   // Granted from inside another session's step: go on after it, not on its stack.
   const std::uint64_t serial = serial_;
   worker_.loop().defer([this, serial] {
@@ -605,18 +567,6 @@ void Session::redrive_soon() {
     redrive_pending_ = false;
     drive();
   });
-}
-
-void Session::admission_shed() {
-  if (queued_for_ != nullptr) {
-    worker_.leave_slot_queue(queued_for_, this);
-    queued_for_ = nullptr;
-  }
-  if (fd_ < 0 || !exchange_open_) return;
-  const bool was_holding = phase_ == Phase::Hold;
-  phase_ = Phase::Upstream;
-  carry(worker_.pipeline().shed(x_, worker_.clock()));
-  if (was_holding && fd_ >= 0) redrive_soon();
 }
 
 // ---- deadlines ------------------------------------------------------------------------------
