@@ -1,3 +1,8 @@
+// The HTTP/1.1 session's request flow: a parsed head goes to the pipeline (gate/), and its
+// decision is carried out here (forward with the bodies streamed both ways, hold, park for a
+// slot or the fleet, answer), then the exchange is recorded and the deadlines of each phase are
+// kept. The client socket and TLS are session_client.cc; an upgraded connection is
+// session_splice.cc; the decision service's side is decide.cc.
 #include "proxy/session.h"
 
 #include <algorithm>
