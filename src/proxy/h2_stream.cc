@@ -44,7 +44,7 @@ std::string lower(std::string_view s) {
 // ---- one stream: one request through the pipeline -------------------------------------------
 
 H2Stream::H2Stream(H2Session& c, std::int32_t stream_id)
-    : conn(c), id(stream_id), ux(c.worker(), *this) {
+    : conn(c), id(stream_id), await(c.worker(), x, *this), ux(c.worker(), *this) {
   hold_timer.owner = this;
   hold_timer.callback = &H2Stream::on_hold_timer;
 }
@@ -189,28 +189,12 @@ void H2Stream::carry(const gate::Decision& d) {
       w.loop().timers().arm(hold_timer, d.until_ms);
       return;
     case gate::Step::AwaitSlot:
-      switch (w.queue_for_slot(d.limiter, this, d.priority, *d.admission)) {
-        case Worker::AdmissionQueue::Push::Queued:
-        case Worker::AdmissionQueue::Push::QueuedEvicting:
-          w.stats().admission_queued.add();
-          queued_for = d.limiter;
-          state = State::Queued;
-          w.loop().timers().arm(hold_timer, d.until_ms);
-          return;
-        case Worker::AdmissionQueue::Push::Refused:
-          break;
-      }
-      carry(w.pipeline().shed(x, w.clock()));
-      return;
     case gate::Step::Await:
-      // Parked like a hold; the reply (store_replied) or the deadline ends it.
-      store_ticket = w.await_store(*d.store, *d.query, this);
-      if (store_ticket == 0) {
-        carry(w.pipeline().awaited(x, {}, w.clock()));
-        return;
+      // Parked like a hold: the slot, the reply or the deadline (hold_timer) ends it.
+      if (await.park(d)) {
+        state = d.step == gate::Step::AwaitSlot ? State::Queued : State::Hold;
+        w.loop().timers().arm(hold_timer, d.until_ms);
       }
-      state = State::Hold;
-      w.loop().timers().arm(hold_timer, d.until_ms);
       return;
     case gate::Step::Drop:
       // Unanswered, as an HTTP/1.1 drop closes unanswered; the connection's other streams go on.
@@ -232,31 +216,9 @@ bool H2Stream::try_decide() {
   return true;
 }
 
-void H2Stream::store_replied(const gate::StoreReply& reply) {
-  store_ticket = 0;
-  if (state != State::Hold || !exchange_open) return;
-  Worker& w = conn.worker();
-  w.loop().timers().cancel(hold_timer);
-  state = State::Deciding;
-  carry(w.pipeline().awaited(x, reply, w.clock()));
-  conn.drive();
-}
-
 void H2Stream::on_hold_expired() {
+  if (await.expire()) return;
   Worker& w = conn.worker();
-  if (store_ticket != 0) {
-    w.leave_store(store_ticket);
-    store_ticket = 0;
-    state = State::Deciding;
-    gate::StoreReply timed_out;
-    timed_out.answer = gate::StoreAnswer::TimedOut;
-    carry(w.pipeline().awaited(x, timed_out, w.clock()));
-    return;
-  }
-  if (queued_for != nullptr) {
-    admission_shed();
-    return;
-  }
   state = State::Deciding;
   carry(w.pipeline().hold_over(x, w.clock()));
 }
@@ -268,31 +230,23 @@ void H2Stream::on_hold_timer(void* self) {
   s->conn.drive();
 }
 
-void H2Stream::admission_granted(admission::Limiter* limiter, admission::Priority p) {
-  Worker& w = conn.worker();
-  queued_for = nullptr;
-  if (state != State::Queued || !exchange_open) {
-    limiter->release(p, -1, true, w.loop().now_ms());
-    return;
-  }
-  w.pipeline().granted(x, limiter, p, w.clock());
-  w.loop().timers().cancel(hold_timer);
+bool H2Stream::await_parked() const {
+  return exchange_open && (state == State::Queued || state == State::Hold);
+}
+
+void H2Stream::await_over(const gate::Decision& next, Await::Resume how) {
+  conn.worker().loop().timers().cancel(hold_timer);
+  state = State::Deciding;
+  carry(next);
+  if (how == Await::Resume::Now) conn.drive();
+  if (how == Await::Resume::Soon) conn.drive_soon();
+}
+
+void H2Stream::await_granted() {
+  conn.worker().loop().timers().cancel(hold_timer);
   state = State::Deciding;
   // Granted from inside another connection's step: carry on from the loop, not its stack.
   forward_pending = true;
-  conn.drive_soon();
-}
-
-void H2Stream::admission_shed() {
-  Worker& w = conn.worker();
-  if (queued_for != nullptr) {
-    w.leave_slot_queue(queued_for, this);
-    queued_for = nullptr;
-  }
-  if (!exchange_open || state != State::Queued) return;
-  w.loop().timers().cancel(hold_timer);
-  state = State::Deciding;
-  carry(w.pipeline().shed(x, w.clock()));
   conn.drive_soon();
 }
 
@@ -544,14 +498,7 @@ void H2Stream::answer_now(const stages::Answer& a) {
 
 void H2Stream::end_exchange(int status) {
   Worker& w = conn.worker();
-  if (queued_for != nullptr) {
-    w.leave_slot_queue(queued_for, this);
-    queued_for = nullptr;
-  }
-  if (store_ticket != 0) {  // a reply that comes later finds no one
-    w.leave_store(store_ticket);
-    store_ticket = 0;
-  }
+  await.leave();  // a slot or a reply that comes later finds no one
   if (!exchange_open) return;
   exchange_open = false;
   const int st = ux.head_done() ? ux.response().status : status;

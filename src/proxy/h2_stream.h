@@ -27,7 +27,7 @@ namespace gh::proxy {
 inline constexpr std::uint32_t kInitialWindow = 65535;  // per stream: bounds a stream's unread body
 inline constexpr std::uint64_t kDiscardBytes = 64 * 1024;  // request body read after our answer
 
-struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter, public StoreWaiter {
+struct H2Stream final : public UpstreamExchange::Owner, public Await::Owner {
   enum class State : std::uint8_t { Head, Deciding, Hold, Queued, Upstream, Answered, Closed };
 
   H2Stream(H2Session& c, std::int32_t stream_id);
@@ -59,8 +59,7 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter, publi
   SnapshotHold* hold = nullptr;
   bool exchange_open = false;
   std::uint32_t body_want = 0;
-  admission::Limiter* queued_for = nullptr;
-  std::uint64_t store_ticket = 0;  // waiting for the fleet's store (Await)
+  Await await;  // parked for an admission slot (State::Queued) or the fleet's store (State::Hold)
   RequestText rtext;
   std::int64_t start_ms = 0;
   int local_status = 0;
@@ -86,12 +85,12 @@ struct H2Stream final : public UpstreamExchange::Owner, public SlotWaiter, publi
   void begin();
   void carry(const gate::Decision& d);
   bool try_decide();
-  void store_replied(const gate::StoreReply& reply) override;
   void on_hold_expired();
   static void on_hold_timer(void* self);
-  void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
+  bool await_parked() const override;
+  void await_over(const gate::Decision& next, Await::Resume how) override;
+  void await_granted() override;
   bool forward_pending = false;
-  void admission_shed() override;
   void forward();
   bool pump_request_body();
 

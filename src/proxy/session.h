@@ -42,8 +42,7 @@ struct SnapshotHold;
 
 class Session final : public net::Handler,
                       public UpstreamExchange::Owner,
-                      public SlotWaiter,
-                      public StoreWaiter,
+                      public Await::Owner,
                       public ClientTransport,
                       public SplicePeer {
  public:
@@ -68,11 +67,6 @@ class Session final : public net::Handler,
   // Graceful stop: close now when idle, otherwise after the current response.
   void begin_shutdown();
   void force_close() { close_now(); }
-  // Admission control (from the worker): a slot was granted to this waiting request, or the
-  // request is shed (queue timeout, or evicted by a higher class).
-  void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
-  void admission_shed() override;
-  void store_replied(const gate::StoreReply& reply) override;
   // The client transport (plain socket here) for an HTTP/2 session.
   ssize_t transport_read(char* p, std::size_t n) override;
   ssize_t transport_write(const char* p, std::size_t n) override;
@@ -129,6 +123,10 @@ class Session final : public net::Handler,
   void respond(const stages::Answer& a);
   void redrive_soon();
   void on_hold_expired();
+  // A request parked for an admission slot or for the fleet's store (await_ knows which).
+  bool await_parked() const override;
+  void await_over(const gate::Decision& next, Await::Resume how) override;
+  void await_granted() override;
   void maybe_send_continue();
   bool pump_request_body();
   bool pump_response();
@@ -198,12 +196,11 @@ class Session final : public net::Handler,
   bool deciding_ = false;       // the pipeline waits for the body prefix it asked for
   std::uint32_t body_want_ = 0;
   std::int64_t hold_until_ms_ = 0;
-  admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
-  std::uint64_t store_ticket_ = 0;            // waiting for the fleet's store (Await)
-  int local_status_ = 0;                      // the status of an answer Gatehouse wrote
-  UpstreamExchange ux_;                       // the upstream side of a forwarded request
-  Splice splice_;                             // Phase::Splice: in_ to the upstream, out_ to us
-  std::uint64_t splice_up_counted_ = 0;       // bytes already added to the worker's counters
+  Await await_;                          // parked for an admission slot or the fleet's store
+  int local_status_ = 0;                 // the status of an answer Gatehouse wrote
+  UpstreamExchange ux_;                  // the upstream side of a forwarded request
+  Splice splice_;                        // Phase::Splice: in_ to the upstream, out_ to us
+  std::uint64_t splice_up_counted_ = 0;  // bytes already added to the worker's counters
   std::uint64_t splice_down_counted_ = 0;
   http::RequestHead req_{};
   std::size_t head_len_ = 0;         // bytes of the request head still held at the front of in_

@@ -196,6 +196,84 @@ std::uint64_t Worker::await_store(gate::SharedStore& store, const gate::StoreQue
   return ticket;
 }
 
+// ---- a parked request -----------------------------------------------------------------------
+
+bool Await::park(const gate::Decision& d) {
+  if (d.step == gate::Step::AwaitSlot) {
+    switch (worker_.queue_for_slot(d.limiter, this, d.priority, *d.admission)) {
+      case Worker::AdmissionQueue::Push::Queued:
+      case Worker::AdmissionQueue::Push::QueuedEvicting:
+        worker_.stats().admission_queued.add();
+        queued_for_ = d.limiter;
+        return true;
+      case Worker::AdmissionQueue::Push::Refused:
+        break;
+    }
+    owner_.await_over(worker_.pipeline().shed(x_, worker_.clock()), Resume::Inline);
+    return false;
+  }
+  // The reply (store_replied) or the deadline (expire) ends it, whichever comes first.
+  store_ticket_ = worker_.await_store(*d.store, *d.query, this);
+  if (store_ticket_ == 0) {
+    owner_.await_over(worker_.pipeline().awaited(x_, {}, worker_.clock()), Resume::Inline);
+    return false;
+  }
+  return true;
+}
+
+bool Await::expire() {
+  if (store_ticket_ != 0) {
+    worker_.leave_store(store_ticket_);
+    store_ticket_ = 0;
+    gate::StoreReply timed_out;
+    timed_out.answer = gate::StoreAnswer::TimedOut;
+    owner_.await_over(worker_.pipeline().awaited(x_, timed_out, worker_.clock()), Resume::Inline);
+    return true;
+  }
+  if (queued_for_ != nullptr) {
+    admission_shed();
+    return true;
+  }
+  return false;
+}
+
+void Await::leave() {
+  if (queued_for_ != nullptr) {
+    worker_.leave_slot_queue(queued_for_, this);
+    queued_for_ = nullptr;
+  }
+  if (store_ticket_ != 0) {
+    worker_.leave_store(store_ticket_);
+    store_ticket_ = 0;
+  }
+}
+
+void Await::admission_granted(admission::Limiter* limiter, admission::Priority p) {
+  queued_for_ = nullptr;
+  if (!owner_.await_parked()) {
+    limiter->release(p, -1, true, worker_.loop().now_ms());
+    return;
+  }
+  // The slot is the exchange's from now on (released at its end, whatever happens next).
+  worker_.pipeline().granted(x_, limiter, p, worker_.clock());
+  owner_.await_granted();
+}
+
+void Await::admission_shed() {
+  if (queued_for_ != nullptr) {
+    worker_.leave_slot_queue(queued_for_, this);
+    queued_for_ = nullptr;
+  }
+  if (!owner_.await_parked()) return;
+  owner_.await_over(worker_.pipeline().shed(x_, worker_.clock()), Resume::Soon);
+}
+
+void Await::store_replied(const gate::StoreReply& reply) {
+  store_ticket_ = 0;
+  if (!owner_.await_parked()) return;
+  owner_.await_over(worker_.pipeline().awaited(x_, reply, worker_.clock()), Resume::Now);
+}
+
 void Worker::deliver_replies() {
   std::vector<std::pair<std::uint64_t, gate::StoreReply>> batch;
   {

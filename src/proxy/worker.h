@@ -31,6 +31,7 @@ namespace gh::proxy {
 
 class Server;
 class Session;
+class Worker;
 
 // Who waits for an admission slot: an HTTP/1.1 session, or one HTTP/2 stream.
 class SlotWaiter {
@@ -51,6 +52,59 @@ class StoreWaiter {
 
  protected:
   ~StoreWaiter() = default;
+};
+
+// A request the pipeline parked (gate::Step::AwaitSlot, gate::Step::Await) until an admission
+// slot, the fleet's reply or its deadline, whichever comes first. The one place both transports
+// (an HTTP/1.1 session, an HTTP/2 stream) queue, ask, leave and resume, so that a wait ends once,
+// and a slot granted to a request no longer waiting goes straight back.
+class Await final : public SlotWaiter, public StoreWaiter {
+ public:
+  // Where the transport goes on from once the wait is over.
+  enum class Resume : std::uint8_t {
+    Inline,  // on the transport's own stack (not parked after all, or its deadline): it drives on
+    Now,     // from the worker's loop (the fleet's reply): drive at once
+    Soon,    // perhaps from inside another request's step (shed): drive from the loop
+  };
+  // The transport of the parked request.
+  class Owner {
+   public:
+    // Still parked on this exchange (open, not answered, not closed).
+    virtual bool await_parked() const = 0;
+    // The wait is over: leave the parked state and carry the pipeline's next decision.
+    virtual void await_over(const gate::Decision& next, Resume how) = 0;
+    // The exchange holds the granted slot now: forward, from the loop (a grant comes from inside
+    // another request's step).
+    virtual void await_granted() = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  Await(Worker& worker, gate::Exchange& x, Owner& owner) : worker_(worker), x_(x), owner_(owner) {}
+  Await(const Await&) = delete;
+  Await& operator=(const Await&) = delete;
+
+  // `d` is AwaitSlot or Await. True: parked until d.until_ms, a deadline the transport keeps and
+  // reports to expire(). False: not parked (queue full, too many waiting, store away), and the
+  // pipeline's next decision went to await_over(Inline) already.
+  bool park(const gate::Decision& d);
+  // The transport's deadline passed while parked: true when it ended a wait here (the store's
+  // answer timed out, a queued request is shed), false for a plain hold (not ours).
+  bool expire();
+  // The exchange ends (answered, closed): a grant or reply that comes later finds no one.
+  void leave();
+
+  void admission_granted(admission::Limiter* limiter, admission::Priority p) override;
+  void admission_shed() override;
+  void store_replied(const gate::StoreReply& reply) override;
+
+ private:
+  Worker& worker_;
+  gate::Exchange& x_;
+  Owner& owner_;
+  admission::Limiter* queued_for_ = nullptr;  // waiting for a slot of this limiter
+  std::uint64_t store_ticket_ = 0;            // waiting for the fleet's store
 };
 struct ListenerOp;
 using UpstreamGroupsPtr = std::shared_ptr<const std::vector<std::shared_ptr<net::UpstreamGroup>>>;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -201,6 +202,52 @@ TEST(Http2, SignupAndLoginThroughTheDemoApp) {
   CurlResult bad = curl_h2(shield.port(), "POST", "/api/login", json_headers,
                            R"({"username":"carol","password":"wrong"})");
   EXPECT_EQ(bad.status, 401) << bad.body;
+}
+
+// A stream parks for an admission slot like an HTTP/1.1 request: granted when the holder's slot
+// comes back, or shed with 503 when the queue timeout passes first.
+TEST(Http2, AStreamWaitsForAnAdmissionSlotAndIsShedAtTheQueueTimeout) {
+  Origin origin([](const OriginRequest& q) {
+    OriginReply r;
+    if (q.target.rfind("/brief", 0) == 0) r.delay = std::chrono::milliseconds(300);
+    if (q.target.rfind("/slow", 0) == 0) r.delay = std::chrono::milliseconds(1500);
+    return r;
+  });
+  // Two slots, one kept for residents: anonymous streams get one.
+  Shield shield(h2_config(
+      origin.port(),
+      "    admission: { min_limit: 2, max_limit: 2, initial_limit: 2, resident_share: 50%,\n"
+      "                 queue_max: 2, queue_timeout: 700ms, codel_target: 3s,\n"
+      "                 codel_interval: 10s, retry_after: 7s }\n"));
+  const auto h2_async = [&](const std::string& path) {
+    return std::async(std::launch::async,
+                      [port = shield.port(), path] { return curl_h2(port, "GET", path); });
+  };
+
+  // Granted: the holder is brief, so the waiter queues and gets its slot within the timeout.
+  auto holder = h2_async("/brief/1");
+  ASSERT_TRUE(eventually([&] { return origin.request_count() >= 1; }));
+  auto waiter = h2_async("/brief/2");
+  const CurlResult held = holder.get();
+  const CurlResult granted = waiter.get();
+  EXPECT_EQ(held.status, 200) << held.head;
+  EXPECT_EQ(granted.status, 200) << granted.head;
+  EXPECT_EQ(granted.version, "2");
+  EXPECT_EQ(shield.server().stats().admission_queued, 1u);
+  EXPECT_EQ(shield.server().stats().admission_shed, 0u);
+
+  // Shed: the holder keeps its slot past the waiter's queue timeout.
+  const std::uint64_t queued = shield.server().stats().admission_queued;
+  auto slow = h2_async("/slow/1");
+  ASSERT_TRUE(eventually([&] { return origin.request_count() >= 3; }));
+  auto shed_waiter = h2_async("/slow/2");
+  ASSERT_TRUE(eventually([&] { return shield.server().stats().admission_queued > queued; }));
+  const CurlResult shed = shed_waiter.get();
+  EXPECT_EQ(shed.status, 503) << shed.head;
+  EXPECT_EQ(shed.header("retry-after"), "7");
+  EXPECT_EQ(slow.get().status, 200);
+  EXPECT_EQ(origin.request_count(), 3u);  // the shed stream never reached the application
+  EXPECT_EQ(shield.server().stats().admission_shed, 1u);
 }
 
 TEST(Http2, AHttp11ClientOnAnHttp2ListenerIsCut) {
