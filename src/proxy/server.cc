@@ -23,15 +23,14 @@
 #include "net/socket.h"
 #include "proxy/fleet_store.h"
 #include "proxy/worker.h"
+#include "server_parts.h"
 #include "stages/admission/mode_controller.h"
 #include "stages/ratelimit/keyhash.h"
 
 namespace gh::proxy {
 
-namespace {
+namespace server_parts {
 
-// The seed of tuple keys' digests, alike on every node of a fleet (shared limits name keys by
-// them): from the prefix and the password, which only the fleet knows.
 ratelimit::HashSeed fleet_key_seed(const policy::ClusterConfig& cc) {
   std::string secret = "gatehouse shared limits\n" + cc.prefix + "\n";
   if (!cc.password_file.empty()) {
@@ -53,8 +52,6 @@ std::string join(const std::vector<std::string>& lines) {
 lists::Seconds wall_now() {
   return static_cast<lists::Seconds>(std::time(nullptr));
 }
-constexpr int kBacklog = 4096;
-
 void close_added(std::vector<std::vector<ListenerOp>>& ops) {
   for (auto& list : ops) {
     for (ListenerOp& op : list) {
@@ -63,6 +60,17 @@ void close_added(std::vector<std::vector<ListenerOp>>& ops) {
     }
   }
 }
+
+}  // namespace server_parts
+
+using server_parts::close_added;
+using server_parts::fleet_key_seed;
+using server_parts::join;
+using server_parts::wall_now;
+
+namespace {
+
+constexpr int kBacklog = 4096;
 
 // "upstream app: server app.internal:3000 added", ... for what a reload changes in the upstreams.
 void upstream_changes(const policy::Config& from, const policy::Config& to,
