@@ -12,57 +12,46 @@
 namespace gh::net {
 
 namespace {
+
 constexpr int kMaxEvents = 256;
 // Marks the eventfd in epoll data; handlers are real pointers and never this value.
 Handler* const kWakeTag = reinterpret_cast<Handler*>(static_cast<std::uintptr_t>(1));
-}  // namespace
 
-Epoll::Epoll(EventLoop& loop, int wake_fd) : LoopBackend(loop), wake_fd_(wake_fd) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) std::abort();
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = kWakeTag;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-}
+class Epoll final : public LoopBackend {
+ public:
+  Epoll(EventLoop& loop, int wake_fd) : LoopBackend(loop), wake_fd_(wake_fd) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) std::abort();
+    ctl(EPOLL_CTL_ADD, wake_fd_, kWakeTag, EPOLLIN);
+  }
+  ~Epoll() override { ::close(epoll_fd_); }
 
-Epoll::~Epoll() {
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
-}
+  bool add(int fd, Handler* handler, std::uint32_t events) override {
+    return ctl(EPOLL_CTL_ADD, fd, handler, events);
+  }
+  bool modify(int fd, Handler* handler, std::uint32_t events) override {
+    return ctl(EPOLL_CTL_MOD, fd, handler, events);
+  }
+  void remove(int fd) override { epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }
+  bool add_listener(int fd, Handler* handler) override { return add(fd, handler, EPOLLIN); }
+  void close(int fd) override { ::close(fd); }
+  ssize_t send(int fd, const void* p, std::size_t n) override {
+    return ::send(fd, p, n, MSG_NOSIGNAL);
+  }
+  void shutdown_write(int fd) override { ::shutdown(fd, SHUT_WR); }
+  void run(const std::function<bool()>& keep_running) override;
 
-bool Epoll::add(int fd, Handler* handler, std::uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
-}
+ private:
+  bool ctl(int op, int fd, Handler* handler, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = handler;
+    return epoll_ctl(epoll_fd_, op, fd, &ev) == 0;
+  }
 
-bool Epoll::modify(int fd, Handler* handler, std::uint32_t events) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0;
-}
-
-void Epoll::remove(int fd) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-}
-
-bool Epoll::add_listener(int fd, Handler* handler) {
-  return add(fd, handler, EPOLLIN);
-}
-
-void Epoll::close(int fd) {
-  ::close(fd);
-}
-
-ssize_t Epoll::send(int fd, const void* p, std::size_t n) {
-  return ::send(fd, p, n, MSG_NOSIGNAL);
-}
-
-void Epoll::shutdown_write(int fd) {
-  ::shutdown(fd, SHUT_WR);
-}
+  int epoll_fd_ = -1;
+  int wake_fd_;
+};
 
 void Epoll::run(const std::function<bool()>& keep_running) {
   epoll_event events[kMaxEvents];
@@ -85,6 +74,12 @@ void Epoll::run(const std::function<bool()>& keep_running) {
     }
     end_pass(woken);
   }
+}
+
+}  // namespace
+
+std::unique_ptr<LoopBackend> make_epoll(EventLoop& loop, int wake_fd) {
+  return std::make_unique<Epoll>(loop, wake_fd);
 }
 
 }  // namespace gh::net

@@ -28,7 +28,7 @@ EventLoop::EventLoop(IoBackend backend) : now_ms_(core::monotonic_ms()), timers_
     }
     spdlog::warn("server.io: io_uring: {}; this loop runs on epoll", why);
   }
-  backend_ = std::make_unique<Epoll>(*this, wake_fd_);
+  backend_ = make_epoll(*this, wake_fd_);
 }
 
 EventLoop::~EventLoop() {
