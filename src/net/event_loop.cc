@@ -1,23 +1,16 @@
 #include "net/event_loop.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 
 #include "core/clock.h"
-#include "net/uring.h"
+#include "epoll.h"
+#include "uring.h"
 
 namespace gh::net {
-
-namespace {
-constexpr int kMaxEvents = 256;
-// Marks the eventfd in epoll data; handlers are real pointers and never this value.
-Handler* const kWakeTag = reinterpret_cast<Handler*>(static_cast<std::uintptr_t>(1));
-}  // namespace
 
 void Handler::on_accepted(int fd, const sockaddr_storage&, socklen_t) {
   ::close(fd);
@@ -28,76 +21,48 @@ EventLoop::EventLoop(IoBackend backend) : now_ms_(core::monotonic_ms()), timers_
   if (wake_fd_ < 0) std::abort();  // no fds at start-up: nothing sensible to do
   if (backend == IoBackend::IoUring) {
     std::string why;
-    ring_ = Ring::create(*this, wake_fd_, &why);
-    if (ring_ != nullptr) return;
+    backend_ = Ring::create(*this, wake_fd_, &why);
+    if (backend_ != nullptr) {
+      io_ = IoBackend::IoUring;
+      return;
+    }
     spdlog::warn("server.io: io_uring: {}; this loop runs on epoll", why);
   }
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd_ < 0) std::abort();
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = kWakeTag;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  backend_ = make_epoll(*this, wake_fd_);
 }
 
 EventLoop::~EventLoop() {
   run_deferred();
-  ring_.reset();  // before the eventfd its read names
+  backend_.reset();  // before the eventfd its wait names
   if (wake_fd_ >= 0) ::close(wake_fd_);
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 bool EventLoop::add(int fd, Handler* handler, std::uint32_t events) {
-  if (ring_ != nullptr) return ring_->add(fd, handler, events);
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+  return backend_->add(fd, handler, events);
 }
 
 bool EventLoop::modify(int fd, Handler* handler, std::uint32_t events) {
-  if (ring_ != nullptr) {
-    ring_->remove(fd);
-    return ring_->add(fd, handler, events);
-  }
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = handler;
-  return epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0;
+  return backend_->modify(fd, handler, events);
 }
 
 void EventLoop::remove(int fd) {
-  if (ring_ != nullptr) {
-    ring_->remove(fd);
-    return;
-  }
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  backend_->remove(fd);
 }
 
 bool EventLoop::add_listener(int fd, Handler* handler) {
-  if (ring_ != nullptr) return ring_->add_listener(fd, handler);
-  return add(fd, handler, EPOLLIN);
+  return backend_->add_listener(fd, handler);
 }
 
 void EventLoop::close(int fd) {
-  if (ring_ != nullptr) {
-    ring_->close(fd);
-    return;
-  }
-  ::close(fd);
+  backend_->close(fd);
 }
 
 ssize_t EventLoop::send(int fd, const void* p, std::size_t n) {
-  if (ring_ != nullptr) return ring_->send(fd, p, n);
-  return ::send(fd, p, n, MSG_NOSIGNAL);
+  return backend_->send(fd, p, n);
 }
 
 void EventLoop::shutdown_write(int fd) {
-  if (ring_ != nullptr) {
-    ring_->shutdown_write(fd);
-    return;
-  }
-  ::shutdown(fd, SHUT_WR);
+  backend_->shutdown_write(fd);
 }
 
 void EventLoop::update_time() {
@@ -111,34 +76,7 @@ void EventLoop::wake() {
 }
 
 void EventLoop::run(const std::function<bool()>& keep_running) {
-  if (ring_ != nullptr) {
-    ring_->run(keep_running);
-    return;
-  }
-  run_epoll(keep_running);
-}
-
-void EventLoop::run_epoll(const std::function<bool()>& keep_running) {
-  epoll_event events[kMaxEvents];
-  while (keep_running()) {
-    int timeout = timers_.next_timeout_ms(now_ms_);
-    int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout);
-    update_time();
-    if (n < 0 && errno != EINTR) break;
-    bool woken = false;
-    for (int i = 0; i < n; ++i) {
-      auto* h = static_cast<Handler*>(events[i].data.ptr);
-      if (h == kWakeTag) {
-        std::uint64_t v;
-        [[maybe_unused]] auto r = read(wake_fd_, &v, sizeof v);
-        woken_.store(false);
-        woken = true;
-        continue;
-      }
-      h->on_events(events[i].events);
-    }
-    after_batch(woken);
-  }
+  backend_->run(keep_running);
 }
 
 void EventLoop::after_batch(bool woken) {
@@ -155,6 +93,15 @@ void EventLoop::run_deferred() {
   running_.swap(deferred_);
   for (auto& fn : running_) fn();
   running_.clear();  // keeps capacity: no allocation in steady state
+}
+
+// The loop's side of a pass, for the backends (a friend of EventLoop).
+void LoopBackend::clear_wake() {
+  loop_.woken_.store(false);
+}
+
+void LoopBackend::end_pass(bool woken) {
+  loop_.after_batch(woken);
 }
 
 }  // namespace gh::net

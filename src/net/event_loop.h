@@ -19,7 +19,7 @@
 
 namespace gh::net {
 
-class Ring;
+class LoopBackend;
 
 class Handler {
  public:
@@ -40,7 +40,7 @@ class EventLoop {
 
   // The backend the loop runs on: io_uring falls back to epoll, with a warning, when the ring
   // cannot be set up (the configuration's check found it available at load).
-  IoBackend backend() const { return ring_ != nullptr ? IoBackend::IoUring : IoBackend::Epoll; }
+  IoBackend backend() const { return io_; }
 
   bool add(int fd, Handler* handler, std::uint32_t events);
   bool modify(int fd, Handler* handler, std::uint32_t events);
@@ -76,14 +76,13 @@ class EventLoop {
   void update_time();
 
  private:
-  friend class Ring;
-  void run_epoll(const std::function<bool()>& keep_running);
+  friend class LoopBackend;
   // After a batch: the wake hook, timers, deferred work.
   void after_batch(bool woken);
 
-  int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  std::unique_ptr<Ring> ring_;
+  IoBackend io_ = IoBackend::Epoll;
+  std::unique_ptr<LoopBackend> backend_;  // epoll.h or uring.h
   std::int64_t now_ms_;
   TimerWheel timers_;
   std::function<void()> wake_hook_;

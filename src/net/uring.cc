@@ -1,4 +1,4 @@
-#include "net/uring.h"
+#include "uring.h"
 
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -187,6 +187,11 @@ void Ring::remove(int fd) {
   if (Slot* sl = slot(fd)) forget(fd, *sl);
 }
 
+bool Ring::modify(int fd, Handler* handler, std::uint32_t events) {
+  remove(fd);
+  return add(fd, handler, events);
+}
+
 bool Ring::add_listener(int fd, Handler* handler) {
   auto l = std::make_unique<Listen>();
   l->fd = fd;
@@ -306,7 +311,7 @@ void Ring::dispatch(const io_uring_cqe& cqe, bool& woken) {
       return;
     }
     case kWake:
-      loop_.woken_.store(false);
+      clear_wake();
       woken = true;
       arm_wake();
       return;
@@ -359,7 +364,7 @@ void Ring::run(const std::function<bool()>& keep_running) {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
-    loop_.after_batch(woken);
+    end_pass(woken);
   }
   // What the last pass queued (closes of the sessions it ended) still goes in; later closes
   // are plain ones, and the ring's exit lets go of the files its polls held.

@@ -1,5 +1,6 @@
 // The io_uring side of EventLoop (server.io: io_uring): one ring per loop, submitted and waited
-// on once per loop pass. Internal to net/event_loop.cc; the loop's callers see EventLoop only.
+// on once per loop pass. Internal to net/ (gh_module INTERNAL); the loop's callers see EventLoop
+// only.
 #pragma once
 
 #include <liburing.h>
@@ -12,26 +13,24 @@
 #include <string>
 #include <vector>
 
+#include "loop_backend.h"
+
 namespace gh::net {
 
-class EventLoop;
-class Handler;
-
-class Ring {
+class Ring final : public LoopBackend {
  public:
   // Nullptr and `why` when the kernel refuses the ring.
   static std::unique_ptr<Ring> create(EventLoop& loop, int wake_fd, std::string* why);
-  ~Ring();
-  Ring(const Ring&) = delete;
-  Ring& operator=(const Ring&) = delete;
+  ~Ring() override;
 
-  bool add(int fd, Handler* handler, std::uint32_t events);
-  void remove(int fd);
-  bool add_listener(int fd, Handler* handler);
-  void close(int fd);
-  ssize_t send(int fd, const void* p, std::size_t n);
-  void shutdown_write(int fd);
-  void run(const std::function<bool()>& keep_running);
+  bool add(int fd, Handler* handler, std::uint32_t events) override;
+  bool modify(int fd, Handler* handler, std::uint32_t events) override;
+  void remove(int fd) override;
+  bool add_listener(int fd, Handler* handler) override;
+  void close(int fd) override;
+  ssize_t send(int fd, const void* p, std::size_t n) override;
+  void shutdown_write(int fd) override;
+  void run(const std::function<bool()>& keep_running) override;
 
   // Accepts kept queued per listener: up to this many connections taken per loop pass.
   static constexpr int kAcceptDepth = 32;
@@ -65,7 +64,7 @@ class Ring {
     std::array<AcceptOp, kAcceptDepth> ops{};
   };
 
-  Ring(EventLoop& loop, int wake_fd) : loop_(loop), wake_fd_(wake_fd) {}
+  Ring(EventLoop& loop, int wake_fd) : LoopBackend(loop), wake_fd_(wake_fd) {}
   io_uring_sqe* sqe();
   Slot* slot(int fd);
   void arm_poll(int fd, Slot& s);
@@ -75,7 +74,6 @@ class Ring {
   void dispatch(const io_uring_cqe& cqe, bool& woken);
   void on_send_done(int fd, std::uint16_t gen, unsigned buffer);
 
-  EventLoop& loop_;
   io_uring ring_{};
   bool disabled_ = false;  // created R_DISABLED: enabled by the thread that runs it
   bool running_ = false;   // on the loop's thread: queue entries get submitted
