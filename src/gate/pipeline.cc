@@ -619,7 +619,11 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
                             x.page,
                             w,
                             x.over_tls,
-                            now.wall_us};
+                            now.wall_us,
+                            waitroom::LineVerdict::Local,
+                            0,
+                            false,
+                            nullptr};
   if (line != nullptr) {
     // The fleet's line answered: its verdict stands; without an answer the room decides alone.
     t.fresh = x.query.line.ticket ? nullptr : &x.ticket;
