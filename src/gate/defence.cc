@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "fleet/fleet_room.h"
 #include "fleet/nodes-t.h"
+#include "gate/store.h"
 #include "stages/challenge/binding.h"
 #include "stages/challenge/key.h"
 
@@ -304,7 +305,10 @@ void DefenceState::tick(std::int64_t now_ms) {
     if (fleet_.signals) signals = fleet_.signals(name, signals);
     sr.mode->tick(signals, now_ms);
     if (fleet_.room) {
-      sr.room->set_fleet_share(fleet_.room(name, *sr.room));
+      waitroom::FleetShare share = fleet_.room(name, *sr.room);
+      // With Redis answering, the line there admits (on each holder's visit), not this room.
+      share.line = store_ != nullptr && store_->ready();
+      sr.room->set_fleet_share(share);
       if (fleet_.admitted)
         sr.room->on_admit(
             [f = fleet_.admitted, route = name](const waitroom::TicketId& id) { f(route, id); });

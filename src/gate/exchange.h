@@ -98,6 +98,8 @@ struct ExchangeState {
   // challenge's clearance), or the local decision when it does not answer in time.
   StoreQuery query;
   stages::Answer held;
+  // A first visit to a waiting room the fleet's line was asked about: the ticket it gets.
+  challenge::Token ticket;
 
   std::string_view path;  // canonical (in path_buf), what routes and rules matched
   std::size_t response_fields_len = 0;

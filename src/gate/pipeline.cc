@@ -596,38 +596,90 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
       stats_.signup_closed.add();
       return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
     }
-    if (mode == policy::SignupMode::Queue) {
-      std::array<std::uint8_t, 257> buf;
-      http::FieldWriter w = answer_fields(x);
-      waitroom::TicketContext t{*x.rdef->room,
-                                codec_of(x),
-                                x.route->signup.waiting_room,
-                                x.rdef->scope,
-                                binding(x),
-                                x.prefix,
-                                x.method != http::Method::Get && x.method != http::Method::Head,
-                                x.json,
-                                x.rt->defence.theme_css,
-                                now.wall_ms,
-                                cookie(*x.head, waitroom::kTicketCookie, buf),
-                                x.page,
-                                w,
-                                x.over_tls,
-                                now.wall_us};
-      const waitroom::TicketAnswer a = waitroom::pass(t);
-      if (!a.admitted) {
-        if (a.kind == waitroom::Answer::Kind::Waiting) {
-          stats_.waitroom_queued.add();
-        } else {
-          stats_.waitroom_full.add();
-          note_refusal(x, now);
-        }
-        return respond(a.answer);
+    if (mode == policy::SignupMode::Queue) return queue(x, nullptr, now);
+  }
+  return admission(x, now);
+}
+
+Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
+  std::array<std::uint8_t, 257> buf;
+  http::FieldWriter w = answer_fields(x);
+  const policy::WaitingRoomConfig& room = x.route->signup.waiting_room;
+  waitroom::TicketContext t{*x.rdef->room,
+                            codec_of(x),
+                            room,
+                            x.rdef->scope,
+                            binding(x),
+                            x.prefix,
+                            submission(x),
+                            x.json,
+                            x.rt->defence.theme_css,
+                            now.wall_ms,
+                            cookie(*x.head, waitroom::kTicketCookie, buf),
+                            x.page,
+                            w,
+                            x.over_tls,
+                            now.wall_us,
+                            waitroom::LineVerdict::Local,
+                            0,
+                            false,
+                            nullptr};
+  if (line != nullptr) {
+    // The fleet's line answered: its verdict stands; without an answer the room decides alone.
+    t.fresh = x.query.line.ticket ? nullptr : &x.ticket;
+    if (line->answer == StoreAnswer::Yes) {
+      t.line = waitroom::LineVerdict::Admit;
+    } else if (line->answer == StoreAnswer::No) {
+      t.line = waitroom::LineVerdict::Wait;
+      t.line_position = line->position;
+      t.line_full = line->position == 0;
+    }
+  } else if (SharedStore* store = x.rt->state->store(); store != nullptr && t.room.fleet()) {
+    // In a fleet the line is Redis's: first-seen order and the whole bucket, on one clock.
+    if (store->ready()) {
+      const waitroom::LineVisit v = waitroom::line_visit(t, x.ticket);
+      if (v.ask) {
+        x.query = StoreQuery{};
+        x.query.kind = StoreQuery::Kind::Line;
+        x.query.id = v.id;
+        StoreQuery::Line& q = x.query.line;
+        q.scope = x.rdef->scope;
+        q.ticket = v.ticket;
+        q.open = v.open;
+        q.first_us = v.first_us;
+        const std::uint32_t per_min = std::max<std::uint32_t>(1, room.new_users_per_minute);
+        q.interval_us = (std::int64_t{60'000'000} + per_min - 1) / per_min;
+        q.burst = std::max<std::uint32_t>(
+            1, static_cast<std::uint32_t>(
+                   (std::uint64_t{per_min} * waitroom::Room::kBurstSeconds + 59) / 60));
+        // People in line come back once a refresh: the bucket holds that long's units for them,
+        // or the line would move one burst a refresh (a calm room still holds one burst).
+        q.hold = std::max<std::uint32_t>(
+            q.burst,
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                1'000'000, (std::uint64_t{per_min} * (room.refresh + 1'000) + 59'999) / 60'000)));
+        q.max_queue = room.max_queue;
+        q.gone_ms = waitroom::Room::gone_ms_for(room);
+        // A page refreshes each `refresh`: a first visit told to wait is back by then.
+        q.back_ms = std::min<std::int64_t>(q.gone_ms, std::int64_t{room.refresh} + 2'000);
+        return await(x, *store, now);
       }
-      stats_.waitroom_admitted.add();
-      x.add_response_fields(w.view());  // a fresh ticket goes out with the forwarded answer
+    } else {
+      stats_.fleet_await_fail_static.add();
     }
   }
+  const waitroom::TicketAnswer a = waitroom::pass(t);
+  if (!a.admitted) {
+    if (a.kind == waitroom::Answer::Kind::Waiting) {
+      stats_.waitroom_queued.add();
+    } else {
+      stats_.waitroom_full.add();
+      note_refusal(x, now);
+    }
+    return respond(a.answer);
+  }
+  stats_.waitroom_admitted.add();
+  x.add_response_fields(w.view());  // a fresh ticket goes out with the forwarded answer
   return admission(x, now);
 }
 
@@ -769,6 +821,7 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
     }
     return limit_verdict(x, now);
   }
+  if (kind == StoreQuery::Kind::Line) return queue(x, &r, now);
   return Decision{};
 }
 

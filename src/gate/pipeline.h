@@ -70,6 +70,9 @@ class Pipeline {
  private:
   Decision limits(Exchange& x, std::string_view body, bool complete, Clock now);
   Decision gates(Exchange& x, Clock now);
+  // A queue-mode sign-up: the waiting room, asking the fleet's line first where there is one;
+  // `line`: its answer (nullptr: not asked, or asked and answered by now).
+  Decision queue(Exchange& x, const StoreReply* line, Clock now);
   Decision admission(Exchange& x, Clock now);
   Decision gatehouse(Exchange& x, std::string_view body, Clock now);
   Decision classify(Exchange& x, std::string_view path, Clock now);

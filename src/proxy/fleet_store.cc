@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "fleet/fleet.h"
+#include "fleet/line.h"
 #include "fleet/messages.h"
 #include "fleet/redis.h"
 
@@ -77,6 +78,8 @@ class FleetStore final : public gate::SharedStore {
         return claim(q, std::move(done));
       case gate::StoreQuery::Kind::Limits:
         return limits(q, std::move(done));
+      case gate::StoreQuery::Kind::Line:
+        return line(q, std::move(done));
       case gate::StoreQuery::Kind::None:
         break;
     }
@@ -148,6 +151,43 @@ class FleetStore final : public gate::SharedStore {
           done(out);
         },
         kGcraScript);
+  }
+
+  // The waiting room's line: one script call over the route's keys (fleet/line.h).
+  bool line(const gate::StoreQuery& q, Done done) {
+    fleet::LineAsk a;
+    a.scope = q.line.scope;
+    a.id = hex(q.id);
+    a.ticket = q.line.ticket;
+    a.open = q.line.open;
+    a.first_us = q.line.first_us;
+    a.interval_us = q.line.interval_us;
+    a.burst = q.line.burst;
+    a.hold = q.line.hold;
+    a.max_queue = q.line.max_queue;
+    a.gone_ms = q.line.gone_ms;
+    a.back_ms = q.line.back_ms;
+    std::vector<std::string> argv = fleet::line_argv(fleet_.config().prefix, a);
+    const std::string key = argv[3];
+    return fleet_.ask(
+        key, std::move(argv),
+        [done = std::move(done)](const fleet::Reply* r, bool timed_out) {
+          if (r == nullptr) {
+            done(failed(timed_out));
+            return;
+          }
+          const auto a = fleet::decode_line(*r);  // untrusted: checked field by field
+          if (!a) {
+            done(failed(false));
+            return;
+          }
+          gate::StoreReply out;
+          out.answer = a->verdict == fleet::LineAnswer::Verdict::Due ? gate::StoreAnswer::Yes
+                                                                     : gate::StoreAnswer::No;
+          out.position = a->verdict == fleet::LineAnswer::Verdict::Wait ? a->position : 0;
+          done(out);
+        },
+        fleet::line_script());
   }
 
   fleet::Fleet& fleet_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fleet/heartbeat.h"
+#include "fleet/line.h"
 #include "fleet/messages.h"
 #include "fleet/nodes.h"
 #include "fleet/reply.h"
@@ -66,7 +67,7 @@ void read_map(const Reply& r) {
   }
 }
 
-// The replies a waiting request reads: a claim's and the exact limits' script's.
+// The replies a waiting request reads: a claim's, the exact limits' script's, the line's.
 void read_await(const Reply& r) {
   if (auto c = decode_claim(r, "n1")) {
     gh::fuzz::check(r.type == Reply::Type::Nil || r.type == Reply::Type::String, "claim type");
@@ -79,6 +80,10 @@ void read_await(const Reply& r) {
       gh::fuzz::check(g->retry_us >= 0 && g->retry_us <= std::int64_t{86'400'000'000},
                       "gcra wait bounded");
     }
+  }
+  if (auto l = decode_line(r)) {
+    gh::fuzz::check((l->verdict == LineAnswer::Verdict::Wait) == (l->position != 0),
+                    "a place only while waiting");
   }
 }
 

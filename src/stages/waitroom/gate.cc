@@ -1,5 +1,6 @@
 #include "stages/waitroom/gate.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "stages/waitroom/pages.h"
@@ -16,12 +17,69 @@ stages::Answer closed(std::uint32_t retry_after_s, bool json, std::string_view t
   return stages::page(503, json ? stages::kJson : stages::kHtml, page, p.retry_after_s);
 }
 
-TicketAnswer pass(const TicketContext& t) {
+namespace {
+
+bool read_ticket(const TicketContext& t, challenge::Token& tok) {
+  return !t.ticket.empty() &&
+         t.codec.decode(t.ticket, challenge::TokenKind::Ticket, t.wall_ms, t.binding, tok) ==
+             challenge::Check::Ok &&
+         tok.scope == t.scope;
+}
+
+// A new place's ticket: first seen now, to the microsecond when known.
+std::optional<challenge::Token> mint(const TicketContext& t) {
+  std::optional<challenge::Token> tok =
+      challenge::new_token(challenge::TokenKind::Ticket, t.wall_ms, t.config.ticket_lifetime);
+  if (!tok) return tok;
+  tok->scope = t.scope;
+  tok->binding = t.binding;
+  const std::int64_t sub_us = t.wall_us - t.wall_ms * 1000;  // 0-999 when both are given
+  tok->subject = sub_us >= 0 && sub_us < 1000 ? static_cast<std::uint64_t>(sub_us) : 0;
+  return tok;
+}
+
+std::uint16_t sub_us_of(const challenge::Token& tok) {
+  return tok.subject < 1000 ? static_cast<std::uint16_t>(tok.subject) : 0;
+}
+
+TicketAnswer full(const TicketContext& t, Answer::Kind reason) {
+  FullPage page;
+  page.reason = reason;
+  page.theme_css = t.theme_css;
+  t.page = t.json ? full_json(page) : full_page(page);
+  return {false,
+          stages::page(503, t.json ? stages::kJson : stages::kHtml, t.page, page.retry_after_s),
+          reason};
+}
+
+}  // namespace
+
+LineVisit line_visit(const TicketContext& t, challenge::Token& fresh) {
+  LineVisit l;
   challenge::Token tok;
-  const bool valid = !t.ticket.empty() &&
-                     t.codec.decode(t.ticket, challenge::TokenKind::Ticket, t.wall_ms, t.binding,
-                                    tok) == challenge::Check::Ok &&
-                     tok.scope == t.scope;
+  if (read_ticket(t, tok)) {
+    if (tok.level == kTicketAdmitted || !t.room.in_line(tok.id)) return l;
+    l.ticket = true;
+    // Clamped as the room clamps it: no place ahead from the future, nor from a hoarded ticket.
+    const std::int64_t oldest = t.wall_ms - static_cast<std::int64_t>(t.config.ticket_lifetime);
+    const std::int64_t first = std::clamp(tok.issued_ms, std::min(oldest, t.wall_ms), t.wall_ms);
+    l.first_us = order_us(first, first == tok.issued_ms ? sub_us_of(tok) : 0);
+  } else {
+    std::optional<challenge::Token> minted = mint(t);
+    if (!minted) return l;
+    tok = fresh = *minted;
+    l.first_us = order_us(tok.issued_ms, sub_us_of(tok));
+  }
+  l.ask = true;
+  l.id = tok.id;
+  l.open = t.room.has_room();
+  return l;
+}
+
+TicketAnswer pass(const TicketContext& t) {
+  if (t.line_full) return full(t, Answer::Kind::QueueFull);
+  challenge::Token tok;
+  const bool valid = t.fresh == nullptr && read_ticket(t, tok);
   const bool fleet = t.room.fleet();
   Visit v;
   v.prefix = t.prefix;
@@ -31,24 +89,22 @@ TicketAnswer pass(const TicketContext& t) {
   if (valid) {
     v.id = tok.id;
     v.first_seen_ms = tok.issued_ms;
-    v.first_seen_us = tok.subject < 1000 ? static_cast<std::uint16_t>(tok.subject) : 0;
+    v.first_seen_us = sub_us_of(tok);
     v.admitted = fleet && tok.level == kTicketAdmitted;
+    v.line = t.line;
     a = t.room.visit(v, t.wall_ms);
   }
   if (!valid || a.kind == Answer::Kind::Spent) {
     // No ticket, or one forged, expired, for another route, moved to another prefix or
     // browser, or used up: a new place at the back of the line.
-    std::optional<challenge::Token> fresh_tok =
-        challenge::new_token(challenge::TokenKind::Ticket, t.wall_ms, t.config.ticket_lifetime);
+    // (A first visit the fleet's line was asked about gets the ticket it was asked with.)
+    const bool asked = t.fresh != nullptr && !valid;
+    std::optional<challenge::Token> fresh_tok = asked ? std::optional(*t.fresh) : mint(t);
     if (!fresh_tok) {
       return {false, stages::refusal(503, "cannot issue a queue ticket now"),
               Answer::Kind::QueueFull};
     }
     tok = *fresh_tok;
-    tok.scope = t.scope;
-    tok.binding = t.binding;
-    const std::int64_t sub_us = t.wall_us - t.wall_ms * 1000;  // 0-999 when both are given
-    tok.subject = sub_us >= 0 && sub_us < 1000 ? static_cast<std::uint64_t>(sub_us) : 0;
     fresh = true;
     v.id = tok.id;
     v.first_seen_ms = tok.issued_ms;
@@ -56,8 +112,28 @@ TicketAnswer pass(const TicketContext& t) {
     // A first visit takes no place until its ticket comes back: a client that drops cookies
     // would otherwise take a new place on every request (the line is ordered by first-seen
     // time, so the person loses nothing by the round trip).
-    a = t.room.preview(v, t.wall_ms);
-    if (a.kind == Answer::Kind::Admitted) a = t.room.visit(v, t.wall_ms);
+    // The fleet's line decides a first visit it was asked about; a Spent place's fresh start
+    // is this room's.
+    v.line = asked ? t.line : LineVerdict::Local;
+    if (v.line == LineVerdict::Admit) {
+      a = t.room.visit(v, t.wall_ms);
+    } else {
+      a = t.room.preview(v, t.wall_ms);
+      if (a.kind == Answer::Kind::Admitted) {
+        // Not due in the fleet's line: told to wait (its position below), taking no place.
+        if (v.line == LineVerdict::Wait) {
+          a.kind = Answer::Kind::Waiting;
+        } else {
+          a = t.room.visit(v, t.wall_ms);
+        }
+      }
+    }
+  }
+  if (a.kind == Answer::Kind::Waiting && t.line == LineVerdict::Wait && t.line_position != 0) {
+    // The fleet's line's position, not this node's view of it.
+    a.position = t.line_position;
+    a.eta_s = Room::eta_for(t.line_position - 1, t.config.new_users_per_minute,
+                            std::max<std::uint32_t>(1, (t.config.refresh + 999) / 1000));
   }
   std::uint64_t max_age_ms = t.config.ticket_lifetime;
   if (fleet && a.kind == Answer::Kind::Admitted) {
@@ -98,15 +174,8 @@ TicketAnswer pass(const TicketContext& t) {
     }
     case Answer::Kind::Spent:  // not from a fresh ticket's first visit; answered as full
     case Answer::Kind::QueueFull:
-    case Answer::Kind::PrefixFull: {
-      FullPage page;
-      page.reason = a.kind;
-      page.theme_css = t.theme_css;
-      t.page = t.json ? full_json(page) : full_page(page);
-      return {false,
-              stages::page(503, t.json ? stages::kJson : stages::kHtml, t.page, page.retry_after_s),
-              a.kind};
-    }
+    case Answer::Kind::PrefixFull:
+      return full(t, a.kind);
   }
   return {false, stages::refusal(503, "waiting room unavailable"), Answer::Kind::QueueFull};
 }

@@ -53,7 +53,26 @@ struct TicketContext {
   http::FieldWriter& fields;
   bool secure = false;       // the client came over TLS: the ticket cookie is Secure
   std::int64_t wall_us = 0;  // wall_ms to the microsecond (0: not known): a new ticket's order
+  // In a fleet whose line is in Redis: its verdict on this visit (Local: none, the room decides),
+  // the position it gave (Wait), whether the line was full; and the ticket a first visit was
+  // asked about (line_visit), which it is given.
+  LineVerdict line = LineVerdict::Local;
+  std::uint32_t line_position = 0;
+  bool line_full = false;
+  const challenge::Token* fresh = nullptr;
 };
+
+// What the fleet's line in Redis is asked about a visit (before pass()).
+struct LineVisit {
+  bool ask = false;           // false: the room decides (an admitted ticket, a session here)
+  bool ticket = false;        // a returning ticket (it joins the line); false: a first visit
+  bool open = true;           // this node has room for a session (max_active): if not, never due
+  TicketId id{};              // the ticket's; a first visit's: the fresh ticket `fresh` minted here
+  std::int64_t first_us = 0;  // first-seen in µs (clamped as the room clamps it)
+};
+// Reads the visit's ticket as pass() does; a first visit (no valid ticket) gets its ticket
+// minted into `fresh` now: the line ranks it by that ticket's time and remembers its id.
+LineVisit line_visit(const TicketContext& t, challenge::Token& fresh);
 
 struct TicketAnswer {
   bool admitted = false;  // forward; `fields` may hold a fresh ticket for the response

@@ -190,7 +190,8 @@ bool Room::can_admit() const {
 }
 
 void Room::consume(std::int64_t now) {
-  credit_ -= kUnit;
+  // An admission the fleet's line made may find this bucket empty: at most a burst in debt.
+  credit_ = std::max(-credit_cap_, credit_ - kUnit);
   ++admitted_total_;
   const std::int64_t sec = now >= 0 ? now / 1000 : 0;
   const std::size_t slot = static_cast<std::size_t>(sec % 60);
@@ -202,6 +203,7 @@ void Room::consume(std::int64_t now) {
 }
 
 void Room::admit_ready(std::int64_t now) {
+  if (fleet_.on && fleet_.line) return;  // Redis's line admits, on its holder's visit
   if (fleet_.on) {
     admit_ready_fleet();
     return;
@@ -404,6 +406,17 @@ bool Room::fleet() const {
   return fleet_.on;
 }
 
+bool Room::in_line(const TicketId& id) const {
+  std::lock_guard lock(mu_);
+  const auto it = index_.find(id);
+  return it == index_.end() || records_[it->second].state == State::Queued;
+}
+
+bool Room::has_room() const {
+  std::lock_guard lock(mu_);
+  return std::uint64_t{pending_.size} + active_.size < cap();
+}
+
 // The signed first-seen time orders the line, clamped into [now - ticket_lifetime, now]: a
 // ticket from another node's clock cannot jump ahead from the future, and a hoarded old ticket
 // gains at most one ticket lifetime.
@@ -501,8 +514,10 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
         unlink(queued_, i);
         r.touched = std::max(r.touched, now);
         link_tail(queued_, i);
-        if (fleet_.on && std::uint64_t{pending_.size} + active_.size < cap() &&
-            due_at(fleet_rank(r), r.first_seen, credit_)) {
+        if (v.line == LineVerdict::Wait) return waiting_answer(r);
+        if (v.line == LineVerdict::Admit ||
+            (fleet_.on && std::uint64_t{pending_.size} + active_.size < cap() &&
+             due_at(fleet_rank(r), r.first_seen, credit_))) {
           // Due in the fleet's line and here to use it: admitted on whichever node it asks.
           become(i, State::Active, now);
           consume(now);
@@ -546,6 +561,7 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
     admit_now = std::uint64_t{pending_.size} + active_.size < cap() &&
                 (calm ? credit_ >= kUnit : due_at(rank, first_seen, credit_));
   }
+  if (v.line != LineVerdict::Local) admit_now = v.line == LineVerdict::Admit;
   if (admit_now) {
     const std::uint32_t i = alloc(v.id);
     Record& r = records_[i];
@@ -592,6 +608,7 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
   } else {
     prefix_counts_.emplace(v.prefix, 1);
   }
+  if (v.line == LineVerdict::Wait) return waiting_answer(records_[i]);
   admit_ready(now);
   Record& after = records_[i];
   if (after.state == State::Pending) {  // an old ticket at the head while capacity allows
@@ -667,6 +684,7 @@ void Room::set_fleet_share(const FleetShare& share) {
   fleet_.max_active = share.max_active;
   fleet_.live = share.live;
   fleet_.settle_ms = share.settle_ms;
+  fleet_.line = share.on && share.line;
   fleet_.others.clear();
   set_credit_cap();
   if (!share.on) return;

@@ -58,6 +58,10 @@ class Room {
   // share.on false: the room is alone, at the whole rate, as without a fleet).
   void set_fleet_share(const FleetShare& share);
   bool fleet() const;
+  // Whether a visit of `id` is the line's to decide: not a session (or an admission) here. And
+  // whether this node has room for one more session (max_active, the fleet's share of it).
+  bool in_line(const TicketId& id) const;
+  bool has_room() const;
   // Another node admitted this id (its message): the place leaves this line (a visit is then
   // let through as a guest), the fleet's bucket here pays for it, and an admission of the same
   // id made here but not yet collected yields to it.

@@ -16,6 +16,14 @@ namespace gh::waitroom {
 // The random id of a signed ticket (the cookie); chosen by the server, verified before we see it.
 using TicketId = std::array<std::uint8_t, 16>;
 
+// Who decides a visit: this room (alone, or Redis away: as always), or the fleet's line in Redis
+// (stages/waitroom/README.md, "In a fleet"), whose verdict the room records.
+enum class LineVerdict : std::uint8_t {
+  Local,  // the room decides
+  Admit,  // due in the fleet's line (charged there): a session here, whatever this bucket holds
+  Wait,   // not due: the place is kept (or taken) here, never admitted by this visit
+};
+
 // One request of a client holding a verified ticket.
 struct Visit {
   TicketId id{};
@@ -28,6 +36,7 @@ struct Visit {
   // The microseconds of first_seen_ms's millisecond (0-999): two people who arrived within one
   // millisecond, on two nodes of a fleet, keep their order (ties go by ticket id).
   std::uint16_t first_seen_us = 0;
+  LineVerdict line = LineVerdict::Local;
 };
 
 // The line's order: first-seen time in microseconds (what a tie is broken by is the caller's).
@@ -56,6 +65,9 @@ struct FleetShare {
   // How long a place takes to reach every node's view (a heartbeat, a read, a tick): a place
   // waits at least this long, so that older ones elsewhere are known before it goes.
   std::int64_t settle_ms = 0;
+  // The line is Redis's (the store answers): the room admits on its verdicts only, never from
+  // tick(). Off (Redis away), the room admits as above again.
+  bool line = false;
   // Sorted by (order_us, id), one per id, at most kMaxOthers.
   std::vector<FleetPlace> others;
 };

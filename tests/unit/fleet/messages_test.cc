@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fleet/line.h"
 #include "fleet/reply-t.h"
 
 namespace gh::fleet {
@@ -156,6 +157,71 @@ TEST(Messages, GcraRepliesAreCheckedFieldByField) {
   three.elements.push_back(integer(0));
   EXPECT_FALSE(decode_gcra(three, 2));
   EXPECT_FALSE(decode_gcra(integer(0), 2));
+}
+
+// The waiting line's script answers {verdict, position}; anything else is Failed (decided locally).
+TEST(Messages, LineRepliesAreCheckedFieldByField) {
+  auto due = decode_line(pair(1, 0));
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->verdict, LineAnswer::Verdict::Due);
+  auto wait = decode_line(pair(0, 7));
+  ASSERT_TRUE(wait);
+  EXPECT_EQ(wait->verdict, LineAnswer::Verdict::Wait);
+  EXPECT_EQ(wait->position, 7u);
+  auto full = decode_line(pair(2, 0));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->verdict, LineAnswer::Verdict::Full);
+  EXPECT_TRUE(decode_line(pair(0, 0xffff'ffff)));
+  EXPECT_FALSE(decode_line(pair(0, 0))) << "waiting at no place";
+  EXPECT_FALSE(decode_line(pair(0, -1)));
+  EXPECT_FALSE(decode_line(pair(0, std::int64_t{0x1'0000'0000}))) << "beyond a position";
+  EXPECT_FALSE(decode_line(pair(1, 3))) << "due with a position";
+  EXPECT_FALSE(decode_line(pair(2, 1)));
+  EXPECT_FALSE(decode_line(pair(3, 0))) << "no such verdict";
+  EXPECT_FALSE(decode_line(pair(-1, 0)));
+  Reply three = pair(0, 1);
+  three.elements.push_back(integer(0));
+  EXPECT_FALSE(decode_line(three));
+  Reply text = pair(0, 1);
+  text.elements[1].type = Reply::Type::String;
+  text.elements[1].str = "1";
+  EXPECT_FALSE(decode_line(text)) << "a string where an integer belongs";
+  Reply error;
+  error.type = Reply::Type::Error;
+  error.str = "NOSCRIPT No matching script";
+  EXPECT_FALSE(decode_line(error));
+  EXPECT_FALSE(decode_line(integer(1)));
+}
+
+// One route's four keys share one hash tag (one slot in a Cluster); the arguments are in the
+// script's order.
+TEST(Messages, LineArgvKeepsARoutesKeysInOneSlot) {
+  LineAsk a;
+  a.scope = 0xdeadbeef;
+  a.id = "00112233445566778899aabbccddeeff";
+  a.ticket = true;
+  a.open = false;
+  a.first_us = 1'700'000'000'123'456;
+  a.interval_us = 500'000;
+  a.burst = 10;
+  a.hold = 42;
+  a.max_queue = 100;
+  a.gone_ms = 33'000;
+  a.back_ms = 3'000;
+  const std::vector<std::string> argv = line_argv("gh:", a);
+  ASSERT_EQ(argv.size(), 17u);
+  EXPECT_EQ(argv[0], "EVALSHA");
+  EXPECT_EQ(argv[1].size(), 40u);
+  EXPECT_EQ(argv[2], "4");
+  EXPECT_EQ(argv[3], "gh:room:{deadbeef}:line");
+  EXPECT_EQ(argv[4], "gh:room:{deadbeef}:seen");
+  EXPECT_EQ(argv[5], "gh:room:{deadbeef}:new");
+  EXPECT_EQ(argv[6], "gh:room:{deadbeef}:bucket");
+  const std::vector<std::string> args(argv.begin() + 7, argv.end());
+  EXPECT_EQ(args, (std::vector<std::string>{a.id, "1700000000123456", "500000", "10", "100",
+                                            "33000000", "3000000", "0", "1", "42"}));
+  EXPECT_NE(line_script().find("redis.call('TIME')"), std::string_view::npos)
+      << "decided on Redis's clock";
 }
 
 }  // namespace
