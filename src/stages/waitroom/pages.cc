@@ -135,9 +135,9 @@ std::string queue_page(const QueuePage& p) {
   out +=
       " and takes you to the sign-up form when it is your turn. Reloading it does not "
       "lose your place. If you already have an account, logging in works as usual.</p>\n"
-      "<p><small>Your place is held in this server's memory. If the server restarts, places may "
-      "be reset; your arrival time is kept in a cookie, so your order is kept when it can "
-      "be.</small></p>\n";
+      "<p><small>Your arrival time is kept in a cookie in this browser, so you keep your order "
+      "even if our servers restart; places may be reset then. Clearing cookies or changing "
+      "browser starts you again at the back.</small></p>\n";
   tail(out);
   return out;
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/fields.h"
@@ -31,6 +32,25 @@ policy::WaitingRoomConfig config() {
   return c;
 }
 
+// 10.0.NET.0/24: the client's network.
+client::Cidr prefix_of(std::uint8_t net) {
+  client::Cidr prefix;
+  prefix.address.is_v4 = true;
+  prefix.address.bytes[12] = 10;
+  prefix.address.bytes[14] = net;
+  prefix.prefix_len = 24;
+  return prefix;
+}
+
+// The gh_ticket cookie a response sets, empty when none.
+std::string ticket_set(const http::FieldWriter& fields) {
+  const std::string_view set = fields.view();
+  const auto at = set.find("gh_ticket=");
+  if (at == std::string_view::npos) return {};
+  const std::string_view rest = set.substr(at + 10);
+  return std::string(rest.substr(0, rest.find(';')));
+}
+
 struct Client {
   std::string ticket;
   std::uint32_t position = 0;
@@ -43,22 +63,14 @@ void visit(Room& room, const challenge::TokenCodec& c, const policy::WaitingRoom
   std::string page;
   std::array<char, 512> buf{};
   http::FieldWriter fields(buf.data(), buf.size());
-  client::Cidr prefix;
-  prefix.address.is_v4 = true;
-  prefix.address.bytes[12] = 10;
-  prefix.address.bytes[14] = net;
-  prefix.prefix_len = 24;
+  const client::Cidr prefix = prefix_of(net);
   TicketContext t{room,       c,     cfg,    1,     99,
                   prefix,     false, true,   {},    wall_ms.value_or(wall_us / 1000),
                   who.ticket, page,  fields, false, wall_us};
   const TicketAnswer a = pass(t);
   ASSERT_FALSE(a.admitted);
   ASSERT_EQ(a.kind, Answer::Kind::Waiting);
-  const std::string_view set = fields.view();
-  if (const auto at = set.find("gh_ticket="); at != std::string_view::npos) {
-    const std::string_view rest = set.substr(at + 10);
-    who.ticket = std::string(rest.substr(0, rest.find(';')));
-  }
+  if (std::string fresh = ticket_set(fields); !fresh.empty()) who.ticket = std::move(fresh);
   const auto p = page.find("\"position\":");
   ASSERT_NE(p, std::string::npos);
   who.position = static_cast<std::uint32_t>(std::stoul(page.substr(p + 11)));
@@ -117,10 +129,7 @@ TEST(WaitroomGate, TheFleetsLineDecidesWhereItAnswered) {
   std::string page;
   std::array<char, 512> buf{};
   http::FieldWriter fields(buf.data(), buf.size());
-  client::Cidr prefix;
-  prefix.address.is_v4 = true;
-  prefix.address.bytes[12] = 10;
-  prefix.prefix_len = 24;
+  const client::Cidr prefix = prefix_of(0);
   std::string ticket;
   auto context = [&](std::int64_t wall_ms) {
     fields.len = 0;
@@ -128,13 +137,7 @@ TEST(WaitroomGate, TheFleetsLineDecidesWhereItAnswered) {
                          prefix, false, true,   {},    wall_ms,
                          ticket, page,  fields, false, wall_ms * 1000 + 250};
   };
-  auto cookie_out = [&] {
-    const std::string_view set = fields.view();
-    const auto at = set.find("gh_ticket=");
-    if (at == std::string_view::npos) return std::string();
-    const std::string_view rest = set.substr(at + 10);
-    return std::string(rest.substr(0, rest.find(';')));
-  };
+  auto cookie_out = [&] { return ticket_set(fields); };
 
   // A first visit: asked with the ticket it will get.
   TicketContext t = context(kWall);

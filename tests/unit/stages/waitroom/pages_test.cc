@@ -32,8 +32,9 @@ TEST(Pages, QueuePageHasTheParts) {
   EXPECT_THAT(html, HasSubstr("role=\"status\" aria-live=\"polite\""));
   EXPECT_THAT(html, HasSubstr("number <strong>12</strong> in line"));
   EXPECT_THAT(html, HasSubstr("about 2 minutes"));
-  EXPECT_THAT(html, HasSubstr("held in this server's memory"));
+  EXPECT_THAT(html, HasSubstr("arrival time is kept in a cookie in this browser"));
   EXPECT_THAT(html, HasSubstr("places may be reset"));
+  EXPECT_THAT(html, HasSubstr("starts you again at the back"));
   EXPECT_THAT(html, HasSubstr("every 20 seconds"));
   EXPECT_THAT(html, Not(HasSubstr("<script")));
   EXPECT_THAT(html, Not(HasSubstr("<img")));
