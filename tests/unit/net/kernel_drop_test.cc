@@ -180,8 +180,10 @@ client::Cidr cidr(const char* text) {
 TEST_F(KernelDropTest, BannedAddressGetsNoSynUntilTheTimeoutPasses) {
   ASSERT_TRUE(ready_);
   listen_both();
-  ASSERT_EQ(from_client(false), Connect::Connected);  // the path works before any ban
-  ASSERT_EQ(accepted(), 1);
+  // The path works before any ban. Polled: a fresh veth pair's first SYN waits for ARP, which
+  // took longer than one 700 ms try on a loaded machine (a flake seen in make test).
+  ASSERT_TRUE(connects_within(false, 5s));
+  ASSERT_GE(accepted(), 1);
   std::unique_ptr<KernelDrop> kd = open_drop();
   ASSERT_NE(kd, nullptr);
   in_ns(srv_, [&] {
