@@ -649,9 +649,7 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
         q.first_us = v.first_us;
         const std::uint32_t per_min = std::max<std::uint32_t>(1, room.new_users_per_minute);
         q.interval_us = (std::int64_t{60'000'000} + per_min - 1) / per_min;
-        q.burst = std::max<std::uint32_t>(
-            1, static_cast<std::uint32_t>(
-                   (std::uint64_t{per_min} * waitroom::Room::kBurstSeconds + 59) / 60));
+        q.burst = static_cast<std::uint32_t>(waitroom::Room::burst_for(room));
         // People in line come back once a refresh: the bucket holds that long's units for them,
         // or the line would move one burst a refresh (a calm room still holds one burst).
         q.hold = std::max<std::uint32_t>(

@@ -61,8 +61,7 @@ LineVisit line_visit(const TicketContext& t, challenge::Token& fresh) {
     if (tok.level == kTicketAdmitted || !t.room.in_line(tok.id)) return l;
     l.ticket = true;
     // Clamped as the room clamps it: no place ahead from the future, nor from a hoarded ticket.
-    const std::int64_t oldest = t.wall_ms - static_cast<std::int64_t>(t.config.ticket_lifetime);
-    const std::int64_t first = std::clamp(tok.issued_ms, std::min(oldest, t.wall_ms), t.wall_ms);
+    const std::int64_t first = Room::clamp_first_seen(tok.issued_ms, t.wall_ms, t.config);
     l.first_us = order_us(first, first == tok.issued_ms ? sub_us_of(tok) : 0);
   } else {
     std::optional<challenge::Token> minted = mint(t);
@@ -133,7 +132,7 @@ TicketAnswer pass(const TicketContext& t) {
     // The fleet's line's position, not this node's view of it.
     a.position = t.line_position;
     a.eta_s = Room::eta_for(t.line_position - 1, t.config.new_users_per_minute,
-                            std::max<std::uint32_t>(1, (t.config.refresh + 999) / 1000));
+                            Room::refresh_seconds(t.config));
   }
   std::uint64_t max_age_ms = t.config.ticket_lifetime;
   if (fleet && a.kind == Answer::Kind::Admitted) {

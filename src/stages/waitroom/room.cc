@@ -26,10 +26,6 @@ std::uint64_t process_seed() {
   return seed;
 }
 
-std::uint32_t refresh_seconds(const policy::WaitingRoomConfig& c) {
-  return std::max<std::uint32_t>(1, (c.refresh + 999) / 1000);
-}
-
 }  // namespace
 
 std::size_t Room::IdHash::operator()(const TicketId& id) const {
@@ -46,6 +42,15 @@ std::size_t Room::PrefixHash::operator()(const client::Cidr& c) const {
   std::memcpy(&a, c.address.bytes.data(), 8);
   std::memcpy(&b, c.address.bytes.data() + 8, 8);
   return static_cast<std::size_t>(core::mix64(a ^ seed) ^ core::mix64(b + seed + c.prefix_len));
+}
+
+std::uint32_t Room::refresh_seconds(const policy::WaitingRoomConfig& c) {
+  return std::max<std::uint32_t>(1, (c.refresh + 999) / 1000);
+}
+
+std::int64_t Room::burst_for(const policy::WaitingRoomConfig& c) {
+  return std::max<std::int64_t>(1,
+                                (std::int64_t{c.new_users_per_minute} * kBurstSeconds + 59) / 60);
 }
 
 std::int64_t Room::gone_ms_for(const policy::WaitingRoomConfig& c) {
@@ -78,8 +83,7 @@ void Room::reconfigure(const policy::WaitingRoomConfig& config) {
 }
 
 void Room::set_credit_cap() {
-  const std::int64_t per_min = config_.new_users_per_minute;
-  std::int64_t burst = std::max<std::int64_t>(1, (per_min * kBurstSeconds + 59) / 60);
+  std::int64_t burst = burst_for(config_);
   // In a fleet every node refills at the whole rate and pays for every admission it hears of,
   // but the burst is split (rounded down): N calm nodes that a crowd reaches faster than the
   // news of each other's admissions let in about one burst, not N. At least two units where the
@@ -420,8 +424,9 @@ bool Room::has_room() const {
 // The signed first-seen time orders the line, clamped into [now - ticket_lifetime, now]: a
 // ticket from another node's clock cannot jump ahead from the future, and a hoarded old ticket
 // gains at most one ticket lifetime.
-std::int64_t Room::clamp_first_seen(std::int64_t first_seen, std::int64_t now) const {
-  const std::int64_t oldest = now - static_cast<std::int64_t>(config_.ticket_lifetime);
+std::int64_t Room::clamp_first_seen(std::int64_t first_seen, std::int64_t now,
+                                    const policy::WaitingRoomConfig& c) {
+  const std::int64_t oldest = now - static_cast<std::int64_t>(c.ticket_lifetime);
   return std::clamp(first_seen, std::min(oldest, now), now);
 }
 
@@ -539,7 +544,7 @@ Answer Room::visit_locked(const Visit& v, std::int64_t now) {
   }
 
   // A newcomer.
-  const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
+  const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now, config_);
   const std::int64_t order = order_us(first_seen, v.first_seen_us);
   bool admit_now = queued_.size == 0 && can_admit();  // calm: no needless waiting
   if (fleet_.on) {
@@ -635,7 +640,7 @@ Answer Room::preview(const Visit& v, std::int64_t now) const {
     credit = std::min(credit_cap_, credit + elapsed * static_cast<std::int64_t>(rate()));
   }
   const bool capacity = credit >= kUnit && std::uint64_t{pending_.size} + active_.size < cap();
-  const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now);
+  const std::int64_t first_seen = clamp_first_seen(v.first_seen_ms, now, config_);
   const std::int64_t order = order_us(first_seen, v.first_seen_us);
   std::uint64_t fleet_rank = 0;
   if (fleet_.on) {

@@ -80,6 +80,13 @@ class Room {
 
   // Milliseconds after which an unvisited place (or an unused admission) is gone.
   static std::int64_t gone_ms_for(const policy::WaitingRoomConfig& c);
+  // The bucket's size in admissions for one room alone (kBurstSeconds of the rate, at least 1).
+  static std::int64_t burst_for(const policy::WaitingRoomConfig& c);
+  // The page's refresh in whole seconds (at least 1).
+  static std::uint32_t refresh_seconds(const policy::WaitingRoomConfig& c);
+  // The signed first-seen time as the line orders it, clamped into [now - ticket_lifetime, now].
+  static std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now,
+                                       const policy::WaitingRoomConfig& c);
   // ETA for `ahead` people at `per_minute` admissions, at least `refresh_s` (README.md).
   static std::uint32_t eta_for(std::uint64_t ahead, std::uint32_t per_minute,
                                std::uint32_t refresh_s);
@@ -154,7 +161,6 @@ class Room {
   Answer waiting_answer(const Record& r) const;
   Answer use(std::uint32_t i, const Visit& v);
   Answer waiting_at(std::uint64_t ahead) const;
-  std::int64_t clamp_first_seen(std::int64_t first_seen, std::int64_t now) const;
   std::uint64_t rate_last_minute() const;
   // The fleet's bucket is kept whole on every node (debited for every admission anywhere).
   std::uint32_t rate() const { return config_.new_users_per_minute; }
