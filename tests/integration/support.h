@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,11 +35,11 @@ struct OriginRequest {
 };
 
 struct OriginReply {
-  std::string raw;          // full raw response to send; empty = build from the fields below
+  std::string raw;  // full raw response to send; empty = build from the fields below
   int status = 200;
   std::string body = "ok";
   std::vector<std::pair<std::string, std::string>> headers;
-  bool close_after = false;      // close the connection after replying
+  bool close_after = false;  // close the connection after replying
   bool close_without_reply = false;
   std::chrono::milliseconds delay{0};
 };
@@ -106,6 +107,17 @@ class RawClient {
   int fd_ = -1;
   std::string buf_;
 };
+
+// Runs `io` again while it fails with EINTR, at most 100 times. A blocking socket call under
+// SO_RCVTIMEO is not restarted after an interruption, and a ring's teardown interrupts the tasks
+// that created or used it (io_uring's exit work queues task work on each, as a signal would):
+// this thread created the rings of every in-process server it stopped.
+template <class Io>
+auto restart_on_eintr(Io io) {
+  auto r = io();
+  for (int i = 0; i < 100 && r < 0 && errno == EINTR; ++i) r = io();
+  return r;
+}
 
 // Gatehouse in-process with a config given as YAML; "@ORIGIN@" is replaced by the origin port.
 // Unless the YAML has a `bans:` section, each shield gets a ban journal of its own in a fresh

@@ -57,7 +57,7 @@ class TlsClient {
     SSL_set_tlsext_host_name(ssl_, sni.c_str());
     SSL_set1_host(ssl_, sni.c_str());
     if (resume != nullptr) SSL_set_session(ssl_, resume);
-    ok_ = SSL_connect(ssl_) == 1;
+    ok_ = restart_on_eintr([&] { return SSL_connect(ssl_); }) == 1;
   }
   ~TlsClient() {
     // A session not shut down cleanly is marked not resumable by OpenSSL.
@@ -92,7 +92,7 @@ class TlsClient {
     std::size_t want = 0;
     for (int i = 0; i < 100; ++i) {
       if (head_end != std::string::npos && buf.size() >= head_end + 4 + want) break;
-      const int n = SSL_read(ssl_, chunk, sizeof chunk);
+      const int n = restart_on_eintr([&] { return SSL_read(ssl_, chunk, sizeof chunk); });
       if (n <= 0) return 0;
       buf.append(chunk, static_cast<std::size_t>(n));
       if (head_end == std::string::npos && (head_end = buf.find("\r\n\r\n")) != std::string::npos) {

@@ -254,7 +254,7 @@ class Stream {
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, sni.c_str());
     SSL_set1_host(ssl_, sni.c_str());
-    ok_ = SSL_connect(ssl_) == 1;
+    ok_ = restart_on_eintr([&] { return SSL_connect(ssl_); }) == 1;
   }
   ~Stream() {
     if (ssl_ != nullptr) SSL_free(ssl_);
@@ -277,8 +277,10 @@ class Stream {
   // > 0 bytes appended to buf_, 0 end of stream, < 0 error or timeout.
   int fill() {
     char chunk[16384];
-    const int n = ssl_ != nullptr ? SSL_read(ssl_, chunk, sizeof chunk)
-                                  : static_cast<int>(::recv(fd_, chunk, sizeof chunk, 0));
+    const int n = restart_on_eintr([&] {
+      return ssl_ != nullptr ? SSL_read(ssl_, chunk, sizeof chunk)
+                             : static_cast<int>(::recv(fd_, chunk, sizeof chunk, 0));
+    });
     if (n > 0) buf_.append(chunk, static_cast<std::size_t>(n));
     if (n < 0 && ssl_ == nullptr && (errno == EAGAIN || errno == EWOULDBLOCK)) return -2;
     return n;
