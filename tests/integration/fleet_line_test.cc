@@ -250,6 +250,7 @@ TEST_F(FleetLineNodes, RoundRobinLetsPeopleThroughInExactlyTheOrderTheyCame) {
     people[i].source = "127.0.11." + std::to_string(i + 1);
     at_once += ask(people[i]) == 200 ? 1 : 0;
   }
+  const std::int64_t asked_ms = since();
   for (int round = 0; round < 60; ++round) {
     for (Person& p : people) {
       if (p.admitted_ms < 0) ask(p);
@@ -264,15 +265,19 @@ TEST_F(FleetLineNodes, RoundRobinLetsPeopleThroughInExactlyTheOrderTheyCame) {
                 static_cast<long long>(people[i].admitted_ms));
     ASSERT_GE(people[i].admitted_ms, 0) << "never admitted: " << i + 1;
   }
-  // The fleet's burst at once, not a third of it per node and not three bursts.
-  EXPECT_EQ(at_once, 10u);
+  // The fleet's burst at once, not a third of it per node and not three bursts (plus what the
+  // bucket earned back, one each half second, if a loaded machine stretched the asking).
+  EXPECT_GE(at_once, 10u);
+  EXPECT_LE(at_once, 10u + static_cast<std::size_t>(asked_ms / 500)) << "asked over " << asked_ms;
   // Exactly first-seen order: nobody before anyone who came earlier.
   for (std::size_t i = 1; i < kPeople; ++i)
     EXPECT_LE(people[i - 1].admitted_ms, people[i].admitted_ms)
         << "person " << i + 1 << " went in before person " << i;
   // Then one each half second: six after the burst take about 3 s (each polls every 100 ms).
+  ASSERT_LT(at_once, kPeople - 1) << "too slow a machine to see a line form";
   const std::int64_t tail = people.back().admitted_ms - people[at_once].admitted_ms;
-  EXPECT_GE(tail, 2'000) << "faster than the fleet's rate";
+  const auto in_line = static_cast<std::int64_t>(kPeople - at_once);
+  EXPECT_GE(tail, (in_line - 2) * 500) << "faster than the fleet's rate";
   EXPECT_LE(tail, 4'500) << "slower than the fleet's rate";
   // Every admission counted once, on the node that made it.
   std::uint64_t admitted = 0;
