@@ -272,6 +272,7 @@ void Fleet::tick() {
   stats_.asked.store(cs.asked, std::memory_order_relaxed);
   stats_.map_refreshes.store(cs.refreshes, std::memory_order_relaxed);
   if (!up_ && !connecting_ && breaker_.allow(now)) try_connect();
+  if (up_) say_up(announce_.tick(now));
   if (up_) {
     flush();
     if (now >= next_resync_ms_) resync();
@@ -386,7 +387,6 @@ void Fleet::connect_subscriber(const std::string& host, std::uint16_t port) {
 
 void Fleet::on_down(const std::string& why) {
   if (!up_ && !connecting_) return;  // already counted (a close calls back every command)
-  const bool was_up = up_;
   up_ = connecting_ = false;
   heartbeat_.reset();
   cmd_ready_ = sub_ready_ = false;
@@ -414,25 +414,33 @@ void Fleet::on_down(const std::string& why) {
     client_->close();
     if (sub_) sub_->close();
   });
-  if (was_up || !down_reported_) {
-    down_reported_ = true;
-    stats_.up.store(false);
+  stats_.up.store(false);
+  if (announce_.lost(now).now) {
     stats_.down_since_ms.store(core::wall_ms());
     if (sinks_.state) sinks_.state(false, why);
   }
 }
 
+void Fleet::say_up(const Announcer::Say& say) {
+  if (!say.now) return;
+  stats_.down_since_ms.store(0);
+  if (!sinks_.state) return;
+  std::string what = std::string("connected to ") +
+                     (client_->is_cluster() ? "Redis Cluster through " : "Redis at ") +
+                     client_->node().text();
+  if (say.flaps != 0) {
+    what += "; held after " + std::to_string(say.flaps) + " reconnect" +
+            (say.flaps == 1 ? "" : "s") + " that failed again";
+  }
+  sinks_.state(true, what);
+}
+
 void Fleet::became_up() {
   up_ = true;
   connecting_ = false;
-  down_reported_ = false;
   breaker_.success();
   stats_.up.store(true);
-  stats_.down_since_ms.store(0);
-  if (sinks_.state)
-    sinks_.state(true, std::string("connected to ") +
-                           (client_->is_cluster() ? "Redis Cluster through " : "Redis at ") +
-                           client_->node().text());
+  say_up(announce_.reached(loop_->now_ms()));
   flush();
   resync();
 }

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fleet/announce.h"
 #include "fleet/breaker.h"
 #include "fleet/config-t.h"
 #include "fleet/heartbeat.h"
@@ -123,6 +124,7 @@ class Fleet {
   void connect_subscriber(const std::string& host, std::uint16_t port);
   void on_down(const std::string& why);
   void became_up();
+  void say_up(const Announcer::Say& say);
   void flush();
   void resync();
   // HGETALL of one of our hashes, each field and value to `each`; no reply takes the node down,
@@ -173,7 +175,9 @@ class Fleet {
   bool cmd_ready_ = false, sub_ready_ = false, up_ = false, connecting_ = false;
   std::int64_t next_resync_ms_ = 0;
   std::unordered_map<std::string, std::int64_t> mode_seen_;  // route -> at_ms applied (bounded)
-  bool down_reported_ = false;
+  // A return to Redis is said (log, event) once it has held this long: announce.h.
+  static constexpr std::int64_t kSettleMs = 1000;
+  Announcer announce_{kSettleMs};
 
   std::mutex mu_;
   std::deque<Write> outbox_;    // under mu_, at most config_.max_pending
