@@ -32,6 +32,53 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+// A response's HTTP/2 fields: `:status`, then each field with its name lowercased into one
+// reused buffer (sized before the first name goes in, so no pointer into it moves) and its value
+// as it is. nghttp2 copies both before it returns: no allocation is left per response.
+class NvList final : public FieldSink {
+ public:
+  static constexpr std::size_t kCapacity = http::kMaxHeaderFields + 32;
+
+  NvList(unsigned status, std::size_t name_bytes) {
+    if (lowered().size() < name_bytes) lowered().resize(name_bytes);
+    status_[0] = static_cast<char>('0' + status / 100 % 10);
+    status_[1] = static_cast<char>('0' + status / 10 % 10);
+    status_[2] = static_cast<char>('0' + status % 10);
+    nv_[count_++] = {reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status")),
+                     reinterpret_cast<std::uint8_t*>(status_), 7, 3, NGHTTP2_NV_FLAG_NONE};
+  }
+  void field(std::string_view name, std::string_view value) override {
+    if (hop_by_hop(name)) return;
+    if (count_ == nv_.size() || used_ + name.size() > lowered().size()) {
+      overflow_ = true;
+      return;
+    }
+    char* out = lowered().data() + used_;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i];
+      out[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
+    }
+    used_ += name.size();
+    nv_[count_++] = {reinterpret_cast<std::uint8_t*>(out),
+                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                     value.size(), NGHTTP2_NV_FLAG_NONE};
+  }
+  bool overflow() const { return overflow_; }
+  const nghttp2_nv* data() const { return nv_.data(); }
+  std::size_t size() const { return count_; }
+
+ private:
+  static std::string& lowered() {
+    thread_local std::string buffer;
+    return buffer;
+  }
+  std::array<nghttp2_nv, kCapacity + 1> nv_;
+  std::size_t count_ = 0;
+  std::size_t used_ = 0;
+  bool overflow_ = false;
+  char status_[4] = {};
+};
+
 std::string lower(std::string_view s) {
   std::string r(s);
   for (char& c : r) {
@@ -307,20 +354,21 @@ void H2Stream::upstream_progress() {
 }
 
 bool H2Stream::upstream_head(const http::ResponseHead& h) {
-  // The head as HTTP/1.1 (hop-by-hop removed, Via and the pipeline's fields added), then as
-  // HTTP/2 fields.
-  core::Buffer* tmp = conn.worker().buffers().acquire();
-  const bool ok = write_response_head(h, 1, false, *tmp, x.response_fields());
-  if (!ok) {
-    conn.worker().buffers().release(tmp);
-    upstream_failed(502, "upstream response head too large", 0);
+  // The head's end-to-end fields, Via and the pipeline's fields, as HTTP/2 fields at once (no
+  // HTTP/1.1 text made and read again).
+  const std::string_view extra = x.response_fields();
+  std::size_t names = 3 + extra.size();  // "via" and at most the extra lines' bytes
+  for (std::uint16_t i = 0; i < h.field_count; ++i) names += h.fields[i].name.size();
+  NvList nv(h.status % 1000u, names);
+  response_fields(h, extra, nv);
+  if (nv.overflow()) {
+    upstream_failed(502, "upstream response head has too many fields", 0);
     return false;
   }
   if (resp == nullptr) resp = conn.worker().buffers().acquire();
   const bool body = !head_only && h.body != http::BodyKind::None &&
                     !(h.body == http::BodyKind::ContentLength && h.content_length == 0);
-  submit(tmp->view(), body, /*from_upstream=*/true);
-  conn.worker().buffers().release(tmp);
+  submit(nv.data(), nv.size(), body);
   return true;
 }
 
@@ -413,44 +461,27 @@ ssize_t H2Stream::on_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf
   return static_cast<H2Stream*>(src->ptr)->read_body(buf, len, flags);
 }
 
-// Submits a response from an HTTP/1.1 head in `head_text` (status line and fields).
-void H2Stream::submit(std::string_view head_text, bool has_body, bool from_upstream) {
-  http::ResponseHead h{};
-  http::HeadLimits limits;
-  limits.max_head_bytes = head_text.size() + 1;
-  http::ParseResult r = http::parse_response(head_text, limits, http::Method::Get, h);
-  // The fields on the stack and their lowercased names in one reused buffer (names are parts
-  // of the head, so the head's size bounds them): nghttp2 copies both before it returns, and
-  // no allocation is left per response (the profile had vector growth and strings here).
-  std::array<nghttp2_nv, http::kMaxHeaderFields + 1> nv;
-  std::size_t count = 0;
-  thread_local std::string lowered;
-  if (lowered.size() < head_text.size()) lowered.resize(head_text.size());
-  // Three digits (the parser accepts only 100-999); a failed parse is our 502.
-  const unsigned code = r.status == http::ParseStatus::Complete ? h.status % 1000u : 502u;
-  char status[4] = {static_cast<char>('0' + code / 100), static_cast<char>('0' + code / 10 % 10),
-                    static_cast<char>('0' + code % 10), '\0'};
-  nv[count++] = {reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status")),
-                 reinterpret_cast<std::uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE};
-  if (r.status == http::ParseStatus::Complete) {
-    char* out = lowered.data();
-    for (std::uint16_t i = 0; i < h.field_count; ++i) {
-      const http::Field& f = h.fields[i];
-      if (hop_by_hop(f.name)) continue;
-      char* name = out;
-      for (char c : f.name) *out++ = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
-      nv[count++] = {reinterpret_cast<std::uint8_t*>(name),
-                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
-                     f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE};
-    }
-  }
-  (void)from_upstream;
+void H2Stream::submit(const nghttp2_nv* nv, std::size_t count, bool has_body) {
   nghttp2_data_provider prd;
   prd.source.ptr = this;
   prd.read_callback = &H2Stream::on_read_body;
-  if (nghttp2_submit_response(conn.ng(), id, nv.data(), count, has_body ? &prd : nullptr) != 0) {
+  if (nghttp2_submit_response(conn.ng(), id, nv, count, has_body ? &prd : nullptr) != 0) {
     nghttp2_submit_rst_stream(conn.ng(), NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
   }
+}
+
+// Our own answer's head, written as HTTP/1.1 by rewrite.h (the same bytes an HTTP/1.1 client
+// gets), read back into fields; one that does not read back is our 502.
+void H2Stream::submit_local(std::string_view head_text, bool has_body) {
+  http::ResponseHead h{};
+  http::HeadLimits limits;
+  limits.max_head_bytes = head_text.size() + 1;
+  const bool parsed = http::parse_response(head_text, limits, http::Method::Get, h).status ==
+                      http::ParseStatus::Complete;
+  NvList nv(parsed ? h.status % 1000u : 502u, head_text.size());
+  for (std::uint16_t i = 0; parsed && i < h.field_count; ++i)
+    nv.field(h.fields[i].name, h.fields[i].value);
+  submit(nv.data(), nv.size(), has_body);
 }
 
 // Our own answer (the pipeline's, or the transport's): rendered as HTTP/1.1 by rewrite.h,
@@ -478,7 +509,7 @@ void H2Stream::respond(const stages::Answer& a) {
   local_off = 0;
   w.stats().responses_local.add();
   local_status = a.status;
-  submit(head, !local.empty(), false);
+  submit_local(head, !local.empty());
   w.buffers().release(tmp);
   give_back_body();
 

@@ -104,7 +104,8 @@ struct H2Stream final : public UpstreamExchange::Owner, public Await::Owner {
   ssize_t read_body(std::uint8_t* buf, std::size_t len, std::uint32_t* flags);
   static ssize_t on_read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
                               std::uint32_t* flags, nghttp2_data_source* src, void*);
-  void submit(std::string_view head_text, bool has_body, bool from_upstream);
+  void submit(const nghttp2_nv* nv, std::size_t count, bool has_body);
+  void submit_local(std::string_view head_text, bool has_body);
   void respond(const stages::Answer& a);
   void answer_now(const stages::Answer& a);
   void end_exchange(int status);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <span>
@@ -195,6 +196,27 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
   }
   w.put("\r\n");
   return w.commit(out);
+}
+
+void response_fields(const http::ResponseHead& resp, std::string_view extra_fields,
+                     FieldSink& sink) {
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    const http::Field& f = resp.fields[i];
+    if (!hop_by_hop(resp, f.name)) sink.field(f.name, f.value);
+  }
+  sink.field("Via", resp.version_minor == 0 ? "1.0 gatehouse" : "1.1 gatehouse");
+  // Our own "Name: value\r\n" lines (the pipeline's FieldWriter): split, never parsed as input.
+  while (!extra_fields.empty()) {
+    std::size_t end = extra_fields.find("\r\n");
+    if (end == std::string_view::npos) end = extra_fields.size();
+    const std::string_view line = extra_fields.substr(0, end);
+    extra_fields.remove_prefix(std::min(end + 2, extra_fields.size()));
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    sink.field(line.substr(0, colon), value);
+  }
 }
 
 bool write_local_response(int status, std::string_view detail, bool close, bool head_only,

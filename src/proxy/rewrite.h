@@ -32,6 +32,19 @@ bool write_request_head(const http::RequestHead& req, const ForwardContext& ctx,
 bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_version_minor,
                          bool close, core::Buffer& out, std::string_view extra_fields = {});
 
+// Where the fields of a response head go when it is not written as HTTP/1.1 text (HTTP/2).
+class FieldSink {
+ public:
+  virtual ~FieldSink() = default;
+  virtual void field(std::string_view name, std::string_view value) = 0;
+};
+
+// The end-to-end fields write_response_head writes for `resp` (hop-by-hop ones dropped, Via,
+// then `extra_fields`' lines), without HTTP/1.1's framing (Transfer-Encoding, Connection): HTTP/2
+// carries the status apart and frames the body itself.
+void response_fields(const http::ResponseHead& resp, std::string_view extra_fields,
+                     FieldSink& sink);
+
 // The upstream's 101 for the client: its end-to-end fields (Sec-WebSocket-Accept, ...), Via, and
 // `Connection: upgrade` + `Upgrade: <protocol>`; the bytes after it belong to the new protocol.
 bool write_switch_head(const http::ResponseHead& resp, std::string_view protocol,
