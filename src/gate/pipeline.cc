@@ -88,6 +88,17 @@ bool submission(const Exchange& x) {
   return x.method != http::Method::Get && x.method != http::Method::Head;
 }
 
+policy::SignupMode signup_mode(const Exchange& x) {
+  return x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode()
+                                                   : policy::SignupMode::Open;
+}
+
+// Whether this request meets the challenge (a verified client has solved it).
+bool challenged(const Exchange& x) {
+  return x.want_challenge || x.route->require_clearance ||
+         signup_mode(x) == policy::SignupMode::Challenge;
+}
+
 // The work a challenge of `bits` asks, in expected hashes.
 std::uint64_t hashes_of(std::uint8_t bits) {
   return bits >= 63 ? std::uint64_t{1} << 63 : std::uint64_t{1} << bits;
@@ -569,36 +580,52 @@ Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
 Decision Pipeline::gates(Exchange& x, Clock now) {
   if (x.gates_done) return admission(x, now);
   x.gates_done = true;
+  if (x.allow_listed || x.cls == policy::ClientClass::Resident) return admission(x, now);
   const policy::Config& cfg = x.rt->policy->config;
-  const bool newcomer = x.cls != policy::ClientClass::Resident;
-  if (!x.allow_listed && newcomer) {
-    const policy::SignupMode mode =
-        x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode() : policy::SignupMode::Open;
-    const bool challenged =
-        x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge;
-    if (challenged && x.cls == policy::ClientClass::Verified && x.signup_route && submission(x) &&
-        cfg.challenge.signup_single_use) {
-      // One solve, one sign-up: the clearance opens this submission and no other, so each
-      // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
-      const auto claim =
-          x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
-                                     x.clearance.expiry_ms, now.wall_ms);
-      if (claim != challenge::SpentSet::Claim::Fresh) {
-        stats_.signup_clearances_reused.add();
-        x.cls = policy::ClientClass::Anonymous;
-        x.clearance_len = 0;
+  if (challenged(x) && x.cls == policy::ClientClass::Verified && x.signup_route && submission(x) &&
+      cfg.challenge.signup_single_use) {
+    // One solve, one sign-up: the clearance opens this submission and no other, so each
+    // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
+    const auto claim =
+        x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
+                                   x.clearance.expiry_ms, now.wall_ms);
+    if (claim != challenge::SpentSet::Claim::Fresh) {
+      reused_clearance(x);
+    } else if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+      // Fresh here; in a fleet the sign-up waits for the claim in Redis too, so that one
+      // clearance sent to several nodes faster than the news of it opens one sign-up only.
+      if (store->ready()) {
+        x.query = StoreQuery{};
+        x.query.kind = StoreQuery::Kind::Signup;
+        x.query.id = x.clearance.id;
+        x.query.expiry_ms = x.clearance.expiry_ms;
+        return await(x, *store, now);
       }
+      stats_.fleet_await_fail_static.add();
     }
-    if (x.cls != policy::ClientClass::Verified && challenged) {
-      return challenge(x, x.want_challenge ? x.challenge_level : 1, now);
-    }
-    if (mode == policy::SignupMode::Closed) {
-      stats_.signup_closed.add();
-      return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
-    }
-    if (mode == policy::SignupMode::Queue) return queue(x, nullptr, now);
   }
+  return newcomer_gates(x, now);
+}
+
+// What a newcomer meets once its clearance is settled: the challenge, then the sign-up mode.
+Decision Pipeline::newcomer_gates(Exchange& x, Clock now) {
+  if (x.cls != policy::ClientClass::Verified && challenged(x)) {
+    return challenge(x, x.want_challenge ? x.challenge_level : 1, now);
+  }
+  const policy::SignupMode mode = signup_mode(x);
+  if (mode == policy::SignupMode::Closed) {
+    stats_.signup_closed.add();
+    return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
+  }
+  if (mode == policy::SignupMode::Queue) return queue(x, nullptr, now);
   return admission(x, now);
+}
+
+// A sign-up clearance that opened one sign-up already: the client solves again.
+void Pipeline::reused_clearance(Exchange& x) {
+  stats_.signup_clearances_reused.add();
+  x.cls = policy::ClientClass::Anonymous;
+  x.clearance_len = 0;
 }
 
 Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
@@ -820,6 +847,14 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
     return limit_verdict(x, now);
   }
   if (kind == StoreQuery::Kind::Line) return queue(x, &r, now);
+  if (kind == StoreQuery::Kind::Signup) {
+    if (r.answer == StoreAnswer::No) {
+      // Another node let a sign-up through on this clearance first: as a reuse here.
+      stats_.fleet_signups_refused.add();
+      reused_clearance(x);
+    }
+    return newcomer_gates(x, now);
+  }
   return Decision{};
 }
 

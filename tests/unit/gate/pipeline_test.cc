@@ -759,6 +759,75 @@ TEST(Pipeline, ASignupClearanceOpensOneSignupAndItsCostIsCounted) {
   EXPECT_EQ(f.stats.signup_clearances_reused.get(), 1u);
 }
 
+// In a fleet the sign-up a clearance opens is claimed in Redis too (after the node's own set),
+// so that the same clearance sent to several nodes at once opens one sign-up.
+TEST(PipelineAwait, ASignupClearanceWaitsForItsClaimInTheFleet) {
+  Fixture f(signup_with("challenge", "challenge:\n  levels: [{rate: 0, bits: 2}]\n"));
+  // Solved before the store is set: the answer's own claim is another test's.
+  std::vector<std::string> clearances;
+  for (int i = 0; i < 4; ++i) {
+    clearances.push_back(solve(f, f.run(*get("/signup", "Accept: application/json\r\n"))));
+    ASSERT_FALSE(clearances.back().empty());
+  }
+  FakeStore store;
+  f.state.set_store(&store);
+  auto signup_post = [&](const std::string& clearance) {
+    return post("/signup", "u=a", "Cookie: " + clearance + "\r\n");
+  };
+  // Yes: the sign-up goes on, its clearance id asked under the Signup kind.
+  auto first = signup_post(clearances[0]);
+  Decision d = f.run(*first, "u=a");
+  ASSERT_EQ(d.step, Step::Await);
+  ASSERT_NE(d.query, nullptr);
+  EXPECT_EQ(d.query->kind, StoreQuery::Kind::Signup);
+  EXPECT_EQ(d.query->id, f.x.clearance.id);
+  EXPECT_NE(d.query->id, challenge::TokenId{});
+  EXPECT_EQ(d.query->expiry_ms, f.x.clearance.expiry_ms);
+  StoreReply reply;
+  reply.answer = StoreAnswer::Yes;
+  EXPECT_EQ(f.pipeline->awaited(f.x, reply, f.now).step, Step::Forward);
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Verified);
+  f.finish(200);
+  // Again on this node: its own set refuses at once, no question asked.
+  auto again = signup_post(clearances[0]);
+  d = f.run(*again, "u=a");
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 403);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 1u);
+
+  // No: another node let a sign-up through on it first, a reuse as if seen here.
+  auto second = signup_post(clearances[1]);
+  ASSERT_EQ(f.run(*second, "u=a").step, Step::Await);
+  reply.answer = StoreAnswer::No;
+  d = f.pipeline->awaited(f.x, reply, f.now);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 403) << "challenged again";
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Anonymous);
+  EXPECT_EQ(f.x.clearance_len, 0);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 2u);
+  EXPECT_EQ(f.stats.fleet_signups_refused.get(), 1u);
+  f.finish(403);
+
+  // No answer in time: the node's own claim stands.
+  auto third = signup_post(clearances[2]);
+  ASSERT_EQ(f.run(*third, "u=a").step, Step::Await);
+  reply.answer = StoreAnswer::TimedOut;
+  EXPECT_EQ(f.pipeline->awaited(f.x, reply, f.now).step, Step::Forward);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u);
+  f.finish(200);
+
+  // The store away: not asked, decided locally at once and counted.
+  store.up = false;
+  auto fourth = signup_post(clearances[3]);
+  EXPECT_EQ(f.run(*fourth, "u=a").step, Step::Forward);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 2u);
+  EXPECT_EQ(f.stats.fleet_signups_refused.get(), 1u);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 2u);
+  // A page view with a clearance claims nothing, here or in the fleet.
+  store.up = true;
+  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + clearances[3] + "\r\n")).step, Step::Forward);
+}
+
 TEST(Pipeline, ReusableSignupClearanceWhenSingleUseIsOff) {
   Fixture f(signup_with(
       "challenge", "challenge:\n  levels: [{rate: 0, bits: 2}]\n  signup_single_use: false\n"));
