@@ -670,23 +670,10 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
         x.query.kind = StoreQuery::Kind::Line;
         x.query.id = v.id;
         StoreQuery::Line& q = x.query.line;
-        q.scope = x.rdef->scope;
+        q = x.rdef->line;  // the route's figures, made at load
         q.ticket = v.ticket;
         q.open = v.open;
         q.first_us = v.first_us;
-        const std::uint32_t per_min = std::max<std::uint32_t>(1, room.new_users_per_minute);
-        q.interval_us = (std::int64_t{60'000'000} + per_min - 1) / per_min;
-        q.burst = static_cast<std::uint32_t>(waitroom::Room::burst_for(room));
-        // People in line come back once a refresh: the bucket holds that long's units for them,
-        // or the line would move one burst a refresh (a calm room still holds one burst).
-        q.hold = std::max<std::uint32_t>(
-            q.burst,
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                1'000'000, (std::uint64_t{per_min} * (room.refresh + 1'000) + 59'999) / 60'000)));
-        q.max_queue = room.max_queue;
-        q.gone_ms = waitroom::Room::gone_ms_for(room);
-        // A page refreshes each `refresh`: a first visit told to wait is back by then.
-        q.back_ms = std::min<std::int64_t>(q.gone_ms, std::int64_t{room.refresh} + 2'000);
         return await(x, *store, now);
       }
     } else {

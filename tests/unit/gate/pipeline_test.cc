@@ -596,6 +596,39 @@ TEST(PipelineAwait, WithoutAFleetExactLimitsDecideLocally) {
   EXPECT_EQ(f.run(*get("/join")).answer.status, 429);
 }
 
+// A queue route's question to the fleet's line is made at load from its room's config.
+TEST(Pipeline, TheFleetLineFiguresAreMadeOncePerRouteAtLoad) {
+  Fixture f(
+      "routes:\n"
+      "  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+      "    signup:\n      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 120, refresh: 1s, max_queue: 500 }\n"
+      "  - name: join\n    match: { path_prefix: /join }\n    class: signup\n"
+      "    signup:\n      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 6000, refresh: 5m, ticket_lifetime: 1m }\n"
+      "  - name: app\n");
+  const policy::RouteConfig* signup = f.rt->policy->routes.match("a", http::Method::Get, "/signup");
+  const policy::RouteConfig* join = f.rt->policy->routes.match("a", http::Method::Get, "/join");
+  ASSERT_NE(signup, nullptr);
+  ASSERT_NE(join, nullptr);
+  const StoreQuery::Line& a = f.rt->defence.routes[f.rt->route_index(signup)].line;
+  EXPECT_EQ(a.scope, challenge::scope_of("signup"));
+  EXPECT_EQ(a.interval_us, 500'000) << "120 a minute";
+  EXPECT_EQ(a.burst, 10u) << "5 s of the rate";
+  EXPECT_EQ(a.hold, 10u) << "a calm room's burst: more than a refresh (1 s) and 1 s of the rate";
+  EXPECT_EQ(a.max_queue, 500u);
+  EXPECT_EQ(a.gone_ms, 3 * 1'000 + 30'000) << "three refreshes and the grace";
+  EXPECT_EQ(a.back_ms, 1'000 + 2'000) << "a refresh and 2 s";
+  const StoreQuery::Line& b = f.rt->defence.routes[f.rt->route_index(join)].line;
+  EXPECT_EQ(b.scope, challenge::scope_of("join"));
+  EXPECT_EQ(b.interval_us, 10'000);
+  EXPECT_EQ(b.burst, 500u);
+  EXPECT_EQ(b.hold, 30'100u) << "a refresh (5 min) and 1 s of the rate";
+  EXPECT_EQ(b.max_queue, 100'000u) << "the default";
+  EXPECT_EQ(b.gone_ms, 60'000) << "the ticket's lifetime, under three refreshes and the grace";
+  EXPECT_EQ(b.back_ms, 60'000) << "at most gone_ms";
+}
+
 TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
   Fixture f(
       "routes:\n  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
