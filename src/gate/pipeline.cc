@@ -183,7 +183,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
     x.allow_listed = true;  // monitoring, partners, office ranges: no limits, no bans
   }
   if (!x.allow_listed && host_.bans != nullptr) {
-    const std::int64_t now_s = now.wall_ms / 1000;
+    const std::int64_t now_s = now.wall_ms() / 1000;
     if (auto ban = host_.bans->is_banned(x.client, now_s)) {
       stats_.requests_banned.add();
       const std::int64_t left = ban->expiry - now_s;
@@ -302,7 +302,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   if (cfg.residents.enabled && !x.signup_route) {
     residents::Recognition r =
         residents::recognise(state.codec(), rt.defence.devices.get(), &state.revocations(),
-                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
+                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms(),
                              ns(now), cfg.residents.lifetime);
     if (r.kind == residents::Recognition::Kind::None && rt.defence.app_tokens != nullptr) {
       // The application's own login proof (API and mobile clients never see our cookie).
@@ -311,7 +311,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
                                         ? residents::bearer_token(*x.head)
                                         : cookie(*x.head, app.cookie, buf);
       r = residents::recognise_app_token(*rt.defence.app_tokens, rt.defence.devices.get(),
-                                         &state.revocations(), text, x.prefix, now.wall_ms,
+                                         &state.revocations(), text, x.prefix, now.wall_ms(),
                                          ns(now));
       if (r.kind == residents::Recognition::Kind::Resident) stats_.app_token_residents.add();
     }
@@ -322,8 +322,9 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
       x.device_id = r.token.id;
       if (r.renew) {  // sliding expiry: the same device, a fresh lifetime
         char line[512];
-        x.add_response_fields({line, residents::renew(state.codec(), cfg.residents, r.token,
-                                                      now.wall_ms, x.over_tls, line, sizeof line)});
+        x.add_response_fields(
+            {line, residents::renew(state.codec(), cfg.residents, r.token, now.wall_ms(),
+                                    x.over_tls, line, sizeof line)});
       }
     } else if (r.kind == residents::Recognition::Kind::Demoted) {
       stats_.device_tokens_demoted.add();
@@ -341,7 +342,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   const std::string_view clearance = cookie(*x.head, cfg.challenge.cookie, buf);
   if (!clearance.empty()) {
     x.clearance_len = static_cast<std::uint8_t>(
-        challenge::clearance_id(state.codec(), clearance, binding(x), x.signup_route, now.wall_ms,
+        challenge::clearance_id(state.codec(), clearance, binding(x), x.signup_route, now.wall_ms(),
                                 x.clearance_id, &x.clearance));
     if (x.clearance_len != 0 && x.cls != policy::ClientClass::Resident) {
       x.cls = policy::ClientClass::Verified;
@@ -380,7 +381,7 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
     std::array<std::uint8_t, 257> buf;
     r.page_view_age_ms = challenge::page_view_age(
         state.codec(), cookie(*x.head, rt.policy->config.reputation.page_view.cookie, buf),
-        binding(x), now.wall_ms);
+        binding(x), now.wall_ms());
   }
   const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
   const reputation::Score score = scorer.score(r, recent);
@@ -562,7 +563,7 @@ Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
   const policy::ChallengeConfig& c = x.rt->policy->config.challenge;
   http::FieldWriter w = answer_fields(x);
   challenge::GateContext g{codec_of(x), c,      x.rt->defence.theme_css,
-                           binding(x),  x.json, now.wall_ms,
+                           binding(x),  x.json, now.wall_ms(),
                            x.page,      w,      x.over_tls};
   const std::uint8_t base = challenge::bits_for(c, route_rate(x), level);
   const auto bits = static_cast<std::uint8_t>(std::min<int>(c.max_bits, base + x.risk_bits));
@@ -588,7 +589,7 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
     // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
     const auto claim =
         x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
-                                   x.clearance.expiry_ms, now.wall_ms);
+                                   x.clearance.expiry_ms, now.wall_ms());
     if (claim != challenge::SpentSet::Claim::Fresh) {
       reused_clearance(x);
     } else if (SharedStore* store = x.rt->state->store(); store != nullptr) {
@@ -641,7 +642,7 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
                             submission(x),
                             x.json,
                             x.rt->defence.theme_css,
-                            now.wall_ms,
+                            now.wall_ms(),
                             cookie(*x.head, waitroom::kTicketCookie, buf),
                             x.page,
                             w,
@@ -737,7 +738,7 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
                            rt.defence.theme_css,
                            binding(x),
                            x.json,
-                           now.wall_ms,
+                           now.wall_ms(),
                            x.page,
                            w,
                            x.over_tls};
@@ -815,7 +816,7 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
                                x.rt->defence.theme_css,
                                binding(x),
                                x.json,
-                               now.wall_ms,
+                               now.wall_ms(),
                                x.page,
                                w,
                                x.over_tls};
@@ -867,8 +868,8 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
     const policy::ResidentsConfig& res = x.rt->policy->config.residents;
     if (residents::login_succeeded(res, resp)) {
       char line[512];
-      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, now.wall_ms,
-                                             x.over_tls, line, sizeof line);
+      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash,
+                                             now.wall_ms(), x.over_tls, line, sizeof line);
       if (n != 0) {
         x.add_response_fields({line, n});
         stats_.device_tokens_issued.add();
@@ -898,7 +899,7 @@ void Pipeline::settle_signup(Exchange& x, const http::ResponseHead& resp, Clock 
     const policy::PageViewConfig& pv = x.rt->policy->config.reputation.page_view;
     char line[512];
     x.add_response_fields(
-        {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms,
+        {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms(),
                                            pv.lifetime, x.over_tls, line, sizeof line)});
   }
 }

@@ -105,7 +105,7 @@ struct Fixture {
   std::vector<Ban> banned;
   std::unique_ptr<Pipeline> pipeline;
   Exchange x;
-  Clock now{kT0, kWall0};
+  Clock now = Clock::at_ms(kT0, kWall0);
 };
 
 http::ResponseHead response(const std::string& raw) {
@@ -379,7 +379,7 @@ TEST(Pipeline, ChallengeThenTheWaitAnswerThenAClearancePasses) {
   std::string url = body.substr(at, body.find('"', at) - at);
   for (std::size_t p; (p = url.find("&amp;")) != std::string::npos;) url.replace(p, 5, "&");
   EXPECT_EQ(f.run(*get(url)).answer.status, 429);  // too early
-  f.now.wall_ms += 2'000 * 2 + 1;                  // level 1: refresh_wait x 2
+  f.now.wall_us += (2'000 * 2 + 1) * 1'000;        // level 1: refresh_wait x 2
   const Decision solved = f.run(*get(url));
   ASSERT_EQ(solved.step, Step::Respond) << solved.answer.detail;
   EXPECT_EQ(solved.answer.status, 303);
@@ -467,7 +467,7 @@ TEST(PipelineAwait, ASolvedChallengeWaitsForItsClaimInTheFleet) {
   ASSERT_NE(d.query, nullptr);
   EXPECT_EQ(d.query->kind, StoreQuery::Kind::Claim);
   EXPECT_NE(d.query->id, challenge::TokenId{});
-  EXPECT_GT(d.query->expiry_ms, f.now.wall_ms);
+  EXPECT_GT(d.query->expiry_ms, f.now.wall_ms());
   EXPECT_EQ(d.until_ms, f.now.mono_ms + 5 + 20) << "the timeout and the transport's backstop";
   EXPECT_EQ(f.stats.challenges_solved.get(), 0u) << "not before the fleet agrees";
   StoreReply yes;
@@ -903,7 +903,7 @@ TEST(Pipeline, APageViewCookieStartsTheFormClock) {
   auto p = post("/signup", "u=a", with);
   f.run(*p, "u=a");
   EXPECT_EQ(f.x.score, 40) << "posted a second after the page";
-  f.now.wall_ms += 3'000;
+  f.now.wall_us += 3'000'000;
   f.run(*p, "u=a");
   EXPECT_EQ(f.x.score, 0);
   auto bare = post("/signup", "u=a");
