@@ -98,7 +98,8 @@ namespace {
   X(fleet_awaits_failed, "gatehouse_fleet_awaits_total", "failed")                      \
   X(fleet_await_fail_static, "gatehouse_fleet_await_fail_static_total", "")             \
   X(fleet_replays_refused, "gatehouse_fleet_await_refusals_total", "challenge")         \
-  X(fleet_exact_refused, "gatehouse_fleet_await_refusals_total", "limit")
+  X(fleet_exact_refused, "gatehouse_fleet_await_refusals_total", "limit")               \
+  X(fleet_signups_refused, "gatehouse_fleet_await_refusals_total", "signup")
 
 struct Placed {
   std::uint64_t proxy::StatsTotals::*field;

@@ -145,7 +145,8 @@ void append_value(std::string& out, double value);
     "failed")                                                                                      \
   X(gatehouse_fleet_await_refusals_total, "counter", "kind",                                       \
     "requests Redis refused that this node alone would have let pass: challenge (claimed first "   \
-    "by another node), limit (an exact limit)")                                                    \
+    "by another node), limit (an exact limit), signup (its clearance opened one on another node "  \
+    "first)")                                                                                      \
   X(gatehouse_request_heads_total, "counter", "", "request heads parsed")                          \
   X(gatehouse_requests_refused_total, "counter", "reason",                                         \
     "requests refused before the route's limits: malformed (400, 414, 431, 501, 505), "            \

@@ -50,11 +50,17 @@ struct Decision {
 enum class Via : std::uint8_t { Inline, Decide };
 
 // Times the pipeline reads: monotonic for limits and holds, wall-clock for signed tokens (which
-// outlive restarts and travel between nodes). Tests pass their own.
+// outlive restarts and travel between nodes). Tests pass their own. The wall clock is kept once,
+// in µs, so that its ms and µs readings can never disagree.
 struct Clock {
   std::int64_t mono_ms = 0;
-  std::int64_t wall_ms = 0;
-  std::int64_t wall_us = 0;  // the same instant as wall_ms, finer (0: not known)
+  std::int64_t wall_us = 0;
+
+  std::int64_t wall_ms() const { return wall_us / 1000; }
+  // A clock known to the millisecond (tests).
+  static constexpr Clock at_ms(std::int64_t mono_ms, std::int64_t wall_ms) {
+    return {mono_ms, wall_ms * 1000};
+  }
 };
 
 }  // namespace gh::gate

@@ -273,6 +273,7 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
       sr.shared = window;
       d.mode = sr.mode.get();
       d.room = sr.room.get();
+      d.line = line_query(r.signup.waiting_room, d.scope);
       keep[r.name] = sr;
     }
     out.routes.push_back(d);
@@ -283,6 +284,25 @@ bool DefenceState::build(const policy::Snapshot& snapshot, Defence& out, std::st
     mode->set_manual(admission::parse_mode(name), "kept across a reload", now);
   }
   return true;
+}
+
+StoreQuery::Line line_query(const policy::WaitingRoomConfig& room, std::uint32_t scope) {
+  StoreQuery::Line q;
+  q.scope = scope;
+  const std::uint32_t per_min = std::max<std::uint32_t>(1, room.new_users_per_minute);
+  q.interval_us = (std::int64_t{60'000'000} + per_min - 1) / per_min;
+  q.burst = static_cast<std::uint32_t>(waitroom::Room::burst_for(room));
+  // People in line come back once a refresh: the bucket holds that long's units for them, or the
+  // line would move one burst a refresh (a calm room still holds one burst).
+  q.hold = std::max<std::uint32_t>(
+      q.burst,
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(
+          1'000'000, (std::uint64_t{per_min} * (room.refresh + 1'000) + 59'999) / 60'000)));
+  q.max_queue = room.max_queue;
+  q.gone_ms = waitroom::Room::gone_ms_for(room);
+  // A page refreshes each `refresh`: a first visit told to wait is back by then.
+  q.back_ms = std::min<std::int64_t>(q.gone_ms, std::int64_t{room.refresh} + 2'000);
+  return q;
 }
 
 void DefenceState::tick(std::int64_t now_ms) {

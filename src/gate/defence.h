@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gate/store.h"
 #include "policy/snapshot.h"
 #include "stages/admission/limiter.h"
 #include "stages/admission/mode_controller.h"
@@ -40,7 +41,13 @@ struct RouteDefence {
   const std::atomic<std::uint32_t>* rate = nullptr;  // requests/s of late (challenge pressure)
   admission::Limiter* limiter = nullptr;             // the upstream's, when admission is on
   std::uint32_t upstream_index = 0;
+  // Sign-up routes: the question a queue-mode visit asks the fleet's line, its scope and figures
+  // from the room's config, made once per config generation (a visit adds its ticket).
+  StoreQuery::Line line{};
 };
+
+// The fleet line's figures for a route's waiting room (`scope`: the route's).
+StoreQuery::Line line_query(const policy::WaitingRoomConfig& room, std::uint32_t scope);
 
 // Per config generation (in Runtime).
 struct Defence {

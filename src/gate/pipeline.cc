@@ -88,6 +88,17 @@ bool submission(const Exchange& x) {
   return x.method != http::Method::Get && x.method != http::Method::Head;
 }
 
+policy::SignupMode signup_mode(const Exchange& x) {
+  return x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode()
+                                                   : policy::SignupMode::Open;
+}
+
+// Whether this request meets the challenge (a verified client has solved it).
+bool challenged(const Exchange& x) {
+  return x.want_challenge || x.route->require_clearance ||
+         signup_mode(x) == policy::SignupMode::Challenge;
+}
+
 // The work a challenge of `bits` asks, in expected hashes.
 std::uint64_t hashes_of(std::uint8_t bits) {
   return bits >= 63 ? std::uint64_t{1} << 63 : std::uint64_t{1} << bits;
@@ -172,7 +183,7 @@ Decision Pipeline::begin(Exchange& x, const Runtime& rt, const http::RequestHead
     x.allow_listed = true;  // monitoring, partners, office ranges: no limits, no bans
   }
   if (!x.allow_listed && host_.bans != nullptr) {
-    const std::int64_t now_s = now.wall_ms / 1000;
+    const std::int64_t now_s = now.wall_ms() / 1000;
     if (auto ban = host_.bans->is_banned(x.client, now_s)) {
       stats_.requests_banned.add();
       const std::int64_t left = ban->expiry - now_s;
@@ -291,7 +302,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   if (cfg.residents.enabled && !x.signup_route) {
     residents::Recognition r =
         residents::recognise(state.codec(), rt.defence.devices.get(), &state.revocations(),
-                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms,
+                             cookie(*x.head, cfg.residents.cookie, buf), x.prefix, now.wall_ms(),
                              ns(now), cfg.residents.lifetime);
     if (r.kind == residents::Recognition::Kind::None && rt.defence.app_tokens != nullptr) {
       // The application's own login proof (API and mobile clients never see our cookie).
@@ -300,7 +311,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
                                         ? residents::bearer_token(*x.head)
                                         : cookie(*x.head, app.cookie, buf);
       r = residents::recognise_app_token(*rt.defence.app_tokens, rt.defence.devices.get(),
-                                         &state.revocations(), text, x.prefix, now.wall_ms,
+                                         &state.revocations(), text, x.prefix, now.wall_ms(),
                                          ns(now));
       if (r.kind == residents::Recognition::Kind::Resident) stats_.app_token_residents.add();
     }
@@ -311,8 +322,9 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
       x.device_id = r.token.id;
       if (r.renew) {  // sliding expiry: the same device, a fresh lifetime
         char line[512];
-        x.add_response_fields({line, residents::renew(state.codec(), cfg.residents, r.token,
-                                                      now.wall_ms, x.over_tls, line, sizeof line)});
+        x.add_response_fields(
+            {line, residents::renew(state.codec(), cfg.residents, r.token, now.wall_ms(),
+                                    x.over_tls, line, sizeof line)});
       }
     } else if (r.kind == residents::Recognition::Kind::Demoted) {
       stats_.device_tokens_demoted.add();
@@ -330,7 +342,7 @@ Decision Pipeline::classify(Exchange& x, std::string_view path, Clock now) {
   const std::string_view clearance = cookie(*x.head, cfg.challenge.cookie, buf);
   if (!clearance.empty()) {
     x.clearance_len = static_cast<std::uint8_t>(
-        challenge::clearance_id(state.codec(), clearance, binding(x), x.signup_route, now.wall_ms,
+        challenge::clearance_id(state.codec(), clearance, binding(x), x.signup_route, now.wall_ms(),
                                 x.clearance_id, &x.clearance));
     if (x.clearance_len != 0 && x.cls != policy::ClientClass::Resident) {
       x.cls = policy::ClientClass::Verified;
@@ -369,7 +381,7 @@ Decision Pipeline::score(Exchange& x, std::string_view email_domain, Clock now) 
     std::array<std::uint8_t, 257> buf;
     r.page_view_age_ms = challenge::page_view_age(
         state.codec(), cookie(*x.head, rt.policy->config.reputation.page_view.cookie, buf),
-        binding(x), now.wall_ms);
+        binding(x), now.wall_ms());
   }
   const std::uint32_t recent = state.refusals().recent(x.prefix, now.mono_ms);
   const reputation::Score score = scorer.score(r, recent);
@@ -551,7 +563,7 @@ Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
   const policy::ChallengeConfig& c = x.rt->policy->config.challenge;
   http::FieldWriter w = answer_fields(x);
   challenge::GateContext g{codec_of(x), c,      x.rt->defence.theme_css,
-                           binding(x),  x.json, now.wall_ms,
+                           binding(x),  x.json, now.wall_ms(),
                            x.page,      w,      x.over_tls};
   const std::uint8_t base = challenge::bits_for(c, route_rate(x), level);
   const auto bits = static_cast<std::uint8_t>(std::min<int>(c.max_bits, base + x.risk_bits));
@@ -569,36 +581,52 @@ Decision Pipeline::challenge(Exchange& x, std::uint8_t level, Clock now) {
 Decision Pipeline::gates(Exchange& x, Clock now) {
   if (x.gates_done) return admission(x, now);
   x.gates_done = true;
+  if (x.allow_listed || x.cls == policy::ClientClass::Resident) return admission(x, now);
   const policy::Config& cfg = x.rt->policy->config;
-  const bool newcomer = x.cls != policy::ClientClass::Resident;
-  if (!x.allow_listed && newcomer) {
-    const policy::SignupMode mode =
-        x.signup_route && x.rdef->mode != nullptr ? x.rdef->mode->mode() : policy::SignupMode::Open;
-    const bool challenged =
-        x.want_challenge || x.route->require_clearance || mode == policy::SignupMode::Challenge;
-    if (challenged && x.cls == policy::ClientClass::Verified && x.signup_route && submission(x) &&
-        cfg.challenge.signup_single_use) {
-      // One solve, one sign-up: the clearance opens this submission and no other, so each
-      // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
-      const auto claim =
-          x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
-                                     x.clearance.expiry_ms, now.wall_ms);
-      if (claim != challenge::SpentSet::Claim::Fresh) {
-        stats_.signup_clearances_reused.add();
-        x.cls = policy::ClientClass::Anonymous;
-        x.clearance_len = 0;
+  if (challenged(x) && x.cls == policy::ClientClass::Verified && x.signup_route && submission(x) &&
+      cfg.challenge.signup_single_use) {
+    // One solve, one sign-up: the clearance opens this submission and no other, so each
+    // account a farm makes costs it a proof of work (a full set refuses rather than risk it).
+    const auto claim =
+        x.rt->state->spent().claim(x.clearance.id, x.prefix, cfg.challenge.spent_per_prefix,
+                                   x.clearance.expiry_ms, now.wall_ms());
+    if (claim != challenge::SpentSet::Claim::Fresh) {
+      reused_clearance(x);
+    } else if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+      // Fresh here; in a fleet the sign-up waits for the claim in Redis too, so that one
+      // clearance sent to several nodes faster than the news of it opens one sign-up only.
+      if (store->ready()) {
+        x.query = StoreQuery{};
+        x.query.kind = StoreQuery::Kind::Signup;
+        x.query.id = x.clearance.id;
+        x.query.expiry_ms = x.clearance.expiry_ms;
+        return await(x, *store, now);
       }
+      stats_.fleet_await_fail_static.add();
     }
-    if (x.cls != policy::ClientClass::Verified && challenged) {
-      return challenge(x, x.want_challenge ? x.challenge_level : 1, now);
-    }
-    if (mode == policy::SignupMode::Closed) {
-      stats_.signup_closed.add();
-      return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
-    }
-    if (mode == policy::SignupMode::Queue) return queue(x, nullptr, now);
   }
+  return newcomer_gates(x, now);
+}
+
+// What a newcomer meets once its clearance is settled: the challenge, then the sign-up mode.
+Decision Pipeline::newcomer_gates(Exchange& x, Clock now) {
+  if (x.cls != policy::ClientClass::Verified && challenged(x)) {
+    return challenge(x, x.want_challenge ? x.challenge_level : 1, now);
+  }
+  const policy::SignupMode mode = signup_mode(x);
+  if (mode == policy::SignupMode::Closed) {
+    stats_.signup_closed.add();
+    return respond(waitroom::closed(x.route->signup, x.json, x.rt->defence.theme_css, x.page));
+  }
+  if (mode == policy::SignupMode::Queue) return queue(x, nullptr, now);
   return admission(x, now);
+}
+
+// A sign-up clearance that opened one sign-up already: the client solves again.
+void Pipeline::reused_clearance(Exchange& x) {
+  stats_.signup_clearances_reused.add();
+  x.cls = policy::ClientClass::Anonymous;
+  x.clearance_len = 0;
 }
 
 Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
@@ -614,7 +642,7 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
                             submission(x),
                             x.json,
                             x.rt->defence.theme_css,
-                            now.wall_ms,
+                            now.wall_ms(),
                             cookie(*x.head, waitroom::kTicketCookie, buf),
                             x.page,
                             w,
@@ -643,23 +671,10 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
         x.query.kind = StoreQuery::Kind::Line;
         x.query.id = v.id;
         StoreQuery::Line& q = x.query.line;
-        q.scope = x.rdef->scope;
+        q = x.rdef->line;  // the route's figures, made at load
         q.ticket = v.ticket;
         q.open = v.open;
         q.first_us = v.first_us;
-        const std::uint32_t per_min = std::max<std::uint32_t>(1, room.new_users_per_minute);
-        q.interval_us = (std::int64_t{60'000'000} + per_min - 1) / per_min;
-        q.burst = static_cast<std::uint32_t>(waitroom::Room::burst_for(room));
-        // People in line come back once a refresh: the bucket holds that long's units for them,
-        // or the line would move one burst a refresh (a calm room still holds one burst).
-        q.hold = std::max<std::uint32_t>(
-            q.burst,
-            static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                1'000'000, (std::uint64_t{per_min} * (room.refresh + 1'000) + 59'999) / 60'000)));
-        q.max_queue = room.max_queue;
-        q.gone_ms = waitroom::Room::gone_ms_for(room);
-        // A page refreshes each `refresh`: a first visit told to wait is back by then.
-        q.back_ms = std::min<std::int64_t>(q.gone_ms, std::int64_t{room.refresh} + 2'000);
         return await(x, *store, now);
       }
     } else {
@@ -723,7 +738,7 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
                            rt.defence.theme_css,
                            binding(x),
                            x.json,
-                           now.wall_ms,
+                           now.wall_ms(),
                            x.page,
                            w,
                            x.over_tls};
@@ -801,7 +816,7 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
                                x.rt->defence.theme_css,
                                binding(x),
                                x.json,
-                               now.wall_ms,
+                               now.wall_ms(),
                                x.page,
                                w,
                                x.over_tls};
@@ -820,6 +835,14 @@ Decision Pipeline::awaited(Exchange& x, const StoreReply& r, Clock now) {
     return limit_verdict(x, now);
   }
   if (kind == StoreQuery::Kind::Line) return queue(x, &r, now);
+  if (kind == StoreQuery::Kind::Signup) {
+    if (r.answer == StoreAnswer::No) {
+      // Another node let a sign-up through on this clearance first: as a reuse here.
+      stats_.fleet_signups_refused.add();
+      reused_clearance(x);
+    }
+    return newcomer_gates(x, now);
+  }
   return Decision{};
 }
 
@@ -845,8 +868,8 @@ void Pipeline::settle(Exchange& x, const http::ResponseHead& resp, std::int64_t 
     const policy::ResidentsConfig& res = x.rt->policy->config.residents;
     if (residents::login_succeeded(res, resp)) {
       char line[512];
-      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash, now.wall_ms,
-                                             x.over_tls, line, sizeof line);
+      const std::size_t n = residents::issue(x.rt->state->codec(), res, x.account_hash,
+                                             now.wall_ms(), x.over_tls, line, sizeof line);
       if (n != 0) {
         x.add_response_fields({line, n});
         stats_.device_tokens_issued.add();
@@ -876,7 +899,7 @@ void Pipeline::settle_signup(Exchange& x, const http::ResponseHead& resp, Clock 
     const policy::PageViewConfig& pv = x.rt->policy->config.reputation.page_view;
     char line[512];
     x.add_response_fields(
-        {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms,
+        {line, challenge::page_view_cookie(codec_of(x), pv.cookie, binding(x), now.wall_ms(),
                                            pv.lifetime, x.over_tls, line, sizeof line)});
   }
 }

@@ -70,6 +70,8 @@ class Pipeline {
  private:
   Decision limits(Exchange& x, std::string_view body, bool complete, Clock now);
   Decision gates(Exchange& x, Clock now);
+  Decision newcomer_gates(Exchange& x, Clock now);
+  void reused_clearance(Exchange& x);
   // A queue-mode sign-up: the waiting room, asking the fleet's line first where there is one;
   // `line`: its answer (nullptr: not asked, or asked and answered by now).
   Decision queue(Exchange& x, const StoreReply* line, Clock now);

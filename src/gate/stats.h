@@ -109,7 +109,9 @@ struct Counter {
     "decisions made locally where the fleet's was due: Redis away, timed out or failed")           \
   X(fleet_await_us, "microseconds requests waited for Redis, summed")                              \
   X(fleet_replays_refused, "solved challenges refused: another node had claimed them first")       \
-  X(fleet_exact_refused, "requests an exact limit refused in Redis that this node had let pass")
+  X(fleet_exact_refused, "requests an exact limit refused in Redis that this node had let pass")   \
+  X(fleet_signups_refused,                                                                         \
+    "sign-ups whose clearance another node had let one sign-up through first")
 
 struct WorkerStats {
 #define GH_DECLARE(name, help) Counter name;

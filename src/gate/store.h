@@ -1,6 +1,7 @@
 // The fleet's shared store (Redis, `cluster:`) as the pipeline sees it: a question a request
 // waits for where a decision must be the fleet's rather than this node's alone — a solved
-// challenge's single-use claim, an exact limit, a place in the waiting room's line. The request
+// challenge's single-use claim, a sign-up clearance's one sign-up, an exact limit, a place in the
+// waiting room's line. The request
 // waits at most timeout_ms(); past it, or with the store away, the node decides alone
 // (fail-static), as it would without a fleet.
 #pragma once
@@ -14,9 +15,11 @@
 namespace gh::gate {
 
 struct StoreQuery {
-  enum class Kind : std::uint8_t { None, Claim, Limits, Line };
+  enum class Kind : std::uint8_t { None, Claim, Limits, Line, Signup };
   Kind kind = Kind::None;
-  // Claim: a challenge id, spent across the fleet until expiry_ms (wall clock).
+  // Claim: a challenge id, spent across the fleet until expiry_ms (wall clock). Signup: a sign-up
+  // clearance's id, its one sign-up claimed across the fleet until expiry_ms (keys of their own:
+  // a claim of one kind never answers the other's).
   challenge::TokenId id{};
   std::int64_t expiry_ms = 0;
   // Limits: the exact limits a request passed locally, checked and charged together (GCRA, all
@@ -47,7 +50,7 @@ struct StoreQuery {
 };
 
 enum class StoreAnswer : std::uint8_t {
-  Yes,       // claimed here first / every limit conforms (and was charged)
+  Yes,       // claimed here first / every limit conforms (and was charged) / due
   No,        // claimed by another node first / limit `which` refuses / not due (or full)
   TimedOut,  // no answer within the timeout
   Failed,    // no answer (connection lost, refused, malformed): decided locally

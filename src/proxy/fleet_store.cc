@@ -1,6 +1,7 @@
 #include "proxy/fleet_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -75,7 +76,14 @@ class FleetStore final : public gate::SharedStore {
   bool ask(const gate::StoreQuery& q, Done done) override {
     switch (q.kind) {
       case gate::StoreQuery::Kind::Claim:
-        return claim(q, std::move(done));
+        return claim(fleet_.spent_key(hex(q.id)), fleet_.node(), q, std::move(done));
+      case gate::StoreQuery::Kind::Signup:
+        // A value no other claim writes: this node's earlier life (a restart forgets its set)
+        // or another request here never reads as ours; only this very command, sent again.
+        return claim(fleet_.config().prefix + "signup:{" + hex(q.id) + "}",
+                     fleet_.node() + ":" + std::to_string(boot_) + ":" +
+                         std::to_string(seq_.fetch_add(1, std::memory_order_relaxed)),
+                     q, std::move(done));
       case gate::StoreQuery::Kind::Limits:
         return limits(q, std::move(done));
       case gate::StoreQuery::Kind::Line:
@@ -87,29 +95,29 @@ class FleetStore final : public gate::SharedStore {
   }
 
  private:
-  // SET NX with GET: nil (nobody held it) or this node's own name (its asynchronous claim got
-  // there first) is ours; another name is a claim another node made first.
-  bool claim(const gate::StoreQuery& q, Done done) {
-    const std::string key = fleet_.spent_key(hex(q.id));
+  // SET NX with GET: nil (nobody held it) or `value` (a challenge's: this node's name, which its
+  // asynchronous claim of the same key may have written first) is ours; any other value is a
+  // claim made first elsewhere.
+  bool claim(const std::string& key, std::string value, const gate::StoreQuery& q, Done done) {
     const std::int64_t ttl = std::max<std::int64_t>(1, q.expiry_ms - core::wall_ms());
-    std::vector<std::string> argv{"SET", key, fleet_.node(), "NX", "PX", std::to_string(ttl),
-                                  "GET"};
-    return fleet_.ask(key, std::move(argv),
-                      [this, done = std::move(done)](const fleet::Reply* r, bool timed_out) {
-                        if (r == nullptr) {
-                          done(failed(timed_out));
-                          return;
-                        }
-                        const auto a = fleet::decode_claim(*r, fleet_.node());
-                        gate::StoreReply out;
-                        if (!a) {
-                          out.answer = gate::StoreAnswer::Failed;  // an error: decided locally
-                        } else {
-                          out.answer = *a == fleet::ClaimAnswer::Ours ? gate::StoreAnswer::Yes
-                                                                      : gate::StoreAnswer::No;
-                        }
-                        done(out);
-                      });
+    std::vector<std::string> argv{"SET", key, value, "NX", "PX", std::to_string(ttl), "GET"};
+    return fleet_.ask(
+        key, std::move(argv),
+        [value = std::move(value), done = std::move(done)](const fleet::Reply* r, bool timed_out) {
+          if (r == nullptr) {
+            done(failed(timed_out));
+            return;
+          }
+          const auto a = fleet::decode_claim(*r, value);
+          gate::StoreReply out;
+          if (!a) {
+            out.answer = gate::StoreAnswer::Failed;  // an error: decided locally
+          } else {
+            out.answer =
+                *a == fleet::ClaimAnswer::Ours ? gate::StoreAnswer::Yes : gate::StoreAnswer::No;
+          }
+          done(out);
+        });
   }
 
   // One script call over the exact limits' keys: one hash tag for them all, so that it is one
@@ -191,6 +199,8 @@ class FleetStore final : public gate::SharedStore {
   }
 
   fleet::Fleet& fleet_;
+  const std::int64_t boot_ = core::wall_us();
+  std::atomic<std::uint64_t> seq_{0};
 };
 
 }  // namespace

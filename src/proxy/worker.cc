@@ -102,8 +102,7 @@ Worker::~Worker() {
 }
 
 gate::Clock Worker::clock() const {
-  const std::int64_t us = core::wall_us();
-  return {loop_.now_ms(), us / 1000, us};
+  return {loop_.now_ms(), core::wall_us()};
 }
 
 net::ConnectionCounter& Worker::counter() {

@@ -263,6 +263,97 @@ TEST_F(FleetAwaitTest, AnExactLimitHammeredOnTwoNodesAtOnceAdmitsExactlyItsBurst
             0u);
 }
 
+// A challenge solved on `s`: the clearance, as the Cookie field a browser sends back.
+std::string clearance_cookie(Shield& s) {
+  const std::string form = FleetAwaitTest::solved_form(s);
+  const ClientResponse r = roundtrip(s.port(), FleetAwaitTest::answer(form));
+  EXPECT_EQ(r.status, 200) << r.body;
+  return cookie_header(set_cookie(r, "gh_clearance"));
+}
+
+// One sign-up a clearance: the same clearance posted with a sign-up to two nodes at the same
+// moment (faster than the news of either's claim) is forwarded once, with its body whole, and
+// challenged again on the other node. Odd rounds send the head first and the body after it, so the
+// body comes while (or after) the request waits for Redis.
+TEST_F(FleetAwaitTest, ASignupClearancePostedToTwoNodesAtOnceOpensOneSignup) {
+  ASSERT_NE(redis.port(), 0);
+  auto n1 = node("n1", "  request_timeout: 500ms\n");
+  auto n2 = node("n2", "  request_timeout: 500ms\n");
+  ASSERT_GE(within([&] { return up(*n1) && up(*n2); }), 0);
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string with = clearance_cookie(*n1);
+    ASSERT_FALSE(with.empty());
+    const std::string body = "email=user" + std::to_string(round) + "%40example.org&plan=free";
+    const std::string bytes = request("POST", "/signup", with + kAcceptJson, body);
+    const std::string head = bytes.substr(0, bytes.size() - body.size());
+    RawClient c1(n1->port()), c2(n2->port());
+    ASSERT_TRUE(c1.connected() && c2.connected());
+    if (round % 2 == 0) {
+      ASSERT_TRUE(c1.send(bytes));  // back to back: microseconds apart, far under the news's ms
+      ASSERT_TRUE(c2.send(bytes));
+    } else {
+      ASSERT_TRUE(c1.send(head));
+      ASSERT_TRUE(c2.send(head));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      ASSERT_TRUE(c1.send(body));
+      ASSERT_TRUE(c2.send(body));
+    }
+    const ClientResponse r1 = c1.read_response(), r2 = c2.read_response();
+    ASSERT_TRUE((r1.status == 200 && r2.status == 403) || (r1.status == 403 && r2.status == 200))
+        << "round " << round << ": " << r1.status << " and " << r2.status << "\n"
+        << r1.body << "\n"
+        << r2.body;
+    const ClientResponse& refused = r1.status == 403 ? r1 : r2;
+    EXPECT_NE(refused.body.find("challenge"), std::string::npos) << refused.body;
+    // The one forwarded came with its body whole.
+    std::size_t forwarded = 0;
+    for (const OriginRequest& o : origin.requests()) {
+      if (o.target == "/signup" && o.method == "POST" &&
+          o.body.find("user" + std::to_string(round) + "%40") != std::string::npos) {
+        ++forwarded;
+        EXPECT_EQ(o.body, body);
+      }
+    }
+    EXPECT_EQ(forwarded, 1u) << "round " << round;
+  }
+  const auto sum = [&](std::uint64_t proxy::StatsTotals::*field) {
+    return stat(*n1, field) + stat(*n2, field);
+  };
+  // Each round's second sign-up is a reuse: caught by Redis when the two raced, or by the node's
+  // own set when the news of the first claim got there first (a worker scheduled late).
+  EXPECT_EQ(sum(&proxy::StatsTotals::signup_clearances_reused), std::uint64_t{kRounds});
+  EXPECT_EQ(sum(&proxy::StatsTotals::fleet_awaits_timed_out), 0u);
+  EXPECT_EQ(sum(&proxy::StatsTotals::fleet_await_fail_static), 0u);
+  std::printf("%d rounds: %llu sign-up reuses refused by Redis, the rest by the news\n", kRounds,
+              static_cast<unsigned long long>(sum(&proxy::StatsTotals::fleet_signups_refused)));
+}
+
+// Redis not answering: the node's own claim decides the sign-up within the timeout, and still
+// refuses the clearance's second sign-up on this node.
+TEST_F(FleetAwaitTest, RedisPausedTheLocalSignupClaimDecides) {
+  ASSERT_NE(redis.port(), 0);
+  auto n1 = node("n1", "  request_timeout: 5ms\n");
+  ASSERT_GE(within([&] { return up(*n1); }), 0);
+  const std::string with = clearance_cookie(*n1);
+  ASSERT_FALSE(with.empty());
+  redis.pause();
+  const std::int64_t t0 = core::monotonic_ms();
+  const ClientResponse first =
+      roundtrip(n1->port(), request("POST", "/signup", with + kAcceptJson, "email=a%40b.org"));
+  const std::int64_t ms = core::monotonic_ms() - t0;
+  const ClientResponse second =
+      roundtrip(n1->port(), request("POST", "/signup", with + kAcceptJson, "email=c%40d.org"));
+  redis.resume();
+  EXPECT_EQ(first.status, 200) << "fail-static: the local claim stands\n" << first.body;
+  EXPECT_LE(ms, 5 + 100) << "the timeout and a margin, not command_timeout (1 s)";
+  EXPECT_EQ(second.status, 403) << second.body;
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::fleet_awaits_timed_out), 1u);
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::fleet_await_fail_static), 1u);
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::signup_clearances_reused), 1u);
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::fleet_signups_refused), 0u);
+}
+
 // The cost of waiting: the answer's round trip with and without the claim in Redis, on open
 // connections. GATEHOUSE_AWAIT_ROUNDS sets how many (a few thousand for figures worth reading).
 TEST_F(FleetAwaitTest, AddedLatencyOfAnAwaitedAnswer) {

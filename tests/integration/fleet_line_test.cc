@@ -226,24 +226,12 @@ TEST_F(FleetLineNodes, RoundRobinLetsPeopleThroughInExactlyTheOrderTheyCame) {
   };
   constexpr std::size_t kPeople = 16;  // the burst, then six in line
   std::vector<Person> people(kPeople);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto since = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t0)
-        .count();
-  };
-  std::size_t rr = 0;  // the balancer: each request to the next node
+  const Since since;
+  RoundRobin balancer({nodes[0].shield->port(), nodes[1].shield->port(), nodes[2].shield->port()});
   auto ask = [&](Person& p) {
-    FleetNode& n = nodes[rr++ % nodes.size()];
-    ClientResponse r =
-        roundtrip(n.shield->port(),
-                  request("GET", "/signup",
-                          std::string("Accept: application/json\r\n") +
-                              (p.ticket.empty() ? std::string() : cookie_header(p.ticket))),
-                  p.source.c_str());
-    if (const std::string t = set_cookie(r, "gh_ticket"); !t.empty()) p.ticket = t;
-    if (r.status == 200 && p.admitted_ms < 0) p.admitted_ms = since();
-    return r.status;
+    const int status = balancer.visit(p.source, p.ticket);
+    if (status == 200 && p.admitted_ms < 0) p.admitted_ms = since();
+    return status;
   };
   std::size_t at_once = 0;
   for (std::size_t i = 0; i < kPeople; ++i) {  // back to back: their number is their order

@@ -1,6 +1,6 @@
 // What the fleet's integration tests share: a node (a shield in this process with its admin API,
-// called as `gatehouse ctl` calls it), a metric read from its /metrics, and polling for a state
-// that other nodes bring about through Redis.
+// called as `gatehouse ctl` calls it), a metric read from its /metrics, polling for a state
+// that other nodes bring about through Redis, and the waiting room's visitors behind a balancer.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "control/api.h"
 #include "control/token.h"
@@ -77,5 +79,39 @@ inline std::int64_t within(const std::function<bool()>& pred, std::int64_t limit
   }
   return -1;
 }
+
+// Milliseconds since it was made (when each visitor got in).
+struct Since {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::int64_t operator()() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
+  }
+};
+
+// A balancer in front of nodes: each visit to the waiting room (GET /signup as JSON, from the
+// visitor's address, with its ticket) goes to the next node in turn; the ticket a node gives is
+// kept, as a browser keeps its cookie.
+class RoundRobin {
+ public:
+  explicit RoundRobin(std::vector<std::uint16_t> ports) : ports_(std::move(ports)) {}
+  // The answer's status.
+  int visit(const std::string& source, std::string& ticket) {
+    const std::uint16_t port = ports_[next_++ % ports_.size()];
+    const ClientResponse r =
+        roundtrip(port,
+                  request("GET", "/signup",
+                          std::string("Accept: application/json\r\n") +
+                              (ticket.empty() ? std::string() : cookie_header(ticket))),
+                  source.c_str());
+    if (const std::string t = set_cookie(r, "gh_ticket"); !t.empty()) ticket = t;
+    return r.status;
+  }
+
+ private:
+  std::vector<std::uint16_t> ports_;
+  std::size_t next_ = 0;
+};
 
 }  // namespace gh::test

@@ -202,12 +202,7 @@ TEST_F(FleetViewTest, WaitingRoomAdmitsInFirstSeenOrderAcrossNodes) {
     ASSERT_FALSE(p.ticket.empty());
     people.push_back(p);
   };
-  const auto t0 = std::chrono::steady_clock::now();
-  auto since = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t0)
-        .count();
-  };
+  const Since since;
   auto poll = [&](Person& p) {
     if (p.admitted_ms >= 0) return;
     ClientResponse r = roundtrip(p.node->shield->port(),
@@ -286,23 +281,11 @@ TEST_F(FleetViewTest, WaitingRoomHoldsThroughRoundRobinPolls) {
     std::size_t polls = 0;
   };
   std::vector<Visitor> people(6);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto since = [&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t0)
-        .count();
-  };
-  std::size_t rr = 0;  // the balancer: each request to the next node
+  const Since since;
+  RoundRobin balancer({a.shield->port(), b.shield->port(), c.shield->port()});
   auto ask = [&](Visitor& p) {
-    Node& n = *nodes[rr++ % 3];
     ++p.polls;
-    ClientResponse r = roundtrip(
-        n.shield->port(),
-        request("GET", "/signup",
-                accept_json + (p.ticket.empty() ? std::string() : cookie_header(p.ticket))),
-        p.source.c_str());
-    if (const std::string t = set_cookie(r, "gh_ticket"); !t.empty()) p.ticket = t;
-    return r.status;
+    return balancer.visit(p.source, p.ticket);
   };
   for (Visitor& p : people) {  // first-seen order: their number
     p.source = source();

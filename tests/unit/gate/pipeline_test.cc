@@ -105,7 +105,7 @@ struct Fixture {
   std::vector<Ban> banned;
   std::unique_ptr<Pipeline> pipeline;
   Exchange x;
-  Clock now{kT0, kWall0};
+  Clock now = Clock::at_ms(kT0, kWall0);
 };
 
 http::ResponseHead response(const std::string& raw) {
@@ -379,7 +379,7 @@ TEST(Pipeline, ChallengeThenTheWaitAnswerThenAClearancePasses) {
   std::string url = body.substr(at, body.find('"', at) - at);
   for (std::size_t p; (p = url.find("&amp;")) != std::string::npos;) url.replace(p, 5, "&");
   EXPECT_EQ(f.run(*get(url)).answer.status, 429);  // too early
-  f.now.wall_ms += 2'000 * 2 + 1;                  // level 1: refresh_wait x 2
+  f.now.wall_us += (2'000 * 2 + 1) * 1'000;        // level 1: refresh_wait x 2
   const Decision solved = f.run(*get(url));
   ASSERT_EQ(solved.step, Step::Respond) << solved.answer.detail;
   EXPECT_EQ(solved.answer.status, 303);
@@ -467,7 +467,7 @@ TEST(PipelineAwait, ASolvedChallengeWaitsForItsClaimInTheFleet) {
   ASSERT_NE(d.query, nullptr);
   EXPECT_EQ(d.query->kind, StoreQuery::Kind::Claim);
   EXPECT_NE(d.query->id, challenge::TokenId{});
-  EXPECT_GT(d.query->expiry_ms, f.now.wall_ms);
+  EXPECT_GT(d.query->expiry_ms, f.now.wall_ms());
   EXPECT_EQ(d.until_ms, f.now.mono_ms + 5 + 20) << "the timeout and the transport's backstop";
   EXPECT_EQ(f.stats.challenges_solved.get(), 0u) << "not before the fleet agrees";
   StoreReply yes;
@@ -594,6 +594,39 @@ TEST(PipelineAwait, WithoutAFleetExactLimitsDecideLocally) {
   EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
   EXPECT_EQ(f.run(*get("/join")).step, Step::Forward);
   EXPECT_EQ(f.run(*get("/join")).answer.status, 429);
+}
+
+// A queue route's question to the fleet's line is made at load from its room's config.
+TEST(Pipeline, TheFleetLineFiguresAreMadeOncePerRouteAtLoad) {
+  Fixture f(
+      "routes:\n"
+      "  - name: signup\n    match: { path_prefix: /signup }\n    class: signup\n"
+      "    signup:\n      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 120, refresh: 1s, max_queue: 500 }\n"
+      "  - name: join\n    match: { path_prefix: /join }\n    class: signup\n"
+      "    signup:\n      mode: queue\n"
+      "      waiting_room: { new_users_per_minute: 6000, refresh: 5m, ticket_lifetime: 1m }\n"
+      "  - name: app\n");
+  const policy::RouteConfig* signup = f.rt->policy->routes.match("a", http::Method::Get, "/signup");
+  const policy::RouteConfig* join = f.rt->policy->routes.match("a", http::Method::Get, "/join");
+  ASSERT_NE(signup, nullptr);
+  ASSERT_NE(join, nullptr);
+  const StoreQuery::Line& a = f.rt->defence.routes[f.rt->route_index(signup)].line;
+  EXPECT_EQ(a.scope, challenge::scope_of("signup"));
+  EXPECT_EQ(a.interval_us, 500'000) << "120 a minute";
+  EXPECT_EQ(a.burst, 10u) << "5 s of the rate";
+  EXPECT_EQ(a.hold, 10u) << "a calm room's burst: more than a refresh (1 s) and 1 s of the rate";
+  EXPECT_EQ(a.max_queue, 500u);
+  EXPECT_EQ(a.gone_ms, 3 * 1'000 + 30'000) << "three refreshes and the grace";
+  EXPECT_EQ(a.back_ms, 1'000 + 2'000) << "a refresh and 2 s";
+  const StoreQuery::Line& b = f.rt->defence.routes[f.rt->route_index(join)].line;
+  EXPECT_EQ(b.scope, challenge::scope_of("join"));
+  EXPECT_EQ(b.interval_us, 10'000);
+  EXPECT_EQ(b.burst, 500u);
+  EXPECT_EQ(b.hold, 30'100u) << "a refresh (5 min) and 1 s of the rate";
+  EXPECT_EQ(b.max_queue, 100'000u) << "the default";
+  EXPECT_EQ(b.gone_ms, 60'000) << "the ticket's lifetime, under three refreshes and the grace";
+  EXPECT_EQ(b.back_ms, 60'000) << "at most gone_ms";
 }
 
 TEST(Pipeline, QueueAdmitsWithATicketAndKeepsTheNextInLine) {
@@ -759,6 +792,75 @@ TEST(Pipeline, ASignupClearanceOpensOneSignupAndItsCostIsCounted) {
   EXPECT_EQ(f.stats.signup_clearances_reused.get(), 1u);
 }
 
+// In a fleet the sign-up a clearance opens is claimed in Redis too (after the node's own set),
+// so that the same clearance sent to several nodes at once opens one sign-up.
+TEST(PipelineAwait, ASignupClearanceWaitsForItsClaimInTheFleet) {
+  Fixture f(signup_with("challenge", "challenge:\n  levels: [{rate: 0, bits: 2}]\n"));
+  // Solved before the store is set: the answer's own claim is another test's.
+  std::vector<std::string> clearances;
+  for (int i = 0; i < 4; ++i) {
+    clearances.push_back(solve(f, f.run(*get("/signup", "Accept: application/json\r\n"))));
+    ASSERT_FALSE(clearances.back().empty());
+  }
+  FakeStore store;
+  f.state.set_store(&store);
+  auto signup_post = [&](const std::string& clearance) {
+    return post("/signup", "u=a", "Cookie: " + clearance + "\r\n");
+  };
+  // Yes: the sign-up goes on, its clearance id asked under the Signup kind.
+  auto first = signup_post(clearances[0]);
+  Decision d = f.run(*first, "u=a");
+  ASSERT_EQ(d.step, Step::Await);
+  ASSERT_NE(d.query, nullptr);
+  EXPECT_EQ(d.query->kind, StoreQuery::Kind::Signup);
+  EXPECT_EQ(d.query->id, f.x.clearance.id);
+  EXPECT_NE(d.query->id, challenge::TokenId{});
+  EXPECT_EQ(d.query->expiry_ms, f.x.clearance.expiry_ms);
+  StoreReply reply;
+  reply.answer = StoreAnswer::Yes;
+  EXPECT_EQ(f.pipeline->awaited(f.x, reply, f.now).step, Step::Forward);
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Verified);
+  f.finish(200);
+  // Again on this node: its own set refuses at once, no question asked.
+  auto again = signup_post(clearances[0]);
+  d = f.run(*again, "u=a");
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 403);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 1u);
+
+  // No: another node let a sign-up through on it first, a reuse as if seen here.
+  auto second = signup_post(clearances[1]);
+  ASSERT_EQ(f.run(*second, "u=a").step, Step::Await);
+  reply.answer = StoreAnswer::No;
+  d = f.pipeline->awaited(f.x, reply, f.now);
+  ASSERT_EQ(d.step, Step::Respond);
+  EXPECT_EQ(d.answer.status, 403) << "challenged again";
+  EXPECT_EQ(f.x.cls, policy::ClientClass::Anonymous);
+  EXPECT_EQ(f.x.clearance_len, 0);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 2u);
+  EXPECT_EQ(f.stats.fleet_signups_refused.get(), 1u);
+  f.finish(403);
+
+  // No answer in time: the node's own claim stands.
+  auto third = signup_post(clearances[2]);
+  ASSERT_EQ(f.run(*third, "u=a").step, Step::Await);
+  reply.answer = StoreAnswer::TimedOut;
+  EXPECT_EQ(f.pipeline->awaited(f.x, reply, f.now).step, Step::Forward);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 1u);
+  f.finish(200);
+
+  // The store away: not asked, decided locally at once and counted.
+  store.up = false;
+  auto fourth = signup_post(clearances[3]);
+  EXPECT_EQ(f.run(*fourth, "u=a").step, Step::Forward);
+  EXPECT_EQ(f.stats.fleet_await_fail_static.get(), 2u);
+  EXPECT_EQ(f.stats.fleet_signups_refused.get(), 1u);
+  EXPECT_EQ(f.stats.signup_clearances_reused.get(), 2u);
+  // A page view with a clearance claims nothing, here or in the fleet.
+  store.up = true;
+  EXPECT_EQ(f.run(*get("/signup", "Cookie: " + clearances[3] + "\r\n")).step, Step::Forward);
+}
+
 TEST(Pipeline, ReusableSignupClearanceWhenSingleUseIsOff) {
   Fixture f(signup_with(
       "challenge", "challenge:\n  levels: [{rate: 0, bits: 2}]\n  signup_single_use: false\n"));
@@ -801,7 +903,7 @@ TEST(Pipeline, APageViewCookieStartsTheFormClock) {
   auto p = post("/signup", "u=a", with);
   f.run(*p, "u=a");
   EXPECT_EQ(f.x.score, 40) << "posted a second after the page";
-  f.now.wall_ms += 3'000;
+  f.now.wall_us += 3'000'000;
   f.run(*p, "u=a");
   EXPECT_EQ(f.x.score, 0);
   auto bare = post("/signup", "u=a");
