@@ -83,6 +83,28 @@ struct FleetAwaitTest : ::testing::Test {
     if (r1.status == 403 && r2.status == 200) return &r1;
     return nullptr;
   }
+  // h2_pair.py: each line of `lines` POSTed to `path` on the two nodes' HTTP/2 listeners at the
+  // same moment, round after round; each round must pass on exactly one of them.
+  static void expect_one_of_two_per_round(Shield& n1, Shield& n2, const std::string& lines,
+                                          const char* path, std::size_t want) {
+    TempDir dir;
+    Child pair(
+        {"/usr/bin/python3", std::string(GATEHOUSE_SOURCE_DIR) + "/tests/integration/h2_pair.py",
+         std::to_string(n1.port(1)), std::to_string(n2.port(1)), kBrowserUa,
+         dir.file("lines", lines), path},
+        dir.path() + "/pair.log");
+    ASSERT_EQ(pair.wait(std::chrono::seconds(60)), 0) << pair.log();
+    const std::string log = pair.log();
+    std::size_t rounds = 0;
+    for (std::size_t at = log.find("ROUND "); at != std::string::npos;
+         at = log.find("ROUND ", at + 1)) {
+      int a = 0, b = 0;
+      ASSERT_EQ(std::sscanf(log.c_str() + at, "ROUND %d %d", &a, &b), 2);
+      EXPECT_TRUE((a == 200 && b == 403) || (a == 403 && b == 200)) << a << " and " << b;
+      ++rounds;
+    }
+    EXPECT_EQ(rounds, want) << log;
+  }
   static std::string both(const ClientResponse& r1, const ClientResponse& r2) {
     return std::to_string(r1.status) + " and " + std::to_string(r2.status) + "\n" + r1.body + "\n" +
            r2.body;
@@ -139,23 +161,8 @@ TEST_F(FleetAwaitTest, OverHttp2TooAChallengeAnsweredOnTwoNodesAtOncePassesOnOne
   constexpr int kRounds = 20;
   std::string forms;
   for (int round = 0; round < kRounds; ++round) forms += solved_form(*n1) + "\n";
-  TempDir dir;
-  const std::string file = dir.file("forms", forms);
-  Child pair(
-      {"/usr/bin/python3", std::string(GATEHOUSE_SOURCE_DIR) + "/tests/integration/h2_pair.py",
-       std::to_string(n1->port(1)), std::to_string(n2->port(1)), kBrowserUa, file},
-      dir.path() + "/pair.log");
-  ASSERT_EQ(pair.wait(std::chrono::seconds(60)), 0) << pair.log();
-  const std::string log = pair.log();
-  int rounds = 0;
-  for (std::size_t at = log.find("ROUND "); at != std::string::npos;
-       at = log.find("ROUND ", at + 1)) {
-    int a = 0, b = 0;
-    ASSERT_EQ(std::sscanf(log.c_str() + at, "ROUND %d %d", &a, &b), 2);
-    EXPECT_TRUE((a == 200 && b == 403) || (a == 403 && b == 200)) << a << " and " << b;
-    ++rounds;
-  }
-  EXPECT_EQ(rounds, kRounds) << log;
+  ASSERT_NO_FATAL_FAILURE(
+      expect_one_of_two_per_round(*n1, *n2, forms, "/.gatehouse/challenge", kRounds));
   // Each round's second answer is refused: by Redis (the two raced), or by the node's own set when
   // the news of the first claim got there first (a worker scheduled late on a busy machine).
   EXPECT_EQ(stat(*n1, &proxy::StatsTotals::challenges_failed) +
@@ -332,6 +339,48 @@ TEST_F(FleetAwaitTest, ASignupClearancePostedToTwoNodesAtOnceOpensOneSignup) {
   EXPECT_EQ(sum(&proxy::StatsTotals::fleet_await_fail_static), 0u);
   std::printf("%d rounds: %llu sign-up reuses refused by Redis, the rest by the news\n", kRounds,
               static_cast<unsigned long long>(sum(&proxy::StatsTotals::fleet_signups_refused)));
+}
+
+// The same over HTTP/2: a stream waits for the clearance's claim in Redis with its body held, and
+// one of the two streams is forwarded, its body whole.
+TEST_F(FleetAwaitTest, OverHttp2TooASignupClearancePostedToTwoNodesAtOnceOpensOneSignup) {
+  ASSERT_NE(redis.port(), 0);
+  auto n1 = node("n1", "  request_timeout: 500ms\n");
+  auto n2 = node("n2", "  request_timeout: 500ms\n");
+  ASSERT_GE(within([&] { return up(*n1) && up(*n2); }), 0);
+  constexpr int kRounds = 10;
+  std::string lines;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string form = solved_form(*n1);
+    const ClientResponse solved = roundtrip(n1->port(), answer(form));
+    ASSERT_EQ(solved.status, 200) << solved.body;
+    const std::string clearance = set_cookie(solved, "gh_clearance");
+    ASSERT_FALSE(clearance.empty());
+    lines += clearance + "\temail=h2user" + std::to_string(round) + "%40example.org&plan=free\n";
+  }
+  const auto answered = [&] {
+    return stat(*n1, &proxy::StatsTotals::fleet_awaits_answered) +
+           stat(*n2, &proxy::StatsTotals::fleet_awaits_answered);
+  };
+  const std::uint64_t answered_before = answered();  // the challenges' claims above
+  ASSERT_NO_FATAL_FAILURE(expect_one_of_two_per_round(*n1, *n2, lines, "/signup", kRounds));
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string body = "email=h2user" + std::to_string(round) + "%40example.org&plan=free";
+    std::size_t forwarded = 0;
+    for (const OriginRequest& o : origin.requests()) {
+      if (o.target == "/signup" && o.method == "POST" && o.body == body) ++forwarded;
+    }
+    EXPECT_EQ(forwarded, 1u) << "round " << round;
+  }
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::signup_clearances_reused) +
+                stat(*n2, &proxy::StatsTotals::signup_clearances_reused),
+            std::uint64_t{kRounds});
+  // Each round's forwarded sign-up waited for Redis's word on its clearance (a stream parked with
+  // its body, then resumed); the other was refused by Redis or by the news, whichever came first.
+  EXPECT_GE(answered() - answered_before, std::uint64_t{kRounds});
+  EXPECT_EQ(stat(*n1, &proxy::StatsTotals::fleet_awaits_timed_out) +
+                stat(*n2, &proxy::StatsTotals::fleet_awaits_timed_out),
+            0u);
 }
 
 // Redis not answering: the node's own claim decides the sign-up within the timeout, and still

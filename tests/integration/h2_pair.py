@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """One request sent to two HTTP/2 servers at the same moment, round after round: a solved
-challenge answered on two Gatehouse nodes at once (tests/integration/fleet_await_test.cc).
+challenge answered on two Gatehouse nodes at once, or a sign-up posted to both with one clearance
+(tests/integration/fleet_await_test.cc).
 
-Usage: h2_pair.py PORT_A PORT_B USER_AGENT FORMS_FILE
-  FORMS_FILE: one urlencoded challenge answer per line, each POSTed to /.gatehouse/challenge on
-  both servers (h2c, prior knowledge), the two requests' bytes written back to back on two
-  connections opened beforehand.
+Usage: h2_pair.py PORT_A PORT_B USER_AGENT FORMS_FILE [PATH]
+  FORMS_FILE: one urlencoded form per line, each POSTed to PATH (default /.gatehouse/challenge)
+  on both servers (h2c, prior knowledge), the two requests' bytes written back to back on two
+  connections opened beforehand. A line "COOKIE<tab>FORM" sends COOKIE as its cookie field.
 Prints one line per round: "ROUND <status on A> <status on B>". Every read is bounded
 (5 s a socket) and so is the number of rounds (the file's lines, at most 1000).
 """
@@ -26,16 +27,20 @@ def connect(port):
     return sock, conn
 
 
-def prepare(conn, port, agent, form):
+def prepare(conn, port, agent, form, path):
     sid = conn.get_next_available_stream_id()
+    cookie, _, form = form.rpartition("\t")
     body = form.encode()
-    conn.send_headers(sid, [
+    fields = [
         (":method", "POST"), (":scheme", "http"), (":authority", "127.0.0.1:%d" % port),
-        (":path", "/.gatehouse/challenge"), ("user-agent", agent),
+        (":path", path), ("user-agent", agent),
         ("accept", "application/json"),
         ("content-type", "application/x-www-form-urlencoded"),
         ("content-length", str(len(body))),
-    ])
+    ]
+    if cookie:
+        fields.append(("cookie", cookie))
+    conn.send_headers(sid, fields)
     conn.send_data(sid, body, end_stream=True)
     return sid, conn.data_to_send()
 
@@ -60,12 +65,13 @@ def status_of(sock, conn, sid):
 
 def main():
     port_a, port_b, agent, forms_file = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    path = sys.argv[5] if len(sys.argv) > 5 else "/.gatehouse/challenge"
     with open(forms_file) as f:
-        forms = [line.strip() for line in f if line.strip()][:1000]
+        forms = [line.strip("\r\n") for line in f if line.strip()][:1000]
     a, b = connect(port_a), connect(port_b)
     for form in forms:
-        sid_a, bytes_a = prepare(a[1], port_a, agent, form)
-        sid_b, bytes_b = prepare(b[1], port_b, agent, form)
+        sid_a, bytes_a = prepare(a[1], port_a, agent, form, path)
+        sid_b, bytes_b = prepare(b[1], port_b, agent, form, path)
         a[0].sendall(bytes_a)
         b[0].sendall(bytes_b)
         print("ROUND %d %d" % (status_of(a[0], a[1], sid_a), status_of(b[0], b[1], sid_b)),
