@@ -34,7 +34,8 @@ bool hop_by_hop(std::string_view name) {
 
 // A response's HTTP/2 fields: `:status`, then each field with its name lowercased into one
 // reused buffer (sized before the first name goes in, so no pointer into it moves) and its value
-// as it is. nghttp2 copies both before it returns: no allocation is left per response.
+// as it is. nghttp2 copies both before it returns: no allocation is left per response. What it is
+// given is end to end already (rewrite.h drops the hop-by-hop fields).
 class NvList final : public FieldSink {
  public:
   static constexpr std::size_t kCapacity = http::kMaxHeaderFields + 32;
@@ -48,7 +49,6 @@ class NvList final : public FieldSink {
                      reinterpret_cast<std::uint8_t*>(status_), 7, 3, NGHTTP2_NV_FLAG_NONE};
   }
   void field(std::string_view name, std::string_view value) override {
-    if (hop_by_hop(name)) return;
     if (count_ == nv_.size() || used_ + name.size() > lowered().size()) {
       overflow_ = true;
       return;
@@ -479,8 +479,10 @@ void H2Stream::submit_local(std::string_view head_text, bool has_body) {
   const bool parsed = http::parse_response(head_text, limits, http::Method::Get, h).status ==
                       http::ParseStatus::Complete;
   NvList nv(parsed ? h.status % 1000u : 502u, head_text.size());
-  for (std::uint16_t i = 0; parsed && i < h.field_count; ++i)
-    nv.field(h.fields[i].name, h.fields[i].value);
+  for (std::uint16_t i = 0; parsed && i < h.field_count; ++i) {
+    // HTTP/1.1's framing (Content-Length stays: it is end to end).
+    if (!hop_by_hop(h.fields[i].name)) nv.field(h.fields[i].name, h.fields[i].value);
+  }
   submit(nv.data(), nv.size(), has_body);
 }
 

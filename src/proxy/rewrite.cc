@@ -70,6 +70,20 @@ bool listed(std::string_view name, std::span<const std::string_view> names) {
   return false;
 }
 
+// The upstream's end-to-end fields, one `emit(name, value)` each: what every response head we
+// relay carries, as HTTP/1.1 text or as HTTP/2 fields.
+template <typename Emit>
+void relayed_fields(const http::ResponseHead& resp, Emit&& emit) {
+  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
+    const http::Field& f = resp.fields[i];
+    if (!hop_by_hop(resp, f.name)) emit(f.name, f.value);
+  }
+}
+
+std::string_view via_for(const http::ResponseHead& resp) {
+  return resp.version_minor == 0 ? "1.0 gatehouse" : "1.1 gatehouse";
+}
+
 bool has_connection_tokens(const http::RequestHead& req) {
   for (std::uint16_t i = 0; i < req.field_count; ++i) {
     if (http::iequals(req.fields[i].name, "connection")) return true;
@@ -159,11 +173,7 @@ bool write_switch_head(const http::ResponseHead& resp, std::string_view protocol
   w.put("HTTP/1.1 101 ");
   w.put(resp.reason.empty() ? reason_phrase(101) : resp.reason);
   w.put("\r\n");
-  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
-    const http::Field& f = resp.fields[i];
-    if (hop_by_hop(resp, f.name)) continue;
-    w.field(f.name, f.value);
-  }
+  relayed_fields(resp, [&w](std::string_view n, std::string_view v) { w.field(n, v); });
   w.put("Via: 1.1 gatehouse\r\nConnection: upgrade\r\nUpgrade: ");
   w.put(protocol);
   w.put("\r\n\r\n");
@@ -178,12 +188,8 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
   w.put(" ");
   w.put(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
   w.put("\r\n");
-  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
-    const http::Field& f = resp.fields[i];
-    if (hop_by_hop(resp, f.name)) continue;
-    w.field(f.name, f.value);
-  }
-  w.put(resp.version_minor == 0 ? "Via: 1.0 gatehouse\r\n" : "Via: 1.1 gatehouse\r\n");
+  relayed_fields(resp, [&w](std::string_view n, std::string_view v) { w.field(n, v); });
+  w.field("Via", via_for(resp));
   w.put(extra_fields);
   if (resp.body == http::BodyKind::Chunked) {
     // An HTTP/1.0 client cannot read chunked framing: it gets the raw body until close.
@@ -200,11 +206,8 @@ bool write_response_head(const http::ResponseHead& resp, std::uint8_t client_ver
 
 void response_fields(const http::ResponseHead& resp, std::string_view extra_fields,
                      FieldSink& sink) {
-  for (std::uint16_t i = 0; i < resp.field_count; ++i) {
-    const http::Field& f = resp.fields[i];
-    if (!hop_by_hop(resp, f.name)) sink.field(f.name, f.value);
-  }
-  sink.field("Via", resp.version_minor == 0 ? "1.0 gatehouse" : "1.1 gatehouse");
+  relayed_fields(resp, [&sink](std::string_view n, std::string_view v) { sink.field(n, v); });
+  sink.field("Via", via_for(resp));
   // Our own "Name: value\r\n" lines (the pipeline's FieldWriter): split, never parsed as input.
   while (!extra_fields.empty()) {
     std::size_t end = extra_fields.find("\r\n");
