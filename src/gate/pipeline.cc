@@ -473,25 +473,22 @@ Decision Pipeline::limits(Exchange& x, std::string_view body, bool complete, Clo
   x.limit_verdict = x.limits->check(in, ns(now), x.pending, &x.early, &x.exact);
   if (x.limit_verdict.outcome == stages::Outcome::RejectedDryRun) stats_.ratelimit_dry_run.add();
   if (x.limit_verdict.action == stages::Action::Continue && x.exact.size != 0) {
-    if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+    if (SharedStore* store = fleet_store(x); store != nullptr) {
       // Exact limits passed here are the fleet's to decide: checked and charged together in
       // Redis (GCRA), before the request goes on.
-      if (store->ready()) {
-        x.query = StoreQuery{};
-        x.query.kind = StoreQuery::Kind::Limits;
-        for (std::uint8_t i = 0; i < x.exact.size; ++i) {
-          const ratelimit::ExactPasses::Entry& e = x.exact.entries[i];
-          const ratelimit::Limit& l = e.table->limit();
-          StoreQuery::Limit& q = x.query.limits[x.query.limit_count++];
-          q.limit = e.table->fleet_id();
-          q.lo = e.ticket.key.lo;
-          q.hi = e.ticket.key.hi;
-          q.interval_us = std::max<std::int64_t>(1, (l.emission_interval + 999) / 1000);
-          q.burst_us = l.tolerance / 1000;
-        }
-        return await(x, *store, now);
+      x.query = StoreQuery{};
+      x.query.kind = StoreQuery::Kind::Limits;
+      for (std::uint8_t i = 0; i < x.exact.size; ++i) {
+        const ratelimit::ExactPasses::Entry& e = x.exact.entries[i];
+        const ratelimit::Limit& l = e.table->limit();
+        StoreQuery::Limit& q = x.query.limits[x.query.limit_count++];
+        q.limit = e.table->fleet_id();
+        q.lo = e.ticket.key.lo;
+        q.hi = e.ticket.key.hi;
+        q.interval_us = std::max<std::int64_t>(1, (l.emission_interval + 999) / 1000);
+        q.burst_us = l.tolerance / 1000;
       }
-      stats_.fleet_await_fail_static.add();
+      return await(x, *store, now);
     }
   }
   return limit_verdict(x, now);
@@ -592,17 +589,11 @@ Decision Pipeline::gates(Exchange& x, Clock now) {
                                    x.clearance.expiry_ms, now.wall_ms());
     if (claim != challenge::SpentSet::Claim::Fresh) {
       reused_clearance(x);
-    } else if (SharedStore* store = x.rt->state->store(); store != nullptr) {
+    } else if (SharedStore* store = fleet_store(x); store != nullptr) {
       // Fresh here; in a fleet the sign-up waits for the claim in Redis too, so that one
       // clearance sent to several nodes faster than the news of it opens one sign-up only.
-      if (store->ready()) {
-        x.query = StoreQuery{};
-        x.query.kind = StoreQuery::Kind::Signup;
-        x.query.id = x.clearance.id;
-        x.query.expiry_ms = x.clearance.expiry_ms;
-        return await(x, *store, now);
-      }
-      stats_.fleet_await_fail_static.add();
+      x.query = StoreQuery::claim(StoreQuery::Kind::Signup, x.clearance.id, x.clearance.expiry_ms);
+      return await(x, *store, now);
     }
   }
   return newcomer_gates(x, now);
@@ -662,23 +653,19 @@ Decision Pipeline::queue(Exchange& x, const StoreReply* line, Clock now) {
       t.line_position = line->position;
       t.line_full = line->position == 0;
     }
-  } else if (SharedStore* store = x.rt->state->store(); store != nullptr && t.room.fleet()) {
+  } else if (SharedStore* store = t.room.fleet() ? fleet_store(x) : nullptr; store != nullptr) {
     // In a fleet the line is Redis's: first-seen order and the whole bucket, on one clock.
-    if (store->ready()) {
-      const waitroom::LineVisit v = waitroom::line_visit(t, x.ticket);
-      if (v.ask) {
-        x.query = StoreQuery{};
-        x.query.kind = StoreQuery::Kind::Line;
-        x.query.id = v.id;
-        StoreQuery::Line& q = x.query.line;
-        q = x.rdef->line;  // the route's figures, made at load
-        q.ticket = v.ticket;
-        q.open = v.open;
-        q.first_us = v.first_us;
-        return await(x, *store, now);
-      }
-    } else {
-      stats_.fleet_await_fail_static.add();
+    const waitroom::LineVisit v = waitroom::line_visit(t, x.ticket);
+    if (v.ask) {
+      x.query = StoreQuery{};
+      x.query.kind = StoreQuery::Kind::Line;
+      x.query.id = v.id;
+      StoreQuery::Line& q = x.query.line;
+      q = x.rdef->line;  // the route's figures, made at load
+      q.ticket = v.ticket;
+      q.open = v.open;
+      q.first_us = v.first_us;
+      return await(x, *store, now);
     }
   }
   const waitroom::TicketAnswer a = waitroom::pass(t);
@@ -746,18 +733,12 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
       challenge::endpoint(g, rt.state->spent(), x.prefix, x.method, x.path, x.head->query, body);
   switch (e.outcome) {
     case challenge::Outcome::Solved:
-      if (SharedStore* store = rt.state->store(); store != nullptr) {
+      if (SharedStore* store = fleet_store(x); store != nullptr) {
         // Claimed here first; in a fleet the answer waits for the claim in Redis, so that a
         // replay sent to two nodes at once passes on one only.
-        if (store->ready()) {
-          x.query = StoreQuery{};
-          x.query.kind = StoreQuery::Kind::Claim;
-          x.query.id = e.id;
-          x.query.expiry_ms = e.expiry_ms;
-          x.held = e.answer;
-          return await(x, *store, now);
-        }
-        stats_.fleet_await_fail_static.add();
+        x.query = StoreQuery::claim(StoreQuery::Kind::Claim, e.id, e.expiry_ms);
+        x.held = e.answer;
+        return await(x, *store, now);
       }
       stats_.challenges_solved.add();
       break;
@@ -773,6 +754,13 @@ Decision Pipeline::gatehouse(Exchange& x, std::string_view body, Clock now) {
       break;
   }
   return respond(e.answer);
+}
+
+SharedStore* Pipeline::fleet_store(const Exchange& x) {
+  SharedStore* store = x.rt->state->store();
+  if (store == nullptr || store->ready()) return store;
+  stats_.fleet_await_fail_static.add();
+  return nullptr;
 }
 
 Decision Pipeline::await(Exchange& x, SharedStore& store, Clock now) {

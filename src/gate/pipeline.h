@@ -82,6 +82,9 @@ class Pipeline {
   void count_class(const Exchange& x);
   Decision challenge(Exchange& x, std::uint8_t level, Clock now);
   Decision respond(const stages::Answer& a);
+  // The fleet's store when a request may wait for it now; nullptr without a fleet, or with the
+  // store away (the decision is then this node's, counted as fail-static).
+  SharedStore* fleet_store(const Exchange& x);
   Decision await(Exchange& x, SharedStore& store, Clock now);
   Decision refuse_limited(Exchange& x, bool close);
   Decision limit_verdict(Exchange& x, Clock now);

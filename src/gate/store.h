@@ -17,6 +17,14 @@ namespace gh::gate {
 struct StoreQuery {
   enum class Kind : std::uint8_t { None, Claim, Limits, Line, Signup };
   Kind kind = Kind::None;
+  // A Claim or Signup query: `id` claimed across the fleet until `expiry_ms`.
+  static StoreQuery claim(Kind k, const challenge::TokenId& id, std::int64_t expiry_ms) {
+    StoreQuery q;
+    q.kind = k;
+    q.id = id;
+    q.expiry_ms = expiry_ms;
+    return q;
+  }
   // Claim: a challenge id, spent across the fleet until expiry_ms (wall clock). Signup: a sign-up
   // clearance's id, its one sign-up claimed across the fleet until expiry_ms (keys of their own:
   // a claim of one kind never answers the other's).
