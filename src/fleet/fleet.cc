@@ -272,8 +272,8 @@ void Fleet::tick() {
   stats_.asked.store(cs.asked, std::memory_order_relaxed);
   stats_.map_refreshes.store(cs.refreshes, std::memory_order_relaxed);
   if (!up_ && !connecting_ && breaker_.allow(now)) try_connect();
-  if (up_) say_up(announce_.tick(now));
   if (up_) {
+    say_up(announce_.tick(now));
     flush();
     if (now >= next_resync_ms_) resync();
     heartbeat_.tick(core::wall_ms(), [this](std::vector<std::string> argv, auto reply) {

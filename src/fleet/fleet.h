@@ -157,6 +157,11 @@ class Fleet {
   std::string spent_key(std::string_view id_hex) const {
     return config_.prefix + "spent:{" + std::string(id_hex) + "}";
   }
+  // The one sign-up a sign-up clearance opens (challenge.signup_single_use), likewise; apart
+  // from the challenges' keys, so a claim of one kind never answers the other's.
+  std::string signup_key(std::string_view id_hex) const {
+    return config_.prefix + "signup:{" + std::string(id_hex) + "}";
+  }
 
  private:
   void auth(RedisConnection& c, std::function<void(bool)> then);

@@ -80,7 +80,7 @@ class FleetStore final : public gate::SharedStore {
       case gate::StoreQuery::Kind::Signup:
         // A value no other claim writes: this node's earlier life (a restart forgets its set)
         // or another request here never reads as ours; only this very command, sent again.
-        return claim(fleet_.config().prefix + "signup:{" + hex(q.id) + "}",
+        return claim(fleet_.signup_key(hex(q.id)),
                      fleet_.node() + ":" + std::to_string(boot_) + ":" +
                          std::to_string(seq_.fetch_add(1, std::memory_order_relaxed)),
                      q, std::move(done));
